@@ -1,0 +1,56 @@
+# casehub — the two commands are `make demo` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
+
+.PHONY: demo test install install-dev migrate messages bench lint clean serve
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(STAMP): $(PY) pyproject.toml constraints.txt
+	$(PIP) install --quiet -c constraints.txt -e .
+	touch $@
+
+$(DEV_STAMP): $(STAMP)
+	$(PIP) install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
+
+install: $(STAMP)
+install-dev: $(DEV_STAMP)
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+
+## make demo: embedded default (SQLite, local object store, in-process tasks) on http://127.0.0.1:8000
+demo: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py load_demo
+	$(PY) manage.py runserver 127.0.0.1:8000
+
+## make test: the whole suite. CI=true runs it against PostgreSQL, Redis and an S3 server.
+ifeq ($(CI),true)
+test: export DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/casehub
+test: export CASEHUB_CACHE_URL ?= redis://127.0.0.1:6379/1
+test: export CASEHUB_TEST_REDIS_URL ?= redis://127.0.0.1:6379/2
+endif
+test: install-dev
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+## Rebuild the translation catalogues (needs GNU gettext); the compiled .mo files are committed.
+messages: install
+	cd casehub && ../$(PY) ../manage.py makemessages -l zh_Hans -l en --ignore '*/migrations/*'
+	$(PY) manage.py compilemessages
+
+lint: install-dev
+	$(VENV)/bin/ruff check .
+
+bench: install-dev
+	for b in bench/*.py; do $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,67 @@
+"""Service functions for agencies and their users. Each runs in one transaction and is audited."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from casehub.agencies.models import Agency, User
+from casehub.agencies.permissions import ROLES_BY_AGENCY_KIND, role_group_name
+from casehub.audit.services import record_event
+
+
+def validate_roles(agency: Agency | None, roles: Iterable[str]) -> list[str]:
+    roles = sorted(set(roles))
+    if agency is None:
+        if roles:
+            raise ValidationError(_("没有所属机构的用户不能持有角色。"))
+        return roles
+    allowed = ROLES_BY_AGENCY_KIND[agency.kind]
+    wrong = [r for r in roles if r not in allowed]
+    if wrong:
+        raise ValidationError(
+            _("角色 %(roles)s 不适用于%(kind)s。") % {"roles": ", ".join(wrong), "kind": agency.get_kind_display()}
+        )
+    return roles
+
+
+@transaction.atomic
+def set_roles(user: User, roles: Iterable[str], *, acting_user: User | None) -> None:
+    """Replace the user's roles with ``roles`` (validated against the agency kind)."""
+    roles = validate_roles(user.agency, roles)
+    before = sorted(user.roles)
+    role_groups = list(Group.objects.filter(name__in=[role_group_name(r) for r in roles]))
+    if len(role_groups) != len(roles):
+        raise ValidationError(_("角色组尚未初始化，请先运行 migrate。"))
+    keep = [g for g in user.groups.all() if not g.name.startswith("role:")]
+    user.groups.set(keep + role_groups)
+    user._roles_cache = None
+    if user.agency is not None:
+        user.groups.add(user.agency.group)
+    if before != roles:
+        record_event(
+            "user.roles_changed", actor=acting_user, agency=user.agency, obj=user,
+            details={"username": user.username, "before": before, "after": roles},
+        )
+
+
+@transaction.atomic
+def create_user(
+    *, username: str, agency: Agency | None, roles: Iterable[str], password: str | None,
+    display_name: str = "", acting_user: User | None = None, **fields: object,
+) -> User:
+    roles = validate_roles(agency, roles)
+    user = User(username=username, agency=agency, display_name=display_name, **fields)
+    if password:
+        user.set_password(password)
+    else:
+        user.set_unusable_password()
+    user.full_clean(exclude=["password"])
+    user.save()
+    record_event("user.created", actor=acting_user, agency=agency, obj=user, details={"username": username})
+    set_roles(user, roles, acting_user=acting_user)
+    return user

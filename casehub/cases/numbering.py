@@ -1,0 +1,60 @@
+"""Issuing case and document numbers: per agency, per kind, per year, gapless under concurrency.
+
+The counter row is locked with ``select_for_update`` inside the caller's transaction, so two
+concurrent issuers get consecutive numbers and a rolled-back transaction gives its number back.
+"""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from casehub.agencies.models import Agency
+from casehub.cases.models import Case, CaseNumber, NumberFormat, NumberKind, NumberSequence
+
+DEFAULT_PATTERNS: dict[str, str] = {
+    NumberKind.POLICE_FILING: "{abbr}公（刑）立字〔{year}〕{seq:03d}号",
+    NumberKind.PROSECUTION_RECOMMENDATION: "{abbr}公（刑）诉字〔{year}〕{seq:03d}号",
+    NumberKind.PROCURATORATE_REVIEW: "{abbr}检刑受〔{year}〕{seq}号",
+    NumberKind.ARREST_DECISION: "{abbr}检刑批〔{year}〕{seq}号",
+    NumberKind.INDICTMENT: "{abbr}检刑诉〔{year}〕{seq}号",
+    NumberKind.NON_PROSECUTION: "{abbr}检刑不诉〔{year}〕{seq}号",
+    NumberKind.COURT_DOCKET: "（{year}）{court_code}{type_code}{seq}号",
+}
+
+
+def pattern_for(agency: Agency, kind: str) -> str:
+    fmt = NumberFormat.objects.filter(agency=agency, kind=kind).values_list("pattern", flat=True).first()
+    return fmt or DEFAULT_PATTERNS[kind]
+
+
+def next_sequence(agency: Agency, kind: str, year: int, type_code: str = "") -> int:
+    """Take the next number of a counter; must run inside the transaction that uses it."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("numbers are issued inside the transaction that records them")
+    for _attempt in range(2):
+        counter = (
+            NumberSequence.objects.select_for_update()
+            .filter(agency=agency, kind=kind, type_code=type_code, year=year)
+            .first()
+        )
+        if counter is not None:
+            counter.last += 1
+            counter.save(update_fields=["last"])
+            return counter.last
+        try:
+            with transaction.atomic():
+                NumberSequence.objects.create(agency=agency, kind=kind, type_code=type_code, year=year, last=0)
+        except IntegrityError:
+            pass  # another transaction created it first; lock it on the next pass
+    raise RuntimeError("could not take a number")  # pragma: no cover
+
+
+def issue_number(case: Case, agency: Agency, kind: str, *, type_code: str = "", year: int | None = None) -> CaseNumber:
+    """Give ``case`` the next ``kind`` number of ``agency`` (e.g. 刑初 docket number at a court)."""
+    year = year or timezone.localdate().year
+    seq = next_sequence(agency, kind, year, type_code)
+    text = pattern_for(agency, kind).format(
+        year=year, seq=seq, abbr=agency.abbreviation, court_code=agency.court_code, type_code=type_code
+    )
+    return CaseNumber.objects.create(case=case, agency=agency, kind=kind, year=year, sequence=seq, number=text)

@@ -1,0 +1,46 @@
+"""The one permission-filtered way to fetch cases for a user (STYLE.md §2).
+
+Every list and detail view, UI or API, starts from :func:`visible_cases`; a case outside it
+answers 404. It is one SQL query with a sub-select on the direct FK permission table.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import Http404
+
+from casehub.cases.access import ACT, VIEW
+from casehub.cases.models import Case, CaseGroupObjectPermission
+
+
+def _case_ids_with(user: Any, codename: str) -> QuerySet:
+    return CaseGroupObjectPermission.objects.filter(
+        group__in=user.groups.all(), permission__codename=codename
+    ).values("content_object_id")
+
+
+def visible_cases(user: Any) -> QuerySet[Case]:
+    """Cases the user's agency may see. Superusers manage the platform, not cases: they see none."""
+    if not user.is_authenticated or not user.is_active or user.agency_id is None:
+        return Case.objects.none()
+    return Case.objects.filter(pk__in=_case_ids_with(user, VIEW))
+
+
+def actionable_cases(user: Any) -> QuerySet[Case]:
+    """Cases the user's agency currently holds and may act on."""
+    if not user.is_authenticated or not user.is_active or user.agency_id is None:
+        return Case.objects.none()
+    return Case.objects.filter(pk__in=_case_ids_with(user, ACT))
+
+
+def get_visible_case(user: Any, pk: Any) -> Case:
+    try:
+        return visible_cases(user).get(pk=pk)
+    except (Case.DoesNotExist, ValueError, TypeError) as exc:
+        raise Http404 from exc
+
+
+def can_act(user: Any, case: Case) -> bool:
+    return actionable_cases(user).filter(pk=case.pk).exists()

@@ -1,0 +1,272 @@
+"""casehub settings.
+
+Everything a deployer can change comes from the environment variables declared in
+:mod:`casehub.env`. With none set, casehub runs on the embedded default: SQLite, a local
+object-store directory and in-process tasks. ``CASEHUB_ENV=production`` refuses to start without
+real secrets and turns on every transport-security setting ``check --deploy`` looks for.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from casehub import env
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+PRODUCTION = (env.get("CASEHUB_ENV") or "development").lower() == "production"
+DATA_DIR = Path(env.get("CASEHUB_DATA_DIR") or BASE_DIR / "var").resolve()
+
+
+def _generated_secret(filename: str, make: callable) -> str:
+    """A secret kept in the data directory so the embedded default survives restarts."""
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    path = DATA_DIR / filename
+    if not path.exists():
+        path.write_text(make())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _is_weak_secret(value: str | None) -> bool:
+    return not value or len(value) < 50 or value.startswith("django-insecure") or len(set(value)) < 5
+
+
+SECRET_KEY = env.get("SECRET_KEY")
+KEY_ENCRYPTION_KEY = env.get("CASEHUB_KEY_ENCRYPTION_KEY")
+if PRODUCTION:
+    if _is_weak_secret(SECRET_KEY):
+        raise ImproperlyConfigured(
+            "CASEHUB_ENV=production needs SECRET_KEY set to a random value of at least 50 characters."
+        )
+    if not KEY_ENCRYPTION_KEY:
+        raise ImproperlyConfigured(
+            "CASEHUB_ENV=production needs CASEHUB_KEY_ENCRYPTION_KEY (base64 of 32 random bytes)."
+        )
+else:
+    SECRET_KEY = SECRET_KEY or _generated_secret("secret_key", lambda: secrets.token_urlsafe(64))
+    KEY_ENCRYPTION_KEY = KEY_ENCRYPTION_KEY or _generated_secret(
+        "kek", lambda: base64.b64encode(secrets.token_bytes(32)).decode()
+    )
+
+DEBUG = env.get_bool("DEBUG", not PRODUCTION)
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured("DEBUG must be off when CASEHUB_ENV=production.")
+ALLOWED_HOSTS = env.get_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.get_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "guardian",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_htmx",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_celery_beat",
+    "js_lib_bootstrap5",
+    "js_lib_htmx",
+    # casehub domain apps
+    "casehub.agencies",
+    "casehub.audit",
+    "casehub.objectstore",
+    "casehub.pki",
+    "casehub.cases",
+    "casehub.dossier",
+    "casehub.clocks",
+    "casehub.transfers",
+    "casehub.custody",
+    "casehub.notifications",
+    "casehub.metrics",
+    "casehub.api",
+    "casehub.web",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "casehub.agencies.middleware.RequireSecondFactorMiddleware",
+    # AxesMiddleware last: it turns a lock-out into the lock-out response.
+    "axes.middleware.AxesMiddleware",
+]
+
+if PRODUCTION:
+    # gunicorn serves the static files itself: nothing loads from outside the intranet.
+    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
+
+ROOT_URLCONF = "casehub.urls"
+WSGI_APPLICATION = "casehub.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "casehub.web.context_processors.navigation",
+            ],
+        },
+    }
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        env.get("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'casehub.sqlite3'}",
+        conn_max_age=0 if not PRODUCTION else 60,
+    )
+}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # Transitions lock the case row; on SQLite that means taking the write lock at BEGIN.
+    DATABASES["default"].setdefault("OPTIONS", {})
+    DATABASES["default"]["OPTIONS"].update({"transaction_mode": "IMMEDIATE", "timeout": 20})
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "agencies.User"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+    "guardian.backends.ObjectPermissionBackend",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+# django-guardian: no anonymous user; every permission belongs to a real account.
+ANONYMOUS_USER_NAME = None
+GUARDIAN_RAISE_403 = False
+GUARDIAN_RENDER_403 = False
+
+# django-axes: lock an account+address after repeated failures.
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=30)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
+
+SESSION_COOKIE_AGE = 8 * 3600
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+if PRODUCTION:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = True
+    SECURE_HSTS_SECONDS = 31536000
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "casehub" / "locale"]
+USE_I18N = True
+TIME_ZONE = env.get("CASEHUB_TIME_ZONE") or "Asia/Shanghai"
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "casehub" / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if PRODUCTION
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+# Uploads stream to disk above 2.5 MB, never into memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+FILE_UPLOAD_TEMP_DIR = None
+
+_cache_url = env.get("CASEHUB_CACHE_URL")
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _cache_url}
+    if _cache_url
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
+
+# Celery: JSON only, acknowledged after the task finishes so a crashed worker's task is redelivered.
+CELERY_BROKER_URL = env.get("CELERY_BROKER_URL") or "memory://"
+CELERY_TASK_ALWAYS_EAGER = env.get("CELERY_BROKER_URL") is None
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULE: dict = {}
+
+CASEHUB_STORAGE_URL = env.get("CASEHUB_STORAGE_URL") or (DATA_DIR / "objects").as_uri()
+CASEHUB_TSA_URL = env.get("CASEHUB_TSA_URL")
+
+_email_host = env.get("CASEHUB_EMAIL_HOST")
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend" if _email_host else "django.core.mail.backends.dummy.EmailBackend"
+)
+EMAIL_HOST = _email_host or "localhost"
+
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "casehub API",
+    "VERSION": "1.0.0",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {"casehub": {"level": "INFO"}},
+}
+
+# Domain tunables (each app documents its own).
+CASEHUB_VOLUME_MAX_PAGES = 200
+CASEHUB_UPLOAD_MAX_BYTES = 2 * 1024**3

@@ -1,0 +1,13 @@
+"""Shared test set-up. Fixture modules live in tests/fixtures/ and are loaded as plugins."""
+
+import pytest
+
+pytest_plugins = ["tests.fixtures.district", "tests.fixtures.s3"]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_data_dir(settings, tmp_path):
+    """Each test gets its own object-store directory unless it asks for S3."""
+    settings.CASEHUB_STORAGE_URL = (tmp_path / "objects").as_uri()
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    yield
