@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from casehub.agencies.models import Agency, User
+from casehub.agencies.models import Agency, Role, User
 from casehub.agencies.permissions import ROLES_BY_AGENCY_KIND, role_group_name
 from casehub.audit.services import record_event
 
@@ -40,6 +40,11 @@ def set_roles(user: User, roles: Iterable[str], *, acting_user: User | None) -> 
     keep = [g for g in user.groups.all() if not g.name.startswith("role:")]
     user.groups.set(keep + role_groups)
     user._roles_cache = None
+    # Agency administrators work in the Django admin, which needs is_staff.
+    staff = user.is_superuser or Role.AGENCY_ADMIN in roles
+    if user.is_staff != staff:
+        user.is_staff = staff
+        user.save(update_fields=["is_staff"])
     if user.agency is not None:
         user.groups.add(user.agency.group)
     if before != roles:

@@ -1,0 +1,81 @@
+"""The demo district that ``manage.py load_demo`` creates (demo only — never in production).
+
+One district (Longgang, Shenzhen): a police sub-bureau, a procuratorate, a court, a detention
+centre and a political-legal committee, with one user for each role. All demo users share the
+documented password :data:`DEMO_PASSWORD`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from casehub.agencies.models import Agency, AgencyKind, Role, User
+from casehub.agencies.services import create_user
+
+DEMO_PASSWORD = "casehub-demo-2026"
+ADMIN_USERNAME = "admin"
+
+
+@dataclass(frozen=True)
+class DemoAgency:
+    key: str
+    kind: str
+    code: str
+    name: str
+    abbreviation: str = ""
+    court_code: str = ""
+
+
+AGENCIES = (
+    DemoAgency("police", AgencyKind.POLICE, "GA440307", "深圳市公安局龙岗分局", "深龙"),
+    DemoAgency("procuratorate", AgencyKind.PROCURATORATE, "JC440307", "深圳市龙岗区人民检察院", "深龙"),
+    DemoAgency("court", AgencyKind.COURT, "FY440307", "深圳市龙岗区人民法院", "深龙", "粤0307"),
+    DemoAgency("detention", AgencyKind.DETENTION_CENTRE, "KSS440307", "深圳市龙岗区看守所"),
+    DemoAgency("committee", AgencyKind.COMMITTEE, "ZFW440307", "中共深圳市龙岗区委政法委员会"),
+)
+
+# username, agency key, roles, display name — keys match tests/fixtures/district.py
+USERS = (
+    ("investigator", "police", [Role.INVESTIGATOR], "张侦查"),
+    ("police_supervisor", "police", [Role.SUPERVISOR], "李审批"),
+    ("police_admin", "police", [Role.AGENCY_ADMIN], "王管理"),
+    ("prosecutor", "procuratorate", [Role.PROSECUTOR], "赵检察"),
+    ("procuratorate_supervisor", "procuratorate", [Role.SUPERVISOR], "钱检察长"),
+    ("court_clerk", "court", [Role.COURT_CLERK], "孙书记员"),
+    ("judge", "court", [Role.JUDGE], "周法官"),
+    ("court_supervisor", "court", [Role.SUPERVISOR], "吴庭长"),
+    ("detention_officer", "detention", [Role.DETENTION_OFFICER], "郑管教"),
+    ("auditor", "committee", [Role.AUDITOR], "冯督察"),
+)
+
+
+@transaction.atomic
+def ensure_demo_district() -> tuple[dict[str, Agency], dict[str, User], int]:
+    """Create what is missing; touch nothing that exists. Returns agencies, users, and how many were created."""
+    created = 0
+    agencies: dict[str, Agency] = {}
+    for spec in AGENCIES:
+        agency = Agency.objects.filter(code=spec.code).first()
+        if agency is None:
+            agency = Agency.objects.create(
+                kind=spec.kind, code=spec.code, name=spec.name, abbreviation=spec.abbreviation,
+                court_code=spec.court_code, region="440307",
+            )
+            created += 1
+        agencies[spec.key] = agency
+    users: dict[str, User] = {}
+    for username, agency_key, roles, display_name in USERS:
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            user = create_user(
+                username=username, agency=agencies[agency_key], roles=roles, password=DEMO_PASSWORD,
+                display_name=display_name,
+            )
+            created += 1
+        users[username] = user
+    if not User.objects.filter(username=ADMIN_USERNAME).exists():
+        User.objects.create_superuser(ADMIN_USERNAME, password=DEMO_PASSWORD, display_name="平台管理员")
+        created += 1
+    return agencies, users, created

@@ -1,0 +1,157 @@
+"""Case pages: list with search and filters, detail, registration (立案登记), adding persons.
+
+Every case comes from :mod:`casehub.cases.selectors`, so another agency's case answers 404.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Prefetch, Q, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from casehub.agencies import permissions as p
+from casehub.audit.services import record_event
+from casehub.cases.display import stage_choices, stage_label
+from casehub.cases.forms import CaseForm, CaseSearchForm, PersonForm, PersonFormSet
+from casehub.cases.models import Case, CaseNumber, Person
+from casehub.cases.persons import add_person
+from casehub.cases.selectors import can_act, get_visible_case, visible_cases
+from casehub.cases.services import register_case
+
+PAGE_SIZE = 25
+CASE_READERS = (p.READ_DOSSIER, p.REGISTER_CASE, p.REVIEW_INCOMING, p.DOCKET_CASE)
+
+
+def _require_any(user: Any, capabilities: tuple[str, ...]) -> None:
+    if not any(p.has_capability(user, c) for c in capabilities):
+        raise PermissionDenied(_("您的角色无权访问此页面。"))
+
+
+def search_cases(qs: QuerySet[Case], *, q: str = "", stage: str = "", status: str = "") -> QuerySet[Case]:
+    """Filter by any of the case's numbers, a person's name or ID number, an offence, or the title."""
+    q = q.strip()
+    if q:
+        matching = (
+            Q(title__icontains=q)
+            | Q(pk__in=CaseNumber.objects.filter(number__icontains=q).values("case_id"))
+            | Q(pk__in=Person.objects.filter(Q(name__icontains=q) | Q(id_number=q.upper())).values("case_id"))
+            | Q(offences__name__icontains=q)
+        )
+        qs = qs.filter(pk__in=Case.objects.filter(matching).values("pk"))
+    if stage:
+        qs = qs.filter(stage=stage)
+    if status:
+        qs = qs.filter(status=status)
+    return qs
+
+
+@login_required
+def case_list(request: HttpRequest) -> HttpResponse:
+    _require_any(request.user, CASE_READERS)
+    form = CaseSearchForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    qs = search_cases(visible_cases(request.user), **{k: filters.get(k) or "" for k in ("q", "stage", "status")})
+    qs = qs.select_related("holder_agency", "origin_agency").prefetch_related(
+        Prefetch("numbers", queryset=CaseNumber.objects.order_by("issued_at", "id")),
+        "offences",
+        Prefetch("persons", queryset=Person.objects.order_by("id")),
+    ).order_by("-updated_at", "-id")
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    for case in page.object_list:
+        case.stage_display = stage_label(case.stage)
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "cases/list.html", {
+        "form": form, "page": page, "stage_choices": stage_choices(), "querystring": query.urlencode(),
+        "can_register": p.has_capability(request.user, p.REGISTER_CASE),
+    })
+
+
+def _optional(fn_path: str) -> Any:
+    """Functions provided by apps that may not be installed (workflow engine)."""
+    module, _dot, name = fn_path.rpartition(".")
+    try:
+        mod = __import__(module, fromlist=[name])
+    except ImportError:
+        return None
+    return getattr(mod, name, None)
+
+
+@login_required
+def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    _require_any(request.user, CASE_READERS)
+    case = get_visible_case(request.user, pk)
+    record_event("case.viewed", actor=request.user, obj=case, case=case)
+    show_id = p.has_capability(request.user, p.VIEW_PERSON_ID)
+    transitions: list[dict[str, Any]] = []
+    available = _optional("workflows.engine.available_transitions")
+    if available is not None:
+        for spec in available(case, request.user):
+            try:
+                url = reverse("transfers:fire", args=[case.pk, spec.name])
+            except NoReverseMatch:
+                url = ""
+            transitions.append({"name": spec.name, "label": getattr(spec, "label", spec.name), "url": url})
+    try:
+        dossier_url = reverse("dossier:case", args=[case.pk])
+    except NoReverseMatch:
+        dossier_url = ""
+    return render(request, "cases/detail.html", {
+        "case": case,
+        "stage_display": stage_label(case.stage),
+        "numbers": case.numbers.select_related("agency"),
+        "persons": case.persons.select_related("detention_centre"),
+        "offences": case.offences.all(),
+        "officers": case.handling_officers.all(),
+        "show_id": show_id,
+        "can_act": can_act(request.user, case),
+        "can_edit": can_act(request.user, case) and p.has_capability(request.user, p.EDIT_CASE),
+        "transitions": transitions,
+        "dossier_url": dossier_url if p.has_capability(request.user, p.READ_DOSSIER) else "",
+    })
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def case_register(request: HttpRequest) -> HttpResponse:
+    if not p.has_capability(request.user, p.REGISTER_CASE):
+        raise PermissionDenied(_("只有公安机关的侦查员可以立案登记。"))
+    form = CaseForm(request.POST or None)
+    persons = PersonFormSet(request.POST or None, prefix="persons")
+    if request.method == "POST" and form.is_valid() and persons.is_valid():
+        person_data = [f.cleaned_data for f in persons.forms if f.has_changed() and f.cleaned_data.get("name")]
+        case = register_case(
+            acting_user=request.user,
+            title=form.cleaned_data["title"],
+            summary=form.cleaned_data["summary"],
+            occurred_on=form.cleaned_data["occurred_on"],
+            occurred_place=form.cleaned_data["occurred_place"],
+            offences=form.cleaned_data["offences"],
+            persons=person_data,
+        )
+        messages.success(request, _("已立案登记：%(title)s") % {"title": case.title})
+        return redirect("cases:detail", pk=case.pk)
+    return render(request, "cases/register.html", {"form": form, "persons": persons})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def person_add(request: HttpRequest, pk: int) -> HttpResponse:
+    case = get_visible_case(request.user, pk)
+    if not (p.has_capability(request.user, p.EDIT_CASE) and can_act(request.user, case)):
+        raise Http404  # not the holder: behave as if the action did not exist
+    form = PersonForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        add_person(case, acting_user=request.user, data=form.cleaned_data)
+        messages.success(request, _("已添加涉案人员。"))
+        return redirect("cases:detail", pk=case.pk)
+    return render(request, "cases/person_form.html", {"case": case, "form": form})
