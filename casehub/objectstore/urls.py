@@ -1,3 +1,11 @@
-"""URLs of this app."""
+"""URLs of the object store, mounted at /objects/."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from casehub.objectstore import views
+
+app_name = "objectstore"
+urlpatterns = [
+    path("d/<str:token>/", views.download, name="download"),
+    path("sweeps/", views.sweeps, name="sweeps"),
+]

@@ -1,0 +1,161 @@
+"""The one way the rest of casehub stores and reads object bytes.
+
+Callers check permissions first; these functions do not. Storing puts the bytes in the object store
+*before* the row is created, in the caller's transaction: if the store is unreachable nothing is
+written to the database, and if the caller's transaction later rolls back the content stays in the
+store unreferenced (harmless, content-addressed, reported by ``verify_storage --all``). Recording
+the audit event for an upload or download is the caller's job, because only the caller knows the
+case and the action.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core import signing
+from django.db import IntegrityError as DbIntegrityError
+from django.db import transaction
+from django.urls import reverse
+
+from casehub.objectstore.models import StoredObject
+from storage import ObjectRef, ObjectStore, VerifyingReader, open_store
+from storage.base import Readable, check_expires, check_sha256
+
+DOWNLOAD_SALT = "casehub.objectstore.download"
+DEFAULT_LINK_LIFETIME = timedelta(minutes=5)
+
+_lock = threading.Lock()
+_cached: tuple[str, ObjectStore] | None = None
+
+
+def sign_download_token(ref: ObjectRef, filename: str, content_type: str, inline: bool,
+                        expires: timedelta) -> str:
+    """A signed, expiring token for the directory backend's download view."""
+    import time
+
+    payload = {
+        "h": ref.sha256,
+        "f": filename,
+        "t": content_type,
+        "i": 1 if inline else 0,
+        "e": int(time.time()) + check_expires(expires),
+    }
+    return signing.dumps(payload, salt=DOWNLOAD_SALT, compress=True)
+
+
+class LinkExpired(Exception):
+    pass
+
+
+def read_download_token(token: str) -> dict[str, Any]:
+    """The payload of a valid, unexpired token (raises ``signing.BadSignature`` or LinkExpired)."""
+    import time
+
+    payload = signing.loads(token, salt=DOWNLOAD_SALT)
+    if not isinstance(payload, dict) or {"h", "f", "t", "i", "e"} - payload.keys():
+        raise signing.BadSignature("malformed download token")
+    check_sha256(payload["h"])
+    if time.time() >= payload["e"]:
+        raise LinkExpired("download link expired")
+    return payload
+
+
+def _directory_link(ref: ObjectRef, filename: str, content_type: str, inline: bool, expires: timedelta) -> str:
+    token = sign_download_token(ref, filename, content_type, inline, expires)
+    return reverse("objectstore:download", kwargs={"token": token})
+
+
+def get_store() -> ObjectStore:
+    """The store ``settings.CASEHUB_STORAGE_URL`` names (re-opened when the setting changes)."""
+    global _cached
+    url = settings.CASEHUB_STORAGE_URL
+    with _lock:
+        if _cached is None or _cached[0] != url:
+            _cached = (url, open_store(url, link_signer=_directory_link))
+        return _cached[1]
+
+
+def _row_for(ref: ObjectRef) -> StoredObject:
+    defaults = {
+        "size": ref.size,
+        "content_type": ref.content_type,
+        "key": ref.key,
+        "version_id": ref.version_id or "",
+    }
+    try:
+        # A savepoint, so a concurrent insert of the same content does not poison the caller's
+        # transaction on PostgreSQL.
+        with transaction.atomic():
+            obj, _created = StoredObject.objects.get_or_create(sha256=ref.sha256, defaults=defaults)
+    except DbIntegrityError:
+        obj = StoredObject.objects.get(sha256=ref.sha256)
+    return obj
+
+
+def store_stream(stream: Readable, *, content_type: str, size: int | None = None) -> StoredObject:
+    """Store a stream (any size) and return its row; the same content returns the same row."""
+    ref = get_store().put(stream, content_type=content_type, size=size)
+    return _row_for(ref)
+
+
+def store_bytes(data: bytes, *, content_type: str) -> StoredObject:
+    """Store a small in-memory value (generated documents, manifests, receipts)."""
+    ref = get_store().put_bytes(data, content_type=content_type)
+    return _row_for(ref)
+
+
+def _sha(obj_or_sha: StoredObject | str) -> str:
+    return check_sha256(obj_or_sha.sha256 if isinstance(obj_or_sha, StoredObject) else obj_or_sha)
+
+
+def open_object(obj_or_sha: StoredObject | str) -> VerifyingReader:
+    """A verifying reader (context manager); raises storage.IntegrityError on altered bytes."""
+    return get_store().open(_sha(obj_or_sha))
+
+
+def read_bytes(obj_or_sha: StoredObject | str) -> bytes:
+    return get_store().read_bytes(_sha(obj_or_sha))
+
+
+def download_url(obj: StoredObject | str, *, filename: str, content_type: str | None = None,
+                 inline: bool = False, expires: timedelta | None = None) -> str:
+    """A short-lived link to the object's bytes. The caller has already checked permission and
+    records the download in the audit trail."""
+    if content_type is None:
+        content_type = obj.content_type if isinstance(obj, StoredObject) else "application/octet-stream"
+    return get_store().download_url(
+        _sha(obj), filename=filename, content_type=content_type, inline=inline,
+        expires=expires or DEFAULT_LINK_LIFETIME,
+    )
+
+
+def owners_of(obj: StoredObject) -> list[str]:
+    """Human-readable labels of every record that references ``obj``, found by introspection."""
+    return owners_by_object([obj]).get(obj.pk, [])
+
+
+def owners_by_object(objs: Iterable[StoredObject]) -> dict[int, list[str]]:
+    """Owners of many objects at once: one query per reverse relation, not per object."""
+    ids = [o.pk for o in objs]
+    found: dict[int, list[str]] = {}
+    if not ids:
+        return found
+    for rel in StoredObject._meta.related_objects:
+        model = rel.related_model
+        field = rel.field
+        if rel.many_to_many:
+            through = field.remote_field.through
+            target, source = field.m2m_reverse_field_name(), field.m2m_field_name()
+            pairs = through.objects.filter(**{f"{target}__in": ids}).values_list(f"{target}_id", f"{source}_id")
+            for obj_id, owner_id in pairs:
+                found.setdefault(obj_id, []).append(f"{model._meta.label}#{owner_id}")
+            continue
+        for owner_id, obj_id in model._default_manager.filter(**{f"{field.name}__in": ids}).values_list(
+            "pk", field.attname
+        ):
+            found.setdefault(obj_id, []).append(f"{model._meta.label}#{owner_id}")
+    return found

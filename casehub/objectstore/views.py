@@ -1,0 +1,67 @@
+"""Object-store pages: the directory backend's signed download view and the auditor's sweep log.
+
+The download view does not check case permissions: the link was issued by a caller that did
+(see :func:`casehub.objectstore.services.download_url`), and the signed token names one object,
+one file name and an expiry. It still requires a logged-in user, so a leaked link is useless
+outside an authenticated intranet session.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core import signing
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+from casehub.agencies import permissions as p
+from casehub.objectstore.models import StorageSweep
+from casehub.objectstore.services import LinkExpired, get_store, read_download_token
+from storage import ObjectNotFound, StorageUnavailable
+from storage.base import content_disposition
+
+SWEEPS_SHOWN = 20
+
+
+@require_GET
+@login_required
+def download(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        payload = read_download_token(token)
+    except LinkExpired:
+        return HttpResponse(_("下载链接已过期，请重新打开文件。"), status=410, content_type="text/plain; charset=utf-8")
+    except (signing.BadSignature, ValueError) as exc:
+        raise Http404(_("下载链接无效。")) from exc
+    store = get_store()
+    try:
+        reader = store.open(payload["h"])
+    except ObjectNotFound as exc:
+        raise Http404(_("文件不存在。")) from exc
+    except StorageUnavailable:
+        return HttpResponse(_("存储服务暂不可用，请稍后重试。"), status=503, content_type="text/plain; charset=utf-8")
+    # Streamed through the verifying reader: altered bytes raise before the last chunk is sent,
+    # so the client sees a truncated (failed) transfer, never a complete altered file.
+    response = StreamingHttpResponse(_closing_iter(reader), content_type=payload["t"])
+    response["Content-Length"] = str(reader.size)
+    response["Content-Disposition"] = content_disposition(payload["f"], inline=bool(payload["i"]))
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["X-Casehub-SHA256"] = payload["h"]
+    return response
+
+
+def _closing_iter(reader):
+    with reader:
+        yield from reader
+
+
+@login_required
+def sweeps(request: HttpRequest) -> HttpResponse:
+    """The integrity-sweep log for auditors (CASEHUB_STORAGE_SWEEP_INTERVAL drives the schedule)."""
+    if not p.has_capability(request.user, p.VIEW_AUDIT):
+        raise PermissionDenied(_("您的角色无权访问此页面。"))
+    recent = list(StorageSweep.objects.all()[:SWEEPS_SHOWN])
+    return render(request, "objectstore/sweeps.html", {"sweeps": recent, "latest": recent[0] if recent else None})

@@ -1,0 +1,1 @@
+"""S3/MinIO backend (in progress)."""
