@@ -2,12 +2,49 @@
 
 from __future__ import annotations
 
+from typing import Any, NoReturn
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 
-class AuditEvent(models.Model):
+class AppendOnlyError(Exception):
+    """Raised when code tries to change or remove an audit row."""
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    """No bulk edit or delete through the ORM; the database triggers refuse them as well."""
+
+    def update(self, **kwargs: Any) -> NoReturn:
+        raise AppendOnlyError("audit rows cannot be updated")
+
+    def delete(self) -> NoReturn:
+        raise AppendOnlyError("audit rows cannot be deleted")
+
+    def _raw_delete(self, using: Any) -> NoReturn:  # the deletion collector's fast path
+        raise AppendOnlyError("audit rows cannot be deleted")
+
+
+class AppendOnlyModel(models.Model):
+    """A row that is written once and never changed or deleted."""
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError(f"{self._meta.label} #{self.pk} is append-only")
+        kwargs["force_insert"] = True
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise AppendOnlyError(f"{self._meta.label} #{self.pk} is append-only")
+
+
+class AuditEvent(AppendOnlyModel):
     """One thing that happened. Rows are only ever inserted, by :func:`record_event`."""
 
     sequence = models.BigIntegerField(_("序号"), unique=True)

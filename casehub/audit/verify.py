@@ -1,0 +1,174 @@
+"""Recomputing the audit chain (and, in :mod:`casehub.audit.checkpoints`, its signed checkpoints).
+
+Each row is checked on its own: its hash must be the hash of its own fields, its ``previous_hash``
+must be the stored hash of the row before, and sequence numbers must run without gaps up to the
+head. Checking rows independently (instead of stopping at the first break) means that an edited
+row is reported alone — the rows after it still link to its *stored* hash — while a deleted row
+shows as the gap where it was.
+
+Rows are read with keyset pagination over the unique ``sequence`` index in plain SQL: no ORM
+model instances, no server-side cursor, the same code on PostgreSQL and SQLite.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db import connection as default_connection
+
+from casehub.audit.chain import GENESIS_HASH, fast_event_hash
+from casehub.audit.models import AuditHead
+
+MAX_FINDINGS = 100
+BATCH_SIZE = 20_000
+
+
+@dataclass(frozen=True)
+class Finding:
+    sequence: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"#{self.sequence}: {self.message}"
+
+
+@dataclass
+class VerificationReport:
+    events_checked: int = 0
+    head_sequence: int = 0
+    checkpoints_checked: int = 0
+    seconds: float = 0.0
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    @property
+    def first_bad_sequence(self) -> int | None:
+        return min((f.sequence for f in self.findings), default=None)
+
+    @property
+    def events_per_second(self) -> float:
+        return self.events_checked / self.seconds if self.seconds else 0.0
+
+    def add(self, sequence: int, message: str) -> None:
+        if len(self.findings) < MAX_FINDINGS:
+            self.findings.append(Finding(sequence, message))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok, "events_checked": self.events_checked, "head_sequence": self.head_sequence,
+            "checkpoints_checked": self.checkpoints_checked, "first_bad_sequence": self.first_bad_sequence,
+            "findings": [str(f) for f in self.findings], "seconds": round(self.seconds, 3),
+        }
+
+
+def _sqlite_iso(value: str) -> str:
+    # Django stores aware datetimes on SQLite as naive UTC text, "YYYY-MM-DD HH:MM:SS[.ffffff]".
+    if len(value) == 26:
+        return value[:10] + "T" + value[11:] + "+00:00"
+    parsed = datetime.fromisoformat(value)
+    return parsed.replace(tzinfo=UTC).isoformat(timespec="microseconds")
+
+
+def _rows(connection: Any, upto: int, batch_size: int) -> Iterator[tuple]:
+    """Yield (sequence, at_iso, actor, label, agency, action, otype, oid, case, details, prev, hash)."""
+    if connection.vendor == "postgresql":
+        # The server formats the timestamp exactly as the writer's isoformat() did, in UTC.
+        at_sql = "to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')"
+        details_sql = "details::text"
+    else:
+        # CAST: no declared type, so sqlite3 hands back the stored text instead of parsing it.
+        at_sql, details_sql = "CAST(occurred_at AS TEXT)", "details"
+    sql = (
+        f"SELECT sequence, {at_sql}, actor_id, actor_label, agency_id, action, object_type, object_id, "
+        f"case_id, {details_sql}, previous_hash, hash FROM audit_auditevent "
+        "WHERE sequence > %s AND sequence <= %s ORDER BY sequence LIMIT %s"
+    )
+    convert_at: Callable[[str], str] | None = _sqlite_iso if connection.vendor == "sqlite" else None
+    loads = json.loads
+    last = 0
+    with connection.cursor() as cursor:
+        while True:
+            cursor.execute(sql, [last, upto, batch_size])
+            batch = cursor.fetchall()
+            if not batch:
+                return
+            for row in batch:
+                at = row[1] if convert_at is None else convert_at(row[1])
+                yield (row[0], at, row[2], row[3], row[4], row[5], row[6], row[7], row[8],
+                       loads(row[9]), row[10], row[11])
+            last = batch[-1][0]
+
+
+def verify_chain(
+    *, connection: Any = None, batch_size: int = BATCH_SIZE,
+    watch: dict[int, str | None] | None = None,
+    report: VerificationReport | None = None,
+) -> VerificationReport:
+    """Walk the whole chain up to the head as it was when the walk started.
+
+    ``watch`` maps sequence numbers to None; the walk fills in the stored hash of each one it
+    meets. The checkpoint verifier uses it to compare signed head hashes with the chain without
+    a second pass.
+    """
+    connection = connection or default_connection
+    report = report or VerificationReport()
+    started = time.perf_counter()
+    head = AuditHead.objects.using(connection.alias).filter(pk=1).first()
+    head_sequence, head_hash = (head.sequence, head.hash) if head else (0, GENESIS_HASH)
+    report.head_sequence = head_sequence
+    watch = {} if watch is None else watch
+
+    expected_seq = 1
+    previous = GENESIS_HASH
+    checked = 0
+    for (seq, at, actor, label, agency, action, otype, oid, case, details, prev, stored) in _rows(
+        connection, head_sequence, batch_size
+    ):
+        checked += 1
+        if seq != expected_seq:
+            report.add(expected_seq, f"events {expected_seq}–{seq - 1} are missing")
+            previous = None  # the link over a gap cannot be checked
+        if previous is not None and prev != previous:
+            # Both rows may be self-consistent (a rewrite that recomputed the hash); the earlier
+            # one is where the rewritten history can begin, so that is the sequence named.
+            report.add(seq - 1, f"its hash is not the previous_hash of #{seq}: #{seq - 1} or #{seq} was rewritten")
+        if fast_event_hash(seq, at, actor, label, agency, action, otype, oid, case, details, prev) != stored:
+            report.add(seq, "content does not match its hash (the row was altered)")
+        if seq in watch:
+            watch[seq] = stored
+        previous = stored
+        expected_seq = seq + 1
+    report.events_checked = checked
+    if expected_seq <= head_sequence:
+        report.add(expected_seq, f"events {expected_seq}–{head_sequence} are missing (the head is #{head_sequence})")
+    elif head_sequence and previous is not None and previous != head_hash:
+        report.add(head_sequence, "the chain head does not match the last event")
+    report.seconds += time.perf_counter() - started
+    return report
+
+
+def verify_audit_trail(*, record: bool = False, actor: Any = None) -> VerificationReport:
+    """The full check the command and the auditor's button run: chain plus signed checkpoints.
+
+    With ``record`` the run itself becomes an audit event (who verified, with what result), appended
+    after the walk so the report describes the chain as it was.
+    """
+    from casehub.audit import checkpoints
+
+    report = checkpoints.verify_with_checkpoints()
+    if record:
+        from casehub.audit.services import record_event
+
+        record_event("audit.verified", actor=actor, details={
+            "ok": report.ok, "events_checked": report.events_checked, "head_sequence": report.head_sequence,
+            "checkpoints_checked": report.checkpoints_checked, "first_bad_sequence": report.first_bad_sequence,
+        })
+    return report

@@ -1,0 +1,104 @@
+"""verify_audit recomputes the chain and names the first row that was tampered with."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from casehub.audit.chain import event_hash
+from casehub.audit.models import AuditEvent, AuditHead
+from casehub.audit.verify import verify_chain
+
+pytestmark = pytest.mark.django_db
+
+
+def run_command(*args):
+    from io import StringIO
+
+    out = StringIO()
+    call_command("verify_audit", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_untouched_trail_verifies_and_the_command_exits_zero(trail):
+    report = verify_chain()
+    assert report.ok
+    assert report.events_checked == 10
+    assert report.head_sequence == 10
+    out = run_command("--no-record")
+    assert "checked 10 events" in out
+    assert "audit trail verified" in out
+
+
+def test_an_empty_trail_verifies():
+    assert verify_chain().ok
+
+
+def test_a_row_edited_behind_the_apps_back_is_found_exactly(trail, tamper_sql):
+    tamper_sql("UPDATE audit_auditevent SET details = %s WHERE sequence = 4", [json.dumps({"n": 400})])
+    report = verify_chain()
+    assert [f.sequence for f in report.findings] == [4]
+    assert "altered" in report.findings[0].message
+    with pytest.raises(CommandError) as excinfo:
+        run_command("--no-record")
+    assert excinfo.value.returncode == 1
+    assert "first bad sequence #4" in str(excinfo.value)
+
+
+@pytest.mark.parametrize("column,value", [
+    ("actor_label", "someone-else"), ("action", "case.deleted"), ("object_id", "999"), ("case_id", 77),
+    ("occurred_at", "2020-01-01 00:00:00"),
+])
+def test_every_hashed_column_is_covered(trail, tamper_sql, column, value):
+    tamper_sql(f"UPDATE audit_auditevent SET {column} = %s WHERE sequence = 7", [value])
+    assert [f.sequence for f in verify_chain().findings] == [7]
+
+
+def test_a_rewrite_that_recomputes_the_hash_breaks_the_link_to_the_next_row(trail, tamper_sql):
+    victim = AuditEvent.objects.get(sequence=5)
+    forged = event_hash(
+        sequence=5, occurred_at=victim.occurred_at, actor_id=None, actor_label="system", agency_id=None,
+        action="forged", object_type="", object_id="", case_id=None, details={}, previous_hash=victim.previous_hash,
+    )
+    tamper_sql("UPDATE audit_auditevent SET action = 'forged', details = '{}', hash = %s WHERE sequence = 5", [forged])
+    report = verify_chain()
+    assert report.first_bad_sequence == 5
+    assert [f.sequence for f in report.findings] == [5]
+
+
+def test_a_deleted_row_is_reported_as_the_gap_it_leaves(trail, tamper_sql):
+    tamper_sql("DELETE FROM audit_auditevent WHERE sequence = 6")
+    report = verify_chain()
+    assert report.first_bad_sequence == 6
+    assert "missing" in report.findings[0].message
+
+
+def test_a_cut_off_tail_is_found_from_the_head(trail, tamper_sql):
+    tamper_sql("DELETE FROM audit_auditevent WHERE sequence > 8")
+    report = verify_chain()
+    assert [f.sequence for f in report.findings] == [9]
+
+
+def test_a_cut_off_tail_with_the_head_moved_back_passes_the_chain_alone(trail, tamper_sql):
+    """The chain by itself cannot see this; the signed checkpoints can (test_checkpoints.py)."""
+    tamper_sql("DELETE FROM audit_auditevent WHERE sequence > 8")
+    AuditHead.objects.filter(pk=1).update(sequence=8, hash=AuditEvent.objects.get(sequence=8).hash)
+    assert verify_chain().ok
+
+
+def test_small_batches_walk_the_same_chain(trail, tamper_sql):
+    tamper_sql("UPDATE audit_auditevent SET actor_label = 'x' WHERE sequence = 9")
+    report = verify_chain(batch_size=3)
+    assert report.events_checked == 10
+    assert [f.sequence for f in report.findings] == [9]
+
+
+def test_the_json_report_and_the_recorded_verification_event(trail):
+    out = run_command("--json")
+    data = json.loads(out)
+    assert data["ok"] is True and data["events_checked"] == 10
+    last = AuditEvent.objects.order_by("-sequence").first()
+    assert last.action == "audit.verified"
+    assert last.details["events_checked"] == 10
