@@ -1,3 +1,11 @@
-"""URLs of this app."""
+"""URLs of the dossier: the case dossier page, uploads, volumes and the reading room."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from casehub.dossier import views
+
+app_name = "dossier"
+
+urlpatterns: list = [
+    path("case/<int:case_pk>/", views.case_dossier, name="case"),
+]
