@@ -23,10 +23,12 @@ class NavEntry:
 ENTRIES: tuple[NavEntry, ...] = (
     NavEntry(_("案件"), "cases:list", (p.READ_DOSSIER, p.REGISTER_CASE)),
     NavEntry(_("收件箱"), "transfers:inbox", (p.REVIEW_INCOMING, p.APPROVE_OUTGOING, p.PREPARE_OUTGOING)),
+    NavEntry(_("办案期限"), "clocks:list", (p.READ_DOSSIER, p.APPROVE_OUTGOING)),
     NavEntry(_("换押"), "custody:inbox", (p.ACKNOWLEDGE_CUSTODY, p.VIEW_DETAINEES)),
     NavEntry(_("考核统计"), "metrics:dashboard", (p.VIEW_METRICS,)),
     NavEntry(_("审计日志"), "audit:list", (p.VIEW_AUDIT,)),
     NavEntry(_("人员管理"), "admin:agencies_user_changelist", (p.MANAGE_AGENCY_USERS,)),
+    NavEntry(_("机构设置"), "agency-settings", (p.MANAGE_AGENCY_USERS,)),
 )
 
 
