@@ -28,7 +28,6 @@ from storage.base import (
     DEFAULT_CONTENT_TYPE,
     KEY_PREFIX,
     HashingReader,
-    IntegrityError,
     LinkSigner,
     ObjectNotFound,
     ObjectRef,
@@ -106,14 +105,10 @@ class DirectoryStore(ObjectStore):
             try:
                 os.link(tmp, final)
             except FileExistsError:
-                # Same content already stored: keep the existing file untouched.
-                existing = final.stat().st_size
-                if existing != reader.size:
-                    raise IntegrityError(
-                        f"object {sha256} already stored with {existing} bytes instead of {reader.size}: "
-                        "the stored copy is corrupt and is left in place for investigation",
-                        sha256=sha256, key=key_for(sha256),
-                    ) from None
+                # Same content already stored: keep the existing file untouched, but do not
+                # vouch for it blindly — a local re-hash is cheap, and a new reference to a
+                # corrupt copy would hide the damage until someone needs the evidence.
+                self.verify(sha256)
                 return self.stat(sha256)
             self._write_meta(final, content_type)
             if self._fsync:
