@@ -47,6 +47,10 @@ def register_case(
         access.grant(case, agency, act=True)
         for person in persons:
             Person.objects.create(case=case, **person)
+        # The initial transition of the process definition leaves its log row like every other.
+        from workflows.engine import record_registration
+
+        record_registration(case, acting_user=acting_user)
         record_event(
             "case.registered", actor=acting_user, agency=agency, obj=case, case=case,
             details={"number": number.number, "title": title},

@@ -1,1 +1,210 @@
-"""Models of this app."""
+"""Transfers between agencies, the transition log, internal approvals and paper registrations.
+
+A :class:`Transfer` is a signed package one agency sends another: the canonical manifest
+bytes exactly as signed, the detached CMS signature, the receiver's verification result and
+its signed receipt. The workflow engine (:mod:`workflows.engine`) is the only writer of
+:class:`TransitionLog`, :class:`Transfer` (online) and :class:`ApprovalRequest`; a paper
+hand-over registered by a clerk (:func:`casehub.transfers.services.register_paper_transfer`)
+is a Transfer with ``mode=paper``.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class TransferKind(models.TextChoices):
+    ARREST_REQUEST = "arrest_request", _("提请批准逮捕")
+    ARREST_DECISION = "arrest_decision", _("审查逮捕决定")
+    REVIEW_TRANSFER = "review_transfer", _("移送审查起诉")
+    SUPPLEMENTARY_RETURN = "supplementary_return", _("退回补充侦查")
+    NON_PROSECUTION = "non_prosecution", _("不起诉决定")
+    INDICTMENT = "indictment", _("提起公诉")
+    INDICTMENT_RETURN = "indictment_return", _("退回起诉")
+    JUDGMENT = "judgment", _("判决送达")
+
+
+class TransferMode(models.TextChoices):
+    ONLINE = "online", _("网上流转")
+    PAPER = "paper", _("纸质移送（登记）")
+
+
+class TransferStatus(models.TextChoices):
+    SENT = "sent", _("已送达，待接收")
+    DELIVERED = "delivered", _("已送达")
+    ACCEPTED = "accepted", _("已接收")
+    REJECTED = "rejected", _("已退回")
+    WITHDRAWN = "withdrawn", _("已撤回")
+
+
+class VerificationStatus(models.TextChoices):
+    PENDING = "pending", _("待校验")
+    RUNNING = "running", _("校验中")
+    PASSED = "passed", _("校验通过")
+    FAILED = "failed", _("校验失败")
+
+
+class Transfer(models.Model):
+    """One package from one agency to another, online (signed) or registered from paper."""
+
+    case = models.ForeignKey(
+        "cases.Case", verbose_name=_("案件"), null=True, blank=True, on_delete=models.PROTECT, related_name="transfers"
+    )
+    kind = models.CharField(_("移送类别"), max_length=30, choices=TransferKind.choices)
+    mode = models.CharField(_("方式"), max_length=10, choices=TransferMode.choices, default=TransferMode.ONLINE)
+    transition = models.CharField(_("流程节点"), max_length=60, blank=True)
+    requires_acceptance = models.BooleanField(_("需接收审查"), default=True)
+    from_agency = models.ForeignKey(
+        "agencies.Agency", verbose_name=_("移送机关"), on_delete=models.PROTECT, related_name="transfers_sent"
+    )
+    to_agency = models.ForeignKey(
+        "agencies.Agency", verbose_name=_("接收机关"), on_delete=models.PROTECT, related_name="transfers_received"
+    )
+    sender_stage = models.CharField(_("移送时阶段"), max_length=40, blank=True)
+    status = models.CharField(_("状态"), max_length=12, choices=TransferStatus.choices, default=TransferStatus.SENT)
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("移送人"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+",
+    )
+    sent_at = models.DateTimeField(_("移送时间"), default=timezone.now, db_index=True)
+
+    # The manifest exactly as signed (canonical JSON bytes), its hash and detached CMS signature.
+    manifest = models.JSONField(_("移送清单"), default=dict, blank=True)
+    manifest_bytes = models.BinaryField(default=b"", editable=False)
+    manifest_sha256 = models.CharField(max_length=64, blank=True)
+    manifest_signature = models.BinaryField(default=b"", editable=False)
+    document_count = models.PositiveIntegerField(_("文书数"), default=0)
+    volume_count = models.PositiveIntegerField(_("卷数"), default=0)
+    page_count = models.PositiveIntegerField(_("页数"), default=0)
+    total_bytes = models.BigIntegerField(default=0)
+    # For the e-dossier rate: was the dossier complete and electronic when it was sent?
+    dossier_complete = models.BooleanField(_("卷宗齐全"), default=False)
+    electronic = models.BooleanField(_("电子卷宗"), default=True)
+
+    verification_status = models.CharField(
+        _("校验状态"), max_length=10, choices=VerificationStatus.choices, default=VerificationStatus.PENDING
+    )
+    verification_progress = models.PositiveSmallIntegerField(default=0)  # percent
+    verification_errors = models.JSONField(default=list, blank=True)
+    verification_report = models.JSONField(default=dict, blank=True)
+    verified_at = models.DateTimeField(null=True, blank=True)
+
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(_("接收/退回时间"), null=True, blank=True)
+    decision_reason = models.TextField(_("理由"), blank=True)
+    # The receiver's signed answer.
+    receipt = models.JSONField(_("回执"), default=dict, blank=True)
+    receipt_bytes = models.BinaryField(default=b"", editable=False)
+    receipt_sha256 = models.CharField(max_length=64, blank=True)
+    receipt_signature = models.BinaryField(default=b"", editable=False)
+
+    # Paper hand-overs registered by the receiving clerk.
+    paper_received_on = models.DateField(_("纸质卷宗接收日期"), null=True, blank=True)
+    paper_volumes = models.PositiveIntegerField(_("接收卷数"), null=True, blank=True)
+    paper_pages = models.PositiveIntegerField(_("接收页数"), null=True, blank=True)
+    external_reference = models.CharField(_("案件名称或文号"), max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-sent_at", "-id"]
+        verbose_name = _("移送")
+        verbose_name_plural = _("移送")
+        indexes = [
+            models.Index(fields=["to_agency", "status"]),
+            models.Index(fields=["from_agency", "status"]),
+            models.Index(fields=["case", "status"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk}"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status == TransferStatus.SENT
+
+    @property
+    def can_be_accepted(self) -> bool:
+        return self.is_pending and self.verification_status == VerificationStatus.PASSED
+
+
+class ApprovalStatus(models.TextChoices):
+    PENDING = "pending", _("待审批")
+    APPROVED = "approved", _("已批准")
+    REJECTED = "rejected", _("未批准")
+    CANCELLED = "cancelled", _("已撤销")
+
+
+class ApprovalRequest(models.Model):
+    """An outgoing transition prepared by an officer, waiting for a supervisor of the same agency."""
+
+    case = models.ForeignKey("cases.Case", on_delete=models.PROTECT, related_name="approval_requests")
+    transition = models.CharField(_("流程节点"), max_length=60)
+    source_stage = models.CharField(max_length=40)
+    inputs = models.JSONField(default=dict, blank=True)
+    agency = models.ForeignKey("agencies.Agency", on_delete=models.PROTECT, related_name="+")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(max_length=10, choices=ApprovalStatus.choices, default=ApprovalStatus.PENDING)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    comment = models.TextField(_("审批意见"), blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        verbose_name = _("内部审批")
+        verbose_name_plural = _("内部审批")
+        constraints = [
+            # At most one outgoing action waits for approval per case.
+            models.UniqueConstraint(
+                fields=["case"], condition=models.Q(status="pending"), name="one_pending_approval_per_case"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.transition} ({self.get_status_display()})"
+
+
+class TransitionLog(models.Model):
+    """Evidence of one transition: who, which agency, from, to, when, why, with what inputs."""
+
+    case = models.ForeignKey("cases.Case", on_delete=models.PROTECT, related_name="transition_log")
+    transition = models.CharField(_("流程节点"), max_length=60, db_index=True)
+    source = models.CharField(_("原阶段"), max_length=40, blank=True)
+    target = models.CharField(_("新阶段"), max_length=40)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("操作人"), null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actor_agency = models.ForeignKey(
+        "agencies.Agency", verbose_name=_("操作机关"), null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    from_agency = models.ForeignKey(
+        "agencies.Agency", verbose_name=_("原承办机关"), null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    to_agency = models.ForeignKey(
+        "agencies.Agency", verbose_name=_("新承办机关"), null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    occurred_at = models.DateTimeField(_("时间"), default=timezone.now)
+    reason = models.TextField(_("理由"), blank=True)
+    inputs = models.JSONField(default=dict, blank=True)
+    transfer = models.ForeignKey(Transfer, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    approval = models.ForeignKey(ApprovalRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("审批人"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+",
+    )
+    case_version = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["occurred_at", "id"]
+        verbose_name = _("流转记录")
+        verbose_name_plural = _("流转记录")
+        indexes = [models.Index(fields=["case", "transition"])]
+
+    def __str__(self) -> str:
+        return f"{self.transition}: {self.source} → {self.target}"

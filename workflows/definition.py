@@ -1,0 +1,370 @@
+"""The criminal process, declared as data — the only transitions a case can take.
+
+Stages say which kind of agency holds the case. Transitions say who may fire them (agency kind,
+capability, and whether the actor must belong to the *holder*, the *receiver* of the pending
+package or its *sender*), which inputs they need, which guards must pass, which statutory
+clocks they open, stop, restart or extend, whether a package travels with them, and whether a
+supervisor of the sending agency must approve them first. :mod:`workflows.engine` executes
+this table; :mod:`workflows.diagram` draws it; the REST API generates its actions from it.
+Nothing else changes a case's stage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+from casehub.agencies import permissions as p
+from casehub.agencies.models import AgencyKind
+from casehub.clocks.kinds import ClockKind
+from casehub.transfers.models import TransferKind
+
+
+class Stage:
+    INVESTIGATION = "investigation"
+    ARREST_REQUESTED = "arrest_requested"
+    ARREST_REVIEW = "arrest_review"
+    REVIEW_REQUESTED = "review_requested"
+    PROSECUTION_REVIEW = "prosecution_review"
+    SUPPLEMENTARY_INVESTIGATION = "supplementary_investigation"
+    COURT_FILING = "court_filing"
+    TRIAL = "trial"
+    JUDGMENT_DELIVERY = "judgment_delivery"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    name: str
+    label: str | Promise
+    holder_kind: str | None  # kind of agency holding the case; None once closed
+    pending: bool = False  # a package waits for the receiver's acceptance
+    final: bool = False
+
+
+STAGES: dict[str, StageSpec] = {
+    s.name: s
+    for s in (
+        StageSpec(Stage.INVESTIGATION, _("侦查"), AgencyKind.POLICE),
+        StageSpec(Stage.ARREST_REQUESTED, _("提请批准逮捕（待接收）"), AgencyKind.POLICE, pending=True),
+        StageSpec(Stage.ARREST_REVIEW, _("审查逮捕"), AgencyKind.PROCURATORATE),
+        StageSpec(Stage.REVIEW_REQUESTED, _("移送审查起诉（待接收）"), AgencyKind.POLICE, pending=True),
+        StageSpec(Stage.PROSECUTION_REVIEW, _("审查起诉"), AgencyKind.PROCURATORATE),
+        StageSpec(Stage.SUPPLEMENTARY_INVESTIGATION, _("补充侦查"), AgencyKind.POLICE),
+        StageSpec(Stage.COURT_FILING, _("提起公诉（待立案）"), AgencyKind.PROCURATORATE, pending=True),
+        StageSpec(Stage.TRIAL, _("审理"), AgencyKind.COURT),
+        StageSpec(Stage.JUDGMENT_DELIVERY, _("宣判送达"), AgencyKind.COURT),
+        StageSpec(Stage.CLOSED, _("结案"), None, final=True),
+    )
+}
+
+# Who among the agencies around a case may fire a transition.
+HOLDER = "holder"  # the agency currently holding the case (with the act permission)
+RECEIVER = "receiver"  # the addressee of the pending package
+SENDER = "sender"  # the sender of the pending package (withdrawal)
+
+# How the case changes hands.
+SEND = "send"  # a package goes out; the receiver must verify and accept it
+ACCEPT = "accept"  # the receiver accepts the pending package and becomes the holder
+REJECT = "reject"  # the receiver refuses the pending package; it goes back to the sender
+WITHDRAW = "withdraw"  # the sender takes the pending package back
+DELIVER = "deliver"  # a decision package goes out and the recipient becomes holder at once
+NOTIFY = "notify"  # a decision or judgment goes out; the holder does not change
+STAY = "stay"  # nothing travels
+
+# Target marker: back to the stage the pending package was sent from.
+SENDER_STAGE = "@sender_stage"
+
+# Recipient rules for packages.
+FORWARD = "forward"  # next agency up the chain, chosen by the sender (default: same region)
+BACK_TO_SENDER = "back"  # the agency that sent the case to the current holder
+EARLIER_AGENCIES = "earlier"  # every agency that held the case before (judgment, non-prosecution)
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    name: str
+    label: str | Promise
+    type: str = "text"  # text | textarea | date | int | agency | choice
+    required: bool = True
+    choices: tuple[tuple[str, Any], ...] = ()
+    agency_kind: str = ""  # for type="agency"
+    help_text: str | Promise = ""
+    default: Any = None
+
+
+@dataclass(frozen=True)
+class ClockOp:
+    """A clock action. ``op``: open | stop | restart | extend; ``agency``: who runs the clock."""
+
+    op: str
+    kind: str  # a ClockKind value, or "*" (stop only: every running clock of the case)
+    agency: str = "holder_after"  # holder_after | holder_before | recipient
+    days: int = 0  # extend only; an opened clock takes its period from casehub.clocks.kinds
+    months: int = 0
+    per_person: bool = False
+
+
+@dataclass(frozen=True)
+class TransitionSpec:
+    name: str
+    label: str | Promise
+    sources: tuple[str, ...]
+    target: str
+    agency_kind: str
+    capability: str
+    party: str = HOLDER
+    handover: str = STAY
+    recipient: str = ""
+    transfer_kind: str = ""
+    inputs: tuple[InputSpec, ...] = ()
+    guards: tuple[str, ...] = ()
+    clocks: tuple[ClockOp, ...] = ()
+    effects: tuple[str, ...] = ()
+    needs_approval: bool = False
+    article: str = ""
+    description: str | Promise = ""
+    style: str = "primary"  # bootstrap button colour
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def requires_approval(self) -> bool:
+        """Per-deployment override: settings.CASEHUB_WORKFLOW_APPROVALS = {"indict": False, ...}."""
+        overrides = getattr(settings, "CASEHUB_WORKFLOW_APPROVALS", {}) or {}
+        return bool(overrides.get(self.name, self.needs_approval))
+
+    def input(self, name: str) -> InputSpec | None:
+        return next((i for i in self.inputs if i.name == name), None)
+
+
+REASON = InputSpec("reason", _("理由"), "textarea")
+OPTIONAL_REASON = InputSpec("reason", _("说明"), "textarea", required=False)
+
+
+def _forward_to(kind: str) -> InputSpec:
+    return InputSpec(
+        "to_agency", _("接收机关"), "agency", required=False, agency_kind=kind,
+        help_text=_("留空则移送同一行政区划的机关。"),
+    )
+
+
+REGISTER = "register_case"  # the initial transition, run by casehub.cases.services.register_case
+
+TRANSITIONS: tuple[TransitionSpec, ...] = (
+    TransitionSpec(
+        REGISTER, _("立案"), (), Stage.INVESTIGATION, AgencyKind.POLICE, p.REGISTER_CASE,
+        article="刑事诉讼法第一百一十二条",
+        description=_("公安机关立案侦查。由立案登记页面执行。"),
+    ),
+    # --- arrest approval (art. 87–91) ---
+    TransitionSpec(
+        "request_arrest", _("提请批准逮捕"), (Stage.INVESTIGATION,),
+        Stage.ARREST_REQUESTED, AgencyKind.POLICE, p.PREPARE_OUTGOING,
+        handover=SEND, recipient=FORWARD, transfer_kind=TransferKind.ARREST_REQUEST,
+        inputs=(REASON, _forward_to(AgencyKind.PROCURATORATE)),
+        guards=("no_pending_approval", "has_arrest_candidate"),
+        clocks=(ClockOp("open", ClockKind.ARREST_DECISION, agency="recipient"),),
+        needs_approval=True, article="刑事诉讼法第八十七条、第九十一条",
+    ),
+    TransitionSpec(
+        "accept_arrest_request", _("接收提请批捕"), (Stage.ARREST_REQUESTED,), Stage.ARREST_REVIEW,
+        AgencyKind.PROCURATORATE, p.REVIEW_INCOMING, party=RECEIVER, handover=ACCEPT,
+        guards=("package_verified",), article="刑事诉讼法第八十七条",
+    ),
+    TransitionSpec(
+        "reject_arrest_request", _("退回提请批捕"), (Stage.ARREST_REQUESTED,), SENDER_STAGE,
+        AgencyKind.PROCURATORATE, p.REVIEW_INCOMING, party=RECEIVER, handover=REJECT, inputs=(REASON,),
+        clocks=(ClockOp("stop", ClockKind.ARREST_DECISION),), style="danger",
+    ),
+    TransitionSpec(
+        "withdraw_arrest_request", _("撤回提请批捕"), (Stage.ARREST_REQUESTED,), SENDER_STAGE,
+        AgencyKind.POLICE, p.PREPARE_OUTGOING, party=SENDER, handover=WITHDRAW, inputs=(REASON,),
+        clocks=(ClockOp("stop", ClockKind.ARREST_DECISION),), style="secondary",
+    ),
+    TransitionSpec(
+        "approve_arrest", _("批准逮捕"), (Stage.ARREST_REVIEW,), Stage.INVESTIGATION,
+        AgencyKind.PROCURATORATE, p.DECIDE_ARREST, handover=DELIVER, recipient=BACK_TO_SENDER,
+        transfer_kind=TransferKind.ARREST_DECISION, inputs=(OPTIONAL_REASON,),
+        guards=("no_pending_approval",),
+        clocks=(ClockOp("stop", ClockKind.ARREST_DECISION),
+                ClockOp("open", ClockKind.INVESTIGATION_CUSTODY, agency="recipient", per_person=True)),
+        effects=("issue_arrest_decision_number", "mark_suspects_arrested"),
+        needs_approval=True, article="刑事诉讼法第九十条、第九十一条、第一百五十六条",
+    ),
+    TransitionSpec(
+        "refuse_arrest", _("不批准逮捕"), (Stage.ARREST_REVIEW,), Stage.INVESTIGATION,
+        AgencyKind.PROCURATORATE, p.DECIDE_ARREST, handover=DELIVER, recipient=BACK_TO_SENDER,
+        transfer_kind=TransferKind.ARREST_DECISION, inputs=(REASON,), guards=("no_pending_approval",),
+        clocks=(ClockOp("stop", ClockKind.ARREST_DECISION),), effects=("issue_arrest_decision_number", "release_detained"),
+        needs_approval=True, article="刑事诉讼法第九十条、第九十一条", style="danger",
+    ),
+    # --- transfer for review and prosecution (art. 162, 172) ---
+    TransitionSpec(
+        "transfer_for_review", _("移送审查起诉"), (Stage.INVESTIGATION,), Stage.REVIEW_REQUESTED,
+        AgencyKind.POLICE, p.PREPARE_OUTGOING, handover=SEND, recipient=FORWARD,
+        transfer_kind=TransferKind.REVIEW_TRANSFER,
+        inputs=(
+            InputSpec("facts", _("经依法侦查查明的犯罪事实"), "textarea"),
+            InputSpec("evidence", _("证据清单（每行一项）"), "textarea"),
+            InputSpec("legal_basis", _("法律依据"), "textarea", required=False),
+            _forward_to(AgencyKind.PROCURATORATE),
+        ),
+        guards=("no_pending_approval", "has_suspect", "has_main_documents"),
+        effects=("issue_recommendation_number", "generate_prosecution_recommendation"),
+        needs_approval=True, article="刑事诉讼法第一百六十二条",
+        description=_("随案移送起诉意见书、案卷材料和证据。"),
+    ),
+    TransitionSpec(
+        "resubmit_for_review", _("补充侦查完毕重新移送"), (Stage.SUPPLEMENTARY_INVESTIGATION,),
+        Stage.REVIEW_REQUESTED, AgencyKind.POLICE, p.PREPARE_OUTGOING, handover=SEND, recipient=BACK_TO_SENDER,
+        transfer_kind=TransferKind.REVIEW_TRANSFER,
+        inputs=(InputSpec("reason", _("补充侦查情况"), "textarea"),),
+        guards=("no_pending_approval", "has_main_documents"),
+        clocks=(ClockOp("stop", ClockKind.SUPPLEMENTARY_INVESTIGATION),),
+        needs_approval=True, article="刑事诉讼法第一百七十五条",
+    ),
+    TransitionSpec(
+        "accept_review_transfer", _("受理审查起诉"), (Stage.REVIEW_REQUESTED,), Stage.PROSECUTION_REVIEW,
+        AgencyKind.PROCURATORATE, p.REVIEW_INCOMING, party=RECEIVER, handover=ACCEPT,
+        guards=("package_verified",),
+        clocks=(ClockOp("restart", ClockKind.REVIEW_PROSECUTION),),
+        effects=("issue_review_number",),
+        article="刑事诉讼法第一百七十二条、第一百七十五条",
+        description=_("审查起诉期限一个月；补充侦查后重新移送的，重新计算。"),
+    ),
+    TransitionSpec(
+        "reject_review_transfer", _("不予受理（退回移送）"), (Stage.REVIEW_REQUESTED,), SENDER_STAGE,
+        AgencyKind.PROCURATORATE, p.REVIEW_INCOMING, party=RECEIVER, handover=REJECT,
+        inputs=(InputSpec("reason", _("退回理由（如卷宗不齐全、管辖错误）"), "textarea"),), style="danger",
+    ),
+    TransitionSpec(
+        "withdraw_review_transfer", _("撤回移送"), (Stage.REVIEW_REQUESTED,), SENDER_STAGE,
+        AgencyKind.POLICE, p.PREPARE_OUTGOING, party=SENDER, handover=WITHDRAW, inputs=(REASON,),
+        style="secondary",
+    ),
+    TransitionSpec(
+        "extend_review", _("延长审查起诉期限"), (Stage.PROSECUTION_REVIEW,), Stage.PROSECUTION_REVIEW,
+        AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION,
+        inputs=(InputSpec("decision", _("延长决定（文号及理由）"), "textarea"),),
+        guards=("no_pending_approval", "review_not_extended"),
+        clocks=(ClockOp("extend", ClockKind.REVIEW_PROSECUTION, days=15),),
+        needs_approval=True, article="刑事诉讼法第一百七十二条", style="secondary",
+    ),
+    TransitionSpec(
+        "return_for_supplementary", _("退回补充侦查"), (Stage.PROSECUTION_REVIEW,),
+        Stage.SUPPLEMENTARY_INVESTIGATION, AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION,
+        handover=DELIVER, recipient=BACK_TO_SENDER, transfer_kind=TransferKind.SUPPLEMENTARY_RETURN,
+        inputs=(InputSpec("reason", _("补充侦查提纲"), "textarea"),),
+        guards=("no_pending_approval", "fewer_than_two_returns"),
+        clocks=(ClockOp("stop", ClockKind.REVIEW_PROSECUTION),
+                ClockOp("open", ClockKind.SUPPLEMENTARY_INVESTIGATION, agency="recipient")),
+        needs_approval=True, article="刑事诉讼法第一百七十五条", style="warning",
+    ),
+    TransitionSpec(
+        "decide_non_prosecution", _("不起诉"), (Stage.PROSECUTION_REVIEW,), Stage.CLOSED,
+        AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION, handover=NOTIFY, recipient=EARLIER_AGENCIES,
+        transfer_kind=TransferKind.NON_PROSECUTION,
+        inputs=(InputSpec("facts", _("经审查查明的事实"), "textarea"),
+                InputSpec("legal_basis", _("不起诉的法律依据"), "textarea")),
+        guards=("no_pending_approval",),
+        clocks=(ClockOp("stop", "*"),),
+        effects=("issue_non_prosecution_number", "generate_non_prosecution_decision", "release_detained"),
+        needs_approval=True, article="刑事诉讼法第一百七十五条第四款、第一百七十七条、第一百七十八条",
+        style="danger",
+    ),
+    # --- indictment and court (art. 176, 186, 208, 202) ---
+    TransitionSpec(
+        "indict", _("提起公诉"), (Stage.PROSECUTION_REVIEW,), Stage.COURT_FILING,
+        AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION, handover=SEND, recipient=FORWARD,
+        transfer_kind=TransferKind.INDICTMENT,
+        inputs=(InputSpec("facts", _("起诉书认定的犯罪事实"), "textarea"),
+                InputSpec("charges", _("指控罪名及法律依据"), "textarea"),
+                _forward_to(AgencyKind.COURT)),
+        guards=("no_pending_approval", "has_suspect", "has_main_documents"),
+        clocks=(ClockOp("stop", ClockKind.REVIEW_PROSECUTION),),
+        effects=("issue_indictment_number", "generate_indictment"),
+        needs_approval=True, article="刑事诉讼法第一百七十六条",
+    ),
+    TransitionSpec(
+        "docket_case", _("立案受理并编立案号"), (Stage.COURT_FILING,), Stage.TRIAL,
+        AgencyKind.COURT, p.DOCKET_CASE, party=RECEIVER, handover=ACCEPT,
+        inputs=(InputSpec("type_code", _("案件类型代字"), "choice", required=False,
+                          choices=(("刑初", "刑初"), ("刑终", "刑终"), ("刑再", "刑再"), ("刑更", "刑更")),
+                          default="刑初"),),
+        guards=("package_verified",),
+        clocks=(ClockOp("open", ClockKind.TRIAL),),
+        effects=("issue_docket_number",),
+        article="刑事诉讼法第一百八十六条、第二百零八条",
+    ),
+    TransitionSpec(
+        "reject_indictment", _("不予立案（退回起诉）"), (Stage.COURT_FILING,), SENDER_STAGE,
+        AgencyKind.COURT, p.DOCKET_CASE, party=RECEIVER, handover=REJECT, inputs=(REASON,),
+        clocks=(ClockOp("restart", ClockKind.REVIEW_PROSECUTION),), style="danger",
+    ),
+    TransitionSpec(
+        "withdraw_indictment", _("撤回起诉"), (Stage.COURT_FILING,), SENDER_STAGE,
+        AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION, party=SENDER, handover=WITHDRAW, inputs=(REASON,),
+        clocks=(ClockOp("restart", ClockKind.REVIEW_PROSECUTION),), style="secondary",
+    ),
+    TransitionSpec(
+        "announce_judgment", _("宣告判决"), (Stage.TRIAL,), Stage.JUDGMENT_DELIVERY,
+        AgencyKind.COURT, p.DELIVER_JUDGMENT,
+        inputs=(InputSpec("announced_on", _("宣判日期"), "date"),
+                InputSpec("verdict", _("判决主文"), "textarea")),
+        guards=("announced_not_in_future",),
+        clocks=(ClockOp("stop", ClockKind.TRIAL), ClockOp("open", ClockKind.JUDGMENT_DELIVERY)),
+        article="刑事诉讼法第二百零二条、第二百零八条",
+    ),
+    TransitionSpec(
+        "deliver_judgment", _("送达判决书并结案"), (Stage.JUDGMENT_DELIVERY,), Stage.CLOSED,
+        AgencyKind.COURT, p.DELIVER_JUDGMENT, handover=NOTIFY, recipient=EARLIER_AGENCIES,
+        transfer_kind=TransferKind.JUDGMENT, inputs=(OPTIONAL_REASON,),
+        clocks=(ClockOp("stop", "*"),),
+        article="刑事诉讼法第二百零二条",
+        description=_("判决书送达人民检察院和公安机关，案件结案。"),
+    ),
+)
+
+BY_NAME: dict[str, TransitionSpec] = {t.name: t for t in TRANSITIONS}
+
+
+def get(name: str) -> TransitionSpec:
+    try:
+        return BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"no transition named {name!r} in the process definition") from None
+
+
+def sending_stages(pending_stage: str) -> list[str]:
+    """Stages a package leading to ``pending_stage`` can be sent from (where a rejection goes back)."""
+    return sorted({s for t in TRANSITIONS if t.target == pending_stage for s in t.sources})
+
+
+def possible_targets(spec: TransitionSpec) -> list[str]:
+    if spec.target != SENDER_STAGE:
+        return [spec.target]
+    return sorted({s for src in spec.sources for s in sending_stages(src)})
+
+
+def check_definition() -> list[str]:
+    """Consistency problems in the table (tested: must be empty)."""
+    problems = []
+    for t in TRANSITIONS:
+        for s in (*t.sources, *possible_targets(t)):
+            if s not in STAGES:
+                problems.append(f"{t.name}: unknown stage {s}")
+        if t.handover in (SEND, DELIVER, NOTIFY) and not (t.transfer_kind and t.recipient):
+            problems.append(f"{t.name}: a package needs a transfer kind and a recipient rule")
+        if t.handover in (ACCEPT, REJECT) and t.party != RECEIVER:
+            problems.append(f"{t.name}: only the receiver accepts or rejects")
+        if t.handover == WITHDRAW and t.party != SENDER:
+            problems.append(f"{t.name}: only the sender withdraws")
+        if t.handover in (ACCEPT, REJECT, WITHDRAW) and not all(STAGES[s].pending for s in t.sources):
+            problems.append(f"{t.name}: accept/reject/withdraw start from a pending stage")
+        if len({t.name for t in TRANSITIONS}) != len(TRANSITIONS):
+            problems.append("duplicate transition names")
+    return problems

@@ -1,0 +1,151 @@
+"""Guards: conditions a transition needs, each a function returning ``None`` or the reason it fails.
+
+Guards run twice: when the UI/API lists what a user may do (:func:`workflows.engine.available_transitions`)
+and inside the transition's transaction after the case row is locked, where they are authoritative.
+Counts are taken from the transition log — the log is the evidence, not a counter on the case.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from casehub.cases.models import Case, CustodyStatus, PersonRole
+from casehub.transfers.models import (
+    ApprovalRequest,
+    ApprovalStatus,
+    Transfer,
+    TransitionLog,
+    VerificationStatus,
+)
+
+
+@dataclass
+class GuardContext:
+    case: Case
+    spec: Any  # TransitionSpec
+    user: Any
+    inputs: dict[str, Any] = field(default_factory=dict)
+    pending_transfer: Transfer | None = None
+    approval: ApprovalRequest | None = None  # set when a supervisor's approval is firing the transition
+
+
+Guard = Callable[[GuardContext], str | None]
+GUARDS: dict[str, Guard] = {}
+
+MAX_SUPPLEMENTARY_RETURNS = 2
+
+
+def guard(fn: Guard) -> Guard:
+    GUARDS[fn.__name__] = fn
+    return fn
+
+
+@guard
+def no_pending_approval(ctx: GuardContext) -> str | None:
+    """Only one outgoing action of a case may wait for internal approval at a time."""
+    pending = ApprovalRequest.objects.filter(case=ctx.case, status=ApprovalStatus.PENDING)
+    if ctx.approval is not None:
+        pending = pending.exclude(pk=ctx.approval.pk)
+    if pending.exists():
+        return _("本案已有一项待审批的事项，请等待审批结果。")
+    return None
+
+
+@guard
+def has_suspect(ctx: GuardContext) -> str | None:
+    """A transfer for prosecution (art. 162) or an indictment (art. 176) names at least one suspect."""
+    if not ctx.case.persons.filter(role=PersonRole.SUSPECT).exists():
+        return _("案件没有登记犯罪嫌疑人。")
+    return None
+
+
+@guard
+def has_arrest_candidate(ctx: GuardContext) -> str | None:
+    """Art. 87/91: arrest approval is requested for a suspect who is not already under arrest."""
+    candidates = ctx.case.persons.filter(role=PersonRole.SUSPECT).exclude(
+        custody_status__in=[CustodyStatus.ARRESTED, CustodyStatus.RELEASED]
+    )
+    if not candidates.exists():
+        return _("没有可提请批准逮捕的犯罪嫌疑人。")
+    return None
+
+
+@guard
+def has_main_documents(ctx: GuardContext) -> str | None:
+    """Art. 162/176: the case file travels with the transfer — at least one main-file document."""
+    from workflows import packaging
+
+    if not packaging.has_main_documents(ctx.case):
+        return _("正卷中没有任何材料，不能移送。")
+    return None
+
+
+@guard
+def package_verified(ctx: GuardContext) -> str | None:
+    """The receiver may accept only a package whose signature, chain and every hash verified.
+
+    Not a statute: the platform's rule that makes an electronic transfer as good as the paper
+    one (DESIGN.md §4, "A transfer is a signed package").
+    """
+    t = ctx.pending_transfer
+    if t is None:
+        return _("没有待接收的移送。")
+    if t.verification_status == VerificationStatus.PASSED:
+        return None
+    if t.verification_status == VerificationStatus.FAILED:
+        failed = "; ".join(e.get("message", "") for e in t.verification_errors[:5])
+        return _("移送材料校验未通过，不能接收：%(errors)s") % {"errors": failed}
+    return _("移送材料尚未完成校验。")
+
+
+@guard
+def fewer_than_two_returns(ctx: GuardContext) -> str | None:
+    """Art. 175(3): supplementary investigation is limited to two returns."""
+    done = TransitionLog.objects.filter(case=ctx.case, transition="return_for_supplementary").count()
+    if done >= MAX_SUPPLEMENTARY_RETURNS:
+        return _("补充侦查以二次为限（刑事诉讼法第一百七十五条），本案已退回补充侦查 %(n)d 次。") % {"n": done}
+    return None
+
+
+@guard
+def review_not_extended(ctx: GuardContext) -> str | None:
+    """Art. 172: the one-month review may be extended by fifteen days once per review period.
+
+    A review period starts with each acceptance of the transfer (art. 175: it restarts when the
+    case comes back from supplementary investigation).
+    """
+    last_accept = (
+        TransitionLog.objects.filter(case=ctx.case, transition="accept_review_transfer")
+        .order_by("-occurred_at", "-id").first()
+    )
+    extensions = TransitionLog.objects.filter(case=ctx.case, transition="extend_review")
+    if last_accept is not None:
+        extensions = extensions.filter(id__gt=last_accept.id)
+    if extensions.exists():
+        return _("本次审查起诉期限已延长过一次（刑事诉讼法第一百七十二条）。")
+    return None
+
+
+@guard
+def announced_not_in_future(ctx: GuardContext) -> str | None:
+    """Art. 202: the delivery period runs from the announcement; it cannot be announced in the future."""
+    announced = ctx.inputs.get("announced_on")
+    if isinstance(announced, date) and announced > timezone.localdate():
+        return _("宣判日期不能晚于今天。")
+    return None
+
+
+def failing(names: tuple[str, ...], ctx: GuardContext) -> list[str]:
+    """The reasons of every failing guard, in declaration order."""
+    reasons = []
+    for name in names:
+        reason = GUARDS[name](ctx)
+        if reason:
+            reasons.append(reason)
+    return reasons

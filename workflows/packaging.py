@@ -1,0 +1,299 @@
+"""Transfer packages: seal the dossier, build and sign the manifest, verify it, answer with a receipt.
+
+Sending (inside the transition's transaction): the dossier's main-file volumes are sealed and
+assembled (:func:`casehub.dossier.services.seal_and_assemble_main_volumes`), a manifest listing
+the case, its numbers, the persons and their custody, every main-file document and volume with
+SHA-256, size and page count, the sending agency and officer and the time is canonicalised
+(:func:`signing.cms.canonical_json`) and signed by the sending agency's key
+(:func:`casehub.pki.services.signer_for`). The canonical bytes and the detached CMS signature are
+stored on the :class:`~casehub.transfers.models.Transfer` as they are.
+
+Receiving: :func:`verify_package` (run by the Celery task
+:func:`casehub.transfers.tasks.verify_transfer`) checks the manifest's hash and signature,
+the signer's chain and revocation against the platform trust store, and re-reads every object
+from storage to recompute its SHA-256; every failure names the document. The receiver's answer is
+a signed receipt (:func:`answer_package`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from casehub.cases.models import CaseNumber, PersonRole
+from casehub.transfers.models import Transfer, TransferStatus, VerificationStatus
+
+MANIFEST_FORMAT = "casehub.transfer-manifest/1"
+RECEIPT_FORMAT = "casehub.transfer-receipt/1"
+CHUNK = 1024 * 1024
+
+
+# --- dossier access -------------------------------------------------------------------------
+
+
+def main_documents(case: Any) -> list[Any]:
+    from casehub.dossier import services as dossier
+
+    return list(dossier.main_file_documents(case))
+
+
+def has_main_documents(case: Any) -> bool:
+    return bool(main_documents(case))
+
+
+def _canonical(value: Any) -> bytes:
+    from signing.cms import canonical_json
+
+    return canonical_json(value)
+
+
+def _sign(agency: Any, data: bytes) -> bytes:
+    from casehub.pki.services import signer_for
+
+    from signing.cms import sign_detached
+
+    return sign_detached(data, signer_for(agency))
+
+
+# --- sending --------------------------------------------------------------------------------
+
+
+def _agency(a: Any) -> dict[str, Any]:
+    return {"id": a.pk, "code": a.code, "name": a.name, "kind": a.kind}
+
+
+def _person(p: Any) -> dict[str, Any]:
+    return {
+        "id": p.pk, "role": p.role, "name": p.name, "sex": p.sex, "id_number": p.id_number,
+        "birth_date": p.birth_date.isoformat() if p.birth_date else None,
+        "custody_status": p.custody_status,
+        "custody_since": p.custody_since.isoformat() if p.custody_since else None,
+        "detention_centre": p.detention_centre.code if p.detention_centre_id else None,
+    }
+
+
+def _object_entry(obj: Any, **extra: Any) -> dict[str, Any]:
+    return {"id": obj.pk, "title": getattr(obj, "title", ""), "sha256": obj.sha256, "size": obj.size,
+            "page_count": obj.page_count, **extra}
+
+
+def build_manifest(ctx: Any, transfer: Transfer, volumes: list[Any], documents: list[Any]) -> dict[str, Any]:
+    case = ctx.case
+    officer = ctx.actor
+    return {
+        "format": MANIFEST_FORMAT,
+        "transfer": {"id": transfer.pk, "kind": transfer.kind, "transition": ctx.spec.name,
+                     "requires_acceptance": transfer.requires_acceptance},
+        "case": {
+            "id": case.pk, "title": case.title, "stage": ctx.source,
+            "numbers": [{"kind": n.kind, "number": n.number, "agency": n.agency.code}
+                        for n in CaseNumber.objects.filter(case=case).select_related("agency")],
+            "offences": [o.name for o in case.offences.all()],
+        },
+        "persons": [_person(p) for p in case.persons.select_related("detention_centre").order_by("id")],
+        "volumes": [_object_entry(v, number=getattr(v, "number", None)) for v in volumes],
+        "documents": [_object_entry(doc, volume=getattr(doc, "volume_id", None)) for doc in documents],
+        "from": _agency(transfer.from_agency),
+        "to": _agency(transfer.to_agency),
+        "officer": {"id": officer.pk, "username": officer.get_username(), "name": str(officer),
+                    "badge": getattr(officer, "badge_number", "")},
+        "approved_by": ctx.acting_user.get_username() if ctx.approval is not None else None,
+        "reason": str(ctx.inputs.get("reason") or ""),
+        "numbers_issued": ctx.numbers,
+        "sent_at": ctx.now.isoformat(),
+    }
+
+
+def send_package(ctx: Any, recipient: Any, *, requires_acceptance: bool) -> Transfer:
+    """Seal the main file, sign the manifest and record the package as sent (or delivered)."""
+    from casehub.dossier import services as dossier
+
+    volumes = list(dossier.seal_and_assemble_main_volumes(ctx.case, acting_user=ctx.acting_user) or [])
+    documents = main_documents(ctx.case)
+    transfer = Transfer.objects.create(
+        case=ctx.case, kind=ctx.spec.transfer_kind, transition=ctx.spec.name,
+        requires_acceptance=requires_acceptance, from_agency=ctx.holder_before, to_agency=recipient,
+        sender_stage=ctx.source, sent_by=ctx.actor, sent_at=ctx.now,
+        status=TransferStatus.SENT if requires_acceptance else TransferStatus.DELIVERED,
+    )
+    manifest = build_manifest(ctx, transfer, volumes, documents)
+    data = _canonical(manifest)
+    transfer.manifest = manifest
+    transfer.manifest_bytes = data
+    transfer.manifest_sha256 = hashlib.sha256(data).hexdigest()
+    transfer.manifest_signature = _sign(transfer.from_agency, data)
+    transfer.document_count = len(documents)
+    transfer.volume_count = len(volumes)
+    transfer.page_count = sum(int(doc.page_count or 0) for doc in documents)
+    transfer.total_bytes = sum(int(doc.size or 0) for doc in documents)
+    transfer.dossier_complete = bool(documents) and all(getattr(v, "sealed_at", True) for v in volumes)
+    transfer.electronic = True
+    transfer.save()
+    # Verification re-reads every object; it runs after commit so the receiver's inbox shows progress.
+    pk = transfer.pk
+    ctx.after_commit.append(lambda: _start_verification(pk))
+    return transfer
+
+
+def _start_verification(pk: int) -> None:
+    from casehub.transfers.tasks import verify_transfer
+
+    verify_transfer.delay(pk)
+
+
+# --- verifying ------------------------------------------------------------------------------
+
+
+def _error(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"code": code, "message": message, **extra}
+
+
+def verify_package(transfer: Transfer, progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Check signature, chain, revocation and every object's SHA-256; never raises for bad data.
+
+    Returns ``{"ok": bool, "errors": [...], "signature": {...}, "objects_checked": n, "bytes": n}``.
+    """
+    from casehub.pki.services import trust_store
+
+    from signing.cms import verify_detached
+
+    errors: list[dict[str, Any]] = []
+    data = bytes(transfer.manifest_bytes)
+    report: dict[str, Any] = {"objects_checked": 0, "bytes": 0}
+    if hashlib.sha256(data).hexdigest() != transfer.manifest_sha256:
+        errors.append(_error("manifest_hash", _("移送清单内容与其摘要不符。")))
+    try:
+        result = verify_detached(data, bytes(transfer.manifest_signature), trust_store())
+        report["signature"] = _describe(result)
+        if not _ok(result):
+            errors.append(_error("signature", _("移送清单签名无效：%(why)s") % {"why": _why(result)}))
+    except Exception as exc:  # noqa: BLE001 - any failure to verify is a verification failure
+        errors.append(_error("signature", _("移送清单签名无法验证：%(why)s") % {"why": exc}))
+    manifest = transfer.manifest or {}
+    entries = [("volume", v) for v in manifest.get("volumes", [])] + [
+        ("document", doc) for doc in manifest.get("documents", [])]
+    total = len(entries) or 1
+    for i, (kind, entry) in enumerate(entries, 1):
+        problem = _check_object(entry)
+        report["objects_checked"] += 1
+        report["bytes"] += int(entry.get("size") or 0)
+        if problem:
+            label = _("卷") if kind == "volume" else _("文书")
+            errors.append(_error("object", _("%(kind)s“%(title)s”（SHA-256 %(sha)s…）%(problem)s")
+                                 % {"kind": label, "title": entry.get("title", ""), "sha": entry["sha256"][:12],
+                                    "problem": problem}, object=kind, id=entry.get("id"), title=entry.get("title")))
+        if progress is not None and (i % 20 == 0 or i == len(entries)):
+            progress(int(i * 100 / total))
+    report["ok"] = not errors
+    report["errors"] = errors
+    return report
+
+
+def _check_object(entry: dict[str, Any]) -> str | None:
+    """Recompute the SHA-256 of the stored bytes; the store's own check is not relied upon."""
+    from casehub.objectstore import services as objects
+
+    expected = entry.get("sha256", "")
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with objects.get_store().open(expected) as reader:
+            while chunk := reader.read(CHUNK):
+                digest.update(chunk)
+                size += len(chunk)
+    except FileNotFoundError:
+        return _("在存储中不存在。")
+    except Exception as exc:  # noqa: BLE001 - IntegrityError, missing object, store down: all block acceptance
+        return _("读取失败或内容被篡改：%(why)s") % {"why": exc.__class__.__name__}
+    if digest.hexdigest() != expected:
+        return _("内容与清单中的摘要不符（已被篡改）。")
+    if entry.get("size") is not None and size != int(entry["size"]):
+        return _("大小与清单不符。")
+    return None
+
+
+def _ok(result: Any) -> bool:
+    if isinstance(result, dict):
+        return bool(result.get("valid", result.get("ok")))
+    for attr in ("valid", "ok", "is_valid"):
+        if hasattr(result, attr):
+            return bool(getattr(result, attr))
+    return bool(result)
+
+
+def _why(result: Any) -> str:
+    if isinstance(result, dict):
+        return str(result.get("reason") or result.get("error") or "")
+    return str(getattr(result, "reason", "") or getattr(result, "error", "") or "")
+
+
+def _describe(result: Any) -> dict[str, Any]:
+    if isinstance(result, dict):
+        return {k: str(v) for k, v in result.items()}
+    keys = ("valid", "signer", "signer_subject", "signer_agency", "signing_time", "reason", "trusted", "revoked")
+    return {k: str(getattr(result, k)) for k in keys if hasattr(result, k)}
+
+
+def record_verification(transfer: Transfer, report: dict[str, Any]) -> None:
+    transfer.verification_status = VerificationStatus.PASSED if report["ok"] else VerificationStatus.FAILED
+    transfer.verification_errors = report["errors"]
+    transfer.verification_report = {k: v for k, v in report.items() if k != "errors"}
+    transfer.verification_progress = 100
+    transfer.verified_at = timezone.now()
+    transfer.save(update_fields=["verification_status", "verification_errors", "verification_report",
+                                 "verification_progress", "verified_at"])
+
+
+# --- answering ------------------------------------------------------------------------------
+
+
+def answer_package(ctx: Any, transfer: Transfer, *, accepted: bool) -> None:
+    """The receiver's signed receipt: accepted or rejected, reason, time, the verified manifest hash."""
+    transfer.status = TransferStatus.ACCEPTED if accepted else TransferStatus.REJECTED
+    transfer.decided_by, transfer.decided_at = ctx.acting_user, ctx.now
+    transfer.decision_reason = str(ctx.inputs.get("reason") or "")
+    receipt = {
+        "format": RECEIPT_FORMAT,
+        "transfer": transfer.pk,
+        "case": transfer.case_id,
+        "result": "accepted" if accepted else "rejected",
+        "reason": transfer.decision_reason,
+        "manifest_sha256": transfer.manifest_sha256,
+        "verification": transfer.verification_status,
+        "verified_at": transfer.verified_at.isoformat() if transfer.verified_at else None,
+        "receiver": _agency(transfer.to_agency),
+        "officer": {"id": ctx.acting_user.pk, "username": ctx.acting_user.get_username(),
+                    "name": str(ctx.acting_user)},
+        "numbers_issued": ctx.numbers,
+        "answered_at": ctx.now.isoformat(),
+    }
+    data = _canonical(receipt)
+    transfer.receipt = receipt
+    transfer.receipt_bytes = data
+    transfer.receipt_sha256 = hashlib.sha256(data).hexdigest()
+    transfer.receipt_signature = _sign(transfer.to_agency, data)
+    transfer.save(update_fields=["status", "decided_by", "decided_at", "decision_reason", "receipt",
+                                 "receipt_bytes", "receipt_sha256", "receipt_signature"])
+
+
+def verify_receipt(transfer: Transfer) -> bool:
+    """The sender checks the receipt it got back (signature by the receiving agency, hash)."""
+    from casehub.pki.services import trust_store
+
+    from signing.cms import verify_detached
+
+    data = bytes(transfer.receipt_bytes)
+    if not data or hashlib.sha256(data).hexdigest() != transfer.receipt_sha256:
+        return False
+    try:
+        return _ok(verify_detached(data, bytes(transfer.receipt_signature), trust_store()))
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def suspects(case: Any) -> list[Any]:
+    return list(case.persons.filter(role=PersonRole.SUSPECT))

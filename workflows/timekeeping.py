@@ -1,0 +1,66 @@
+"""Applies a transition's clock operations (:class:`workflows.definition.ClockOp`) through
+:mod:`casehub.clocks.services`, inside the transition's transaction.
+
+The periods and their articles live in :mod:`casehub.clocks.kinds`; the transition only says
+which clock starts, stops, restarts or is extended, and for which agency:
+art. 91 (arrest decision, 7 days), art. 156 (custody after arrest, per person), art. 172
+(review, 1 month, +15 days once), art. 175 (supplementary investigation, 1 month; the review
+clock restarts when the case comes back), art. 208 (trial, 2 months), art. 202 (delivery of the
+judgment, 5 days from its announcement).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from typing import Any
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from casehub.cases.models import CustodyStatus, PersonRole
+
+
+def _agency(ctx: Any, which: str) -> Any:
+    return {"holder_after": ctx.holder_after, "holder_before": ctx.holder_before,
+            "recipient": ctx.recipient or ctx.holder_after}[which]
+
+
+def _start(ctx: Any, op: Any) -> Any:
+    # The delivery period runs from the announcement in court (art. 202), not from the click.
+    announced = ctx.inputs.get("announced_on")
+    if op.kind == "judgment_delivery" and announced is not None:
+        return timezone.make_aware(datetime.combine(announced, time(9, 0)))
+    return ctx.now
+
+
+def apply(ctx: Any) -> None:
+    from casehub.clocks import services
+    from casehub.clocks.models import ACTIVE_STATUSES, Clock
+
+    decision = f"{ctx.spec.label}（{ctx.spec.article}）" if ctx.spec.article else str(ctx.spec.label)
+    for op in ctx.spec.clocks:
+        if op.op == "stop":
+            services.stop_clocks(ctx.case, None if op.kind == "*" else [op.kind], at=ctx.now,
+                                 reason=ctx.spec.name)
+        elif op.op == "open" and op.per_person:
+            for person in ctx.case.persons.filter(role=PersonRole.SUSPECT, custody_status=CustodyStatus.ARRESTED):
+                services.restart_clock(ctx.case, op.kind, agency=_agency(ctx, op.agency), start=_start(ctx, op),
+                                       person=person, decision=decision)
+        elif op.op == "open":
+            services.open_clock(ctx.case, op.kind, agency=_agency(ctx, op.agency), start=_start(ctx, op),
+                                decision=decision)
+        elif op.op == "restart":
+            services.restart_clock(ctx.case, op.kind, agency=_agency(ctx, op.agency), start=_start(ctx, op),
+                                   decision=decision)
+        elif op.op == "extend":
+            clock = (Clock.objects.filter(case=ctx.case, kind=op.kind, status__in=ACTIVE_STATUSES)
+                     .order_by("-started_at", "-id").first())
+            if clock is None:
+                from workflows.engine import GuardFailed
+
+                raise GuardFailed([_("没有正在计算的期限可以延长。")])
+            services.extend_clock(clock, days=op.days, months=op.months,
+                                  decision=str(ctx.inputs.get("decision") or decision),
+                                  acting_user=ctx.acting_user)
+        else:  # pragma: no cover - check_definition() keeps this unreachable
+            raise ValueError(f"unknown clock operation {op.op}")
