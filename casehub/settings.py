@@ -249,14 +249,50 @@ EMAIL_BACKEND = (
 EMAIL_HOST = _email_host or "localhost"
 
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "casehub.api.schema.CasehubAutoSchema",
+    # Bearer tokens for agency systems; the browser's session (CSRF-checked) for the UI's own calls.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "casehub.api.authentication.BearerTokenAuthentication",
+        "casehub.api.authentication.VerifiedSessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.MultiPartParser",
+        "rest_framework.parsers.FormParser",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "casehub.api.pagination.Cursor",
+    "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "casehub.api.errors.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["casehub.api.throttling.ClientRateThrottle"],
+    # Per credential (client/personal), per session user, per anonymous address; a credential may
+    # carry its own rate. Counters live in the cache: use Redis (CASEHUB_CACHE_URL) with >1 process.
+    "DEFAULT_THROTTLE_RATES": {"client": "1200/min", "personal": "600/min", "user": "600/min", "anon": "60/min"},
+    "NON_FIELD_ERRORS_KEY": "non_field_errors",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "casehub API",
+    "DESCRIPTION": "REST API for agency case systems. Errors, pagination, idempotency and "
+                   "authentication are described in docs/api.md.",
     "VERSION": "1.0.0",
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SECURITY": [{"bearerAuth": []}, {"cookieAuth": []}],
+    "ENUM_NAME_OVERRIDES": {
+        "AgencyKindEnum": "casehub.agencies.models.AgencyKind",
+        "RoleEnum": "casehub.agencies.models.Role",
+        "CaseStatusEnum": "casehub.cases.models.CaseStatus",
+        "PersonRoleEnum": "casehub.cases.models.PersonRole",
+        "CredentialKindEnum": "casehub.api.models.CredentialKind",
+        "TaskStatusEnum": "casehub.api.models.TaskStatus",
+    },
 }
 
 LOGGING = {

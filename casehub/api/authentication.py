@@ -1,0 +1,80 @@
+"""How an API request proves who it is: a bearer token, or the browser's session."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import authentication, exceptions
+from rest_framework.request import Request
+
+from casehub.api.credentials import authenticate_token
+
+
+class BearerTokenAuthentication(authentication.BaseAuthentication):
+    """``Authorization: Bearer chk_…`` (``Token chk_…`` is accepted as well).
+
+    A revoked, expired or unknown token is refused with 401 — the same answer for all three, so
+    the response does not tell an attacker which tokens once existed.
+    """
+
+    keywords = ("bearer", "token")
+
+    def authenticate(self, request: Request) -> tuple[Any, Any] | None:
+        header = authentication.get_authorization_header(request).split()
+        if not header or header[0].lower().decode(errors="replace") not in self.keywords:
+            return None
+        if len(header) != 2:
+            raise exceptions.AuthenticationFailed(_("认证头格式错误：应为 “Bearer <令牌>”。"))
+        try:
+            token = header[1].decode("ascii")
+        except UnicodeDecodeError as exc:
+            raise exceptions.AuthenticationFailed(_("令牌无效、已过期或已被吊销。")) from exc
+        credential = authenticate_token(token)
+        if credential is None:
+            raise exceptions.AuthenticationFailed(_("令牌无效、已过期或已被吊销。"))
+        user = credential.user
+        user.api_credential = credential  # lets views and throttles see which credential acts
+        return user, credential
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="casehub"'
+
+
+class VerifiedSessionAuthentication(authentication.SessionAuthentication):
+    """The browser's session (CSRF enforced), but only once the second factor is verified
+    where the user's agency requires one — the UI middleware exempts /api/, so this is the check."""
+
+    def authenticate(self, request: Request) -> tuple[Any, Any] | None:
+        result = super().authenticate(request)
+        if result is None:
+            return None
+        user = result[0]
+        agency = getattr(user, "agency", None)
+        if agency is not None and agency.require_second_factor:
+            is_verified = getattr(request._request.user, "is_verified", lambda: False)
+            if not is_verified():
+                raise exceptions.AuthenticationFailed(_("本机构要求双因素认证：请先在浏览器中完成验证。"))
+        return result
+
+
+class BearerTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "casehub.api.authentication.BearerTokenAuthentication"
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "chk_<key_id>_<secret>",
+            "description": "Personal token or agency system-client credential (see docs/api.md).",
+        }
+
+
+class VerifiedSessionScheme(OpenApiAuthenticationExtension):
+    target_class = "casehub.api.authentication.VerifiedSessionAuthentication"
+    name = "cookieAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
+        return {"type": "apiKey", "in": "cookie", "name": "sessionid"}

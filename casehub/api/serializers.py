@@ -1,0 +1,248 @@
+"""Request and response bodies. Validation of particulars reuses the UI's forms, so a rule
+(ID number check digit, detention centre required for a detained person, …) holds on both paths."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
+from rest_framework import serializers
+
+from casehub.agencies.models import Agency, Role
+from casehub.api.models import ApiCredential, ApiTask
+from casehub.audit.models import AuditEvent
+from casehub.cases.display import stage_label
+from casehub.cases.forms import PersonForm
+from casehub.cases.models import Case, CaseNumber, Offence, Person
+
+# --- agencies -------------------------------------------------------------------------------
+
+
+class AgencyRefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Agency
+        fields = ("id", "code", "name", "kind")
+
+
+@extend_schema_serializer(examples=[OpenApiExample("procuratorate", response_only=True, value={
+    "id": 2, "code": "JC440307", "name": "深圳市龙岗区人民检察院", "kind": "procuratorate",
+    "kind_label": "人民检察院", "abbreviation": "深龙", "court_code": "", "region": "440307", "parent": None,
+})])
+class AgencySerializer(serializers.ModelSerializer):
+    kind_label = serializers.CharField(source="get_kind_display", read_only=True)
+
+    class Meta:
+        model = Agency
+        fields = ("id", "code", "name", "kind", "kind_label", "abbreviation", "court_code", "region", "parent")
+
+
+# --- who am I --------------------------------------------------------------------------------
+
+
+class CredentialRefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ApiCredential
+        fields = ("key_id", "kind", "name", "expires_at")
+
+
+@extend_schema_serializer(examples=[OpenApiExample("investigator", response_only=True, value={
+    "id": 7, "username": "investigator", "display_name": "李警官",
+    "agency": {"id": 1, "code": "GA440307", "name": "深圳市公安局龙岗分局", "kind": "police"},
+    "roles": ["investigator"], "capabilities": ["edit_case", "read_dossier", "register_case"],
+    "credential": {"key_id": "3f9a0c1b2d4e", "kind": "personal", "name": "案件系统同步",
+                   "expires_at": "2027-02-23T08:00:00+08:00"},
+})])
+class MeSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    display_name = serializers.CharField()
+    agency = AgencyRefSerializer(allow_null=True)
+    roles = serializers.ListField(child=serializers.CharField())
+    capabilities = serializers.ListField(child=serializers.CharField())
+    credential = CredentialRefSerializer(allow_null=True, help_text="The credential used, null for a session.")
+
+
+# --- cases -----------------------------------------------------------------------------------
+
+
+class CaseNumberSerializer(serializers.ModelSerializer):
+    agency = serializers.CharField(source="agency.code", read_only=True)
+
+    class Meta:
+        model = CaseNumber
+        fields = ("kind", "number", "agency", "issued_at")
+
+
+class OffenceSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Offence
+        fields = ("code", "name")
+
+
+class PersonSerializer(serializers.ModelSerializer):
+    """A person; the ID number is masked unless the caller's role may see it in full."""
+
+    id_number = serializers.SerializerMethodField()
+    detention_centre = AgencyRefSerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Person
+        fields = (
+            "id", "role", "name", "sex", "id_number", "birth_date", "address", "record",
+            "custody_status", "custody_since", "detention_centre",
+        )
+
+    @extend_schema_field(serializers.CharField(help_text="Full, or masked like 440307********1234."))
+    def get_id_number(self, person: Person) -> str:
+        if self.context.get("show_id_number"):
+            return person.id_number
+        return person.masked_id_number
+
+
+@extend_schema_serializer(examples=[OpenApiExample("detained suspect", request_only=True, value={
+    "role": "suspect", "name": "张三", "sex": "M", "id_number": "440307199001011234",
+    "birth_date": "1990-01-01", "custody_status": "detained", "custody_since": "2026-11-20T10:00:00+08:00",
+    "detention_centre": 4,
+})])
+class PersonInSerializer(serializers.Serializer):
+    """A person to add. Checked by the same form as the UI (ID number, custody particulars)."""
+
+    role = serializers.ChoiceField(choices=Person._meta.get_field("role").choices, default="suspect")
+    name = serializers.CharField(max_length=60)
+    sex = serializers.ChoiceField(choices=Person._meta.get_field("sex").choices, required=False, allow_blank=True)
+    id_number = serializers.CharField(max_length=18, required=False, allow_blank=True)
+    birth_date = serializers.DateField(required=False, allow_null=True)
+    address = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    record = serializers.CharField(required=False, allow_blank=True)
+    custody_status = serializers.ChoiceField(
+        choices=Person._meta.get_field("custody_status").choices, default="not_detained"
+    )
+    custody_since = serializers.DateTimeField(required=False, allow_null=True)
+    detention_centre = serializers.IntegerField(
+        required=False, allow_null=True, help_text="Id of a detention-centre agency (GET /agencies/?kind=detention)."
+    )
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        typed = super().to_internal_value(data)
+        form_data = {k: ("" if v is None else v) for k, v in typed.items()}
+        for key in ("birth_date", "custody_since"):
+            if typed.get(key) is not None:
+                form_data[key] = typed[key].isoformat()
+        form = PersonForm(data=form_data)
+        if not form.is_valid():
+            raise serializers.ValidationError({
+                (f if f != "__all__" else "non_field_errors"): [
+                    serializers.ErrorDetail(e["message"], code=e["code"] or "invalid") for e in errs
+                ]
+                for f, errs in form.errors.get_json_data().items()
+            })
+        return dict(form.cleaned_data)
+
+
+class CaseSerializer(serializers.ModelSerializer):
+    stage_label = serializers.SerializerMethodField()
+    origin_agency = AgencyRefSerializer(read_only=True)
+    holder_agency = AgencyRefSerializer(read_only=True)
+    numbers = CaseNumberSerializer(many=True, read_only=True)
+    offences = OffenceSerializer(many=True, read_only=True)
+    can_act = serializers.BooleanField(read_only=True, help_text="The caller's agency holds the case and may act.")
+
+    class Meta:
+        model = Case
+        fields = (
+            "id", "title", "summary", "stage", "stage_label", "status", "origin_agency", "holder_agency",
+            "numbers", "offences", "occurred_on", "occurred_place", "created_at", "updated_at", "version", "can_act",
+        )
+
+    def get_stage_label(self, case: Case) -> str:
+        return stage_label(case.stage)
+
+
+class CaseDetailSerializer(CaseSerializer):
+    persons = serializers.SerializerMethodField()
+    handling_officers = serializers.SerializerMethodField()
+
+    class Meta(CaseSerializer.Meta):
+        fields = (*CaseSerializer.Meta.fields, "persons", "handling_officers")
+
+    @extend_schema_field(PersonSerializer(many=True))
+    def get_persons(self, case: Case) -> list[dict[str, Any]]:
+        return PersonSerializer(case.persons.all(), many=True, context=self.context).data
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_handling_officers(self, case: Case) -> list[str]:
+        return [str(u) for u in case.handling_officers.all()]
+
+
+@extend_schema_serializer(examples=[OpenApiExample("register a theft case", request_only=True, value={
+    "title": "张三盗窃案", "summary": "2026年11月18日夜，嫌疑人入室盗窃笔记本电脑一台。",
+    "occurred_on": "2026-11-18", "occurred_place": "深圳市龙岗区布吉街道",
+    "offences": ["0264"], "persons": [{"name": "张三", "sex": "M", "id_number": "440307199001011234"}],
+})])
+class CaseCreateSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=200)
+    summary = serializers.CharField(required=False, allow_blank=True, default="")
+    occurred_on = serializers.DateField(required=False, allow_null=True)
+    occurred_place = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    offences = serializers.SlugRelatedField(
+        slug_field="code", many=True, required=False, default=list,
+        queryset=Offence.objects.filter(effective_to__isnull=True),
+        help_text="Codes of offences in force (GET /offences/).",
+    )
+    persons = PersonInSerializer(many=True, required=False, default=list, max_length=50)
+
+
+# --- audit -----------------------------------------------------------------------------------
+
+
+class AuditEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AuditEvent
+        fields = (
+            "sequence", "occurred_at", "actor_label", "agency", "action", "object_type", "object_id",
+            "case_id", "details", "previous_hash", "hash",
+        )
+
+
+# --- credentials and tasks ---------------------------------------------------------------------
+
+
+class CredentialSerializer(serializers.ModelSerializer):
+    is_active = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = ApiCredential
+        fields = (
+            "id", "key_id", "kind", "name", "role", "throttle_rate", "created_at", "expires_at", "revoked_at",
+            "last_used_at", "is_active",
+        )
+
+
+class IssuedCredentialSerializer(CredentialSerializer):
+    token = serializers.CharField(read_only=True, help_text="Shown once; only its hash is stored.")
+
+    class Meta(CredentialSerializer.Meta):
+        fields = (*CredentialSerializer.Meta.fields, "token")
+
+
+class PersonalTokenCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100, help_text="What the token is for.")
+    expires_in_days = serializers.IntegerField(min_value=1, max_value=730, default=90)
+
+
+class ClientCreateSerializer(PersonalTokenCreateSerializer):
+    role = serializers.ChoiceField(choices=Role.choices, help_text="The role the client acts as; must exist "
+                                   "in your agency's kind.")
+    throttle_rate = serializers.RegexField(
+        r"^[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)$", required=False, allow_blank=True, default="",
+        help_text="Own rate limit, e.g. `6000/hour`; empty uses the default for clients.",
+        error_messages={"invalid": _("限流格式应为 “次数/时间单位”，例如 600/min。")},
+    )
+
+
+class TaskSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ApiTask
+        fields = ("id", "kind", "status", "progress", "step", "result", "error", "created_at", "updated_at",
+                  "finished_at")

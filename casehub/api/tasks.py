@@ -1,0 +1,77 @@
+"""Long work behind 202 Accepted: an :class:`ApiTask` row the client polls, run by Celery.
+
+A kind of long work registers a runner with :func:`register`. The runner receives the task row
+and a ``progress(percent, step)`` callback and returns a JSON-able result; an exception marks the
+task failed with a code and message (a Django ``ValidationError``/``PermissionDenied`` keeps its
+message, anything else is logged and reported as ``internal_error`` without internals).
+The runner is queued with ``transaction.on_commit``, so it never starts before its row exists.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from celery import shared_task
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from casehub.api.models import ApiTask, TaskStatus
+
+logger = logging.getLogger("casehub.api")
+
+Progress = Callable[[int, str], None]
+Runner = Callable[[ApiTask, Progress], Any]
+_RUNNERS: dict[str, Runner] = {}
+
+
+def register(kind: str) -> Callable[[Runner], Runner]:
+    def decorator(runner: Runner) -> Runner:
+        _RUNNERS[kind] = runner
+        return runner
+
+    return decorator
+
+
+def start(kind: str, *, owner: Any, params: dict[str, Any]) -> ApiTask:
+    """Create the task row and queue its runner after the surrounding transaction commits."""
+    if kind not in _RUNNERS:
+        raise KeyError(kind)
+    with transaction.atomic():
+        task = ApiTask.objects.create(kind=kind, owner=owner, params=params)
+        transaction.on_commit(lambda: run_api_task.delay(str(task.pk)))
+    return task
+
+
+def _update(task: ApiTask, **fields: Any) -> None:
+    for name, value in fields.items():
+        setattr(task, name, value)
+    ApiTask.objects.filter(pk=task.pk).update(updated_at=timezone.now(), **fields)
+
+
+@shared_task(name="casehub.api.run_api_task")
+def run_api_task(task_id: str) -> None:
+    task = ApiTask.objects.select_related("owner").filter(pk=task_id).first()
+    if task is None or task.status != TaskStatus.PENDING:
+        return  # already run (redelivered message) or deleted
+    _update(task, status=TaskStatus.RUNNING, progress=0)
+
+    def progress(percent: int, step: str) -> None:
+        _update(task, progress=max(0, min(100, int(percent))), step=step[:100])
+
+    try:
+        result = _RUNNERS[task.kind](task, progress)
+    except (ValidationError, PermissionDenied) as exc:
+        message = " ".join(getattr(exc, "messages", None) or [str(exc)])
+        code = "validation_error" if isinstance(exc, ValidationError) else "permission_denied"
+        _update(task, status=TaskStatus.FAILED, error={"code": code, "message": message},
+                finished_at=timezone.now())
+    except Exception:
+        logger.exception("API task %s (%s) failed", task.pk, task.kind)
+        _update(task, status=TaskStatus.FAILED, finished_at=timezone.now(),
+                error={"code": "internal_error", "message": _("任务执行失败，已记录错误，请联系管理员。")})
+    else:
+        _update(task, status=TaskStatus.SUCCEEDED, progress=100, result=result, finished_at=timezone.now())

@@ -1,0 +1,360 @@
+"""API resources over agencies, cases, persons, audit events, credentials and tasks.
+
+Every case comes from :func:`casehub.cases.selectors.visible_cases` — another agency's case is
+404 — and every state change goes through the same service function as the UI, which checks
+again and writes the audit event.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from casehub.agencies import permissions as p
+from casehub.agencies.models import Agency, AgencyKind
+from casehub.api import credentials, tasks
+from casehub.api.base import accepted, require_any
+from casehub.api.idempotency import idempotent
+from casehub.api.models import ApiCredential, ApiTask, CredentialKind
+from casehub.api.serializers import (
+    AgencySerializer,
+    AuditEventSerializer,
+    CaseCreateSerializer,
+    CaseDetailSerializer,
+    CaseSerializer,
+    ClientCreateSerializer,
+    CredentialSerializer,
+    IssuedCredentialSerializer,
+    MeSerializer,
+    OffenceSerializer,
+    PersonalTokenCreateSerializer,
+    PersonInSerializer,
+    PersonSerializer,
+    TaskSerializer,
+)
+from casehub.audit.models import AuditEvent
+from casehub.cases.models import Case, CaseNumber, CaseStatus, Offence, Person
+from casehub.cases.persons import add_person
+from casehub.cases.selectors import actionable_cases, get_visible_case, visible_cases
+from casehub.cases.services import register_case
+from casehub.cases.views import CASE_READERS, search_cases
+
+
+def _validated_query(serializer_class: type[serializers.Serializer], request: Request) -> dict[str, Any]:
+    """Query parameters checked like a body: a bad filter is a 400 naming the parameter."""
+    serializer = serializer_class(data=request.query_params)
+    serializer.is_valid(raise_exception=True)
+    return {k: v for k, v in serializer.validated_data.items() if v not in (None, "")}
+
+
+# --- who am I -------------------------------------------------------------------------------------
+
+
+class MeView(viewsets.ViewSet):
+    @extend_schema(responses=MeSerializer, summary="The caller: agency, roles, capabilities, credential used")
+    def list(self, request: Request) -> Response:
+        user = request.user
+        credential = getattr(user, "api_credential", None)
+        capabilities = sorted(c for c in {c for caps in p.ROLE_CAPABILITIES.values() for c in caps}
+                              if p.has_capability(user, c))
+        data = {
+            "id": user.pk, "username": user.get_username(), "display_name": str(user), "agency": user.agency,
+            "roles": sorted(user.roles), "capabilities": capabilities, "credential": credential,
+        }
+        return Response(MeSerializer(data).data)
+
+
+# --- agencies -------------------------------------------------------------------------------------
+
+
+class AgencyFilter(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=AgencyKind.choices, required=False)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Agencies (the directory every client may read)",
+                       parameters=[OpenApiParameter("kind", str, enum=AgencyKind.values)]),
+    retrieve=extend_schema(summary="One agency"),
+)
+class AgencyViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = AgencySerializer
+    queryset = Agency.objects.all()
+    ordering = "id"
+
+    def get_queryset(self) -> QuerySet[Agency]:
+        qs = Agency.objects.all()
+        if self.action == "list":
+            qs = qs.filter(**_validated_query(AgencyFilter, self.request))
+        return qs
+
+
+# --- offences (reference data) ----------------------------------------------------------------------
+
+
+@extend_schema_view(list=extend_schema(summary="Offences (罪名) in force, for case registration"))
+class OffenceViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    serializer_class = OffenceSerializer
+    queryset = Offence.objects.filter(effective_to__isnull=True)
+    ordering = "code"
+    lookup_field = "code"
+
+
+# --- cases ----------------------------------------------------------------------------------------
+
+
+class CaseFilter(serializers.Serializer):
+    q = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    stage = serializers.CharField(required=False, allow_blank=True, max_length=40)
+    status = serializers.ChoiceField(choices=CaseStatus.choices, required=False, allow_blank=True)
+    can_act = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+
+CASE_FILTER_PARAMS = [
+    OpenApiParameter("q", str, description="Search: any case number, person name or ID number, offence, title."),
+    OpenApiParameter("stage", str, description="Workflow stage, e.g. `investigation`."),
+    OpenApiParameter("status", str, enum=CaseStatus.values),
+    OpenApiParameter("can_act", bool, description="Only cases the caller's agency currently holds (true)."),
+]
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Cases visible to the caller's agency, searchable", parameters=CASE_FILTER_PARAMS),
+    retrieve=extend_schema(summary="One case with its persons", responses=CaseDetailSerializer),
+    create=extend_schema(
+        summary="Register a case (立案登记, police investigators)", request=CaseCreateSerializer,
+        responses={201: CaseDetailSerializer},
+    ),
+)
+class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                  viewsets.GenericViewSet):
+    serializer_class = CaseSerializer
+    queryset = Case.objects.none()
+    ordering = "-id"
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        context = super().get_serializer_context()
+        context["show_id_number"] = p.has_capability(self.request.user, p.VIEW_PERSON_ID)
+        return context
+
+    def get_serializer_class(self) -> type[serializers.Serializer]:
+        return CaseDetailSerializer if self.action == "retrieve" else CaseSerializer
+
+    def get_queryset(self) -> QuerySet[Case]:
+        user = self.request.user
+        require_any(user, *CASE_READERS, message=_("您的角色无权查看案件。"))
+        qs = visible_cases(user)
+        if self.action == "list":
+            filters = _validated_query(CaseFilter, self.request)
+            qs = search_cases(qs, q=filters.get("q", ""), stage=filters.get("stage", ""),
+                              status=filters.get("status", ""))
+            if "can_act" in filters:
+                qs = qs.filter(pk__in=actionable_cases(user).values("pk")) if filters["can_act"] else \
+                    qs.exclude(pk__in=actionable_cases(user).values("pk"))
+        qs = qs.annotate(can_act=Exists(actionable_cases(user).filter(pk=OuterRef("pk"))))
+        qs = qs.select_related("origin_agency", "holder_agency").prefetch_related(
+            Prefetch("numbers", queryset=CaseNumber.objects.select_related("agency").order_by("issued_at", "id")),
+            "offences",
+        )
+        if self.action == "retrieve":
+            qs = qs.prefetch_related(
+                Prefetch("persons", queryset=Person.objects.select_related("detention_centre").order_by("id")),
+                "handling_officers",
+            )
+        return qs
+
+    @idempotent
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        require_any(request.user, p.REGISTER_CASE, message=_("只有公安机关的侦查员可以立案登记。"))
+        serializer = CaseCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        case = register_case(acting_user=request.user, **serializer.validated_data)
+        instance = self.get_queryset().get(pk=case.pk)
+        body = CaseDetailSerializer(instance, context=self.get_serializer_context()).data
+        location = request.build_absolute_uri(f"{request.path.rstrip('/')}/{case.pk}/")
+        return Response(body, status=status.HTTP_201_CREATED, headers={"Location": location})
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Persons in a case"),
+    retrieve=extend_schema(summary="One person in a case"),
+    create=extend_schema(summary="Add a person (the holding agency's case officers)", request=PersonInSerializer,
+                         responses={201: PersonSerializer}),
+)
+class PersonViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                    viewsets.GenericViewSet):
+    serializer_class = PersonSerializer
+    queryset = Person.objects.none()
+    ordering = "id"
+
+    def get_case(self) -> Case:
+        require_any(self.request.user, *CASE_READERS, message=_("您的角色无权查看案件。"))
+        return get_visible_case(self.request.user, self.kwargs["case_pk"])
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        context = super().get_serializer_context()
+        context["show_id_number"] = p.has_capability(self.request.user, p.VIEW_PERSON_ID)
+        return context
+
+    def get_queryset(self) -> QuerySet[Person]:
+        return Person.objects.filter(case=self.get_case()).select_related("detention_centre")
+
+    @idempotent
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        case = self.get_case()
+        require_any(request.user, p.EDIT_CASE, message=_("您的角色无权添加涉案人员。"))
+        serializer = PersonInSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        person = add_person(case, acting_user=request.user, data=serializer.validated_data)
+        body = PersonSerializer(person, context=self.get_serializer_context()).data
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+# --- audit (auditors) ----------------------------------------------------------------------------
+
+
+class AuditFilter(serializers.Serializer):
+    action = serializers.CharField(required=False, max_length=64)
+    case = serializers.IntegerField(required=False, min_value=1)
+    agency = serializers.IntegerField(required=False, min_value=1)
+    since = serializers.DateTimeField(required=False)
+    until = serializers.DateTimeField(required=False)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Audit events (auditors)", parameters=[
+        OpenApiParameter("action", str, description="Exact action, e.g. `case.registered`."),
+        OpenApiParameter("case", int), OpenApiParameter("agency", int),
+        OpenApiParameter("since", str, description="ISO 8601 date-time, inclusive."),
+        OpenApiParameter("until", str, description="ISO 8601 date-time, exclusive."),
+    ]),
+    retrieve=extend_schema(summary="One audit event by sequence number"),
+)
+class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = AuditEventSerializer
+    queryset = AuditEvent.objects.none()
+    ordering = "-sequence"
+    lookup_field = "sequence"
+    lookup_value_regex = "[0-9]+"
+
+    def get_queryset(self) -> QuerySet[AuditEvent]:
+        require_any(self.request.user, p.VIEW_AUDIT, message=_("只有督察考核人员可以查看审计日志。"))
+        qs = AuditEvent.objects.all()
+        if self.action == "list":
+            f = _validated_query(AuditFilter, self.request)
+            mapping = {"action": "action", "case": "case_id", "agency": "agency_id",
+                       "since": "occurred_at__gte", "until": "occurred_at__lt"}
+            qs = qs.filter(**{mapping[k]: v for k, v in f.items()})
+        return qs
+
+
+class VerificationViewSet(viewsets.GenericViewSet):
+    serializer_class = TaskSerializer
+    queryset = ApiTask.objects.none()
+
+    @extend_schema(
+        summary="Verify the whole audit chain and its signed checkpoints (long work: 202 + task)",
+        request=None, responses={202: TaskSerializer},
+        examples=[OpenApiExample("queued", response_only=True, status_codes=["202"], value={
+            "id": "0b7e1a9c-2d1f-4d59-8f43-2f1b8f0b5a11", "kind": "audit.verify", "status": "pending",
+            "progress": 0, "step": "", "result": None, "error": None, "created_at": "2026-11-25T16:00:00+08:00",
+            "updated_at": "2026-11-25T16:00:00+08:00", "finished_at": None,
+        })],
+    )
+    @idempotent
+    def create(self, request: Request) -> Response:
+        require_any(request.user, p.VIEW_AUDIT, message=_("只有督察考核人员可以校验审计日志。"))
+        task = tasks.start("audit.verify", owner=request.user, params={})
+        return accepted(task, request)
+
+
+@tasks.register("audit.verify")
+def _verify_audit(task: ApiTask, progress: tasks.Progress) -> dict[str, Any]:
+    from casehub.audit.verify import verify_audit_trail
+
+    progress(10, "verify chain")
+    return verify_audit_trail(record=True, actor=task.owner).as_dict()
+
+
+# --- tasks ------------------------------------------------------------------------------------------
+
+
+@extend_schema_view(retrieve=extend_schema(summary="Poll long work: status, progress, result or error"))
+class TaskViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = TaskSerializer
+    queryset = ApiTask.objects.none()
+
+    def get_queryset(self) -> QuerySet[ApiTask]:
+        return ApiTask.objects.filter(owner=self.request.user)  # someone else's task is 404
+
+
+# --- credentials ----------------------------------------------------------------------------------
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Your personal API tokens"),
+    create=extend_schema(summary="Issue a personal token (the secret is shown once)",
+                         request=PersonalTokenCreateSerializer, responses={201: IssuedCredentialSerializer}),
+    destroy=extend_schema(summary="Revoke a personal token at once"),
+)
+class PersonalTokenViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.DestroyModelMixin,
+                           viewsets.GenericViewSet):
+    serializer_class = CredentialSerializer
+    queryset = ApiCredential.objects.none()
+
+    def get_queryset(self) -> QuerySet[ApiCredential]:
+        return ApiCredential.objects.filter(user=self.request.user, kind=CredentialKind.PERSONAL)
+
+    @idempotent
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = PersonalTokenCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        issued = credentials.issue_personal_token(acting_user=request.user, **serializer.validated_data)
+        body = IssuedCredentialSerializer(issued.credential).data | {"token": issued.token}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        credentials.revoke(self.get_object(), acting_user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="System clients of your agency (agency administrators)"),
+    create=extend_schema(summary="Register a system client acting as one role (the secret is shown once)",
+                         request=ClientCreateSerializer, responses={201: IssuedCredentialSerializer}),
+    destroy=extend_schema(summary="Revoke a system client's credential at once"),
+)
+class ClientViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.DestroyModelMixin,
+                    viewsets.GenericViewSet):
+    serializer_class = CredentialSerializer
+    queryset = ApiCredential.objects.none()
+
+    def get_queryset(self) -> QuerySet[ApiCredential]:
+        require_any(self.request.user, p.MANAGE_AGENCY_USERS, message=_("只有机构管理员可以管理系统客户端。"))
+        return ApiCredential.objects.filter(agency_id=self.request.user.agency_id, kind=CredentialKind.CLIENT)
+
+    @idempotent
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        require_any(request.user, p.MANAGE_AGENCY_USERS, message=_("只有机构管理员可以管理系统客户端。"))
+        serializer = ClientCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        issued = credentials.register_client(
+            acting_user=request.user, agency=request.user.agency, **serializer.validated_data
+        )
+        body = IssuedCredentialSerializer(issued.credential).data | {"token": issued.token}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        credentials.revoke(self.get_object(), acting_user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def task_or_404(user: Any, pk: Any) -> ApiTask:
+    return get_object_or_404(ApiTask, pk=pk, owner=user)

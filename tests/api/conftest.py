@@ -1,0 +1,52 @@
+"""API test helpers: a client per user, authenticated by a real bearer token."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from casehub.api.credentials import issue_personal_token
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(settings):
+    """The district's users get passwords; PBKDF2 at full strength would dominate these tests."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttle_counters(settings):
+    """Throttle counters live in the cache; each test starts with empty buckets."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def api_as(db) -> Callable[[Any], APIClient]:
+    """``api_as(user)`` → an APIClient sending ``Authorization: Bearer <personal token of user>``."""
+
+    def _client(user: Any, **headers: str) -> APIClient:
+        issued = issue_personal_token(acting_user=user, name="test")
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.token}", **headers)
+        client.token = issued.token
+        return client
+
+    return _client
+
+
+@pytest.fixture
+def theft_case(district):
+    """A case the district's police registered (through the same service as the UI)."""
+    from casehub.cases.services import register_case
+
+    return register_case(
+        acting_user=district.investigator, title="张三盗窃案", summary="入室盗窃",
+        persons=[{"name": "张三", "id_number": "440307199001011232"}],
+    )

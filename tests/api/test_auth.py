@@ -1,0 +1,163 @@
+"""Who may call the API: personal tokens, agency system clients, browser sessions."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from casehub.api.credentials import issue_personal_token, register_client, revoke
+from casehub.api.models import ApiCredential
+from casehub.audit.models import AuditEvent
+
+pytestmark = pytest.mark.django_db
+
+
+def bearer(token: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client
+
+
+def test_no_credentials_is_401_with_a_code_and_a_challenge(client):
+    response = client.get("/api/v1/me/")
+    assert response.status_code == 401
+    assert response.json()["code"] == "not_authenticated"
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_personal_token_acts_as_its_user_and_only_its_hash_is_stored(district):
+    issued = issue_personal_token(acting_user=district.prosecutor, name="检察业务系统")
+    stored = ApiCredential.objects.get(pk=issued.credential.pk)
+    assert issued.token not in {stored.secret_hash, stored.key_id}
+    assert stored.secret_hash == hashlib.sha256(issued.token.encode()).hexdigest()
+
+    me = bearer(issued.token).get("/api/v1/me/").json()
+    assert me["username"] == "prosecutor"
+    assert me["agency"]["code"] == "JC440307"
+    assert me["roles"] == ["prosecutor"]
+    assert "decide_prosecution" in me["capabilities"]
+    assert me["credential"]["key_id"] == stored.key_id
+    assert AuditEvent.objects.filter(action="api.token_issued", object_id=str(stored.pk)).exists()
+
+
+@pytest.mark.parametrize("spoil", ["unknown", "tampered", "revoked", "expired", "inactive_user"])
+def test_a_bad_token_is_refused_with_one_answer_for_every_reason(district, spoil):
+    issued = issue_personal_token(acting_user=district.investigator, name="sync")
+    token = issued.token
+    if spoil == "unknown":
+        token = "chk_000000000000_" + "a" * 43
+    elif spoil == "tampered":
+        token = token[:-1] + ("A" if token[-1] != "A" else "B")
+    elif spoil == "revoked":
+        revoke(issued.credential, acting_user=district.investigator)
+    elif spoil == "expired":
+        ApiCredential.objects.filter(pk=issued.credential.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    elif spoil == "inactive_user":
+        type(district.investigator).objects.filter(pk=district.investigator.pk).update(is_active=False)
+    response = bearer(token).get("/api/v1/me/")
+    assert response.status_code == 401
+    assert response.json() == {"code": "authentication_failed", "message": "令牌无效、已过期或已被吊销。"}
+
+
+def test_malformed_authorization_header_is_401():
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION="Bearer")
+    assert client.get("/api/v1/me/").json()["code"] == "authentication_failed"
+
+
+def test_system_client_belongs_to_one_agency_and_acts_as_its_named_role(district):
+    issued = register_client(acting_user=district.police_admin, agency=district.police, name="警综平台",
+                             role="investigator", expires_in_days=30)
+    me = bearer(issued.token).get("/api/v1/me/").json()
+    assert me["agency"]["code"] == "GA440307"
+    assert me["roles"] == ["investigator"]
+    assert me["credential"]["kind"] == "client"
+    assert issued.credential.user.has_usable_password() is False
+    assert 29 <= (issued.credential.expires_at - timezone.now()).days <= 30
+    assert AuditEvent.objects.filter(action="api.client_registered").count() == 1
+
+
+def test_only_the_agency_admin_registers_clients_and_only_for_roles_of_the_agency(district, api_as):
+    admin = api_as(district.police_admin)
+    created = admin.post("/api/v1/clients/", {"name": "警综平台", "role": "investigator"}, format="json")
+    assert created.status_code == 201, created.content
+    assert created.json()["token"].startswith("chk_")
+
+    wrong_role = admin.post("/api/v1/clients/", {"name": "x", "role": "prosecutor"}, format="json")
+    assert wrong_role.status_code == 400
+    assert wrong_role.json()["errors"][0]["field"] == "role"
+
+    denied = api_as(district.investigator).post("/api/v1/clients/", {"name": "x", "role": "investigator"},
+                                               format="json")
+    assert denied.status_code == 403
+    assert denied.json()["code"] == "permission_denied"
+    assert denied.json()["message"] == "只有机构管理员可以管理系统客户端。"
+
+
+def test_revoking_a_client_stops_it_at_once(district, api_as):
+    admin = api_as(district.police_admin)
+    created = admin.post("/api/v1/clients/", {"name": "警综平台", "role": "investigator"}, format="json").json()
+    client = bearer(created["token"])
+    assert client.get("/api/v1/me/").status_code == 200
+
+    assert admin.delete(f"/api/v1/clients/{created['id']}/").status_code == 204
+    assert client.get("/api/v1/me/").status_code == 401
+    assert admin.get("/api/v1/clients/").json()["results"][0]["is_active"] is False
+    assert AuditEvent.objects.filter(action="api.credential_revoked").count() == 1
+
+
+def test_another_agencys_admin_cannot_see_or_revoke_a_client(district, other_district, api_as):
+    issued = register_client(acting_user=None, agency=district.police, name="警综平台", role="investigator")
+    other_admin = api_as(other_district.police_admin)
+    assert other_admin.get("/api/v1/clients/").json()["results"] == []
+    assert other_admin.delete(f"/api/v1/clients/{issued.credential.pk}/").status_code == 404
+    assert bearer(issued.token).get("/api/v1/me/").status_code == 200
+
+
+def test_personal_tokens_list_create_revoke(district, api_as):
+    me = APIClient()
+    me.force_login(district.judge)  # tokens are issued from a signed-in browser session
+    created = me.post("/api/v1/tokens/", {"name": "脚本", "expires_in_days": 7}, format="json")
+    assert created.status_code == 201
+    body = created.json()
+    assert set(body) >= {"token", "key_id", "expires_at"}
+    listed = me.get("/api/v1/tokens/").json()["results"]
+    assert all("token" not in item for item in listed)
+    assert me.delete(f"/api/v1/tokens/{body['id']}/").status_code == 204
+    assert bearer(body["token"]).get("/api/v1/me/").status_code == 401
+
+
+def test_a_token_cannot_mint_more_tokens(district, api_as):
+    response = api_as(district.judge).post("/api/v1/tokens/", {"name": "chain"}, format="json")
+    assert response.status_code == 403
+
+
+def test_token_lifetime_is_bounded_and_the_field_is_named(district):
+    client = APIClient()
+    client.force_login(district.judge)
+    response = client.post("/api/v1/tokens/", {"name": "x", "expires_in_days": 9999}, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "expires_in_days"
+
+
+def test_browser_session_works_and_writes_need_csrf(district):
+    client = APIClient(enforce_csrf_checks=True)
+    client.force_login(district.investigator)
+    assert client.get("/api/v1/me/").json()["username"] == "investigator"
+    response = client.post("/api/v1/cases/", {"title": "无CSRF"}, format="json")
+    assert response.status_code == 403
+    assert "CSRF" in response.json()["message"]
+
+
+def test_session_of_an_agency_requiring_a_second_factor_must_be_verified(district):
+    district.police.require_second_factor = True
+    district.police.save()
+    client = APIClient()
+    client.force_login(district.investigator)
+    response = client.get("/api/v1/me/")
+    assert response.status_code == 401
+    assert response.json()["code"] == "authentication_failed"
