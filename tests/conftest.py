@@ -2,7 +2,7 @@
 
 import pytest
 
-pytest_plugins = ["tests.fixtures.district", "tests.fixtures.s3"]
+pytest_plugins = ["tests.fixtures.district", "tests.fixtures.s3", "tests.fixtures.browser"]
 
 
 @pytest.fixture(autouse=True)
