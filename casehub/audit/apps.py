@@ -6,3 +6,8 @@ class AuditConfig(AppConfig):
     name = "casehub.audit"
     label = "audit"
     verbose_name = _("审计")
+
+    def ready(self) -> None:
+        from casehub.audit import handlers
+
+        handlers.connect()

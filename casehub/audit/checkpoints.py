@@ -1,9 +1,211 @@
-"""Signed checkpoints of the chain head (filled in below once signing and storage land)."""
+"""Signed checkpoints of the chain head, kept in the write-once object store.
+
+The hash chain proves that nobody changed a row *without recomputing the rest*; someone with
+database rights can still rewrite the whole tail and the head row consistently. A checkpoint closes
+that gap: every so often (Celery beat, ``casehub.audit.tasks.sign_checkpoint``) the platform signs
+``{sequence, head_hash, previous checkpoint}`` with its own key and writes the signed document to the
+object store, which is a separate system (on S3/MinIO with object lock it cannot be overwritten or
+deleted within its retention). ``verify_audit`` then checks that the chain still has, at every
+checkpointed sequence, exactly the signed hash.
+
+Checkpoints are read *from the store*, not trusted from the database: each database row is only an
+index to its object, the document is re-read and its signature verified, and the store is scanned
+for checkpoint documents whose rows were deleted. Each document also names its predecessor, so a
+missing one shows as a broken link.
+"""
 
 from __future__ import annotations
 
+import base64
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db import transaction
+
+from casehub.audit.models import AuditCheckpoint, AuditEvent, AuditHead
 from casehub.audit.verify import VerificationReport, verify_chain
 
+logger = logging.getLogger(__name__)
 
-def verify_with_checkpoints() -> VerificationReport:
-    return verify_chain()
+CONTENT_TYPE = "application/vnd.casehub.audit-checkpoint+json"
+DOCUMENT_TYPE = "casehub.audit.checkpoint"
+CHECKPOINT_ACTION = "audit.checkpoint"
+
+
+# --- signing adapter: the platform's key from casehub.pki, CMS from signing.cms ------------------
+
+def canonical_json(value: Any) -> bytes:
+    from signing.cms import canonical_json as _canonical
+
+    return _canonical(value)
+
+
+def _sign(data: bytes) -> tuple[bytes, str]:
+    """Detached CMS signature of ``data`` by the platform, and a label of who signed."""
+    from casehub.pki.services import platform_signer
+    from signing import cms
+
+    signer = platform_signer()
+    signature = cms.sign_detached(data, signer)
+    return signature, _signer_label(signer)
+
+
+def _signer_label(signer: Any) -> str:
+    cert = getattr(signer, "certificate", None) or getattr(signer, "cert", None)
+    subject = getattr(cert, "subject", None)
+    if subject is not None and hasattr(subject, "rfc4514_string"):
+        return subject.rfc4514_string()[:255]
+    return str(signer)[:255]
+
+
+def _verify_signature(data: bytes, signature: bytes) -> str:
+    """Raise ``signing.errors.SigningError`` unless ``signature`` is the platform's over ``data``."""
+    from casehub.pki.services import verify_platform_signature
+
+    return verify_platform_signature(data, signature)
+
+
+# --- writing ---------------------------------------------------------------------------------------
+
+def _document(payload: dict[str, Any], signature: bytes) -> bytes:
+    return json.dumps(
+        {"payload": payload, "signature": base64.b64encode(signature).decode("ascii"), "format": "cms-detached"},
+        sort_keys=True, ensure_ascii=False, indent=1,
+    ).encode()
+
+
+def sign_checkpoint(*, force: bool = False) -> AuditCheckpoint | None:
+    """Sign the current head and store the checkpoint; None when nothing happened since the last one.
+
+    The head row is locked while the checkpoint is made, so the signed (sequence, hash) is the
+    head at that instant and the ``audit.checkpoint`` event recording it comes right after.
+    """
+    from casehub.audit.services import record_event
+    from casehub.objectstore.services import store_bytes
+
+    with transaction.atomic():
+        head = AuditHead.objects.select_for_update().filter(pk=1).first()
+        if head is None or head.sequence == 0:
+            return None
+        last = AuditCheckpoint.objects.order_by("-sequence").select_related("stored_object").first()
+        if last is not None and not force:
+            # Only our own "checkpoint made" event since the last one: nothing new to vouch for.
+            new_events = head.sequence - last.sequence
+            if new_events == 0 or (new_events == 1 and AuditEvent.objects.filter(
+                    sequence=head.sequence, action=CHECKPOINT_ACTION).exists()):
+                return None
+        signed_at = datetime.now(UTC)
+        payload = {
+            "type": DOCUMENT_TYPE,
+            "version": 1,
+            "sequence": head.sequence,
+            "head_hash": head.hash,
+            "signed_at": signed_at.isoformat(timespec="microseconds"),
+            "previous_checkpoint": last.stored_object.sha256 if last else None,
+        }
+        signature, signer = _sign(canonical_json(payload))
+        stored = store_bytes(_document(payload, signature), content_type=CONTENT_TYPE)
+        checkpoint = AuditCheckpoint.objects.create(
+            sequence=head.sequence, head_hash=head.hash, signed_at=signed_at, signer=signer, stored_object=stored,
+        )
+        record_event(CHECKPOINT_ACTION, obj=checkpoint, details={
+            "sequence": head.sequence, "head_hash": head.hash, "object": stored.sha256,
+        })
+        return checkpoint
+
+
+# --- reading and verifying -----------------------------------------------------------------------
+
+@dataclass
+class CheckpointDocument:
+    sha256: str
+    sequence: int
+    head_hash: str
+    previous: str | None
+    signer: str
+
+
+def _parse(sha256: str, raw: bytes) -> CheckpointDocument:
+    document = json.loads(raw)
+    payload = document["payload"]
+    if payload.get("type") != DOCUMENT_TYPE or payload.get("version") != 1:
+        raise ValueError("not a casehub audit checkpoint")
+    signer = _verify_signature(canonical_json(payload), base64.b64decode(document["signature"], validate=True))
+    sequence, head_hash = payload["sequence"], payload["head_hash"]
+    if not isinstance(sequence, int) or not isinstance(head_hash, str) or len(head_hash) != 64:
+        raise ValueError("malformed checkpoint payload")
+    return CheckpointDocument(sha256, sequence, head_hash, payload.get("previous_checkpoint"), signer)
+
+
+def _scan_store_for_checkpoints() -> set[str]:
+    """SHA-256 of every checkpoint document in the store, found without the database."""
+    from casehub.objectstore.services import get_store
+    from storage.base import sha256_from_key
+
+    store = get_store()
+    found = set()
+    for key in store.iter_keys():
+        sha = sha256_from_key(key)
+        if sha is None:
+            continue
+        try:
+            if store.stat(sha).content_type == CONTENT_TYPE:
+                found.add(sha)
+        except Exception:  # noqa: BLE001 - a vanished or unreadable object is the sweep's business
+            logger.warning("could not stat %s while scanning for audit checkpoints", key)
+    return found
+
+
+def verify_with_checkpoints(*, scan_store: bool = True) -> VerificationReport:
+    """Verify the chain, then every checkpoint against the chain, the signature and each other."""
+    from casehub.objectstore.services import read_bytes
+
+    report = VerificationReport()
+    rows = {c.stored_object.sha256: c for c in AuditCheckpoint.objects.select_related("stored_object")}
+    shas = set(rows)
+    if scan_store:
+        shas |= _scan_store_for_checkpoints()
+
+    documents: list[CheckpointDocument] = []
+    for sha in sorted(shas):
+        row = rows.get(sha)
+        where = row.sequence if row is not None else 0
+        try:
+            doc = _parse(sha, read_bytes(sha))
+        except Exception as exc:  # noqa: BLE001 - every failure is a finding, whatever raised it
+            report.add(where, f"checkpoint {sha[:12]}… is unreadable or its signature is invalid: {exc}")
+            continue
+        if row is not None and (row.sequence, row.head_hash) != (doc.sequence, doc.head_hash):
+            report.add(min(row.sequence, doc.sequence),
+                       f"checkpoint row #{row.sequence} does not match its signed document {sha[:12]}…")
+        if row is None and scan_store:
+            report.add(doc.sequence, f"signed checkpoint #{doc.sequence} ({sha[:12]}…) has no database row")
+        documents.append(doc)
+
+    documents.sort(key=lambda d: (d.sequence, d.sha256))
+    previous: CheckpointDocument | None = None
+    for doc in documents:
+        expected = previous.sha256 if previous else None
+        if doc.previous != expected:
+            report.add(doc.sequence, f"checkpoint #{doc.sequence} does not follow the checkpoint before it "
+                                     "(a checkpoint is missing or was forged)")
+        previous = doc
+
+    watch: dict[int, str | None] = {d.sequence: None for d in documents}
+    verify_chain(watch=watch, report=report)
+    for doc in documents:
+        stored = watch.get(doc.sequence)
+        if doc.sequence > report.head_sequence:
+            report.add(report.head_sequence + 1,
+                       f"the chain ends at #{report.head_sequence} but #{doc.sequence} was signed: the tail was removed")
+        elif stored is None:
+            report.add(doc.sequence, f"the event at signed checkpoint #{doc.sequence} is missing")
+        elif stored != doc.head_hash:
+            report.add(doc.sequence, f"the chain at #{doc.sequence} differs from the signed checkpoint: "
+                                     "history up to it was rewritten")
+    report.checkpoints_checked = len(documents)
+    report.findings.sort(key=lambda f: f.sequence)
+    return report

@@ -80,3 +80,28 @@ class AuditHead(models.Model):
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     sequence = models.BigIntegerField(default=0)
     hash = models.CharField(max_length=64)
+
+
+class AuditCheckpoint(AppendOnlyModel):
+    """A signed statement "the chain's head was #sequence with this hash", kept in the object store.
+
+    The database row is only an index: the signed document in the write-once store is the
+    evidence, and ``verify_audit`` reads it from there (and finds checkpoints whose rows were
+    deleted by scanning the store).
+    """
+
+    sequence = models.BigIntegerField(_("序号"), unique=True)
+    head_hash = models.CharField(max_length=64)
+    signed_at = models.DateTimeField(_("签名时间"))
+    signer = models.CharField(_("签名者"), max_length=255, blank=True)
+    stored_object = models.ForeignKey(
+        "objectstore.StoredObject", on_delete=models.PROTECT, related_name="audit_checkpoints"
+    )
+
+    class Meta:
+        ordering = ["sequence"]
+        verbose_name = _("审计检查点")
+        verbose_name_plural = _("审计检查点")
+
+    def __str__(self) -> str:
+        return f"checkpoint #{self.sequence}"

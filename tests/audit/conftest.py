@@ -49,3 +49,9 @@ def trail(db):
         record_event(f"test.action{i % 3}", details={"n": i, "note": "笔录第%d页" % i, "nested": {"b": 1, "a": [i]}})
         for i in range(1, 11)
     ]
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """The district fixture hashes ten passwords; PBKDF2 at production strength costs seconds."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

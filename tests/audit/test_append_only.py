@@ -13,33 +13,36 @@ pytestmark = pytest.mark.django_db
 
 
 def test_model_save_and_delete_of_an_existing_event_are_refused(trail):
-    event = AuditEvent.objects.get(sequence=3)
+    total = AuditEvent.objects.count()
+    event = AuditEvent.objects.get(pk=trail[2].pk)
     event.action = "rewritten"
     with pytest.raises(AppendOnlyError):
         event.save()
     with pytest.raises(AppendOnlyError):
         event.delete()
     with pytest.raises(AppendOnlyError):
-        AuditEvent.objects.filter(sequence=3).update(action="rewritten")
+        AuditEvent.objects.filter(pk=trail[2].pk).update(action="rewritten")
     with pytest.raises(AppendOnlyError):
-        AuditEvent.objects.filter(sequence__gt=5).delete()
-    assert AuditEvent.objects.get(sequence=3).action == "test.action0"
-    assert AuditEvent.objects.count() == 10
+        AuditEvent.objects.filter(sequence__gt=trail[4].sequence).delete()
+    assert AuditEvent.objects.get(pk=trail[2].pk).action == "test.action0"
+    assert AuditEvent.objects.count() == total
 
 
 @pytest.mark.parametrize("sql", [
-    "UPDATE audit_auditevent SET action = 'rewritten' WHERE sequence = 3",
-    "DELETE FROM audit_auditevent WHERE sequence = 10",
+    "UPDATE audit_auditevent SET action = 'rewritten' WHERE id = %(id)s",
+    "DELETE FROM audit_auditevent WHERE id = %(id)s",
     "DELETE FROM audit_auditevent",
 ])
 def test_database_trigger_refuses_raw_update_and_delete(trail, sql):
+    total = AuditEvent.objects.count()
     with pytest.raises(IntegrityError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(sql)
-    assert AuditEvent.objects.count() == 10
-    assert AuditEvent.objects.get(sequence=3).action == "test.action0"
+        cursor.execute(sql % {"id": trail[2].pk})
+    assert AuditEvent.objects.count() == total
+    assert AuditEvent.objects.get(pk=trail[2].pk).action == "test.action0"
 
 
 def test_truncate_is_refused_too_where_the_database_has_it(trail):
+    total = AuditEvent.objects.count()
     if connection.vendor == "postgresql":
         with pytest.raises(IntegrityError, match="append-only"), transaction.atomic(), connection.cursor() as c:
             c.execute("TRUNCATE audit_auditevent")
@@ -47,12 +50,12 @@ def test_truncate_is_refused_too_where_the_database_has_it(trail):
         with connection.cursor() as c:
             c.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_auditevent'")
             assert {r[0] for r in c.fetchall()} == {"audit_auditevent_no_update", "audit_auditevent_no_delete"}
-    assert AuditEvent.objects.count() == 10
+    assert AuditEvent.objects.count() == total
 
 
 def test_inserting_is_still_allowed_and_the_sequence_has_no_gaps(trail):
     event = record_event("test.more")
-    assert event.sequence == 11
+    assert event.sequence == trail[-1].sequence + 1
     assert event.previous_hash == trail[-1].hash
 
 
@@ -60,8 +63,8 @@ def test_inserting_is_still_allowed_and_the_sequence_has_no_gaps(trail):
 def test_flush_empties_the_trail_and_keeps_the_guard():
     record_event("test.before_flush")
     call_command("flush", interactive=False, verbosity=0)
-    assert AuditEvent.objects.count() == 0
-    record_event("test.after_flush")
+    assert not AuditEvent.objects.filter(action="test.before_flush").exists()
+    after = record_event("test.after_flush")
     with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("DELETE FROM audit_auditevent")
-    assert AuditEvent.objects.count() == 1
+    assert AuditEvent.objects.filter(pk=after.pk).exists()

@@ -25,10 +25,9 @@ def run_command(*args):
 def test_untouched_trail_verifies_and_the_command_exits_zero(trail):
     report = verify_chain()
     assert report.ok
-    assert report.events_checked == 10
-    assert report.head_sequence == 10
+    assert report.events_checked == report.head_sequence == trail[-1].sequence
     out = run_command("--no-record")
-    assert "checked 10 events" in out
+    assert f"checked {trail[-1].sequence} events" in out
     assert "audit trail verified" in out
 
 
@@ -37,14 +36,15 @@ def test_an_empty_trail_verifies():
 
 
 def test_a_row_edited_behind_the_apps_back_is_found_exactly(trail, tamper_sql):
-    tamper_sql("UPDATE audit_auditevent SET details = %s WHERE sequence = 4", [json.dumps({"n": 400})])
+    victim = trail[3].sequence
+    tamper_sql("UPDATE audit_auditevent SET details = %s WHERE sequence = %s", [json.dumps({"n": 400}), victim])
     report = verify_chain()
-    assert [f.sequence for f in report.findings] == [4]
+    assert [f.sequence for f in report.findings] == [victim]
     assert "altered" in report.findings[0].message
     with pytest.raises(CommandError) as excinfo:
         run_command("--no-record")
     assert excinfo.value.returncode == 1
-    assert "first bad sequence #4" in str(excinfo.value)
+    assert f"first bad sequence #{victim}" in str(excinfo.value)
 
 
 @pytest.mark.parametrize("column,value", [
@@ -52,53 +52,53 @@ def test_a_row_edited_behind_the_apps_back_is_found_exactly(trail, tamper_sql):
     ("occurred_at", "2020-01-01 00:00:00"),
 ])
 def test_every_hashed_column_is_covered(trail, tamper_sql, column, value):
-    tamper_sql(f"UPDATE audit_auditevent SET {column} = %s WHERE sequence = 7", [value])
-    assert [f.sequence for f in verify_chain().findings] == [7]
+    tamper_sql(f"UPDATE audit_auditevent SET {column} = %s WHERE sequence = %s", [value, trail[6].sequence])
+    assert [f.sequence for f in verify_chain().findings] == [trail[6].sequence]
 
 
 def test_a_rewrite_that_recomputes_the_hash_breaks_the_link_to_the_next_row(trail, tamper_sql):
-    victim = AuditEvent.objects.get(sequence=5)
+    victim = trail[4]
     forged = event_hash(
-        sequence=5, occurred_at=victim.occurred_at, actor_id=None, actor_label="system", agency_id=None,
+        sequence=victim.sequence, occurred_at=victim.occurred_at, actor_id=None, actor_label="system", agency_id=None,
         action="forged", object_type="", object_id="", case_id=None, details={}, previous_hash=victim.previous_hash,
     )
-    tamper_sql("UPDATE audit_auditevent SET action = 'forged', details = '{}', hash = %s WHERE sequence = 5", [forged])
+    tamper_sql("UPDATE audit_auditevent SET action = 'forged', details = '{}', hash = %s WHERE sequence = %s",
+               [forged, victim.sequence])
     report = verify_chain()
-    assert report.first_bad_sequence == 5
-    assert [f.sequence for f in report.findings] == [5]
+    assert [f.sequence for f in report.findings] == [victim.sequence]
 
 
 def test_a_deleted_row_is_reported_as_the_gap_it_leaves(trail, tamper_sql):
-    tamper_sql("DELETE FROM audit_auditevent WHERE sequence = 6")
+    tamper_sql("DELETE FROM audit_auditevent WHERE sequence = %s", [trail[5].sequence])
     report = verify_chain()
-    assert report.first_bad_sequence == 6
+    assert report.first_bad_sequence == trail[5].sequence
     assert "missing" in report.findings[0].message
 
 
 def test_a_cut_off_tail_is_found_from_the_head(trail, tamper_sql):
-    tamper_sql("DELETE FROM audit_auditevent WHERE sequence > 8")
+    tamper_sql("DELETE FROM audit_auditevent WHERE sequence > %s", [trail[7].sequence])
     report = verify_chain()
-    assert [f.sequence for f in report.findings] == [9]
+    assert [f.sequence for f in report.findings] == [trail[8].sequence]
 
 
 def test_a_cut_off_tail_with_the_head_moved_back_passes_the_chain_alone(trail, tamper_sql):
     """The chain by itself cannot see this; the signed checkpoints can (test_checkpoints.py)."""
-    tamper_sql("DELETE FROM audit_auditevent WHERE sequence > 8")
-    AuditHead.objects.filter(pk=1).update(sequence=8, hash=AuditEvent.objects.get(sequence=8).hash)
+    tamper_sql("DELETE FROM audit_auditevent WHERE sequence > %s", [trail[7].sequence])
+    AuditHead.objects.filter(pk=1).update(sequence=trail[7].sequence, hash=trail[7].hash)
     assert verify_chain().ok
 
 
 def test_small_batches_walk_the_same_chain(trail, tamper_sql):
-    tamper_sql("UPDATE audit_auditevent SET actor_label = 'x' WHERE sequence = 9")
+    tamper_sql("UPDATE audit_auditevent SET actor_label = 'x' WHERE sequence = %s", [trail[8].sequence])
     report = verify_chain(batch_size=3)
-    assert report.events_checked == 10
-    assert [f.sequence for f in report.findings] == [9]
+    assert report.events_checked == trail[-1].sequence
+    assert [f.sequence for f in report.findings] == [trail[8].sequence]
 
 
 def test_the_json_report_and_the_recorded_verification_event(trail):
     out = run_command("--json")
     data = json.loads(out)
-    assert data["ok"] is True and data["events_checked"] == 10
+    assert data["ok"] is True and data["events_checked"] == trail[-1].sequence
     last = AuditEvent.objects.order_by("-sequence").first()
     assert last.action == "audit.verified"
-    assert last.details["events_checked"] == 10
+    assert last.details["events_checked"] == trail[-1].sequence
