@@ -36,6 +36,8 @@ class StorageUnavailable(StorageError):
     """The backend could not be reached (server down, network error, directory unmounted)."""
 
     def __init__(self, message: str, *, endpoint: str = "") -> None:
+        if endpoint and endpoint not in message:
+            message = f"{message} (object store {endpoint})"
         super().__init__(message)
         self.endpoint = endpoint
 
@@ -43,8 +45,8 @@ class StorageUnavailable(StorageError):
 class ObjectNotFound(StorageError):
     """No object is stored under this SHA-256."""
 
-    def __init__(self, sha256: str, *, key: str = "") -> None:
-        super().__init__(f"object {sha256} not found" + (f" (key {key})" if key else ""))
+    def __init__(self, sha256: str, *, key: str = "", detail: str = "") -> None:
+        super().__init__(f"object {sha256} not found" + (f" (key {key})" if key else "") + (f": {detail}" if detail else ""))
         self.sha256 = sha256
         self.key = key
 

@@ -140,12 +140,17 @@ class DirectoryStore(ObjectStore):
                 os.unlink(tmp_name)
 
     # read --------------------------------------------------------------------------------------
+    def _unavailable(self, exc: OSError) -> StorageUnavailable:
+        return StorageUnavailable(f"object directory {self.root} cannot be read: {exc}", endpoint=self.description)
+
     def stat(self, sha256: str) -> ObjectRef:
         path = self.path_for(check_sha256(sha256))
         try:
             size = path.stat().st_size
         except FileNotFoundError:
             raise ObjectNotFound(sha256, key=key_for(sha256)) from None
+        except OSError as exc:  # ENOTDIR, EIO, EACCES …: the volume, not the object, is the problem
+            raise self._unavailable(exc) from exc
         content_type = DEFAULT_CONTENT_TYPE
         with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
             content_type = json.loads(path.with_name(path.name + META_SUFFIX).read_text("utf-8"))["content_type"]
@@ -157,6 +162,8 @@ class DirectoryStore(ObjectStore):
             raw = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by the reader
         except FileNotFoundError:
             raise ObjectNotFound(sha256, key=key_for(sha256)) from None
+        except OSError as exc:
+            raise self._unavailable(exc) from exc
         size = os.fstat(raw.fileno()).st_size
         # The recorded size of a file object is its size on disk; the hash check catches a
         # truncated or extended file because the name *is* the hash.

@@ -309,6 +309,9 @@ class S3Store(ObjectStore):
                 return IntegrityError(f"the server refused the upload of {sha256}: its checksum did not match "
                                       f"({exc.code})", sha256=sha256, key=key_for(sha256) if sha256 else "")
             if exc.code == "NoSuchBucket":
+                if sha256:  # nothing was ever written there (the bucket is created on first write)
+                    return ObjectNotFound(sha256, key=key_for(sha256),
+                                          detail=f"bucket {self.config.bucket} does not exist")
                 return StorageError(f"bucket {self.config.bucket} does not exist on {self.description}")
             return StorageError(f"{self.description} refused {doing}: {exc.code}: {exc.message}")
         if isinstance(exc, ServerError):
@@ -464,7 +467,8 @@ class S3Store(ObjectStore):
             mismatch = "-" in expected_checksum and stored.rsplit("-", 1)[1] == expected_checksum.rsplit(
                 "-", 1)[1] and stored != expected_checksum
         else:
-            mismatch = bool(stored) and stored != _b64(bytes.fromhex(sha256))
+            # A full-object checksum, or (from servers that omit the "-N" suffix) a composite one.
+            mismatch = bool(stored) and stored not in {_b64(bytes.fromhex(sha256)), expected_checksum.split("-")[0]}
         if mismatch:
             raise IntegrityError(
                 f"object {key} exists but its stored checksum {stored} does not match this content: "
@@ -622,8 +626,10 @@ class S3Store(ObjectStore):
             for item in self.client.list_objects(self.config.bucket, prefix=KEY_PREFIX, recursive=True):
                 if item.object_name and sha256_from_key(item.object_name):
                     yield item.object_name
-        except StorageError:
-            raise
+        except S3Error as exc:
+            if exc.code == "NoSuchBucket":  # nothing stored yet: the bucket is made on first write
+                return
+            raise self._wrap(exc, "listing objects") from exc
         except Exception as exc:
             raise self._wrap(exc, "listing objects") from exc
 

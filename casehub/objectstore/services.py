@@ -64,7 +64,7 @@ def read_download_token(token: str) -> dict[str, Any]:
     return payload
 
 
-def _directory_link(ref: ObjectRef, filename: str, content_type: str, inline: bool, expires: timedelta) -> str:
+def directory_link(ref: ObjectRef, filename: str, content_type: str, inline: bool, expires: timedelta) -> str:
     token = sign_download_token(ref, filename, content_type, inline, expires)
     return reverse("objectstore:download", kwargs={"token": token})
 
@@ -75,7 +75,7 @@ def get_store() -> ObjectStore:
     url = settings.CASEHUB_STORAGE_URL
     with _lock:
         if _cached is None or _cached[0] != url:
-            _cached = (url, open_store(url, link_signer=_directory_link))
+            _cached = (url, open_store(url, link_signer=directory_link))
         return _cached[1]
 
 

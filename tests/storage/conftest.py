@@ -1,0 +1,158 @@
+"""Fixtures for the storage tests: one contract, two backends."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+from minio import Minio
+
+from casehub.objectstore.services import directory_link
+from storage import ObjectStore, open_store
+from storage.base import key_for
+from storage.directory import DirectoryStore
+from storage.s3 import S3Store
+from tests.fixtures.s3 import ACCESS_KEY, SECRET_KEY, S3TestServer, _free_port
+
+MIB = 1024 * 1024
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # The district fixture creates ten users; real PBKDF2 would dominate these tests' run time.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@dataclass
+class Backend:
+    """A store under test plus the means to reach behind it, as an attacker or a failure would."""
+
+    name: str
+    store: ObjectStore
+    tamper: Callable[[str, bytes], None]  # replace the stored bytes of sha256 behind the store's back
+    stop: Callable[[], None]  # make the backend unreachable
+    start: Callable[[], None]  # bring it back
+
+
+def _directory_backend(tmp_path) -> Backend:
+    root = tmp_path / "objects"
+    store = open_store(root.as_uri(), link_signer=directory_link)
+    assert isinstance(store, DirectoryStore)
+    parked = tmp_path / "objects.offline"
+
+    def tamper(sha256: str, data: bytes) -> None:
+        path = store.path_for(sha256)
+        os.chmod(path, 0o644)
+        path.write_bytes(data)
+
+    def stop() -> None:
+        # An unmounted volume: the directory is gone and a plain file squats on its path.
+        root.rename(parked)
+        root.write_text("not mounted")
+
+    def start() -> None:
+        root.unlink()
+        parked.rename(root)
+
+    return Backend("directory", store, tamper, stop, start)
+
+
+def _s3_backend(server: S3TestServer, url: str) -> Backend:
+    store = open_store(url)
+    assert isinstance(store, S3Store)
+    raw = Minio(server.endpoint, access_key=ACCESS_KEY, secret_key=SECRET_KEY, secure=False, region="us-east-1")
+
+    def tamper(sha256: str, data: bytes) -> None:
+        # Someone with bucket credentials writes a new version under the key. Object lock keeps
+        # the original version, but a plain GET now returns the altered bytes.
+        checksum = base64.b64encode(hashlib.sha256(data).digest()).decode()
+        raw.put_object(store.config.bucket, key_for(sha256), io.BytesIO(data), len(data),
+                       metadata={"x-amz-checksum-sha256": checksum, "x-amz-sdk-checksum-algorithm": "SHA256"})
+
+    return Backend("s3", store, tamper, server.stop, server.start)
+
+
+@pytest.fixture(params=["directory", "s3"])
+def backend(request, tmp_path) -> Iterator[Backend]:
+    if request.param == "directory":
+        yield _directory_backend(tmp_path)
+    else:
+        server = request.getfixturevalue("s3_available")
+        yield _s3_backend(server, request.getfixturevalue("s3_store_url"))
+
+
+@pytest.fixture
+def raw_s3(s3_available) -> Minio:
+    return Minio(s3_available.endpoint, access_key=ACCESS_KEY, secret_key=SECRET_KEY, secure=False,
+                 region="us-east-1")
+
+
+class GeneratedStream:
+    """``size`` bytes made on the fly (never held in memory), hashed as they are produced.
+
+    Each MiB is a shared random block stamped with its index, so no two MiB are equal and the
+    content cannot be deduplicated or compressed away.
+    """
+
+    def __init__(self, size: int, seed: bytes = b"casehub") -> None:
+        self.size = size
+        self._block = hashlib.shake_256(seed).digest(MIB)
+        self._produced = 0
+        self._pending = memoryview(b"")
+        self._index = 0
+        self.hash = hashlib.sha256()
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            raise ValueError("GeneratedStream only serves bounded reads")
+        out = []
+        wanted = min(n, self.size - self._produced)
+        while wanted > 0:
+            if not self._pending:
+                self._pending = memoryview(self._index.to_bytes(8, "big") + self._block[8:])
+                self._index += 1
+            piece = self._pending[:wanted]
+            self._pending = self._pending[len(piece):]
+            out.append(bytes(piece))
+            wanted -= len(piece)
+            self._produced += len(piece)
+        data = b"".join(out)
+        self.hash.update(data)
+        return data
+
+
+@pytest.fixture(scope="module")
+def s3_subprocess_server() -> Iterator[str]:
+    """A moto S3 server in its own process, for memory measurements of our client alone.
+
+    moto keeps uploaded objects (and joins multipart uploads) in memory; in-process it would be
+    counted against the client under test.
+    """
+    port = _free_port()
+    proc = subprocess.Popen(  # noqa: S603 - fixed argv
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("moto server subprocess did not start") from None
+                time.sleep(0.1)
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
