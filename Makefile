@@ -42,9 +42,11 @@ test: install-dev
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 ## Rebuild the translation catalogues (needs GNU gettext); the compiled .mo files are committed.
-messages: install
-	cd casehub && ../$(PY) ../manage.py makemessages -l zh_Hans -l en --ignore '*/migrations/*'
-	$(PY) manage.py compilemessages
+messages: install-dev
+	$(PY) manage.py makemessages -l en --no-location --ignore '.venv/*' --ignore 'var/*' --ignore 'tests/*' \
+	    --ignore 'bench/*' --ignore 'examples/*' --ignore 'artifacts/*'
+	$(PY) casehub/locale/apply_translations.py $(TRANSLATIONS)
+	$(PY) manage.py compilemessages -l en
 
 lint: install-dev
 	$(VENV)/bin/ruff check .
