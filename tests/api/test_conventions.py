@@ -1,0 +1,173 @@
+"""The conventions every endpoint shares: error shape and language, pagination, throttling,
+idempotency, the 404 for unknown paths, the schema and its local docs."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from casehub.api.errors import ERROR_CODES
+from casehub.cases.models import Case
+
+pytestmark = pytest.mark.django_db
+
+
+def test_messages_follow_accept_language(client):
+    zh = client.get("/api/v1/me/", HTTP_ACCEPT_LANGUAGE="zh-hans").json()
+    en = client.get("/api/v1/me/", HTTP_ACCEPT_LANGUAGE="en").json()
+    assert zh["code"] == en["code"] == "not_authenticated"
+    assert en["message"] == "Authentication credentials were not provided."
+    assert zh["message"] != en["message"] and "认证" in zh["message"]
+
+
+def test_chinese_is_the_default_language(client):
+    assert "认证" in client.get("/api/v1/me/").json()["message"]
+
+
+def test_validation_errors_name_each_field_including_nested_ones(district, api_as):
+    response = api_as(district.investigator).post("/api/v1/cases/", {
+        "summary": "没有标题",
+        "occurred_on": "昨天",
+        "persons": [{"name": "张三", "id_number": "440307199001011234"}],
+    }, format="json")
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "validation_error"
+    fields = {e["field"]: e["code"] for e in body["errors"]}
+    assert fields["title"] == "required"
+    assert fields["occurred_on"] == "invalid"
+    assert fields["persons.0.id_number"] == "id_checksum"
+    assert Case.objects.count() == 0
+
+
+def test_query_parameters_are_validated_too(district, api_as):
+    response = api_as(district.auditor).get("/api/v1/audit/events/?case=abc")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "case"
+
+
+def test_an_invalid_cursor_is_a_400_naming_the_cursor(district, api_as):
+    response = api_as(district.investigator).get("/api/v1/cases/?cursor=garbage")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "cursor"
+
+
+def test_unknown_api_path_is_json_404(district, api_as):
+    response = api_as(district.investigator).get("/api/v1/no-such-thing/")
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+
+
+def test_cursor_pagination_walks_every_row_once(district, api_as):
+    from casehub.cases.services import register_case
+
+    for i in range(7):
+        register_case(acting_user=district.investigator, title=f"案件{i}")
+    client = api_as(district.investigator)
+    seen, url, pages = [], "/api/v1/cases/?page_size=3", 0
+    while url:
+        page = client.get(url).json()
+        assert set(page) == {"next", "previous", "results"}
+        seen += [c["id"] for c in page["results"]]
+        url, pages = page["next"], pages + 1
+    assert pages == 3
+    assert seen == sorted(seen, reverse=True) and len(set(seen)) == 7
+
+
+def test_throttling_is_per_client_and_configurable(district, api_as, settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK,
+                               "DEFAULT_THROTTLE_RATES": {"personal": "3/min", "user": "3/min"}}
+    first, second = api_as(district.investigator), api_as(district.prosecutor)
+    assert [first.get("/api/v1/me/").status_code for _ in range(3)] == [200, 200, 200]
+    refused = first.get("/api/v1/me/")
+    assert refused.status_code == 429
+    assert refused.json()["code"] == "throttled"
+    assert int(refused["Retry-After"]) > 0
+    assert second.get("/api/v1/me/").status_code == 200  # another client has its own budget
+
+
+def test_a_client_credential_may_carry_its_own_rate(district):
+    from casehub.api.credentials import register_client
+
+    issued = register_client(acting_user=None, agency=district.court, name="法院系统", role="court_clerk",
+                             throttle_rate="2/min")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.token}")
+    assert [client.get("/api/v1/me/").status_code for _ in range(3)] == [200, 200, 429]
+
+
+class TestIdempotency:
+    body = {"title": "李四诈骗案", "summary": "电信诈骗"}
+
+    def test_same_key_and_body_returns_the_first_result_and_creates_nothing(self, district, api_as):
+        client = api_as(district.investigator)
+        first = client.post("/api/v1/cases/", self.body, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+        again = client.post("/api/v1/cases/", self.body, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+        assert first.status_code == again.status_code == 201
+        assert again.json() == first.json()
+        assert again["Idempotent-Replayed"] == "true"
+        assert again["Location"] == first["Location"]
+        assert Case.objects.count() == 1
+
+    def test_same_key_different_body_is_409_and_creates_nothing(self, district, api_as):
+        client = api_as(district.investigator)
+        client.post("/api/v1/cases/", self.body, format="json", HTTP_IDEMPOTENCY_KEY="k-2")
+        other = client.post("/api/v1/cases/", {**self.body, "title": "王五"}, format="json",
+                            HTTP_IDEMPOTENCY_KEY="k-2")
+        assert other.status_code == 409
+        assert other.json()["code"] == "idempotency_key_reused"
+        assert Case.objects.count() == 1
+
+    def test_keys_belong_to_one_caller(self, district, make_user, api_as):
+        from casehub.agencies.models import Role
+
+        colleague = make_user(district.police, [Role.INVESTIGATOR])
+        api_as(district.investigator).post("/api/v1/cases/", self.body, format="json", HTTP_IDEMPOTENCY_KEY="k")
+        api_as(colleague).post("/api/v1/cases/", self.body, format="json", HTTP_IDEMPOTENCY_KEY="k")
+        assert Case.objects.count() == 2
+
+    def test_a_failed_request_releases_its_key(self, district, api_as):
+        client = api_as(district.investigator)
+        bad = client.post("/api/v1/cases/", {"summary": "no title"}, format="json", HTTP_IDEMPOTENCY_KEY="k-3")
+        assert bad.status_code == 400
+        good = client.post("/api/v1/cases/", self.body, format="json", HTTP_IDEMPOTENCY_KEY="k-3")
+        assert good.status_code == 201
+
+    def test_without_a_key_each_post_creates(self, district, api_as):
+        client = api_as(district.investigator)
+        client.post("/api/v1/cases/", self.body, format="json")
+        client.post("/api/v1/cases/", self.body, format="json")
+        assert Case.objects.count() == 2
+
+    def test_an_overlong_key_is_rejected_naming_the_header(self, district, api_as):
+        response = api_as(district.investigator).post("/api/v1/cases/", self.body, format="json",
+                                                      HTTP_IDEMPOTENCY_KEY="x" * 300)
+        assert response.status_code == 400
+        assert response.json()["errors"][0]["field"] == "Idempotency-Key"
+
+
+def test_schema_documents_errors_idempotency_and_examples_for_every_operation(client):
+    response = client.get("/api/v1/schema/?format=json")
+    assert response.status_code == 200
+    schema = response.json()
+    operations = [(path, method, op) for path, item in schema["paths"].items() for method, op in item.items()]
+    assert len(operations) >= 15
+    for path, method, op in operations:
+        for code in ("401", "403", "429"):
+            error = op["responses"][code]["content"]["application/json"]
+            assert error["schema"]["$ref"].endswith("/Error"), (path, method, code)
+            assert error["examples"], (path, method, code)
+        if method == "post" and not path.endswith("/revoke/"):
+            names = {p["name"] for p in op.get("parameters", [])}
+            assert "Idempotency-Key" in names, path
+            assert "409" in op["responses"], path
+    documented_codes = set(ERROR_CODES)
+    assert {"validation_error", "not_found", "permission_denied", "throttled"} <= documented_codes
+
+
+def test_swagger_ui_is_served_with_local_assets_only(client):
+    response = client.get("/api/v1/docs/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "/static/drf_spectacular_sidecar/swagger-ui-dist/" in html
+    assert "cdn" not in html.lower() and "unpkg" not in html.lower()
