@@ -10,4 +10,6 @@ def _isolated_data_dir(settings, tmp_path):
     """Each test gets its own object-store directory unless it asks for S3."""
     settings.CASEHUB_STORAGE_URL = (tmp_path / "objects").as_uri()
     settings.CELERY_TASK_ALWAYS_EAGER = True
+    # Tests create many users; production keeps Django's slow default hasher (a test checks it).
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     yield
