@@ -115,11 +115,12 @@ def _suspect_fields(case: Any) -> list[tuple[str, str]]:
     return fields
 
 
-def _add_document(ctx: Any, *, title: str, pdf: bytes, agency: Any, doc_type: str) -> None:
+def _add_document(ctx: Any, *, title: str, pdf: bytes) -> None:
     from casehub.dossier import services as dossier
+    from casehub.dossier.models import Category
 
     doc = dossier.add_generated_document(
-        ctx.case, title=title, pdf=pdf, agency=agency, acting_user=ctx.acting_user, doc_type=doc_type
+        case=ctx.case, acting_user=ctx.acting_user, title=title, category=Category.PROCEDURAL, pdf_bytes=pdf
     )
     ctx.documents.append(doc)
 
@@ -149,7 +150,7 @@ def generate_prosecution_recommendation(ctx: Any) -> None:
     pdf = _render(_("起诉意见书"), number=ctx.numbers.get(NumberKind.PROSECUTION_RECOMMENDATION, ""),
                   fields=[(_("案件名称"), case.title), *_suspect_fields(case)], paragraphs=paragraphs,
                   footer_lines=[ctx.holder_before.name, _today(), _("（公章）")])
-    _add_document(ctx, title=_("起诉意见书"), pdf=pdf, agency=ctx.holder_before, doc_type="prosecution_recommendation")
+    _add_document(ctx, title=_("起诉意见书"), pdf=pdf)
 
 
 @effect
@@ -167,7 +168,7 @@ def generate_indictment(ctx: Any) -> None:
     pdf = _render(_("起诉书"), number=ctx.numbers.get(NumberKind.INDICTMENT, ""),
                   fields=[(_("案件名称"), case.title), *_suspect_fields(case)], paragraphs=paragraphs,
                   footer_lines=[ctx.holder_before.name, _today(), _("（院印）")])
-    _add_document(ctx, title=_("起诉书"), pdf=pdf, agency=ctx.holder_before, doc_type="indictment")
+    _add_document(ctx, title=_("起诉书"), pdf=pdf)
 
 
 @effect
@@ -197,4 +198,4 @@ def generate_non_prosecution_decision(ctx: Any) -> None:
     pdf = _render(_("不起诉决定书"), number=ctx.numbers.get(NumberKind.NON_PROSECUTION, ""),
                   fields=[(_("案件名称"), case.title), *_suspect_fields(case)], paragraphs=paragraphs,
                   footer_lines=[ctx.holder_before.name, _today(), _("（院印）")])
-    _add_document(ctx, title=_("不起诉决定书"), pdf=pdf, agency=ctx.holder_before, doc_type="non_prosecution")
+    _add_document(ctx, title=_("不起诉决定书"), pdf=pdf)

@@ -53,7 +53,6 @@ def _canonical(value: Any) -> bytes:
 
 def _sign(agency: Any, data: bytes) -> bytes:
     from casehub.pki.services import signer_for
-
     from signing.cms import sign_detached
 
     return sign_detached(data, signer_for(agency))
@@ -76,9 +75,17 @@ def _person(p: Any) -> dict[str, Any]:
     }
 
 
-def _object_entry(obj: Any, **extra: Any) -> dict[str, Any]:
-    return {"id": obj.pk, "title": getattr(obj, "title", ""), "sha256": obj.sha256, "size": obj.size,
-            "page_count": obj.page_count, **extra}
+def _document_entry(doc: Any) -> dict[str, Any]:
+    return {"id": doc.pk, "title": doc.title, "sha256": doc.sha256, "size": doc.size,
+            "page_count": doc.page_count, "volume": doc.volume_id, "first_page": doc.first_page,
+            "category": doc.category, "author_agency": doc.author_agency.code}
+
+
+def _volume_entry(volume: Any) -> dict[str, Any]:
+    # The assembled, signed volume PDF: contents pages plus the numbered document pages.
+    return {"id": volume.pk, "title": str(volume), "number": volume.number, "agency": volume.agency.code,
+            "sha256": volume.sha256, "size": volume.assembled.size if volume.assembled_id else None,
+            "page_count": volume.page_count, "contents_page_count": volume.contents_page_count}
 
 
 def build_manifest(ctx: Any, transfer: Transfer, volumes: list[Any], documents: list[Any]) -> dict[str, Any]:
@@ -95,8 +102,8 @@ def build_manifest(ctx: Any, transfer: Transfer, volumes: list[Any], documents: 
             "offences": [o.name for o in case.offences.all()],
         },
         "persons": [_person(p) for p in case.persons.select_related("detention_centre").order_by("id")],
-        "volumes": [_object_entry(v, number=getattr(v, "number", None)) for v in volumes],
-        "documents": [_object_entry(doc, volume=getattr(doc, "volume_id", None)) for doc in documents],
+        "volumes": [_volume_entry(v) for v in volumes],
+        "documents": [_document_entry(doc) for doc in documents],
         "from": _agency(transfer.from_agency),
         "to": _agency(transfer.to_agency),
         "officer": {"id": officer.pk, "username": officer.get_username(), "name": str(officer),
@@ -130,7 +137,9 @@ def send_package(ctx: Any, recipient: Any, *, requires_acceptance: bool) -> Tran
     transfer.volume_count = len(volumes)
     transfer.page_count = sum(int(doc.page_count or 0) for doc in documents)
     transfer.total_bytes = sum(int(doc.size or 0) for doc in documents)
-    transfer.dossier_complete = bool(documents) and all(getattr(v, "sealed_at", True) for v in volumes)
+    # Complete: every current main-file document is bound into an assembled volume that travels.
+    volume_ids = {v.pk for v in volumes}
+    transfer.dossier_complete = bool(documents) and all(doc.volume_id in volume_ids for doc in documents)
     transfer.electronic = True
     transfer.save()
     # Verification re-reads every object; it runs after commit so the receiver's inbox shows progress.
@@ -158,7 +167,6 @@ def verify_package(transfer: Transfer, progress: Callable[[int], None] | None = 
     Returns ``{"ok": bool, "errors": [...], "signature": {...}, "objects_checked": n, "bytes": n}``.
     """
     from casehub.pki.services import trust_store
-
     from signing.cms import verify_detached
 
     errors: list[dict[str, Any]] = []
@@ -167,12 +175,17 @@ def verify_package(transfer: Transfer, progress: Callable[[int], None] | None = 
     if hashlib.sha256(data).hexdigest() != transfer.manifest_sha256:
         errors.append(_error("manifest_hash", _("移送清单内容与其摘要不符。")))
     try:
-        result = verify_detached(data, bytes(transfer.manifest_signature), trust_store())
-        report["signature"] = _describe(result)
-        if not _ok(result):
-            errors.append(_error("signature", _("移送清单签名无效：%(why)s") % {"why": _why(result)}))
-    except Exception as exc:  # noqa: BLE001 - any failure to verify is a verification failure
-        errors.append(_error("signature", _("移送清单签名无法验证：%(why)s") % {"why": exc}))
+        identity = verify_detached(data, bytes(transfer.manifest_signature), trust_store(),
+                                   trusted_time=transfer.sent_at)
+        report["signature"] = {"signer": identity.name, "agency_code": identity.agency_code,
+                               "serial": identity.serial, "fingerprint": identity.fingerprint,
+                               "signing_time": identity.signing_time.isoformat() if identity.signing_time else None,
+                               "time_source": identity.time_source}
+        if identity.agency_code != transfer.from_agency.code:
+            errors.append(_error("signer", _("移送清单不是由移送机关签名的（签名机关代码 %(code)s）。")
+                                 % {"code": identity.agency_code}))
+    except Exception as exc:  # noqa: BLE001 - invalid, untrusted, expired, revoked: all block acceptance
+        errors.append(_error("signature", _("移送清单签名验证未通过：%(why)s") % {"why": exc}))
     manifest = transfer.manifest or {}
     entries = [("volume", v) for v in manifest.get("volumes", [])] + [
         ("document", doc) for doc in manifest.get("documents", [])]
@@ -214,28 +227,6 @@ def _check_object(entry: dict[str, Any]) -> str | None:
     if entry.get("size") is not None and size != int(entry["size"]):
         return _("大小与清单不符。")
     return None
-
-
-def _ok(result: Any) -> bool:
-    if isinstance(result, dict):
-        return bool(result.get("valid", result.get("ok")))
-    for attr in ("valid", "ok", "is_valid"):
-        if hasattr(result, attr):
-            return bool(getattr(result, attr))
-    return bool(result)
-
-
-def _why(result: Any) -> str:
-    if isinstance(result, dict):
-        return str(result.get("reason") or result.get("error") or "")
-    return str(getattr(result, "reason", "") or getattr(result, "error", "") or "")
-
-
-def _describe(result: Any) -> dict[str, Any]:
-    if isinstance(result, dict):
-        return {k: str(v) for k, v in result.items()}
-    keys = ("valid", "signer", "signer_subject", "signer_agency", "signing_time", "reason", "trusted", "revoked")
-    return {k: str(getattr(result, k)) for k in keys if hasattr(result, k)}
 
 
 def record_verification(transfer: Transfer, report: dict[str, Any]) -> None:
@@ -283,16 +274,17 @@ def answer_package(ctx: Any, transfer: Transfer, *, accepted: bool) -> None:
 def verify_receipt(transfer: Transfer) -> bool:
     """The sender checks the receipt it got back (signature by the receiving agency, hash)."""
     from casehub.pki.services import trust_store
-
     from signing.cms import verify_detached
 
     data = bytes(transfer.receipt_bytes)
     if not data or hashlib.sha256(data).hexdigest() != transfer.receipt_sha256:
         return False
     try:
-        return _ok(verify_detached(data, bytes(transfer.receipt_signature), trust_store()))
-    except Exception:  # noqa: BLE001
+        identity = verify_detached(data, bytes(transfer.receipt_signature), trust_store(),
+                                   trusted_time=transfer.decided_at)
+    except Exception:  # noqa: BLE001 - any failure means the receipt is not proven
         return False
+    return identity.agency_code == transfer.to_agency.code
 
 
 def suspects(case: Any) -> list[Any]:
