@@ -206,6 +206,9 @@ class IngestJob(_Job):
         verbose_name = _("上传处理任务")
         verbose_name_plural = _("上传处理任务")
 
+    def __str__(self) -> str:
+        return f"{self.original_filename or self.title} ({self.get_status_display()})"
+
 
 class AssemblyJob(_Job):
     """Sealing and assembling the draft volumes of one part of a case."""
@@ -216,6 +219,9 @@ class AssemblyJob(_Job):
     class Meta(_Job.Meta):
         verbose_name = _("组卷任务")
         verbose_name_plural = _("组卷任务")
+
+    def __str__(self) -> str:
+        return f"{self.get_part_display()} ({self.get_status_display()})"
 
 
 class ChunkedUpload(models.Model):
@@ -231,3 +237,6 @@ class ChunkedUpload(models.Model):
     staged_path = models.CharField(max_length=500)
     created_at = models.DateTimeField(auto_now_add=True)
     completed = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return f"{self.filename} {self.received}/{self.total_size}"

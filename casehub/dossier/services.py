@@ -1,0 +1,602 @@
+"""Service functions of the dossier: the only code that changes documents and volumes.
+
+Each state change runs in one transaction with the case row locked and writes one audit event
+there (STYLE.md §1). Heavy work (validating and storing uploads, building volume PDFs) runs
+outside the lock; only the final recording step takes it.
+
+Interfaces other apps use:
+
+- :func:`ingest_upload` — queue an uploaded file for the ingest pipeline (Celery; eager in tests).
+- :func:`main_file_documents` — the current versions of the main-file 正卷 documents of a case.
+- :func:`seal_and_assemble_main_volumes` — seal, assemble and sign the main-file volumes (the
+  transfer engine calls it when a case is sent; idempotent for an unchanged dossier).
+- :func:`add_generated_document` — file an engine-generated PDF synchronously.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from datetime import UTC, date
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.db.models import F, Max, Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from casehub.agencies.models import AgencyKind
+from casehub.agencies.permissions import READ_DOSSIER, UPLOAD_DOCUMENT, has_capability
+from casehub.audit.services import record_event
+from casehub.cases.models import Case
+from casehub.cases.selectors import can_act
+from casehub.dossier import ingest
+from casehub.dossier.assembly import Entry, build_volume_pdf, pack
+from casehub.dossier.limits import limit
+from casehub.dossier.models import (
+    CATEGORY_ORDER,
+    AssemblyJob,
+    Category,
+    Document,
+    IngestJob,
+    JobStatus,
+    Part,
+    Volume,
+    VolumeStatus,
+)
+from casehub.objectstore import services as objectstore
+from casehub.pdfgen import ContentsRow
+
+logger = logging.getLogger(__name__)
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+def visible_documents(user: Any, case: Case) -> QuerySet[Document]:
+    """Documents of ``case`` the user may read. The caller got ``case`` from
+    ``get_visible_case``; on top of that the work file 副卷 is visible only to the agency that
+    filed it (DESIGN.md §3: it stays with the police)."""
+    if not has_capability(user, READ_DOSSIER) or user.agency_id is None:
+        return Document.objects.none()
+    return Document.objects.filter(case=case).filter(Q(part=Part.MAIN) | Q(owner_agency_id=user.agency_id))
+
+
+def visible_volumes(user: Any, case: Case) -> QuerySet[Volume]:
+    if not has_capability(user, READ_DOSSIER) or user.agency_id is None:
+        return Volume.objects.none()
+    return Volume.objects.filter(case=case).filter(Q(part=Part.MAIN) | Q(agency_id=user.agency_id))
+
+
+def main_file_documents(case: Case) -> QuerySet[Document]:
+    """Current versions of the case's main-file documents, in binding order."""
+    return (
+        Document.objects.filter(case=case, part=Part.MAIN, is_current=True)
+        .select_related("volume", "author_agency", "stored")
+        .order_by("volume__sealed_at", "volume__number", "position", "id")
+    )
+
+
+# --- ingest ------------------------------------------------------------------------------------
+
+
+def staging_dir() -> Path:
+    """Uploads wait here, outside the object store, until validated. Workers must see the same
+    directory (a shared volume when web and workers run on different machines)."""
+    path = Path(settings.DATA_DIR) / "ingest" / "staged"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def check_can_upload(user: Any, case: Case, part: str = Part.MAIN) -> None:
+    """Raise PermissionDenied unless ``user`` may add documents to ``case`` now."""
+    if not has_capability(user, UPLOAD_DOCUMENT) or not can_act(user, case):
+        raise PermissionDenied(_("您所在机关当前不承办此案件，不能上传材料。"))
+    if part == Part.WORK and user.agency.kind != AgencyKind.POLICE:
+        raise PermissionDenied(_("只有公安机关可以建立侦查工作卷（副卷）。"))
+
+
+def _clean_metadata(*, case: Case, acting_user: Any, title: str, category: str, part: str,
+                    supersedes: Document | None, reason: str) -> str:
+    title = (title or "").strip()
+    errors: dict[str, str] = {}
+    if not title:
+        errors["title"] = _("请填写材料标题。")
+    if category not in Category.values:
+        errors["category"] = _("材料类别无效。")
+    if part not in Part.values:
+        errors["part"] = _("卷别无效。")
+    if supersedes is not None:
+        if (supersedes.case_id != case.pk or not supersedes.is_current or supersedes.part != part
+                or supersedes.owner_agency_id != acting_user.agency_id):
+            errors["supersedes"] = _("只能更正本机关归档的、本案同一卷别中的现行材料。")
+        if not (reason or "").strip():
+            errors["reason"] = _("更正材料须说明理由。")
+    if errors:
+        raise ValidationError(errors)
+    return title
+
+
+def _stage(uploaded: UploadedFile | str | os.PathLike) -> tuple[Path, str, int]:
+    """Put the upload in the staging directory; returns (path, original filename, size).
+
+    A path already inside the staging directory (a finished chunked upload) is taken over; any
+    other path is copied, so the caller's file is left alone.
+    """
+    target_dir = staging_dir()
+    import uuid
+
+    target = target_dir / f"{uuid.uuid4().hex}.upload"
+    if isinstance(uploaded, str | os.PathLike):
+        source = Path(uploaded).resolve()
+        if source.parent == target_dir.resolve():
+            os.replace(source, target)
+        else:
+            shutil.copyfile(source, target)
+        name = source.name
+    else:
+        with target.open("wb") as fh:
+            for chunk in uploaded.chunks():
+                fh.write(chunk)
+        name = os.path.basename(uploaded.name or "")
+    return target, name[:255], target.stat().st_size
+
+
+def ingest_upload(
+    *,
+    case: Case,
+    acting_user: Any,
+    uploaded_file_or_path: UploadedFile | str | os.PathLike,
+    title: str,
+    category: str,
+    part: str = Part.MAIN,
+    doc_date: date | None = None,
+    supersedes: Document | None = None,
+    reason: str = "",
+    original_filename: str = "",
+) -> IngestJob:
+    """Accept an upload for the ingest pipeline and queue it; returns the job to poll.
+
+    Raises PermissionDenied (not the holder, no capability) or ValidationError (bad metadata)
+    before anything is staged. Whether the *file* is acceptable is decided by the pipeline; a
+    rejected file ends as a failed job with the reason, and nothing is stored.
+    """
+    check_can_upload(acting_user, case, part)
+    title = _clean_metadata(case=case, acting_user=acting_user, title=title, category=category, part=part,
+                            supersedes=supersedes, reason=reason)
+    staged, name, size = _stage(uploaded_file_or_path)
+    job = IngestJob.objects.create(
+        case=case, agency=acting_user.agency, created_by=acting_user, part=part, category=category, title=title,
+        doc_date=doc_date, supersedes=supersedes, reason=(reason or "").strip(),
+        original_filename=(original_filename or name)[:255], staged_path=str(staged), size=size,
+    )
+    _dispatch("casehub.dossier.tasks.ingest_document", str(job.pk))
+    job.refresh_from_db()
+    return job
+
+
+def _dispatch(task_name: str, *args: Any) -> None:
+    """Queue a task after commit; with the embedded default (eager) run it now, in this process."""
+    from casehub.dossier import tasks
+
+    task = {"casehub.dossier.tasks.ingest_document": tasks.ingest_document,
+            "casehub.dossier.tasks.assemble_volumes": tasks.assemble_volumes}[task_name]
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        task.apply(args=args)
+    else:
+        transaction.on_commit(lambda: task.delay(*args))
+
+
+def _set_progress(job: IngestJob | AssemblyJob, *, step: str, progress: int, status: str = JobStatus.RUNNING) -> None:
+    job.step, job.progress, job.status = step, progress, status
+    type(job).objects.filter(pk=job.pk).update(step=step, progress=progress, status=status)
+
+
+def run_ingest_job(job_id: str) -> IngestJob:
+    """The body of the ingest task: run the pipeline for one job and record the result."""
+    job = IngestJob.objects.select_related("case", "created_by", "agency", "supersedes").get(pk=job_id)
+    if job.is_finished:
+        return job  # a redelivered task after success or rejection: nothing to do
+    workdir = ingest.make_workdir()
+    ctx = ingest.IngestContext(source=Path(job.staged_path), workdir=workdir)
+
+    def store(c: ingest.IngestContext) -> None:
+        assert c.pdf_path is not None
+        with c.pdf_path.open("rb") as fh:
+            c.stored = objectstore.store_stream(fh, content_type="application/pdf", size=c.pdf_path.stat().st_size)
+
+    def record(c: ingest.IngestContext) -> None:
+        c.document = _record_document(job, c)
+
+    steps = [
+        ingest.Step("validate", _("检查文件"), ingest.step_validate),
+        ingest.Step("normalise", _("转换为 PDF"), ingest.step_normalise),
+        ingest.Step("store", _("计算哈希并存储"), store),
+        ingest.Step("count", _("统计页数"), ingest.step_count_pages),
+        ingest.Step("record", _("登记入卷"), record),
+    ]
+    try:
+        if not ctx.source.is_file():
+            raise ingest.IngestRejected(_("上传的文件已不存在，请重新上传。"), code="missing")
+        ingest.run_pipeline(ctx, steps, lambda step, pct: _set_progress(job, step=step.name, progress=pct))
+    except ingest.IngestRejected as rejected:
+        _fail(job, rejected.message, code=rejected.code)
+    except PermissionDenied as denied:
+        _fail(job, str(denied), code="permission")
+    except Exception:
+        logger.exception("ingest job %s failed", job.pk)
+        _fail(job, _("处理过程中发生内部错误，文件未入卷。请重试或联系系统管理员。"), code="internal")
+    else:
+        IngestJob.objects.filter(pk=job.pk).update(
+            status=JobStatus.DONE, progress=100, step="done", document=ctx.document, finished_at=timezone.now(),
+            message="", staged_path="",
+        )
+    finally:
+        ingest.remove_quietly(job.staged_path)
+        shutil.rmtree(workdir, ignore_errors=True)
+    job.refresh_from_db()
+    return job
+
+
+def _fail(job: IngestJob, message: str, *, code: str) -> None:
+    with transaction.atomic():
+        IngestJob.objects.filter(pk=job.pk).update(
+            status=JobStatus.FAILED, message=message, finished_at=timezone.now(), staged_path="",
+        )
+        record_event(
+            "document.rejected", actor=job.created_by, agency=job.agency, obj=job.case, case=job.case,
+            details={"filename": job.original_filename, "size": job.size, "code": code, "reason": message},
+        )
+
+
+def _lock_case(case_id: int) -> Case:
+    return Case.objects.select_for_update().get(pk=case_id)
+
+
+def _draft_volume(case: Case, part: str, agency: Any) -> Volume:
+    """The draft volume of (case, part, agency), created on first use. Call with the case locked."""
+    volume = Volume.objects.filter(case=case, part=part, agency=agency, status=VolumeStatus.DRAFT).first()
+    if volume is None:
+        last = Volume.objects.filter(case=case, part=part, agency=agency).aggregate(n=Max("number"))["n"] or 0
+        volume = Volume.objects.create(case=case, part=part, agency=agency, number=last + 1)
+    return volume
+
+
+def _insert_position(volume: Volume, category: str) -> int:
+    """Where a new document goes by default: after the last one of the same or an earlier
+    category (procedural documents first, then evidence …); later ones move down by one."""
+    rank = CATEGORY_ORDER.get(category, len(CATEGORY_ORDER))
+    docs = list(volume.documents.order_by("position", "id").values_list("pk", "position", "category"))
+    position = 1
+    for _pk, pos, cat in docs:
+        if CATEGORY_ORDER.get(cat, len(CATEGORY_ORDER)) <= rank:
+            position = pos + 1
+    to_shift = [pk for pk, pos, _cat in docs if pos >= position]
+    if to_shift:
+        Document.objects.filter(pk__in=to_shift).update(position=F("position") + 1)
+    return position
+
+
+def _record_document(job: IngestJob, ctx: ingest.IngestContext) -> Document:
+    user = job.created_by
+    with transaction.atomic():
+        case = _lock_case(job.case_id)
+        # The case may have been transferred while the file was processed (CPL art. 162: once sent,
+        # the dossier belongs to the receiving stage); the sender can no longer add to it.
+        check_can_upload(user, case, job.part)
+        document = _create_document(
+            case=case, user=user, part=job.part, category=job.category, title=job.title, doc_date=job.doc_date,
+            stored=ctx.stored, page_count=ctx.page_count, original_filename=job.original_filename,
+            original_sha256=ctx.original_sha256, original_content_type=ingest.CONTENT_TYPES.get(ctx.kind or "", ""),
+            converted=ctx.converted, supersedes=job.supersedes, reason=job.reason,
+        )
+        record_event(
+            "document.uploaded", actor=user, agency=user.agency, obj=document, case=case,
+            details={
+                "title": document.title, "category": document.category, "part": document.part,
+                "sha256": document.sha256, "pages": document.page_count, "size": document.size,
+                "filename": document.original_filename, "converted": document.converted,
+                "original_sha256": document.original_sha256,
+                "supersedes": document.supersedes_id, "reason": document.reason,
+            },
+        )
+    return document
+
+
+def _create_document(*, case: Case, user: Any, part: str, category: str, title: str, doc_date: date | None,
+                     stored: Any, page_count: int, original_filename: str = "", original_sha256: str = "",
+                     original_content_type: str = "", converted: bool = False, generated: bool = False,
+                     supersedes: Document | None = None, reason: str = "") -> Document:
+    """Create the row and place it in the draft volume. Call inside a transaction with the case locked."""
+    agency = user.agency
+    volume = _draft_volume(case, part, agency)
+    position = None
+    if supersedes is not None:
+        supersedes = Document.objects.select_for_update().get(pk=supersedes.pk)
+        if not supersedes.is_current:
+            raise ValidationError({"supersedes": _("该材料已被更正，请基于最新版本更正。")})
+        if supersedes.volume_id == volume.pk:
+            # A correction takes the corrected document's place in the draft volume.
+            position = supersedes.position
+            Document.objects.filter(pk=supersedes.pk).update(is_current=False, volume=None)
+        else:
+            Document.objects.filter(pk=supersedes.pk).update(is_current=False)
+    if position is None:
+        position = _insert_position(volume, category)
+    return Document.objects.create(
+        case=case, part=part, category=category, title=title, doc_date=doc_date, author_agency=agency,
+        owner_agency=agency, page_count=page_count, size=stored.size, sha256=stored.sha256, stored=stored,
+        original_filename=original_filename, original_sha256=original_sha256 or stored.sha256,
+        original_content_type=original_content_type or "application/pdf", converted=converted, generated=generated,
+        uploaded_by=user, supersedes=supersedes, reason=reason, is_current=True, volume=volume, position=position,
+    )
+
+
+def add_generated_document(
+    *, case: Case, acting_user: Any, title: str, category: str, pdf_bytes: bytes, part: str = Part.MAIN
+) -> Document:
+    """File a PDF the platform generated (certificate, decision, receipt …) into the dossier.
+
+    Synchronous and trusted (the engine made it), so it skips the active-content scan but still
+    refuses bytes that are not a readable PDF. The caller is responsible for permission; the
+    document lands in ``acting_user``'s agency's draft volume of ``part``.
+    """
+    import io
+
+    import pikepdf
+
+    if category not in Category.values or part not in Part.values or not (title or "").strip():
+        raise ValidationError(_("生成文书的标题、类别或卷别无效。"))
+    try:
+        with pikepdf.open(io.BytesIO(pdf_bytes)) as pdf:
+            page_count = len(pdf.pages)
+    except pikepdf.PdfError as exc:
+        raise ValidationError(_("生成的文书不是有效的 PDF。")) from exc
+    stored = objectstore.store_bytes(pdf_bytes, content_type="application/pdf")
+    with transaction.atomic():
+        locked = _lock_case(case.pk)
+        document = _create_document(
+            case=locked, user=acting_user, part=part, category=category, title=title.strip(),
+            doc_date=timezone.localdate(), stored=stored, page_count=page_count, generated=True,
+            original_filename=f"{title.strip()}.pdf"[:255],
+        )
+        record_event(
+            "document.generated", actor=acting_user, agency=acting_user.agency, obj=document, case=locked,
+            details={"title": document.title, "category": category, "part": part, "sha256": document.sha256,
+                     "pages": page_count},
+        )
+    return document
+
+
+# --- ordering ----------------------------------------------------------------------------------
+
+
+def reorder_documents(*, volume: Volume, acting_user: Any, ordered_ids: list[int]) -> None:
+    """Set the binding order of a draft volume's documents (drag to reorder).
+
+    ``ordered_ids`` must name exactly the volume's documents. A sealed volume is never reordered:
+    its page mapping travels with the case.
+    """
+    with transaction.atomic():
+        _lock_case(volume.case_id)
+        locked = Volume.objects.select_for_update().get(pk=volume.pk)
+        if locked.status != VolumeStatus.DRAFT:
+            raise ValidationError(_("该卷已封卷，不能再调整顺序。"))
+        if locked.agency_id != acting_user.agency_id:
+            raise PermissionDenied(_("只能调整本机关的卷。"))
+        current = set(locked.documents.values_list("pk", flat=True))
+        if len(ordered_ids) != len(current) or set(ordered_ids) != current:
+            raise ValidationError(_("顺序列表与卷内材料不一致，请刷新页面后重试。"))
+        for position, pk in enumerate(ordered_ids, start=1):
+            Document.objects.filter(pk=pk).update(position=position)
+        record_event(
+            "volume.reordered", actor=acting_user, agency=acting_user.agency, obj=locked, case=locked.case_id,
+            details={"order": ordered_ids},
+        )
+
+
+# --- sealing and assembly ----------------------------------------------------------------------
+
+
+def preview_split(volume: Volume) -> list[list[Document]]:
+    """How a draft volume would be split at sealing, for the page (same rule as sealing)."""
+    docs = list(volume.documents.order_by("position", "id"))
+    groups = pack([d.page_count for d in docs], limit("CASEHUB_VOLUME_MAX_PAGES"))
+    return [[docs[i] for i in group] for group in groups]
+
+
+def seal_volumes(case: Case, *, part: str, agency: Any, acting_user: Any) -> list[Volume]:
+    """Seal the draft volume of (case, part, agency): fix the order and page mapping, splitting
+    into further volumes at document boundaries over ``CASEHUB_VOLUME_MAX_PAGES``. Returns the
+    newly sealed volumes (none when the draft is empty)."""
+    with transaction.atomic():
+        locked_case = _lock_case(case.pk)
+        draft = Volume.objects.select_for_update().filter(
+            case=locked_case, part=part, agency=agency, status=VolumeStatus.DRAFT
+        ).first()
+        if draft is None:
+            return []
+        docs = list(draft.documents.order_by("position", "id"))
+        if not docs:
+            return []
+        now = timezone.now()
+        groups = pack([d.page_count for d in docs], limit("CASEHUB_VOLUME_MAX_PAGES"))
+        sealed: list[Volume] = []
+        for index, group in enumerate(groups):
+            if index == 0:
+                volume = draft
+            else:
+                volume = Volume.objects.create(case=locked_case, part=part, agency=agency, number=draft.number + index)
+            page = 1
+            for position, doc_index in enumerate(group, start=1):
+                doc = docs[doc_index]
+                Document.objects.filter(pk=doc.pk).update(volume=volume, position=position, first_page=page)
+                page += doc.page_count
+            volume.status = VolumeStatus.SEALED
+            volume.sealed_at = now
+            volume.sealed_by = acting_user
+            volume.page_count = page - 1
+            volume.title = _volume_title(volume, agency)
+            volume.save(update_fields=["status", "sealed_at", "sealed_by", "page_count", "title"])
+            sealed.append(volume)
+        record_event(
+            "volume.sealed", actor=acting_user, agency=agency, obj=draft, case=locked_case,
+            details={"volumes": [{"id": v.pk, "number": v.number, "pages": v.page_count} for v in sealed],
+                     "part": part},
+        )
+    return sealed
+
+
+def _volume_title(volume: Volume, agency: Any) -> str:
+    return f"{agency.name} {volume.get_part_display()} 第{volume.number}卷"
+
+
+def _case_number(case: Case, agency: Any) -> str:
+    number = case.numbers.filter(agency=agency).order_by("issued_at", "id").first() or case.numbers.first()
+    return number.number if number else ""
+
+
+def assemble_volume(volume: Volume, *, acting_user: Any) -> Volume:
+    """Build, sign and store the PDF of a sealed volume; idempotent (an assembled volume is
+    returned unchanged)."""
+    volume = Volume.objects.select_related("case", "agency").get(pk=volume.pk)
+    if volume.status == VolumeStatus.ASSEMBLED:
+        return volume
+    if volume.status != VolumeStatus.SEALED:
+        raise ValidationError(_("只有已封卷的卷才能组卷。"))
+    docs = list(volume.documents.select_related("author_agency", "stored").order_by("position", "id"))
+    workdir = ingest.make_workdir()
+    try:
+        entries = []
+        for number, doc in enumerate(docs, start=1):
+            path = workdir / f"{number:04d}.pdf"
+            with objectstore.open_object(doc.stored) as reader, path.open("wb") as fh:
+                shutil.copyfileobj(reader, fh, 1 << 20)
+            entries.append(Entry(
+                path=path, page_count=doc.page_count, first_page=doc.first_page or 0,
+                row=ContentsRow(number=number, title=doc.title, author=doc.author_agency.name,
+                                date=doc.doc_date.isoformat() if doc.doc_date else "", pages=doc.page_range),
+            ))
+        out = workdir / "volume.pdf"
+        case = volume.case
+        subtitle = [case.title]
+        case_number = _case_number(case, volume.agency)
+        if case_number:
+            subtitle.append(case_number)
+        subtitle.append(f"{volume.title or _volume_title(volume, volume.agency)}  共{volume.page_count}页")
+        pages, contents_pages = build_volume_pdf(
+            heading="卷内目录", subtitle_lines=subtitle, entries=entries, out_path=out,
+            creation_date=(volume.sealed_at or timezone.now()).astimezone(UTC),
+        )
+        signed = sign_volume(out.read_bytes(), volume)
+        stored = objectstore.store_bytes(signed, content_type="application/pdf")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    with transaction.atomic():
+        _lock_case(volume.case_id)
+        locked = Volume.objects.select_for_update().get(pk=volume.pk)
+        if locked.status == VolumeStatus.ASSEMBLED:  # a concurrent run finished first
+            return locked
+        locked.status = VolumeStatus.ASSEMBLED
+        locked.assembled = stored
+        locked.sha256 = stored.sha256
+        locked.assembled_at = timezone.now()
+        locked.contents_page_count = contents_pages
+        locked.save(update_fields=["status", "assembled", "sha256", "assembled_at", "contents_page_count"])
+        record_event(
+            "volume.assembled", actor=acting_user, agency=locked.agency, obj=locked, case=locked.case_id,
+            details={"number": locked.number, "part": locked.part, "pages": pages, "contents_pages": contents_pages,
+                     "sha256": stored.sha256, "size": stored.size, "documents": [d.pk for d in docs]},
+        )
+    return locked
+
+
+def sign_volume(pdf_bytes: bytes, volume: Volume) -> bytes:
+    """Sign the assembled volume with its agency's key (PAdES, signing issue)."""
+    from signing.pades import sign_pdf
+
+    from casehub.pki.services import signer_for
+
+    signer = signer_for(volume.agency)
+    return sign_pdf(
+        pdf_bytes, signer, reason=f"组卷：{volume.title}",
+        stamp_text=f"{volume.agency.name} 组卷 {timezone.localtime(volume.sealed_at):%Y-%m-%d %H:%M}",
+    )
+
+
+def seal_and_assemble(case: Case, *, part: str, agency: Any, acting_user: Any,
+                      job: AssemblyJob | None = None) -> list[Volume]:
+    """Seal the draft of (case, part, agency) and assemble every sealed volume not yet assembled."""
+    seal_volumes(case, part=part, agency=agency, acting_user=acting_user)
+    pending = list(Volume.objects.filter(case=case, part=part, agency=agency, status=VolumeStatus.SEALED)
+                   .order_by("number"))
+    for index, volume in enumerate(pending):
+        if job is not None:
+            _set_progress(job, step=f"volume {volume.number}", progress=int(100 * index / max(len(pending), 1)))
+            job.volumes.add(volume)
+        assemble_volume(volume, acting_user=acting_user)
+    return list(Volume.objects.filter(case=case, part=part, agency=agency).exclude(status=VolumeStatus.DRAFT)
+                .order_by("number"))
+
+
+def seal_and_assemble_main_volumes(case: Case, *, acting_user: Any) -> list[Volume]:
+    """Seal and assemble the sending agency's main-file volumes; return every assembled main-file
+    volume of the case (all agencies), in the order they were bound.
+
+    Called by the transfer engine when a case is sent (CPL art. 162/176: the dossier travels with
+    the case). Idempotent: with no new documents it seals nothing and returns the same volumes.
+    The work file 副卷 is never included.
+    """
+    agency = getattr(acting_user, "agency", None) or case.holder_agency
+    seal_and_assemble(case, part=Part.MAIN, agency=agency, acting_user=acting_user)
+    return list(Volume.objects.filter(case=case, part=Part.MAIN, status=VolumeStatus.ASSEMBLED)
+                .select_related("agency", "assembled").order_by("sealed_at", "agency_id", "number"))
+
+
+def start_assembly(*, case: Case, acting_user: Any, part: str = Part.MAIN) -> AssemblyJob:
+    """Queue sealing + assembly of the user's agency's draft volume of ``part`` (the page's button)."""
+    from casehub.agencies.permissions import ASSEMBLE_VOLUME
+
+    if not has_capability(acting_user, ASSEMBLE_VOLUME) or not can_act(acting_user, case):
+        raise PermissionDenied(_("您所在机关当前不承办此案件，不能组卷。"))
+    job = AssemblyJob.objects.create(case=case, agency=acting_user.agency, created_by=acting_user, part=part)
+    _dispatch("casehub.dossier.tasks.assemble_volumes", str(job.pk))
+    job.refresh_from_db()
+    return job
+
+
+def run_assembly_job(job_id: str) -> AssemblyJob:
+    job = AssemblyJob.objects.select_related("case", "agency", "created_by").get(pk=job_id)
+    if job.is_finished:
+        return job
+    try:
+        _set_progress(job, step="seal", progress=0)
+        volumes = seal_and_assemble(job.case, part=job.part, agency=job.agency, acting_user=job.created_by, job=job)
+    except (ValidationError, PermissionDenied) as exc:
+        AssemblyJob.objects.filter(pk=job.pk).update(
+            status=JobStatus.FAILED, message="; ".join(getattr(exc, "messages", [str(exc)])), finished_at=timezone.now()
+        )
+    except Exception:
+        logger.exception("assembly job %s failed", job.pk)
+        AssemblyJob.objects.filter(pk=job.pk).update(
+            status=JobStatus.FAILED, message=_("组卷过程中发生内部错误，请重试或联系系统管理员。"),
+            finished_at=timezone.now(),
+        )
+    else:
+        job.volumes.add(*volumes)
+        AssemblyJob.objects.filter(pk=job.pk).update(
+            status=JobStatus.DONE, progress=100, step="done", finished_at=timezone.now()
+        )
+    job.refresh_from_db()
+    return job
+
+
+__all__ = [
+    "add_generated_document", "assemble_volume", "ingest_upload", "main_file_documents", "reorder_documents",
+    "seal_and_assemble_main_volumes", "seal_volumes", "start_assembly", "visible_documents", "visible_volumes",
+]

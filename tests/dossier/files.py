@@ -1,0 +1,108 @@
+"""Real files for the dossier tests: valid PDFs and images, and one of each kind the ingest
+pipeline must refuse. Built here, byte by byte, so every rejection is tested on a genuine file."""
+
+from __future__ import annotations
+
+import io
+import zlib
+from pathlib import Path
+
+import pikepdf
+from PIL import Image
+
+
+def text_pdf(pages: int = 1, label: str = "doc", *, size: tuple[float, float] = (595, 842), rotate: int = 0) -> bytes:
+    """A PDF whose page i shows ``<label> p<i>`` near the middle (Helvetica, extractable)."""
+    pdf = pikepdf.new()
+    font = pdf.make_indirect(pikepdf.Dictionary(Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1,
+                                                BaseFont=pikepdf.Name.Helvetica))
+    for i in range(1, pages + 1):
+        content = f"BT /F1 14 Tf 100 400 Td ({label} p{i}) Tj ET".encode()
+        page = pikepdf.Dictionary(
+            Type=pikepdf.Name.Page, MediaBox=[0, 0, size[0], size[1]],
+            Resources=pikepdf.Dictionary(Font=pikepdf.Dictionary(F1=font)),
+            Contents=pdf.make_stream(content),
+        )
+        if rotate:
+            page.Rotate = rotate
+        pdf.pages.append(pikepdf.Page(page))
+    buf = io.BytesIO()
+    pdf.save(buf)
+    return buf.getvalue()
+
+
+def _modified(data: bytes, change) -> bytes:
+    with pikepdf.open(io.BytesIO(data)) as pdf:
+        change(pdf)
+        buf = io.BytesIO()
+        pdf.save(buf)
+        return buf.getvalue()
+
+
+def encrypted_pdf() -> bytes:
+    with pikepdf.open(io.BytesIO(text_pdf(1))) as pdf:
+        buf = io.BytesIO()
+        pdf.save(buf, encryption=pikepdf.Encryption(owner="owner-secret", user="", R=6))
+        return buf.getvalue()
+
+
+def javascript_pdf() -> bytes:
+    def add(pdf: pikepdf.Pdf) -> None:
+        pdf.Root.OpenAction = pikepdf.Dictionary(S=pikepdf.Name.JavaScript, JS=pikepdf.String("app.alert(1)"))
+    return _modified(text_pdf(1), add)
+
+
+def launch_pdf() -> bytes:
+    def add(pdf: pikepdf.Pdf) -> None:
+        pdf.Root.OpenAction = pikepdf.Dictionary(S=pikepdf.Name.Launch, F=pikepdf.String("cmd.exe"))
+    return _modified(text_pdf(1), add)
+
+
+def embedded_file_pdf() -> bytes:
+    def add(pdf: pikepdf.Pdf) -> None:
+        pdf.attachments["payload.exe"] = pikepdf.AttachedFileSpec(pdf, b"MZ\x90\x00 not really")
+    return _modified(text_pdf(1), add)
+
+
+def truncated_pdf() -> bytes:
+    data = text_pdf(3)
+    return data[: len(data) // 3]
+
+
+def garbage_pdf() -> bytes:
+    return b"%PDF-1.7\n" + bytes(range(256)) * 40 + b"\n%%EOF\n"
+
+
+def bomb_pdf(decoded_bytes: int) -> bytes:
+    """One page whose content stream inflates to ``decoded_bytes`` of zeros (compressed ~1000:1)."""
+    pdf = pikepdf.new()
+    pdf.add_blank_page()
+    compressed = zlib.compress(b"\x00" * decoded_bytes, 9)
+    stream = pikepdf.Stream(pdf, compressed)
+    stream.Filter = pikepdf.Name.FlateDecode
+    pdf.pages[0].Contents = pdf.make_indirect(stream)
+    buf = io.BytesIO()
+    pdf.save(buf, compress_streams=False, stream_decode_level=pikepdf.StreamDecodeLevel.none)
+    return buf.getvalue()
+
+
+def image(fmt: str, size: tuple[int, int] = (400, 560), *, mode: str = "RGB", frames: int = 1) -> bytes:
+    images = [Image.new(mode, size, color=(200, 30 * i % 255, 60) if mode in ("RGB", "RGBA") else 128)
+              for i in range(frames)]
+    buf = io.BytesIO()
+    if frames > 1:
+        images[0].save(buf, format=fmt, save_all=True, append_images=images[1:], dpi=(300, 300))
+    else:
+        images[0].save(buf, format=fmt, dpi=(300, 300))
+    return buf.getvalue()
+
+
+def truncated_jpeg() -> bytes:
+    data = image("JPEG", (800, 800))
+    return data[: len(data) // 2]
+
+
+def write(tmp_path: Path, name: str, data: bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
