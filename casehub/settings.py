@@ -306,3 +306,12 @@ LOGGING = {
 # Domain tunables (each app documents its own).
 CASEHUB_VOLUME_MAX_PAGES = 200
 CASEHUB_UPLOAD_MAX_BYTES = 2 * 1024**3
+# Object store: how often the integrity sweep re-hashes every referenced object (verify_storage),
+# and which objects it covers ("referenced" by the database, or "all" in the store).
+CASEHUB_STORAGE_SWEEP_INTERVAL = timedelta(hours=24)
+CASEHUB_STORAGE_SWEEP_SCOPE = "referenced"
+CELERY_BEAT_SCHEDULE["objectstore-verify-storage"] = {
+    "task": "casehub.objectstore.verify_storage",
+    "schedule": CASEHUB_STORAGE_SWEEP_INTERVAL,
+    "kwargs": {"scope": CASEHUB_STORAGE_SWEEP_SCOPE},
+}
