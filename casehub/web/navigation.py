@@ -27,6 +27,7 @@ ENTRIES: tuple[NavEntry, ...] = (
     NavEntry(_("换押"), "custody:inbox", (p.ACKNOWLEDGE_CUSTODY, p.VIEW_DETAINEES)),
     NavEntry(_("考核统计"), "metrics:dashboard", (p.VIEW_METRICS,)),
     NavEntry(_("审计日志"), "audit:list", (p.VIEW_AUDIT,)),
+    NavEntry(_("存储核验"), "objectstore:sweeps", (p.VIEW_AUDIT,)),
     NavEntry(_("人员管理"), "admin:agencies_user_changelist", (p.MANAGE_AGENCY_USERS,)),
     NavEntry(_("机构设置"), "agency-settings", (p.MANAGE_AGENCY_USERS,)),
 )
