@@ -1,3 +1,12 @@
-"""URLs of this app."""
+"""URLs of the clocks app."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from casehub.clocks import views
+
+app_name = "clocks"
+
+urlpatterns = [
+    path("", views.clock_list, name="list"),
+    path("case/<int:case_id>/", views.case_clock_list, name="case"),
+]

@@ -6,3 +6,9 @@ class NotificationsConfig(AppConfig):
     name = "casehub.notifications"
     label = "notifications"
     verbose_name = _("通知")
+
+    def ready(self) -> None:
+        from casehub.notifications.inbox import unread_notifications
+        from casehub.web.inboxes import register
+
+        register(unread_notifications)

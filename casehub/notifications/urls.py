@@ -1,3 +1,12 @@
-"""URLs of this app."""
+"""URLs of the notifications app."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from casehub.notifications import views
+
+app_name = "notifications"
+
+urlpatterns = [
+    path("", views.notification_list, name="list"),
+    path("read/", views.notification_read, name="read"),
+]

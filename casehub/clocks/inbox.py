@@ -1,0 +1,48 @@
+"""Home-page inbox: the agency's clocks due soon or overdue, as a countdown."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from casehub.agencies.permissions import APPROVE_OUTGOING, READ_DOSSIER, has_capability
+from casehub.clocks.selectors import due_soon
+from casehub.web.inboxes import Inbox, InboxItem
+
+
+def describe_remaining(remaining: int | None, provisional: bool = False) -> str:
+    if remaining is None:
+        text = _("已结束")
+    elif remaining < 0:
+        text = _("已超期 %(n)d 日") % {"n": -remaining}
+    elif remaining == 0:
+        text = _("今日届满")
+    else:
+        text = _("剩余 %(n)d 日") % {"n": remaining}
+    if provisional:
+        text += _("（暂定：该年度节假日安排未公布）")
+    return text
+
+
+def clocks_due(user: Any) -> Inbox | None:
+    if not any(has_capability(user, c) for c in (READ_DOSSIER, APPROVE_OUTGOING)):
+        return None
+    today = timezone.localdate()
+    qs = due_soon(user, today=today, within_days=settings.CASEHUB_CLOCK_INBOX_DAYS)
+    items = []
+    for clock in qs[:10]:
+        remaining = clock.remaining_days(today)
+        who = f" · {clock.person.name}" if clock.person_id else ""
+        items.append(InboxItem(
+            title=f"{clock.case.title}{who}",
+            url=reverse("clocks:case", args=[clock.case_id]),
+            detail=f"{clock.get_kind_display()} · {describe_remaining(remaining, clock.provisional)}",
+            due=clock.due_date, overdue=remaining is not None and remaining < 0,
+        ))
+    return Inbox(key="clocks", title=gettext_lazy("期限提醒"), items=items, more_url=reverse("clocks:list"),
+                 total=qs.count())

@@ -1,0 +1,95 @@
+"""The statutory clocks of the Criminal Procedure Law (2018) that casehub keeps.
+
+Each kind declares its period, whether it is a *custody* period (CPL art. 105 para. 4: a custody
+period is never extended because its last day is a holiday) and the article it implements.
+The periods here are the defaults a clock opens with; an extension is a separate, recorded
+decision (:func:`casehub.clocks.services.extend_clock`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+@dataclass(frozen=True)
+class Period:
+    months: int = 0
+    days: int = 0
+
+    def __str__(self) -> str:
+        parts = []
+        if self.months:
+            parts.append(f"{self.months}M")
+        if self.days:
+            parts.append(f"{self.days}D")
+        return "+".join(parts) or "0D"
+
+
+@dataclass(frozen=True)
+class ClockSpec:
+    period: Period
+    custody: bool
+    article: str
+    # The longest the law lets this period grow by extensions within one stage (None = no cap here).
+    max_extension: Period | None = None
+
+
+class ClockKind(models.TextChoices):
+    ARREST_REQUEST = "arrest_request", _("提请批准逮捕期限")
+    ARREST_DECISION = "arrest_decision", _("审查批准逮捕期限")
+    INVESTIGATION_CUSTODY = "investigation_custody", _("侦查羁押期限")
+    DETENTION = "detention", _("拘留羁押期限")
+    REVIEW_PROSECUTION = "review_prosecution", _("审查起诉期限")
+    SUPPLEMENTARY_INVESTIGATION = "supplementary_investigation", _("补充侦查期限")
+    TRIAL = "trial", _("审理期限")
+    JUDGMENT_DELIVERY = "judgment_delivery", _("判决书送达期限")
+    APPEAL_WINDOW = "appeal_window", _("申诉期限")
+
+    @property
+    def spec(self) -> ClockSpec:
+        return SPECS[self]
+
+    @property
+    def period(self) -> Period:
+        return SPECS[self].period
+
+    @property
+    def custody(self) -> bool:
+        return SPECS[self].custody
+
+    @property
+    def article(self) -> str:
+        return SPECS[self].article
+
+
+SPECS: dict[str, ClockSpec] = {
+    # Art. 91 para. 1: police ask for arrest approval within 3 days of detention (extendable 1-4 days,
+    # para. 2: up to 30 days for roaming/serial/gang suspects) - by extension decisions.
+    ClockKind.ARREST_REQUEST: ClockSpec(Period(days=3), custody=False, article="91",
+                                        max_extension=Period(days=27)),
+    # Art. 91 para. 3: the procuratorate decides within 7 days of receiving the request.
+    ClockKind.ARREST_DECISION: ClockSpec(Period(days=7), custody=False, article="91"),
+    # Art. 156: custody after arrest during investigation, 2 months (+1 month art. 156, +2 arts. 158-159).
+    ClockKind.INVESTIGATION_CUSTODY: ClockSpec(Period(months=2), custody=True, article="156-159",
+                                               max_extension=Period(months=5)),
+    # Art. 91: detention before the arrest decision, at most 30 days (3+4 extended to 30, +7 to decide
+    # is counted by ARREST_DECISION); a custody period.
+    ClockKind.DETENTION: ClockSpec(Period(days=30), custody=True, article="91"),
+    # Art. 172: review for prosecution 1 month, +15 days for major or complex cases.
+    ClockKind.REVIEW_PROSECUTION: ClockSpec(Period(months=1), custody=False, article="172",
+                                            max_extension=Period(days=15)),
+    # Art. 175 para. 3: each supplementary investigation within 1 month, at most twice.
+    ClockKind.SUPPLEMENTARY_INVESTIGATION: ClockSpec(Period(months=1), custody=False, article="175"),
+    # Art. 208: judgment within 2 months of acceptance, at most 3 (+3 with the higher court's approval).
+    ClockKind.TRIAL: ClockSpec(Period(months=2), custody=False, article="208",
+                               max_extension=Period(months=4)),
+    # Art. 202 para. 2: judgment announced in court is served within 5 days.
+    ClockKind.JUDGMENT_DELIVERY: ClockSpec(Period(days=5), custody=False, article="202"),
+    # Arts. 177, 180-181: a non-prosecution decision may be appealed within 7 days of service.
+    ClockKind.APPEAL_WINDOW: ClockSpec(Period(days=7), custody=False, article="177, 180-181"),
+}
+
+assert set(SPECS) == set(ClockKind.values), "every clock kind declares its period"

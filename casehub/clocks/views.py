@@ -1,0 +1,52 @@
+"""Deadline pages: the agency's running clocks, and the clocks of one case."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from casehub.agencies.permissions import APPROVE_OUTGOING, READ_DOSSIER, has_capability
+from casehub.cases.selectors import get_visible_case
+from casehub.clocks.selectors import agency_clocks, case_clocks
+
+CAPABILITIES = (READ_DOSSIER, APPROVE_OUTGOING)
+
+
+def _check(request: HttpRequest) -> None:
+    # 404, not 403: the page does not exist for users whose roles do not work with clocks.
+    if not any(has_capability(request.user, c) for c in CAPABILITIES):
+        raise Http404
+
+
+def _rows(clocks, today):
+    return [{"clock": c, "remaining": c.remaining_days(today)} for c in clocks]
+
+
+@login_required
+def clock_list(request: HttpRequest) -> HttpResponse:
+    _check(request)
+    today = timezone.localdate()
+    clocks = agency_clocks(request.user)
+    within = request.GET.get("within", "")
+    if within.isdigit():
+        clocks = clocks.filter(due_date__lte=today + timedelta(days=int(within)))
+    return render(request, "clocks/list.html", {
+        "rows": _rows(clocks[:500], today), "today": today, "within": within,
+        "warning_days": settings.CASEHUB_CLOCK_WARNING_DAYS,
+    })
+
+
+@login_required
+def case_clock_list(request: HttpRequest, case_id: int) -> HttpResponse:
+    _check(request)
+    case = get_visible_case(request.user, case_id)
+    today = timezone.localdate()
+    return render(request, "clocks/case.html", {
+        "case": case, "rows": _rows(case_clocks(case), today), "today": today,
+        "warning_days": settings.CASEHUB_CLOCK_WARNING_DAYS,
+    })

@@ -1,0 +1,54 @@
+"""Loading the holiday schedule: the command, official vs estimated years, recounting clocks."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from casehub.clocks.kinds import ClockKind
+from casehub.clocks.models import Holiday, HolidayYear
+from casehub.clocks.services import open_clock
+from tests.clocks.conftest import at
+
+pytestmark = pytest.mark.django_db
+
+
+def test_load_holidays_2026_has_days_off_and_adjusted_working_days(capsys):
+    call_command("load_holidays", "--year", "2026")
+    assert Holiday.objects.get(date=date(2026, 2, 17)).is_working_day is False  # Spring Festival
+    assert Holiday.objects.get(date=date(2026, 2, 28)).is_working_day is True   # 调休 Saturday
+    assert HolidayYear.objects.get(year=2026).is_official
+    assert "2026:" in capsys.readouterr().out
+
+
+def test_reloading_replaces_rather_than_duplicates():
+    call_command("load_holidays", "--year", "2026")
+    count = Holiday.objects.filter(year=2026).count()
+    call_command("load_holidays", "--year", "2026")
+    assert Holiday.objects.filter(year=2026).count() == count
+
+
+def test_default_loads_this_and_next_year():
+    from django.utils import timezone
+
+    call_command("load_holidays")
+    year = timezone.localdate().year
+    assert set(HolidayYear.objects.values_list("year", flat=True)) == {year, year + 1}
+
+
+def test_estimate_year_and_confirmation_recounts_provisional_clocks(case, district):
+    call_command("load_holidays", "--year", "2030")
+    assert not HolidayYear.objects.get(year=2030).is_official
+    clock = open_clock(case, ClockKind.ARREST_DECISION, agency=district.procuratorate, start=at(2030, 3, 1))
+    assert clock.provisional
+    call_command("load_holidays", "--year", "2030", "--official")
+    clock.refresh_from_db()
+    assert not clock.provisional
+
+
+def test_out_of_range_year_is_a_clear_error():
+    with pytest.raises(CommandError):
+        call_command("load_holidays", "--year", "1800")
+    assert not Holiday.objects.exists()

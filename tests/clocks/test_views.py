@@ -1,0 +1,80 @@
+"""Deadline pages and the home inbox countdown, scoped to the user's agency."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from casehub.cases import access
+from casehub.clocks.kinds import ClockKind
+from casehub.clocks.services import open_clock
+from casehub.notifications.services import notify
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def at_procuratorate(case, district):
+    # What the workflow engine does on acceptance: the procuratorate holds, the police keep read access.
+    access.grant(case, district.procuratorate, act=True)
+    access.grant(case, district.police, act=False)
+    return case
+
+
+def test_prosecutor_sees_countdown_on_home_and_deadline_list(client, at_procuratorate, district):
+    now = timezone.now()
+    open_clock(at_procuratorate, ClockKind.ARREST_DECISION, agency=district.procuratorate, start=now)
+    overdue = open_clock(at_procuratorate, ClockKind.JUDGMENT_DELIVERY, agency=district.procuratorate,
+                         start=now - timedelta(days=40))
+    client.force_login(district.prosecutor)
+    home = client.get(reverse("home")).content.decode()
+    assert 'data-inbox="clocks"' in home and "审查批准逮捕期限" in home and "已超期" in home
+    page = client.get(reverse("clocks:list"))
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert f'data-clock="{overdue.pk}" class="table-danger"' in body
+
+
+def test_clock_of_another_agency_is_not_listed(client, at_procuratorate, district):
+    police_clock = open_clock(at_procuratorate, ClockKind.SUPPLEMENTARY_INVESTIGATION, agency=district.police,
+                              start=timezone.now())
+    client.force_login(district.prosecutor)
+    assert f'data-clock="{police_clock.pk}"' not in client.get(reverse("clocks:list")).content.decode()
+    # ... but the case page shows every clock of a case the user may see.
+    page = client.get(reverse("clocks:case", args=[at_procuratorate.pk]))
+    assert f'data-clock="{police_clock.pk}"' in page.content.decode()
+
+
+def test_case_page_of_an_invisible_case_is_404(client, case, other_district):
+    client.force_login(other_district.prosecutor)
+    assert client.get(reverse("clocks:case", args=[case.pk])).status_code == 404
+
+
+def test_detention_officer_and_anonymous_have_no_clock_pages(client, case, district):
+    assert client.get(reverse("clocks:list")).status_code == 302  # to login
+    client.force_login(district.detention_officer)
+    assert client.get(reverse("clocks:list")).status_code == 404
+
+
+def test_provisional_due_date_is_labelled(client, at_procuratorate, district):
+    # No holiday schedule loaded at all in this test: every non-custody due date is provisional.
+    open_clock(at_procuratorate, ClockKind.ARREST_DECISION, agency=district.procuratorate, start=timezone.now())
+    client.force_login(district.prosecutor)
+    body = client.get(reverse("clocks:list")).content.decode()
+    assert "暂定" in body
+
+
+def test_notifications_are_private_and_can_be_marked_read(client, case, district):
+    notify([district.prosecutor], kind="test", title="审查期限即将届满", key="k1")
+    notify([district.prosecutor], kind="test", title="审查期限即将届满", key="k1")  # idempotent
+    notify([district.judge], kind="test", title="法院内部通知", key="k2")
+    client.force_login(district.prosecutor)
+    body = client.get(reverse("notifications:list")).content.decode()
+    assert body.count("审查期限即将届满") == 1 and "法院内部通知" not in body
+    assert 'data-inbox="notifications"' in client.get(reverse("home")).content.decode()
+    client.post(reverse("notifications:read"))
+    assert district.prosecutor.notifications.filter(read_at__isnull=True).count() == 0
+    assert district.judge.notifications.filter(read_at__isnull=True).count() == 1
