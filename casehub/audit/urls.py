@@ -1,3 +1,12 @@
-"""URLs of this app."""
+"""URLs of the auditor's view of the trail."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from casehub.audit import views
+
+app_name = "audit"
+urlpatterns = [
+    path("", views.event_list, name="list"),
+    path("export/<str:fmt>/", views.export_events, name="export"),
+    path("verify/", views.verify_now, name="verify"),
+]
