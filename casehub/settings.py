@@ -237,7 +237,10 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # Mark overdue statutory clocks and warn supervisors (idempotent; hourly is plenty).
+    "clocks-check": {"task": "casehub.clocks.tasks.check_clocks_task", "schedule": timedelta(hours=1)},
+}
 
 CASEHUB_STORAGE_URL = env.get("CASEHUB_STORAGE_URL") or (DATA_DIR / "objects").as_uri()
 CASEHUB_TSA_URL = env.get("CASEHUB_TSA_URL")
@@ -306,6 +309,10 @@ LOGGING = {
 # Domain tunables (each app documents its own).
 CASEHUB_VOLUME_MAX_PAGES = 200
 CASEHUB_UPLOAD_MAX_BYTES = 2 * 1024**3
+# Clocks: warn the holder agency's supervisors this many days before a statutory clock is due.
+CASEHUB_CLOCK_WARNING_DAYS = 3
+# Home inbox / deadline list: show clocks due within this many days.
+CASEHUB_CLOCK_INBOX_DAYS = 7
 # Object store: how often the integrity sweep re-hashes every referenced object (verify_storage),
 # and which objects it covers ("referenced" by the database, or "all" in the store).
 CASEHUB_STORAGE_SWEEP_INTERVAL = timedelta(hours=24)
