@@ -1,0 +1,491 @@
+"""Agency PKI services: the platform root, agency certificates, revocation, trust, signers.
+
+Hot paths (every transfer, every generated document) call :func:`signer_for` and
+:func:`trust_store`. Both come from a per-process cache of decrypted signers and one built trust
+store. The cache is tied to the token in :class:`~casehub.pki.models.PkiState`, which every change
+here replaces in the same transaction:
+
+* inside a transaction the token is re-read on every call (one primary-key query), so a rollback or
+  another process's committed change is never missed there;
+* outside a transaction it is re-read at most every ``CASEHUB_PKI_CACHE_SECONDS`` (default 2 s):
+  a revocation made by another process reaches this one within that time.
+
+Every state change runs in one transaction with one audit event. Private keys are decrypted only
+here, never logged, never returned by anything but a :class:`signing.Signer`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from django.conf import settings
+from django.db import connection, transaction
+
+from casehub.agencies.models import Agency
+from casehub.audit.services import record_event
+from casehub.pki.models import PLATFORM_HOLDER, CertificateAuthority, PkiState, SigningCertificate
+from signing import Revocation, Signer, SigningError, TrustStore
+from signing import keys as signing_keys
+from signing import pki as signing_pki
+
+logger = logging.getLogger("casehub.pki")
+
+PLATFORM_ROOT_NAME = "casehub 政法协同平台根证书"
+PLATFORM_SIGNER_NAME = "casehub 政法协同平台"
+# Refresh the CRL when it has less than this left, so exported CRLs never go stale.
+CRL_REFRESH_MARGIN = timedelta(days=2)
+
+
+class PkiError(SigningError):
+    """A PKI administration request that cannot be carried out (message is for the operator)."""
+
+
+# --- key-encryption key -----------------------------------------------------------------------
+
+
+def _kek() -> bytes:
+    raw = getattr(settings, "KEY_ENCRYPTION_KEY", None)
+    if not raw:
+        raise PkiError("KEY_ENCRYPTION_KEY is not configured (CASEHUB_KEY_ENCRYPTION_KEY)")
+    try:
+        kek = base64.b64decode(raw, validate=True)
+    except (binascii.Error, ValueError):
+        raise PkiError("KEY_ENCRYPTION_KEY is not valid base64") from None
+    if len(kek) != 32:
+        raise PkiError(f"KEY_ENCRYPTION_KEY must decode to 32 bytes, not {len(kek)}")
+    return kek
+
+
+def _aad(kind: str, fp: str) -> bytes:
+    # Binds each blob to the record it belongs to: a blob copied to another row does not open.
+    return f"casehub-pki/{kind}/{fp}".encode()
+
+
+def _pem(cert: x509.Certificate) -> str:
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+# --- the per-process cache -------------------------------------------------------------------
+
+
+@dataclass
+class _Cache:
+    token: str | None = None
+    checked_at: float = 0.0
+    signers: dict[str, Signer] = field(default_factory=dict)
+    trust: TrustStore | None = None
+
+
+_cache = _Cache()
+_cache_lock = threading.RLock()
+
+
+def invalidate_cache() -> None:
+    """Forget every cached signer and the trust store of this process."""
+    with _cache_lock:
+        _cache.token = None
+        _cache.checked_at = 0.0
+        _cache.signers.clear()
+        _cache.trust = None
+
+
+def _current_token() -> str:
+    return PkiState.objects.filter(pk=1).values_list("token", flat=True).first() or ""
+
+
+def _fresh_cache() -> _Cache:
+    """The cache, emptied first if the PKI changed since it was filled."""
+    interval = float(getattr(settings, "CASEHUB_PKI_CACHE_SECONDS", 2))
+    with _cache_lock:
+        now = time.monotonic()
+        if connection.in_atomic_block or now - _cache.checked_at >= interval or _cache.token is None:
+            token = _current_token()
+            if token != _cache.token:
+                _cache.signers.clear()
+                _cache.trust = None
+                _cache.token = token
+            # Inside a transaction, never skip the next check: it may still roll back.
+            _cache.checked_at = 0.0 if connection.in_atomic_block else now
+        return _cache
+
+
+def _changed() -> None:
+    """Record a PKI change: new token in this transaction, caches dropped now and after commit."""
+    PkiState.objects.update_or_create(pk=1, defaults={"token": uuid.uuid4().hex})
+    invalidate_cache()
+    transaction.on_commit(invalidate_cache)
+
+
+# --- roots ------------------------------------------------------------------------------------
+
+
+def _store_root(key, cert: x509.Certificate) -> CertificateAuthority:
+    fp = signing_pki.fingerprint(cert)
+    return CertificateAuthority.objects.create(
+        kind=CertificateAuthority.Kind.PLATFORM_ROOT,
+        name=signing_pki.display_name(cert),
+        certificate_pem=_pem(cert),
+        fingerprint=fp,
+        encrypted_key=signing_keys.encrypt_private_key(key, _kek(), aad=_aad("ca", fp)),
+        is_current=True,
+        not_after=cert.not_valid_after_utc,
+    )
+
+
+def current_root() -> CertificateAuthority | None:
+    return CertificateAuthority.objects.filter(is_current=True).first()
+
+
+@transaction.atomic
+def init_root(*, actor=None, common_name: str = PLATFORM_ROOT_NAME) -> CertificateAuthority:
+    """Create the platform root CA (once). Afterwards use :func:`rotate_root`."""
+    PkiState.objects.select_for_update().filter(pk=1).first()
+    if CertificateAuthority.objects.filter(is_current=True).exists():
+        raise PkiError("the platform root CA already exists; use `casehub_pki rotate --root` to replace it")
+    key, cert = signing_pki.create_root_ca(common_name)
+    ca = _store_root(key, cert)
+    _refresh_crl(ca, force=True)
+    _changed()
+    record_event("pki.root_created", actor=actor, obj=ca, details={"fingerprint": ca.fingerprint, "name": ca.name})
+    logger.info("platform root CA created: %s", ca.fingerprint)
+    return ca
+
+
+@transaction.atomic
+def rotate_root(*, actor=None) -> CertificateAuthority:
+    """A new platform root issues from now on; the old one stays trusted, so old signatures verify.
+
+    Agency certificates issued by the old root keep working until they are rotated
+    (``casehub_pki rotate AGENCY_CODE``) or expire.
+    """
+    old = CertificateAuthority.objects.select_for_update().filter(is_current=True).first()
+    if old is None:
+        raise PkiError("there is no platform root CA yet; run `casehub_pki init` first")
+    old.is_current = False
+    old.save(update_fields=["is_current"])
+    key, cert = signing_pki.create_root_ca(PLATFORM_ROOT_NAME)
+    ca = _store_root(key, cert)
+    _refresh_crl(ca, force=True)
+    _changed()
+    record_event(
+        "pki.root_rotated", actor=actor, obj=ca,
+        details={"fingerprint": ca.fingerprint, "previous_fingerprint": old.fingerprint},
+    )
+    return ca
+
+
+def _root_for_issuing() -> CertificateAuthority:
+    ca = CertificateAuthority.objects.filter(is_current=True).first()
+    if ca is not None:
+        return ca
+    if settings.PRODUCTION:
+        raise PkiError("no platform root CA: run `manage.py casehub_pki init` once before signing")
+    # Development and tests: create the root on first use so nothing needs a manual step.
+    key, cert = signing_pki.create_root_ca(PLATFORM_ROOT_NAME)
+    ca = _store_root(key, cert)
+    _refresh_crl(ca, force=True)
+    record_event("pki.root_created", obj=ca, details={"fingerprint": ca.fingerprint, "on_demand": True})
+    return ca
+
+
+def _ca_key(ca: CertificateAuthority):
+    if not ca.encrypted_key:
+        raise PkiError(f"{ca.name} is an imported CA; the platform holds no key for it")
+    return signing_keys.decrypt_private_key(bytes(ca.encrypted_key), _kek(), aad=_aad("ca", ca.fingerprint))
+
+
+def _refresh_crl(ca: CertificateAuthority, *, force: bool = False) -> None:
+    """(Re)sign the CRL of a platform root from the revoked certificates it issued."""
+    now = datetime.now(UTC)
+    if not force and ca.crl_der and ca.crl_next_update and ca.crl_next_update - now > CRL_REFRESH_MARGIN:
+        return
+    revoked = [
+        signing_pki.RevokedEntry(int(c.serial, 16), c.revoked_at, c.revocation_reason or "unspecified")
+        for c in SigningCertificate.objects.filter(issuer=ca, status=SigningCertificate.Status.REVOKED)
+    ]
+    crl = signing_pki.build_crl(_ca_key(ca), ca.certificate, revoked, crl_number=ca.crl_number + 1, now=now)
+    ca.crl_der = crl.public_bytes(serialization.Encoding.DER)
+    ca.crl_number += 1
+    ca.crl_next_update = crl.next_update_utc
+    ca.save(update_fields=["crl_der", "crl_number", "crl_next_update"])
+    ca.__dict__.pop("crl", None)
+
+
+# --- agency certificates ---------------------------------------------------------------------
+
+
+def _holder(agency: Agency | None) -> str:
+    return PLATFORM_HOLDER if agency is None else agency.code
+
+
+def _issue(agency: Agency | None) -> SigningCertificate:
+    ca = _root_for_issuing()
+    key = signing_keys.generate_private_key()
+    name = PLATFORM_SIGNER_NAME if agency is None else agency.name
+    cert = signing_pki.issue_agency_certificate(
+        _ca_key(ca), ca.certificate, agency_name=name, agency_code=_holder(agency), public_key=key.public_key(),
+        valid_days=int(getattr(settings, "CASEHUB_PKI_CERT_DAYS", signing_pki.AGENCY_VALID_DAYS)),
+    )
+    fp = signing_pki.fingerprint(cert)
+    return SigningCertificate.objects.create(
+        agency=agency,
+        holder=_holder(agency),
+        subject_name=signing_pki.display_name(cert),
+        serial=format(cert.serial_number, "x"),
+        fingerprint=fp,
+        certificate_pem=_pem(cert),
+        issuer=ca,
+        encrypted_key=signing_keys.encrypt_private_key(key, _kek(), aad=_aad("cert", fp)),
+        algorithm=signing_keys.algorithm_of(key).name,
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+    )
+
+
+def _lock_holder(agency: Agency | None) -> None:
+    """Serialise changes to one holder's certificates (two first-use issuances must not race)."""
+    if agency is not None:
+        Agency.objects.select_for_update().filter(pk=agency.pk).first()
+    else:
+        PkiState.objects.get_or_create(pk=1, defaults={"token": uuid.uuid4().hex})
+        PkiState.objects.select_for_update().filter(pk=1).first()
+
+
+def active_certificate(agency: Agency | None) -> SigningCertificate | None:
+    return (
+        SigningCertificate.objects.select_related("issuer")
+        .filter(holder=_holder(agency), status=SigningCertificate.Status.ACTIVE)
+        .first()
+    )
+
+
+@transaction.atomic
+def issue_certificate(agency: Agency | None, *, actor=None) -> SigningCertificate:
+    """Issue the agency's first signing certificate (``agency=None``: the platform's own)."""
+    _lock_holder(agency)
+    if active_certificate(agency) is not None:
+        raise PkiError(f"{_holder(agency)} already has an active certificate; use `casehub_pki rotate` to replace it")
+    sc = _issue(agency)
+    _changed()
+    record_event(
+        "pki.certificate_issued", actor=actor, agency=agency, obj=sc,
+        details={"holder": sc.holder, "serial": sc.serial, "fingerprint": sc.fingerprint, "not_after": sc.not_after},
+    )
+    return sc
+
+
+@transaction.atomic
+def rotate_certificate(agency: Agency | None, *, actor=None) -> SigningCertificate:
+    """A new certificate replaces the active one; the old one is retired, not revoked.
+
+    Retired certificates are still trusted (they chain to an accepted root and are not on a CRL),
+    so everything signed with them keeps verifying; only new signatures use the new key.
+    """
+    _lock_holder(agency)
+    old = active_certificate(agency)
+    if old is not None:
+        old.status = SigningCertificate.Status.RETIRED
+        old.retired_at = datetime.now(UTC)
+        old.save(update_fields=["status", "retired_at"])
+    sc = _issue(agency)
+    _changed()
+    record_event(
+        "pki.certificate_rotated", actor=actor, agency=agency, obj=sc,
+        details={"holder": sc.holder, "serial": sc.serial, "previous_serial": old.serial if old else None},
+    )
+    return sc
+
+
+@transaction.atomic
+def revoke_certificate(
+    agency: Agency | None, *, reason: str, note: str = "", actor=None, serial: str | None = None
+) -> SigningCertificate:
+    """Revoke the holder's active certificate (or the one with ``serial``) now and republish the CRL.
+
+    Signatures made before now still verify; later ones fail. With reason ``keyCompromise`` only
+    signatures with a trusted time before now still verify (see docs/pki.md).
+    """
+    flag = signing_pki.parse_reason(reason)
+    _lock_holder(agency)
+    qs = SigningCertificate.objects.select_related("issuer").filter(holder=_holder(agency))
+    sc = qs.filter(serial=serial.lower()).first() if serial else qs.filter(status=SigningCertificate.Status.ACTIVE).first()
+    if sc is None:
+        raise PkiError(f"{_holder(agency)} has no {'such' if serial else 'active'} certificate to revoke")
+    if sc.status == SigningCertificate.Status.REVOKED:
+        raise PkiError(f"certificate {sc.serial} was already revoked on {sc.revoked_at:%Y-%m-%d %H:%M} UTC")
+    sc.status = SigningCertificate.Status.REVOKED
+    sc.revoked_at = datetime.now(UTC).replace(microsecond=0)
+    sc.revocation_reason = flag.name
+    sc.revocation_note = note[:500]
+    sc.save(update_fields=["status", "revoked_at", "revocation_reason", "revocation_note"])
+    if sc.issuer.kind == CertificateAuthority.Kind.PLATFORM_ROOT:
+        _refresh_crl(sc.issuer, force=True)
+    _changed()
+    record_event(
+        "pki.certificate_revoked", actor=actor, agency=agency, obj=sc,
+        details={"holder": sc.holder, "serial": sc.serial, "reason": flag.name, "note": note[:500]},
+    )
+    return sc
+
+
+@transaction.atomic
+def import_credentials(
+    agency: Agency, data: bytes, *, password: bytes | None = None, actor=None
+) -> SigningCertificate:
+    """Use an agency's own CA-issued certificate and key (PKCS#12 or PEM bundle).
+
+    The file must carry the chain up to a self-signed root; that root (and any intermediates)
+    joins the trust store. Importing is a trust decision: only an operator may run it. The
+    previously active certificate of the agency is retired.
+    """
+    creds = signing_pki.load_credentials(data, password)
+    roots = [c for c in creds.others if signing_pki.is_self_signed(c)]
+    intermediates = [c for c in creds.others if c not in roots]
+    if not roots:
+        raise PkiError("the file must include the root certificate of the agency's CA")
+    probe = TrustStore(roots=roots, intermediates=intermediates)
+    now = datetime.now(UTC)
+    try:
+        probe.validate(creds.certificate, (), at=now, time_is_trusted=True)
+        Signer(creds.key, creds.certificate, intermediates)
+    except SigningError as exc:
+        raise PkiError(f"the imported certificate cannot be used: {exc}") from None
+    _lock_holder(agency)
+    path = probe.build_path(creds.certificate)
+    cas: list[CertificateAuthority] = []
+    for cert in reversed(path[1:]):  # root first
+        fp = signing_pki.fingerprint(cert)
+        ca, _created = CertificateAuthority.objects.get_or_create(
+            fingerprint=fp,
+            defaults={
+                "kind": CertificateAuthority.Kind.IMPORTED_ROOT if cert is path[-1]
+                else CertificateAuthority.Kind.IMPORTED_INTERMEDIATE,
+                "name": signing_pki.display_name(cert),
+                "certificate_pem": _pem(cert),
+                "not_after": cert.not_valid_after_utc,
+            },
+        )
+        if not ca.accepted:
+            raise PkiError(f"{ca.name} was removed from the trust store and cannot be imported again")
+        cas.append(ca)
+    fp = signing_pki.fingerprint(creds.certificate)
+    if SigningCertificate.objects.filter(fingerprint=fp).exists():
+        raise PkiError("this certificate was already imported")
+    old = active_certificate(agency)
+    if old is not None:
+        old.status = SigningCertificate.Status.RETIRED
+        old.retired_at = now
+        old.save(update_fields=["status", "retired_at"])
+    cert = creds.certificate
+    sc = SigningCertificate.objects.create(
+        agency=agency,
+        holder=agency.code,
+        subject_name=signing_pki.display_name(cert),
+        serial=format(cert.serial_number, "x"),
+        fingerprint=fp,
+        certificate_pem=_pem(cert),
+        chain_pem="".join(_pem(c) for c in path[1:-1]),
+        issuer=cas[-1],
+        encrypted_key=signing_keys.encrypt_private_key(creds.key, _kek(), aad=_aad("cert", fp)),
+        algorithm=signing_keys.algorithm_of(creds.key).name,
+        source=SigningCertificate.Source.IMPORTED,
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+    )
+    _changed()
+    record_event(
+        "pki.credentials_imported", actor=actor, agency=agency, obj=sc,
+        details={"holder": sc.holder, "serial": sc.serial, "root": cas[0].fingerprint, "subject": sc.subject_name},
+    )
+    return sc
+
+
+# --- signers and trust (hot paths) -----------------------------------------------------------
+
+
+def _signer_from(sc: SigningCertificate) -> Signer:
+    key = signing_keys.decrypt_private_key(bytes(sc.encrypted_key), _kek(), aad=_aad("cert", sc.fingerprint))
+    # Embed the chain up to and including the root, so outside verifiers can build the path.
+    chain = [*sc.chain, sc.issuer.certificate]
+    return Signer(key, sc.certificate, chain)
+
+
+def _signer(agency: Agency | None) -> Signer:
+    holder = _holder(agency)
+    cache = _fresh_cache()
+    signer = cache.signers.get(holder)
+    if signer is not None:
+        return signer
+    sc = active_certificate(agency)
+    if sc is None or sc.not_after <= datetime.now(UTC) + timedelta(minutes=1):
+        # First use (or the active certificate ran out): issue one. An expired active certificate
+        # is rotated rather than used, since signatures with it would not verify.
+        sc = issue_certificate(agency) if sc is None else rotate_certificate(agency)
+        cache = _fresh_cache()
+    signer = _signer_from(sc)
+    with _cache_lock:
+        if cache is _cache and _cache.token == cache.token:
+            _cache.signers[holder] = signer
+    return signer
+
+
+def signer_for(agency: Agency) -> Signer:
+    """The agency's signer; issues its certificate on first use. Cached per process."""
+    if agency is None or getattr(agency, "pk", None) is None:
+        raise PkiError("signer_for needs a saved agency")
+    return _signer(agency)
+
+
+def platform_signer() -> Signer:
+    """The platform's own signer (audit checkpoints and other platform statements)."""
+    return _signer(None)
+
+
+def trust_store() -> TrustStore:
+    """Every accepted root and intermediate, the platform roots' CRLs, and local revocations."""
+    cache = _fresh_cache()
+    if cache.trust is not None:
+        return cache.trust
+    cas = list(CertificateAuthority.objects.filter(accepted=True))
+    for ca in cas:
+        if ca.kind == CertificateAuthority.Kind.PLATFORM_ROOT and ca.encrypted_key:
+            _refresh_crl(ca)  # no-op unless the CRL is about to run out
+    revoked = {
+        fp: Revocation(revoked_at, reason or "unspecified", "casehub")
+        for fp, revoked_at, reason in SigningCertificate.objects.filter(
+            status=SigningCertificate.Status.REVOKED
+        ).values_list("fingerprint", "revoked_at", "revocation_reason")
+    }
+    trust = TrustStore(
+        roots=[ca.certificate for ca in cas if ca.kind != CertificateAuthority.Kind.IMPORTED_INTERMEDIATE],
+        intermediates=[ca.certificate for ca in cas if ca.kind == CertificateAuthority.Kind.IMPORTED_INTERMEDIATE],
+        crls=[ca.crl for ca in cas if ca.crl is not None],
+        revoked=revoked,
+        tsa_roots=_tsa_roots(),
+    )
+    with _cache_lock:
+        if cache is _cache and _cache.token == cache.token:
+            _cache.trust = trust
+    return trust
+
+
+def _tsa_roots() -> list[x509.Certificate]:
+    path = getattr(settings, "CASEHUB_TSA_ROOTS_FILE", "")
+    if not path:
+        return []
+    with open(path, "rb") as fh:
+        return signing_pki.load_certificates(fh.read())
+
+
+def export_trust_pem() -> bytes:
+    """PEM bundle: every accepted root and intermediate, then each platform root's current CRL."""
+    return trust_store().pem()

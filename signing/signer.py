@@ -1,0 +1,103 @@
+"""A :class:`Signer` is a private key with its certificate and chain, ready to sign."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from signing.errors import CertificateExpired, SigningError
+from signing.keys import KeyAlgorithm, PrivateKey, algorithm_of
+from signing.pki import agency_code_of, display_name, fingerprint
+
+
+class Signer:
+    """Signs as one certificate holder.
+
+    ``chain`` lists the certificates above ``certificate`` (intermediates, and the root if you
+    want it embedded); they travel inside every signature so a verifier can build the path.
+    Instances are immutable and safe to share between threads; the process-wide cache in
+    ``casehub.pki.services`` hands the same instance to every caller.
+    """
+
+    def __init__(self, key: PrivateKey, certificate: x509.Certificate, chain: Sequence[x509.Certificate] = ()):
+        own = certificate.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        theirs = key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        if own != theirs:
+            raise SigningError("the private key does not belong to the certificate")
+        self._key = key
+        self.certificate = certificate
+        self.chain: tuple[x509.Certificate, ...] = tuple(c for c in chain if c != certificate)
+        self.algorithm: KeyAlgorithm = algorithm_of(key)
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:  # never shows the key
+        return f"<Signer {self.name!r} code={self.agency_code!r} serial={self.serial_hex}>"
+
+    @property
+    def name(self) -> str:
+        return display_name(self.certificate)
+
+    @property
+    def agency_code(self) -> str:
+        return agency_code_of(self.certificate)
+
+    @property
+    def serial_hex(self) -> str:
+        return format(self.certificate.serial_number, "x")
+
+    @cached_property
+    def fingerprint(self) -> str:
+        return fingerprint(self.certificate)
+
+    @property
+    def private_key(self) -> PrivateKey:
+        """The key itself, for the signing modules of this package; do not pass it around."""
+        return self._key
+
+    def check_usable(self, at: datetime | None = None) -> None:
+        """Refuse to sign with a certificate outside its validity period."""
+        at = at or datetime.now(UTC)
+        cert = self.certificate
+        if at > cert.not_valid_after_utc:
+            raise CertificateExpired(
+                f"the signing certificate of {self.name} expired on "
+                f"{cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC; it must be rotated before signing"
+            )
+        if at < cert.not_valid_before_utc:
+            raise CertificateExpired(
+                f"the signing certificate of {self.name} is not valid before "
+                f"{cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC"
+            )
+
+    @cached_property
+    def _pyhanko_signer(self) -> Any:
+        # Built once per Signer: converting key and certificates to asn1crypto is not free.
+        from asn1crypto import keys as asn1_keys
+        from asn1crypto import x509 as asn1_x509
+        from pyhanko.sign.signers import SimpleSigner
+        from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+        der = self._key.private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        cert = asn1_x509.Certificate.load(self.certificate.public_bytes(serialization.Encoding.DER))
+        chain = [asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER)) for c in self.chain]
+        return SimpleSigner(
+            signing_cert=cert,
+            signing_key=asn1_keys.PrivateKeyInfo.load(der),
+            cert_registry=SimpleCertificateStore.from_certs([cert, *chain]),
+        )
+
+    def pyhanko_signer(self) -> Any:
+        with self._lock:
+            return self._pyhanko_signer

@@ -1,0 +1,126 @@
+"""casehub.pki services: certificates per agency, encrypted keys, rotation, revocation, caching."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from casehub.audit.models import AuditEvent
+from casehub.pki import services
+from casehub.pki.models import CertificateAuthority, SigningCertificate
+from signing import KeyDecryptionError, RevokedSigner, keys
+from signing.cms import canonical_json, sign_detached, verify_detached
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fresh_pki_cache():
+    services.invalidate_cache()
+    yield
+    services.invalidate_cache()
+
+
+def test_first_use_creates_the_root_and_the_agency_certificate(district):
+    signer = services.signer_for(district.police)
+    assert signer.name == district.police.name
+    assert signer.agency_code == district.police.code
+    sc = SigningCertificate.objects.get(holder=district.police.code)
+    assert sc.status == "active" and sc.issuer.kind == CertificateAuthority.Kind.PLATFORM_ROOT
+    assert set(AuditEvent.objects.values_list("action", flat=True)) >= {"pki.root_created", "pki.certificate_issued"}
+    # The agency certificate names the agency and may only sign.
+    ku = signer.certificate.extensions.get_extension_for_oid(
+        __import__("cryptography").x509.oid.ExtensionOID.KEY_USAGE
+    ).value
+    assert ku.digital_signature and ku.content_commitment and not ku.key_cert_sign
+
+
+def test_private_keys_are_stored_encrypted_and_bound_to_their_row(district, settings):
+    signer = services.signer_for(district.police)
+    sc = SigningCertificate.objects.get(holder=district.police.code)
+    clear = signer.private_key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    blob = bytes(sc.encrypted_key)
+    assert clear not in blob and clear[-32:] not in blob
+    kek = base64.b64decode(settings.KEY_ENCRYPTION_KEY)
+    with pytest.raises(KeyDecryptionError):
+        keys.decrypt_private_key(blob, kek, aad=b"casehub-pki/cert/" + b"0" * 64)
+    with pytest.raises(KeyDecryptionError):
+        keys.decrypt_private_key(blob, bytes(32), aad=f"casehub-pki/cert/{sc.fingerprint}".encode())
+    assert "PRIVATE" not in repr(signer) and "encrypted_key" not in repr(sc)
+
+
+def test_signers_and_trust_are_cached_per_process(district):
+    first = services.signer_for(district.police)
+    services.trust_store()
+    with CaptureQueriesContext(connection) as queries:
+        for _ in range(50):
+            assert services.signer_for(district.police) is first
+            services.trust_store()
+    # Inside a transaction (tests run in one) each call re-reads one token row, nothing else.
+    assert all("pki_pkistate" in q["sql"] for q in queries.captured_queries)
+    assert len(queries.captured_queries) <= 100
+
+
+def test_the_trust_store_verifies_what_agencies_sign(district):
+    data = canonical_json({"case": 1})
+    signature = sign_detached(data, services.signer_for(district.procuratorate))
+    assert verify_detached(data, signature, services.trust_store()).agency_code == district.procuratorate.code
+
+
+def test_rotation_issues_a_new_certificate_and_old_signatures_still_verify(district):
+    old = services.signer_for(district.police)
+    data = canonical_json({"n": 1})
+    old_signature = sign_detached(data, old)
+    services.rotate_certificate(district.police)
+    new = services.signer_for(district.police)
+    assert new.certificate.serial_number != old.certificate.serial_number
+    trust = services.trust_store()
+    assert verify_detached(data, old_signature, trust).serial == old.serial_hex
+    assert verify_detached(data, sign_detached(data, new), trust).serial == new.serial_hex
+    statuses = dict(SigningCertificate.objects.filter(holder=district.police.code).values_list("serial", "status"))
+    assert statuses == {old.serial_hex: "retired", new.serial_hex: "active"}
+
+
+def test_revocation_publishes_a_crl_and_judges_by_signing_time(district):
+    signer = services.signer_for(district.police)
+    data = canonical_json({"n": 2})
+    before = sign_detached(data, signer)
+    sc = services.revoke_certificate(district.police, reason="superseded", note="机构撤并")
+    root = CertificateAuthority.objects.get(is_current=True)
+    assert root.crl.get_revoked_certificate_by_serial_number(signer.certificate.serial_number) is not None
+    trust = services.trust_store()
+    # A signature made before the revocation time still passes when judged at its time...
+    assert verify_detached(data, before, trust, trusted_time=sc.revoked_at - timedelta(seconds=1))
+    # ... one made afterwards (the cached signer would produce one now) fails.
+    with pytest.raises(RevokedSigner):
+        verify_detached(data, sign_detached(data, signer), trust, trusted_time=datetime.now(UTC) + timedelta(seconds=1))
+    # The agency gets a fresh certificate on next use.
+    assert services.signer_for(district.police).serial_hex != signer.serial_hex
+    assert AuditEvent.objects.filter(action="pki.certificate_revoked").count() == 1
+
+
+def test_platform_signer_is_separate_from_agencies(district):
+    platform = services.platform_signer()
+    assert platform.agency_code == "PLATFORM"
+    assert platform is services.platform_signer()
+    assert platform.serial_hex != services.signer_for(district.police).serial_hex
+
+
+def test_without_a_root_production_refuses_to_invent_one(district, settings):
+    settings.PRODUCTION = True
+    with pytest.raises(services.PkiError, match="casehub_pki init"):
+        services.signer_for(district.police)
+    assert not SigningCertificate.objects.exists()
+
+
+def test_a_bad_key_encryption_key_is_a_clear_error(district, settings):
+    settings.KEY_ENCRYPTION_KEY = base64.b64encode(b"short").decode()
+    with pytest.raises(services.PkiError, match="32 bytes"):
+        services.signer_for(district.police)
