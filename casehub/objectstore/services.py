@@ -18,7 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.core import signing
 from django.db import IntegrityError as DbIntegrityError
-from django.db import transaction
+from django.db import models, transaction
 from django.urls import reverse
 
 from casehub.objectstore.models import StoredObject
@@ -134,28 +134,42 @@ def download_url(obj: StoredObject | str, *, filename: str, content_type: str | 
 
 
 def owners_of(obj: StoredObject) -> list[str]:
-    """Human-readable labels of every record that references ``obj``, found by introspection."""
-    return owners_by_object([obj]).get(obj.pk, [])
+    """Labels ("app.Model#pk") of every record that references ``obj``, found by introspection."""
+    return owners_by_object([obj.pk]).get(obj.pk, [])
 
 
-def owners_by_object(objs: Iterable[StoredObject]) -> dict[int, list[str]]:
-    """Owners of many objects at once: one query per reverse relation, not per object."""
-    ids = [o.pk for o in objs]
+def stored_object_relations() -> list[models.Field]:
+    """Every forward field (FK, one-to-one, many-to-many) in the project that points at StoredObject.
+
+    ``_meta.related_objects`` leaves out relations declared with ``related_name="+"``, so this
+    walks all reverse relations including hidden ones.
+    """
+    found = []
+    for rel in StoredObject._meta.get_fields(include_hidden=True):
+        if rel.auto_created and not rel.concrete and getattr(rel, "field", None) is not None:
+            # Skip the FKs of auto-created many-to-many tables: the M2M field itself is listed.
+            if rel.field.related_model is StoredObject and not rel.field.model._meta.auto_created:
+                found.append(rel.field)
+    return found
+
+
+def owners_by_object(ids: Iterable[int]) -> dict[int, list[str]]:
+    """``{stored_object_id: ["app.Model#pk", …]}`` — one query per relation for a whole batch."""
+    ids = list(ids)
     found: dict[int, list[str]] = {}
     if not ids:
         return found
-    for rel in StoredObject._meta.related_objects:
-        model = rel.related_model
-        field = rel.field
-        if rel.many_to_many:
-            through = field.remote_field.through
-            target, source = field.m2m_reverse_field_name(), field.m2m_field_name()
-            pairs = through.objects.filter(**{f"{target}__in": ids}).values_list(f"{target}_id", f"{source}_id")
-            for obj_id, owner_id in pairs:
-                found.setdefault(obj_id, []).append(f"{model._meta.label}#{owner_id}")
-            continue
-        for owner_id, obj_id in model._default_manager.filter(**{f"{field.name}__in": ids}).values_list(
-            "pk", field.attname
-        ):
+    for fk in stored_object_relations():
+        model = fk.model
+        if fk.many_to_many:
+            through = fk.remote_field.through
+            target, source = fk.m2m_reverse_field_name(), fk.m2m_field_name()
+            rows = through._default_manager.filter(**{f"{target}__in": ids}).values_list(
+                f"{target}_id", f"{source}_id")
+        else:
+            rows = model._base_manager.filter(**{f"{fk.name}__in": ids}).values_list(fk.attname, "pk")
+        for obj_id, owner_id in rows:
             found.setdefault(obj_id, []).append(f"{model._meta.label}#{owner_id}")
+    for owners in found.values():
+        owners.sort()
     return found

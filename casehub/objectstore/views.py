@@ -25,6 +25,10 @@ from storage.base import content_disposition
 SWEEPS_SHOWN = 20
 
 
+def _problem_labels() -> dict[str, str]:
+    return {"missing": _("缺失"), "corrupt": _("损坏"), "unreadable": _("无法读取"), "unreferenced": _("未被引用")}
+
+
 @require_GET
 @login_required
 def download(request: HttpRequest, token: str) -> HttpResponse:
@@ -64,4 +68,8 @@ def sweeps(request: HttpRequest) -> HttpResponse:
     if not p.has_capability(request.user, p.VIEW_AUDIT):
         raise PermissionDenied(_("您的角色无权访问此页面。"))
     recent = list(StorageSweep.objects.all()[:SWEEPS_SHOWN])
-    return render(request, "objectstore/sweeps.html", {"sweeps": recent, "latest": recent[0] if recent else None})
+    latest = recent[0] if recent else None
+    labels = _problem_labels()
+    problems = [{**item, "label": labels.get(item.get("problem", ""), item.get("problem", ""))}
+                for item in (latest.problems if latest else [])]
+    return render(request, "objectstore/sweeps.html", {"sweeps": recent, "latest": latest, "problems": problems})
