@@ -43,29 +43,35 @@ def canonical_json(value: Any) -> bytes:
     return _canonical(value)
 
 
-def _sign(data: bytes) -> tuple[bytes, str]:
-    """Detached CMS signature of ``data`` by the platform, and a label of who signed."""
+def _platform_signer() -> Any:
     from casehub.pki.services import platform_signer
+
+    return platform_signer()
+
+
+def _sign(data: bytes, signer: Any) -> tuple[bytes, str]:
+    """Detached CMS signature of ``data`` by the platform, and a label of who signed."""
     from signing import cms
 
-    signer = platform_signer()
-    signature = cms.sign_detached(data, signer)
-    return signature, _signer_label(signer)
-
-
-def _signer_label(signer: Any) -> str:
-    cert = getattr(signer, "certificate", None) or getattr(signer, "cert", None)
-    subject = getattr(cert, "subject", None)
-    if subject is not None and hasattr(subject, "rfc4514_string"):
-        return subject.rfc4514_string()[:255]
-    return str(signer)[:255]
+    return cms.sign_detached(data, signer), f"{signer.name} ({signer.fingerprint[:16]})"
 
 
 def _verify_signature(data: bytes, signature: bytes) -> str:
-    """Raise ``signing.errors.SigningError`` unless ``signature`` is the platform's over ``data``."""
-    from casehub.pki.services import verify_platform_signature
+    """Raise ``signing.SigningError`` unless ``signature`` is the platform's own over ``data``.
 
-    return verify_platform_signature(data, signature)
+    Checked against the platform trust store, and the certificate must be the *platform's*: an
+    agency's valid certificate cannot vouch for the audit chain. The signer's claimed signing time
+    is what the certificate's validity is judged at, so checkpoints stay valid after rotation.
+    """
+    from casehub.pki.models import PLATFORM_HOLDER
+    from casehub.pki.services import trust_store
+    from signing import cms
+    from signing.errors import UntrustedSigner
+
+    identity = cms.verify_detached(data, signature, trust_store())
+    if identity.agency_code != PLATFORM_HOLDER:
+        raise UntrustedSigner(f"signed by {identity.name}, not by the platform")
+    return f"{identity.name} ({identity.fingerprint[:16]})"
 
 
 # --- writing ---------------------------------------------------------------------------------------
@@ -87,6 +93,8 @@ def sign_checkpoint(*, force: bool = False) -> AuditCheckpoint | None:
     from casehub.objectstore.services import store_bytes
 
     with transaction.atomic():
+        # First, because issuing the platform certificate on first use records events of its own.
+        signer = _platform_signer()
         head = AuditHead.objects.select_for_update().filter(pk=1).first()
         if head is None or head.sequence == 0:
             return None
@@ -106,10 +114,10 @@ def sign_checkpoint(*, force: bool = False) -> AuditCheckpoint | None:
             "signed_at": signed_at.isoformat(timespec="microseconds"),
             "previous_checkpoint": last.stored_object.sha256 if last else None,
         }
-        signature, signer = _sign(canonical_json(payload))
+        signature, signer_label = _sign(canonical_json(payload), signer)
         stored = store_bytes(_document(payload, signature), content_type=CONTENT_TYPE)
         checkpoint = AuditCheckpoint.objects.create(
-            sequence=head.sequence, head_hash=head.hash, signed_at=signed_at, signer=signer, stored_object=stored,
+            sequence=head.sequence, head_hash=head.hash, signed_at=signed_at, signer=signer_label, stored_object=stored,
         )
         record_event(CHECKPOINT_ACTION, obj=checkpoint, details={
             "sequence": head.sequence, "head_hash": head.hash, "object": stored.sha256,
@@ -196,8 +204,12 @@ def verify_with_checkpoints(*, scan_store: bool = True) -> VerificationReport:
 
     watch: dict[int, str | None] = {d.sequence: None for d in documents}
     verify_chain(watch=watch, report=report)
+    good_before = 0  # the last checkpoint the chain still matches: a rewrite starts after it
     for doc in documents:
         stored = watch.get(doc.sequence)
+        if stored is not None and stored == doc.head_hash:
+            good_before = doc.sequence
+            continue
         if doc.sequence > report.head_sequence:
             report.add(report.head_sequence + 1,
                        f"the chain ends at #{report.head_sequence} but #{doc.sequence} was signed: the tail was removed")
@@ -205,7 +217,7 @@ def verify_with_checkpoints(*, scan_store: bool = True) -> VerificationReport:
             report.add(doc.sequence, f"the event at signed checkpoint #{doc.sequence} is missing")
         elif stored != doc.head_hash:
             report.add(doc.sequence, f"the chain at #{doc.sequence} differs from the signed checkpoint: "
-                                     "history up to it was rewritten")
+                                     f"history between #{good_before + 1} and #{doc.sequence} was rewritten")
     report.checkpoints_checked = len(documents)
     report.findings.sort(key=lambda f: f.sequence)
     return report

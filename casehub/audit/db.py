@@ -94,6 +94,9 @@ def guard_lifted(connection: Any, tables: tuple[str, ...] = PROTECTED_TABLES) ->
     back. Only ``flush`` and tamper tests use this; no request path does.
     """
     with transaction.atomic(using=connection.alias):
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:  # pending deferred FK checks would block the DDL
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         drop_triggers(connection, tables)
         yield
         install_triggers(connection, tables)

@@ -19,6 +19,8 @@ def tamper(sql: str, params: list[Any] | tuple[Any, ...] = ()) -> None:
     """
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            # Deferred FK checks pending from this test's inserts would block ALTER TABLE.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             tables = ("audit_auditevent", "audit_auditcheckpoint")
             for table in tables:
                 if table in connection.introspection.table_names():
