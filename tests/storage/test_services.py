@@ -116,3 +116,30 @@ def test_forged_or_altered_token_is_404(client, district):
     forged = token[:-2] + ("AA" if token[-2:] != "AA" else "BB")
     assert client.get(f"/objects/d/{forged}/").status_code == 404
     assert client.get("/objects/d/not-a-token/").status_code == 404
+
+
+def test_s3_outage_rolls_back_the_callers_transaction_then_the_same_call_succeeds(s3_settings, s3_available):
+    from casehub.objectstore.models import StorageSweep
+    from storage import StorageUnavailable
+
+    def register_receipt():
+        # A caller's unit of work: a row of its own, then the bytes it refers to.
+        with transaction.atomic():
+            StorageSweep.objects.create(started_at="2026-01-01T00:00:00Z", trigger="caller-row")
+            return services.store_bytes(b'{"receipt": "accepted"}', content_type="application/json")
+
+    s3_available.stop()
+    try:
+        with pytest.raises(StorageUnavailable) as exc:
+            register_receipt()
+        assert s3_available.endpoint in str(exc.value)
+        assert not StorageSweep.objects.exists() and not StoredObject.objects.exists()
+    finally:
+        s3_available.start()
+
+    obj = register_receipt()
+    assert StorageSweep.objects.filter(trigger="caller-row").count() == 1
+    assert services.read_bytes(obj) == b'{"receipt": "accepted"}'
+    assert obj.version_id  # the S3 version id is recorded
+    url = services.download_url(obj, filename="receipt.json")
+    assert "X-Amz-Signature=" in url and "X-Amz-Expires=300" in url
