@@ -295,6 +295,11 @@ SPECTACULAR_SETTINGS = {
         "PersonRoleEnum": "casehub.cases.models.PersonRole",
         "CredentialKindEnum": "casehub.api.models.CredentialKind",
         "TaskStatusEnum": "casehub.api.models.TaskStatus",
+        "TransferKindEnum": "casehub.transfers.models.TransferKind",
+        "TransferStatusEnum": "casehub.transfers.models.TransferStatus",
+        "TransferModeEnum": "casehub.transfers.models.TransferMode",
+        "VerificationStatusEnum": "casehub.transfers.models.VerificationStatus",
+        "ApprovalStatusEnum": "casehub.transfers.models.ApprovalStatus",
     },
 }
 

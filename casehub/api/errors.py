@@ -37,6 +37,8 @@ ERROR_CODES: dict[str, str] = {
     "method_not_allowed": "405",
     "not_acceptable": "406",
     "conflict": "409: the object changed under you (e.g. another user fired a transition first).",
+    "case_changed": "409: the case moved on (another user acted first) or `expected_version` is stale.",
+    "guard_failed": "409: the law's conditions for this transition are not met; `errors` lists why.",
     "idempotency_key_reused": "409: this Idempotency-Key was used with a different request body.",
     "idempotency_in_progress": "409: the first request with this Idempotency-Key is still running.",
     "unsupported_media_type": "415",

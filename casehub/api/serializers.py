@@ -241,8 +241,33 @@ class ClientCreateSerializer(PersonalTokenCreateSerializer):
     )
 
 
+class TaskErrorSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+@extend_schema_serializer(examples=[OpenApiExample("running", response_only=True, value={
+    "id": "0b7e1a9c-2d1f-4d59-8f43-2f1b8f0b5a11", "kind": "dossier.ingest", "status": "running", "progress": 40,
+    "step": "count_pages", "result": None, "error": None, "created_at": "2026-11-25T16:00:00+08:00",
+    "updated_at": "2026-11-25T16:00:02+08:00", "finished_at": None,
+})])
 class TaskSerializer(serializers.ModelSerializer):
+    """Long work: poll until ``status`` is ``succeeded`` (see ``result``) or ``failed`` (see ``error``)."""
+
+    result = serializers.JSONField(allow_null=True, read_only=True)
+    error = TaskErrorSerializer(allow_null=True, read_only=True)
+
     class Meta:
         model = ApiTask
         fields = ("id", "kind", "status", "progress", "step", "result", "error", "created_at", "updated_at",
                   "finished_at")
+
+    def to_representation(self, task: ApiTask) -> dict[str, Any]:
+        from casehub.api.tasks import current_state
+
+        data = super().to_representation(task)
+        state = current_state(task)
+        data.update({k: v for k, v in state.items() if k != "finished_at"})
+        if state.get("finished_at") is not None:
+            data["finished_at"] = serializers.DateTimeField().to_representation(state["finished_at"])
+        return data

@@ -25,7 +25,9 @@ logger = logging.getLogger("casehub.api")
 
 Progress = Callable[[int, str], None]
 Runner = Callable[[ApiTask, Progress], Any]
+Mirror = Callable[[ApiTask], dict[str, Any]]
 _RUNNERS: dict[str, Runner] = {}
+_MIRRORS: dict[str, Mirror] = {}
 
 
 def register(kind: str) -> Callable[[Runner], Runner]:
@@ -34,6 +36,34 @@ def register(kind: str) -> Callable[[Runner], Runner]:
         return runner
 
     return decorator
+
+
+def mirror(kind: str) -> Callable[[Mirror], Mirror]:
+    """Register how to read a task whose work another app runs and tracks itself (a dossier
+    ingest job, a transfer verification): the function returns the current ``status``,
+    ``progress``, ``step``, ``result``, ``error`` from that app's own row."""
+
+    def decorator(fn: Mirror) -> Mirror:
+        _MIRRORS[kind] = fn
+        return fn
+
+    return decorator
+
+
+def track(kind: str, *, owner: Any, params: dict[str, Any]) -> ApiTask:
+    """A task resource over work already queued elsewhere; it is read through its mirror."""
+    if kind not in _MIRRORS:
+        raise KeyError(kind)
+    return ApiTask.objects.create(kind=kind, owner=owner, params=params, status=TaskStatus.RUNNING)
+
+
+def current_state(task: ApiTask) -> dict[str, Any]:
+    """The task's fields as the client sees them now (mirrored tasks read the source row)."""
+    state = {"status": task.status, "progress": task.progress, "step": task.step, "result": task.result,
+             "error": task.error, "finished_at": task.finished_at}
+    if task.kind in _MIRRORS:
+        state.update(_MIRRORS[task.kind](task))
+    return state
 
 
 def start(kind: str, *, owner: Any, params: dict[str, Any]) -> ApiTask:

@@ -4,7 +4,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
-from casehub.api import views
+from casehub.api import views, workflow
 from casehub.api.errors import not_found_view
 
 app_name = "api"
@@ -17,6 +17,8 @@ router.register("cases", views.CaseViewSet, basename="case")
 router.register(r"cases/(?P<case_pk>[0-9]+)/persons", views.PersonViewSet, basename="case-person")
 router.register("audit/events", views.AuditEventViewSet, basename="audit-event")
 router.register("audit/verifications", views.VerificationViewSet, basename="audit-verification")
+router.register("approvals", workflow.ApprovalViewSet, basename="approval")
+router.register("transfers", workflow.TransferViewSet, basename="transfer")
 router.register("tasks", views.TaskViewSet, basename="task")
 router.register("tokens", views.PersonalTokenViewSet, basename="token")
 router.register("clients", views.ClientViewSet, basename="client")
@@ -24,6 +26,7 @@ router.register("clients", views.ClientViewSet, basename="client")
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(api_version="v1"), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    *workflow.action_urlpatterns(),
     path("", include(router.urls)),
     # Anything else under /api/v1/ is the API's JSON 404, not the UI's HTML page.
     re_path(r"^.*$", not_found_view),

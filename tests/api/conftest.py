@@ -50,3 +50,19 @@ def theft_case(district):
         acting_user=district.investigator, title="张三盗窃案", summary="入室盗窃",
         persons=[{"name": "张三", "id_number": "440307199001011232"}],
     )
+
+
+# The workflow package's scenario fixtures: a case with a detained suspect and real ingested
+# documents, and a driver that fires transitions through the engine (used to set the stage
+# quickly; the step under test then goes through the API).
+from tests.workflow.conftest import Driver, _pades_until_landed, make_case  # noqa: E402,F401
+
+
+@pytest.fixture
+def wf_case(make_case):
+    return make_case()
+
+
+@pytest.fixture
+def drive(district, django_capture_on_commit_callbacks):
+    return Driver(district, django_capture_on_commit_callbacks)
