@@ -6,3 +6,10 @@ class TransfersConfig(AppConfig):
     name = "casehub.transfers"
     label = "transfers"
     verbose_name = _("移送")
+
+    def ready(self) -> None:
+        from casehub.transfers import inbox
+        from casehub.web.inboxes import register
+
+        register(inbox.incoming)
+        register(inbox.approvals)

@@ -169,6 +169,13 @@ class ApprovalRequest(models.Model):
     def __str__(self) -> str:
         return f"{self.transition} ({self.get_status_display()})"
 
+    @property
+    def transition_label(self) -> str:
+        from workflows.definition import BY_NAME
+
+        spec = BY_NAME.get(self.transition)
+        return str(spec.label) if spec else self.transition
+
 
 class TransitionLog(models.Model):
     """Evidence of one transition: who, which agency, from, to, when, why, with what inputs."""

@@ -1,3 +1,19 @@
-"""URLs of this app."""
+"""URLs of transfers (mounted at /transfers/)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from casehub.transfers import views
+
+app_name = "transfers"
+
+urlpatterns = [
+    path("inbox/", views.inbox, name="inbox"),
+    path("process/", views.process, name="process"),
+    path("case/<int:case_pk>/fire/<slug:transition_name>/", views.fire, name="fire"),
+    path("<int:pk>/", views.detail, name="detail"),
+    path("<int:pk>/verification/", views.verification, name="verification"),
+    path("<int:pk>/reverify/", views.reverify, name="reverify"),
+    path("<int:pk>/download/<str:name>", views.download, name="download"),
+    path("approval/<int:pk>/", views.approval, name="approval"),
+    path("paper/new/", views.register_paper, name="paper_register"),
+]

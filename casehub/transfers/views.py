@@ -1,0 +1,248 @@
+"""Transfer pages: inbox, firing a transition, a package (manifest, verification, receipt),
+internal approval, paper registration, and the process diagram.
+
+Every view needs a login and a capability; every object comes through a permission-filtered
+selector, so another agency's case, package or approval answers 404.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from casehub.agencies import permissions as p
+from casehub.audit.services import record_event
+from casehub.cases.selectors import get_visible_case, visible_cases
+from casehub.transfers import selectors, services
+from casehub.transfers.forms import PaperTransferForm, TransitionForm
+from casehub.transfers.models import ApprovalRequest, ApprovalStatus, Transfer, TransferStatus
+from workflows import definition as d
+from workflows import diagram, engine
+
+INBOX_CAPABILITIES = (p.REVIEW_INCOMING, p.APPROVE_OUTGOING, p.PREPARE_OUTGOING, p.DOCKET_CASE, p.DELIVER_JUDGMENT,
+                      p.REGISTER_PAPER_TRANSFER)
+
+
+def _require_any(user: Any, capabilities: tuple[str, ...]) -> None:
+    if not any(p.has_capability(user, c) for c in capabilities):
+        raise Http404
+
+
+def case_url(user: Any, case: Any) -> str:
+    """The lead's case page when the user may still see the case, else the inbox."""
+    if case is not None and visible_cases(user).filter(pk=case.pk).exists():
+        try:
+            return reverse("cases:detail", args=[case.pk])
+        except NoReverseMatch:
+            pass
+    return reverse("transfers:inbox")
+
+
+@login_required
+def inbox(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    _require_any(user, INBOX_CAPABILITIES)
+    mine = selectors.visible_transfers(user)
+    context = {
+        "incoming": selectors.incoming_pending(user) if p.has_capability(user, p.REVIEW_INCOMING) else [],
+        "approvals": selectors.pending_approvals(user),
+        "can_approve": p.has_capability(user, p.APPROVE_OUTGOING),
+        "outgoing": mine.filter(from_agency_id=user.agency_id).order_by("-sent_at", "-id")[:30],
+        "received": mine.filter(to_agency_id=user.agency_id).exclude(status=TransferStatus.SENT)
+        .order_by("-sent_at", "-id")[:30],
+        "can_register_paper": p.has_capability(user, p.REGISTER_PAPER_TRANSFER),
+    }
+    return render(request, "transfers/inbox.html", context)
+
+
+def _case_for(user: Any, case_pk: Any, spec: d.TransitionSpec) -> Any:
+    # The receiver has no right on the case before it accepts; it reaches it through the
+    # package addressed to it, and only for the receiver's transitions.
+    if spec.party == d.RECEIVER:
+        pending = selectors.pending_transfer_to(user, case_pk)
+        if pending is not None:
+            return pending.case
+    return get_visible_case(user, case_pk)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def fire(request: HttpRequest, case_pk: int, transition_name: str) -> HttpResponse:
+    user = request.user
+    spec = d.BY_NAME.get(transition_name)
+    if spec is None or spec.name == d.REGISTER or not p.has_capability(user, spec.capability):
+        raise Http404
+    case = _case_for(user, case_pk, spec)
+    problems: list[str] = []
+    if spec not in engine.available_transitions(case, user):
+        blocked = dict((s.name, reasons) for s, reasons in engine.blocked_transitions(case, user))
+        problems = blocked.get(spec.name) or [_("当前不能办理“%(label)s”。") % {"label": spec.label}]
+    form = TransitionForm(spec, request.POST or None, initial={"version": case.version})
+    if request.method == "POST" and not problems and form.is_valid():
+        try:
+            result = engine.fire(case, spec.name, acting_user=user, inputs=form.inputs(),
+                                 expected_version=form.cleaned_data["version"])
+        except engine.InvalidInputs as exc:
+            for field, errors in exc.errors.items():
+                for error in errors:
+                    form.add_error(field if field in form.fields else None, error)
+        except engine.TransitionError as exc:
+            problems = [exc.message]
+        else:
+            if result.awaiting_approval:
+                messages.success(request, _("“%(label)s”已提交本机关审批。") % {"label": spec.label})
+            else:
+                messages.success(request, _("已办理“%(label)s”。") % {"label": spec.label})
+            return redirect(case_url(user, case))
+    pending = engine.pending_transfer(case) if d.STAGES.get(case.stage) and d.STAGES[case.stage].pending else None
+    return render(request, "transfers/fire.html", {
+        "case": case, "spec": spec, "form": form, "problems": problems, "pending": pending,
+        "stage": d.STAGES.get(case.stage),
+    }, status=409 if problems and request.method == "POST" else 200)
+
+
+def _actions_for(user: Any, transfer: Transfer) -> list[d.TransitionSpec]:
+    if transfer.case is None or not transfer.is_pending:
+        return []
+    return [s for s in engine.available_transitions(transfer.case, user) if s.party in (d.RECEIVER, d.SENDER)]
+
+
+@login_required
+def detail(request: HttpRequest, pk: int) -> HttpResponse:
+    user = request.user
+    transfer = selectors.get_visible_transfer(user, pk)
+    manifest = transfer.manifest or {}
+    receipt_ok = None
+    if transfer.receipt_sha256:
+        from workflows.packaging import verify_receipt
+
+        receipt_ok = verify_receipt(transfer)
+    return render(request, "transfers/detail.html", {
+        "transfer": transfer, "manifest": manifest, "documents": manifest.get("documents", []),
+        "volumes": manifest.get("volumes", []), "persons": manifest.get("persons", []),
+        "actions": _actions_for(user, transfer), "receipt_ok": receipt_ok,
+        "is_receiver": transfer.to_agency_id == user.agency_id,
+        "case_link": case_url(user, transfer.case) if transfer.case_id else "",
+    })
+
+
+@login_required
+def verification(request: HttpRequest, pk: int) -> HttpResponse:
+    """The verification block, polled by htmx while the task runs."""
+    transfer = selectors.get_visible_transfer(request.user, pk)
+    return render(request, "transfers/_verification.html", {"transfer": transfer,
+                                                             "actions": _actions_for(request.user, transfer)})
+
+
+@login_required
+@require_POST
+def reverify(request: HttpRequest, pk: int) -> HttpResponse:
+    transfer = selectors.get_visible_transfer(request.user, pk)
+    try:
+        services.reverify(transfer, acting_user=request.user)
+    except PermissionDenied as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.info(request, _("已重新开始校验。"))
+    return redirect("transfers:detail", pk=transfer.pk)
+
+
+DOWNLOADS = {
+    "manifest.json": ("manifest_bytes", "application/json"),
+    "manifest.p7s": ("manifest_signature", "application/pkcs7-signature"),
+    "receipt.json": ("receipt_bytes", "application/json"),
+    "receipt.p7s": ("receipt_signature", "application/pkcs7-signature"),
+}
+
+
+@login_required
+def download(request: HttpRequest, pk: int, name: str) -> HttpResponse:
+    """The signed bytes exactly as stored, so anyone can check them with openssl cms -verify."""
+    transfer = selectors.get_visible_transfer(request.user, pk)
+    if name not in DOWNLOADS:
+        raise Http404
+    attr, content_type = DOWNLOADS[name]
+    data = bytes(getattr(transfer, attr) or b"")
+    if not data:
+        raise Http404
+    record_event("transfer.downloaded", actor=request.user, obj=transfer, case=transfer.case_id,
+                 details={"file": name})
+    response = HttpResponse(data, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="transfer-{transfer.pk}-{name}"'
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def approval(request: HttpRequest, pk: int) -> HttpResponse:
+    user = request.user
+    try:
+        item = selectors.visible_approvals(user).get(pk=pk)
+    except (ApprovalRequest.DoesNotExist, ValueError, TypeError) as exc:
+        raise Http404 from exc
+    spec = d.BY_NAME[item.transition]
+    if request.method == "POST":
+        action = request.POST.get("action")
+        comment = request.POST.get("comment", "")
+        try:
+            if action == "approve":
+                engine.decide_approval(item, acting_user=user, approve=True, comment=comment)
+                messages.success(request, _("已批准“%(label)s”。") % {"label": spec.label})
+            elif action == "reject":
+                engine.decide_approval(item, acting_user=user, approve=False, comment=comment)
+                messages.success(request, _("已退回“%(label)s”。") % {"label": spec.label})
+            elif action == "cancel":
+                engine.cancel_approval(item, acting_user=user)
+                messages.success(request, _("已撤销审批申请。"))
+            else:
+                raise Http404
+        except engine.TransitionError as exc:
+            messages.error(request, exc.message)
+        return redirect("transfers:approval", pk=item.pk)
+    labels = {i.name: i.label for i in spec.inputs}
+    shown = [(labels.get(k, k), v["name"] if isinstance(v, dict) and "name" in v else v)
+             for k, v in item.inputs.items()]
+    return render(request, "transfers/approval.html", {
+        "item": item, "spec": spec, "inputs": shown,
+        "can_decide": item.status == ApprovalStatus.PENDING and p.has_capability(user, p.APPROVE_OUTGOING)
+        and user.pk != item.requested_by_id,
+        "can_cancel": item.status == ApprovalStatus.PENDING and user.pk == item.requested_by_id,
+    })
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def register_paper(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    if not p.has_capability(user, p.REGISTER_PAPER_TRANSFER) or user.agency is None:
+        raise Http404
+    form = PaperTransferForm(user.agency, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            transfer = services.register_paper_transfer(acting_user=user, **form.cleaned_data)
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                for error in errors:
+                    form.add_error(field if field in form.fields else None, error)
+        else:
+            messages.success(request, _("纸质移送已登记。"))
+            return redirect("transfers:detail", pk=transfer.pk)
+    return render(request, "transfers/paper_form.html", {"form": form})
+
+
+@login_required
+def process(request: HttpRequest) -> HttpResponse:
+    """The process definition as a diagram and a table (same source as the engine)."""
+    return render(request, "workflows/process.html", {
+        "svg": diagram.svg(), "mermaid": diagram.mermaid(), "rows": diagram.table_rows(),
+        "stages": list(d.STAGES.values()),
+    })
+
