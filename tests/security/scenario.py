@@ -1,0 +1,141 @@
+"""A case of district A with everything hanging off it that has a URL, for the security tests.
+
+Objects are created through the services the features expose; every object a URL rule needs is
+an attribute here. When a feature adds a URL, add the object it needs (and a rule in
+test_cross_agency.py): an endpoint the test cannot fill fails the test.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from dataclasses import dataclass, field
+from typing import Any
+
+from casehub.cases.models import Case, Person
+from casehub.cases.services import register_case
+
+
+@dataclass
+class Scenario:
+    district: Any
+    case: Case
+    person: Person
+    secrets: list[str]  # strings that must never appear in a response to someone without access
+    extra: dict[str, Any] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    def __getattr__(self, name: str) -> Any:
+        extra = self.__dict__.get("extra", {})
+        if name in extra:
+            return extra[name]
+        raise AttributeError(f"the security scenario has no {name!r} (create it in tests/security/scenario.py); "
+                             f"scenario problems: {self.__dict__.get('problems')}")
+
+
+def build(district: Any, capture: Any) -> Scenario:
+    """``capture`` is pytest-django's django_capture_on_commit_callbacks (verification runs on commit)."""
+    with capture(execute=True):
+        return _build(district)
+
+
+def _build(district: Any) -> Scenario:
+    marker = secrets.token_hex(4)
+    title = f"甲区机密案件-{marker}"
+    suspect = f"嫌疑人{marker}"
+    case = register_case(
+        acting_user=district.investigator, title=title, summary=f"案情摘要-{marker}",
+        persons=[{"name": suspect, "id_number": "44030719900101123X", "sex": "M"}],
+    )
+    person = case.persons.get()
+    number = case.numbers.first().number
+    sc = Scenario(district=district, case=case, person=person, secrets=[title, suspect, number, "44030719900101123X"])
+    for step in (_api_objects, _dossier_objects, _transfer_objects):
+        try:
+            step(sc)
+        except Exception as exc:  # reported by the URL that needed the object, with the cause
+            sc.problems.append(f"{step.__name__}: {type(exc).__name__}: {exc}")
+    return sc
+
+
+def _api_objects(sc: Scenario) -> None:
+    from casehub.agencies.models import Role
+    from casehub.api.credentials import issue_personal_token, register_client
+    from casehub.api.models import ApiTask
+    from casehub.audit.models import AuditEvent
+
+    d = sc.district
+    sc.extra["personal_token"] = issue_personal_token(acting_user=d.investigator, name="script").credential
+    sc.extra["client"] = register_client(acting_user=d.police_admin, agency=d.police, name="警综平台",
+                                         role=Role.INVESTIGATOR).credential
+    sc.extra["api_task"] = ApiTask.objects.create(kind="test", owner=d.investigator, params={"case": sc.case.pk})
+    sc.extra["case_event"] = AuditEvent.objects.filter(case_id=sc.case.pk, action="case.registered").get()
+
+
+def _pdf(tmp: Path, name: str, label: str) -> Path:
+    import pikepdf
+
+    pdf = pikepdf.new()
+    pdf.add_blank_page(page_size=(595, 842))
+    path = tmp / name
+    pdf.save(path)
+    return path
+
+
+def _dossier_objects(sc: Scenario) -> None:
+    import tempfile
+
+    from casehub.dossier import services as dossier
+    from casehub.dossier.models import ChunkedUpload, Document
+
+    d = sc.district
+    tmp = Path(tempfile.mkdtemp(prefix="casehub-security-"))
+    job = dossier.ingest_upload(case=sc.case, acting_user=d.investigator, uploaded_file_or_path=_pdf(tmp, "a.pdf", "a"),
+                                title="讯问笔录", category="evidence")
+    assert job.status == "done", job.message
+    sc.extra["document"] = Document.objects.filter(case=sc.case).get()
+    sc.extra["volume"] = sc.document.volume
+    staged = tmp / "chunk.part"
+    staged.touch()
+    sc.extra["chunked"] = ChunkedUpload.objects.create(case=sc.case, created_by=d.investigator, filename="b.pdf",
+                                                       total_size=10, staged_path=str(staged))
+
+
+def _send_case(sc: Scenario, label: str) -> Case:
+    """A new case of district A sent by its police to its procuratorate (transfer pending)."""
+    import tempfile
+
+    from casehub.cases.models import CustodyStatus
+    from casehub.dossier import services as dossier
+    from workflows import engine
+
+    d = sc.district
+    marker = secrets.token_hex(4)
+    title = f"甲区{label}-{marker}"
+    sent = register_case(acting_user=d.investigator, title=title, persons=[{
+        "name": f"移送嫌疑人{marker}", "sex": "M", "custody_status": CustodyStatus.NOT_DETAINED}])
+    sc.secrets.append(title)
+    tmp = Path(tempfile.mkdtemp(prefix="casehub-security-"))
+    job = dossier.ingest_upload(case=sent, acting_user=d.investigator, uploaded_file_or_path=_pdf(tmp, "s.pdf", "s"),
+                                title="起诉材料", category="evidence")
+    assert job.status == "done", job.message
+    result = engine.fire(sent, "transfer_for_review", acting_user=d.investigator,
+                         inputs={"facts": "事实", "evidence": "证据一"})
+    engine.decide_approval(result.approval, acting_user=d.police_supervisor, approve=True, comment="同意")
+    sent.refresh_from_db()
+    sent.approval = result.approval
+    return sent
+
+
+def _transfer_objects(sc: Scenario) -> None:
+    from casehub.dossier.models import Volume
+    from workflows import engine
+
+    sent = _send_case(sc, "移送案件")
+    sc.extra["sent_case"] = sent
+    sc.extra["approval"] = sent.approval
+    sc.extra["transfer"] = sent.transfers.get()
+    sc.extra["sent_volume"] = Volume.objects.filter(case=sent, status="assembled").first()
+    accepted = _send_case(sc, "已受理案件")
+    engine.fire(accepted, "accept_review_transfer", acting_user=sc.district.prosecutor)
+    sc.extra["accepted_transfer"] = accepted.transfers.get()
