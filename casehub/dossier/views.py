@@ -1,9 +1,375 @@
-"""Dossier views (being built)."""
+"""Dossier pages: the case dossier (upload, order, assemble, progress) and the reading room.
 
+Every view: login required, a capability check, objects only through the permission-filtered
+selectors (another agency's case, document, volume or link answers 404), and every read of a
+document or volume is an audit event (全程留痕).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    JsonResponse,
+    StreamingHttpResponse,
+)
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.clickjacking import xframe_options_sameorigin
+from django.views.decorators.http import require_GET, require_POST
+
+from casehub.agencies import permissions as p
+from casehub.agencies.models import AgencyKind
+from casehub.audit.services import record_event
+from casehub.cases.models import Case
+from casehub.cases.selectors import can_act, get_visible_case
+from casehub.dossier import ingest, services
+from casehub.dossier.forms import ChunkedStartForm, DocumentMetadataForm, UploadForm
+from casehub.dossier.limits import limit
+from casehub.dossier.models import AssemblyJob, ChunkedUpload, Document, IngestJob, Part, VolumeStatus
+from casehub.dossier.selectors import get_visible_document, get_visible_volume
+from casehub.objectstore import services as objectstore
+
+# The browser sends large files in pieces of this size (below DATA_UPLOAD_MAX_MEMORY_SIZE).
+CHUNK_BYTES = 8 * 1024 * 1024
+
+
+def _require(user: Any, capability: str) -> None:
+    if not p.has_capability(user, capability):
+        raise PermissionDenied(_("您的角色无权进行此操作。"))
+
+
+def _case_for_reader(request: HttpRequest, case_pk: Any) -> Case:
+    # 404 first (another agency's case), then the capability (403 for one's own agency's case).
+    case = get_visible_case(request.user, case_pk)
+    _require(request.user, p.READ_DOSSIER)
+    return case
+
+
+def _can_upload(user: Any, case: Case) -> bool:
+    return p.has_capability(user, p.UPLOAD_DOCUMENT) and can_act(user, case)
+
+
+def _current_documents(user: Any, case: Case) -> Any:
+    return services.visible_documents(user, case).filter(is_current=True, owner_agency_id=user.agency_id)
+
+
+# --- the case dossier page ---------------------------------------------------------------------
 
 
 @login_required
+@require_GET
 def case_dossier(request: HttpRequest, case_pk: int) -> HttpResponse:
-    raise Http404
+    case = _case_for_reader(request, case_pk)
+    user = request.user
+    volumes = list(
+        services.visible_volumes(user, case).select_related("agency").order_by("part", "agency_id", "number")
+    )
+    documents = list(
+        services.visible_documents(user, case).select_related("author_agency", "uploaded_by", "supersedes")
+        .order_by("position", "id")
+    )
+    by_volume: dict[int, list[Document]] = {}
+    history = []
+    for doc in documents:
+        if doc.volume_id is not None:
+            by_volume.setdefault(doc.volume_id, []).append(doc)
+        if doc.supersedes_id or not doc.is_current:
+            history.append(doc)
+    can_upload = _can_upload(user, case)
+    can_assemble = p.has_capability(user, p.ASSEMBLE_VOLUME) and can_act(user, case)
+    max_pages = limit("CASEHUB_VOLUME_MAX_PAGES")
+    sections = []
+    for volume in volumes:
+        docs = by_volume.get(volume.pk, [])
+        entry: dict[str, Any] = {"volume": volume, "documents": docs, "pages": sum(d.page_count for d in docs)}
+        if volume.status == VolumeStatus.DRAFT:
+            entry["editable"] = volume.agency_id == user.agency_id and can_upload
+            groups = services.pack([d.page_count for d in docs], max_pages)
+            # Where sealing will start a new volume, shown as a divider in the list.
+            entry["breaks"] = {docs[group[0]].pk for group in groups[1:]}
+            entry["predicted_volumes"] = len(groups)
+        sections.append(entry)
+    allow_work = user.agency is not None and user.agency.kind == AgencyKind.POLICE
+    form = DocumentMetadataForm(documents=_current_documents(user, case), allow_work_part=allow_work)
+    return render(request, "dossier/case.html", {
+        "case": case, "sections": sections, "history": history, "can_upload": can_upload,
+        "can_assemble": can_assemble, "form": form, "allow_work": allow_work, "max_pages": max_pages,
+        "chunk_bytes": CHUNK_BYTES, "max_bytes": limit("CASEHUB_UPLOAD_MAX_BYTES"),
+        "jobs": _recent_jobs(user, case),
+    })
+
+
+def _recent_jobs(user: Any, case: Case) -> dict[str, Any]:
+    ingest_jobs = list(IngestJob.objects.filter(case=case, agency_id=user.agency_id).order_by("-created_at")[:20])
+    assembly_jobs = list(AssemblyJob.objects.filter(case=case, agency_id=user.agency_id).order_by("-created_at")[:5])
+    running = any(not j.is_finished for j in ingest_jobs + assembly_jobs)
+    return {"ingest": ingest_jobs, "assembly": assembly_jobs, "running": running}
+
+
+@login_required
+@require_GET
+def case_jobs(request: HttpRequest, case_pk: int) -> HttpResponse:
+    """The progress panel, polled by htmx every second while something is running."""
+    case = _case_for_reader(request, case_pk)
+    return render(request, "dossier/_jobs.html", {"case": case, "jobs": _recent_jobs(request.user, case)})
+
+
+# --- uploads -----------------------------------------------------------------------------------
+
+
+def _metadata_form(request: HttpRequest, case: Case, form_class: type = DocumentMetadataForm) -> Any:
+    user = request.user
+    allow_work = user.agency is not None and user.agency.kind == AgencyKind.POLICE
+    return form_class(request.POST, request.FILES or None, documents=_current_documents(user, case),
+                      allow_work_part=allow_work)
+
+
+def _ingest_from_form(request: HttpRequest, case: Case, form: Any, source: Any, filename: str) -> IngestJob:
+    data = form.cleaned_data
+    return services.ingest_upload(
+        case=case, acting_user=request.user, uploaded_file_or_path=source, title=data["title"],
+        category=data["category"], part=data["part"], doc_date=data.get("doc_date"),
+        supersedes=data.get("supersedes"), reason=data.get("reason") or "", original_filename=filename,
+    )
+
+
+@login_required
+@require_POST
+def upload(request: HttpRequest, case_pk: int) -> HttpResponse:
+    """Plain multipart upload of one file (works without JavaScript)."""
+    case = get_visible_case(request.user, case_pk)
+    services.check_can_upload(request.user, case)
+    form = _metadata_form(request, case, UploadForm)
+    if not form.is_valid():
+        for field, errors in form.errors.items():
+            for error in errors:
+                messages.error(request, f"{form.fields[field].label if field in form.fields else ''} {error}")
+        return redirect("dossier:case", case_pk=case.pk)
+    try:
+        job = _ingest_from_form(request, case, form, form.cleaned_data["file"], form.cleaned_data["file"].name)
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+    else:
+        if job.status == "failed":
+            messages.error(request, f"{job.original_filename}：{job.message}")
+        else:
+            messages.success(request, _("已接收 %(name)s，正在处理。") % {"name": job.original_filename})
+    return redirect("dossier:case", case_pk=case.pk)
+
+
+def _json_error(message: str, status: int = 400, **extra: Any) -> JsonResponse:
+    return JsonResponse({"error": message, **extra}, status=status)
+
+
+@login_required
+@require_POST
+def chunked_start(request: HttpRequest, case_pk: int) -> JsonResponse:
+    """Begin a chunked upload: checks permission and size before a single byte is sent."""
+    case = get_visible_case(request.user, case_pk)
+    services.check_can_upload(request.user, case)
+    form = ChunkedStartForm(request.POST)
+    if not form.is_valid():
+        return _json_error(_("上传参数无效。"))
+    size = form.cleaned_data["size"]
+    try:
+        ingest.check_size(size)
+    except ingest.IngestRejected as rejected:
+        return _json_error(rejected.message)
+    staged = services.staging_dir() / f"{uuid.uuid4().hex}.part"
+    staged.touch()
+    chunked = ChunkedUpload.objects.create(
+        case=case, created_by=request.user, filename=form.cleaned_data["filename"][:255], total_size=size,
+        staged_path=str(staged),
+    )
+    return JsonResponse({
+        "id": str(chunked.pk), "chunk_bytes": CHUNK_BYTES, "received": 0,
+        "chunk_url": reverse("dossier:chunk", args=[chunked.pk]),
+        "complete_url": reverse("dossier:chunk_complete", args=[chunked.pk]),
+    })
+
+
+def _own_chunked(request: HttpRequest, pk: Any) -> ChunkedUpload:
+    try:
+        chunked = ChunkedUpload.objects.select_related("case").get(pk=pk, created_by=request.user, completed=False)
+    except (ChunkedUpload.DoesNotExist, ValueError, ValidationError) as exc:
+        raise Http404 from exc
+    get_visible_case(request.user, chunked.case_id)  # still visible (404 otherwise)
+    return chunked
+
+
+@login_required
+def chunk(request: HttpRequest, pk: uuid.UUID) -> JsonResponse:
+    """Append one piece at ``?offset=``; GET tells how much arrived (to resume after a failure)."""
+    chunked = _own_chunked(request, pk)
+    if request.method == "GET":
+        return JsonResponse({"received": chunked.received})
+    if request.method != "POST":
+        return _json_error(_("方法不允许。"), status=405)
+    try:
+        offset = int(request.GET.get("offset", "-1"))
+    except ValueError:
+        return _json_error(_("偏移量无效。"))
+    body = request.body
+    with transaction.atomic():
+        locked = ChunkedUpload.objects.select_for_update().get(pk=chunked.pk)
+        if offset != locked.received:
+            return _json_error(_("分片顺序错误。"), status=409, received=locked.received)
+        if locked.received + len(body) > locked.total_size or not body:
+            return _json_error(_("分片大小与声明的文件大小不符。"))
+        with open(locked.staged_path, "r+b") as fh:
+            fh.seek(offset)
+            fh.write(body)
+        locked.received += len(body)
+        locked.save(update_fields=["received"])
+    return JsonResponse({"received": locked.received})
+
+
+@login_required
+@require_POST
+def chunk_complete(request: HttpRequest, pk: uuid.UUID) -> JsonResponse:
+    """All pieces arrived: hand the file and its metadata to the ingest pipeline."""
+    chunked = _own_chunked(request, pk)
+    case = chunked.case
+    services.check_can_upload(request.user, case)
+    if chunked.received != chunked.total_size:
+        return _json_error(_("文件尚未上传完整。"), received=chunked.received)
+    form = _metadata_form(request, case)
+    if not form.is_valid():
+        return JsonResponse({"errors": {k: [str(e) for e in v] for k, v in form.errors.items()}}, status=400)
+    try:
+        job = _ingest_from_form(request, case, form, chunked.staged_path, chunked.filename)
+    except ValidationError as exc:
+        return _json_error("；".join(exc.messages))
+    ChunkedUpload.objects.filter(pk=chunked.pk).update(completed=True)
+    return JsonResponse({"job": str(job.pk), "status": job.status, "message": job.message,
+                         "document": job.document_id})
+
+
+# --- order and assembly ------------------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def reorder(request: HttpRequest, volume_pk: int) -> HttpResponse:
+    volume = get_visible_volume(request.user, volume_pk)
+    services.check_can_upload(request.user, volume.case)
+    try:
+        ordered = [int(x) for x in request.POST.getlist("order")]
+        services.reorder_documents(volume=volume, acting_user=request.user, ordered_ids=ordered)
+    except ValueError:
+        return HttpResponseBadRequest(_("顺序参数无效。"))
+    except ValidationError as exc:
+        if request.htmx:
+            return HttpResponse("；".join(exc.messages), status=409)
+        messages.error(request, "；".join(exc.messages))
+    if request.htmx:
+        return HttpResponse(status=204, headers={"HX-Refresh": "true"})
+    return redirect("dossier:case", case_pk=volume.case_id)
+
+
+@login_required
+@require_POST
+def assemble(request: HttpRequest, case_pk: int) -> HttpResponse:
+    case = get_visible_case(request.user, case_pk)
+    _require(request.user, p.ASSEMBLE_VOLUME)
+    part = request.POST.get("part", Part.MAIN)
+    if part not in Part.values:
+        return HttpResponseBadRequest(_("卷别无效。"))
+    job = services.start_assembly(case=case, acting_user=request.user, part=part)
+    if job.status == "failed":
+        messages.error(request, job.message)
+    elif job.status == "done":
+        messages.success(request, _("组卷完成。"))
+    else:
+        messages.info(request, _("组卷已开始，请稍候。"))
+    return redirect("dossier:case", case_pk=case.pk)
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+def _audit_read(request: HttpRequest, action: str, obj: Any, case_id: int, **details: Any) -> None:
+    with transaction.atomic():
+        record_event(action, actor=request.user, obj=obj, case=case_id, details=details)
+
+
+@login_required
+@require_GET
+def document_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    doc = get_visible_document(request.user, pk)
+    versions = []
+    cursor: Document | None = doc
+    while cursor is not None and len(versions) < 50:
+        versions.append(cursor)
+        cursor = cursor.supersedes
+    newer = list(Document.objects.filter(supersedes=doc).select_related("uploaded_by"))
+    _audit_read(request, "document.viewed", doc, doc.case_id, title=doc.title, sha256=doc.sha256)
+    return render(request, "dossier/document.html", {
+        "doc": doc, "case": doc.case, "versions": versions, "newer": newer,
+        "file_url": reverse("dossier:document_file", args=[doc.pk]),
+    })
+
+
+def _pdf_response(request: HttpRequest, stored: Any, filename: str) -> StreamingHttpResponse:
+    reader = objectstore.open_object(stored)
+    inline = request.GET.get("download") != "1"
+    response = FileResponse(reader, content_type="application/pdf", as_attachment=not inline, filename=filename)
+    response["Content-Length"] = str(stored.size)
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@xframe_options_sameorigin
+@login_required
+@require_GET
+def document_file(request: HttpRequest, pk: int) -> HttpResponse:
+    """The document's PDF, inline (for the reader's frame) or as an attachment (?download=1)."""
+    doc = get_visible_document(request.user, pk)
+    _audit_read(request, "document.downloaded", doc, doc.case_id, title=doc.title, sha256=doc.sha256,
+                inline=request.GET.get("download") != "1")
+    return _pdf_response(request, doc.stored, f"{doc.title}.pdf")
+
+
+@login_required
+@require_GET
+def volume_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    volume = get_visible_volume(request.user, pk)
+    docs = list(volume.documents.select_related("author_agency").order_by("position", "id"))
+    for doc in docs:
+        # #page= in the viewer counts the unnumbered contents pages in front.
+        doc.viewer_page = (doc.first_page or 1) + volume.contents_page_count
+    signature = services.volume_signature_status(volume) if volume.status == VolumeStatus.ASSEMBLED else None
+    _audit_read(request, "volume.viewed", volume, volume.case_id, number=volume.number, part=volume.part,
+                sha256=volume.sha256)
+    return render(request, "dossier/volume.html", {
+        "volume": volume, "case": volume.case, "documents": docs, "signature": signature,
+        "file_url": reverse("dossier:volume_file", args=[volume.pk]) if volume.assembled_id else "",
+    })
+
+
+@xframe_options_sameorigin
+@login_required
+@require_GET
+def volume_file(request: HttpRequest, pk: int) -> HttpResponse:
+    volume = get_visible_volume(request.user, pk)
+    if volume.assembled is None:
+        raise Http404
+    _audit_read(request, "volume.downloaded", volume, volume.case_id, number=volume.number, sha256=volume.sha256,
+                inline=request.GET.get("download") != "1")
+    return _pdf_response(request, volume.assembled, f"{volume.title or volume.number}.pdf")
+
+

@@ -9,9 +9,9 @@ Everything a caller passes is drawn as literal text: no markdown, no HTML, no ma
 
 from __future__ import annotations
 
+from casehub.pdfgen.contents import ContentsRow, render_contents
 from casehub.pdfgen.fonts import cjk_font_path
 from casehub.pdfgen.forms import render_form
-from casehub.pdfgen.contents import ContentsRow, render_contents
 from casehub.pdfgen.stamp import stamp_page_number
 
 __all__ = ["ContentsRow", "cjk_font_path", "render_contents", "render_form", "stamp_page_number"]

@@ -48,6 +48,8 @@ def render_contents(
     pdf = new_document(title=_clean(heading), creation_date=creation_date, cls=_ContentsPDF)
     pdf.alias_nb_pages()
     pdf.set_margins(left=18, top=20, right=18)
+    # Keep the bottom 42 mm free: the agency's visible signature stamp goes there.
+    pdf.set_auto_page_break(auto=True, margin=42)
     pdf.add_page()
     pdf.set_font(FONT_FAMILY, size=20)
     pdf.cell(0, 12, _clean(heading), align="C", new_x="LMARGIN", new_y="NEXT")

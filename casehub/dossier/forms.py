@@ -1,0 +1,39 @@
+"""Forms of the dossier pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from casehub.dossier.models import Category, Document, Part
+
+
+class DocumentMetadataForm(forms.Form):
+    """What the uploader says about a file; the file itself is judged by the ingest pipeline."""
+
+    title = forms.CharField(label=_("标题"), max_length=200)
+    category = forms.ChoiceField(label=_("类别"), choices=Category.choices, initial=Category.EVIDENCE)
+    part = forms.ChoiceField(label=_("卷别"), choices=Part.choices, initial=Part.MAIN)
+    doc_date = forms.DateField(label=_("文书日期"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    supersedes = forms.ModelChoiceField(label=_("更正的材料"), queryset=Document.objects.none(), required=False)
+    reason = forms.CharField(label=_("更正理由"), required=False, max_length=2000)
+
+    def __init__(self, *args: Any, documents: Any = None, allow_work_part: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if documents is not None:
+            self.fields["supersedes"].queryset = documents
+        if not allow_work_part:
+            self.fields["part"].choices = [(Part.MAIN, Part.MAIN.label)]
+
+
+class UploadForm(DocumentMetadataForm):
+    """The no-JavaScript fallback: one file in a plain multipart form."""
+
+    file = forms.FileField(label=_("文件"))
+
+
+class ChunkedStartForm(forms.Form):
+    filename = forms.CharField(max_length=255)
+    size = forms.IntegerField(min_value=1)

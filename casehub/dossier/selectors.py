@@ -1,0 +1,49 @@
+"""Permission-filtered reads of documents and volumes (STYLE.md §2).
+
+A document or volume is reachable only through a case the user's agency may see
+(``casehub.cases.selectors.visible_cases``) and, for the work file 副卷, only by the agency that
+filed it. Anything else answers 404, never 403, so its existence is not disclosed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q
+from django.http import Http404
+
+from casehub.agencies.permissions import READ_DOSSIER, has_capability
+from casehub.cases.selectors import visible_cases
+from casehub.dossier.models import Document, Part, Volume
+
+
+def _readable(user: Any) -> bool:
+    return has_capability(user, READ_DOSSIER) and user.agency_id is not None
+
+
+def get_visible_document(user: Any, pk: Any) -> Document:
+    if not _readable(user):
+        raise Http404
+    try:
+        return (
+            Document.objects.select_related("case", "stored", "author_agency", "uploaded_by", "volume", "supersedes")
+            .filter(case__in=visible_cases(user))
+            .filter(Q(part=Part.MAIN) | Q(owner_agency_id=user.agency_id))
+            .get(pk=pk)
+        )
+    except (Document.DoesNotExist, ValueError, TypeError) as exc:
+        raise Http404 from exc
+
+
+def get_visible_volume(user: Any, pk: Any) -> Volume:
+    if not _readable(user):
+        raise Http404
+    try:
+        return (
+            Volume.objects.select_related("case", "agency", "assembled")
+            .filter(case__in=visible_cases(user))
+            .filter(Q(part=Part.MAIN) | Q(agency_id=user.agency_id))
+            .get(pk=pk)
+        )
+    except (Volume.DoesNotExist, ValueError, TypeError) as exc:
+        raise Http404 from exc
