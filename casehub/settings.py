@@ -300,6 +300,7 @@ SPECTACULAR_SETTINGS = {
         "TransferModeEnum": "casehub.transfers.models.TransferMode",
         "VerificationStatusEnum": "casehub.transfers.models.VerificationStatus",
         "ApprovalStatusEnum": "casehub.transfers.models.ApprovalStatus",
+        "VolumeStatusEnum": "casehub.dossier.models.VolumeStatus",
     },
 }
 

@@ -4,7 +4,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
-from casehub.api import views, workflow
+from casehub.api import dossier, views, workflow
 from casehub.api.errors import not_found_view
 
 app_name = "api"
@@ -17,6 +17,11 @@ router.register("cases", views.CaseViewSet, basename="case")
 router.register(r"cases/(?P<case_pk>[0-9]+)/persons", views.PersonViewSet, basename="case-person")
 router.register("audit/events", views.AuditEventViewSet, basename="audit-event")
 router.register("audit/verifications", views.VerificationViewSet, basename="audit-verification")
+router.register(r"cases/(?P<case_pk>[0-9]+)/documents", dossier.CaseDocumentViewSet, basename="case-document")
+router.register(r"cases/(?P<case_pk>[0-9]+)/volumes", dossier.CaseVolumeViewSet, basename="case-volume")
+router.register("documents", dossier.DocumentViewSet, basename="document")
+router.register("uploads", dossier.UploadViewSet, basename="upload")
+router.register("volumes", dossier.VolumeViewSet, basename="volume")
 router.register("approvals", workflow.ApprovalViewSet, basename="approval")
 router.register("transfers", workflow.TransferViewSet, basename="transfer")
 router.register("tasks", views.TaskViewSet, basename="task")

@@ -1,0 +1,156 @@
+"""Documents and volumes through the API: upload (whole and chunked with resume), versions,
+download with audit, assembly as long work, and who may do what."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from casehub.audit.models import AuditEvent
+from casehub.dossier.models import Document
+from tests.dossier import files
+
+pytestmark = pytest.mark.django_db
+
+
+def upload(client, case, data: bytes, *, title: str = "现场勘验笔录", name: str = "a.pdf", **extra):
+    return client.post(f"/api/v1/cases/{case.pk}/documents/", {
+        "file": SimpleUploadedFile(name, data, content_type="application/pdf"), "title": title,
+        "category": "evidence", **extra,
+    }, format="multipart")
+
+
+def test_upload_is_202_with_a_task_that_ends_with_the_document(theft_case, district, api_as):
+    client = api_as(district.investigator)
+    pdf = files.text_pdf(3, "scan")
+    started = upload(client, theft_case, pdf)
+    assert started.status_code == 202, started.content
+    task = client.get(started["Location"]).json()
+    assert task["kind"] == "dossier.ingest" and task["status"] == "succeeded", task
+    doc = Document.objects.get(pk=task["result"]["document"])
+    assert doc.page_count == 3 and doc.case_id == theft_case.pk
+
+    listed = client.get(f"/api/v1/cases/{theft_case.pk}/documents/").json()["results"]
+    assert [d["id"] for d in listed] == [doc.pk]
+    assert listed[0]["sha256"] == doc.sha256
+
+
+def test_a_refused_file_ends_as_a_failed_task_with_the_reason_and_nothing_stored(theft_case, district, api_as):
+    client = api_as(district.investigator)
+    started = upload(client, theft_case, files.javascript_pdf(), name="js.pdf")
+    assert started.status_code == 202
+    task = client.get(started["Location"]).json()
+    assert task["status"] == "failed" and task["error"]["code"] == "rejected" and task["error"]["message"]
+    assert not Document.objects.exists()
+
+
+def test_metadata_errors_name_the_field_before_anything_is_staged(theft_case, district, api_as):
+    response = upload(api_as(district.investigator), theft_case, files.text_pdf(1), category="bogus")
+    assert response.status_code == 400 and response.json()["errors"][0]["field"] == "category"
+
+
+def test_only_the_holder_uploads_and_other_agencies_get_404(theft_case, district, other_district, api_as):
+    pdf = files.text_pdf(1)
+    assert upload(api_as(other_district.investigator), theft_case, pdf).status_code == 404
+    denied = upload(api_as(district.police_supervisor), theft_case, pdf)  # sees the case, may not upload
+    assert denied.status_code == 403 and denied.json()["message"]
+    assert not Document.objects.exists()
+
+
+def test_chunked_upload_resumes_from_what_arrived(theft_case, district, api_as):
+    client = api_as(district.investigator)
+    pdf = files.text_pdf(4, "big")
+    started = client.post(f"/api/v1/cases/{theft_case.pk}/documents/uploads/",
+                          {"filename": "卷一.pdf", "size": len(pdf)}, format="json")
+    assert started.status_code == 201, started.content
+    upload_id = started.json()["id"]
+    url = f"/api/v1/uploads/{upload_id}/"
+    half = len(pdf) // 2
+
+    first = client.put(f"{url}?offset=0", pdf[:half], content_type="application/octet-stream")
+    assert first.status_code == 200 and first.json()["received"] == half
+    # The connection dropped; the client asks where to resume and sends a wrong offset first.
+    assert client.get(url).json()["received"] == half
+    wrong = client.put(f"{url}?offset=0", pdf[half:], content_type="application/octet-stream")
+    assert wrong.status_code == 409 and wrong.json()["code"] == "offset_mismatch"
+    early = client.post(f"{url}complete/", {"title": "卷一", "category": "procedural"}, format="json")
+    assert early.status_code == 409 and early.json()["code"] == "upload_incomplete"
+    rest = client.put(f"{url}?offset={half}", pdf[half:], content_type="application/octet-stream")
+    assert rest.json()["received"] == len(pdf)
+
+    done = client.post(f"{url}complete/", {"title": "卷一", "category": "procedural"}, format="json")
+    assert done.status_code == 202, done.content
+    task = client.get(done["Location"]).json()
+    assert task["status"] == "succeeded", task
+    doc = Document.objects.get(pk=task["result"]["document"])
+    assert doc.original_filename == "卷一.pdf"
+    assert doc.page_count == 4
+    # Finished uploads are gone; someone else's upload never existed.
+    assert client.get(url).status_code == 404
+
+
+def test_someone_elses_chunked_upload_is_404(theft_case, district, make_user, api_as):
+    from casehub.agencies.models import Role
+
+    mine = api_as(district.investigator).post(f"/api/v1/cases/{theft_case.pk}/documents/uploads/",
+                                              {"filename": "x.pdf", "size": 10}, format="json").json()
+    colleague = api_as(make_user(district.police, [Role.INVESTIGATOR]))
+    assert colleague.get(f"/api/v1/uploads/{mine['id']}/").status_code == 404
+    assert colleague.put(f"/api/v1/uploads/{mine['id']}/?offset=0", b"0123456789",
+                         content_type="application/octet-stream").status_code == 404
+
+
+def test_declared_size_over_the_limit_is_refused_up_front(theft_case, district, api_as, settings):
+    settings.CASEHUB_UPLOAD_MAX_BYTES = 1000
+    response = api_as(district.investigator).post(f"/api/v1/cases/{theft_case.pk}/documents/uploads/",
+                                                  {"filename": "huge.pdf", "size": 5000}, format="json")
+    assert response.status_code == 400 and response.json()["errors"][0]["field"] == "size"
+
+
+def test_a_correction_is_a_new_version_and_both_are_listed(theft_case, district, api_as):
+    client = api_as(district.investigator)
+    first = client.get(upload(client, theft_case, files.text_pdf(1, "v1"))["Location"]).json()["result"]["document"]
+    no_reason = upload(client, theft_case, files.text_pdf(1, "v2"), supersedes=first)
+    assert no_reason.status_code == 400 and no_reason.json()["errors"][0]["field"] == "reason"
+    second_task = upload(client, theft_case, files.text_pdf(1, "v2"), supersedes=first, reason="页码错误")
+    second = client.get(second_task["Location"]).json()["result"]["document"]
+    versions = client.get(f"/api/v1/documents/{first}/versions/").json()
+    assert [v["id"] for v in versions] == [second, first]
+    assert [v["is_current"] for v in versions] == [True, False]
+    current = client.get(f"/api/v1/cases/{theft_case.pk}/documents/?current=true").json()["results"]
+    assert [d["id"] for d in current] == [second]
+
+
+def test_download_is_audited_and_the_bytes_match_the_hash(theft_case, district, api_as):
+    client = api_as(district.investigator)
+    pdf = files.text_pdf(2, "read")
+    doc_id = client.get(upload(client, theft_case, pdf)["Location"]).json()["result"]["document"]
+    link = client.get(f"/api/v1/documents/{doc_id}/link/").json()
+    assert link["url"].endswith(f"/api/v1/documents/{doc_id}/file/") and link["expires_in"] > 0
+    response = client.get(link["url"])
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    body = b"".join(response.streaming_content)
+    assert hashlib.sha256(body).hexdigest() == link["sha256"]
+    actions = set(AuditEvent.objects.filter(object_id=str(doc_id)).values_list("action", flat=True))
+    assert {"document.link_issued", "document.downloaded"} <= actions
+    # Auditors see metadata, not contents: no dossier reading.
+    assert api_as(district.auditor).get(f"/api/v1/documents/{doc_id}/file/").status_code == 404
+
+
+def test_assembly_is_long_work_and_the_volume_can_be_read(theft_case, district, api_as):
+    client = api_as(district.investigator)
+    for i in range(2):
+        upload(client, theft_case, files.text_pdf(2, f"doc{i}"), title=f"证据{i}")
+    started = client.post(f"/api/v1/cases/{theft_case.pk}/volumes/assemble/", {"part": "main"}, format="json")
+    assert started.status_code == 202, started.content
+    task = client.get(started["Location"]).json()
+    assert task["status"] == "succeeded", task
+    volume_id = task["result"]["volumes"][0]
+    volume = client.get(f"/api/v1/volumes/{volume_id}/").json()
+    assert volume["status"] == "assembled" and len(volume["documents"]) == 2
+    assert volume["page_count"] >= 4
+    assert client.get(f"/api/v1/volumes/{volume_id}/file/").status_code == 200
+    assert api_as(district.police_supervisor).post(
+        f"/api/v1/cases/{theft_case.pk}/volumes/assemble/", {}, format="json").status_code == 403
