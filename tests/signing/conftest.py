@@ -47,3 +47,21 @@ def stranger_pki() -> Pki:
 
 def past(days: float) -> datetime:
     return datetime.now(UTC) - timedelta(days=days)
+
+
+def make_pdf(pages: int = 3, text: str = "casehub test page") -> bytes:
+    """A small real PDF (fpdf2, uncompressed), one line of text per page."""
+    from fpdf import FPDF
+
+    doc = FPDF()
+    doc.set_compression(False)  # readable content streams, so a test can change one visible byte
+    doc.set_font("helvetica", size=12)
+    for i in range(pages):
+        doc.add_page()
+        doc.cell(text=f"{text} {i + 1}")
+    return bytes(doc.output())
+
+
+@pytest.fixture(scope="session")
+def plain_pdf() -> bytes:
+    return make_pdf(10)

@@ -1,0 +1,130 @@
+"""``manage.py casehub_pki``: operate the agency PKI.
+
+    casehub_pki init                              create the platform root CA (once)
+    casehub_pki issue AGENCY_CODE                 issue an agency's first signing certificate
+    casehub_pki rotate AGENCY_CODE                new certificate, old one retired (old signatures stay valid)
+    casehub_pki rotate --root                     new platform root; the old root stays trusted
+    casehub_pki revoke AGENCY_CODE --reason R     revoke the active certificate and republish the CRL
+    casehub_pki import AGENCY_CODE FILE           use the agency's own CA-issued key + certificate
+                                                  (PKCS#12 or PEM; password from CASEHUB_PKI_IMPORT_PASSWORD)
+    casehub_pki export-trust [-o FILE]            PEM bundle: trusted roots, intermediates and CRLs
+    casehub_pki status                            every certificate and its state
+
+``PLATFORM`` as AGENCY_CODE means the platform's own signing certificate.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from casehub.agencies.models import Agency
+from casehub.pki import services
+from casehub.pki.models import PLATFORM_HOLDER, CertificateAuthority, SigningCertificate
+from signing import SigningError
+from signing.pki import REVOCATION_REASONS
+
+
+def _agency(code: str) -> Agency | None:
+    if code == PLATFORM_HOLDER:
+        return None
+    agency = Agency.objects.filter(code=code).first()
+    if agency is None:
+        raise CommandError(f"no agency with code {code!r}")
+    return agency
+
+
+class Command(BaseCommand):
+    help = "Operate the agency PKI: init, issue, rotate, revoke, import, export-trust, status."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        sub = parser.add_subparsers(dest="action", required=True)
+        sub.add_parser("init", help="create the platform root CA")
+        issue = sub.add_parser("issue", help="issue an agency's signing certificate")
+        issue.add_argument("agency_code")
+        rotate = sub.add_parser("rotate", help="replace an agency's certificate, or the platform root")
+        rotate.add_argument("agency_code", nargs="?")
+        rotate.add_argument("--root", action="store_true", help="rotate the platform root CA instead")
+        revoke = sub.add_parser("revoke", help="revoke an agency's active certificate")
+        revoke.add_argument("agency_code")
+        revoke.add_argument("--reason", required=True, help=f"one of: {', '.join(REVOCATION_REASONS)} (or camelCase)")
+        revoke.add_argument("--note", default="", help="free text kept with the revocation")
+        revoke.add_argument("--serial", default=None, help="revoke this certificate (hex serial) instead of the active one")
+        imp = sub.add_parser("import", help="import an agency's own key + certificate (PKCS#12 or PEM)")
+        imp.add_argument("agency_code")
+        imp.add_argument("file")
+        export = sub.add_parser("export-trust", help="write the trust bundle (PEM)")
+        export.add_argument("-o", "--output", default="-", help="file to write (default: standard output)")
+        sub.add_parser("status", help="list certificate authorities and signing certificates")
+
+    def handle(self, *args, **options) -> None:
+        action = options["action"]
+        try:
+            getattr(self, "do_" + action.replace("-", "_"))(options)
+        except SigningError as exc:
+            raise CommandError(str(exc)) from None
+
+    def do_init(self, options) -> None:
+        ca = services.init_root()
+        self.stdout.write(f"platform root CA created: {ca.name}\n  SHA-256 {ca.fingerprint}")
+
+    def do_issue(self, options) -> None:
+        sc = services.issue_certificate(_agency(options["agency_code"]))
+        self.stdout.write(f"issued {sc.subject_name}: serial {sc.serial}, valid until {sc.not_after:%Y-%m-%d}")
+
+    def do_rotate(self, options) -> None:
+        if options["root"]:
+            if options["agency_code"]:
+                raise CommandError("give either AGENCY_CODE or --root, not both")
+            ca = services.rotate_root()
+            self.stdout.write(f"new platform root CA {ca.fingerprint}; the previous root stays trusted")
+            return
+        if not options["agency_code"]:
+            raise CommandError("give AGENCY_CODE, or --root")
+        sc = services.rotate_certificate(_agency(options["agency_code"]))
+        self.stdout.write(f"rotated {sc.subject_name}: new serial {sc.serial}; earlier signatures remain valid")
+
+    def do_revoke(self, options) -> None:
+        sc = services.revoke_certificate(
+            _agency(options["agency_code"]), reason=options["reason"], note=options["note"], serial=options["serial"]
+        )
+        self.stdout.write(
+            f"revoked {sc.subject_name} serial {sc.serial} at {sc.revoked_at:%Y-%m-%d %H:%M:%S} UTC "
+            f"({sc.revocation_reason}); signatures made after this time fail verification"
+        )
+
+    def do_import(self, options) -> None:
+        agency = _agency(options["agency_code"])
+        if agency is None:
+            raise CommandError("the platform's own certificate is issued, not imported")
+        path = Path(options["file"])
+        if not path.is_file():
+            raise CommandError(f"{path} is not a file")
+        password = os.environ.get("CASEHUB_PKI_IMPORT_PASSWORD")
+        sc = services.import_credentials(agency, path.read_bytes(), password=password.encode() if password else None)
+        self.stdout.write(
+            f"imported {sc.subject_name} (serial {sc.serial}) for {agency.code}; its root {sc.issuer.name} "
+            "is now trusted"
+        )
+
+    def do_export_trust(self, options) -> None:
+        bundle = services.export_trust_pem()
+        if options["output"] == "-":
+            sys.stdout.buffer.write(bundle) if self.stdout._out is sys.stdout else self.stdout.write(bundle.decode())
+        else:
+            Path(options["output"]).write_bytes(bundle)
+            self.stdout.write(f"wrote {options['output']} ({bundle.count(b'BEGIN CERTIFICATE')} certificates, "
+                              f"{bundle.count(b'BEGIN X509 CRL')} CRLs)")
+
+    def do_status(self, options) -> None:
+        for ca in CertificateAuthority.objects.order_by("created_at"):
+            flags = [ca.get_kind_display()] + (["current"] if ca.is_current else []) + ([] if ca.accepted else ["REMOVED"])
+            self.stdout.write(f"CA   {ca.fingerprint[:16]}  {ca.name}  [{', '.join(str(f) for f in flags)}]  until {ca.not_after:%Y-%m-%d}")
+        for sc in SigningCertificate.objects.order_by("holder", "created_at"):
+            self.stdout.write(
+                f"CERT {sc.holder:<12} {sc.serial[:16]}  {sc.status:<8} until {sc.not_after:%Y-%m-%d}  {sc.subject_name}"
+                + (f"  revoked {sc.revoked_at:%Y-%m-%d %H:%M} ({sc.revocation_reason})" if sc.revoked_at else "")
+            )

@@ -1,0 +1,341 @@
+"""PAdES signatures on PDFs: sign as an agency (B-B, or B-T with a TSA) and verify.
+
+Signing appends an incremental update: the earlier bytes — and so every earlier revision and
+signature — stay untouched. pyHanko hashes the file once; the work does not grow with page count
+beyond that hash (a visible stamp touches only the page it sits on).
+
+Verification reports, per signature, whether its bytes are intact, whether the signer chains to a
+trusted root and was not revoked at signing time (policy in :mod:`signing.trust`), and whether the
+document was changed afterwards in a way the signature does not allow. A signature check alone
+accepts some harmless-looking updates appended later (pyHanko's modification levels), so callers
+that stored the file pass ``expected_sha256`` and get a failure for *any* byte of difference.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from functools import lru_cache
+from io import BytesIO
+from zoneinfo import ZoneInfo
+
+from signing._cmsutil import check_signer_info, judge
+from signing.errors import (
+    BadPdf,
+    CertificateExpired,
+    RevokedSigner,
+    SignatureInvalid,
+    SigningError,
+    UntrustedSigner,
+)
+from signing.pki import agency_code_of, display_name
+from signing.signer import Signer
+from signing.trust import TrustStore
+
+logger = logging.getLogger(__name__)
+
+CHINA_TIME = ZoneInfo("Asia/Shanghai")
+# Stamp box in PDF points (1/72 in): bottom-right of the page, clear of a 2 cm margin.
+STAMP_WIDTH, STAMP_HEIGHT, STAMP_MARGIN = 220, 56, 56
+
+
+@dataclass
+class SignatureInfo:
+    """One signature of a PDF, as the UI shows it."""
+
+    signer_name: str
+    agency_code: str
+    signing_time: datetime | None
+    valid: bool
+    intact: bool
+    trusted: bool
+    revoked: bool
+    modified_after_signing: bool
+    problems: list[str] = field(default_factory=list)
+    field_name: str = ""
+    certificate_serial: str = ""
+    time_source: str = ""  # "timestamp" (RFC 3161), "claimed" (signer's own clock)
+    timestamped: bool = False
+    covers_whole_file: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PdfVerification:
+    """Result of :func:`verify_pdf`: ``valid`` only if every check of every signature passed."""
+
+    valid: bool
+    signatures: list[SignatureInfo]
+    problems: list[str]
+    sha256: str = ""
+
+
+# --- signing -----------------------------------------------------------------------------------
+
+
+def _check_header(pdf: bytes) -> None:
+    if not isinstance(pdf, bytes | bytearray | memoryview):
+        raise BadPdf("expected the PDF as bytes")
+    if b"%PDF-" not in bytes(pdf[:1024]):
+        raise BadPdf("the file is not a PDF (no %PDF- header)")
+
+
+@lru_cache(maxsize=1)
+def default_stamp_font() -> str | None:
+    """A font with CJK glyphs for the visible stamp, if the system has one."""
+    env = os.environ.get("CASEHUB_STAMP_FONT")
+    if env and os.path.exists(env):
+        return env
+    # Noto Sans SC, shipped by a pinned PyPI package (pdfgen uses the same family). Debian's
+    # DroidSansFallback was tried and renders with broken advances through pyHanko's shaper.
+    try:
+        import pylopdf_fonts_zh_cn
+
+        path = os.path.join(os.path.dirname(pylopdf_fonts_zh_cn.__file__), "NotoSansSC-Regular.otf")
+        return path if os.path.exists(path) else None
+    except ImportError:
+        return None
+
+
+_STAMP_FIXED_CHARS = "0123456789-:+ .()电子签章UTC"
+_subset_dir: str | None = None
+
+
+@lru_cache(maxsize=512)
+def _subset_font(font_path: str, chars: str) -> str:
+    """A small copy of ``font_path`` holding only ``chars``; cached per process.
+
+    pyHanko subsets the stamp font on every signature, which for a full CJK font costs most of a
+    second; subsetting once per distinct stamp text here makes later signatures cheap.
+    """
+    global _subset_dir
+    import tempfile
+
+    from fontTools import subset
+
+    if _subset_dir is None:
+        _subset_dir = tempfile.mkdtemp(prefix="casehub-stamp-fonts-")
+    options = subset.Options()
+    options.layout_features = ["*"]
+    options.notdef_outline = True
+    font = subset.load_font(font_path, options)
+    subsetter = subset.Subsetter(options)
+    subsetter.populate(text=chars)
+    subsetter.subset(font)
+    out = os.path.join(_subset_dir, f"stamp-{hashlib.sha256((font_path + chars).encode()).hexdigest()[:24]}.ttf")
+    font.save(out)
+    font.close()
+    return out
+
+
+def _page_size(writer, page_ix: int) -> tuple[float, float]:
+    page_ref = writer.find_page_for_modification(page_ix)[0]
+    node = page_ref.get_object()
+    while node is not None:
+        if "/MediaBox" in node:
+            x1, y1, x2, y2 = (float(v) for v in node["/MediaBox"])
+            return abs(x2 - x1), abs(y2 - y1)
+        node = node.get("/Parent")
+        node = node.get_object() if node is not None else None
+    return 595.0, 842.0  # A4
+
+
+def sign_pdf(
+    pdf: bytes,
+    signer: Signer,
+    *,
+    reason: str = "",
+    location: str = "",
+    stamp_text: str | None = None,
+    tsa_url: str | None = None,
+    stamp_page: int = -1,
+    stamp_font: str | None = None,
+    stamp_timezone: tzinfo = CHINA_TIME,
+) -> bytes:
+    """Append a PAdES signature by ``signer`` to ``pdf`` and return the new file.
+
+    ``stamp_text`` (usually the agency name) makes the signature visible: a box at the bottom
+    right of ``stamp_page`` (default: last page) with that text and the signing time in
+    ``stamp_timezone``. ``tsa_url``: RFC 3161 time-stamping authority → PAdES B-T.
+    """
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.pdf_utils.misc import PdfError
+    from pyhanko.sign import fields, signers
+    from pyhanko.sign.fields import SigSeedSubFilter
+
+    _check_header(pdf)
+    signer.check_usable()
+    try:
+        writer = IncrementalPdfFileWriter(BytesIO(bytes(pdf)), strict=False)
+    except (PdfError, ValueError, KeyError, TypeError, IndexError) as exc:
+        raise BadPdf(f"the PDF cannot be read (damaged or truncated): {exc}") from None
+    if writer.prev.encrypted:
+        raise BadPdf("the PDF is encrypted; an encrypted PDF cannot be signed here")
+    try:
+        existing = {name for name, _value, _ref in fields.enumerate_sig_fields(writer.prev)}
+        field_name = next(f"Signature{i}" for i in range(len(existing) + 1, len(existing) + 100)
+                          if f"Signature{i}" not in existing)
+        stamp_style = None
+        new_field_spec = None
+        if stamp_text:
+            stamp_style, new_field_spec = _stamp(writer, field_name, stamp_text, stamp_page, stamp_font, stamp_timezone)
+        meta = signers.PdfSignatureMetadata(
+            field_name=field_name,
+            md_algorithm=signer.algorithm.hash_name,
+            subfilter=SigSeedSubFilter.PADES,
+            reason=reason or None,
+            location=location or None,
+            name=signer.name,
+        )
+        timestamper = None
+        if tsa_url:
+            from pyhanko.sign.timestamps.requests_client import RequestsHTTPTimeStamper
+
+            timestamper = RequestsHTTPTimeStamper(tsa_url, timeout=10)
+        pdf_signer = signers.PdfSigner(
+            meta, signer=signer.pyhanko_signer(), timestamper=timestamper,
+            stamp_style=stamp_style, new_field_spec=new_field_spec,
+        )
+        out = BytesIO()
+        pdf_signer.sign_pdf(writer, output=out)
+    except SigningError:
+        raise
+    except (PdfError, KeyError, IndexError, TypeError) as exc:
+        raise BadPdf(f"the PDF cannot be signed (damaged structure): {exc}") from None
+    except Exception as exc:
+        if tsa_url and type(exc).__module__.startswith(("requests", "pyhanko.sign.timestamps")):
+            raise SigningError(f"the time-stamping authority did not answer properly: {exc}") from None
+        raise
+    return out.getvalue()
+
+
+def _stamp(writer, field_name: str, text: str, page: int, font: str | None, tz: tzinfo):
+    from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
+    from pyhanko.pdf_utils.text import TextBoxStyle
+    from pyhanko.sign import fields
+    from pyhanko.stamp import TextStampStyle
+
+    width, _height = _page_size(writer, page)
+    x2 = max(width - STAMP_MARGIN, STAMP_WIDTH)
+    box = (x2 - STAMP_WIDTH, STAMP_MARGIN, x2, STAMP_MARGIN + STAMP_HEIGHT)
+    font = font or default_stamp_font()
+    text_style = TextBoxStyle(font_size=9)
+    now = datetime.now(tz)
+    # pyHanko interpolates %(name)s in stamp text: escape any % the caller wrote.
+    stamp_text = f"{text.replace('%', '%%')}\n电子签章 {now:%Y-%m-%d %H:%M:%S} {now:%z}"
+    if font:
+        chars = "".join(sorted(set(text + _STAMP_FIXED_CHARS)))
+        small = _subset_font(font, chars)
+        text_style = TextBoxStyle(font=GlyphAccumulatorFactory(small, font_size=9), font_size=9)
+    elif not text.isascii():
+        raise SigningError("no CJK font for the signature stamp: install pylopdf-fonts-zh-cn or set CASEHUB_STAMP_FONT")
+    style = TextStampStyle(stamp_text=stamp_text, text_box_style=text_style, border_width=1)
+    spec = fields.SigFieldSpec(sig_field_name=field_name, on_page=page, box=box)
+    return style, spec
+
+
+# --- verifying ---------------------------------------------------------------------------------
+
+
+def verify_pdf(
+    data: bytes, trust: TrustStore, *, expected_sha256: str | None = None
+) -> PdfVerification:
+    """Check every signature of ``data`` (see the module docstring). Raises BadPdf for a non-PDF
+    or an encrypted PDF; every other finding is reported in the result."""
+    from pyhanko.pdf_utils.misc import PdfError
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    _check_header(data)
+    data = bytes(data)
+    sha = hashlib.sha256(data).hexdigest()
+    problems: list[str] = []
+    if expected_sha256 is not None and sha != expected_sha256.lower():
+        problems.append(
+            f"the file differs from the stored original (SHA-256 {sha[:16]}…, expected {expected_sha256[:16]}…)"
+        )
+    try:
+        reader = PdfFileReader(BytesIO(data), strict=False)
+        if reader.encrypted:
+            raise BadPdf("the PDF is encrypted; its signatures cannot be checked here")
+        embedded = list(reader.embedded_signatures)
+    except BadPdf:
+        raise
+    except (PdfError, ValueError, KeyError, TypeError, IndexError) as exc:
+        raise BadPdf(f"the PDF cannot be read (damaged or truncated): {exc}") from None
+    if not embedded:
+        problems.append("the document carries no signature")
+    infos = [_verify_one(sig, trust) for sig in embedded]
+    valid = not problems and bool(infos) and all(i.valid for i in infos)
+    return PdfVerification(valid=valid, signatures=infos, problems=problems, sha256=sha)
+
+
+def _verify_one(embedded, trust: TrustStore) -> SignatureInfo:
+    from pyhanko.sign.diff_analysis import ModificationLevel
+    from pyhanko.sign.validation.status import SignatureCoverageLevel
+
+    info = SignatureInfo(
+        signer_name="", agency_code="", signing_time=None, valid=False, intact=False, trusted=False,
+        revoked=False, modified_after_signing=False,
+    )
+    try:
+        info.field_name = embedded.field_name or ""
+        cert = embedded.signer_cert
+        from signing._cmsutil import to_crypto
+
+        c = to_crypto(cert)
+        info.signer_name, info.agency_code = display_name(c), agency_code_of(c)
+        info.certificate_serial = format(c.serial_number, "x")
+    except Exception as exc:  # noqa: BLE001 - a broken signature dictionary is a finding, not a crash
+        info.problems.append(f"the signature cannot be read: {exc}")
+        return info
+    try:
+        embedded.compute_integrity_info()
+        checked = check_signer_info(embedded.signed_data, embedded.compute_digest(), None, trust)
+    except SignatureInvalid as exc:
+        info.problems.append(str(exc))
+        return info
+    except Exception as exc:  # noqa: BLE001
+        info.problems.append(f"the signature cannot be checked: {exc}")
+        return info
+    info.intact = checked.intact and checked.valid
+    if not checked.intact:
+        info.problems.append("the signed bytes were changed after signing (digest mismatch)")
+    elif not checked.valid:
+        info.problems.append("the signature value does not verify with the signer's certificate")
+    info.notes.extend(checked.notes)
+    if checked.claimed_time is None:
+        checked.claimed_time = embedded.self_reported_timestamp  # PAdES puts it in /M, not in CMS
+    info.timestamped = checked.timestamp_time is not None
+    coverage = embedded.coverage
+    info.covers_whole_file = coverage == SignatureCoverageLevel.ENTIRE_FILE
+    diff = embedded.diff_result
+    level = getattr(diff, "modification_level", None)
+    if coverage < SignatureCoverageLevel.ENTIRE_REVISION:
+        info.modified_after_signing = True
+        info.problems.append("the signature does not cover a whole revision of the document")
+    elif level is None or level == ModificationLevel.OTHER:
+        info.modified_after_signing = True
+        detail = str(diff).strip().splitlines()[0] if isinstance(diff, Exception) and str(diff).strip() else ""
+        info.problems.append(
+            "the document was modified after this signature in a way it does not allow" + (f": {detail}" if detail else "")
+        )
+    elif not info.covers_whole_file:
+        info.notes.append(f"later revisions only add {level.name.lower().replace('_', ' ')} changes (allowed)")
+    if info.intact:
+        try:
+            judged = judge(checked, trust, trusted_time=None)
+            info.trusted = True
+            info.signing_time, info.time_source = judged.signing_time, judged.time_source
+            info.notes.extend(judged.validated.notes)
+        except RevokedSigner as exc:
+            info.revoked = True
+            info.problems.append(str(exc))
+        except (CertificateExpired, UntrustedSigner, SignatureInvalid) as exc:
+            info.problems.append(str(exc))
+    if info.signing_time is None:
+        info.signing_time = checked.timestamp_time or checked.claimed_time
+    info.valid = info.intact and info.trusted and not info.revoked and not info.modified_after_signing
+    return info
