@@ -4,7 +4,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
-from casehub.api import dossier, views, workflow
+from casehub.api import clocks, dossier, views, workflow
 from casehub.api.errors import not_found_view
 
 app_name = "api"
@@ -22,6 +22,9 @@ router.register(r"cases/(?P<case_pk>[0-9]+)/volumes", dossier.CaseVolumeViewSet,
 router.register("documents", dossier.DocumentViewSet, basename="document")
 router.register("uploads", dossier.UploadViewSet, basename="upload")
 router.register("volumes", dossier.VolumeViewSet, basename="volume")
+router.register(r"cases/(?P<case_pk>[0-9]+)/clocks", clocks.CaseClockViewSet, basename="case-clock")
+router.register("clocks", clocks.ClockViewSet, basename="clock")
+router.register("notifications", clocks.NotificationViewSet, basename="notification")
 router.register("approvals", workflow.ApprovalViewSet, basename="approval")
 router.register("transfers", workflow.TransferViewSet, basename="transfer")
 router.register("tasks", views.TaskViewSet, basename="task")
