@@ -36,7 +36,11 @@ class Signer:
             raise SigningError("the private key does not belong to the certificate")
         self._key = key
         self.certificate = certificate
-        self.chain: tuple[x509.Certificate, ...] = tuple(c for c in chain if c != certificate)
+        unique: list[x509.Certificate] = []
+        for c in chain:
+            if c != certificate and c not in unique:
+                unique.append(c)
+        self.chain: tuple[x509.Certificate, ...] = tuple(unique)
         self.algorithm: KeyAlgorithm = algorithm_of(key)
         self._lock = threading.Lock()
 

@@ -393,7 +393,7 @@ def import_credentials(
         serial=format(cert.serial_number, "x"),
         fingerprint=fp,
         certificate_pem=_pem(cert),
-        chain_pem="".join(_pem(c) for c in path[1:-1]),
+        chain_pem="".join(_pem(c) for c in path[1:]),
         issuer=cas[-1],
         encrypted_key=signing_keys.encrypt_private_key(creds.key, _kek(), aad=_aad("cert", fp)),
         algorithm=signing_keys.algorithm_of(creds.key).name,
@@ -415,7 +415,8 @@ def import_credentials(
 def _signer_from(sc: SigningCertificate) -> Signer:
     key = signing_keys.decrypt_private_key(bytes(sc.encrypted_key), _kek(), aad=_aad("cert", sc.fingerprint))
     # Embed the chain up to and including the root, so outside verifiers can build the path.
-    chain = [*sc.chain, sc.issuer.certificate]
+    # Imported certificates store their whole chain; platform-issued ones have just the root.
+    chain = sc.chain or [sc.issuer.certificate]
     return Signer(key, sc.certificate, chain)
 
 

@@ -1,0 +1,195 @@
+"""The operator's view: ``manage.py casehub_pki`` and importing an agency's own certificate."""
+
+from __future__ import annotations
+
+import subprocess
+from datetime import UTC, datetime, timedelta
+from io import StringIO
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import NameOID
+from django.core.management import CommandError, call_command
+
+from casehub.audit.models import AuditEvent
+from casehub.pki import services
+from casehub.pki.models import CertificateAuthority, SigningCertificate
+from signing import RevokedSigner, keys
+from signing.cms import canonical_json, sign_detached, verify_detached
+from signing.pades import sign_pdf, verify_pdf
+from tests.signing.conftest import make_pdf
+from tests.signing.pdfsig import pdfsig_verify
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fresh_pki_cache():
+    services.invalidate_cache()
+    yield
+    services.invalidate_cache()
+
+
+def run(*args: str) -> str:
+    out = StringIO()
+    call_command("casehub_pki", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_init_issue_rotate_revoke_export_as_an_operator_does(district, tmp_path):
+    assert "platform root CA created" in run("init")
+    with pytest.raises(CommandError, match="already exists"):
+        run("init")
+    assert "issued" in run("issue", district.court.code)
+    with pytest.raises(CommandError, match="already has an active certificate"):
+        run("issue", district.court.code)
+    first = services.signer_for(district.court)
+    data = canonical_json({"receipt": "accepted"})
+    old_signature = sign_detached(data, first)
+
+    assert "earlier signatures remain valid" in run("rotate", district.court.code)
+    assert services.signer_for(district.court).serial_hex != first.serial_hex
+    assert verify_detached(data, old_signature, services.trust_store()).serial == first.serial_hex
+
+    out = run("revoke", district.court.code, "--reason", "keyCompromise", "--note", "U盘遗失")
+    assert "revoked" in out and "key_compromise" in out
+    with pytest.raises(CommandError, match="unknown revocation reason"):
+        run("revoke", district.court.code, "--reason", "because")
+    with pytest.raises(CommandError, match="no agency"):
+        run("issue", "NOPE")
+
+    bundle = tmp_path / "trust.pem"
+    assert "1 CRLs" in run("export-trust", "-o", str(bundle))
+    crl = x509.load_pem_x509_crl(bundle.read_bytes()[bundle.read_bytes().index(b"-----BEGIN X509 CRL"):])
+    revoked = SigningCertificate.objects.get(status="revoked")
+    assert crl.get_revoked_certificate_by_serial_number(int(revoked.serial, 16)) is not None
+    status = run("status")
+    assert "revoked" in status and "retired" in status and "current" in status
+    actions = list(AuditEvent.objects.filter(action__startswith="pki.").values_list("action", flat=True))
+    assert actions == ["pki.root_created", "pki.certificate_issued", "pki.certificate_rotated", "pki.certificate_revoked"]
+
+
+def test_exported_trust_lets_openssl_check_a_manifest_and_rejects_tampering(district, tmp_path):
+    data = canonical_json({"case": "深龙公刑〔2026〕1号", "documents": 3})
+    (tmp_path / "manifest.json").write_bytes(data)
+    (tmp_path / "manifest.p7s").write_bytes(sign_detached(data, services.signer_for(district.police)))
+    (tmp_path / "trust.pem").write_bytes(services.export_trust_pem())
+
+    def openssl() -> int:
+        return subprocess.run(
+            ["openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", str(tmp_path / "manifest.p7s"),
+             "-content", str(tmp_path / "manifest.json"), "-CAfile", str(tmp_path / "trust.pem"), "-out", "/dev/null"],
+            capture_output=True, timeout=30,
+        ).returncode
+
+    assert openssl() == 0
+    (tmp_path / "manifest.json").write_bytes(data.replace(b'"documents":3', b'"documents":4'))
+    assert openssl() != 0
+
+
+def test_root_rotation_keeps_old_signatures_valid_for_us_and_for_pdfsig(district):
+    pdf = sign_pdf(make_pdf(1), services.signer_for(district.police), stamp_text=district.police.name)
+    services.rotate_root()
+    services.rotate_certificate(district.police)
+    newer = sign_pdf(pdf, services.signer_for(district.police))
+    assert CertificateAuthority.objects.filter(kind="platform_root").count() == 2
+    result = verify_pdf(newer, services.trust_store())
+    assert result.valid, result
+    assert len({s.certificate_serial for s in result.signatures}) == 2
+    ok, output = pdfsig_verify(newer, services.export_trust_pem())
+    assert ok, output
+
+
+def test_a_revoked_agency_signature_made_afterwards_fails(district):
+    signer = services.signer_for(district.procuratorate)
+    services.revoke_certificate(district.procuratorate, reason="affiliationChanged")
+    data = canonical_json({"late": True})
+    with pytest.raises(RevokedSigner):
+        verify_detached(data, sign_detached(data, signer), services.trust_store(),
+                        trusted_time=datetime.now(UTC) + timedelta(seconds=2))
+
+
+# --- importing an agency's own CA-issued credentials ------------------------------------------
+
+
+def _external_ca():
+    """An agency's own CA: root → intermediate → signing certificate, as a provincial CA would issue."""
+    now = datetime.now(UTC)
+
+    def ca(name, key, issuer_name, issuer_key, path_length):
+        return (
+            x509.CertificateBuilder().subject_name(name).issuer_name(issuer_name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=3650))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
+            .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+            .sign(issuer_key, hashes.SHA256())
+        )
+
+    root_key, inter_key, leaf_key = (keys.generate_private_key() for _ in range(3))
+    root_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "广东省数字证书认证中心根证书")])
+    inter_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "广东省政法机关签名CA")])
+    root = ca(root_name, root_key, root_name, root_key, 1)
+    inter = ca(inter_name, inter_key, root_name, root_key, 0)
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "深圳市龙岗区人民法院"),
+                                 x509.NameAttribute(NameOID.SERIAL_NUMBER, "FY440307")]))
+        .issuer_name(inter_name).public_key(leaf_key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=365))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(True, True, False, False, False, False, False, False, False), critical=True)
+        .sign(inter_key, hashes.SHA256())
+    )
+    return root, inter, leaf, leaf_key
+
+
+@pytest.mark.parametrize("form", ["pkcs12", "pem"])
+def test_an_imported_certificate_signs_and_its_root_joins_the_trust_store(district, tmp_path, form, monkeypatch):
+    root, inter, leaf, leaf_key = _external_ca()
+    path = tmp_path / f"court.{form}"
+    if form == "pkcs12":
+        path.write_bytes(pkcs12.serialize_key_and_certificates(
+            b"court", leaf_key, leaf, [inter, root], serialization.BestAvailableEncryption(b"s3cret-pass")))
+        monkeypatch.setenv("CASEHUB_PKI_IMPORT_PASSWORD", "s3cret-pass")
+    else:
+        path.write_bytes(
+            leaf_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                   serialization.NoEncryption())
+            + b"".join(c.public_bytes(serialization.Encoding.PEM) for c in (leaf, inter, root))
+        )
+    assert "is now trusted" in run("import", district.court.code, str(path))
+    sc = SigningCertificate.objects.get(holder=district.court.code, status="active")
+    assert sc.source == "imported" and sc.issuer.kind == "imported_intermediate"
+    assert CertificateAuthority.objects.get(kind="imported_root").certificate == root
+    signer = services.signer_for(district.court)
+    assert signer.certificate == leaf and list(signer.chain) == [inter, root]
+    pdf = sign_pdf(make_pdf(1), signer, stamp_text="深圳市龙岗区人民法院")
+    assert verify_pdf(pdf, services.trust_store()).valid
+    ok, output = pdfsig_verify(pdf, services.export_trust_pem())
+    assert ok, output
+
+
+def test_a_bad_import_is_refused_and_changes_nothing(district, tmp_path, monkeypatch):
+    root, inter, leaf, leaf_key = _external_ca()
+    no_root = tmp_path / "no-root.pem"
+    no_root.write_bytes(
+        leaf_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        + leaf.public_bytes(serialization.Encoding.PEM) + inter.public_bytes(serialization.Encoding.PEM)
+    )
+    with pytest.raises(CommandError, match="root certificate"):
+        run("import", district.court.code, str(no_root))
+    wrong_password = tmp_path / "court.p12"
+    wrong_password.write_bytes(pkcs12.serialize_key_and_certificates(
+        b"court", leaf_key, leaf, [inter, root], serialization.BestAvailableEncryption(b"right")))
+    monkeypatch.setenv("CASEHUB_PKI_IMPORT_PASSWORD", "wrong")
+    with pytest.raises(CommandError, match="wrong password"):
+        run("import", district.court.code, str(wrong_password))
+    garbage = tmp_path / "garbage.p12"
+    garbage.write_bytes(b"\x00\x01 not a certificate")
+    with pytest.raises(CommandError, match="PKCS#12"):
+        run("import", district.court.code, str(garbage))
+    assert not CertificateAuthority.objects.exists() and not SigningCertificate.objects.exists()
+    assert not AuditEvent.objects.filter(action__startswith="pki.").exists()
