@@ -5,7 +5,7 @@ URL form (see docs/storage.md)::
     s3://ACCESS:SECRET@host:port/bucket?secure=true&region=us-east-1
         &lock_mode=COMPLIANCE&lock_days=3650        (or lock_years=N; GOVERNANCE also accepted)
         &sse=S3 | sse=KMS&kms_key=KEY-ID            (optional server-side encryption)
-        &part_size=16777216&connect_timeout=5&read_timeout=120
+        &part_size=8388608&upload_threads=4&connect_timeout=5&read_timeout=120
         &public_endpoint=https://files.example.gov.cn   (host browsers use for presigned links)
 
 Guarantees and how they are met:
@@ -35,6 +35,7 @@ import hashlib
 import io
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -99,7 +100,8 @@ class S3Config:
     lock_years: int | None = None
     sse: str | None = None  # "S3" or "KMS"
     kms_key: str | None = None
-    part_size: int = 16 * MIB
+    part_size: int = 8 * MIB
+    upload_threads: int = 4
     connect_timeout: float = 5.0
     read_timeout: float = 120.0
     public_endpoint: str | None = None  # scheme://host[:port] for presigned links
@@ -141,7 +143,7 @@ def _bool(params: dict[str, list[str]], name: str, default: bool) -> bool:
 
 
 KNOWN_PARAMS = {
-    "secure", "region", "lock_mode", "lock_days", "lock_years", "sse", "kms_key", "part_size",
+    "secure", "region", "lock_mode", "lock_days", "lock_years", "sse", "kms_key", "part_size", "upload_threads",
     "connect_timeout", "read_timeout", "public_endpoint", "spool_dir",
 }
 
@@ -183,9 +185,13 @@ def parse_s3_url(url: str) -> S3Config:
     if kms_key and sse != "KMS":
         raise StorageError("kms_key is only used with sse=KMS")
 
-    part_size = _int(params, "part_size") or 16 * MIB
+    part_size = _int(params, "part_size") or 8 * MIB
     if part_size < MIN_PART_SIZE or part_size > 5 * 1024 * MIB or part_size % CHUNK_SIZE:
         raise StorageError("part_size must be a multiple of 1 MiB between 5 MiB and 5 GiB")
+
+    upload_threads = _int(params, "upload_threads") or 4
+    if upload_threads > 16:
+        raise StorageError("upload_threads must be between 1 and 16")
 
     def _float(name: str, default: float) -> float:
         try:
@@ -215,6 +221,7 @@ def parse_s3_url(url: str) -> S3Config:
         sse=sse,
         kms_key=kms_key,
         part_size=part_size,
+        upload_threads=upload_threads,
         connect_timeout=_float("connect_timeout", 5.0),
         read_timeout=_float("read_timeout", 120.0),
         public_endpoint=public_endpoint,
@@ -388,11 +395,10 @@ class S3Store(ObjectStore):
         head = self._read_up_to(reader, part_size + 1)
         if len(head) <= part_size:
             reader.check_complete()
-            sha256 = reader.hexdigest()
-            existing = self._existing(sha256, _b64(reader.digest()))
-            if existing is not None:
-                return existing
-            return self._put_single(sha256, head, reader.digest(), content_type)
+            # No HEAD first for small objects: the conditional PUT itself detects a duplicate
+            # (412), saving a round trip on every new object.
+            self.ensure_bucket()
+            return self._put_single(reader.hexdigest(), head, reader.digest(), content_type)
         # Larger than one part: spool to disk while hashing the whole object and each part.
         with tempfile.TemporaryFile(prefix="casehub-put-", dir=self.config.spool_dir) as spool:
             part_digests: list[bytes] = []
@@ -484,8 +490,10 @@ class S3Store(ObjectStore):
         try:
             response = self._request("PUT", key, body=data, headers=headers)
         except S3Error as exc:
-            if exc.code == "PreconditionFailed":  # a concurrent writer stored the same bytes first
-                return self.stat(sha256)
+            if exc.code == "PreconditionFailed":  # already stored (earlier, or by a concurrent writer)
+                existing = self._existing(sha256, headers["x-amz-checksum-sha256"])
+                if existing is not None:
+                    return existing
             raise self._wrap(exc, f"storing {key}", sha256) from exc
         except Exception as exc:
             raise self._wrap(exc, f"storing {key}", sha256) from exc
@@ -507,17 +515,7 @@ class S3Store(ObjectStore):
             upload_id = root.findtext(f"{{{S3_NS}}}UploadId") or root.findtext("UploadId")
             if not upload_id:
                 raise StorageError(f"{self.description} returned no upload id for {key}")
-            etags: list[str] = []
-            for number, digest in enumerate(part_digests, start=1):
-                data = spool.read(self.config.part_size)
-                part_headers = {
-                    "x-amz-checksum-sha256": _b64(digest),
-                    "x-amz-sdk-checksum-algorithm": "SHA256",
-                }
-                result = self._request("PUT", key, body=data, headers=part_headers,
-                                       query={"partNumber": str(number), "uploadId": upload_id})
-                del data
-                etags.append(result.headers.get("etag", "").strip('"'))
+            etags = self._upload_parts(key, upload_id, spool, part_digests)
             body = self._complete_body(etags, part_digests)
             complete_headers = {
                 "Content-Type": "application/xml",
@@ -544,6 +542,35 @@ class S3Store(ObjectStore):
             raise self._wrap(exc, f"storing {key}", sha256) from exc
         self._ensure_retention(key, version_id, retain_until)
         return ObjectRef(sha256=sha256, size=size, key=key, content_type=content_type, version_id=version_id)
+
+    def _upload_parts(self, key: str, upload_id: str, spool: Any, part_digests: list[bytes]) -> list[str]:
+        """Upload the parts, ``upload_threads`` at a time; memory stays at threads x part_size."""
+
+        def upload(number: int, data: bytes, digest: bytes) -> str:
+            headers = {"x-amz-checksum-sha256": _b64(digest), "x-amz-sdk-checksum-algorithm": "SHA256"}
+            result = self._request("PUT", key, body=data, headers=headers,
+                                   query={"partNumber": str(number), "uploadId": upload_id})
+            return result.headers.get("etag", "").strip('"')
+
+        etags: dict[int, str] = {}
+        threads = self.config.upload_threads
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="s3-part") as pool:
+            pending: dict[Future[str], int] = {}
+            try:
+                for number, digest in enumerate(part_digests, start=1):
+                    while len(pending) >= threads:
+                        done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                        for future in done:
+                            etags[pending.pop(future)] = future.result()
+                    data = spool.read(self.config.part_size)
+                    pending[pool.submit(upload, number, data, digest)] = number
+                    del data
+                for future in as_completed(list(pending)):
+                    etags[pending.pop(future)] = future.result()
+            finally:
+                for future in pending:
+                    future.cancel()
+        return [etags[n] for n in range(1, len(part_digests) + 1)]
 
     @staticmethod
     def _complete_body(etags: list[str], digests: list[bytes]) -> bytes:

@@ -18,7 +18,7 @@ import pytest
 
 from storage import IntegrityError, ObjectNotFound, StorageError, StorageUnavailable
 from storage.base import InvalidReference, key_for
-from tests.storage.conftest import MIB, GeneratedStream
+from tests.storage.streams import MIB, GeneratedStream
 
 
 def test_round_trip_keeps_bytes_size_and_content_type(backend):
@@ -169,7 +169,7 @@ def test_outage_raises_storage_unavailable_then_recovers(backend):
 
 
 def test_multi_part_sized_stream_round_trips(backend):
-    # Bigger than one S3 part (the fixture's part size is 16 MiB): exercises multipart upload.
+    # Bigger than one S3 part (the default part size is 8 MiB): exercises multipart upload.
     stream = GeneratedStream(17 * MIB + 12345)
     ref = backend.store.put(stream, content_type="application/pdf")
     assert ref.sha256 == stream.hash.hexdigest() and ref.size == 17 * MIB + 12345

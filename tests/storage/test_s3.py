@@ -21,7 +21,7 @@ from minio.objectlockconfig import DAYS
 from storage import IntegrityError, ObjectNotFound, StorageError, StorageUnavailable, open_store
 from storage.s3 import S3Store, composite_checksum, parse_s3_url
 from tests.fixtures.s3 import ACCESS_KEY, SECRET_KEY
-from tests.storage.conftest import MIB, GeneratedStream
+from tests.storage.streams import MIB, GeneratedStream
 
 
 def _b64sha(data: bytes) -> str:
@@ -201,7 +201,7 @@ def test_url_defaults():
     config = parse_s3_url(GOOD)
     assert config.secure is True and config.region == "us-east-1"
     assert (config.lock_mode, config.lock_days, config.lock_years) == ("COMPLIANCE", 3650, None)
-    assert config.part_size == 16 * MIB and config.sse is None
+    assert (config.part_size, config.upload_threads) == (8 * MIB, 4) and config.sse is None
     assert SECRET_KEY not in config.description
 
 
