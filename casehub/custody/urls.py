@@ -1,3 +1,17 @@
-"""URLs of this app."""
+"""URLs of the custody app."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from casehub.custody import views
+
+app_name = "custody"
+
+urlpatterns = [
+    path("", views.inbox, name="inbox"),
+    path("detainees/", views.detainees, name="detainees"),
+    path("detainees/<int:pk>/", views.detainee, name="detainee"),
+    path("<str:kind>/<int:pk>/pdf/", views.document_pdf, name="pdf"),
+    path("<str:kind>/<int:pk>/pdf/<str:part>/", views.document_pdf, name="pdf_part"),
+    path("<str:kind>/<int:pk>/acknowledge/", views.acknowledge, name="acknowledge"),
+    path("case/<int:case_id>/", views.case_custody, name="case"),
+]

@@ -1,0 +1,107 @@
+"""The signed PDFs of custody transfer: certificate 换押证, take-over receipt, change notice.
+
+Each is rendered by :func:`casehub.pdfgen.forms.render_form` with the fields of the paper form,
+signed (PAdES) with the deciding agency's key and stored write-once in the object store.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+
+def _when(moment: datetime | None) -> str:
+    return timezone.localtime(moment).strftime("%Y年%m月%d日 %H时%M分") if moment else ""
+
+
+def _day(value: date | None) -> str:
+    return value.strftime("%Y年%m月%d日") if value else _("（待定）")
+
+
+def _person_fields(person: Any) -> list[tuple[str, str]]:
+    return [
+        (_("姓名"), person.name),
+        (_("性别"), person.get_sex_display() if person.sex else ""),
+        (_("出生日期"), person.birth_date.strftime("%Y年%m月%d日") if person.birth_date else ""),
+        (_("身份证号"), person.id_number),
+    ]
+
+
+def sign_and_store(pdf: bytes, agency: Any, *, reason: str, stamp: str) -> Any:
+    """PAdES-sign ``pdf`` as ``agency`` and store it; returns the StoredObject."""
+    from signing.pades import sign_pdf
+
+    from casehub.objectstore.services import store_bytes
+    from casehub.pki.services import signer_for
+
+    signed = sign_pdf(pdf, signer_for(agency), reason=reason, stamp_text=stamp)
+    return store_bytes(signed, content_type="application/pdf")
+
+
+def _render(title: str, **kwargs: Any) -> bytes:
+    from casehub.pdfgen.forms import render_form
+
+    return render_form(title, **kwargs)
+
+
+def certificate_pdf(cert: Any, *, record: Any) -> bytes:
+    """换押证 (sender's part): person, detention centre, from/to agency, stage, reason, time."""
+    fields = _person_fields(cert.person) + [
+        (_("案件名称"), cert.case.title),
+        (_("强制措施"), record.get_measure_display()),
+        (_("羁押起始时间"), _when(record.detained_at)),
+        (_("羁押场所"), cert.detention_centre.name),
+        (_("换押事由"), cert.reason),
+        (_("移送机关"), cert.from_agency.name),
+        (_("接收机关"), cert.to_agency.name),
+        (_("诉讼阶段"), cert.to_stage),
+        (_("移送时间"), _when(cert.issued_at)),
+    ]
+    return _render(
+        _("换押证"), number=cert.number, fields=fields,
+        paragraphs=[_("%(centre)s：\n犯罪嫌疑人%(name)s一案，因%(reason)s，羁押权属自本证发出并经接收机关确认之日起"
+                      "由%(from)s变更为%(to)s。") % {"centre": cert.detention_centre.name, "name": cert.person.name,
+                                                  "reason": cert.reason, "from": cert.from_agency.name,
+                                                  "to": cert.to_agency.name}],
+        footer_lines=[cert.from_agency.name, _when(cert.issued_at), _("（电子签章）")],
+    )
+
+
+def receipt_pdf(cert: Any) -> bytes:
+    """换押证 (receiver's part): take-over time and the statutory start and end of the stage."""
+    fields = _person_fields(cert.person) + [
+        (_("换押证编号"), cert.number),
+        (_("羁押场所"), cert.detention_centre.name),
+        (_("移送机关"), cert.from_agency.name),
+        (_("接收机关"), cert.to_agency.name),
+        (_("接收时间"), _when(cert.taken_over_at)),
+        (_("法定期限起"), _day(cert.period_start)),
+        (_("法定期限止"), _day(cert.period_end)),
+    ]
+    return _render(
+        _("换押证（接收回执）"), number=cert.number, fields=fields,
+        paragraphs=[_("本机关已于%(when)s接收犯罪嫌疑人%(name)s的羁押权属，本阶段法定羁押期限自%(start)s至%(end)s。")
+                    % {"when": _when(cert.taken_over_at), "name": cert.person.name,
+                       "start": _day(cert.period_start), "end": _day(cert.period_end)}],
+        footer_lines=[cert.to_agency.name, _when(cert.taken_over_at), _("（电子签章）")],
+    )
+
+
+def notice_pdf(notice: Any) -> bytes:
+    """羁押期限变更通知: the new dates (or measure) of a person within the same stage."""
+    fields = _person_fields(notice.person) + [
+        (_("案件名称"), notice.case.title),
+        (_("羁押场所"), notice.detention_centre.name),
+        (_("变更事项"), notice.get_kind_display()),
+        (_("原届满日期"), _day(notice.previous_end)),
+        (_("新届满日期"), _day(notice.new_end) if notice.new_end else "—"),
+        (_("决定机关"), notice.agency.name),
+    ]
+    return _render(
+        _("羁押期限变更通知"), number=notice.number, fields=fields,
+        paragraphs=[_("%(centre)s：\n%(reason)s") % {"centre": notice.detention_centre.name, "reason": notice.reason}],
+        footer_lines=[notice.agency.name, _when(notice.issued_at), _("（电子签章）")],
+    )

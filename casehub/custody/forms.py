@@ -1,0 +1,35 @@
+"""Forms of the custody pages."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from casehub.agencies.models import Agency, AgencyKind
+from casehub.custody.models import Measure, NoticeKind
+
+
+class RegisterCustodyForm(forms.Form):
+    person = forms.IntegerField(widget=forms.HiddenInput)
+    detention_centre = forms.ModelChoiceField(Agency.objects.filter(kind=AgencyKind.DETENTION_CENTRE),
+                                              label=_("羁押场所"))
+    measure = forms.ChoiceField(choices=Measure.choices, label=_("强制措施"))
+    since = forms.DateTimeField(label=_("羁押起始时间"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+
+
+class NoticeForm(forms.Form):
+    record = forms.IntegerField(widget=forms.HiddenInput)
+    kind = forms.ChoiceField(choices=NoticeKind.choices, label=_("变更事项"))
+    new_end = forms.DateField(label=_("新届满日期"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    reason = forms.CharField(label=_("理由或决定文号"), max_length=1000, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class PaperTransferForm(forms.Form):
+    person = forms.IntegerField(widget=forms.HiddenInput)
+    from_agency = forms.ModelChoiceField(Agency.objects.exclude(kind__in=[AgencyKind.DETENTION_CENTRE,
+                                                                           AgencyKind.COMMITTEE]),
+                                         label=_("移送机关"))
+    transferred_at = forms.DateTimeField(label=_("换押时间"),
+                                         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    reference = forms.CharField(label=_("纸质换押证编号"), max_length=100)
+    period_end = forms.DateField(label=_("法定期限止"), required=False, widget=forms.DateInput(attrs={"type": "date"}))

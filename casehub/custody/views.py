@@ -1,0 +1,204 @@
+"""Custody pages.
+
+Detention officers: the inbox of transfers/notices to acknowledge, the detainees of their own
+centre with holder and deadline, the certificates — never the dossier (every lookup goes through
+:mod:`casehub.custody.selectors`, so another centre's detainee is a 404).
+Agency officers: the custody page of a case they may see (register custody, notices, paper
+transfers), through :func:`casehub.cases.selectors.get_visible_case`.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from casehub.agencies.permissions import (
+    ACKNOWLEDGE_CUSTODY,
+    MANAGE_CUSTODY,
+    READ_DOSSIER,
+    REGISTER_PAPER_TRANSFER,
+    has_capability,
+)
+from casehub.audit.services import record_event
+from casehub.cases.models import PersonRole
+from casehub.cases.selectors import get_visible_case, visible_cases
+from casehub.custody import services
+from casehub.custody.forms import NoticeForm, PaperTransferForm, RegisterCustodyForm
+from casehub.custody.models import CustodyCertificate, CustodyNotice, CustodyRecord
+from casehub.custody.selectors import (
+    centre_records,
+    deadline_list,
+    get_centre_record,
+    is_detention_officer,
+    pending_acknowledgements,
+)
+
+
+def _require_officer(request: HttpRequest) -> None:
+    if not is_detention_officer(request.user):
+        raise Http404
+
+
+def _chosen_day(request: HttpRequest) -> date:
+    raw = request.GET.get("on", "")
+    try:
+        return date.fromisoformat(raw) if raw else timezone.localdate()
+    except ValueError:
+        return timezone.localdate()
+
+
+@login_required
+def inbox(request: HttpRequest) -> HttpResponse:
+    _require_officer(request)
+    certs, notices = pending_acknowledgements(request.user)
+    today = timezone.localdate()
+    return render(request, "custody/inbox.html", {
+        "certificates": certs, "notices": notices, "deadlines": deadline_list(request.user, today=today),
+        "today": today,
+    })
+
+
+@login_required
+def detainees(request: HttpRequest) -> HttpResponse:
+    _require_officer(request)
+    today = _chosen_day(request)
+    within = request.GET.get("within", "")
+    if request.GET.get("deadlines"):
+        rows = deadline_list(request.user, today=today, within=int(within) if within.isdigit() else None)
+    else:
+        rows = [{"record": r, "remaining": (r.period_end - today).days if r.period_end else None,
+                 "overdue": bool(r.period_end and r.period_end < today)}
+                for r in centre_records(request.user).filter(status="in_custody").order_by("period_end", "id")]
+    return render(request, "custody/detainees.html", {
+        "rows": rows, "today": today, "within": within, "deadlines": bool(request.GET.get("deadlines")),
+    })
+
+
+@login_required
+def detainee(request: HttpRequest, pk: int) -> HttpResponse:
+    _require_officer(request)
+    record = get_centre_record(request.user, pk)
+    return render(request, "custody/detainee.html", {
+        "record": record, "today": timezone.localdate(),
+        "certificates": record.certificates.select_related("from_agency", "to_agency").order_by("issued_at", "id"),
+        "notices": record.notices.select_related("agency").order_by("issued_at", "id"),
+        "events": record.events.select_related("agency", "responsible_agency", "actor"),
+        "can_acknowledge": has_capability(request.user, ACKNOWLEDGE_CUSTODY),
+    })
+
+
+def _item_for(request: HttpRequest, kind: str, pk: int) -> CustodyCertificate | CustodyNotice:
+    """A certificate or notice the user may see: their centre's, or one of a case they may see."""
+    model = {"certificate": CustodyCertificate, "notice": CustodyNotice}.get(kind)
+    if model is None:
+        raise Http404
+    user = request.user
+    if is_detention_officer(user):
+        qs = model.objects.filter(detention_centre_id=user.agency_id)
+    elif has_capability(user, READ_DOSSIER) or has_capability(user, MANAGE_CUSTODY):
+        qs = model.objects.filter(case__in=visible_cases(user))
+    else:
+        raise Http404
+    try:
+        return qs.select_related("case").get(pk=pk)
+    except (model.DoesNotExist, ValueError) as exc:
+        raise Http404 from exc
+
+
+@login_required
+def document_pdf(request: HttpRequest, kind: str, pk: int, part: str = "main") -> HttpResponse:
+    from casehub.objectstore.services import read_bytes
+
+    item = _item_for(request, kind, pk)
+    stored = item.receipt_pdf if part == "receipt" and kind == "certificate" else item.pdf
+    if stored is None:
+        raise Http404
+    data = read_bytes(stored)  # verifies the SHA-256 on read
+    record_event("custody.document_viewed", actor=request.user, obj=item, case=item.case_id,
+                 details={"number": item.number, "part": part, "sha256": stored.sha256})
+    response = HttpResponse(data, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="{kind}-{item.pk}-{part}.pdf"'
+    return response
+
+
+@login_required
+@require_POST
+def acknowledge(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
+    _require_officer(request)
+    item = _item_for(request, kind, pk)
+    try:
+        changed = services.acknowledge(item, acting_user=request.user)
+    except PermissionDenied as exc:
+        raise Http404 from exc
+    except ValidationError as exc:
+        messages.error(request, "；".join(exc.messages))
+    else:
+        messages.success(request, _("已确认。") if changed else _("此前已确认，无需重复确认。"))
+    return redirect("custody:detainee", item.record_id)
+
+
+@login_required
+def case_custody(request: HttpRequest, case_id: int) -> HttpResponse:
+    if not (has_capability(request.user, MANAGE_CUSTODY) or has_capability(request.user, READ_DOSSIER)):
+        raise Http404
+    case = get_visible_case(request.user, case_id)
+    user = request.user
+    can_manage = has_capability(user, MANAGE_CUSTODY) and case.holder_agency_id == user.agency_id
+    can_paper = has_capability(user, REGISTER_PAPER_TRANSFER) and case.holder_agency_id == user.agency_id
+    if request.method == "POST":
+        action = request.POST.get("action")
+        try:
+            if action == "register" and can_manage:
+                form = RegisterCustodyForm(request.POST)
+                if not form.is_valid():
+                    raise ValidationError([f"{k}: {' '.join(v)}" for k, v in form.errors.items()])
+                person = case.persons.get(pk=form.cleaned_data["person"])
+                services.register_custody(person, detention_centre=form.cleaned_data["detention_centre"],
+                                          measure=form.cleaned_data["measure"], since=form.cleaned_data["since"],
+                                          acting_user=user)
+            elif action == "notice" and can_manage:
+                form = NoticeForm(request.POST)
+                if not form.is_valid():
+                    raise ValidationError([f"{k}: {' '.join(v)}" for k, v in form.errors.items()])
+                record = CustodyRecord.objects.get(case=case, pk=form.cleaned_data["record"])
+                services.issue_notice_by_user(record, kind=form.cleaned_data["kind"],
+                                              reason=form.cleaned_data["reason"], acting_user=user,
+                                              new_end=form.cleaned_data["new_end"])
+            elif action == "paper" and can_paper:
+                form = PaperTransferForm(request.POST)
+                if not form.is_valid():
+                    raise ValidationError([f"{k}: {' '.join(v)}" for k, v in form.errors.items()])
+                person = case.persons.get(pk=form.cleaned_data["person"])
+                services.register_paper_transfer(
+                    person, from_agency=form.cleaned_data["from_agency"], to_agency=user.agency,
+                    transferred_at=form.cleaned_data["transferred_at"], reference=form.cleaned_data["reference"],
+                    acting_user=user, period_end=form.cleaned_data["period_end"])
+            else:
+                raise Http404
+        except (ValidationError, PermissionDenied) as exc:
+            messages.error(request, "；".join(getattr(exc, "messages", None) or [str(exc)]))
+        except (case.persons.model.DoesNotExist, CustodyRecord.DoesNotExist) as exc:
+            raise Http404 from exc
+        else:
+            messages.success(request, _("已保存。"))
+        return redirect("custody:case", case.pk)
+    persons = case.persons.filter(role=PersonRole.SUSPECT).select_related("detention_centre").order_by("id")
+    records = {r.person_id: r for r in CustodyRecord.objects.filter(case=case).select_related(
+        "responsible_agency", "detention_centre")}
+    return render(request, "custody/case.html", {
+        "case": case, "rows": [{"person": p, "record": records.get(p.pk)} for p in persons],
+        "certificates": CustodyCertificate.objects.filter(case=case).select_related(
+            "person", "from_agency", "to_agency").order_by("issued_at", "id"),
+        "notices": CustodyNotice.objects.filter(case=case).select_related("person", "agency"),
+        "problems": services.check_ready_for_acceptance(case),
+        "can_manage": can_manage, "can_paper": can_paper,
+        "register_form": RegisterCustodyForm(), "notice_form": NoticeForm(), "paper_form": PaperTransferForm(),
+    })
