@@ -319,6 +319,10 @@ CASEHUB_UPLOAD_MAX_BYTES = 2 * 1024**3
 CASEHUB_CLOCK_WARNING_DAYS = 3
 # Home inbox / deadline list: show clocks due within this many days.
 CASEHUB_CLOCK_INBOX_DAYS = 7
+# Custody: a detainee appears on the detention centre's deadline list this many days before the
+# custody period ends — 3 for a (30-day) detention, 7 for custody after arrest.
+CASEHUB_CUSTODY_WARN_DETENTION_DAYS = 3
+CASEHUB_CUSTODY_WARN_ARREST_DAYS = 7
 # Object store: how often the integrity sweep re-hashes every referenced object (verify_storage),
 # and which objects it covers ("referenced" by the database, or "all" in the store).
 CASEHUB_STORAGE_SWEEP_INTERVAL = timedelta(hours=24)
