@@ -200,7 +200,17 @@ def sign_pdf(
             stamp_style=stamp_style, new_field_spec=new_field_spec,
         )
         out = BytesIO()
-        pdf_signer.sign_pdf(writer, output=out)
+        reserved = None
+        if timestamper is None:
+            # pyHanko otherwise signs a dry-run CMS just to learn its size, which doubles the
+            # constant cost of signing. Without a timestamp token the size is known: the embedded
+            # certificates plus signed attributes and the signature value, well under 3 KB.
+            # bytes_reserved counts hex digits (two per byte).
+            from cryptography.hazmat.primitives.serialization import Encoding
+
+            certs = sum(len(c.public_bytes(Encoding.DER)) for c in (signer.certificate, *signer.chain))
+            reserved = 2 * (certs + 3072)
+        pdf_signer.sign_pdf(writer, output=out, bytes_reserved=reserved)
     except SigningError:
         raise
     except (PdfError, KeyError, IndexError, TypeError) as exc:

@@ -32,7 +32,7 @@ CRL_VALID_DAYS = 7
 # Certificates are back-dated a little so a verifier whose clock lags ours does not reject them.
 _BACKDATE = timedelta(minutes=5)
 _AGENCY_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 .\-]{0,63}$")
-_X520_MAX = 64  # ub-common-name / ub-organization-name
+_X520_MAX = 64  # ub-common-name / ub-organization-name, in bytes as cryptography counts
 
 REVOCATION_REASONS: dict[str, x509.ReasonFlags] = {
     "unspecified": x509.ReasonFlags.unspecified,
@@ -74,7 +74,10 @@ def _x520(value: str) -> str:
     value = " ".join(value.split())
     if not value:
         raise SigningError("a certificate name must not be empty")
-    return value[:_X520_MAX]
+    # cryptography enforces the upper bound on the UTF-8 length (a CJK character is 3 bytes).
+    while len(value.encode("utf-8")) > _X520_MAX:
+        value = value[:-1]
+    return value
 
 
 def _hash_for(key: PrivateKey) -> hashes.HashAlgorithm:

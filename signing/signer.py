@@ -99,7 +99,7 @@ class Signer:
         return SimpleSigner(
             signing_cert=cert,
             signing_key=asn1_keys.PrivateKeyInfo.load(der),
-            cert_registry=SimpleCertificateStore.from_certs([cert, *chain]),
+            cert_registry=SimpleCertificateStore.from_certs(chain),  # pyHanko adds the signer itself
         )
 
     def pyhanko_signer(self) -> Any:
