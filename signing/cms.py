@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 
 from signing._cmsutil import check_signer_info, judge, signed_data_from
 from signing.errors import SignatureInvalid, SigningError
-from signing.pki import agency_code_of, display_name, fingerprint
+from signing.pki import display_name, fingerprint
 from signing.signer import Signer
 from signing.trust import TrustStore
 
@@ -171,7 +171,7 @@ def verify_detached(
     cert = checked.certificate
     return SignerIdentity(
         name=display_name(cert),
-        agency_code=agency_code_of(cert),
+        agency_code=judged.validated.agency_code,
         serial=format(cert.serial_number, "x"),
         signing_time=judged.signing_time if judged.time_source != "verification" else None,
         fingerprint=fingerprint(cert),

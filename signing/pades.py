@@ -338,6 +338,7 @@ def _verify_one(embedded, trust: TrustStore) -> SignatureInfo:
         try:
             judged = judge(checked, trust, trusted_time=None)
             info.trusted = True
+            info.agency_code = judged.validated.agency_code
             info.signing_time, info.time_source = judged.signing_time, judged.time_source
             info.notes.extend(judged.validated.notes)
         except RevokedSigner as exc:

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from signing.errors import CertificateExpired, RevokedSigner, SigningError, UntrustedSigner
-from signing.pki import display_name, fingerprint, to_pem
+from signing.pki import agency_code_of, display_name, fingerprint, to_pem
 
 _MAX_DEPTH = 8
 _COMPROMISE = {"key_compromise", "ca_compromise"}
@@ -49,6 +49,8 @@ class ValidatedPath:
     path: list[x509.Certificate]
     revocation: Revocation | None = None
     notes: list[str] = field(default_factory=list)
+    # The agency code this certificate speaks for, or "" if no one vouches for one (see TrustStore).
+    agency_code: str = ""
 
     @property
     def root(self) -> x509.Certificate:
@@ -78,7 +80,14 @@ class TrustStore:
         *,
         revoked: Mapping[str, Revocation] | None = None,
         tsa_roots: Iterable[x509.Certificate] = (),
+        agency_codes: Mapping[str, str] | None = None,
+        naming_roots: Iterable[str] | None = None,
     ):
+        """``agency_codes`` binds certificates (by fingerprint) to agency codes — imported
+        certificates, whose CA knows nothing of our codes. ``naming_roots`` lists the fingerprints
+        of roots whose certificates' subject serialNumber is believed as the agency code (the
+        platform's own roots); ``None`` means every root (pure use, tests). Without this, any
+        certificate from an imported third-party CA could claim to be any agency."""
         self.roots: tuple[x509.Certificate, ...] = tuple(roots)
         self.intermediates: tuple[x509.Certificate, ...] = tuple(intermediates)
         self.crls: tuple[x509.CertificateRevocationList, ...] = tuple(crls)
@@ -89,7 +98,9 @@ class TrustStore:
         for cert in (*self.roots, *self.intermediates, *self.tsa_roots):
             if not _is_ca(cert):
                 raise SigningError(f"{display_name(cert)} is not a CA certificate and cannot be a trust anchor")
+        self.agency_codes: dict[str, str] = dict(agency_codes or {})
         self._root_fps = {fingerprint(c) for c in self.roots}
+        self._naming_roots = set(naming_roots) if naming_roots is not None else set(self._root_fps)
         self._tsa_root_fps = {fingerprint(c) for c in self.tsa_roots} | self._root_fps
         self._by_subject: dict[bytes, list[x509.Certificate]] = {}
         for cert in (*self.roots, *self.tsa_roots, *self.intermediates):
@@ -183,6 +194,11 @@ class TrustStore:
         else:
             _require_signing_usage(cert)
         result = ValidatedPath(path=path)
+        leaf_fp = fingerprint(cert)
+        if leaf_fp in self.agency_codes:
+            result.agency_code = self.agency_codes[leaf_fp]
+        elif fingerprint(path[-1]) in self._naming_roots:
+            result.agency_code = agency_code_of(cert)
         for child, issuer in zip(path, path[1:], strict=False):
             revocation = self._revocation(child, issuer)
             if revocation is None:

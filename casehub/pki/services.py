@@ -460,6 +460,9 @@ def trust_store() -> TrustStore:
     for ca in cas:
         if ca.kind == CertificateAuthority.Kind.PLATFORM_ROOT and ca.encrypted_key:
             _refresh_crl(ca)  # no-op unless the CRL is about to run out
+    imported = dict(
+        SigningCertificate.objects.filter(source=SigningCertificate.Source.IMPORTED).values_list("fingerprint", "holder")
+    )
     revoked = {
         fp: Revocation(revoked_at, reason or "unspecified", "casehub")
         for fp, revoked_at, reason in SigningCertificate.objects.filter(
@@ -472,6 +475,10 @@ def trust_store() -> TrustStore:
         crls=[ca.crl for ca in cas if ca.crl is not None],
         revoked=revoked,
         tsa_roots=_tsa_roots(),
+        # Imported certificates speak for the agency they were imported for; only the platform's
+        # own roots are believed when a certificate names an agency code in its subject.
+        agency_codes=imported,
+        naming_roots=[ca.fingerprint for ca in cas if ca.kind == CertificateAuthority.Kind.PLATFORM_ROOT],
     )
     with _cache_lock:
         if cache is _cache and _cache.token == cache.token:

@@ -115,6 +115,11 @@ def test_a_revoked_agency_signature_made_afterwards_fails(district):
 
 
 def _external_ca():
+    root, inter, _inter_key, leaf, leaf_key = _external_ca_with_keys()
+    return root, inter, leaf, leaf_key
+
+
+def _external_ca_with_keys():
     """An agency's own CA: root → intermediate → signing certificate, as a provincial CA would issue."""
     now = datetime.now(UTC)
 
@@ -143,7 +148,7 @@ def _external_ca():
         .add_extension(x509.KeyUsage(True, True, False, False, False, False, False, False, False), critical=True)
         .sign(inter_key, hashes.SHA256())
     )
-    return root, inter, leaf, leaf_key
+    return root, inter, inter_key, leaf, leaf_key
 
 
 @pytest.mark.parametrize("form", ["pkcs12", "pem"])
@@ -193,3 +198,38 @@ def test_a_bad_import_is_refused_and_changes_nothing(district, tmp_path, monkeyp
         run("import", district.court.code, str(garbage))
     assert not CertificateAuthority.objects.exists() and not SigningCertificate.objects.exists()
     assert not AuditEvent.objects.filter(action__startswith="pki.").exists()
+
+
+def test_an_imported_ca_cannot_vouch_for_other_agencies(district, tmp_path):
+    """Trusting the court's own CA must not let anyone else that CA certifies pose as an agency."""
+    from signing import Signer
+
+    root, inter, inter_key, leaf, leaf_key = _external_ca_with_keys()
+    path = tmp_path / "court.pem"
+    path.write_bytes(
+        leaf_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        + b"".join(c.public_bytes(serialization.Encoding.PEM) for c in (leaf, inter, root))
+    )
+    run("import", district.court.code, str(path))
+    data = canonical_json({"n": 1})
+    trust = services.trust_store()
+    # The imported certificate speaks for the court it was imported for.
+    court = verify_detached(data, sign_detached(data, services.signer_for(district.court)), trust)
+    assert court.agency_code == district.court.code
+    # Someone else certified by the same provincial CA writes the police's code into its subject.
+    impostor_key = keys.generate_private_key()
+    now = datetime.now(UTC)
+    impostor = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "冒名者"),
+                                 x509.NameAttribute(NameOID.SERIAL_NUMBER, district.police.code)]))
+        .issuer_name(inter.subject).public_key(impostor_key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=30))
+        .add_extension(x509.KeyUsage(True, True, False, False, False, False, False, False, False), critical=True)
+        .sign(inter_key, hashes.SHA256())
+    )
+    who = verify_detached(data, sign_detached(data, Signer(impostor_key, impostor, [inter, root])), trust)
+    assert who.name == "冒名者"  # the chain is valid ...
+    assert who.agency_code == ""  # ... but nobody vouches that it is the police
+    pdf = verify_pdf(sign_pdf(make_pdf(1), Signer(impostor_key, impostor, [inter, root])), trust)
+    assert pdf.signatures[0].trusted and pdf.signatures[0].agency_code == ""
