@@ -86,9 +86,6 @@ def _check_header(pdf: bytes) -> None:
 @lru_cache(maxsize=1)
 def default_stamp_font() -> str | None:
     """A font with CJK glyphs for the visible stamp, if the system has one."""
-    env = os.environ.get("CASEHUB_STAMP_FONT")
-    if env and os.path.exists(env):
-        return env
     # Noto Sans SC, shipped by a pinned PyPI package (pdfgen uses the same family). Debian's
     # DroidSansFallback was tried and renders with broken advances through pyHanko's shaper.
     try:
@@ -159,7 +156,8 @@ def sign_pdf(
 
     ``stamp_text`` (usually the agency name) makes the signature visible: a box at the bottom
     right of ``stamp_page`` (default: last page) with that text and the signing time in
-    ``stamp_timezone``. ``tsa_url``: RFC 3161 time-stamping authority → PAdES B-T.
+    ``stamp_timezone``. ``tsa_url`` (default: the signer's): RFC 3161 time-stamping authority →
+    PAdES B-T.
     """
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.pdf_utils.misc import PdfError
@@ -168,6 +166,7 @@ def sign_pdf(
 
     _check_header(pdf)
     signer.check_usable()
+    tsa_url = tsa_url or signer.tsa_url
     try:
         writer = IncrementalPdfFileWriter(BytesIO(bytes(pdf)), strict=False)
     except (PdfError, ValueError, KeyError, TypeError, IndexError) as exc:
@@ -241,7 +240,7 @@ def _stamp(writer, field_name: str, text: str, page: int, font: str | None, tz: 
         small = _subset_font(font, chars)
         text_style = TextBoxStyle(font=GlyphAccumulatorFactory(small, font_size=9), font_size=9)
     elif not text.isascii():
-        raise SigningError("no CJK font for the signature stamp: install pylopdf-fonts-zh-cn or set CASEHUB_STAMP_FONT")
+        raise SigningError("no CJK font for the signature stamp: install pylopdf-fonts-zh-cn or pass stamp_font")
     style = TextStampStyle(stamp_text=stamp_text, text_box_style=text_style, border_width=1)
     spec = fields.SigFieldSpec(sig_field_name=field_name, on_page=page, box=box)
     return style, spec

@@ -21,11 +21,19 @@ class Signer:
 
     ``chain`` lists the certificates above ``certificate`` (intermediates, and the root if you
     want it embedded); they travel inside every signature so a verifier can build the path.
+    ``tsa_url`` is the time-stamping authority ``signing.pades.sign_pdf`` uses unless told otherwise.
     Instances are immutable and safe to share between threads; the process-wide cache in
     ``casehub.pki.services`` hands the same instance to every caller.
     """
 
-    def __init__(self, key: PrivateKey, certificate: x509.Certificate, chain: Sequence[x509.Certificate] = ()):
+    def __init__(
+        self,
+        key: PrivateKey,
+        certificate: x509.Certificate,
+        chain: Sequence[x509.Certificate] = (),
+        *,
+        tsa_url: str | None = None,
+    ):
         own = certificate.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )
@@ -42,6 +50,9 @@ class Signer:
                 unique.append(c)
         self.chain: tuple[x509.Certificate, ...] = tuple(unique)
         self.algorithm: KeyAlgorithm = algorithm_of(key)
+        # Default RFC 3161 time-stamping authority for PDF signatures by this signer (B-T), so
+        # callers of sign_pdf get timestamps whenever the deployment configures a TSA.
+        self.tsa_url = tsa_url or None
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:  # never shows the key

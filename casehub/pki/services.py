@@ -417,7 +417,7 @@ def _signer_from(sc: SigningCertificate) -> Signer:
     # Embed the chain up to and including the root, so outside verifiers can build the path.
     # Imported certificates store their whole chain; platform-issued ones have just the root.
     chain = sc.chain or [sc.issuer.certificate]
-    return Signer(key, sc.certificate, chain)
+    return Signer(key, sc.certificate, chain, tsa_url=getattr(settings, "CASEHUB_TSA_URL", None))
 
 
 def _signer(agency: Agency | None) -> Signer:

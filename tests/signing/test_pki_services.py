@@ -124,3 +124,22 @@ def test_a_bad_key_encryption_key_is_a_clear_error(district, settings):
     settings.KEY_ENCRYPTION_KEY = base64.b64encode(b"short").decode()
     with pytest.raises(services.PkiError, match="32 bytes"):
         services.signer_for(district.police)
+
+
+def test_a_configured_tsa_makes_every_agency_pdf_signature_b_t(district, settings):
+    from signing import TrustStore
+    from signing.pades import sign_pdf, verify_pdf
+    from tests.signing.conftest import make_pdf
+    from tests.signing.tsa import make_tsa, running_tsa
+
+    tsa_root, tsa_key, tsa_cert = make_tsa()
+    with running_tsa(tsa_key, tsa_cert) as url:
+        settings.CASEHUB_TSA_URL = url
+        services.invalidate_cache()
+        signer = services.signer_for(district.police)
+        assert signer.tsa_url == url
+        signed = sign_pdf(make_pdf(1), signer, stamp_text=district.police.name)
+    base = services.trust_store()
+    trust = TrustStore(roots=base.roots, crls=base.crls, tsa_roots=[tsa_root])
+    (sig,) = verify_pdf(signed, trust).signatures
+    assert sig.valid and sig.timestamped and sig.time_source == "timestamp"
