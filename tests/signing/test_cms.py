@@ -161,17 +161,6 @@ def test_key_compromise_rejects_a_claimed_time_but_accepts_a_recorded_one(test_p
     assert verify_detached(data, signature, trust, trusted_time=datetime.now(UTC)).time_source == "record"
 
 
-def test_a_crl_signed_by_someone_else_is_ignored(test_pki, stranger_pki):
-    signer = test_pki.signer("公安局", "GA000004")
-    forged = pki.build_crl(
-        stranger_pki.root_key, stranger_pki.root,
-        [pki.RevokedEntry(signer.certificate.serial_number, datetime.now(UTC) - timedelta(days=1), "keyCompromise")],
-    )
-    # Same issuer name as our root would be needed to even be considered; make it so.
-    data = canonical_json(MANIFEST)
-    assert verify_detached(data, sign_detached(data, signer), TrustStore(roots=[test_pki.root], crls=[forged]))
-
-
 def test_signing_with_a_key_that_is_not_the_certificates_is_refused(test_pki):
     with pytest.raises(Exception, match="does not belong"):
         Signer(keys.generate_private_key(), test_pki.police.certificate, [test_pki.root])
