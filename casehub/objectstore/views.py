@@ -23,6 +23,9 @@ from storage import ObjectNotFound, StorageUnavailable
 from storage.base import content_disposition
 
 SWEEPS_SHOWN = 20
+SAFE_INLINE_TYPES = frozenset({
+    "application/pdf", "image/png", "image/jpeg", "image/gif", "image/webp", "image/tiff", "text/plain",
+})
 
 
 def _problem_labels() -> dict[str, str]:
@@ -47,12 +50,19 @@ def download(request: HttpRequest, token: str) -> HttpResponse:
         return HttpResponse(_("存储服务暂不可用，请稍后重试。"), status=503, content_type="text/plain; charset=utf-8")
     # Streamed through the verifying reader: altered bytes raise before the last chunk is sent,
     # so the client sees a truncated (failed) transfer, never a complete altered file.
-    response = StreamingHttpResponse(_closing_iter(reader), content_type=payload["t"])
+    content_type = payload["t"]
+    # Only types a browser renders without running anything are shown inline; anything else
+    # (HTML, SVG, …) is always a download, so a stored file can never script our origin.
+    inline = bool(payload["i"]) and content_type.split(";")[0].strip().lower() in SAFE_INLINE_TYPES
+    response = StreamingHttpResponse(_closing_iter(reader), content_type=content_type)
     response["Content-Length"] = str(reader.size)
-    response["Content-Disposition"] = content_disposition(payload["f"], inline=bool(payload["i"]))
+    response["Content-Disposition"] = content_disposition(payload["f"], inline=inline)
     response["Cache-Control"] = "private, no-store"
     response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    if inline:
+        response["X-Frame-Options"] = "SAMEORIGIN"  # the dossier viewer may embed it
+    else:
+        response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response["X-Casehub-SHA256"] = payload["h"]
     return response
 

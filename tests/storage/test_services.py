@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.db import transaction
@@ -143,3 +144,32 @@ def test_s3_outage_rolls_back_the_callers_transaction_then_the_same_call_succeed
     assert obj.version_id  # the S3 version id is recorded
     url = services.download_url(obj, filename="receipt.json")
     assert "X-Amz-Signature=" in url and "X-Amz-Expires=300" in url
+
+
+def test_inline_links_only_for_types_that_cannot_run_script(client, district):
+    client.force_login(district.prosecutor)
+    pdf = services.store_bytes(b"%PDF-1.7 ...", content_type="application/pdf")
+    response = client.get(services.download_url(pdf, filename="卷宗.pdf", inline=True))
+    assert response["Content-Disposition"].startswith("inline;")
+    assert response["X-Frame-Options"] == "SAMEORIGIN"
+
+    html = services.store_bytes(b"<script>alert(1)</script>", content_type="text/html")
+    response = client.get(services.download_url(html, filename="x.html", inline=True))
+    assert response["Content-Disposition"].startswith("attachment;")
+    assert "sandbox" in response["Content-Security-Policy"]
+    assert response["X-Content-Type-Options"] == "nosniff"
+
+
+def test_storage_package_does_not_import_django():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, storage, storage.s3, storage.directory, storage.base\n"
+        "bad = sorted(m for m in sys.modules if m == 'django' or m.startswith('django.'))\n"
+        "assert not bad, bad\n"
+    )
+    root = str(Path(__file__).resolve().parents[2])
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root,
+                            env={**os.environ, "PYTHONPATH": root})
+    assert result.returncode == 0, result.stderr
