@@ -400,6 +400,7 @@ class S3Store(ObjectStore):
             self.ensure_bucket()
             return self._put_single(reader.hexdigest(), head, reader.digest(), content_type)
         # Larger than one part: spool to disk while hashing the whole object and each part.
+        spool_location = self.config.spool_dir or tempfile.gettempdir()
         with tempfile.TemporaryFile(prefix="casehub-put-", dir=self.config.spool_dir) as spool:
             part_digests: list[bytes] = []
             part_hash = hashlib.sha256()
@@ -417,7 +418,11 @@ class S3Store(ObjectStore):
                     if in_part == part_size:
                         part_digests.append(part_hash.digest())
                         part_hash, in_part = hashlib.sha256(), 0
-                spool.write(chunk)
+                try:
+                    spool.write(chunk)
+                except OSError as exc:  # full or failing local disk: not the caller's fault
+                    raise StorageUnavailable(f"cannot spool the upload to {spool_location}: {exc}",
+                                             endpoint=self.description) from exc
 
             take(head)
             del head

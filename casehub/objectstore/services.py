@@ -11,6 +11,7 @@ case and the action.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
@@ -24,6 +25,7 @@ from django.urls import reverse
 from casehub.objectstore.models import StoredObject
 from storage import ObjectRef, ObjectStore, VerifyingReader, open_store
 from storage.base import Readable, check_expires, check_sha256
+from storage.directory import DirectoryStore
 
 DOWNLOAD_SALT = "casehub.objectstore.download"
 DEFAULT_LINK_LIFETIME = timedelta(minutes=5)
@@ -33,10 +35,12 @@ _cached: tuple[str, ObjectStore] | None = None
 
 
 def sign_download_token(ref: ObjectRef, filename: str, content_type: str, inline: bool,
-                        expires: timedelta) -> str:
-    """A signed, expiring token for the directory backend's download view."""
-    import time
+                        expires: timedelta, *, user_id: int | None = None) -> str:
+    """A signed, expiring token for the directory backend's download view.
 
+    With ``user_id`` the link works only in that user's session (a forwarded link is useless to
+    anyone else); S3 presigned links cannot be bound that way and rely on their short lifetime.
+    """
     payload = {
         "h": ref.sha256,
         "f": filename,
@@ -44,17 +48,17 @@ def sign_download_token(ref: ObjectRef, filename: str, content_type: str, inline
         "i": 1 if inline else 0,
         "e": int(time.time()) + check_expires(expires),
     }
+    if user_id is not None:
+        payload["u"] = user_id
     return signing.dumps(payload, salt=DOWNLOAD_SALT, compress=True)
 
 
 class LinkExpired(Exception):
-    pass
+    """A correctly signed download token whose lifetime is over."""
 
 
 def read_download_token(token: str) -> dict[str, Any]:
     """The payload of a valid, unexpired token (raises ``signing.BadSignature`` or LinkExpired)."""
-    import time
-
     payload = signing.loads(token, salt=DOWNLOAD_SALT)
     if not isinstance(payload, dict) or {"h", "f", "t", "i", "e"} - payload.keys():
         raise signing.BadSignature("malformed download token")
@@ -64,8 +68,10 @@ def read_download_token(token: str) -> dict[str, Any]:
     return payload
 
 
-def directory_link(ref: ObjectRef, filename: str, content_type: str, inline: bool, expires: timedelta) -> str:
-    token = sign_download_token(ref, filename, content_type, inline, expires)
+def directory_link(ref: ObjectRef, filename: str, content_type: str, inline: bool, expires: timedelta,
+                   *, user_id: int | None = None) -> str:
+    """The download view's URL for a directory-backend object (the store's link signer)."""
+    token = sign_download_token(ref, filename, content_type, inline, expires, user_id=user_id)
     return reverse("objectstore:download", kwargs={"token": token})
 
 
@@ -122,15 +128,20 @@ def read_bytes(obj_or_sha: StoredObject | str) -> bytes:
 
 
 def download_url(obj: StoredObject | str, *, filename: str, content_type: str | None = None,
-                 inline: bool = False, expires: timedelta | None = None) -> str:
-    """A short-lived link to the object's bytes. The caller has already checked permission and
-    records the download in the audit trail."""
+                 inline: bool = False, expires: timedelta | None = None, user: Any = None) -> str:
+    """A short-lived link to the object's bytes (default 5 minutes).
+
+    The caller has already checked permission and records the download in the audit trail.
+    Pass ``user`` to bind a directory-backend link to that user's session.
+    """
     if content_type is None:
         content_type = obj.content_type if isinstance(obj, StoredObject) else "application/octet-stream"
-    return get_store().download_url(
-        _sha(obj), filename=filename, content_type=content_type, inline=inline,
-        expires=expires or DEFAULT_LINK_LIFETIME,
-    )
+    store = get_store()
+    lifetime = expires or DEFAULT_LINK_LIFETIME
+    sha256 = _sha(obj)
+    if isinstance(store, DirectoryStore) and user is not None:
+        return directory_link(store.stat(sha256), filename, content_type, inline, lifetime, user_id=user.pk)
+    return store.download_url(sha256, filename=filename, content_type=content_type, inline=inline, expires=lifetime)
 
 
 def owners_of(obj: StoredObject) -> list[str]:

@@ -41,6 +41,9 @@ def download(request: HttpRequest, token: str) -> HttpResponse:
         return HttpResponse(_("下载链接已过期，请重新打开文件。"), status=410, content_type="text/plain; charset=utf-8")
     except (signing.BadSignature, ValueError) as exc:
         raise Http404(_("下载链接无效。")) from exc
+    if "u" in payload and payload["u"] != request.user.pk:
+        # A link bound to another user's session: answer as if it did not exist.
+        raise Http404(_("下载链接无效。"))
     store = get_store()
     try:
         reader = store.open(payload["h"])

@@ -173,3 +173,12 @@ def test_storage_package_does_not_import_django():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root,
                             env={**os.environ, "PYTHONPATH": root})
     assert result.returncode == 0, result.stderr
+
+
+def test_a_link_bound_to_a_user_works_only_in_that_users_session(client, district):
+    obj = services.store_bytes(b"not for forwarding", content_type="text/plain")
+    url = services.download_url(obj, filename="a.txt", user=district.prosecutor)
+    client.force_login(district.court_clerk)
+    assert client.get(url).status_code == 404
+    client.force_login(district.prosecutor)
+    assert client.get(url).status_code == 200
