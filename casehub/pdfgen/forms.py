@@ -42,7 +42,8 @@ def render_form(
     ``footer_lines`` (issuing agency, date, "（印）" …) right-aligned at the end. Long content
     flows onto further pages, each numbered 第 X 页 共 Y 页. All strings are drawn literally.
     """
-    pdf = new_document(title=_clean(title), cls=_FormPDF)
+    text = "".join([title, number, *(a + b for a, b in fields), *paragraphs, *footer_lines, "第页共0123456789 "])
+    pdf = new_document(title=_clean(title), cls=_FormPDF, text=_clean(text).replace("\n", ""))
     pdf.set_auto_page_break(auto=True, margin=22)
     pdf.alias_nb_pages()
     pdf.add_page()

@@ -24,8 +24,8 @@ def _own_data_dir(settings, tmp_path):
 
 
 def page_texts(data: bytes) -> list[str]:
-    # pypdf reads fpdf2's embedded CID encoding CMap as one byte per code and interleaves NULs
-    # with the CJK text (poppler's pdftotext reads it cleanly); dropping them gives the real text.
+    # Text set in the full CFF font (rare characters) carries an embedded encoding CMap that pypdf
+    # reads as one byte per code, interleaving NULs (poppler reads it cleanly): drop them.
     reader = pypdf.PdfReader(io.BytesIO(data))
     return [(page.extract_text() or "").replace("\x00", "") for page in reader.pages]
 
