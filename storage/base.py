@@ -12,6 +12,7 @@ This module imports nothing from Django: the Django glue lives in ``casehub.obje
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
@@ -272,8 +273,6 @@ class ObjectStore(ABC):
         returns the reference of the object already there and writes nothing."""
 
     def put_bytes(self, data: bytes, *, content_type: str = DEFAULT_CONTENT_TYPE) -> ObjectRef:
-        import io
-
         return self.put(io.BytesIO(data), content_type=content_type, size=len(data))
 
     @abstractmethod
