@@ -14,7 +14,7 @@ from django.core.paginator import Paginator
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
@@ -76,35 +76,31 @@ def case_list(request: HttpRequest) -> HttpResponse:
     })
 
 
-def _optional(fn_path: str) -> Any:
-    """Functions provided by apps that may not be installed (workflow engine)."""
-    module, _dot, name = fn_path.rpartition(".")
-    try:
-        mod = __import__(module, fromlist=[name])
-    except ImportError:
-        return None
-    return getattr(mod, name, None)
-
-
 @login_required
 def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    from casehub.transfers.models import TransitionLog
+    from workflows import engine
+    from workflows.definition import BY_NAME
+
     _require_any(request.user, CASE_READERS)
     case = get_visible_case(request.user, pk)
     record_event("case.viewed", actor=request.user, obj=case, case=case)
-    show_id = p.has_capability(request.user, p.VIEW_PERSON_ID)
-    transitions: list[dict[str, Any]] = []
-    available = _optional("workflows.engine.available_transitions")
-    if available is not None:
-        for spec in available(case, request.user):
-            try:
-                url = reverse("transfers:fire", args=[case.pk, spec.name])
-            except NoReverseMatch:
-                url = ""
-            transitions.append({"name": spec.name, "label": getattr(spec, "label", spec.name), "url": url})
-    try:
-        dossier_url = reverse("dossier:case", args=[case.pk])
-    except NoReverseMatch:
-        dossier_url = ""
+    transitions = [
+        {"name": spec.name, "label": spec.label, "url": reverse("transfers:fire", args=[case.pk, spec.name])}
+        for spec in engine.available_transitions(case, request.user)
+    ]
+    blocked = [
+        {"label": spec.label, "reasons": reasons} for spec, reasons in engine.blocked_transitions(case, request.user)
+    ]
+    history = (
+        TransitionLog.objects.filter(case=case)
+        .select_related("actor", "actor_agency", "from_agency", "to_agency")
+        .order_by("occurred_at", "id")
+    )
+    for entry in history:
+        entry.source_display, entry.target_display = stage_label(entry.source), stage_label(entry.target)
+        spec = BY_NAME.get(entry.transition)
+        entry.transition_display = spec.label if spec else entry.transition
     return render(request, "cases/detail.html", {
         "case": case,
         "stage_display": stage_label(case.stage),
@@ -112,11 +108,12 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "persons": case.persons.select_related("detention_centre"),
         "offences": case.offences.all(),
         "officers": case.handling_officers.all(),
-        "show_id": show_id,
-        "can_act": can_act(request.user, case),
+        "show_id": p.has_capability(request.user, p.VIEW_PERSON_ID),
         "can_edit": can_act(request.user, case) and p.has_capability(request.user, p.EDIT_CASE),
         "transitions": transitions,
-        "dossier_url": dossier_url if p.has_capability(request.user, p.READ_DOSSIER) else "",
+        "blocked": blocked,
+        "history": history,
+        "dossier_url": reverse("dossier:case", args=[case.pk]) if p.has_capability(request.user, p.READ_DOSSIER) else "",
     })
 
 

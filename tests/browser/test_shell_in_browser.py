@@ -28,6 +28,6 @@ def test_investigator_logs_in_sees_chinese_home_and_switches_to_english(browser,
 def test_wrong_password_shows_an_error_and_no_session(browser, live_server):
     build_district()
     login(browser, live_server, "investigator", "not-the-password")
-    assert "用户名或密码错误" in browser.page_source
+    assert "用户名或密码错误" in browser.find_element(By.CSS_SELECTOR, ".alert-danger").text
     browser.get(f"{live_server.url}/")
     assert "/login/" in browser.current_url

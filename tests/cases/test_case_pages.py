@@ -21,9 +21,9 @@ def valid_id(prefix17: str = "44030719900101123") -> str:
     return prefix17 + id_number_check_digit(prefix17)
 
 
-def register(user, title="张某盗窃案", **kw):
+def register(user, title="张某盗窃案", offence="盗窃罪", **kw):
     load_offences()
-    return register_case(acting_user=user, title=title, offences=Offence.objects.filter(name="盗窃罪"), **kw)
+    return register_case(acting_user=user, title=title, offences=Offence.objects.filter(name=offence), **kw)
 
 
 def person_form(prefix="persons", **values):
@@ -100,7 +100,7 @@ def test_another_agency_gets_404_on_a_case_it_never_received(client, district, o
 def test_search_finds_the_case_by_number_name_id_or_offence(client, district, query_of):
     case = register(district.investigator, "刘某某盗窃案", persons=[{
         "name": "刘某某", "id_number": valid_id("44030719850505123"), "custody_status": CustodyStatus.BAIL}])
-    register(district.investigator, "无关案件")
+    register(district.investigator, "无关案件", offence="诈骗罪")
     client.force_login(district.investigator)
     response = client.get(reverse("cases:list"), {"q": query_of(case)})
     titles = [c.title for c in response.context["page"].object_list]

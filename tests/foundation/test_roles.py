@@ -56,11 +56,9 @@ def test_roles_must_fit_the_agency_kind(district):
 
 
 def test_role_change_is_audited(district):
-    before = AuditEvent.objects.count()
+    before = AuditEvent.objects.order_by("-sequence").first().sequence
     set_roles(district.police_supervisor, [Role.SUPERVISOR, Role.INVESTIGATOR], acting_user=district.police_admin)
-    event = AuditEvent.objects.order_by("-sequence").first()
-    assert AuditEvent.objects.count() == before + 1
-    assert event.action == "user.roles_changed"
+    event = AuditEvent.objects.get(sequence__gt=before, action="user.roles_changed")
     assert event.details["after"] == ["investigator", "supervisor"]
     assert district.police_supervisor.has_perm(perm("register_case"))
 

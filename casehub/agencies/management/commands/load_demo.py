@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from io import StringIO
+
 from django.conf import settings
-from django.core.management import call_command, get_commands
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
@@ -19,10 +21,12 @@ class Command(BaseCommand):
             raise CommandError("load_demo refuses to run with CASEHUB_ENV=production.")
         agencies, users, created = ensure_demo_district()
         load_offences()
-        if "load_holidays" in get_commands():
-            year = timezone.localdate().year
-            for y in (year, year + 1):
-                call_command("load_holidays", year=y, verbosity=0)
+        from casehub.clocks.models import HolidayYear
+
+        this_year = timezone.localdate().year
+        for year in (this_year, this_year + 1):
+            if not HolidayYear.objects.filter(year=year).exists():
+                call_command("load_holidays", year=[year], stdout=StringIO())
         try:
             from casehub.transfers.demo import create_demo_cases
         except ImportError:  # the workflow app provides demo cases once it is installed
