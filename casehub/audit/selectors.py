@@ -8,6 +8,7 @@ unknown names, checkpoints). Everything comes from one query on indexed columns.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -115,3 +116,14 @@ def apply_filters(events: QuerySet[AuditEvent], data: dict[str, Any]) -> Applied
 
 def known_actions() -> list[tuple[str, Any]]:
     return sorted(ACTION_LABELS.items())
+
+
+def first_case_numbers(case_ids: Iterable[int]) -> dict[int, str]:
+    """The first number each case was given (its police filing number), in one query."""
+    from casehub.cases.models import CaseNumber
+
+    numbers: dict[int, str] = {}
+    rows = CaseNumber.objects.filter(case_id__in=set(case_ids)).order_by("issued_at", "id")
+    for case_id, number in rows.values_list("case_id", "number"):
+        numbers.setdefault(case_id, number)
+    return numbers

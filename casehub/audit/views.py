@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from django.contrib import messages
@@ -18,7 +18,14 @@ from casehub.agencies.permissions import VIEW_AUDIT, has_capability
 from casehub.audit import export
 from casehub.audit.labels import label_for
 from casehub.audit.models import AuditCheckpoint, AuditEvent
-from casehub.audit.selectors import AppliedFilter, AuditFilterForm, apply_filters, known_actions, visible_events
+from casehub.audit.selectors import (
+    AppliedFilter,
+    AuditFilterForm,
+    apply_filters,
+    first_case_numbers,
+    known_actions,
+    visible_events,
+)
 from casehub.audit.services import record_event
 
 PAGE_SIZE = 50
@@ -42,17 +49,6 @@ def _filtered(request: HttpRequest) -> tuple[AuditFilterForm, Any, AppliedFilter
     return form, events, applied
 
 
-def _case_numbers(case_ids: Iterable[int]) -> dict[int, str]:
-    """The first number each case was given (its police filing number), one query for the page."""
-    from casehub.cases.models import CaseNumber
-
-    numbers: dict[int, str] = {}
-    for case_id, number in CaseNumber.objects.filter(case_id__in=set(case_ids)).order_by("issued_at", "id") \
-            .values_list("case_id", "number"):
-        numbers.setdefault(case_id, number)
-    return numbers
-
-
 def _querystring(request: HttpRequest, **overrides: Any) -> str:
     query: QueryDict = request.GET.copy()
     for key, value in overrides.items():
@@ -74,7 +70,7 @@ def event_list(request: HttpRequest) -> HttpResponse:
     rows = list(page_qs[: PAGE_SIZE + 1])
     has_more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
-    numbers = _case_numbers(e.case_id for e in rows if e.case_id)
+    numbers = first_case_numbers(e.case_id for e in rows if e.case_id)
     for event in rows:
         event.action_label = label_for(event.action)
         event.case_number = numbers.get(event.case_id, "")
@@ -104,7 +100,7 @@ def _export_rows(events: Any) -> Iterator[list[Any]]:
     batch: list[AuditEvent] = []
 
     def flush(batch: list[AuditEvent]) -> Iterator[list[Any]]:
-        numbers = _case_numbers(e.case_id for e in batch if e.case_id)
+        numbers = first_case_numbers(e.case_id for e in batch if e.case_id)
         for e in batch:
             yield [e.sequence, e.occurred_at, e.actor_label, agencies.get(e.agency_id, ""), e.action,
                    str(label_for(e.action)), e.object_type, e.object_id, e.case_id, numbers.get(e.case_id, ""),

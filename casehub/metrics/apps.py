@@ -6,3 +6,10 @@ class MetricsConfig(AppConfig):
     name = "casehub.metrics"
     label = "metrics"
     verbose_name = _("考核统计")
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_save
+
+        from casehub.metrics.handlers import on_transition_logged
+
+        post_save.connect(on_transition_logged, sender="transfers.TransitionLog", dispatch_uid="metrics.stage_stay")
