@@ -154,6 +154,8 @@ def verify_detached(
     signing time for the expiry and revocation checks. Raises SignatureInvalid, UntrustedSigner,
     CertificateExpired or RevokedSigner with a message that says what is wrong.
     """
+    if not isinstance(data, bytes | bytearray | memoryview) or not isinstance(signature, bytes | bytearray | memoryview):
+        raise TypeError("verify_detached takes the signed bytes and the signature bytes")
     if not signature:
         raise SignatureInvalid("the signature is empty")
     signed = signed_data_from(signature)

@@ -427,16 +427,33 @@ def _signer(agency: Agency | None) -> Signer:
     if signer is not None:
         return signer
     sc = active_certificate(agency)
-    if sc is None or sc.not_after <= datetime.now(UTC) + timedelta(minutes=1):
-        # First use (or the active certificate ran out): issue one. An expired active certificate
-        # is rotated rather than used, since signatures with it would not verify.
-        sc = issue_certificate(agency) if sc is None else rotate_certificate(agency)
+    if not _usable(sc):
+        sc = _ensure_active_certificate(agency)
         cache = _fresh_cache()
     signer = _signer_from(sc)
     with _cache_lock:
         if cache is _cache and _cache.token == cache.token:
             _cache.signers[holder] = signer
     return signer
+
+
+def _usable(sc: SigningCertificate | None) -> bool:
+    return sc is not None and sc.not_after > datetime.now(UTC) + timedelta(minutes=1)
+
+
+@transaction.atomic
+def _ensure_active_certificate(agency: Agency | None) -> SigningCertificate:
+    """First use (or the active certificate ran out): issue one, under the holder's lock.
+
+    Two processes may both see "no certificate"; the second waits for the first's lock and then
+    finds the certificate the first one issued. An expired active certificate is rotated rather
+    than used, since signatures made with it would not verify.
+    """
+    _lock_holder(agency)
+    sc = active_certificate(agency)
+    if _usable(sc):
+        return sc  # type: ignore[return-value]
+    return issue_certificate(agency) if sc is None else rotate_certificate(agency)
 
 
 def signer_for(agency: Agency) -> Signer:
