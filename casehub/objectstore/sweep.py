@@ -116,6 +116,9 @@ def run_sweep(
     if scope not in StorageSweep.Scope.values:
         raise ValueError(f"unknown sweep scope {scope!r}")
     store = get_store()
+    # The "running" row is committed on its own so auditors see a sweep in progress; the result
+    # and its audit event are written together at the end (a sweep can take hours: it must not
+    # hold a transaction open meanwhile).
     sweep = StorageSweep.objects.create(scope=scope, trigger=trigger, store=store.description,
                                         started_at=datetime.now(UTC))
     tally = Tally()
