@@ -250,10 +250,13 @@ def _stamp(writer, field_name: str, text: str, page: int, font: str | None, tz: 
 
 
 def verify_pdf(
-    data: bytes, trust: TrustStore, *, expected_sha256: str | None = None
+    data: bytes, trust: TrustStore, *, expected_sha256: str | None = None, trusted_time: datetime | None = None
 ) -> PdfVerification:
     """Check every signature of ``data`` (see the module docstring). Raises BadPdf for a non-PDF
-    or an encrypted PDF; every other finding is reported in the result."""
+    or an encrypted PDF; every other finding is reported in the result.
+
+    ``trusted_time``: when the platform itself recorded the file (e.g. its upload time); signatures
+    without an RFC 3161 timestamp are judged at that time instead of their claimed one."""
     from pyhanko.pdf_utils.misc import PdfError
     from pyhanko.pdf_utils.reader import PdfFileReader
 
@@ -276,12 +279,12 @@ def verify_pdf(
         raise BadPdf(f"the PDF cannot be read (damaged or truncated): {exc}") from None
     if not embedded:
         problems.append("the document carries no signature")
-    infos = [_verify_one(sig, trust) for sig in embedded]
+    infos = [_verify_one(sig, trust, trusted_time) for sig in embedded]
     valid = not problems and bool(infos) and all(i.valid for i in infos)
     return PdfVerification(valid=valid, signatures=infos, problems=problems, sha256=sha)
 
 
-def _verify_one(embedded, trust: TrustStore) -> SignatureInfo:
+def _verify_one(embedded, trust: TrustStore, trusted_time: datetime | None) -> SignatureInfo:
     from pyhanko.sign.diff_analysis import ModificationLevel
     from pyhanko.sign.validation.status import SignatureCoverageLevel
 
@@ -335,7 +338,7 @@ def _verify_one(embedded, trust: TrustStore) -> SignatureInfo:
         info.notes.append(f"later revisions only add {level.name.lower().replace('_', ' ')} changes (allowed)")
     if info.intact:
         try:
-            judged = judge(checked, trust, trusted_time=None)
+            judged = judge(checked, trust, trusted_time=trusted_time)
             info.trusted = True
             info.agency_code = judged.validated.agency_code
             info.signing_time, info.time_source = judged.signing_time, judged.time_source

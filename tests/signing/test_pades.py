@@ -217,3 +217,19 @@ def test_a_page_rewritten_in_a_later_update_is_reported_as_modified(signed, test
     assert sig.intact  # the signed revision itself is untouched ...
     assert sig.modified_after_signing and not sig.valid and not result.valid  # ... but the document is not
     assert "modified after this signature" in sig.problems[0]
+
+
+def test_a_recorded_time_decides_revocation_for_a_pdf(plain_pdf, test_pki):
+    signer = test_pki.signer("后来被吊销的法院", "FY000003")
+    signed_pdf = sign_pdf(plain_pdf, signer)
+    stored_at = datetime.now(UTC)
+    crl = pki.build_crl(
+        test_pki.root_key, test_pki.root,
+        [pki.RevokedEntry(signer.certificate.serial_number, stored_at + timedelta(minutes=10), "keyCompromise")],
+    )
+    trust = TrustStore(roots=[test_pki.root], crls=[crl])
+    # Key compromise: the claimed time proves nothing ...
+    assert verify_pdf(signed_pdf, trust).signatures[0].revoked
+    # ... but the platform stored the file before the revocation, so it stands.
+    (sig,) = verify_pdf(signed_pdf, trust, trusted_time=stored_at).signatures
+    assert sig.valid and sig.time_source == "record"

@@ -233,3 +233,9 @@ def test_an_imported_ca_cannot_vouch_for_other_agencies(district, tmp_path):
     assert who.agency_code == ""  # ... but nobody vouches that it is the police
     pdf = verify_pdf(sign_pdf(make_pdf(1), Signer(impostor_key, impostor, [inter, root])), trust)
     assert pdf.signatures[0].trusted and pdf.signatures[0].agency_code == ""
+
+
+def test_export_trust_to_standard_output(district):
+    services.signer_for(district.police)
+    out = run("export-trust")
+    assert out.startswith("-----BEGIN CERTIFICATE-----") and "-----BEGIN X509 CRL-----" in out

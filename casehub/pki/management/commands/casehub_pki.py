@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -113,7 +112,7 @@ class Command(BaseCommand):
     def do_export_trust(self, options) -> None:
         bundle = services.export_trust_pem()
         if options["output"] == "-":
-            sys.stdout.buffer.write(bundle) if self.stdout._out is sys.stdout else self.stdout.write(bundle.decode())
+            self.stdout.write(bundle.decode("ascii"), ending="")  # PEM is ASCII
         else:
             Path(options["output"]).write_bytes(bundle)
             self.stdout.write(f"wrote {options['output']} ({bundle.count(b'BEGIN CERTIFICATE')} certificates, "
