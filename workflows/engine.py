@@ -293,6 +293,35 @@ def fire(
     if spec.name == d.REGISTER:
         raise NotAllowed(_("立案请使用立案登记功能。"))
     cleaned = clean_inputs(spec, inputs or {})
+    result = _retrying_sqlite_lock(lambda: _fire(case, spec, acting_user, cleaned, expected_version))
+    _sync_caller_case(case, result.case)
+    return result
+
+
+def _retrying_sqlite_lock(run: Any, attempts: int = 50) -> Any:
+    """Run a durable transaction, retrying while SQLite reports a lock held by another writer.
+
+    PostgreSQL queues on the row lock. SQLite (the embedded default) takes its write lock at BEGIN
+    (IMMEDIATE) and, for shared-cache connections, reports ``table is locked`` instead of waiting.
+    The failed attempt rolled back completely, so running it again is safe; the retry then sees
+    the other writer's result (usually as :class:`CaseChanged`).
+    """
+    import time
+
+    from django.db import OperationalError, connection
+
+    for attempt in range(attempts):
+        try:
+            return run()
+        except OperationalError as exc:
+            if connection.vendor != "sqlite" or "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.05 + 0.01 * attempt)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _fire(case: Case, spec: d.TransitionSpec, acting_user: Any, cleaned: dict[str, Any],
+          expected_version: int | None) -> TransitionResult:
     with transaction.atomic(durable=True):
         locked = _lock(case)
         _check_source(locked, spec, expected_version)
@@ -317,7 +346,6 @@ def fire(
         else:
             result = _execute(locked, spec, actor=acting_user, acting_user=acting_user, inputs=cleaned,
                               pending=pending)
-    _sync_caller_case(case, result.case)
     return result
 
 
@@ -328,6 +356,10 @@ def decide_approval(
     comment = (comment or "").strip()
     if not approve and not comment:
         raise InvalidInputs(_("不批准时请填写审批意见。"), errors={"comment": [_("请填写审批意见。")]})
+    return _retrying_sqlite_lock(lambda: _decide(approval, acting_user, approve, comment))
+
+
+def _decide(approval: ApprovalRequest, acting_user: Any, approve: bool, comment: str) -> TransitionResult | None:
     with transaction.atomic(durable=True):
         locked = _lock(approval.case_id)
         approval = ApprovalRequest.objects.select_for_update().select_related("requested_by").get(pk=approval.pk)

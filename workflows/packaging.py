@@ -142,6 +142,8 @@ def send_package(ctx: Any, recipient: Any, *, requires_acceptance: bool) -> Tran
     transfer.dossier_complete = bool(documents) and all(doc.volume_id in volume_ids for doc in documents)
     transfer.electronic = True
     transfer.save()
+    transfer.documents.set(documents)
+    transfer.volumes.set(volumes)
     # Verification re-reads every object; it runs after commit so the receiver's inbox shows progress.
     pk = transfer.pk
     ctx.after_commit.append(lambda: _start_verification(pk))
@@ -209,6 +211,7 @@ def verify_package(transfer: Transfer, progress: Callable[[int], None] | None = 
 def _check_object(entry: dict[str, Any]) -> str | None:
     """Recompute the SHA-256 of the stored bytes; the store's own check is not relied upon."""
     from casehub.objectstore import services as objects
+    from storage import IntegrityError, ObjectNotFound
 
     expected = entry.get("sha256", "")
     digest = hashlib.sha256()
@@ -218,8 +221,10 @@ def _check_object(entry: dict[str, Any]) -> str | None:
             while chunk := reader.read(CHUNK):
                 digest.update(chunk)
                 size += len(chunk)
-    except FileNotFoundError:
+    except ObjectNotFound:
         return _("在存储中不存在。")
+    except IntegrityError:
+        return _("内容与清单中的摘要不符（已被篡改）。")
     except Exception as exc:  # noqa: BLE001 - IntegrityError, missing object, store down: all block acceptance
         return _("读取失败或内容被篡改：%(why)s") % {"why": exc.__class__.__name__}
     if digest.hexdigest() != expected:

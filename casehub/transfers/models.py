@@ -80,6 +80,9 @@ class Transfer(models.Model):
     volume_count = models.PositiveIntegerField(_("卷数"), default=0)
     page_count = models.PositiveIntegerField(_("页数"), default=0)
     total_bytes = models.BigIntegerField(default=0)
+    # What travelled: the receiving agency may read these once it has accepted the package.
+    documents = models.ManyToManyField("dossier.Document", blank=True, related_name="transfers")
+    volumes = models.ManyToManyField("dossier.Volume", blank=True, related_name="transfers")
     # For the e-dossier rate: was the dossier complete and electronic when it was sent?
     dossier_complete = models.BooleanField(_("卷宗齐全"), default=False)
     electronic = models.BooleanField(_("电子卷宗"), default=True)

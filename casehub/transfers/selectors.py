@@ -55,3 +55,32 @@ def visible_approvals(user: Any) -> QuerySet[ApprovalRequest]:
 
 def pending_approvals(user: Any) -> QuerySet[ApprovalRequest]:
     return visible_approvals(user).filter(status=ApprovalStatus.PENDING).order_by("requested_at", "id")
+
+
+# Statuses after which the receiver holds what was sent.
+RECEIVED = (TransferStatus.ACCEPTED, TransferStatus.DELIVERED)
+
+
+def document_access_filter(agency_id: int | None) -> Q:
+    """Which dossier documents an agency may read (a ``Q`` over ``dossier.Document``).
+
+    Its own documents (including its work file 副卷), and main-file documents that reached it in a
+    package it accepted or that was delivered to it. A pending package shows its manifest only;
+    an earlier agency does not see what later agencies add unless it is sent back to it.
+    """
+    if agency_id is None:
+        return Q(pk__in=[])
+    received = Transfer.documents.through.objects.filter(
+        transfer__to_agency_id=agency_id, transfer__status__in=RECEIVED
+    ).values("document_id")
+    return Q(owner_agency_id=agency_id) | (Q(part="main") & Q(pk__in=received))
+
+
+def readable_documents(user: Any, case: Any) -> QuerySet:
+    """The documents of ``case`` the user may read; ``case`` must come from get_visible_case."""
+    from casehub.agencies.permissions import READ_DOSSIER, has_capability
+    from casehub.dossier.models import Document
+
+    if not has_capability(user, READ_DOSSIER) or user.agency_id is None:
+        return Document.objects.none()
+    return Document.objects.filter(case=case).filter(document_access_filter(user.agency_id))
