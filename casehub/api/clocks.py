@@ -124,10 +124,10 @@ class NotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             qs = qs.filter(read_at__isnull=f.validated_data["unread"])
         return qs
 
-    @action(detail=False, methods=["post"])
     @extend_schema(summary="Mark your notifications read", tags=["notifications"], request=MarkReadSerializer,
                    responses=MarkedSerializer,
                    examples=[OpenApiExample("some", request_only=True, value={"ids": [12, 13]})])
+    @action(detail=False, methods=["post"])
     def read(self, request: Request) -> Response:
         serializer = MarkReadSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

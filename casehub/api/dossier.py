@@ -156,6 +156,16 @@ class PdfRenderer(renderers.BaseRenderer):
         return data if isinstance(data, bytes) else b""
 
 
+class JsonErrorsForFiles:
+    """Views that stream PDFs: whatever the client accepted, an error answers in the JSON error shape."""
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(response, Response) and isinstance(getattr(request, "accepted_renderer", None), PdfRenderer):
+            request.accepted_renderer = renderers.JSONRenderer()
+            request.accepted_media_type = "application/json"
+        return super().finalize_response(request, response, *args, **kwargs)
+
+
 class OctetStreamParser(parsers.BaseParser):
     """A chunk's raw bytes, never more than CHUNK_BYTES."""
 
@@ -222,12 +232,12 @@ class CaseDocumentViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         upload = meta.pop("file")
         return _start_ingest(request, case, upload, meta)
 
-    @action(detail=False, methods=["post"], url_path="uploads", parser_classes=[parsers.JSONParser])
     @extend_schema(
         summary="Begin a chunked, resumable upload of a large file (declare name and size first)",
         tags=["dossier"], request=ChunkedStartSerializer, responses={201: ChunkedUploadSerializer},
         examples=[OpenApiExample("400 MB scan", request_only=True, value={"filename": "卷一.pdf", "size": 419430400})],
     )
+    @action(detail=False, methods=["post"], url_path="uploads", parser_classes=[parsers.JSONParser])
     @idempotent
     def start_upload(self, request: Request, case_pk: str) -> Response:
         case = get_visible_case(request.user, case_pk)
@@ -294,9 +304,9 @@ class UploadViewSet(viewsets.GenericViewSet):
             locked.save(update_fields=["received"])
         return Response(ChunkedUploadSerializer(locked).data)
 
-    @action(detail=True, methods=["post"], parser_classes=[parsers.JSONParser])
     @extend_schema(summary="All chunks arrived: hand the file to the ingest pipeline (202 + task)",
                    tags=["dossier"], request=UploadSerializer, responses={202: TaskSerializer})
+    @action(detail=True, methods=["post"], parser_classes=[parsers.JSONParser])
     @idempotent
     def complete(self, request: Request, pk: str) -> Response:
         chunked = _own_upload(request, pk)
@@ -311,7 +321,7 @@ class UploadViewSet(viewsets.GenericViewSet):
         return response
 
 
-class DocumentViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class DocumentViewSet(JsonErrorsForFiles, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = DocumentSerializer
     queryset = Document.objects.none()
 
@@ -324,9 +334,9 @@ class DocumentViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         _audit_read(request, "document.viewed", doc, doc.case_id, title=doc.title, sha256=doc.sha256)
         return Response(DocumentSerializer(doc).data)
 
-    @action(detail=True, methods=["get"])
     @extend_schema(summary="Every version of this document, newest first", tags=["dossier"],
                    responses=DocumentSerializer(many=True))
+    @action(detail=True, methods=["get"])
     def versions(self, request: Request, pk: str) -> Response:
         doc = self.get_object()
         chain: list[Document] = []
@@ -344,17 +354,17 @@ class DocumentViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
             cursor = cursor.supersedes
         return Response(DocumentSerializer(chain, many=True).data)
 
-    @action(detail=True, methods=["get"])
     @extend_schema(summary="A download link for the PDF (the download is audited)", tags=["dossier"],
                    responses=LinkSerializer)
+    @action(detail=True, methods=["get"])
     def link(self, request: Request, pk: str) -> Response:
         doc = self.get_object()
         _audit_read(request, "document.link_issued", doc, doc.case_id, title=doc.title, sha256=doc.sha256)
         return Response(_link(request, doc.stored, f"{doc.title}.pdf", f"/api/v1/documents/{doc.pk}/file/"))
 
-    @action(detail=True, methods=["get"], renderer_classes=[PdfRenderer, renderers.JSONRenderer])
     @extend_schema(summary="The document's PDF bytes (audited)", tags=["dossier"],
                    responses={(200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY)})
+    @action(detail=True, methods=["get"], renderer_classes=[renderers.JSONRenderer, PdfRenderer])
     def file(self, request: Request, pk: str) -> HttpResponse:
         doc = self.get_object()
         _audit_read(request, "document.downloaded", doc, doc.case_id, title=doc.title, sha256=doc.sha256)
@@ -390,9 +400,9 @@ class CaseVolumeViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         case = _reader_case(self.request, self.kwargs["case_pk"])
         return dossier.visible_volumes(self.request.user, case).select_related("agency")
 
-    @action(detail=False, methods=["post"])
     @extend_schema(summary="Seal and assemble your agency's draft volumes (202 + task)", tags=["dossier"],
                    request=AssembleSerializer, responses={202: TaskSerializer})
+    @action(detail=False, methods=["post"])
     @idempotent
     def assemble(self, request: Request, case_pk: str) -> Response:
         case = get_visible_case(request.user, case_pk)
@@ -403,7 +413,7 @@ class CaseVolumeViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return accepted(tasks.track("dossier.assembly", owner=request.user, params={"job": str(job.pk)}), request)
 
 
-class VolumeViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class VolumeViewSet(JsonErrorsForFiles, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = VolumeDetailSerializer
     queryset = Volume.objects.none()
 
@@ -417,9 +427,9 @@ class VolumeViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         _audit_read(request, "volume.viewed", volume, volume.case_id, number=volume.number, part=volume.part)
         return Response(VolumeDetailSerializer(volume).data)
 
-    @action(detail=True, methods=["get"])
     @extend_schema(summary="A download link for the assembled, signed volume PDF (audited)", tags=["dossier"],
                    responses=LinkSerializer)
+    @action(detail=True, methods=["get"])
     def link(self, request: Request, pk: str) -> Response:
         volume = self.get_object()
         if volume.assembled is None:
@@ -428,9 +438,9 @@ class VolumeViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         return Response(_link(request, volume.assembled, f"{volume.title or volume.number}.pdf",
                               f"/api/v1/volumes/{volume.pk}/file/"))
 
-    @action(detail=True, methods=["get"], renderer_classes=[PdfRenderer, renderers.JSONRenderer])
     @extend_schema(summary="The assembled volume PDF (audited)", tags=["dossier"],
                    responses={(200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY)})
+    @action(detail=True, methods=["get"], renderer_classes=[renderers.JSONRenderer, PdfRenderer])
     def file(self, request: Request, pk: str) -> HttpResponse:
         volume = self.get_object()
         if volume.assembled is None:

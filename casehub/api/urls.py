@@ -10,7 +10,6 @@ from casehub.api.errors import not_found_view
 app_name = "api"
 
 router = SimpleRouter()
-router.register("me", views.MeView, basename="me")
 router.register("agencies", views.AgencyViewSet, basename="agency")
 router.register("offences", views.OffenceViewSet, basename="offence")
 router.register("cases", views.CaseViewSet, basename="case")
@@ -34,6 +33,7 @@ router.register("clients", views.ClientViewSet, basename="client")
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(api_version="v1"), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("me/", views.MeView.as_view(), name="me"),
     *workflow.action_urlpatterns(),
     path("", include(router.urls)),
     # Anything else under /api/v1/ is the API's JSON 404, not the UI's HTML page.

@@ -17,6 +17,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from casehub.agencies import permissions as p
 from casehub.agencies.models import Agency, AgencyKind
@@ -58,9 +59,9 @@ def _validated_query(serializer_class: type[serializers.Serializer], request: Re
 # --- who am I -------------------------------------------------------------------------------------
 
 
-class MeView(viewsets.ViewSet):
+class MeView(APIView):
     @extend_schema(responses=MeSerializer, summary="The caller: agency, roles, capabilities, credential used")
-    def list(self, request: Request) -> Response:
+    def get(self, request: Request) -> Response:
         user = request.user
         credential = getattr(user, "api_credential", None)
         capabilities = sorted(c for c in {c for caps in p.ROLE_CAPABILITIES.values() for c in caps}
