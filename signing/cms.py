@@ -16,6 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 
 from signing._cmsutil import check_signer_info, judge, signed_data_from
@@ -158,13 +159,17 @@ def verify_detached(
         raise TypeError("verify_detached takes the signed bytes and the signature bytes")
     if not signature:
         raise SignatureInvalid("the signature is empty")
-    signed = signed_data_from(signature)
-    if signed["encap_content_info"]["content"].native is not None:
-        raise SignatureInvalid("the signature encapsulates its content; a detached signature was expected")
-    content_type = signed["encap_content_info"]["content_type"].native
-    if content_type != "data":
-        raise SignatureInvalid(f"the signature covers content of type {content_type}, not data")
-    checked = check_signer_info(signed, None, bytes(data), trust)
+    try:
+        signed = signed_data_from(signature)
+        if signed["encap_content_info"]["content"].native is not None:
+            raise SignatureInvalid("the signature encapsulates its content; a detached signature was expected")
+        content_type = signed["encap_content_info"]["content_type"].native
+        if content_type != "data":
+            raise SignatureInvalid(f"the signature covers content of type {content_type}, not data")
+        checked = check_signer_info(signed, None, bytes(data), trust)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, UnsupportedAlgorithm) as exc:
+        # asn1crypto parses lazily: a corrupt blob can surface anywhere in the walk above.
+        raise SignatureInvalid(f"the signature is not a readable CMS/PKCS#7 structure (truncated or corrupt): {exc}") from None
     if not checked.intact:
         raise SignatureInvalid("the signed data was changed after signing (digest mismatch)")
     if not checked.valid:

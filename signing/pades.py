@@ -169,8 +169,8 @@ def sign_pdf(
     tsa_url = tsa_url or signer.tsa_url
     try:
         writer = IncrementalPdfFileWriter(BytesIO(bytes(pdf)), strict=False)
-    except (PdfError, ValueError, KeyError, TypeError, IndexError) as exc:
-        raise BadPdf(f"the PDF cannot be read (damaged or truncated): {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - pyHanko's parser fails on damaged input in many ways
+        raise BadPdf(f"the PDF cannot be read (damaged or truncated): {_brief(exc)}") from None
     if writer.prev.encrypted:
         raise BadPdf("the PDF is encrypted; an encrypted PDF cannot be signed here")
     try:
@@ -212,13 +212,21 @@ def sign_pdf(
         pdf_signer.sign_pdf(writer, output=out, bytes_reserved=reserved)
     except SigningError:
         raise
-    except (PdfError, KeyError, IndexError, TypeError) as exc:
-        raise BadPdf(f"the PDF cannot be signed (damaged structure): {exc}") from None
-    except Exception as exc:
-        if tsa_url and type(exc).__module__.startswith(("requests", "pyhanko.sign.timestamps")):
-            raise SigningError(f"the time-stamping authority did not answer properly: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - see below
+        if tsa_url and type(exc).__module__.startswith(("requests", "urllib3", "pyhanko.sign.timestamps")):
+            raise SigningError(f"the time-stamping authority did not answer properly: {_brief(exc)}") from None
+        # Everything else pyHanko raises here comes from the document's structure (a damaged
+        # page tree, a broken AcroForm, ...): report it as a bad PDF, keep the details in the log.
+        logger.info("PDF could not be signed: %s: %s", type(exc).__name__, exc)
+        if isinstance(exc, PdfError | KeyError | IndexError | TypeError | ValueError | AttributeError):
+            raise BadPdf(f"the PDF cannot be signed (damaged structure): {_brief(exc)}") from None
         raise
     return out.getvalue()
+
+
+def _brief(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:200]
 
 
 def _stamp(writer, field_name: str, text: str, page: int, font: str | None, tz: tzinfo):
@@ -257,7 +265,6 @@ def verify_pdf(
 
     ``trusted_time``: when the platform itself recorded the file (e.g. its upload time); signatures
     without an RFC 3161 timestamp are judged at that time instead of their claimed one."""
-    from pyhanko.pdf_utils.misc import PdfError
     from pyhanko.pdf_utils.reader import PdfFileReader
 
     _check_header(data)
@@ -275,8 +282,9 @@ def verify_pdf(
         embedded = list(reader.embedded_signatures)
     except BadPdf:
         raise
-    except (PdfError, ValueError, KeyError, TypeError, IndexError) as exc:
-        raise BadPdf(f"the PDF cannot be read (damaged or truncated): {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - pyHanko's parser fails on damaged input in many ways
+        logger.info("PDF could not be read for verification: %s: %s", type(exc).__name__, exc)
+        raise BadPdf(f"the PDF cannot be read (damaged or truncated): {_brief(exc)}") from None
     if not embedded:
         problems.append("the document carries no signature")
     infos = [_verify_one(sig, trust, trusted_time) for sig in embedded]
