@@ -117,23 +117,23 @@ OVERDUE_ON_PAGE = 200
 def build(period: q.Period, scope: q.Scope, *, today: date | None = None,
           overdue_limit: int | None = OVERDUE_ON_PAGE) -> Dashboard:
     d = Dashboard(period, scope)
-    d.rates = q.circulation_rates(period, scope)
+    facts = q.transfer_facts(period, scope)  # one scan of the period's transfers feeds three tables
+    d.rates = q.circulation_rates(period, scope, facts)
     d.totals = q.total_rates(d.rates)
     d.custody = q.custody_rates(period, scope)
     d.custody_all = q.custody_total(period, scope)
     d.persons_online = q.persons_covered(period, scope, online_only=True)
     d.persons_all = q.persons_covered(period, scope, online_only=False)
-    d.kinds = q.transfer_counts(period, scope)
+    d.kinds = q.transfer_counts(period, scope, facts)
     d.cases_by_direction = q.cases_by_direction(period, scope)
-    d.stages = q.stage_durations(period, scope, by_agency=True)
-    d.stages_all = q.stage_durations(period, scope, by_agency=False)
+    d.stages, d.stages_all = q.stage_duration_tables(period, scope)
     d.acceptance = q.acceptance_times(period, scope)
     d.clocks = q.clock_outcomes(period, scope, today)
     overdue_qs = q.overdue_clocks(scope, today).order_by("due_date", "id")
     d.overdue_total = overdue_qs.count()
     rows = overdue_qs if overdue_limit is None else overdue_qs[:overdue_limit]
     d.overdue = list(rows.values("id", "case_id", "agency_id", "kind", "due_date", "person_id"))
-    d.months = q.monthly_rates(period, scope)
+    d.months = q.monthly_rates(period, scope, facts)
     agency_ids = {r.agency_id for r in d.rates} | {r.agency_id for r in d.custody} | \
         {r.group[1] for r in d.stages} | {r.group[0] for r in d.acceptance} | {r.agency_id for r in d.clocks} | \
         {o["agency_id"] for o in d.overdue}

@@ -190,23 +190,52 @@ class RateRow:
     dossier: Ratio
 
 
-def circulation_rates(period: Period, scope: Scope) -> list[RateRow]:
-    """Online and e-dossier rates per sending agency and direction (one grouped query)."""
-    grouped = (
-        _transfers(period, scope)
-        .values("from_agency_id", "from_agency__kind", "to_agency__kind")
-        .annotate(
-            total=Count("id"),
-            online=Count("id", filter=Q(mode="online")),
-            dossier_total=Count("id", filter=Q(kind__in=DOSSIER_KINDS)),
-            dossier_electronic=Count("id", filter=Q(kind__in=DOSSIER_KINDS, electronic=True, dossier_complete=True)),
-        )
+@dataclass(frozen=True)
+class TransferFact:
+    """One group of transfers that look alike for every table: the dashboard scans the period's
+    transfers once (one grouped query) and derives rates, counts and monthly series from these."""
+
+    from_agency_id: int
+    to_agency_id: int
+    direction: str
+    kind: str
+    online: bool
+    electronic_complete: bool
+    month: date
+    n: int
+
+
+def transfer_facts(period: Period, scope: Scope) -> list[TransferFact]:
+    tz = timezone.get_current_timezone()
+    grouped = list(
+        _transfers(period, scope).annotate(month=TruncMonth("sent_at", tzinfo=tz))
+        .values("from_agency_id", "to_agency_id", "kind", "mode", "electronic", "dossier_complete", "month")
+        .annotate(n=Count("id")).order_by()
     )
-    rows = [
-        RateRow(g["from_agency_id"], direction_key(g["from_agency__kind"], g["to_agency__kind"]),
-                Ratio(g["online"], g["total"]), Ratio(g["dossier_electronic"], g["dossier_total"]))
+    kinds = dict(Agency.objects.filter(pk__in={g["from_agency_id"] for g in grouped} |
+                                       {g["to_agency_id"] for g in grouped}).values_list("pk", "kind"))
+    return [
+        TransferFact(g["from_agency_id"], g["to_agency_id"],
+                     direction_key(kinds[g["from_agency_id"]], kinds[g["to_agency_id"]]), g["kind"],
+                     g["mode"] == "online", bool(g["electronic"] and g["dossier_complete"]), _as_date(g["month"]),
+                     g["n"])
         for g in grouped
     ]
+
+
+def circulation_rates(period: Period, scope: Scope, facts: list[TransferFact] | None = None) -> list[RateRow]:
+    """Online and e-dossier rates per sending agency and direction."""
+    facts = transfer_facts(period, scope) if facts is None else facts
+    cells: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for f in facts:
+        c = cells[(f.from_agency_id, f.direction)]
+        c[1] += f.n
+        c[0] += f.n if f.online else 0
+        if f.kind in DOSSIER_KINDS:
+            c[3] += f.n
+            c[2] += f.n if f.electronic_complete else 0
+    rows = [RateRow(agency, direction, Ratio(c[0], c[1]), Ratio(c[2], c[3]))
+            for (agency, direction), c in cells.items()]
     return _sorted_rows(rows)
 
 
@@ -286,16 +315,15 @@ class KindCount:
         return self.online + self.paper
 
 
-def transfer_counts(period: Period, scope: Scope) -> list[KindCount]:
+def transfer_counts(period: Period, scope: Scope, facts: list[TransferFact] | None = None) -> list[KindCount]:
     from casehub.transfers.models import TransferKind
 
+    facts = transfer_facts(period, scope) if facts is None else facts
     order = list(TransferKind.values)
-    grouped = (
-        _transfers(period, scope).values("kind", "from_agency__kind", "to_agency__kind")
-        .annotate(online=Count("id", filter=Q(mode="online")), paper=Count("id", filter=Q(mode="paper")))
-    )
-    rows = [KindCount(g["kind"], direction_key(g["from_agency__kind"], g["to_agency__kind"]), g["online"], g["paper"])
-            for g in grouped]
+    cells: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for f in facts:
+        cells[(f.kind, f.direction)][0 if f.online else 1] += f.n
+    rows = [KindCount(kind, direction, c[0], c[1]) for (kind, direction), c in cells.items()]
     return sorted(rows, key=lambda r: (_direction_order(r.direction), order.index(r.kind) if r.kind in order else 99))
 
 
@@ -361,6 +389,28 @@ def stage_durations(period: Period, scope: Scope, *, by_agency: bool = True) -> 
         f"left_at >= %s AND left_at < %s AND agency_id IN {ids_sql}",
         [period.start_at, period.end_before, *ids], 86400.0,
     )
+
+
+def stage_duration_tables(period: Period, scope: Scope) -> tuple[list[DurationRow], list[DurationRow]]:
+    """(per stage and agency, per stage) in one pass: GROUPING SETS on PostgreSQL."""
+    if connection.vendor != "postgresql":
+        return stage_durations(period, scope, by_agency=True), stage_durations(period, scope, by_agency=False)
+    ids_sql, ids = _in_list(scope.agency_ids)
+    sql = (
+        "SELECT stage, agency_id, GROUPING(agency_id), count(*), "
+        "percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds), percentile_cont(0.9) WITHIN GROUP (ORDER BY seconds) "
+        f"FROM metrics_stagestay WHERE left_at >= %s AND left_at < %s AND agency_id IN {ids_sql} "
+        "GROUP BY GROUPING SETS ((stage, agency_id), (stage)) ORDER BY stage, agency_id"
+    )
+    by_agency, by_stage = [], []
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [period.start_at, period.end_before, *ids])
+        for stage, agency_id, rolled_up, n, median, p90 in cursor.fetchall():
+            row = DurationRow((stage,) if rolled_up else (stage, agency_id), n,
+                              None if median is None else float(median) / 86400.0,
+                              None if p90 is None else float(p90) / 86400.0)
+            (by_stage if rolled_up else by_agency).append(row)
+    return by_agency, by_stage
 
 
 def acceptance_times(period: Period, scope: Scope) -> list[DurationRow]:
@@ -438,20 +488,20 @@ class MonthPoint:
     custody: Ratio
 
 
-def monthly_rates(period: Period, scope: Scope) -> list[MonthPoint]:
+def monthly_rates(period: Period, scope: Scope, facts: list[TransferFact] | None = None) -> list[MonthPoint]:
     tz = timezone.get_current_timezone()
+    facts = transfer_facts(period, scope) if facts is None else facts
     points = {m: MonthPoint(m, Ratio(0, 0), Ratio(0, 0), Ratio(0, 0)) for m in period.months()}
-    for g in (_transfers(period, scope).annotate(month=TruncMonth("sent_at", tzinfo=tz)).values("month")
-              .annotate(total=Count("id"), online=Count("id", filter=Q(mode="online")),
-                        dossier_total=Count("id", filter=Q(kind__in=DOSSIER_KINDS)),
-                        dossier_electronic=Count("id", filter=Q(kind__in=DOSSIER_KINDS, electronic=True,
-                                                                dossier_complete=True)))):
-        month = _as_date(g["month"])
-        if month in points:
-            points[month].online = Ratio(g["online"], g["total"])
-            points[month].dossier = Ratio(g["dossier_electronic"], g["dossier_total"])
+    for f in facts:
+        point = points.get(f.month)
+        if point is None:
+            continue
+        point.online = Ratio(point.online.numerator + (f.n if f.online else 0), point.online.denominator + f.n)
+        if f.kind in DOSSIER_KINDS:
+            point.dossier = Ratio(point.dossier.numerator + (f.n if f.electronic_complete else 0),
+                                  point.dossier.denominator + f.n)
     for g in (_certificates(period, scope).annotate(month=TruncMonth("issued_at", tzinfo=tz)).values("month")
-              .annotate(total=Count("id"), online=Count("id", filter=Q(channel="online")))):
+              .annotate(total=Count("id"), online=Count("id", filter=Q(channel="online"))).order_by()):
         month = _as_date(g["month"])
         if month in points:
             points[month].custody = Ratio(g["online"], g["total"])
