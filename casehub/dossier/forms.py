@@ -18,7 +18,8 @@ class DocumentMetadataForm(forms.Form):
     part = forms.ChoiceField(label=_("卷别"), choices=Part.choices, initial=Part.MAIN)
     doc_date = forms.DateField(label=_("文书日期"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     supersedes = forms.ModelChoiceField(label=_("更正的材料"), queryset=Document.objects.none(), required=False)
-    reason = forms.CharField(label=_("更正理由"), required=False, max_length=2000)
+    reason = forms.CharField(label=_("更正理由"), required=False, max_length=2000,
+                             widget=forms.Textarea(attrs={"rows": 2}))
 
     def __init__(self, *args: Any, documents: Any = None, allow_work_part: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -26,6 +27,10 @@ class DocumentMetadataForm(forms.Form):
             self.fields["supersedes"].queryset = documents
         if not allow_work_part:
             self.fields["part"].choices = [(Part.MAIN, Part.MAIN.label)]
+        for field in self.fields.values():
+            widget = field.widget
+            css = "form-select" if isinstance(widget, forms.Select) else "form-control"
+            widget.attrs.setdefault("class", css)
 
 
 class UploadForm(DocumentMetadataForm):
