@@ -9,7 +9,16 @@ from __future__ import annotations
 
 
 class SigningError(Exception):
-    """Base class: something about keys, certificates or signatures is wrong."""
+    """Base class: something about keys, certificates or signatures is wrong.
+
+    ``reason`` is a short machine-readable word for callers that show their own (translated)
+    text, e.g. BadPdf reasons ``not_pdf``, ``damaged``, ``encrypted``; RevokedSigner reasons
+    ``after_revocation``, ``key_compromise`` (see ``casehub.pki.messages``).
+    """
+
+    def __init__(self, message: str = "", *, reason: str = ""):
+        super().__init__(message)
+        self.reason = reason
 
 
 class BadPdf(SigningError):

@@ -61,6 +61,7 @@ class SignatureInfo:
     timestamped: bool = False
     covers_whole_file: bool = False
     notes: list[str] = field(default_factory=list)
+    expired: bool = False  # a certificate of the path was outside its validity at signing time
 
 
 @dataclass
@@ -71,6 +72,7 @@ class PdfVerification:
     signatures: list[SignatureInfo]
     problems: list[str]
     sha256: str = ""
+    sha256_matches: bool | None = None  # None when no expected_sha256 was given
 
 
 # --- signing -----------------------------------------------------------------------------------
@@ -78,9 +80,9 @@ class PdfVerification:
 
 def _check_header(pdf: bytes) -> None:
     if not isinstance(pdf, bytes | bytearray | memoryview):
-        raise BadPdf("expected the PDF as bytes")
+        raise BadPdf("expected the PDF as bytes", reason="not_pdf")
     if b"%PDF-" not in bytes(pdf[:1024]):
-        raise BadPdf("the file is not a PDF (no %PDF- header)")
+        raise BadPdf("the file is not a PDF (no %PDF- header)", reason="not_pdf")
 
 
 @lru_cache(maxsize=1)
@@ -170,9 +172,9 @@ def sign_pdf(
     try:
         writer = IncrementalPdfFileWriter(BytesIO(bytes(pdf)), strict=False)
     except Exception as exc:  # noqa: BLE001 - pyHanko's parser fails on damaged input in many ways
-        raise BadPdf(f"the PDF cannot be read (damaged or truncated): {_brief(exc)}") from None
+        raise BadPdf(f"the PDF cannot be read (damaged or truncated): {_brief(exc)}", reason="damaged") from None
     if writer.prev.encrypted:
-        raise BadPdf("the PDF is encrypted; an encrypted PDF cannot be signed here")
+        raise BadPdf("the PDF is encrypted; an encrypted PDF cannot be signed here", reason="encrypted")
     try:
         existing = {name for name, _value, _ref in fields.enumerate_sig_fields(writer.prev)}
         field_name = next(f"Signature{i}" for i in range(len(existing) + 1, len(existing) + 100)
@@ -219,7 +221,7 @@ def sign_pdf(
         # page tree, a broken AcroForm, ...): report it as a bad PDF, keep the details in the log.
         logger.info("PDF could not be signed: %s: %s", type(exc).__name__, exc)
         if isinstance(exc, PdfError | KeyError | IndexError | TypeError | ValueError | AttributeError):
-            raise BadPdf(f"the PDF cannot be signed (damaged structure): {_brief(exc)}") from None
+            raise BadPdf(f"the PDF cannot be signed (damaged structure): {_brief(exc)}", reason="damaged") from None
         raise
     return out.getvalue()
 
@@ -271,25 +273,26 @@ def verify_pdf(
     data = bytes(data)
     sha = hashlib.sha256(data).hexdigest()
     problems: list[str] = []
-    if expected_sha256 is not None and sha != expected_sha256.lower():
+    matches = None if expected_sha256 is None else sha == expected_sha256.lower()
+    if matches is False:
         problems.append(
             f"the file differs from the stored original (SHA-256 {sha[:16]}…, expected {expected_sha256[:16]}…)"
         )
     try:
         reader = PdfFileReader(BytesIO(data), strict=False)
         if reader.encrypted:
-            raise BadPdf("the PDF is encrypted; its signatures cannot be checked here")
+            raise BadPdf("the PDF is encrypted; its signatures cannot be checked here", reason="encrypted")
         embedded = list(reader.embedded_signatures)
     except BadPdf:
         raise
     except Exception as exc:  # noqa: BLE001 - pyHanko's parser fails on damaged input in many ways
         logger.info("PDF could not be read for verification: %s: %s", type(exc).__name__, exc)
-        raise BadPdf(f"the PDF cannot be read (damaged or truncated): {_brief(exc)}") from None
+        raise BadPdf(f"the PDF cannot be read (damaged or truncated): {_brief(exc)}", reason="damaged") from None
     if not embedded:
         problems.append("the document carries no signature")
     infos = [_verify_one(sig, trust, trusted_time) for sig in embedded]
     valid = not problems and bool(infos) and all(i.valid for i in infos)
-    return PdfVerification(valid=valid, signatures=infos, problems=problems, sha256=sha)
+    return PdfVerification(valid=valid, signatures=infos, problems=problems, sha256=sha, sha256_matches=matches)
 
 
 def _verify_one(embedded, trust: TrustStore, trusted_time: datetime | None) -> SignatureInfo:
@@ -354,7 +357,10 @@ def _verify_one(embedded, trust: TrustStore, trusted_time: datetime | None) -> S
         except RevokedSigner as exc:
             info.revoked = True
             info.problems.append(str(exc))
-        except (CertificateExpired, UntrustedSigner, SignatureInvalid) as exc:
+        except CertificateExpired as exc:
+            info.expired = True
+            info.problems.append(str(exc))
+        except (UntrustedSigner, SignatureInvalid) as exc:
             info.problems.append(str(exc))
     if info.signing_time is None:
         info.signing_time = checked.timestamp_time or checked.claimed_time

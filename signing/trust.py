@@ -207,12 +207,14 @@ class TrustStore:
                 raise RevokedSigner(
                     f"the certificate of {display_name(child)} was revoked on {_fmt(revocation.revoked_at)} "
                     f"because its key was compromised ({revocation.reason}); the signature carries only a "
-                    "self-declared signing time, which cannot prove it was made before that"
+                    "self-declared signing time, which cannot prove it was made before that",
+                    reason="key_compromise",
                 )
             if at >= revocation.revoked_at:
                 raise RevokedSigner(
                     f"the certificate of {display_name(child)} was revoked on {_fmt(revocation.revoked_at)} "
-                    f"({revocation.reason}); the signature was made later, at {_fmt(at)}"
+                    f"({revocation.reason}); the signature was made later, at {_fmt(at)}",
+                    reason="after_revocation",
                 )
             result.revocation = revocation
             result.notes.append(
