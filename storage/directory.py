@@ -102,6 +102,10 @@ class DirectoryStore(ObjectStore):
             sha256 = reader.hexdigest()
             final = self.path_for(sha256)
             final.parent.mkdir(parents=True, exist_ok=True)
+            if not final.exists():
+                # Metadata first: whoever then sees the object also sees its content type (a
+                # metadata file whose object never arrived is ignored, and is write-once too).
+                self._write_meta(final, content_type)
             try:
                 os.link(tmp, final)
             except FileExistsError:
@@ -110,10 +114,9 @@ class DirectoryStore(ObjectStore):
                 # corrupt copy would hide the damage until someone needs the evidence.
                 self.verify(sha256)
                 return self.stat(sha256)
-            self._write_meta(final, content_type)
             if self._fsync:
                 _fsync_dir(final.parent)
-            return ObjectRef(sha256=sha256, size=reader.size, key=key_for(sha256), content_type=content_type)
+            return self.stat(sha256)
         except OSError as exc:
             if exc.errno in (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EIO, errno.ENOENT):
                 raise StorageUnavailable(f"cannot write to object directory {self.root}: {exc}",
