@@ -117,7 +117,7 @@ def test_assembling_an_unchanged_dossier_again_changes_nothing(upload, case, dis
     assert not Volume.objects.filter(case=case, status=VolumeStatus.DRAFT).exclude(documents=None).exists()
 
 
-def test_reassembly_gives_the_same_page_mapping_and_bytes(upload, case, district, tmp_path):
+def test_reassembly_gives_the_same_page_mapping_and_pages(upload, case, district, tmp_path):
     from casehub.dossier.assembly import Entry, build_volume_pdf
     from casehub.pdfgen import ContentsRow
 
@@ -138,7 +138,16 @@ def test_reassembly_gives_the_same_page_mapping_and_bytes(upload, case, district
                                 creation_date=datetime(2026, 1, 1, tzinfo=UTC))
 
     assert build(tmp_path / "a.pdf") == build(tmp_path / "b.pdf") == (6, 1)
-    assert (tmp_path / "a.pdf").read_bytes() == (tmp_path / "b.pdf").read_bytes()
+    a, b = (tmp_path / "a.pdf").read_bytes(), (tmp_path / "b.pdf").read_bytes()
+    assert page_texts(a) == page_texts(b)
+    with pikepdf.open(io.BytesIO(a)) as pa, pikepdf.open(io.BytesIO(b)) as pb:
+        for page_a, page_b in zip(pa.pages, pb.pages, strict=True):
+            assert [bytes(s.read_bytes()) for s in _streams(page_a)] == [bytes(s.read_bytes()) for s in _streams(page_b)]
+
+
+def _streams(page):
+    contents = page.obj.Contents
+    return list(contents) if isinstance(contents, pikepdf.Array) else [contents]
 
 
 def test_documents_added_after_sealing_go_into_a_new_volume(upload, case, district):
