@@ -48,7 +48,11 @@ def guard(fn: Guard) -> Guard:
 
 @guard
 def no_pending_approval(ctx: GuardContext) -> str | None:
-    """Only one outgoing action of a case may wait for internal approval at a time."""
+    """Only one outgoing action of a case may wait for internal approval at a time.
+
+    Not a statute: the platform's internal-approval rule (审批), so a supervisor never approves
+    two conflicting actions on the same case.
+    """
     pending = ApprovalRequest.objects.filter(case=ctx.case, status=ApprovalStatus.PENDING)
     if ctx.approval is not None:
         pending = pending.exclude(pk=ctx.approval.pk)
