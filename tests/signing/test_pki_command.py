@@ -239,3 +239,25 @@ def test_export_trust_to_standard_output(district):
     services.signer_for(district.police)
     out = run("export-trust")
     assert out.startswith("-----BEGIN CERTIFICATE-----") and "-----BEGIN X509 CRL-----" in out
+
+
+def test_openssl_reads_our_crl_from_the_exported_bundle(district, tmp_path):
+    data = canonical_json({"crl": "check"})
+    (tmp_path / "m.json").write_bytes(data)
+    good = sign_detached(data, services.signer_for(district.police))
+    bad = sign_detached(data, services.signer_for(district.court))
+    services.revoke_certificate(district.court, reason="cessationOfOperation")
+    (tmp_path / "trust.pem").write_bytes(services.export_trust_pem())
+
+    def openssl(signature: bytes) -> subprocess.CompletedProcess:
+        (tmp_path / "m.p7s").write_bytes(signature)
+        return subprocess.run(
+            ["openssl", "cms", "-verify", "-crl_check", "-binary", "-inform", "DER", "-in", str(tmp_path / "m.p7s"),
+             "-content", str(tmp_path / "m.json"), "-CAfile", str(tmp_path / "trust.pem"), "-out", "/dev/null"],
+            capture_output=True, text=True, timeout=30,
+        )
+
+    assert openssl(good).returncode == 0
+    revoked = openssl(bad)
+    # OpenSSL judges revocation at the current time (stricter than our signing-time policy).
+    assert revoked.returncode != 0 and "certificate revoked" in revoked.stderr
