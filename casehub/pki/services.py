@@ -409,6 +409,44 @@ def import_credentials(
     return sc
 
 
+@transaction.atomic
+def rewrap_keys(old_kek_b64: str, *, actor=None) -> int:
+    """Re-encrypt every stored private key from ``old_kek_b64`` to the configured key-encryption key.
+
+    For a key-encryption key that must be replaced (suspected leak, scheduled change): set the new
+    one in the configuration, then run this with the old one. Blobs that already open with the new
+    key are left alone, so an interrupted run can simply be repeated. Returns how many were changed.
+    """
+    try:
+        old = base64.b64decode(old_kek_b64.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise PkiError("the old key-encryption key is not valid base64") from None
+    new = _kek()
+    changed = 0
+    rows: list[tuple[object, str]] = [
+        *((ca, "ca") for ca in CertificateAuthority.objects.select_for_update().exclude(encrypted_key=None)),
+        *((sc, "cert") for sc in SigningCertificate.objects.select_for_update()),
+    ]
+    for row, kind in rows:
+        aad = _aad(kind, row.fingerprint)  # type: ignore[attr-defined]
+        blob = bytes(row.encrypted_key)  # type: ignore[attr-defined]
+        try:
+            signing_keys.decrypt_private_key(blob, new, aad=aad)
+            continue  # already under the new key
+        except SigningError:
+            pass
+        try:
+            key = signing_keys.decrypt_private_key(blob, old, aad=aad)
+        except SigningError:
+            raise PkiError(f"a stored key opens with neither the old nor the new key-encryption key ({row!r})") from None
+        row.encrypted_key = signing_keys.encrypt_private_key(key, new, aad=aad)  # type: ignore[attr-defined]
+        row.save(update_fields=["encrypted_key"])  # type: ignore[attr-defined]
+        changed += 1
+    _changed()
+    record_event("pki.keys_rewrapped", actor=actor, details={"changed": changed, "total": len(rows)})
+    return changed
+
+
 # --- signers and trust (hot paths) -----------------------------------------------------------
 
 

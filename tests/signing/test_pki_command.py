@@ -261,3 +261,23 @@ def test_openssl_reads_our_crl_from_the_exported_bundle(district, tmp_path):
     revoked = openssl(bad)
     # OpenSSL judges revocation at the current time (stricter than our signing-time policy).
     assert revoked.returncode != 0 and "certificate revoked" in revoked.stderr
+
+
+def test_changing_the_key_encryption_key_and_rewrapping_keeps_every_key(district, settings, tmp_path):
+    import base64
+    import os
+
+    police = services.signer_for(district.police)
+    platform = services.platform_signer()
+    old = settings.KEY_ENCRYPTION_KEY
+    settings.KEY_ENCRYPTION_KEY = base64.b64encode(os.urandom(32)).decode()
+    services.invalidate_cache()
+    with pytest.raises(Exception, match="could not be decrypted"):
+        services.signer_for(district.police)  # the new key does not open the old blobs yet
+    (tmp_path / "old.kek").write_text(old)
+    assert "re-encrypted 3 private key(s)" in run("rewrap", "--old-kek-file", str(tmp_path / "old.kek"))
+    assert "re-encrypted 0 private key(s)" in run("rewrap", "--old-kek-file", str(tmp_path / "old.kek"))
+    services.invalidate_cache()
+    assert services.signer_for(district.police).private_key.private_numbers() == police.private_key.private_numbers()
+    assert services.platform_signer().fingerprint == platform.fingerprint
+    assert AuditEvent.objects.filter(action="pki.keys_rewrapped").count() == 2

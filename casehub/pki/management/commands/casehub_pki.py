@@ -9,6 +9,7 @@
                                                   (PKCS#12 or PEM; password from CASEHUB_PKI_IMPORT_PASSWORD)
     casehub_pki export-trust [-o FILE]            PEM bundle: trusted roots, intermediates and CRLs
     casehub_pki status                            every certificate and its state
+    casehub_pki rewrap --old-kek-file FILE        re-encrypt every key after changing CASEHUB_KEY_ENCRYPTION_KEY
 
 ``PLATFORM`` as AGENCY_CODE means the platform's own signing certificate.
 """
@@ -37,7 +38,7 @@ def _agency(code: str) -> Agency | None:
 
 
 class Command(BaseCommand):
-    help = "Operate the agency PKI: init, issue, rotate, revoke, import, export-trust, status."
+    help = "Operate the agency PKI: init, issue, rotate, revoke, import, export-trust, status, rewrap."
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
@@ -58,6 +59,8 @@ class Command(BaseCommand):
         export = sub.add_parser("export-trust", help="write the trust bundle (PEM)")
         export.add_argument("-o", "--output", default="-", help="file to write (default: standard output)")
         sub.add_parser("status", help="list certificate authorities and signing certificates")
+        rewrap = sub.add_parser("rewrap", help="re-encrypt all private keys under the configured key-encryption key")
+        rewrap.add_argument("--old-kek-file", required=True, help="file holding the previous key (base64)")
 
     def handle(self, *args, **options) -> None:
         action = options["action"]
@@ -117,6 +120,13 @@ class Command(BaseCommand):
             Path(options["output"]).write_bytes(bundle)
             self.stdout.write(f"wrote {options['output']} ({bundle.count(b'BEGIN CERTIFICATE')} certificates, "
                               f"{bundle.count(b'BEGIN X509 CRL')} CRLs)")
+
+    def do_rewrap(self, options) -> None:
+        path = Path(options["old_kek_file"])
+        if not path.is_file():
+            raise CommandError(f"{path} is not a file")
+        changed = services.rewrap_keys(path.read_text())
+        self.stdout.write(f"re-encrypted {changed} private key(s) under the configured key-encryption key")
 
     def do_status(self, options) -> None:
         for ca in CertificateAuthority.objects.order_by("created_at"):
