@@ -1,0 +1,112 @@
+"""Demo cases driven through the real engine (``manage.py load_demo``; never in production).
+
+Five cases at different points of the process, each with generated documents in its dossier:
+one waiting for the arrest decision, one under review for prosecution, one returned once for
+supplementary investigation, one on trial at court, one closed with a delivered judgment.
+Idempotent: a case whose title already exists at the demo police agency is left alone.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.utils import timezone
+
+from casehub.cases.models import Case, CustodyStatus, PersonRole, Sex
+from casehub.cases.services import register_case
+from casehub.transfers.models import VerificationStatus
+from workflows import engine
+
+SUPERVISOR = {"police": "police_supervisor", "procuratorate": "procuratorate_supervisor",
+              "court": "court_supervisor"}
+
+
+def _fire(users: dict[str, Any], case: Case, name: str, who: str, **inputs: Any) -> None:
+    actor = users[who]
+    result = engine.fire(case, name, acting_user=actor, inputs=inputs)
+    if result.awaiting_approval:
+        supervisor = users.get(SUPERVISOR.get(actor.agency.kind, ""))
+        result = engine.decide_approval(result.approval, acting_user=supervisor, approve=True, comment="同意。")
+    for transfer in result.transfers:
+        # With a real broker the worker verifies; the demo must not wait for it.
+        transfer.refresh_from_db()
+        if transfer.verification_status != VerificationStatus.PASSED:
+            from casehub.transfers.tasks import verify_transfer
+
+            verify_transfer.apply(args=[transfer.pk])
+    case.refresh_from_db()
+
+
+def _document(users: dict[str, Any], case: Case, title: str, paragraphs: list[str]) -> None:
+    from casehub.dossier.services import add_generated_document
+    from casehub.pdfgen.forms import render_form
+
+    pdf = render_form(title, fields=[("案件名称", case.title)], paragraphs=paragraphs,
+                      footer_lines=[case.origin_agency.name, timezone.localdate().strftime("%Y年%m月%d日")])
+    add_generated_document(case=case, acting_user=users["investigator"], title=title, category="evidence",
+                           pdf_bytes=pdf)
+
+
+def _new_case(users: dict[str, Any], title: str, suspect: str, id_number: str, facts: str) -> Case | None:
+    investigator = users["investigator"]
+    if Case.objects.filter(origin_agency=investigator.agency, title=title).exists():
+        return None
+    detention = _detention_centre(investigator)
+    case = register_case(
+        acting_user=investigator, title=title, summary=facts, occurred_on=timezone.localdate() - timedelta(days=20),
+        occurred_place="深圳市龙岗区",
+        persons=[{"role": PersonRole.SUSPECT, "name": suspect, "sex": Sex.MALE, "id_number": id_number,
+                  "address": "广东省深圳市龙岗区", "custody_status": CustodyStatus.DETAINED,
+                  "custody_since": timezone.now() - timedelta(days=2), "detention_centre": detention}],
+    )
+    _document(users, case, "受案登记表", [f"报案人报称：{facts}"])
+    _document(users, case, "讯问笔录", [f"问：你是否知道为什么被传唤？答：知道，是因为{facts}"])
+    _document(users, case, "现场勘验笔录", ["现场位于深圳市龙岗区，勘验人员提取痕迹物证三份。"])
+    return case
+
+
+def _detention_centre(user: Any) -> Any:
+    from casehub.agencies.models import Agency, AgencyKind
+
+    return Agency.objects.filter(kind=AgencyKind.DETENTION_CENTRE, region=user.agency.region).first()
+
+
+def _to_review(users: dict[str, Any], case: Case, facts: str) -> None:
+    _fire(users, case, "transfer_for_review", "investigator", facts=facts,
+          evidence="受案登记表\n讯问笔录\n现场勘验笔录", legal_basis="《中华人民共和国刑事诉讼法》第一百六十二条")
+    _fire(users, case, "accept_review_transfer", "prosecutor")
+
+
+def create_demo_cases(users: dict[str, Any]) -> None:
+    """Drive the demo cases through the engine (skips the ones that exist)."""
+    case = _new_case(users, "李四涉嫌抢劫案", "李四", "440307199203150011", "李四持刀抢劫路人手机一部。")
+    if case:
+        _fire(users, case, "request_arrest", "investigator", reason="犯罪嫌疑人李四涉嫌抢劫，可能判处徒刑以上刑罚，有逃跑可能。")
+        _fire(users, case, "accept_arrest_request", "prosecutor")
+
+    case = _new_case(users, "王五涉嫌诈骗案", "王五", "440307198807070012", "王五以投资为名骗取被害人人民币二十万元。")
+    if case:
+        _to_review(users, case, "王五以投资为名骗取被害人人民币二十万元。")
+
+    case = _new_case(users, "赵六涉嫌故意伤害案", "赵六", "440307199511110013", "赵六与被害人发生口角后将其打成轻伤。")
+    if case:
+        _to_review(users, case, "赵六与被害人发生口角后将其打成轻伤。")
+        _fire(users, case, "return_for_supplementary", "prosecutor", reason="一、补充调取案发现场监控录像；二、对被害人伤情进行重新鉴定。")
+
+    case = _new_case(users, "孙七涉嫌盗窃案", "孙七", "440307199006060014", "孙七多次入室盗窃，盗得财物价值三万元。")
+    if case:
+        _to_review(users, case, "孙七多次入室盗窃，盗得财物价值三万元。")
+        _fire(users, case, "indict", "prosecutor", facts="孙七多次入室盗窃，盗得财物价值人民币三万元。",
+              charges="被告人孙七的行为触犯《中华人民共和国刑法》第二百六十四条，应当以盗窃罪追究其刑事责任。")
+        _fire(users, case, "docket_case", "court_clerk", type_code="刑初")
+
+    case = _new_case(users, "周八涉嫌危险驾驶案", "周八", "440307198512120015", "周八醉酒驾驶机动车，血液酒精含量为180mg/100ml。")
+    if case:
+        _to_review(users, case, "周八醉酒驾驶机动车。")
+        _fire(users, case, "indict", "prosecutor", facts="周八醉酒驾驶机动车，血液酒精含量为180mg/100ml。",
+              charges="被告人周八的行为触犯《中华人民共和国刑法》第一百三十三条之一，应当以危险驾驶罪追究其刑事责任。")
+        _fire(users, case, "docket_case", "court_clerk", type_code="刑初")
+        _fire(users, case, "announce_judgment", "judge", announced_on=timezone.localdate().isoformat(),
+              verdict="被告人周八犯危险驾驶罪，判处拘役四个月，并处罚金人民币八千元。")
+        _fire(users, case, "deliver_judgment", "court_clerk", reason="已向公诉机关和侦查机关送达判决书。")
