@@ -4,7 +4,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
-from casehub.api import clocks, dossier, views, workflow
+from casehub.api import clocks, custody, dossier, views, workflow
 from casehub.api.errors import not_found_view
 
 app_name = "api"
@@ -24,6 +24,9 @@ router.register("volumes", dossier.VolumeViewSet, basename="volume")
 router.register(r"cases/(?P<case_pk>[0-9]+)/clocks", clocks.CaseClockViewSet, basename="case-clock")
 router.register("clocks", clocks.ClockViewSet, basename="clock")
 router.register("notifications", clocks.NotificationViewSet, basename="notification")
+router.register("custody/detainees", custody.DetaineeViewSet, basename="custody-detainee")
+router.register("custody/certificates", custody.CertificateViewSet, basename="custody-certificate")
+router.register("custody/notices", custody.NoticeViewSet, basename="custody-notice")
 router.register("approvals", workflow.ApprovalViewSet, basename="approval")
 router.register("transfers", workflow.TransferViewSet, basename="transfer")
 router.register("tasks", views.TaskViewSet, basename="task")
@@ -34,6 +37,7 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(api_version="v1"), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("me/", views.MeView.as_view(), name="me"),
+    path("metrics/", custody.MetricsView.as_view(), name="metrics"),
     *workflow.action_urlpatterns(),
     path("", include(router.urls)),
     # Anything else under /api/v1/ is the API's JSON 404, not the UI's HTML page.

@@ -1,0 +1,302 @@
+"""Custody transfers (换押) for detention centres, and the auditors' circulation metrics.
+
+Custody goes through :mod:`casehub.custody.selectors` (a detention officer sees only the persons
+held in their own centre) and :func:`casehub.custody.services.acknowledge`. Metrics are the
+dashboard's own computation (:func:`casehub.metrics.dashboard.build`), validated by its form and
+scoped to the auditor's region, returned as data.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_view
+from rest_framework import exceptions, mixins, serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from casehub.agencies import permissions as p
+from casehub.api.base import require_any
+from casehub.api.serializers import AgencyRefSerializer
+from casehub.audit.services import record_event
+from casehub.cases.views import CASE_READERS
+from casehub.custody import selectors as custody
+from casehub.custody.models import CertificateStatus, CustodyCertificate, CustodyNotice, CustodyRecord, RecordStatus
+from casehub.custody.services import acknowledge
+
+CUSTODY_VIEWERS = (p.ACKNOWLEDGE_CUSTODY, p.VIEW_DETAINEES)
+
+
+def _masked(person: Any, request: Request) -> str:
+    return person.id_number if p.has_capability(request.user, p.VIEW_PERSON_ID) else person.masked_id_number
+
+
+class CustodyPersonSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    id_number = serializers.CharField(help_text="Masked unless your role may see it in full.")
+
+
+def _person(obj: Any, request: Request) -> dict[str, Any]:
+    return {"id": obj.person_id, "name": obj.person.name, "id_number": _masked(obj.person, request)}
+
+
+class DetaineeSerializer(serializers.ModelSerializer):
+    person = serializers.SerializerMethodField()
+    responsible_agency = AgencyRefSerializer(read_only=True)
+    remaining_days = serializers.SerializerMethodField()
+
+    class Meta:
+        model = CustodyRecord
+        fields = ("id", "person", "case", "measure", "status", "responsible_agency", "stage", "detained_at",
+                  "period_kind", "period_start", "period_end", "remaining_days", "ended_at")
+
+    @extend_schema_field(CustodyPersonSerializer)
+    def get_person(self, record: CustodyRecord) -> dict[str, Any]:
+        return _person(record, self.context["request"])
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True, help_text="Days until period_end (negative: over)."))
+    def get_remaining_days(self, record: CustodyRecord) -> int | None:
+        return (record.period_end - timezone.localdate()).days if record.period_end else None
+
+
+class CertificateSerializer(serializers.ModelSerializer):
+    person = serializers.SerializerMethodField()
+    detention_centre = AgencyRefSerializer(read_only=True)
+    from_agency = AgencyRefSerializer(read_only=True)
+    to_agency = AgencyRefSerializer(read_only=True)
+
+    class Meta:
+        model = CustodyCertificate
+        fields = ("id", "number", "channel", "case", "person", "detention_centre", "from_agency", "to_agency",
+                  "from_stage", "to_stage", "reason", "transfer", "status", "issued_at", "taken_over_at",
+                  "period_start", "period_end", "acknowledged_at", "paper_reference")
+
+    @extend_schema_field(CustodyPersonSerializer)
+    def get_person(self, cert: CustodyCertificate) -> dict[str, Any]:
+        return _person(cert, self.context["request"])
+
+
+class NoticeSerializer(serializers.ModelSerializer):
+    person = serializers.SerializerMethodField()
+    agency = AgencyRefSerializer(read_only=True)
+
+    class Meta:
+        model = CustodyNotice
+        fields = ("id", "number", "kind", "case", "person", "detention_centre", "agency", "previous_end",
+                  "new_end", "reason", "issued_at", "acknowledged_at")
+
+    @extend_schema_field(CustodyPersonSerializer)
+    def get_person(self, notice: CustodyNotice) -> dict[str, Any]:
+        return _person(notice, self.context["request"])
+
+
+class AcknowledgedSerializer(serializers.Serializer):
+    acknowledged = serializers.BooleanField(help_text="false: it had already been acknowledged (nothing changed).")
+    acknowledged_at = serializers.DateTimeField()
+
+
+class DetaineeFilter(serializers.Serializer):
+    status = serializers.ChoiceField(choices=RecordStatus.choices, required=False)
+    due_within = serializers.IntegerField(required=False, min_value=0, max_value=3650)
+
+
+class PendingFilter(serializers.Serializer):
+    pending = serializers.BooleanField(required=False, default=None, allow_null=True)
+    case = serializers.IntegerField(required=False, min_value=1)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Persons held in your detention centre, with their custody period", tags=["custody"],
+                       parameters=[OpenApiParameter("status", str, enum=RecordStatus.values),
+                                   OpenApiParameter("due_within", int,
+                                                    description="Only periods ending within N days (or over).")]),
+    retrieve=extend_schema(summary="One detainee's custody record", tags=["custody"]),
+)
+class DetaineeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = DetaineeSerializer
+    queryset = CustodyRecord.objects.none()
+    ordering = "id"
+
+    def get_queryset(self) -> QuerySet[CustodyRecord]:
+        require_any(self.request.user, *CUSTODY_VIEWERS, message=_("只有看守所民警可以查看在押人员。"))
+        qs = custody.centre_records(self.request.user)
+        if self.action == "list":
+            f = DetaineeFilter(data=self.request.query_params)
+            f.is_valid(raise_exception=True)
+            data = dict(f.validated_data)
+            if "due_within" in data:
+                horizon = timezone.localdate() + timedelta(days=data.pop("due_within"))
+                qs = qs.filter(status=RecordStatus.IN_CUSTODY, period_end__lte=horizon)
+            qs = qs.filter(**data)
+        return qs
+
+
+def _visible_custody_items(model: type, request: Request) -> QuerySet:
+    """A detention centre sees what was addressed to it; an agency sees what it sent or received."""
+    user = request.user
+    require_any(user, *CUSTODY_VIEWERS, *CASE_READERS, message=_("您的角色无权查看换押。"))
+    if custody.is_detention_officer(user):
+        qs = model.objects.filter(detention_centre_id=user.agency_id)
+    elif model is CustodyCertificate:
+        qs = model.objects.filter(Q(from_agency_id=user.agency_id) | Q(to_agency_id=user.agency_id))
+    else:
+        qs = model.objects.filter(agency_id=user.agency_id)
+    return qs.select_related("person")
+
+
+class _AcknowledgeMixin:
+    model: type
+
+    @extend_schema(summary="Acknowledge (detention officers); acknowledging twice changes nothing",
+                   tags=["custody"], request=None, responses=AcknowledgedSerializer)
+    @action(detail=True, methods=["post"])
+    def acknowledge(self, request: Request, pk: str) -> Response:
+        item = self.get_object()
+        changed = acknowledge(item, acting_user=request.user)  # checks centre and capability, audits
+        item.refresh_from_db()
+        return Response({"acknowledged": changed, "acknowledged_at": item.acknowledged_at})
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Custody-transfer certificates (换押证) for your centre or agency", tags=["custody"],
+                       parameters=[OpenApiParameter("pending", bool, description="Only not yet acknowledged."),
+                                   OpenApiParameter("case", int)]),
+    retrieve=extend_schema(summary="One custody-transfer certificate", tags=["custody"]),
+)
+class CertificateViewSet(_AcknowledgeMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                         viewsets.GenericViewSet):
+    serializer_class = CertificateSerializer
+    queryset = CustodyCertificate.objects.none()
+    ordering = "-id"
+
+    def get_queryset(self) -> QuerySet[CustodyCertificate]:
+        qs = _visible_custody_items(CustodyCertificate, self.request).select_related(
+            "detention_centre", "from_agency", "to_agency")
+        if self.action == "list":
+            f = PendingFilter(data=self.request.query_params)
+            f.is_valid(raise_exception=True)
+            if f.validated_data.get("pending") is not None:
+                qs = qs.filter(acknowledged_at__isnull=f.validated_data["pending"]).exclude(
+                    status=CertificateStatus.CANCELLED)
+            if "case" in f.validated_data:
+                qs = qs.filter(case_id=f.validated_data["case"])
+        return qs
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Custody change notices (羁押期限变更通知)", tags=["custody"],
+                       parameters=[OpenApiParameter("pending", bool), OpenApiParameter("case", int)]),
+    retrieve=extend_schema(summary="One custody change notice", tags=["custody"]),
+)
+class NoticeViewSet(_AcknowledgeMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = NoticeSerializer
+    queryset = CustodyNotice.objects.none()
+    ordering = "-id"
+
+    def get_queryset(self) -> QuerySet[CustodyNotice]:
+        qs = _visible_custody_items(CustodyNotice, self.request).select_related("agency")
+        if self.action == "list":
+            f = PendingFilter(data=self.request.query_params)
+            f.is_valid(raise_exception=True)
+            if f.validated_data.get("pending") is not None:
+                qs = qs.filter(acknowledged_at__isnull=f.validated_data["pending"])
+            if "case" in f.validated_data:
+                qs = qs.filter(case_id=f.validated_data["case"])
+        return qs
+
+
+# --- metrics (auditors) ------------------------------------------------------------------------------
+
+
+class RatioSerializer(serializers.Serializer):
+    numerator = serializers.IntegerField()
+    denominator = serializers.IntegerField()
+    value = serializers.FloatField(allow_null=True, help_text="numerator / denominator; null when nothing counted.")
+
+
+class RateRowSerializer(serializers.Serializer):
+    agency = serializers.IntegerField(allow_null=True)
+    direction = serializers.CharField()
+    online = RatioSerializer(help_text="Online circulation rate 网上案件流转率.")
+    dossier = RatioSerializer(help_text="E-dossier rate 卷宗电子化率.")
+
+
+class CustodyRateSerializer(serializers.Serializer):
+    agency = serializers.IntegerField(allow_null=True)
+    direction = serializers.CharField()
+    certificates = RatioSerializer(help_text="E-custody-transfer rate 电子换押率.")
+    persons = serializers.IntegerField()
+    persons_online = serializers.IntegerField()
+
+
+class TableSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    title = serializers.CharField()
+    header = serializers.ListField(child=serializers.CharField())
+    rows = serializers.ListField(child=serializers.ListField(child=serializers.JSONField()))
+
+
+class MetricsSerializer(serializers.Serializer):
+    period = serializers.DictField(child=serializers.DateField())
+    agencies = serializers.ListField(child=serializers.IntegerField(), help_text="Agencies counted (your region).")
+    direction = serializers.CharField(allow_blank=True)
+    totals = serializers.DictField(child=RatioSerializer(), help_text="online, dossier, custody.")
+    rates = RateRowSerializer(many=True)
+    custody = CustodyRateSerializer(many=True)
+    overdue_clocks = serializers.IntegerField()
+    tables = TableSerializer(many=True, help_text="The dashboard's tables, every row, as displayed.")
+
+
+def _ratio(r: Any) -> dict[str, Any]:
+    return {"numerator": r.numerator, "denominator": r.denominator, "value": r.value}
+
+
+class MetricsView(APIView):
+    @extend_schema(
+        summary="Circulation metrics for a period (auditors): the three rates, per agency and direction",
+        tags=["metrics"], responses=MetricsSerializer, parameters=[
+            OpenApiParameter("date_from", str, description="YYYY-MM-DD; default: twelve months ago."),
+            OpenApiParameter("date_to", str, description="YYYY-MM-DD; default: today. At most three years."),
+            OpenApiParameter("agency", int, description="One agency of your region."),
+            OpenApiParameter("direction", str, description="e.g. `police>procuratorate`."),
+        ],
+    )
+    def get(self, request: Request) -> Response:
+        from casehub.metrics.dashboard import DashboardForm, build, scope_for
+
+        require_any(request.user, p.VIEW_METRICS, message=_("只有督察考核人员可以查看考核统计。"))
+        form = DashboardForm(request.query_params, viewer=request.user)
+        if not form.is_valid():
+            raise exceptions.ValidationError({
+                (f if f != "__all__" else "non_field_errors"): [
+                    exceptions.ErrorDetail(e["message"], code=e["code"] or "invalid") for e in errs]
+                for f, errs in form.errors.get_json_data().items()
+            })
+        data = form.cleaned_data
+        period, scope = data["period"], scope_for(request.user, data.get("agency"), data.get("direction") or "")
+        board = build(period, scope, overdue_limit=None)
+        record_event("metrics.exported", actor=request.user, details={
+            "table": "all", "format": "api", "period": [period.start.isoformat(), period.end.isoformat()],
+            "agencies": len(scope.agency_ids), "direction": scope.direction,
+        })
+        return Response({
+            "period": {"start": period.start, "end": period.end},
+            "agencies": scope.agency_ids, "direction": scope.direction,
+            "totals": {"online": _ratio(board.totals["online"]), "dossier": _ratio(board.totals["dossier"]),
+                       "custody": _ratio(board.custody_all)},
+            "rates": [{"agency": r.agency_id, "direction": r.direction, "online": _ratio(r.online),
+                       "dossier": _ratio(r.dossier)} for r in board.rates],
+            "custody": [{"agency": r.agency_id, "direction": r.direction, "certificates": _ratio(r.certificates),
+                         "persons": r.persons, "persons_online": r.persons_online} for r in board.custody],
+            "overdue_clocks": board.overdue_total,
+            "tables": [{"key": t.key, "title": str(t.title), "header": [str(h) for h in t.header],
+                        "rows": [[v if isinstance(v, (int, float, type(None))) else str(v) for v in row]
+                                 for row in t.rows]} for t in board.tables],
+        })
