@@ -31,8 +31,9 @@ def check_clocks(today: date | None = None) -> dict[str, int]:
     warn_days = settings.CASEHUB_CLOCK_WARNING_DAYS
     overdue = warned = 0
     with transaction.atomic():
-        late = list(Clock.objects.select_for_update().filter(status=ClockStatus.RUNNING, due_date__lt=today)
-                    .select_related("case", "person"))
+        # of=("self",): PostgreSQL refuses FOR UPDATE on the nullable side of the person join.
+        late = list(Clock.objects.select_for_update(of=("self",))
+                    .filter(status=ClockStatus.RUNNING, due_date__lt=today).select_related("case", "person"))
         for clock in late:
             clock.status, clock.overdue_since = ClockStatus.OVERDUE, today
             clock.save(update_fields=["status", "overdue_since"])
@@ -40,7 +41,7 @@ def check_clocks(today: date | None = None) -> dict[str, int]:
                          details={"clock": clock.pk, "kind": clock.kind, "due_date": clock.due_date})
             _notify(clock, overdue=True)
             overdue += 1
-        soon = list(Clock.objects.select_for_update()
+        soon = list(Clock.objects.select_for_update(of=("self",))
                     .filter(status=ClockStatus.RUNNING, warned_on__isnull=True,
                             due_date__gte=today, due_date__lte=today + timedelta(days=warn_days))
                     .select_related("case", "person"))
