@@ -1,3 +1,13 @@
-"""URLs of this app."""
+"""URLs of this app (mounted at ``pki/``)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from casehub.pki import views
+
+app_name = "pki"
+
+urlpatterns = [
+    path("certificates/", views.certificates, name="certificates"),
+    path("trust.pem", views.trust_bundle, name="trust-bundle"),
+    path("verify/", views.verify, name="verify"),
+]
