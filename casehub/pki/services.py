@@ -83,6 +83,7 @@ class _Cache:
     checked_at: float = 0.0
     signers: dict[str, Signer] = field(default_factory=dict)
     trust: TrustStore | None = None
+    trust_refresh_at: datetime | None = None  # when the cached CRLs get close to their nextUpdate
 
 
 _cache = _Cache()
@@ -96,6 +97,7 @@ def invalidate_cache() -> None:
         _cache.checked_at = 0.0
         _cache.signers.clear()
         _cache.trust = None
+        _cache.trust_refresh_at = None
 
 
 def _current_token() -> str:
@@ -509,7 +511,7 @@ def platform_signer() -> Signer:
 def trust_store() -> TrustStore:
     """Every accepted root and intermediate, the platform roots' CRLs, and local revocations."""
     cache = _fresh_cache()
-    if cache.trust is not None:
+    if cache.trust is not None and (cache.trust_refresh_at is None or datetime.now(UTC) < cache.trust_refresh_at):
         return cache.trust
     cas = list(CertificateAuthority.objects.filter(accepted=True))
     for ca in cas:
@@ -535,9 +537,12 @@ def trust_store() -> TrustStore:
         agency_codes=imported,
         naming_roots=[ca.fingerprint for ca in cas if ca.kind == CertificateAuthority.Kind.PLATFORM_ROOT],
     )
+    next_updates = [crl.next_update_utc for crl in trust.crls if crl.next_update_utc is not None]
     with _cache_lock:
         if cache is _cache and _cache.token == cache.token:
             _cache.trust = trust
+            # A long-running process rebuilds (and so re-signs) CRLs before they go stale.
+            _cache.trust_refresh_at = min(next_updates) - CRL_REFRESH_MARGIN if next_updates else None
     return trust
 
 

@@ -143,3 +143,24 @@ def test_a_configured_tsa_makes_every_agency_pdf_signature_b_t(district, setting
     trust = TrustStore(roots=base.roots, crls=base.crls, tsa_roots=[tsa_root])
     (sig,) = verify_pdf(signed, trust).signatures
     assert sig.valid and sig.timestamped and sig.time_source == "timestamp"
+
+
+def test_a_crl_close_to_its_next_update_is_resigned_on_the_next_trust_build(district):
+    from cryptography.hazmat.primitives import serialization
+
+    from signing import pki as signing_pki
+
+    services.signer_for(district.police)
+    first = services.trust_store()
+    root = CertificateAuthority.objects.get(is_current=True)
+    # Pretend the CRL was published six days ago and is about to run out.
+    stale = signing_pki.build_crl(services._ca_key(root), root.certificate, [], crl_number=root.crl_number, valid_days=1)
+    CertificateAuthority.objects.filter(pk=root.pk).update(
+        crl_der=stale.public_bytes(serialization.Encoding.DER), crl_next_update=stale.next_update_utc
+    )
+    services._cache.trust_refresh_at = datetime.now(UTC) - timedelta(seconds=1)  # as if days had passed
+    second = services.trust_store()
+    assert second is not first
+    root.refresh_from_db()
+    assert root.crl_next_update > datetime.now(UTC) + timedelta(days=6)
+    assert second.crls[0].next_update_utc == root.crl_next_update
