@@ -157,3 +157,6 @@ class ClockExtension(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.clock} +{self.months}M{self.days}D ({self.decision})"

@@ -33,7 +33,8 @@ def _kind(kind: str) -> ClockKind:
 def _aware(moment: datetime | date) -> datetime:
     if isinstance(moment, datetime):
         return moment if timezone.is_aware(moment) else timezone.make_aware(moment)
-    return timezone.make_aware(datetime(moment.year, moment.month, moment.day))
+    # A bare date means the start of that day in the platform's time zone.
+    return datetime(moment.year, moment.month, moment.day, tzinfo=timezone.get_current_timezone())
 
 
 def compute_due(clock: Clock, calendar: WorkingCalendar | None = None) -> DueDate:

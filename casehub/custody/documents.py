@@ -32,10 +32,9 @@ def _person_fields(person: Any) -> list[tuple[str, str]]:
 
 def sign_and_store(pdf: bytes, agency: Any, *, reason: str, stamp: str) -> Any:
     """PAdES-sign ``pdf`` as ``agency`` and store it; returns the StoredObject."""
-    from signing.pades import sign_pdf
-
     from casehub.objectstore.services import store_bytes
     from casehub.pki.services import signer_for
+    from signing.pades import sign_pdf
 
     signed = sign_pdf(pdf, signer_for(agency), reason=reason, stamp_text=stamp)
     return store_bytes(signed, content_type="application/pdf")

@@ -19,7 +19,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from casehub.agencies.models import Agency, AgencyKind
-from casehub.agencies.permissions import ACKNOWLEDGE_CUSTODY, MANAGE_CUSTODY, REGISTER_PAPER_TRANSFER, has_capability
+from casehub.agencies.permissions import (
+    ACKNOWLEDGE_CUSTODY,
+    MANAGE_CUSTODY,
+    REGISTER_PAPER_TRANSFER,
+    has_capability,
+)
 from casehub.audit.services import record_event
 from casehub.cases.models import Case, CustodyStatus, Person, PersonRole
 from casehub.cases.numbering import next_sequence
