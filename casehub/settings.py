@@ -238,6 +238,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE: dict = {
+    # Forget expired Idempotency-Key records and old API task rows (casehub/api/tasks.py).
+    "api-purge-expired": {"task": "casehub.api.purge_expired", "schedule": timedelta(hours=1)},
     # Mark overdue statutory clocks and warn supervisors (idempotent; hourly is plenty).
     "clocks-check": {"task": "casehub.clocks.tasks.check_clocks_task", "schedule": timedelta(hours=1)},
 }
@@ -332,3 +334,7 @@ CELERY_BEAT_SCHEDULE["objectstore-verify-storage"] = {
     "schedule": CASEHUB_STORAGE_SWEEP_INTERVAL,
     "kwargs": {"scope": CASEHUB_STORAGE_SWEEP_SCOPE},
 }
+# API: lifetime of Idempotency-Key records (hours), of finished task rows (days), longest token (days).
+CASEHUB_API_IDEMPOTENCY_TTL_HOURS = 24
+CASEHUB_API_TASK_TTL_DAYS = 7
+CASEHUB_API_TOKEN_MAX_DAYS = 730

@@ -27,7 +27,13 @@ from casehub.api.serializers import AgencyRefSerializer
 from casehub.audit.services import record_event
 from casehub.cases.views import CASE_READERS
 from casehub.custody import selectors as custody
-from casehub.custody.models import CertificateStatus, CustodyCertificate, CustodyNotice, CustodyRecord, RecordStatus
+from casehub.custody.models import (
+    CertificateStatus,
+    CustodyCertificate,
+    CustodyNotice,
+    CustodyRecord,
+    RecordStatus,
+)
 from casehub.custody.services import acknowledge
 
 CUSTODY_VIEWERS = (p.ACKNOWLEDGE_CUSTODY, p.VIEW_DETAINEES)

@@ -17,7 +17,13 @@ from django.db import transaction
 from django.http import FileResponse, HttpResponse
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import exceptions, mixins, parsers, renderers, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -34,7 +40,16 @@ from casehub.audit.services import record_event
 from casehub.cases.selectors import get_visible_case
 from casehub.dossier import ingest
 from casehub.dossier import services as dossier
-from casehub.dossier.models import AssemblyJob, Category, ChunkedUpload, Document, IngestJob, JobStatus, Part, Volume
+from casehub.dossier.models import (
+    AssemblyJob,
+    Category,
+    ChunkedUpload,
+    Document,
+    IngestJob,
+    JobStatus,
+    Part,
+    Volume,
+)
 from casehub.dossier.selectors import get_visible_document, get_visible_volume
 from casehub.objectstore import services as objectstore
 

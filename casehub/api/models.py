@@ -85,6 +85,9 @@ class IdempotencyRecord(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "key"], name="uniq_idempotency_key_per_user")]
 
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} [{self.key}]"
+
 
 class TaskStatus(models.TextChoices):
     PENDING = "pending", _("排队中")
@@ -111,3 +114,6 @@ class ApiTask(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.pk} ({self.status})"

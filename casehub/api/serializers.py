@@ -228,7 +228,8 @@ class IssuedCredentialSerializer(CredentialSerializer):
 
 class PersonalTokenCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100, help_text="What the token is for.")
-    expires_in_days = serializers.IntegerField(min_value=1, max_value=730, default=90)
+    expires_in_days = serializers.IntegerField(
+        min_value=1, default=90, help_text="Lifetime in days; at most CASEHUB_API_TOKEN_MAX_DAYS (730 by default).")
 
 
 class ClientCreateSerializer(PersonalTokenCreateSerializer):

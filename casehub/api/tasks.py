@@ -105,3 +105,22 @@ def run_api_task(task_id: str) -> None:
                 error={"code": "internal_error", "message": _("任务执行失败，已记录错误，请联系管理员。")})
     else:
         _update(task, status=TaskStatus.SUCCEEDED, progress=100, result=result, finished_at=timezone.now())
+
+
+@shared_task(name="casehub.api.purge_expired")
+def purge_expired() -> dict[str, int]:
+    """Forget idempotency records past their lifetime and finished tasks nobody polls any more
+    (beat, hourly). Only bookkeeping is deleted: the cases, documents and audit events stay."""
+    from datetime import timedelta
+
+    from django.conf import settings
+
+    from casehub.api.models import IdempotencyRecord
+
+    now = timezone.now()
+    keys_before = now - timedelta(hours=getattr(settings, "CASEHUB_API_IDEMPOTENCY_TTL_HOURS", 24))
+    tasks_before = now - timedelta(days=getattr(settings, "CASEHUB_API_TASK_TTL_DAYS", 7))
+    keys, _detail = IdempotencyRecord.objects.filter(created_at__lt=keys_before).delete()
+    # A mirrored task's own row never changes state (the work's app tracks it), so age alone decides.
+    finished, _detail = ApiTask.objects.filter(created_at__lt=tasks_before).delete()
+    return {"idempotency_records": keys, "tasks": finished}

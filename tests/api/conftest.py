@@ -59,7 +59,7 @@ from tests.workflow.conftest import Driver, _pades_until_landed, make_case  # no
 
 
 @pytest.fixture
-def wf_case(make_case):
+def wf_case(make_case):  # noqa: F811 - the imported fixture, requested by name
     return make_case()
 
 

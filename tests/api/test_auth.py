@@ -161,3 +161,26 @@ def test_session_of_an_agency_requiring_a_second_factor_must_be_verified(distric
     response = client.get("/api/v1/me/")
     assert response.status_code == 401
     assert response.json()["code"] == "authentication_failed"
+
+
+def test_operator_registers_lists_and_revokes_a_client_from_the_command_line(district):
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    out = StringIO()
+    call_command("api_client", "create", "--agency", "JC440307", "--role", "prosecutor", "--name", "检察业务应用系统",
+                 "--days", "30", stdout=out)
+    key_line, token = out.getvalue().splitlines()
+    key_id = key_line.split()[1]
+    assert bearer(token).get("/api/v1/me/").json()["roles"] == ["prosecutor"]
+
+    listing = StringIO()
+    call_command("api_client", "list", "--agency", "JC440307", stdout=listing)
+    assert key_id in listing.getvalue() and "active" in listing.getvalue()
+    call_command("api_client", "revoke", key_id, stdout=StringIO())
+    assert bearer(token).get("/api/v1/me/").status_code == 401
+    with pytest.raises(CommandError):
+        call_command("api_client", "create", "--agency", "JC440307", "--role", "investigator", "--name", "x",
+                     stdout=StringIO())

@@ -172,3 +172,42 @@ def test_swagger_ui_is_served_with_local_assets_only(client):
     html = response.content.decode()
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/" in html
     assert "cdn" not in html.lower() and "unpkg" not in html.lower()
+
+
+def test_a_second_request_while_the_first_runs_is_409_in_progress(district, api_as):
+    from casehub.api.models import IdempotencyRecord
+
+    client = api_as(district.investigator)
+    body = {"title": "并发"}
+    # What a first request leaves while it is still running: a committed, pending record.
+    first = client.post("/api/v1/cases/", body, format="json", HTTP_IDEMPOTENCY_KEY="race")
+    record = IdempotencyRecord.objects.get(key="race")
+    IdempotencyRecord.objects.filter(pk=record.pk).update(status_code=None, response_body=None)
+    second = client.post("/api/v1/cases/", body, format="json", HTTP_IDEMPOTENCY_KEY="race")
+    assert first.status_code == 201
+    assert second.status_code == 409 and second.json()["code"] == "idempotency_in_progress"
+    assert Case.objects.count() == 1
+
+
+def test_expired_keys_and_old_tasks_are_purged(district, api_as):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from casehub.api.models import ApiTask, IdempotencyRecord
+    from casehub.api.tasks import purge_expired
+
+    client = api_as(district.investigator)
+    client.post("/api/v1/cases/", {"title": "旧"}, format="json", HTTP_IDEMPOTENCY_KEY="old")
+    client.post("/api/v1/cases/", {"title": "新"}, format="json", HTTP_IDEMPOTENCY_KEY="new")
+    IdempotencyRecord.objects.filter(key="old").update(created_at=timezone.now() - timedelta(hours=25))
+    ApiTask.objects.create(kind="audit.verify", owner=district.investigator)
+    stale = ApiTask.objects.create(kind="audit.verify", owner=district.investigator)
+    ApiTask.objects.filter(pk=stale.pk).update(created_at=timezone.now() - timedelta(days=8))
+
+    assert purge_expired() == {"idempotency_records": 1, "tasks": 1}
+    assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["new"]
+    assert Case.objects.count() == 2  # only bookkeeping goes
+    # An expired key may be used again and creates anew.
+    client.post("/api/v1/cases/", {"title": "旧"}, format="json", HTTP_IDEMPOTENCY_KEY="old")
+    assert Case.objects.count() == 3
