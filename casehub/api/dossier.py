@@ -235,7 +235,7 @@ class CaseDocumentViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             "author_agency", "uploaded_by")
 
     @extend_schema(
-        summary="Upload a document (multipart) — 202 with the ingest task; up to ~100 MB, larger via /uploads/",
+        summary="Upload a document (multipart) — 202 with the ingest task; for large files use the resumable upload",
         tags=["dossier"], request={"multipart/form-data": FileUploadSerializer}, responses={202: TaskSerializer},
     )
     @idempotent
