@@ -150,6 +150,7 @@ def current_root() -> CertificateAuthority | None:
 @transaction.atomic
 def init_root(*, actor=None, common_name: str = PLATFORM_ROOT_NAME) -> CertificateAuthority:
     """Create the platform root CA (once). Afterwards use :func:`rotate_root`."""
+    PkiState.objects.get_or_create(pk=1, defaults={"token": uuid.uuid4().hex})
     PkiState.objects.select_for_update().filter(pk=1).first()
     if CertificateAuthority.objects.filter(is_current=True).exists():
         raise PkiError("the platform root CA already exists; use `casehub_pki rotate --root` to replace it")
@@ -191,7 +192,13 @@ def _root_for_issuing() -> CertificateAuthority:
         return ca
     if settings.PRODUCTION:
         raise PkiError("no platform root CA: run `manage.py casehub_pki init` once before signing")
-    # Development and tests: create the root on first use so nothing needs a manual step.
+    # Development and tests: create the root on first use so nothing needs a manual step. Two
+    # agencies signing for the first time at once must not both create one: lock, then re-check.
+    PkiState.objects.get_or_create(pk=1, defaults={"token": uuid.uuid4().hex})
+    PkiState.objects.select_for_update().filter(pk=1).first()
+    ca = CertificateAuthority.objects.filter(is_current=True).first()
+    if ca is not None:
+        return ca
     key, cert = signing_pki.create_root_ca(PLATFORM_ROOT_NAME)
     ca = _store_root(key, cert)
     _refresh_crl(ca, force=True)
