@@ -75,6 +75,16 @@ class CustodyRecord(models.Model):
     def in_custody(self) -> bool:
         return self.status == RecordStatus.IN_CUSTODY
 
+    @property
+    def stage_label(self) -> str:
+        """The stage's name from the process definition (the code if the engine does not know it)."""
+        try:
+            from workflows.definition import STAGES
+        except ImportError:  # pragma: no cover
+            return self.stage
+        spec = STAGES.get(self.stage)
+        return str(spec.label) if spec else self.stage
+
 
 class CustodyCertificate(models.Model):
     """换押证. ``from_agency`` hands custody of ``person`` to ``to_agency`` with the case."""

@@ -276,7 +276,8 @@ def take_over(
             qs = qs.filter(transfer=transfer)
         for cert in qs.select_related("record", "person", "from_agency", "to_agency", "detention_centre"):
             record = cert.record
-            record.responsible_agency, record.stage = agency, cert.to_stage or case.stage
+            # The signal comes after the case row is updated: case.stage is the receiver's stage.
+            record.responsible_agency, record.stage = agency, case.stage
             record.period_kind, start, end = custody_period(record, agency)
             record.period_start, record.period_end = start or local_day(at), end
             record.save(update_fields=["responsible_agency", "stage", "period_kind", "period_start", "period_end",

@@ -78,3 +78,26 @@ def test_notifications_are_private_and_can_be_marked_read(client, case, district
     client.post(reverse("notifications:read"))
     assert district.prosecutor.notifications.filter(read_at__isnull=True).count() == 0
     assert district.judge.notifications.filter(read_at__isnull=True).count() == 1
+
+
+def test_clock_list_query_count_does_not_grow_with_rows(client, at_procuratorate, district,
+                                                       django_assert_max_num_queries):
+    client.force_login(district.prosecutor)
+    open_clock(at_procuratorate, ClockKind.ARREST_DECISION, agency=district.procuratorate, start=timezone.now())
+    client.get(reverse("clocks:list"))
+    with django_assert_max_num_queries(15) as few:
+        client.get(reverse("clocks:list"))
+    for person in [at_procuratorate.persons.create(name=f"人{i}") for i in range(5)]:
+        open_clock(at_procuratorate, ClockKind.DETENTION, agency=district.procuratorate, start=timezone.now(),
+                   person=person)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert client.get(reverse("clocks:list")).content.decode().count("data-clock=") == 6
+
+
+def test_beat_schedule_names_the_registered_task():
+    from django.conf import settings
+
+    from casehub.celery import app
+
+    app.loader.import_default_modules()
+    assert settings.CELERY_BEAT_SCHEDULE["clocks-check"]["task"] in app.tasks

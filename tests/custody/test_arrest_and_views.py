@@ -78,3 +78,22 @@ def test_detention_officer_home_inbox_and_nav(client, gang_case, district):
     assert 'data-nav="custody:inbox"' in home and 'data-nav="clocks:list"' not in home
     listing = client.get(reverse("custody:detainees")).content.decode()
     assert listing.count("data-record=") == 2
+
+
+def test_detainee_list_query_count_does_not_grow_with_rows(client, gang_case, district, django_assert_max_num_queries):
+    from casehub.cases.models import PersonRole
+    from casehub.custody.services import register_custody
+
+    client.force_login(district.detention_officer)
+    url = reverse("custody:detainees")
+    client.get(url)
+    with django_assert_max_num_queries(12) as few:
+        assert client.get(url).content.decode().count("data-record=") == 2
+    for i in range(6):
+        person = gang_case.persons.create(role=PersonRole.SUSPECT, name=f"嫌疑人{i}")
+        register_custody(person, detention_centre=district.detention, measure=Measure.DETENTION,
+                         since=timezone.now() - timedelta(days=1), acting_user=district.investigator)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert client.get(url).content.decode().count("data-record=") == 8
+    page = client.get(reverse("custody:detainee", args=[CustodyRecord.objects.first().pk])).content.decode()
+    assert "侦查" in page  # the stage by its name, not its code
