@@ -29,3 +29,15 @@ def due_soon(user: Any, *, today: date, within_days: int) -> QuerySet[Clock]:
 
 def case_clocks(case: Any) -> QuerySet[Clock]:
     return Clock.objects.filter(case=case).select_related("agency", "person").order_by("-started_at", "-id")
+
+
+def nearest_clocks(case_ids: list[int], *, agency: Any = None) -> dict[int, Clock]:
+    """The active clock due soonest on each case (of ``agency`` if given), in one query — for
+    inboxes and case lists that show a countdown per row (``clock.remaining_days(today)``)."""
+    qs = Clock.objects.filter(case_id__in=list(case_ids), status__in=ACTIVE_STATUSES).order_by("due_date", "id")
+    if agency is not None:
+        qs = qs.filter(agency=agency)
+    nearest: dict[int, Clock] = {}
+    for clock in qs:
+        nearest.setdefault(clock.case_id, clock)
+    return nearest

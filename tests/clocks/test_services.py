@@ -122,3 +122,17 @@ def test_stop_clocks_by_kind(schedule_2026, case, district):
     assert len(stop_clocks(case, at=at(2026, 3, 22))) == 1
     review.refresh_from_db()
     assert review.remaining_days(date(2026, 3, 25)) is None
+
+
+def test_nearest_clock_per_case_for_inbox_countdowns(schedule_2026, case, district):
+    from casehub.cases.services import register_case
+    from casehub.clocks.selectors import nearest_clocks
+
+    other = register_case(acting_user=district.investigator, title="另案")
+    review = open_clock(case, ClockKind.REVIEW_PROSECUTION, agency=district.procuratorate, start=at(2026, 3, 10))
+    arrest = open_clock(case, ClockKind.ARREST_DECISION, agency=district.procuratorate, start=at(2026, 3, 10))
+    police = open_clock(case, ClockKind.SUPPLEMENTARY_INVESTIGATION, agency=district.police, start=at(2026, 3, 1))
+    stop_clocks(case, [ClockKind.ARREST_DECISION], at=at(2026, 3, 11))
+    assert nearest_clocks([case.pk, other.pk]) == {case.pk: police}
+    assert nearest_clocks([case.pk], agency=district.procuratorate) == {case.pk: review}
+    assert arrest.pk not in {c.pk for c in nearest_clocks([case.pk]).values()}
