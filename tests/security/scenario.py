@@ -8,9 +8,12 @@ test_cross_agency.py): an endpoint the test cannot fill fails the test.
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any
+
+from django.utils import timezone
 
 from casehub.cases.models import Case, Person
 from casehub.cases.services import register_case
@@ -21,7 +24,10 @@ class Scenario:
     district: Any
     case: Case
     person: Person
-    secrets: list[str]  # strings that must never appear in a response to someone without access
+    secrets: list[str]  # particulars of the police-only case: never shown outside its police readers
+    # particulars of the sent cases: shown to the police and the procuratorate of district A (and the
+    # detention centre, which holds the suspect), never to anyone else
+    shared_secrets: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
@@ -35,8 +41,12 @@ class Scenario:
 
 def build(district: Any, capture: Any) -> Scenario:
     """``capture`` is pytest-django's django_capture_on_commit_callbacks (verification runs on commit)."""
-    with capture(execute=True):
-        return _build(district)
+    global _capture
+    _capture = capture
+    return _build(district)
+
+
+_capture: Any = None
 
 
 def _build(district: Any) -> Scenario:
@@ -113,15 +123,17 @@ def _send_case(sc: Scenario, label: str) -> Case:
     marker = secrets.token_hex(4)
     title = f"甲区{label}-{marker}"
     sent = register_case(acting_user=d.investigator, title=title, persons=[{
-        "name": f"移送嫌疑人{marker}", "sex": "M", "custody_status": CustodyStatus.NOT_DETAINED}])
-    sc.secrets.append(title)
+        "name": f"移送嫌疑人{marker}", "sex": "M", "custody_status": CustodyStatus.DETAINED,
+        "custody_since": timezone.now() - timedelta(days=2), "detention_centre": d.detention}])
+    sc.shared_secrets.append(title)
     tmp = Path(tempfile.mkdtemp(prefix="casehub-security-"))
     job = dossier.ingest_upload(case=sent, acting_user=d.investigator, uploaded_file_or_path=_pdf(tmp, "s.pdf", "s"),
                                 title="起诉材料", category="evidence")
     assert job.status == "done", job.message
     result = engine.fire(sent, "transfer_for_review", acting_user=d.investigator,
                          inputs={"facts": "事实", "evidence": "证据一"})
-    engine.decide_approval(result.approval, acting_user=d.police_supervisor, approve=True, comment="同意")
+    with _capture(execute=True):  # the package is verified after commit
+        engine.decide_approval(result.approval, acting_user=d.police_supervisor, approve=True, comment="同意")
     sent.refresh_from_db()
     sent.approval = result.approval
     return sent
@@ -136,6 +148,17 @@ def _transfer_objects(sc: Scenario) -> None:
     sc.extra["approval"] = sent.approval
     sc.extra["transfer"] = sent.transfers.get()
     sc.extra["sent_volume"] = Volume.objects.filter(case=sent, status="assembled").first()
+    from casehub.custody.models import CustodyCertificate
+
+    sc.extra["certificate"] = CustodyCertificate.objects.filter(case=sent).first()
+    sc.extra["custody_record"] = sc.certificate.record if sc.certificate else None
+    from casehub.custody.models import NoticeKind
+    from casehub.custody.services import issue_notice
+
+    sc.extra["notice"] = issue_notice(sc.custody_record, kind=NoticeKind.EXTENSION, reason="延长羁押期限决定书 1号",
+                                      agency=sc.district.police, acting_user=sc.district.investigator,
+                                      new_end=timezone.localdate() + timedelta(days=40))
     accepted = _send_case(sc, "已受理案件")
-    engine.fire(accepted, "accept_review_transfer", acting_user=sc.district.prosecutor)
+    with _capture(execute=True):
+        engine.fire(accepted, "accept_review_transfer", acting_user=sc.district.prosecutor)
     sc.extra["accepted_transfer"] = accepted.transfers.get()
