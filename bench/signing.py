@@ -9,7 +9,8 @@
   the file plus constant work, not grow with the page count beyond that. A stamp on the *last*
   page is the exception: pyHanko walks the page tree to find it (every page object is parsed).
 
-Pure ``signing`` (no database). Prints a table; not a timed test. ``--quick`` runs fewer rounds.
+The last part times ``casehub.pki.services.signer_for``/``trust_store`` (first use, then cached) on
+a throw-away SQLite database. Prints tables; not a timed test. ``--quick`` runs fewer rounds.
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ def timed(fn, rounds: int) -> tuple[float, object]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds, smaller big PDF")
+    parser.add_argument("--services", action="store_true", help="with --quick: also time casehub.pki.services")
     args = parser.parse_args()
     rounds = 3 if args.quick else 5
 
@@ -114,5 +116,48 @@ def main() -> None:
               f"{t_first * 1e3:>10.1f}ms{t_stamp * 1e3:>10.1f}ms{t_verify * 1e3:>8.1f}ms")
 
 
+def bench_services() -> None:
+    """signer_for / trust_store on a throw-away SQLite database: first use vs cached calls."""
+    import tempfile
+
+    data_dir = tempfile.mkdtemp(prefix="casehub-bench-pki-")
+    os.environ["CASEHUB_DATA_DIR"] = data_dir
+    os.environ.pop("DATABASE_URL", None)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "casehub.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import transaction
+
+    from casehub.agencies.models import Agency, AgencyKind
+    from casehub.pki import services
+
+    call_command("migrate", verbosity=0)
+    agency = Agency.objects.create(kind=AgencyKind.POLICE, code="GA440307", name="深圳市公安局龙岗分局")
+    t0 = time.perf_counter()
+    services.signer_for(agency)
+    first = time.perf_counter() - t0
+    n = 2000
+    t0 = time.perf_counter()
+    for _ in range(n):
+        services.signer_for(agency)
+        services.trust_store()
+    outside = (time.perf_counter() - t0) / n
+    with transaction.atomic():
+        t0 = time.perf_counter()
+        for _ in range(n):
+            services.signer_for(agency)
+            services.trust_store()
+        inside = (time.perf_counter() - t0) / n
+    print()
+    print("casehub.pki.services (SQLite)")
+    print(f"  first signer_for (root + certificate issued)   {first * 1e3:8.1f} ms")
+    print(f"  cached signer_for + trust_store, no transaction {outside * 1e6:8.1f} µs")
+    print(f"  cached signer_for + trust_store, in transaction {inside * 1e6:8.1f} µs (1 token query each)")
+
+
 if __name__ == "__main__":
     main()
+    if "--services" in sys.argv or "--quick" not in sys.argv:
+        bench_services()

@@ -5,10 +5,10 @@ Hot paths (every transfer, every generated document) call :func:`signer_for` and
 store. The cache is tied to the token in :class:`~casehub.pki.models.PkiState`, which every change
 here replaces in the same transaction:
 
-* inside a transaction the token is re-read on every call (one primary-key query), so a rollback or
-  another process's committed change is never missed there;
-* outside a transaction it is re-read at most every ``CASEHUB_PKI_CACHE_SECONDS`` (default 2 s):
-  a revocation made by another process reaches this one within that time.
+* it is re-read at most every ``CASEHUB_PKI_CACHE_SECONDS`` (default 2 s): a change committed by
+  another process reaches this one within that time;
+* while this process has made a PKI change that is not committed yet, it is re-read on every call
+  (one primary-key query), so a rollback never leaves a signer of a certificate that does not exist.
 
 Every state change runs in one transaction with one audit event. Private keys are decrypted only
 here, never logged, never returned by anything but a :class:`signing.Signer`.
@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 
 from casehub.agencies.models import Agency
 from casehub.audit.services import record_event
@@ -84,6 +84,8 @@ class _Cache:
     signers: dict[str, Signer] = field(default_factory=dict)
     trust: TrustStore | None = None
     trust_refresh_at: datetime | None = None  # when the cached CRLs get close to their nextUpdate
+    # True from a change in this process until its transaction commits (never reset on rollback).
+    uncommitted_change: bool = False
 
 
 _cache = _Cache()
@@ -109,22 +111,30 @@ def _fresh_cache() -> _Cache:
     interval = float(getattr(settings, "CASEHUB_PKI_CACHE_SECONDS", 2))
     with _cache_lock:
         now = time.monotonic()
-        if connection.in_atomic_block or now - _cache.checked_at >= interval or _cache.token is None:
+        if _cache.uncommitted_change or _cache.token is None or now - _cache.checked_at >= interval:
             token = _current_token()
             if token != _cache.token:
                 _cache.signers.clear()
                 _cache.trust = None
+                _cache.trust_refresh_at = None
                 _cache.token = token
-            # Inside a transaction, never skip the next check: it may still roll back.
-            _cache.checked_at = 0.0 if connection.in_atomic_block else now
+            _cache.checked_at = now
         return _cache
+
+
+def _committed() -> None:
+    with _cache_lock:
+        _cache.uncommitted_change = False
+    invalidate_cache()
 
 
 def _changed() -> None:
     """Record a PKI change: new token in this transaction, caches dropped now and after commit."""
     PkiState.objects.update_or_create(pk=1, defaults={"token": uuid.uuid4().hex})
     invalidate_cache()
-    transaction.on_commit(invalidate_cache)
+    with _cache_lock:
+        _cache.uncommitted_change = True
+    transaction.on_commit(_committed)
 
 
 # --- roots ------------------------------------------------------------------------------------

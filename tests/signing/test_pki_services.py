@@ -164,3 +164,34 @@ def test_a_crl_close_to_its_next_update_is_resigned_on_the_next_trust_build(dist
     root.refresh_from_db()
     assert root.crl_next_update > datetime.now(UTC) + timedelta(days=6)
     assert second.crls[0].next_update_utc == root.crl_next_update
+
+
+def test_a_rolled_back_issuance_never_leaves_a_phantom_signer(district):
+    from django.db import transaction
+
+    class Boom(Exception):
+        pass
+
+    with pytest.raises(Boom), transaction.atomic():
+        phantom = services.signer_for(district.court)
+        raise Boom
+    assert not SigningCertificate.objects.filter(fingerprint=phantom.fingerprint).exists()
+    real = services.signer_for(district.court)
+    assert real.fingerprint != phantom.fingerprint
+    assert SigningCertificate.objects.filter(fingerprint=real.fingerprint, status="active").exists()
+
+
+def test_another_process_change_is_seen_within_the_cache_interval(district, settings):
+    from casehub.pki.models import PkiState
+
+    settings.CASEHUB_PKI_CACHE_SECONDS = 3600
+    first = services.signer_for(district.police)
+    services._committed()  # as if this process's issuance had committed
+    services.signer_for(district.police)
+    PkiState.objects.filter(pk=1).update(token="changed-by-another-process")
+    assert services.signer_for(district.police) is not None
+    assert services._cache.token != "changed-by-another-process"  # not re-read within the interval
+    services._cache.checked_at -= 3601
+    again = services.signer_for(district.police)
+    assert services._cache.token == "changed-by-another-process"
+    assert again is not first and again.fingerprint == first.fingerprint  # rebuilt from the database
