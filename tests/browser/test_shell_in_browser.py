@@ -2,6 +2,7 @@
 
 import pytest
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.fixtures.browser import login, screenshot
 from tests.fixtures.district import PASSWORD, build_district
@@ -20,8 +21,8 @@ def test_investigator_logs_in_sees_chinese_home_and_switches_to_english(browser,
 
     select = browser.find_element(By.CSS_SELECTOR, "#language-form select")
     select.find_element(By.CSS_SELECTOR, "option[value=en]").click()
-    assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"
-    assert "Welcome" in browser.find_element(By.TAG_NAME, "h1").text
+    WebDriverWait(browser, 10).until(lambda b: b.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en")
+    WebDriverWait(browser, 10).until(lambda b: "Welcome" in b.find_element(By.TAG_NAME, "h1").text)
     screenshot(browser, "home-investigator-en")
 
 
