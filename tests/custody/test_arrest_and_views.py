@@ -97,3 +97,18 @@ def test_detainee_list_query_count_does_not_grow_with_rows(client, gang_case, di
         assert client.get(url).content.decode().count("data-record=") == 8
     page = client.get(reverse("custody:detainee", args=[CustodyRecord.objects.first().pk])).content.decode()
     assert "侦查" in page  # the stage by its name, not its code
+
+
+def test_review_extension_reaches_the_detention_centre_as_a_notice(gang_case, drive, district):
+    drive.fire(gang_case, "transfer_for_review", "investigator", facts="……", evidence="证据")
+    drive.fire(gang_case, "accept_review_transfer", "prosecutor")
+    before = CustodyRecord.objects.get(person__name="张三").period_end
+    drive.fire(gang_case, "extend_review", "prosecutor", decision="深龙检延审〔2026〕1号 案情重大复杂")
+    review = Clock.objects.get(case=gang_case, kind="review_prosecution", status=ClockStatus.RUNNING)
+    expected = due_date(review.started_at, months=1, days=15, custody=True).date
+    notices = list(CustodyNotice.objects.filter(case=gang_case).order_by("id"))
+    assert [(n.person.name, n.kind, n.agency, n.previous_end, n.new_end) for n in notices] == [
+        ("张三", NoticeKind.EXTENSION, district.procuratorate, before, expected),
+        ("李四", NoticeKind.EXTENSION, district.procuratorate, before, expected),
+    ]
+    assert CustodyRecord.objects.get(person__name="李四").period_end == expected
