@@ -154,7 +154,7 @@ def bench_services() -> None:
     print("casehub.pki.services (SQLite)")
     print(f"  first signer_for (root + certificate issued)   {first * 1e3:8.1f} ms")
     print(f"  cached signer_for + trust_store, no transaction {outside * 1e6:8.1f} µs")
-    print(f"  cached signer_for + trust_store, in transaction {inside * 1e6:8.1f} µs (1 token query each)")
+    print(f"  cached signer_for + trust_store, in transaction {inside * 1e6:8.1f} µs")
 
 
 if __name__ == "__main__":
