@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test install install-dev migrate messages bench lint clean serve
+.PHONY: demo test test-slow install install-dev migrate messages bench lint clean serve
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ test: export CASEHUB_TEST_REDIS_URL ?= redis://127.0.0.1:6379/2
 endif
 test: install-dev
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+## The long fuzz/property runs (marked slow), not part of `make test`.
+test-slow: install-dev
+	$(PY) -m pytest -m slow $(PYTEST_ARGS)
 
 ## Rebuild the translation catalogues (needs GNU gettext); the compiled .mo files are committed.
 messages: install-dev
