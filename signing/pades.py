@@ -57,7 +57,7 @@ class SignatureInfo:
     problems: list[str] = field(default_factory=list)
     field_name: str = ""
     certificate_serial: str = ""
-    time_source: str = ""  # "timestamp" (RFC 3161), "claimed" (signer's own clock)
+    time_source: str = ""  # "timestamp" (RFC 3161), "record" (caller's trusted_time), "claimed" (signer's /M)
     timestamped: bool = False
     covers_whole_file: bool = False
     notes: list[str] = field(default_factory=list)
@@ -243,8 +243,9 @@ def _stamp(writer, field_name: str, text: str, page: int, font: str | None, tz: 
     font = font or default_stamp_font()
     text_style = TextBoxStyle(font_size=9)
     now = datetime.now(tz)
+    label = "电子签章" if font else "Signed"  # pyHanko's built-in Courier has no CJK glyphs
     # pyHanko interpolates %(name)s in stamp text: escape any % the caller wrote.
-    stamp_text = f"{text.replace('%', '%%')}\n电子签章 {now:%Y-%m-%d %H:%M:%S} {now:%z}"
+    stamp_text = f"{text.replace('%', '%%')}\n{label} {now:%Y-%m-%d %H:%M:%S} {now:%z}"
     if font:
         chars = "".join(sorted(set(text + _STAMP_FIXED_CHARS)))
         small = _subset_font(font, chars)
