@@ -113,6 +113,23 @@ def _check_centre(centre: Agency) -> None:
         raise ValidationError(_("羁押场所必须是看守所。"))
 
 
+def _notify_centre(centre_id: int, *, title: str, record_id: int, key: str, case: Any) -> None:
+    """Tell the centre's officers (in-app, e-mail if configured) after commit; best effort."""
+    def _send() -> None:
+        from django.urls import reverse
+
+        from casehub.agencies.models import Role, User
+        from casehub.agencies.permissions import role_group_name
+        from casehub.notifications.services import notify
+
+        officers = User.objects.filter(agency_id=centre_id, is_active=True,
+                                       groups__name=role_group_name(Role.DETENTION_OFFICER)).distinct()
+        notify(officers, kind="custody", title=title, url=reverse("custody:detainee", args=[record_id]),
+               case=case, key=key)
+
+    transaction.on_commit(_send)
+
+
 def _pending_certificate(record: CustodyRecord) -> CustodyCertificate | None:
     return record.certificates.filter(status=CertificateStatus.ISSUED).order_by("-issued_at").first()
 
@@ -245,6 +262,9 @@ def issue_certificates(
             )
             cert.save()
             _event(record, EventKind.ISSUED, at=at, actor=acting_user, agency=from_agency, certificate=cert)
+            _notify_centre(record.detention_centre_id, record_id=record.pk, case=case, key=f"custody-cert:{cert.pk}",
+                           title=_("换押：%(name)s，%(from)s → %(to)s") % {
+                               "name": person.name, "from": from_agency.name, "to": to_agency.name})
             issued.append(cert)
         if issued:
             record_event(
@@ -395,6 +415,10 @@ def issue_notice(
                                               stamp=f"{agency.name} {notice.number}")
         notice.save()
         _event(record, EventKind.NOTICE, at=at, actor=acting_user, agency=agency, notice=notice, note=kind)
+        _notify_centre(record.detention_centre_id, record_id=record.pk, case=record.case,
+                       key=f"custody-notice:{notice.pk}",
+                       title=_("羁押期限变更：%(name)s，%(kind)s") % {"name": record.person.name,
+                                                                "kind": notice.get_kind_display()})
         record_event("custody.notice_issued", actor=acting_user, agency=agency, obj=notice, case=record.case_id,
                      details={"number": notice.number, "kind": kind, "person": record.person_id,
                               "previous_end": previous, "new_end": new_end, "pdf_sha256": notice.pdf.sha256})

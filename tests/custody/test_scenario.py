@@ -66,6 +66,9 @@ def test_custody_follows_the_case_from_police_to_court(gang_case, drive, distric
     record = CustodyRecord.objects.get(person=zhang)
     assert (record.responsible_agency, record.period_end) == (district.procuratorate, end)
 
+    # The centre's officers were told (in-app) of each certificate.
+    assert district.detention_officer.notifications.filter(kind="custody").count() == 2
+
     # 3. The detention centre acknowledges from its inbox; acknowledging twice is harmless.
     client.force_login(district.detention_officer)
     inbox = client.get(reverse("custody:inbox")).content.decode()
