@@ -212,7 +212,8 @@ def _root_for_issuing() -> CertificateAuthority:
     key, cert = signing_pki.create_root_ca(PLATFORM_ROOT_NAME)
     ca = _store_root(key, cert)
     _refresh_crl(ca, force=True)
-    record_event("pki.root_created", obj=ca, details={"fingerprint": ca.fingerprint, "on_demand": True})
+    # Audited as part of the certificate issuance that needed it (one event per transaction).
+    ca.created_on_demand = True  # type: ignore[attr-defined]
     return ca
 
 
@@ -255,7 +256,7 @@ def _issue(agency: Agency | None) -> SigningCertificate:
         valid_days=int(getattr(settings, "CASEHUB_PKI_CERT_DAYS", signing_pki.AGENCY_VALID_DAYS)),
     )
     fp = signing_pki.fingerprint(cert)
-    return SigningCertificate.objects.create(
+    sc = SigningCertificate.objects.create(
         agency=agency,
         holder=_holder(agency),
         subject_name=signing_pki.display_name(cert),
@@ -268,6 +269,15 @@ def _issue(agency: Agency | None) -> SigningCertificate:
         not_before=cert.not_valid_before_utc,
         not_after=cert.not_valid_after_utc,
     )
+    sc.root_created_on_demand = getattr(ca, "created_on_demand", False)  # type: ignore[attr-defined]
+    return sc
+
+
+def _issue_details(sc: SigningCertificate, **extra) -> dict:
+    details = {"holder": sc.holder, "serial": sc.serial, "fingerprint": sc.fingerprint, "not_after": sc.not_after, **extra}
+    if getattr(sc, "root_created_on_demand", False):
+        details["root_created"] = sc.issuer.fingerprint
+    return details
 
 
 def _lock_holder(agency: Agency | None) -> None:
@@ -295,10 +305,7 @@ def issue_certificate(agency: Agency | None, *, actor=None) -> SigningCertificat
         raise PkiError(f"{_holder(agency)} already has an active certificate; use `casehub_pki rotate` to replace it")
     sc = _issue(agency)
     _changed()
-    record_event(
-        "pki.certificate_issued", actor=actor, agency=agency, obj=sc,
-        details={"holder": sc.holder, "serial": sc.serial, "fingerprint": sc.fingerprint, "not_after": sc.not_after},
-    )
+    record_event("pki.certificate_issued", actor=actor, agency=agency, obj=sc, details=_issue_details(sc))
     return sc
 
 
@@ -319,7 +326,7 @@ def rotate_certificate(agency: Agency | None, *, actor=None) -> SigningCertifica
     _changed()
     record_event(
         "pki.certificate_rotated", actor=actor, agency=agency, obj=sc,
-        details={"holder": sc.holder, "serial": sc.serial, "previous_serial": old.serial if old else None},
+        details=_issue_details(sc, previous_serial=old.serial if old else None),
     )
     return sc
 
