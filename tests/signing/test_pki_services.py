@@ -196,3 +196,15 @@ def test_another_process_change_is_seen_within_the_cache_interval(district, sett
     again = services.signer_for(district.police)
     assert services._cache.token == "changed-by-another-process"
     assert again is not first and again.fingerprint == first.fingerprint  # rebuilt from the database
+
+
+def test_an_expired_active_certificate_is_rotated_on_next_use(district):
+    old = services.signer_for(district.police)
+    SigningCertificate.objects.filter(fingerprint=old.fingerprint).update(
+        not_after=datetime.now(UTC) - timedelta(seconds=1)
+    )
+    services.invalidate_cache()
+    new = services.signer_for(district.police)
+    assert new.fingerprint != old.fingerprint
+    assert SigningCertificate.objects.get(fingerprint=old.fingerprint).status == "retired"
+    assert AuditEvent.objects.filter(action="pki.certificate_rotated").count() == 1
