@@ -64,9 +64,16 @@ def test_signers_and_trust_are_cached_per_process(district):
         for _ in range(50):
             assert services.signer_for(district.police) is first
             services.trust_store()
-    # Inside a transaction (tests run in one) each call re-reads one token row, nothing else.
+    # The issuance above is not committed yet (tests run in a transaction), so each call re-reads
+    # the one token row — and nothing else.
     assert all("pki_pkistate" in q["sql"] for q in queries.captured_queries)
     assert len(queries.captured_queries) <= 100
+    services._committed()  # once committed, cached calls do not touch the database at all
+    with CaptureQueriesContext(connection) as queries:
+        for _ in range(50):
+            assert services.signer_for(district.police) is first
+            services.trust_store()
+    assert len(queries.captured_queries) <= 1
 
 
 def test_the_trust_store_verifies_what_agencies_sign(district):
