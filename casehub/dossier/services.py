@@ -19,7 +19,7 @@ import logging
 import os
 import shutil
 from dataclasses import dataclass
-from datetime import UTC, date
+from datetime import UTC, date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ from casehub.dossier.models import (
     CATEGORY_ORDER,
     AssemblyJob,
     Category,
+    ChunkedUpload,
     Document,
     IngestJob,
     JobStatus,
@@ -95,7 +96,11 @@ def staging_dir() -> Path:
 
 
 def check_can_upload(user: Any, case: Case, part: str = Part.MAIN) -> None:
-    """Raise PermissionDenied unless ``user`` may add documents to ``case`` now."""
+    """Raise PermissionDenied unless ``user`` may add documents to ``case`` now.
+
+    Only the agency currently handling the case compiles its dossier: the police until they send
+    it with the case (CPL art. 162), then the procuratorate (art. 176), then the court.
+    """
     if not has_capability(user, UPLOAD_DOCUMENT) or not can_act(user, case):
         raise PermissionDenied(_("您所在机关当前不承办此案件，不能上传材料。"))
     if part == Part.WORK and user.agency.kind != AgencyKind.POLICE:
@@ -179,6 +184,29 @@ def ingest_upload(
     _dispatch("casehub.dossier.tasks.ingest_document", str(job.pk))
     job.refresh_from_db()
     return job
+
+
+def purge_stale_uploads(*, older_than: timedelta = timedelta(hours=24), user: Any = None) -> int:
+    """Remove chunked uploads abandoned before ``older_than`` (and their partial files), and
+    staged files no job refers to any more (left by a crash). Housekeeping of temporary data:
+    nothing of the dossier changes, so there is no audit event. Returns the number removed."""
+    cutoff = timezone.now() - older_than
+    stale = ChunkedUpload.objects.filter(completed=False, created_at__lt=cutoff)
+    if user is not None:
+        stale = stale.filter(created_by=user)
+    removed = 0
+    for upload in stale:
+        ingest.remove_quietly(upload.staged_path)
+        upload.delete()
+        removed += 1
+    if user is None:
+        referenced = set(IngestJob.objects.exclude(staged_path="").values_list("staged_path", flat=True))
+        referenced |= set(ChunkedUpload.objects.filter(completed=False).values_list("staged_path", flat=True))
+        for path in staging_dir().iterdir():
+            if str(path) not in referenced and path.stat().st_mtime < cutoff.timestamp():
+                ingest.remove_quietly(path)
+                removed += 1
+    return removed
 
 
 def _dispatch(task_name: str, *args: Any) -> None:

@@ -19,3 +19,11 @@ def assemble_volumes(job_id: str) -> str:
     from casehub.dossier.services import run_assembly_job
 
     return run_assembly_job(job_id).status
+
+
+@shared_task(name="casehub.dossier.tasks.purge_stale_uploads")
+def purge_stale_uploads() -> int:
+    """Remove abandoned chunked uploads and orphaned staged files (run it hourly from beat)."""
+    from casehub.dossier.services import purge_stale_uploads as purge
+
+    return purge()

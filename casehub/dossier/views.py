@@ -188,6 +188,7 @@ def chunked_start(request: HttpRequest, case_pk: int) -> JsonResponse:
         ingest.check_size(size)
     except ingest.IngestRejected as rejected:
         return _json_error(rejected.message)
+    services.purge_stale_uploads(user=request.user)  # this user's abandoned uploads, cheaply
     staged = services.staging_dir() / f"{uuid.uuid4().hex}.part"
     staged.touch()
     chunked = ChunkedUpload.objects.create(

@@ -180,3 +180,19 @@ def test_a_reader_without_upload_rights_sees_no_upload_widget(client, case, dist
 
 def test_the_chunk_size_fits_under_the_request_limit(settings):
     assert views.CHUNK_BYTES < settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+
+
+def test_abandoned_chunked_uploads_are_purged(client, case, district):
+    from datetime import timedelta
+    from pathlib import Path
+
+    from django.utils import timezone
+
+    login(client, district.investigator)
+    info = client.post(reverse("dossier:chunked_start", args=[case.pk]), {"filename": "a.pdf", "size": 10}).json()
+    upload = ChunkedUpload.objects.get(pk=info["id"])
+    assert Path(upload.staged_path).exists()
+    assert services.purge_stale_uploads() == 0  # a fresh upload is left alone
+    ChunkedUpload.objects.filter(pk=upload.pk).update(created_at=timezone.now() - timedelta(days=2))
+    assert services.purge_stale_uploads() == 1
+    assert not ChunkedUpload.objects.exists() and not Path(upload.staged_path).exists()
