@@ -7,12 +7,32 @@ from django.contrib import admin
 from casehub.clocks.models import Clock, ClockExtension, Holiday, HolidayYear
 
 
+def _recount(request) -> None:
+    from casehub.clocks.services import recount_clocks
+
+    recount_clocks(acting_user=request.user)
+
+
 @admin.register(Holiday)
 class HolidayAdmin(admin.ModelAdmin):
+    """Editing a day recounts the running clocks, so due dates follow the calendar at once."""
+
     list_display = ("date", "name", "is_working_day", "year")
     list_filter = ("year", "is_working_day")
     search_fields = ("name",)
     date_hierarchy = "date"
+
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        _recount(request)
+
+    def delete_model(self, request, obj) -> None:
+        super().delete_model(request, obj)
+        _recount(request)
+
+    def delete_queryset(self, request, queryset) -> None:
+        super().delete_queryset(request, queryset)
+        _recount(request)
 
 
 @admin.register(HolidayYear)
@@ -22,9 +42,7 @@ class HolidayYearAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change) -> None:
         super().save_model(request, obj, form, change)
-        from casehub.clocks.services import recompute_provisional
-
-        recompute_provisional(acting_user=request.user)
+        _recount(request)
 
 
 class ClockExtensionInline(admin.TabularInline):

@@ -216,18 +216,27 @@ def _format_period(period: Any) -> str:
     return "".join(parts)
 
 
-def recompute_provisional(*, acting_user: Any = None) -> int:
-    """Recount active clocks whose due date was provisional (after a holiday schedule changed)."""
+def recount_clocks(*, acting_user: Any = None) -> int:
+    """Recount every active non-custody clock against the current calendar (after the
+    administrator changed holidays or confirmed a year); returns how many due dates changed.
+
+    Custody periods never depend on the calendar, so they are left alone.
+    """
     calendar = DatabaseCalendar()
     changed = []
     with transaction.atomic():
-        for clock in Clock.objects.select_for_update().filter(status__in=ACTIVE_STATUSES, provisional=True,
-                                                              custody=False):
+        for clock in Clock.objects.select_for_update().filter(status__in=ACTIVE_STATUSES, custody=False):
             before = (clock.due_date, clock.provisional)
             _apply_due(clock, calendar)
             if (clock.due_date, clock.provisional) != before:
-                clock.save(update_fields=["due_date", "provisional"])
-                changed.append(clock.pk)
+                if clock.due_date != before[0]:
+                    clock.warned_on = None  # warn again for the new date
+                clock.save(update_fields=["due_date", "provisional", "warned_on"])
+                changed.append({"clock": clock.pk, "before": before[0], "after": clock.due_date})
         if changed:
-            record_event("clock.recounted", actor=acting_user, details={"clocks": changed})
+            record_event("clock.recounted", actor=acting_user, details={"changed": changed})
     return len(changed)
+
+
+# Kept for callers written against the first version of this module.
+recompute_provisional = recount_clocks

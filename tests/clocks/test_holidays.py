@@ -52,3 +52,22 @@ def test_out_of_range_year_is_a_clear_error():
     with pytest.raises(CommandError):
         call_command("load_holidays", "--year", "1800")
     assert not Holiday.objects.exists()
+
+
+def test_admin_adding_a_holiday_moves_running_due_dates(client, schedule_2026, case, district):
+    from casehub.agencies.models import User
+    from casehub.clocks.models import Clock
+
+    # A non-custody clock due Thu 5 Mar 2026 and a custody clock due the same day.
+    review = open_clock(case, ClockKind.ARREST_DECISION, agency=district.procuratorate, start=at(2026, 2, 26))
+    custody = open_clock(case, ClockKind.DETENTION, agency=district.police, start=at(2026, 2, 3),
+                         person=case.persons.get())
+    assert review.due_date == custody.due_date == date(2026, 3, 5)
+    admin = User.objects.create_superuser("root", password="x" * 16)
+    client.force_login(admin)
+    response = client.post("/admin/clocks/holiday/add/", {"date": "2026-03-05", "name": "测试假日"})
+    assert response.status_code == 302, response.content.decode()[:500]
+    assert Clock.objects.get(pk=review.pk).due_date == date(2026, 3, 6)
+    assert Clock.objects.get(pk=custody.pk).due_date == date(2026, 3, 5)  # custody: never moved
+    client.post(f"/admin/clocks/holiday/{Holiday.objects.get(date=date(2026, 3, 5)).pk}/delete/", {"post": "yes"})
+    assert Clock.objects.get(pk=review.pk).due_date == date(2026, 3, 5)

@@ -2,7 +2,7 @@
 
 Loads the State Council holiday schedule (节假日及调休) from PyPI ``holidays``. Without
 ``--year`` it loads the current and the next year (what a fresh installation and ``load_demo``
-need). Afterwards it recounts active clocks whose due dates were provisional.
+need). Afterwards it recounts the active clocks whose due dates changed.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from casehub.clocks.holidays_source import load_year
-from casehub.clocks.services import recompute_provisional
+from casehub.clocks.services import recount_clocks
 
 
 class Command(BaseCommand):
@@ -36,6 +36,6 @@ class Command(BaseCommand):
                 f"{result.year}: {result.days_off} days off, {result.working_days} adjusted working days, "
                 + ("official" if result.official else "ESTIMATE - due dates in this year are provisional")
             )
-        changed = recompute_provisional()
+        changed = recount_clocks()
         if changed:
-            self.stdout.write(f"recounted {changed} provisional clock(s)")
+            self.stdout.write(f"recounted {changed} clock(s)")
