@@ -24,7 +24,7 @@ def test_load_holidays_2026_has_days_off_and_adjusted_working_days(capsys):
 
 
 def test_reloading_replaces_rather_than_duplicates():
-    call_command("load_holidays", "--year", "2026")
+    call_command("load_holidays", year=[2026])  # the form load_demo uses
     count = Holiday.objects.filter(year=2026).count()
     call_command("load_holidays", "--year", "2026")
     assert Holiday.objects.filter(year=2026).count() == count
