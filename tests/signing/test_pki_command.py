@@ -281,3 +281,20 @@ def test_changing_the_key_encryption_key_and_rewrapping_keeps_every_key(district
     assert services.signer_for(district.police).private_key.private_numbers() == police.private_key.private_numbers()
     assert services.platform_signer().fingerprint == platform.fingerprint
     assert AuditEvent.objects.filter(action="pki.keys_rewrapped").count() == 2
+
+
+def test_verify_command_for_pdfs_and_manifests(district, tmp_path):
+    signer = services.signer_for(district.police)
+    pdf = sign_pdf(make_pdf(1), signer)
+    (tmp_path / "doc.pdf").write_bytes(pdf)
+    assert "#1 VALID" in run("verify", str(tmp_path / "doc.pdf"))
+    (tmp_path / "bad.pdf").write_bytes(pdf.replace(b"casehub test page 1", b"casehub test page 2", 1))
+    with pytest.raises(CommandError, match="does not verify"):
+        run("verify", str(tmp_path / "bad.pdf"))
+    data = canonical_json({"m": 1})
+    (tmp_path / "m.json").write_bytes(data)
+    (tmp_path / "m.p7s").write_bytes(sign_detached(data, signer))
+    assert f"agency {district.police.code}" in run("verify", str(tmp_path / "m.json"), "--signature", str(tmp_path / "m.p7s"))
+    (tmp_path / "m.json").write_bytes(data + b" ")
+    with pytest.raises(CommandError, match="changed after signing"):
+        run("verify", str(tmp_path / "m.json"), "--signature", str(tmp_path / "m.p7s"))

@@ -8,6 +8,8 @@
     casehub_pki import AGENCY_CODE FILE           use the agency's own CA-issued key + certificate
                                                   (PKCS#12 or PEM; password from CASEHUB_PKI_IMPORT_PASSWORD)
     casehub_pki export-trust [-o FILE]            PEM bundle: trusted roots, intermediates and CRLs
+    casehub_pki verify FILE [--sha256 X]          check a signed PDF against the platform's trust
+    casehub_pki verify FILE --signature SIG       check a detached CMS signature (manifest, receipt)
     casehub_pki status                            every certificate and its state
     casehub_pki rewrap --old-kek-file FILE        re-encrypt every key after changing CASEHUB_KEY_ENCRYPTION_KEY
 
@@ -38,7 +40,7 @@ def _agency(code: str) -> Agency | None:
 
 
 class Command(BaseCommand):
-    help = "Operate the agency PKI: init, issue, rotate, revoke, import, export-trust, status, rewrap."
+    help = "Operate the agency PKI: init, issue, rotate, revoke, import, export-trust, verify, status, rewrap."
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
@@ -59,6 +61,10 @@ class Command(BaseCommand):
         export = sub.add_parser("export-trust", help="write the trust bundle (PEM)")
         export.add_argument("-o", "--output", default="-", help="file to write (default: standard output)")
         sub.add_parser("status", help="list certificate authorities and signing certificates")
+        verify = sub.add_parser("verify", help="check a signed PDF, or a file with its detached CMS signature")
+        verify.add_argument("file")
+        verify.add_argument("--signature", help="detached CMS signature (DER) of FILE, e.g. manifest.p7s")
+        verify.add_argument("--sha256", help="SHA-256 the PDF must have (the stored original's)")
         rewrap = sub.add_parser("rewrap", help="re-encrypt all private keys under the configured key-encryption key")
         rewrap.add_argument("--old-kek-file", required=True, help="file holding the previous key (base64)")
 
@@ -120,6 +126,32 @@ class Command(BaseCommand):
             Path(options["output"]).write_bytes(bundle)
             self.stdout.write(f"wrote {options['output']} ({bundle.count(b'BEGIN CERTIFICATE')} certificates, "
                               f"{bundle.count(b'BEGIN X509 CRL')} CRLs)")
+
+    def do_verify(self, options) -> None:
+        from signing.cms import verify_detached
+        from signing.pades import verify_pdf
+
+        path = Path(options["file"])
+        if not path.is_file():
+            raise CommandError(f"{path} is not a file")
+        if options["signature"]:
+            who = verify_detached(path.read_bytes(), Path(options["signature"]).read_bytes(), services.trust_store())
+            self.stdout.write(
+                f"valid: signed by {who.name} (agency {who.agency_code or '-'}, serial {who.serial}) "
+                f"at {who.signing_time:%Y-%m-%d %H:%M:%S} UTC ({who.time_source})"
+            )
+            return
+        result = verify_pdf(path.read_bytes(), services.trust_store(), expected_sha256=options["sha256"])
+        for i, sig in enumerate(result.signatures, 1):
+            when = f"{sig.signing_time:%Y-%m-%d %H:%M:%S} UTC" if sig.signing_time else "?"
+            self.stdout.write(f"#{i} {'VALID' if sig.valid else 'INVALID'}  {sig.signer_name} ({sig.agency_code or '-'}) at {when}")
+            for problem in sig.problems:
+                self.stdout.write(f"     - {problem}")
+        for problem in result.problems:
+            self.stdout.write(f"- {problem}")
+        if not result.valid:
+            raise CommandError("the document does not verify")
+        self.stdout.write(f"valid ({len(result.signatures)} signature(s), SHA-256 {result.sha256})")
 
     def do_rewrap(self, options) -> None:
         path = Path(options["old_kek_file"])
