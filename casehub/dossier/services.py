@@ -80,7 +80,9 @@ def main_file_documents(case: Case) -> QuerySet[Document]:
     return (
         Document.objects.filter(case=case, part=Part.MAIN, is_current=True)
         .select_related("volume", "author_agency", "stored")
-        .order_by("volume__sealed_at", "volume__number", "position", "id")
+        # Sealed volumes in the order they were sealed, the draft (no sealing time) last, on every
+        # database (SQLite and PostgreSQL sort NULLs differently by default).
+        .order_by(F("volume__sealed_at").asc(nulls_last=True), "volume__number", "position", "id")
     )
 
 

@@ -209,3 +209,12 @@ def test_a_tampered_volume_reads_as_invalid(upload, case, district):
     volume.refresh_from_db()
     status = services.volume_signature_status(volume)
     assert not status.valid and "differs from the stored original" in status.summary
+
+
+def test_main_file_documents_lists_sealed_volumes_first_then_the_draft(upload, case, district):
+    upload(files.text_pdf(1), title="立案决定书", category="procedural")
+    services.seal_and_assemble_main_volumes(case, acting_user=district.investigator)
+    upload(files.text_pdf(1), title="补充证据", category="evidence")
+    upload(files.text_pdf(1), title="补充笔录", category="procedural")
+    titles = list(services.main_file_documents(case).values_list("title", flat=True))
+    assert titles == ["立案决定书", "补充笔录", "补充证据"]
