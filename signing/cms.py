@@ -20,7 +20,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 
 from signing._cmsutil import check_signer_info, judge, signed_data_from
-from signing.errors import SignatureInvalid, SigningError
+from signing.errors import SignatureInvalid
 from signing.pki import display_name, fingerprint
 from signing.signer import Signer
 from signing.trust import TrustStore
@@ -187,4 +187,4 @@ def verify_detached(
     )
 
 
-__all__ = ["SignerIdentity", "SigningError", "canonical_json", "sign_detached", "verify_detached"]
+__all__ = ["SignerIdentity", "canonical_json", "sign_detached", "verify_detached"]
