@@ -106,3 +106,41 @@ def write(tmp_path: Path, name: str, data: bytes) -> Path:
     path = tmp_path / name
     path.write_bytes(data)
     return path
+
+
+def huge_image_pdf(width: int, height: int) -> bytes:
+    """A small file declaring an enormous image: the pixel limit must see through it."""
+    pdf = pikepdf.new()
+    pdf.add_blank_page()
+    image = pikepdf.Stream(pdf, zlib.compress(b"\x00" * 1024))
+    image.Type = pikepdf.Name.XObject
+    image.Subtype = pikepdf.Name.Image
+    image.Width, image.Height = width, height
+    image.BitsPerComponent = 8
+    image.ColorSpace = pikepdf.Name.DeviceGray
+    image.Filter = pikepdf.Name.FlateDecode
+    pdf.pages[0].Resources = pikepdf.Dictionary(XObject=pikepdf.Dictionary(Im0=pdf.make_indirect(image)))
+    pdf.pages[0].Contents = pdf.make_stream(b"q 100 0 0 100 0 0 cm /Im0 Do Q")
+    buf = io.BytesIO()
+    pdf.save(buf)
+    return buf.getvalue()
+
+
+def big_scan_pdf(path: Path, megabytes: int) -> None:
+    """A PDF of ~``megabytes`` MB: pages of incompressible 8-bit grey 'scan' data, written to disk."""
+    import os
+
+    pdf = pikepdf.new()
+    side = 2000  # 4 MB of pixels per page
+    for _ in range(max(1, megabytes // 4)):
+        pdf.add_blank_page(page_size=(595, 842))
+        image = pikepdf.Stream(pdf, os.urandom(side * side))
+        image.Type = pikepdf.Name.XObject
+        image.Subtype = pikepdf.Name.Image
+        image.Width = image.Height = side
+        image.BitsPerComponent = 8
+        image.ColorSpace = pikepdf.Name.DeviceGray
+        page = pdf.pages[-1]
+        page.Resources = pikepdf.Dictionary(XObject=pikepdf.Dictionary(Im0=pdf.make_indirect(image)))
+        page.Contents = pdf.make_stream(b"q 595 0 0 842 0 0 cm /Im0 Do Q")
+    pdf.save(str(path), compress_streams=False)

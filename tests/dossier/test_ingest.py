@@ -121,6 +121,12 @@ def test_an_image_over_the_pixel_limit_is_refused(upload, settings):
     assert_rejected(upload(files.image("PNG", (1200, 1000)), name="big.png"), "像素", settings)
 
 
+def test_a_pdf_declaring_a_giant_image_is_refused(upload, settings):
+    data = files.huge_image_pdf(50_000, 50_000)  # 2.5 billion pixels in a 2 KB file
+    assert len(data) < 5_000
+    assert_rejected(upload(data), "像素", settings)
+
+
 def test_a_truncated_image_is_refused(upload, settings):
     assert_rejected(upload(files.truncated_jpeg(), name="scan.jpg"), "图像文件已损坏", settings)
 

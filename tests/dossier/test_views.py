@@ -196,3 +196,28 @@ def test_abandoned_chunked_uploads_are_purged(client, case, district):
     ChunkedUpload.objects.filter(pk=upload.pk).update(created_at=timezone.now() - timedelta(days=2))
     assert services.purge_stale_uploads() == 1
     assert not ChunkedUpload.objects.exists() and not Path(upload.staged_path).exists()
+
+
+@pytest.mark.slow
+def test_a_file_of_hundreds_of_megabytes_goes_through_in_pieces(client, case, district, tmp_path):
+    """~200 MB through the same endpoints the browser uses, in the browser's piece size."""
+    import hashlib
+
+    path = tmp_path / "scan.pdf"
+    files.big_scan_pdf(path, 200)
+    size = path.stat().st_size
+    assert size > 190 * 1024**2
+    login(client, district.investigator)
+    info = client.post(reverse("dossier:chunked_start", args=[case.pk]), {"filename": "卷宗扫描.pdf", "size": size}).json()
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        offset = 0
+        while piece := fh.read(views.CHUNK_BYTES):
+            digest.update(piece)
+            res = client.post(f"{info['chunk_url']}?offset={offset}", piece, content_type="application/octet-stream")
+            assert res.status_code == 200
+            offset = res.json()["received"]
+    done = client.post(info["complete_url"], {"title": "卷宗扫描", "category": "evidence", "part": "main"}).json()
+    assert done["status"] == "done", done
+    doc = Document.objects.get(pk=done["document"])
+    assert doc.sha256 == digest.hexdigest() and doc.size == size and doc.page_count == 50
