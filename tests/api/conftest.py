@@ -12,12 +12,6 @@ from casehub.api.credentials import issue_personal_token
 
 
 @pytest.fixture(autouse=True)
-def _fast_password_hasher(settings):
-    """The district's users get passwords; PBKDF2 at full strength would dominate these tests."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
 def _fresh_throttle_counters(settings):
     """Throttle counters live in the cache; each test starts with empty buckets."""
     from django.core.cache import cache

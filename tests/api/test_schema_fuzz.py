@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from contextlib import contextmanager
 
 import hypothesis.strategies as st
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import (
@@ -51,10 +54,28 @@ def fuzz_world(district, other_district, theft_case, settings, tmp_path):
     return tokens
 
 
+@contextmanager
+def _keep_test_connection():
+    """Calling the WSGI app directly fires request_started/finished, whose close_old_connections
+    would close the test's database connection (and its transaction) on PostgreSQL. Django's own
+    test client disconnects it the same way."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        yield
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+
+
 def run_fuzz(tokens: dict[str, str | None], examples: int) -> Counter:
     from casehub.wsgi import application
 
-    schema = schemathesis.openapi.from_wsgi("/api/v1/schema/?format=json", application)
+    with _keep_test_connection():  # loading the schema is a request too
+        return _run(schemathesis.openapi.from_wsgi("/api/v1/schema/?format=json", application), tokens, examples)
+
+
+def _run(schema, tokens: dict[str, str | None], examples: int) -> Counter:
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 60  # every resource and every generated workflow action
     strategy = st.one_of(*[

@@ -201,3 +201,28 @@ def test_paper_hand_over_is_registered_by_the_receiving_clerk(district, api_as):
         "pages": 310, "reason": "x", "external_reference": "y"}, format="json")
     assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "from_agency"
     assert api_as(district.auditor).post("/api/v1/transfers/paper/", {}, format="json").status_code == 403
+
+
+def test_document_rows_of_the_permission_table(wf_case, district, drive, api_as, tmp_path):
+    """The police work file never leaves the police; the receiver reads the dossier only once it accepted."""
+    from casehub.dossier import services as dossier
+    from tests.dossier import files
+
+    path = files.write(tmp_path, "work.pdf", files.text_pdf(1, "work"))
+    job = dossier.ingest_upload(case=wf_case, acting_user=district.investigator, uploaded_file_or_path=path,
+                                title="侦查工作记录", category="other", part="work")
+    work_doc = job.document_id
+    drive.fire(wf_case, "transfer_for_review", "investigator", **REVIEW_INPUTS)
+    prosecutor = api_as(district.prosecutor)
+    # Pending: the manifest yes (transfer detail), the documents no.
+    transfer = prosecutor.get("/api/v1/transfers/?direction=incoming").json()["results"][0]
+    assert prosecutor.get(f"/api/v1/transfers/{transfer['id']}/").json()["manifest"]
+    assert prosecutor.get(f"/api/v1/cases/{wf_case.pk}/documents/").status_code == 404
+    drive.fire(wf_case, "accept_review_transfer", "prosecutor")
+    listed = prosecutor.get(f"/api/v1/cases/{wf_case.pk}/documents/").json()["results"]
+    assert listed and work_doc not in {d["id"] for d in listed}
+    assert all(d["part"] == "main" for d in listed)
+    assert prosecutor.get(f"/api/v1/documents/{work_doc}/").status_code == 404
+    assert prosecutor.get(f"/api/v1/documents/{work_doc}/file/").status_code == 404
+    police_listed = api_as(district.investigator).get(f"/api/v1/cases/{wf_case.pk}/documents/?part=work").json()
+    assert [d["id"] for d in police_listed["results"]] == [work_doc]
