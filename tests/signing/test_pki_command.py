@@ -152,20 +152,22 @@ def _external_ca_with_keys():
 
 
 @pytest.mark.parametrize("form", ["pkcs12", "pem"])
-def test_an_imported_certificate_signs_and_its_root_joins_the_trust_store(district, tmp_path, form, monkeypatch):
+def test_an_imported_certificate_signs_and_its_root_joins_the_trust_store(district, tmp_path, form):
     root, inter, leaf, leaf_key = _external_ca()
     path = tmp_path / f"court.{form}"
     if form == "pkcs12":
         path.write_bytes(pkcs12.serialize_key_and_certificates(
             b"court", leaf_key, leaf, [inter, root], serialization.BestAvailableEncryption(b"s3cret-pass")))
-        monkeypatch.setenv("CASEHUB_PKI_IMPORT_PASSWORD", "s3cret-pass")
+        (tmp_path / "password").write_text("s3cret-pass\n")
+        extra = ["--password-file", str(tmp_path / "password")]
     else:
+        extra = []
         path.write_bytes(
             leaf_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                    serialization.NoEncryption())
             + b"".join(c.public_bytes(serialization.Encoding.PEM) for c in (leaf, inter, root))
         )
-    assert "is now trusted" in run("import", district.court.code, str(path))
+    assert "is now trusted" in run("import", district.court.code, str(path), *extra)
     sc = SigningCertificate.objects.get(holder=district.court.code, status="active")
     assert sc.source == "imported" and sc.issuer.kind == "imported_intermediate"
     assert CertificateAuthority.objects.get(kind="imported_root").certificate == root
@@ -177,7 +179,7 @@ def test_an_imported_certificate_signs_and_its_root_joins_the_trust_store(distri
     assert ok, output
 
 
-def test_a_bad_import_is_refused_and_changes_nothing(district, tmp_path, monkeypatch):
+def test_a_bad_import_is_refused_and_changes_nothing(district, tmp_path):
     root, inter, leaf, leaf_key = _external_ca()
     no_root = tmp_path / "no-root.pem"
     no_root.write_bytes(
@@ -189,9 +191,9 @@ def test_a_bad_import_is_refused_and_changes_nothing(district, tmp_path, monkeyp
     wrong_password = tmp_path / "court.p12"
     wrong_password.write_bytes(pkcs12.serialize_key_and_certificates(
         b"court", leaf_key, leaf, [inter, root], serialization.BestAvailableEncryption(b"right")))
-    monkeypatch.setenv("CASEHUB_PKI_IMPORT_PASSWORD", "wrong")
+    (tmp_path / "password").write_text("wrong\n")
     with pytest.raises(CommandError, match="wrong password"):
-        run("import", district.court.code, str(wrong_password))
+        run("import", district.court.code, str(wrong_password), "--password-file", str(tmp_path / "password"))
     garbage = tmp_path / "garbage.p12"
     garbage.write_bytes(b"\x00\x01 not a certificate")
     with pytest.raises(CommandError, match="PKCS#12"):

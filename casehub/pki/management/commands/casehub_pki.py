@@ -5,8 +5,8 @@
     casehub_pki rotate AGENCY_CODE                new certificate, old one retired (old signatures stay valid)
     casehub_pki rotate --root                     new platform root; the old root stays trusted
     casehub_pki revoke AGENCY_CODE --reason R     revoke the active certificate and republish the CRL
-    casehub_pki import AGENCY_CODE FILE           use the agency's own CA-issued key + certificate
-                                                  (PKCS#12 or PEM; password from CASEHUB_PKI_IMPORT_PASSWORD)
+    casehub_pki import AGENCY_CODE FILE [--password-file F | --ask-password]
+                                                  use the agency's own CA-issued key + certificate (PKCS#12 or PEM)
     casehub_pki export-trust [-o FILE]            PEM bundle: trusted roots, intermediates and CRLs
     casehub_pki verify FILE [--sha256 X]          check a signed PDF against the platform's trust
     casehub_pki verify FILE --signature SIG       check a detached CMS signature (manifest, receipt)
@@ -18,7 +18,7 @@
 
 from __future__ import annotations
 
-import os
+import getpass
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -58,6 +58,8 @@ class Command(BaseCommand):
         imp = sub.add_parser("import", help="import an agency's own key + certificate (PKCS#12 or PEM)")
         imp.add_argument("agency_code")
         imp.add_argument("file")
+        imp.add_argument("--password-file", help="file whose first line is the password of FILE (never on the command line)")
+        imp.add_argument("--ask-password", action="store_true", help="prompt for the password")
         export = sub.add_parser("export-trust", help="write the trust bundle (PEM)")
         export.add_argument("-o", "--output", default="-", help="file to write (default: standard output)")
         sub.add_parser("status", help="list certificate authorities and signing certificates")
@@ -111,7 +113,11 @@ class Command(BaseCommand):
         path = Path(options["file"])
         if not path.is_file():
             raise CommandError(f"{path} is not a file")
-        password = os.environ.get("CASEHUB_PKI_IMPORT_PASSWORD")
+        password: str | None = None
+        if options["password_file"]:
+            password = Path(options["password_file"]).read_text(encoding="utf-8").splitlines()[0]
+        elif options["ask_password"]:
+            password = getpass.getpass("password: ")
         sc = services.import_credentials(agency, path.read_bytes(), password=password.encode() if password else None)
         self.stdout.write(
             f"imported {sc.subject_name} (serial {sc.serial}) for {agency.code}; its root {sc.issuer.name} "
