@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from celery import shared_task
 from django.db import transaction
 
@@ -23,8 +25,14 @@ def verify_transfer(transfer_id: int) -> dict:
         verification_status=VerificationStatus.RUNNING, verification_progress=0
     )
 
+    last = {"at": 0.0}
+
     def progress(percent: int) -> None:
-        Transfer.objects.filter(pk=transfer_id).update(verification_progress=min(percent, 99))
+        # At most twice a second: each update is a committed write the page polls, not free.
+        now = time.monotonic()
+        if now - last["at"] >= 0.5:
+            last["at"] = now
+            Transfer.objects.filter(pk=transfer_id).update(verification_progress=min(percent, 99))
 
     report = verify_package(transfer, progress)
     with transaction.atomic():
