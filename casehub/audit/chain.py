@@ -47,10 +47,6 @@ _dumps_details = json.JSONEncoder(
 _sha256 = hashlib.sha256
 
 
-def _json_int(value: int | None) -> str:
-    return "null" if value is None else str(int(value))
-
-
 def fast_event_hash(
     sequence: int, at_iso: str, actor_id: int | None, actor_label: str, agency_id: int | None,
     action: str, object_type: str, object_id: str, case_id: int | None, details: Any, previous_hash: str,
@@ -58,11 +54,11 @@ def fast_event_hash(
     """Same result as :func:`event_hash`, with the timestamp already in ISO form (microseconds)."""
     text = "".join((
         '{"action":', _encode_str(action),
-        ',"actor":', _json_int(actor_id),
+        ',"actor":', "null" if actor_id is None else str(int(actor_id)),
         ',"actor_label":', _encode_str(actor_label),
-        ',"agency":', _json_int(agency_id),
+        ',"agency":', "null" if agency_id is None else str(int(agency_id)),
         ',"at":', _encode_str(at_iso),
-        ',"case":', _json_int(case_id),
+        ',"case":', "null" if case_id is None else str(int(case_id)),
         ',"details":', "{}" if details == {} else _dumps_details(details),
         ',"object":[', _encode_str(object_type), ",", _encode_str(object_id),
         '],"prev":', _encode_str(previous_hash),

@@ -25,6 +25,7 @@ from casehub.audit.chain import GENESIS_HASH, fast_event_hash
 from casehub.audit.models import AuditHead
 
 MAX_FINDINGS = 100
+EMPTY: dict[str, Any] = {}  # shared by every event without details; never mutated
 BATCH_SIZE = 20_000
 
 
@@ -77,22 +78,54 @@ def _sqlite_iso(value: str) -> str:
     return parsed.replace(tzinfo=UTC).isoformat(timespec="microseconds")
 
 
-def _rows(connection: Any, upto: int, batch_size: int) -> Iterator[tuple]:
-    """Yield (sequence, at_iso, actor, label, agency, action, otype, oid, case, details, prev, hash)."""
+class _EpochIso:
+    """Microseconds since the epoch → the writer's ``isoformat(timespec="microseconds")`` in UTC.
+
+    The "YYYY-MM-DDTHH:MM:" part is cached per minute (consecutive events share it), which is
+    several times cheaper than formatting on the server (to_char) or building datetimes per row.
+    """
+
+    def __init__(self) -> None:
+        self._minute = -1
+        self._prefix = ""
+
+    def __call__(self, micros: int) -> str:
+        seconds, fraction = divmod(micros, 1_000_000)
+        minute, second = divmod(seconds, 60)
+        if minute != self._minute:
+            self._minute = minute
+            self._prefix = datetime.fromtimestamp(minute * 60, UTC).strftime("%Y-%m-%dT%H:%M:")
+        return f"{self._prefix}{second:02d}.{fraction:06d}+00:00"
+
+
+def _select(connection: Any) -> tuple[str, Callable[[Any], str]]:
     if connection.vendor == "postgresql":
-        # The server formats the timestamp exactly as the writer's isoformat() did, in UTC.
-        at_sql = "to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')"
-        details_sql = "details::text"
+        if connection.pg_version >= 140000:
+            # extract(epoch) is numeric (exact) since PostgreSQL 14.
+            at_sql = "(extract(epoch from occurred_at) * 1000000)::bigint"
+        else:
+            at_sql = ("extract(epoch from date_trunc('second', occurred_at))::bigint * 1000000"
+                      " + extract(microseconds from occurred_at)::bigint %% 1000000")
+        details_sql, convert = "details::text", _EpochIso()
     else:
         # CAST: no declared type, so sqlite3 hands back the stored text instead of parsing it.
-        at_sql, details_sql = "CAST(occurred_at AS TEXT)", "details"
+        at_sql, details_sql, convert = "CAST(occurred_at AS TEXT)", "details", _sqlite_iso
     sql = (
         f"SELECT sequence, {at_sql}, actor_id, actor_label, agency_id, action, object_type, object_id, "
         f"case_id, {details_sql}, previous_hash, hash FROM audit_auditevent "
         "WHERE sequence > %s AND sequence <= %s ORDER BY sequence LIMIT %s"
     )
-    convert_at: Callable[[str], str] | None = _sqlite_iso if connection.vendor == "sqlite" else None
-    loads = json.loads
+    return sql, convert
+
+
+def _batches_on_new_connection(upto: int, batch_size: int, connections: Any) -> Iterator[list[tuple]]:
+    # Runs in the fetch thread, where connections["default"] is that thread's own connection.
+    yield from _batches(connections["default"], upto, batch_size)
+
+
+def _batches(connection: Any, upto: int, batch_size: int) -> Iterator[list[tuple]]:
+    """Rows in sequence order, a batch at a time (keyset pagination on the unique index)."""
+    sql, _convert = _select(connection)
     last = 0
     with connection.cursor() as cursor:
         while True:
@@ -100,11 +133,52 @@ def _rows(connection: Any, upto: int, batch_size: int) -> Iterator[tuple]:
             batch = cursor.fetchall()
             if not batch:
                 return
-            for row in batch:
-                at = row[1] if convert_at is None else convert_at(row[1])
-                yield (row[0], at, row[2], row[3], row[4], row[5], row[6], row[7], row[8],
-                       loads(row[9]), row[10], row[11])
+            yield batch
             last = batch[-1][0]
+
+
+def _prefetched(batches: Iterator[list[tuple]], depth: int = 2) -> Iterator[list[tuple]]:
+    """Fetch the next batches in a thread while this one is hashed: the database and Python then
+    work at the same time (psycopg releases the GIL while it waits for the server)."""
+    import queue
+    import threading
+
+    from django.db import connections
+
+    handoff: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    failure: list[BaseException] = []
+    stop = threading.Event()
+
+    def worker() -> None:
+        try:
+            for batch in batches:
+                if stop.is_set():
+                    return
+                handoff.put(batch)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            failure.append(exc)
+        finally:
+            connections.close_all()  # this thread's own connection
+            handoff.put(done)
+
+    thread = threading.Thread(target=worker, name="verify-audit-fetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            batch = handoff.get()
+            if batch is done:
+                break
+            yield batch
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a worker waiting on a full queue
+            try:
+                handoff.get_nowait()
+            except queue.Empty:
+                thread.join(0.05)
+    if failure:
+        raise failure[0]
 
 
 def verify_chain(
@@ -127,25 +201,33 @@ def verify_chain(
     watch = {} if watch is None else watch
 
     expected_seq = 1
-    previous = GENESIS_HASH
+    previous: str | None = GENESIS_HASH
     checked = 0
-    for (seq, at, actor, label, agency, action, otype, oid, case, details, prev, stored) in _rows(
-        connection, head_sequence, batch_size
-    ):
-        checked += 1
-        if seq != expected_seq:
-            report.add(expected_seq, f"events {expected_seq}–{seq - 1} are missing")
-            previous = None  # the link over a gap cannot be checked
-        if previous is not None and prev != previous:
-            # Both rows may be self-consistent (a rewrite that recomputed the hash); the earlier
-            # one is where the rewritten history can begin, so that is the sequence named.
-            report.add(seq - 1, f"its hash is not the previous_hash of #{seq}: #{seq - 1} or #{seq} was rewritten")
-        if fast_event_hash(seq, at, actor, label, agency, action, otype, oid, case, details, prev) != stored:
-            report.add(seq, "content does not match its hash (the row was altered)")
-        if seq in watch:
-            watch[seq] = stored
-        previous = stored
-        expected_seq = seq + 1
+    _sql, convert_at = _select(connection)
+    loads, digest = json.loads, fast_event_hash
+    batches = _batches(connection, head_sequence, batch_size)
+    if connection.vendor == "postgresql" and not connection.in_atomic_block and connection.alias == "default":
+        # Committed data only, read on a second connection: safe outside a transaction.
+        from django.db import connections
+
+        batches = _prefetched(_batches_on_new_connection(head_sequence, batch_size, connections))
+    for batch in batches:
+        checked += len(batch)
+        for seq, at, actor, label, agency, action, otype, oid, case, details, prev, stored in batch:
+            if seq != expected_seq:
+                report.add(expected_seq, f"events {expected_seq}–{seq - 1} are missing")
+                previous = None  # the link over a gap cannot be checked
+            if previous is not None and prev != previous:
+                # Both rows may be self-consistent (a rewrite that recomputed the hash); the earlier
+                # one is where the rewritten history can begin, so that is the sequence named.
+                report.add(seq - 1, f"its hash is not the previous_hash of #{seq}: #{seq - 1} or #{seq} was rewritten")
+            if digest(seq, convert_at(at), actor, label, agency, action, otype, oid, case,
+                      EMPTY if details == "{}" else loads(details), prev) != stored:
+                report.add(seq, "content does not match its hash (the row was altered)")
+            if seq in watch:
+                watch[seq] = stored
+            previous = stored
+            expected_seq = seq + 1
     report.events_checked = checked
     if expected_seq <= head_sequence:
         report.add(expected_seq, f"events {expected_seq}–{head_sequence} are missing (the head is #{head_sequence})")

@@ -102,3 +102,17 @@ def test_the_json_report_and_the_recorded_verification_event(trail):
     last = AuditEvent.objects.order_by("-sequence").first()
     assert last.action == "audit.verified"
     assert last.details["events_checked"] == trail[-1].sequence
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_the_walk_reads_ahead_and_still_names_the_row(tamper_sql):
+    """On PostgreSQL, outside a transaction, batches are fetched by a second connection while the
+    previous one is hashed; the result must be the same row-exact finding."""
+    from casehub.audit.services import record_event
+
+    events = [record_event("test.committed", details={"i": i}) for i in range(30)]
+    assert verify_chain(batch_size=7).ok
+    tamper_sql("UPDATE audit_auditevent SET action = 'x' WHERE sequence = %s", [events[17].sequence])
+    report = verify_chain(batch_size=7)
+    assert [f.sequence for f in report.findings] == [events[17].sequence]
+    assert report.events_checked == events[-1].sequence
