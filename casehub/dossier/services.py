@@ -53,6 +53,7 @@ from casehub.dossier.models import (
 )
 from casehub.objectstore import services as objectstore
 from casehub.pdfgen import ContentsRow
+from storage import StorageUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -259,6 +260,9 @@ def run_ingest_job(job_id: str) -> IngestJob:
         _fail(job, rejected.message, code=rejected.code)
     except PermissionDenied as denied:
         _fail(job, str(denied), code="permission")
+    except StorageUnavailable:
+        logger.warning("ingest job %s: object store unavailable", job.pk, exc_info=True)
+        _fail(job, _("对象存储暂时不可用，文件未入卷。请稍后重新上传。"), code="storage_unavailable")
     except Exception:
         logger.exception("ingest job %s failed", job.pk)
         _fail(job, _("处理过程中发生内部错误，文件未入卷。请重试或联系系统管理员。"), code="internal")
@@ -658,6 +662,11 @@ def run_assembly_job(job_id: str) -> AssemblyJob:
     except (ValidationError, PermissionDenied) as exc:
         AssemblyJob.objects.filter(pk=job.pk).update(
             status=JobStatus.FAILED, message="; ".join(getattr(exc, "messages", [str(exc)])), finished_at=timezone.now()
+        )
+    except StorageUnavailable:
+        logger.warning("assembly job %s: object store unavailable", job.pk, exc_info=True)
+        AssemblyJob.objects.filter(pk=job.pk).update(
+            status=JobStatus.FAILED, message=_("对象存储暂时不可用，组卷未完成。请稍后重试。"), finished_at=timezone.now()
         )
     except Exception:
         logger.exception("assembly job %s failed", job.pk)
