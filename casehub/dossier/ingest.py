@@ -114,6 +114,14 @@ def _walk(obj: Any, depth: int = 0) -> Iterator[pikepdf.Dictionary]:
                 yield from _walk(value, depth + 1)
 
 
+def _is_javascript_uri(value: Any) -> bool:
+    try:
+        text = bytes(value).decode("latin-1") if value is not None else ""
+    except (TypeError, ValueError):
+        return False
+    return text.strip().lower().replace("\x00", "").startswith(("javascript:", "vbscript:"))
+
+
 def _inflated_size(raw: bytes, cap: int) -> int:
     """Size of the zlib-inflated ``raw``, counting at most ``cap + 1`` bytes (never allocating more
     than 1 MiB at a time): the decompression-bomb probe."""
@@ -205,8 +213,11 @@ def _scan_objects(pdf: pikepdf.Pdf, facts: PdfFacts) -> None:
     for obj in pdf.objects:
         for node in _walk(obj):
             keys = set(node.keys())
-            if keys & _JS_KEYS or node.get("/S") == pikepdf.Name.JavaScript:
+            action = node.get("/S")
+            if keys & _JS_KEYS or action == pikepdf.Name.JavaScript:
                 facts.findings.add("javascript")
+            elif action == pikepdf.Name.URI and _is_javascript_uri(node.get("/URI")):
+                facts.findings.add("javascript")  # a link that runs script in some viewers
             if node.get("/S") == pikepdf.Name.Launch:
                 facts.findings.add("launch")
             if keys & _EMBEDDED_KEYS or node.get("/Subtype") == pikepdf.Name.FileAttachment:

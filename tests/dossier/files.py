@@ -52,6 +52,16 @@ def javascript_pdf() -> bytes:
     return _modified(text_pdf(1), add)
 
 
+def javascript_link_pdf() -> bytes:
+    def add(pdf: pikepdf.Pdf) -> None:
+        link = pikepdf.Dictionary(
+            Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Link, Rect=[0, 0, 100, 100],
+            A=pikepdf.Dictionary(S=pikepdf.Name.URI, URI=pikepdf.String("JavaScript:app.alert(1)")),
+        )
+        pdf.pages[0].Annots = pdf.make_indirect(pikepdf.Array([pdf.make_indirect(link)]))
+    return _modified(text_pdf(1), add)
+
+
 def launch_pdf() -> bytes:
     def add(pdf: pikepdf.Pdf) -> None:
         pdf.Root.OpenAction = pikepdf.Dictionary(S=pikepdf.Name.Launch, F=pikepdf.String("cmd.exe"))

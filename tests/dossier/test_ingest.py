@@ -91,6 +91,18 @@ def test_a_pdf_with_javascript_is_refused(upload, settings):
     assert_rejected(upload(files.javascript_pdf()), "JavaScript", settings)
 
 
+def test_a_pdf_with_a_javascript_link_is_refused(upload, settings):
+    assert_rejected(upload(files.javascript_link_pdf()), "JavaScript", settings)
+
+
+def test_an_ordinary_web_link_is_accepted(upload):
+    def add(pdf):
+        link = pikepdf.Dictionary(Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Link, Rect=[0, 0, 100, 100],
+                                  A=pikepdf.Dictionary(S=pikepdf.Name.URI, URI=pikepdf.String("https://www.spp.gov.cn/")))
+        pdf.pages[0].Annots = pdf.make_indirect(pikepdf.Array([pdf.make_indirect(link)]))
+    assert upload(files._modified(files.text_pdf(1), add)).status == JobStatus.DONE
+
+
 def test_a_pdf_with_a_launch_action_is_refused(upload, settings):
     assert_rejected(upload(files.launch_pdf()), "Launch", settings)
 
