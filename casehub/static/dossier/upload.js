@@ -193,7 +193,10 @@
     setTimeout(check, 1500);
   }
 
-  document.querySelectorAll("[data-confirm]").forEach(function (b) {
-    b.addEventListener("click", function (e) { if (!window.confirm(b.dataset.confirm)) { e.preventDefault(); } });
-  });
 })();
+
+/* Buttons that need a second thought (sealing a volume cannot be undone). */
+document.querySelectorAll("[data-confirm]").forEach(function (b) {
+  "use strict";
+  b.addEventListener("click", function (e) { if (!window.confirm(b.dataset.confirm)) { e.preventDefault(); } });
+});
