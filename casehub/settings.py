@@ -340,3 +340,9 @@ CELERY_BEAT_SCHEDULE["objectstore-verify-storage"] = {
 CASEHUB_API_IDEMPOTENCY_TTL_HOURS = 24
 CASEHUB_API_TASK_TTL_DAYS = 7
 CASEHUB_API_TOKEN_MAX_DAYS = 730
+# PKI: lifetime of agency signing certificates (days); how long a process trusts its cached
+# signers/trust store before re-checking the PKI change token (seconds); optional PEM file of the
+# roots that vouch for the configured TSA's time-stamp tokens.
+CASEHUB_PKI_CERT_DAYS = 730
+CASEHUB_PKI_CACHE_SECONDS = 2
+CASEHUB_TSA_ROOTS_FILE = ""

@@ -14,6 +14,7 @@ urlpatterns = [
     path("audit/", include("casehub.audit.urls")),
     path("metrics/", include("casehub.metrics.urls")),
     path("objects/", include("casehub.objectstore.urls")),
+    path("pki/", include("casehub.pki.urls")),
     path("notifications/", include("casehub.notifications.urls")),
     path("api/v1/", include("casehub.api.urls")),
     path("", include("casehub.web.urls")),
