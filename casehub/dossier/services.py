@@ -566,6 +566,36 @@ class SignatureStatus:
     valid: bool
     summary: str
     details: tuple[str, ...] = ()
+    signed: bool = True
+
+
+def document_signature_status(document: Document) -> SignatureStatus:
+    """Signatures inside one document's own PDF (an expert's or another agency's), if any.
+
+    Unsigned documents are normal (scans, most uploads): they are reported as ``signed=False``,
+    not as invalid; their integrity rests on the SHA-256 checked on every read and on the
+    signature of the volume they are bound into.
+    """
+    from django.core.cache import cache
+
+    key = f"dossier:docsig:{document.sha256}"
+    cached = cache.get(key)
+    if cached is not None:
+        return SignatureStatus(*cached)
+    try:
+        data = objectstore.read_bytes(document.stored)  # the store verifies the SHA-256
+        if b"/ByteRange" not in data:
+            status = SignatureStatus(False, _("文件本身未签名。"), signed=False)
+        else:
+            from casehub.pki.services import trust_store
+            from signing.pades import verify_pdf
+
+            status = _status_from(verify_pdf(data, trust_store(), expected_sha256=document.sha256))
+    except Exception as exc:
+        logger.warning("signature check of document %s failed: %r", document.pk, exc)
+        status = SignatureStatus(False, _("签名无效：%(reason)s") % {"reason": str(exc) or exc.__class__.__name__})
+    cache.set(key, (status.valid, status.summary, status.details, status.signed), 60)
+    return status
 
 
 def volume_signature_status(volume: Volume) -> SignatureStatus:
@@ -593,7 +623,7 @@ def volume_signature_status(volume: Volume) -> SignatureStatus:
     except Exception as exc:  # an unreadable object or a broken signature both mean "invalid"
         logger.warning("signature check of volume %s failed: %r", volume.pk, exc)
         status = SignatureStatus(False, _("签名无效：%(reason)s") % {"reason": str(exc) or exc.__class__.__name__})
-    cache.set(key, (status.valid, status.summary, status.details), 60)
+    cache.set(key, (status.valid, status.summary, status.details, status.signed), 60)
     return status
 
 

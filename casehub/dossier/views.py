@@ -317,9 +317,14 @@ def document_detail(request: HttpRequest, pk: int) -> HttpResponse:
         versions.append(cursor)
         cursor = cursor.supersedes
     newer = list(Document.objects.filter(supersedes=doc).select_related("uploaded_by"))
+    signature = services.document_signature_status(doc)
+    volume_signature = None
+    if doc.volume is not None and doc.volume.status == VolumeStatus.ASSEMBLED:
+        volume_signature = services.volume_signature_status(doc.volume)
     _audit_read(request, "document.viewed", doc, doc.case_id, title=doc.title, sha256=doc.sha256)
     return render(request, "dossier/document.html", {
         "doc": doc, "case": doc.case, "versions": versions, "newer": newer,
+        "signature": signature, "volume_signature": volume_signature,
         "file_url": reverse("dossier:document_file", args=[doc.pk]),
     })
 

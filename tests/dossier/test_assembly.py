@@ -218,3 +218,17 @@ def test_main_file_documents_lists_sealed_volumes_first_then_the_draft(upload, c
     upload(files.text_pdf(1), title="补充笔录", category="procedural")
     titles = list(services.main_file_documents(case).values_list("title", flat=True))
     assert titles == ["立案决定书", "补充笔录", "补充证据"]
+
+
+def test_a_document_signed_by_an_agency_shows_its_own_valid_signature(case, district):
+    from casehub.pdfgen import render_form
+    from casehub.pki.services import signer_for
+    from signing.pades import sign_pdf
+
+    signed = sign_pdf(render_form("鉴定意见书", fields=[("鉴定事项", "指纹比对")]), signer_for(district.police),
+                      reason="鉴定", stamp_text=district.police.name)
+    doc = services.add_generated_document(case=case, acting_user=district.investigator, title="鉴定意见书",
+                                          category="expert", pdf_bytes=signed)
+    status = services.document_signature_status(doc)
+    assert status.signed and status.valid, status.details
+    assert district.police.name in status.summary

@@ -75,7 +75,9 @@ def test_upload_assemble_and_read_through_the_pages(client, case, district):
     assert b"".join(pdf.streaming_content)[:5] == b"%PDF-"
 
     doc = Document.objects.get(title="询问笔录")
-    assert client.get(reverse("dossier:document", args=[doc.pk])).status_code == 200
+    doc_page = client.get(reverse("dossier:document", args=[doc.pk])).content.decode()
+    assert "文件本身未签名" in doc_page and 'data-signed="false"' in doc_page
+    assert 'id="volume-signature"' in doc_page and "签名有效" in doc_page
     download = client.get(reverse("dossier:document_file", args=[doc.pk]) + "?download=1")
     assert download["Content-Disposition"].startswith("attachment")
     assert b"".join(download.streaming_content) == data
