@@ -109,6 +109,27 @@ def fire(request: HttpRequest, case_pk: int, transition_name: str) -> HttpRespon
     }, status=409 if problems and request.method == "POST" else 200)
 
 
+def reverse_or_blank(name: str, pk: int) -> str:
+    try:
+        return reverse(name, args=[pk])
+    except NoReverseMatch:
+        return ""
+
+
+def _persons_display(persons: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The manifest stores codes (what was signed); show their labels."""
+    from casehub.agencies.models import Agency
+    from casehub.cases.models import CustodyStatus, PersonRole
+
+    centres = dict(Agency.objects.filter(code__in=[p.get("detention_centre") for p in persons if
+                                                   p.get("detention_centre")]).values_list("code", "name"))
+    roles, custody = dict(PersonRole.choices), dict(CustodyStatus.choices)
+    return [{**p, "role": roles.get(p.get("role"), p.get("role")),
+             "custody_status": custody.get(p.get("custody_status"), p.get("custody_status")),
+             "detention_centre": centres.get(p.get("detention_centre"), p.get("detention_centre") or "")}
+            for p in persons]
+
+
 def _actions_for(user: Any, transfer: Transfer) -> list[d.TransitionSpec]:
     if transfer.case is None or not transfer.is_pending:
         return []
@@ -127,10 +148,11 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         receipt_ok = verify_receipt(transfer)
     return render(request, "transfers/detail.html", {
         "transfer": transfer, "manifest": manifest, "documents": manifest.get("documents", []),
-        "volumes": manifest.get("volumes", []), "persons": manifest.get("persons", []),
+        "volumes": manifest.get("volumes", []), "persons": _persons_display(manifest.get("persons", [])),
         "actions": _actions_for(user, transfer), "receipt_ok": receipt_ok,
         "is_receiver": transfer.to_agency_id == user.agency_id,
-        "case_link": case_url(user, transfer.case) if transfer.case_id else "",
+        "case_link": reverse_or_blank("cases:detail", transfer.case_id)
+        if transfer.case_id and visible_cases(user).filter(pk=transfer.case_id).exists() else "",
     })
 
 

@@ -93,10 +93,12 @@ def pending_approvals():
 
 
 @pytest.fixture(autouse=True)
-def _pades_until_landed(monkeypatch):
-    # TEMPORARY: signing.pades is being built by the signing engineer; until it lands, volumes
-    # are stored unsigned so the engine's own behaviour can be tested. Remove when it lands.
-    import importlib.util
+def _fresh_pki_cache():
+    # Each test's PKI rows roll back with its transaction, but the per-process signer/trust cache
+    # is keyed by a token that can repeat across tests (reported to the signing engineer); start
+    # every test from an empty cache so a signer of a rolled-back root is never reused.
+    from casehub.pki.services import invalidate_cache
 
-    if importlib.util.find_spec("signing.pades") is None:
-        monkeypatch.setattr(dossier, "sign_volume", lambda pdf_bytes, volume: pdf_bytes)
+    invalidate_cache()
+    yield
+    invalidate_cache()
