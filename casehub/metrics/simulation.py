@@ -148,9 +148,12 @@ def ensure_actors(prefix: str = "SIM", region: str = "990001") -> Actors:
         return found
 
     a = Actors(
-        police=agency(AgencyKind.POLICE, "GA", "模拟公安分局", abbreviation="模公"),
-        procuratorate=agency(AgencyKind.PROCURATORATE, "JC", "模拟区人民检察院", abbreviation="模检"),
-        court=agency(AgencyKind.COURT, "FY", "模拟区人民法院", abbreviation="模法", court_code="模0001"),
+        # The prefix is part of every number the agencies issue, so two simulation districts never
+        # collide on a (globally unique) document number.
+        police=agency(AgencyKind.POLICE, "GA", "模拟公安分局", abbreviation=f"模{prefix}"),
+        procuratorate=agency(AgencyKind.PROCURATORATE, "JC", "模拟区人民检察院", abbreviation=f"模{prefix}"),
+        court=agency(AgencyKind.COURT, "FY", "模拟区人民法院", abbreviation=f"模{prefix}",
+                     court_code=f"模{prefix}01"),
         detention=agency(AgencyKind.DETENTION_CENTRE, "KSS", "模拟看守所"),
         users={},
     )
@@ -244,6 +247,13 @@ class Simulation:
         with simulated_time(self.clock), override_settings(CASEHUB_PKI_CERT_DAYS=valid_days), \
                 contextlib.ExitStack() as cleanup:
             cleanup.callback(setattr, signing.pki, "_now", real_pki_now)
+            # Issue the district's certificates (and the platform root, on a fresh database) the day
+            # before the period, so a later run over the same period finds them valid too.
+            from casehub.pki.services import signer_for
+
+            self.clock.now = self.start_at - timedelta(days=1)
+            for agency in (self.a.police, self.a.procuratorate, self.a.court, self.a.detention):
+                signer_for(agency)
             while heap:
                 when, i, script = heapq.heappop(heap)
                 if when >= self.end_at:
@@ -345,7 +355,8 @@ class Simulation:
 
         if detained and rng.random() < 0.8:
             yield after(0.5, 3)
-            self._fire(i, case, "request_arrest", "investigator", reason="涉嫌盗窃，有逮捕必要")
+            self._fire(i, case, "request_arrest", "investigator", reason="涉嫌盗窃，有逮捕必要",
+                       to_agency=self.a.procuratorate.pk)
             yield after(0.05, 1)
             self._fire(i, case, "accept_arrest_request", "prosecutor")
             yield after(1, 9 if rng.random() < 0.1 else 6.5)  # now and then the 7-day decision runs late
@@ -359,7 +370,8 @@ class Simulation:
         if rng.random() < self.o.paper_share:
             self._paper(i, "review_transfer", self.a.police, "prosecutor", title, rng)
             return  # the case continues on paper, outside the platform
-        self._fire(i, case, "transfer_for_review", "investigator", facts="经依法侦查查明……", evidence="证人证言\n现场勘验笔录")
+        self._fire(i, case, "transfer_for_review", "investigator", facts="经依法侦查查明……", evidence="证人证言\n现场勘验笔录",
+                   to_agency=self.a.procuratorate.pk)
         self._custody_moves(i, case, police, proc, detained)
         yield after(0.05, 2)
         self._fire(i, case, "accept_review_transfer", "prosecutor")
@@ -385,7 +397,8 @@ class Simulation:
         if rng.random() < self.o.paper_share:
             self._paper(i, "indictment", self.a.procuratorate, "court_clerk", title, rng)
             return
-        self._fire(i, case, "indict", "prosecutor", facts="经审查查明……", charges="盗窃罪，刑法第二百六十四条")
+        self._fire(i, case, "indict", "prosecutor", facts="经审查查明……", charges="盗窃罪，刑法第二百六十四条",
+                   to_agency=self.a.court.pk)
         self._custody_moves(i, case, proc, court, detained)
         yield after(0.05, 3)
         self._fire(i, case, "docket_case", "court_clerk")
