@@ -31,7 +31,18 @@ def _stage_label(transfer: Any, target: str) -> str:
 def on_case_transitioned(sender: Any, *, case: Any, transition: Any, source: str, target: str, from_agency: Any,
                          to_agency: Any, acting_user: Any = None, transfer: Any = None, log: Any = None,
                          **kwargs: Any) -> None:
-    at = getattr(log, "occurred_at", None) or timezone.now()
+    try:
+        _apply(case=case, transition=transition, target=target, to_agency=to_agency, acting_user=acting_user,
+               transfer=transfer, at=getattr(log, "occurred_at", None) or timezone.now())
+    except ValidationError as exc:
+        # A refused custody step refuses the transition, with the engine's clear guard message.
+        from workflows.engine import GuardFailed
+
+        raise GuardFailed(exc.messages) from exc
+
+
+def _apply(*, case: Any, transition: Any, target: str, to_agency: Any, acting_user: Any, transfer: Any,
+           at: Any) -> None:
     handover = getattr(transition, "handover", "")
     moves_custody = transfer is not None and transfer.kind in services.CUSTODY_TRANSFER_KINDS
     if moves_custody and handover in ("send", "deliver"):
@@ -41,19 +52,15 @@ def on_case_transitioned(sender: Any, *, case: Any, transition: Any, source: str
             acting_user=acting_user, at=at,
         )
         if handover == "deliver":
-            services.take_over(case, agency=transfer.to_agency, transfer=transfer, acting_user=acting_user, at=at)
+            # The recipient holds the case at once (e.g. return for supplementary investigation):
+            # nobody "accepts", so the readiness check that guards acceptance does not apply.
+            services.take_over(case, agency=transfer.to_agency, transfer=transfer, acting_user=acting_user, at=at,
+                               require_ready=False)
     elif moves_custody and handover == "accept":
         reasons = services.check_ready_for_acceptance(case)
         if reasons:
-            from workflows.engine import GuardFailed
-
-            raise GuardFailed(reasons)
-        try:
-            services.take_over(case, agency=to_agency, transfer=transfer, acting_user=acting_user, at=at)
-        except ValidationError as exc:
-            from workflows.engine import GuardFailed
-
-            raise GuardFailed(exc.messages) from exc
+            raise ValidationError(reasons)
+        services.take_over(case, agency=to_agency, transfer=transfer, acting_user=acting_user, at=at)
     elif transfer is not None and handover in ("reject", "withdraw"):
         services.cancel_certificates(transfer, reason=str(transition.label), acting_user=acting_user, at=at)
     deciding = getattr(acting_user, "agency", None) or to_agency

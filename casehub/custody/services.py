@@ -278,12 +278,13 @@ def issue_certificates(
 
 def take_over(
     case: Case, *, agency: Agency, acting_user: Any = None, at: datetime | None = None, transfer: Any = None,
+    require_ready: bool = True,
 ) -> list[CustodyCertificate]:
     """The receiving agency takes custody over: records the time and its statutory period (from
     the clocks of its stage) on every pending certificate addressed to it, and countersigns a
     receipt. Blocked while a detained person has no custody record."""
     at = at or timezone.now()
-    reasons = check_ready_for_acceptance(case)
+    reasons = check_ready_for_acceptance(case) if require_ready else []
     if reasons:
         raise ValidationError(reasons)
     if case.holder_agency_id != agency.pk:

@@ -159,3 +159,19 @@ def test_withdrawn_transfer_cancels_its_certificates(gang_case, drive, district)
     # A new transfer is possible again (no certificate is left pending).
     drive.fire(gang_case, "transfer_for_review", "investigator", facts="……", evidence="证据")
     assert len(_certs(gang_case, status=CertificateStatus.ISSUED)) == 2
+
+
+def test_indictment_refused_while_custody_still_sits_with_the_police(gang_case, drive, district):
+    # The case reached the procuratorate, but custody of 李四 was never taken over (e.g. a paper
+    # hand-over not registered): the indictment names him and changes nothing.
+    drive.fire(gang_case, "transfer_for_review", "investigator", facts="……", evidence="证据",
+               to_agency=district.procuratorate.pk)
+    drive.fire(gang_case, "accept_review_transfer", "prosecutor")
+    CustodyRecord.objects.filter(person__name="李四").update(responsible_agency=district.police)
+    from workflows.engine import GuardFailed
+
+    with pytest.raises(GuardFailed, match="李四"):
+        drive.fire(gang_case, "indict", "prosecutor", facts="……", charges="盗窃罪", to_agency=district.court.pk)
+    gang_case.refresh_from_db()
+    assert gang_case.stage == d.Stage.PROSECUTION_REVIEW
+    assert not CustodyCertificate.objects.filter(case=gang_case, to_agency=district.court).exists()
