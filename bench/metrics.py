@@ -120,7 +120,8 @@ def generate(cases: int, events: int, seed: int) -> dict[str, int]:
     districts = []
     for d in range(10):
         region = f"4403{d:02d}"
-        make = lambda kind, code, name: Agency.objects.create(kind=kind, code=f"{code}{region}", name=name, region=region)  # noqa: E731
+        make = lambda kind, code, name, region=region: Agency.objects.create(  # noqa: E731
+            kind=kind, code=f"{code}{region}", name=name, region=region)
         districts.append({
             "police": make(AgencyKind.POLICE, "GA", f"公安分局{d}"),
             "procuratorate": make(AgencyKind.PROCURATORATE, "JC", f"检察院{d}"),
@@ -153,7 +154,7 @@ def generate(cases: int, events: int, seed: int) -> dict[str, int]:
                                 "not_detained", centre.pk if detained else None))
         stage, holder, entered, entered_by = "investigation", police, t, "register_case"
 
-        def move(new_stage, new_holder, at, by):
+        def move(new_stage, new_holder, at, by, case_id=case_id):
             nonlocal stage, holder, entered, entered_by
             stay_rows.append((case_id, stage, holder.pk, entered, entered_by, at, by,
                               int((at - entered).total_seconds())))

@@ -81,6 +81,9 @@ class AuditHead(models.Model):
     sequence = models.BigIntegerField(default=0)
     hash = models.CharField(max_length=64)
 
+    def __str__(self) -> str:
+        return f"head #{self.sequence}"
+
 
 class AuditCheckpoint(AppendOnlyModel):
     """A signed statement "the chain's head was #sequence with this hash", kept in the object store.

@@ -110,8 +110,9 @@ def _select(connection: Any) -> tuple[str, Callable[[Any], str]]:
     else:
         # CAST: no declared type, so sqlite3 hands back the stored text instead of parsing it.
         at_sql, details_sql, convert = "CAST(occurred_at AS TEXT)", "details", _sqlite_iso
+    # Only constant fragments are interpolated; every value is a parameter.
     sql = (
-        f"SELECT sequence, {at_sql}, actor_id, actor_label, agency_id, action, object_type, object_id, "
+        f"SELECT sequence, {at_sql}, actor_id, actor_label, agency_id, action, object_type, object_id, "  # noqa: S608
         f"case_id, {details_sql}, previous_hash, hash FROM audit_auditevent "
         "WHERE sequence > %s AND sequence <= %s ORDER BY sequence LIMIT %s"
     )

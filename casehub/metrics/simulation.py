@@ -236,7 +236,7 @@ class Simulation:
         self.check_pki()
         heap: list[tuple[datetime, int, Generator[datetime, None, None]]] = []
         for i in range(self.o.cases):
-            script = self._script(i, random.Random(f"{self.o.seed}:{i}"))
+            script = self._script(i, random.Random(f"{self.o.seed}:{i}"))  # noqa: S311 - simulation, not security
             first = next(script)
             heapq.heappush(heap, (first, i, script))
         # Certificates first issued during the run are dated on the simulated calendar and stay

@@ -19,7 +19,14 @@ from casehub.audit.selectors import first_case_numbers
 from casehub.audit.services import record_event
 from casehub.metrics import charts
 from casehub.metrics import queries as q
-from casehub.metrics.dashboard import DashboardForm, build, default_period, kind_labels, scope_for, stage_labels
+from casehub.metrics.dashboard import (
+    DashboardForm,
+    build,
+    default_period,
+    kind_labels,
+    scope_for,
+    stage_labels,
+)
 
 CHARTS = ("rates_over_time", "rates_by_agency", "stage_durations")
 

@@ -48,7 +48,7 @@ def trail(db):
     from casehub.audit.services import record_event
 
     return [
-        record_event(f"test.action{i % 3}", details={"n": i, "note": "笔录第%d页" % i, "nested": {"b": 1, "a": [i]}})
+        record_event(f"test.action{i % 3}", details={"n": i, "note": f"笔录第{i}页", "nested": {"b": 1, "a": [i]}})
         for i in range(1, 11)
     ]
 
