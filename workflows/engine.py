@@ -266,7 +266,10 @@ def _inputs_from_json(spec: d.TransitionSpec, stored: dict[str, Any]) -> dict[st
 
 def _lock(case: Case | int) -> Case:
     pk = case.pk if isinstance(case, Case) else case
-    return Case.objects.select_for_update().select_related("holder_agency", "origin_agency").get(pk=pk)
+    # No joins in the locking query: PostgreSQL re-evaluates a locked row after the other writer
+    # commits, and a join on the holder it just changed would make the row vanish (DoesNotExist)
+    # instead of showing the new stage.
+    return Case.objects.select_for_update().get(pk=pk)
 
 
 def _check_source(case: Case, spec: d.TransitionSpec, expected_version: int | None) -> None:
@@ -362,7 +365,7 @@ def decide_approval(
 def _decide(approval: ApprovalRequest, acting_user: Any, approve: bool, comment: str) -> TransitionResult | None:
     with transaction.atomic(durable=True):
         locked = _lock(approval.case_id)
-        approval = ApprovalRequest.objects.select_for_update().select_related("requested_by").get(pk=approval.pk)
+        approval = ApprovalRequest.objects.select_for_update().get(pk=approval.pk)
         if approval.status != ApprovalStatus.PENDING:
             raise CaseChanged(_("该审批事项已被处理。"))
         if (
