@@ -323,6 +323,9 @@ CASEHUB_UPLOAD_MAX_BYTES = 2 * 1024**3
 CASEHUB_CLOCK_WARNING_DAYS = 3
 # Home inbox / deadline list: show clocks due within this many days.
 CASEHUB_CLOCK_INBOX_DAYS = 7
+# Workflow: override which transitions need a supervisor's internal approval before they leave the
+# agency, e.g. {"indict": False}; the defaults are in workflows/definition.py (docs/workflow.md).
+CASEHUB_WORKFLOW_APPROVALS: dict[str, bool] = {}
 # Custody: a detainee appears on the detention centre's deadline list this many days before the
 # custody period ends — 3 for a (30-day) detention, 7 for custody after arrest.
 CASEHUB_CUSTODY_WARN_DETENTION_DAYS = 3
