@@ -349,3 +349,9 @@ CASEHUB_API_TOKEN_MAX_DAYS = 730
 CASEHUB_PKI_CERT_DAYS = 730
 CASEHUB_PKI_CACHE_SECONDS = 2
 CASEHUB_TSA_ROOTS_FILE = ""
+# Dossier: ingest limits live in casehub/dossier/limits.py (documented in docs/dossier.md);
+# abandoned chunked uploads are purged hourly.
+CELERY_BEAT_SCHEDULE["dossier-purge-stale-uploads"] = {
+    "task": "casehub.dossier.tasks.purge_stale_uploads",
+    "schedule": timedelta(hours=1),
+}
