@@ -120,6 +120,9 @@ def main() -> None:
         wrap(signing.cms, "verify_detached", "verify: signature + chain + revocation")
         wrap(packaging, "_check_object", "verify: re-read + SHA-256 every object")
 
+        # Verification normally starts after commit (a worker, or eagerly in-process); here it is
+        # run and timed separately, once.
+        packaging._start_verification = lambda pk: None
         with timed("send: total"):
             result = engine.fire(case, "transfer_for_review", acting_user=district.investigator,
                                  inputs={"facts": "基准", "evidence": "证据"})
@@ -134,15 +137,18 @@ def main() -> None:
         # The floor: read and hash every stored byte once, straight from the directory.
         store = objects.get_store()
         entries = transfer.manifest["documents"] + transfer.manifest["volumes"]
-        total_bytes = 0
-        start = time.perf_counter()
-        for entry in entries:
-            digest = hashlib.sha256()
-            with open(store.path_for(entry["sha256"]), "rb") as fh:
-                while chunk := fh.read(1024 * 1024):
-                    digest.update(chunk)
-                    total_bytes += len(chunk)
-        floor = time.perf_counter() - start
+        floors = []
+        for _run in range(2):  # the better of two passes: the floor is the hardware's best
+            total_bytes = 0
+            start = time.perf_counter()
+            for entry in entries:
+                digest = hashlib.sha256()
+                with open(store.path_for(entry["sha256"]), "rb") as fh:
+                    while chunk := fh.read(packaging.CHUNK):
+                        digest.update(chunk)
+                        total_bytes += len(chunk)
+            floors.append(time.perf_counter() - start)
+        floor = min(floors)
 
         send_db = timings["send: total"] - sum(v for k, v in timings.items() if k.startswith("send: ") and k != "send: total")
         print(f"\ntransfer: {transfer.document_count} documents, {transfer.page_count} pages, "
