@@ -241,6 +241,7 @@ class CaseDocumentViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     @idempotent
     def create(self, request: Request, case_pk: str) -> Response:
         case = get_visible_case(request.user, case_pk)
+        dossier.check_can_upload(request.user, case)  # 403 before the body is even looked at
         serializer = FileUploadSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         meta = dict(serializer.validated_data)
@@ -285,6 +286,7 @@ def _own_upload(request: Request, pk: Any) -> ChunkedUpload:
 class UploadViewSet(viewsets.GenericViewSet):
     """``PUT /uploads/{id}/?offset=N`` appends a chunk; ``GET`` says how much arrived (resume from there)."""
 
+    lookup_value_regex = "[0-9a-fA-F-]{32,36}"  # a UUID
     serializer_class = ChunkedUploadSerializer
     queryset = ChunkedUpload.objects.none()
     parser_classes = [OctetStreamParser]
@@ -325,6 +327,7 @@ class UploadViewSet(viewsets.GenericViewSet):
     @idempotent
     def complete(self, request: Request, pk: str) -> Response:
         chunked = _own_upload(request, pk)
+        dossier.check_can_upload(request.user, chunked.case)  # the case may have moved on since
         if chunked.received != chunked.total_size:
             raise Conflict(_("文件尚未上传完整（已收到 %(r)s / %(t)s 字节）。")
                            % {"r": chunked.received, "t": chunked.total_size}, code="upload_incomplete")

@@ -9,19 +9,28 @@ from casehub.api.errors import not_found_view
 
 app_name = "api"
 
-router = SimpleRouter()
+class Router(SimpleRouter):
+    """Object ids in URLs are row ids: at most 18 digits (a bigint), so a longer or non-numeric id
+    never reaches the database — it is the API's JSON 404. Viewsets keyed otherwise (UUIDs) say so."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._default_value_pattern = "[0-9]{1,18}"
+
+
+router = Router()
 router.register("agencies", views.AgencyViewSet, basename="agency")
 router.register("offences", views.OffenceViewSet, basename="offence")
 router.register("cases", views.CaseViewSet, basename="case")
-router.register(r"cases/(?P<case_pk>[0-9]+)/persons", views.PersonViewSet, basename="case-person")
+router.register(r"cases/(?P<case_pk>[0-9]{1,18})/persons", views.PersonViewSet, basename="case-person")
 router.register("audit/events", views.AuditEventViewSet, basename="audit-event")
 router.register("audit/verifications", views.VerificationViewSet, basename="audit-verification")
-router.register(r"cases/(?P<case_pk>[0-9]+)/documents", dossier.CaseDocumentViewSet, basename="case-document")
-router.register(r"cases/(?P<case_pk>[0-9]+)/volumes", dossier.CaseVolumeViewSet, basename="case-volume")
+router.register(r"cases/(?P<case_pk>[0-9]{1,18})/documents", dossier.CaseDocumentViewSet, basename="case-document")
+router.register(r"cases/(?P<case_pk>[0-9]{1,18})/volumes", dossier.CaseVolumeViewSet, basename="case-volume")
 router.register("documents", dossier.DocumentViewSet, basename="document")
 router.register("uploads", dossier.UploadViewSet, basename="upload")
 router.register("volumes", dossier.VolumeViewSet, basename="volume")
-router.register(r"cases/(?P<case_pk>[0-9]+)/clocks", clocks.CaseClockViewSet, basename="case-clock")
+router.register(r"cases/(?P<case_pk>[0-9]{1,18})/clocks", clocks.CaseClockViewSet, basename="case-clock")
 router.register("clocks", clocks.ClockViewSet, basename="clock")
 router.register("notifications", clocks.NotificationViewSet, basename="notification")
 router.register("custody/detainees", custody.DetaineeViewSet, basename="custody-detainee")

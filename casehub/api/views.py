@@ -41,6 +41,7 @@ from casehub.api.serializers import (
     TaskSerializer,
 )
 from casehub.audit.models import AuditEvent
+from casehub.audit.selectors import visible_events
 from casehub.cases.models import Case, CaseNumber, CaseStatus, Offence, Person
 from casehub.cases.persons import add_person
 from casehub.cases.selectors import actionable_cases, get_visible_case, visible_cases
@@ -242,11 +243,10 @@ class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = AuditEvent.objects.none()
     ordering = "-sequence"
     lookup_field = "sequence"
-    lookup_value_regex = "[0-9]+"
 
     def get_queryset(self) -> QuerySet[AuditEvent]:
         require_any(self.request.user, p.VIEW_AUDIT, message=_("只有督察考核人员可以查看审计日志。"))
-        qs = AuditEvent.objects.all()
+        qs = visible_events(self.request.user)  # the auditor's region, as in the auditor's view
         if self.action == "list":
             f = _validated_query(AuditFilter, self.request)
             mapping = {"action": "action", "case": "case_id", "agency": "agency_id",
@@ -288,6 +288,7 @@ def _verify_audit(task: ApiTask, progress: tasks.Progress) -> dict[str, Any]:
 
 @extend_schema_view(retrieve=extend_schema(summary="Poll long work: status, progress, result or error"))
 class TaskViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    lookup_value_regex = "[0-9a-fA-F-]{32,36}"  # a UUID
     serializer_class = TaskSerializer
     queryset = ApiTask.objects.none()
 

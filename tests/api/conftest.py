@@ -21,6 +21,17 @@ def _fresh_throttle_counters(settings):
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_pki_cache():
+    """casehub.pki keeps signers and the trust store per process; each test has its own database
+    (its own root and agency keys), so a cache filled by an earlier test must not be trusted."""
+    from casehub.pki.services import invalidate_cache
+
+    invalidate_cache()
+    yield
+    invalidate_cache()
+
+
 @pytest.fixture
 def api_as(db) -> Callable[[Any], APIClient]:
     """``api_as(user)`` → an APIClient sending ``Authorization: Bearer <personal token of user>``."""
@@ -49,7 +60,7 @@ def theft_case(district):
 # The workflow package's scenario fixtures: a case with a detained suspect and real ingested
 # documents, and a driver that fires transitions through the engine (used to set the stage
 # quickly; the step under test then goes through the API).
-from tests.workflow.conftest import Driver, _pades_until_landed, make_case  # noqa: E402,F401
+from tests.workflow.conftest import Driver, make_case  # noqa: E402,F401
 
 
 @pytest.fixture
