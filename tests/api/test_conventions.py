@@ -229,3 +229,56 @@ def test_every_api_message_has_an_english_translation_ready_for_the_catalogue():
     assert msgids - set(english) == set()
     placeholders = re.compile(r"%\(\w+\)s")
     assert all(sorted(placeholders.findall(k)) == sorted(placeholders.findall(v)) for k, v in english.items())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_retries_with_one_key_create_one_case(district):
+    """Copies of the same POST at the same moment (a client retrying on timeouts): one case.
+
+    Real concurrency needs PostgreSQL; the in-memory SQLite test database locks whole tables
+    without waiting, so there the copies run one after another (the in-progress rule itself is
+    tested deterministically above)."""
+    import threading
+
+    from django.db import connection
+
+    from casehub.api.credentials import issue_personal_token
+
+    token = issue_personal_token(acting_user=district.investigator, name="retry").token
+    copies = 4 if connection.vendor == "postgresql" else 1
+    statuses: list[int] = []
+    barrier = threading.Barrier(copies)
+
+    def send() -> None:
+        client = APIClient(raise_request_exception=False)
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}", HTTP_IDEMPOTENCY_KEY="same-request")
+        try:
+            barrier.wait()
+            statuses.append(client.post("/api/v1/cases/", {"title": "并发重试"}, format="json").status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send) for _ in range(copies)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(statuses) == copies and statuses.count(201) >= 1 and set(statuses) <= {201, 409}, statuses
+    assert Case.objects.count() == 1
+    # And once the first has finished, a retry is answered from the record.
+    again = APIClient()
+    again.credentials(HTTP_AUTHORIZATION=f"Bearer {token}", HTTP_IDEMPOTENCY_KEY="same-request")
+    assert again.post("/api/v1/cases/", {"title": "并发重试"}, format="json")["Idempotent-Replayed"] == "true"
+    assert Case.objects.count() == 1
+
+
+def test_an_auditor_sees_only_the_events_of_the_committees_region(district, make_user, theft_case, api_as):
+    from casehub.agencies.models import Agency, AgencyKind, Role
+
+    elsewhere = Agency.objects.create(kind=AgencyKind.COMMITTEE, code="ZFW440308", name="盐田区委政法委",
+                                      region="440308")
+    outsider = api_as(make_user(elsewhere, [Role.AUDITOR]))
+    assert outsider.get(f"/api/v1/audit/events/?case={theft_case.pk}").json()["results"] == []
+    local = api_as(district.auditor).get(f"/api/v1/audit/events/?case={theft_case.pk}").json()["results"]
+    assert local
+    assert outsider.get(f"/api/v1/audit/events/{local[0]['sequence']}/").status_code == 404

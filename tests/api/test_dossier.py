@@ -154,3 +154,24 @@ def test_assembly_is_long_work_and_the_volume_can_be_read(theft_case, district, 
     assert client.get(f"/api/v1/volumes/{volume_id}/file/").status_code == 200
     assert api_as(district.police_supervisor).post(
         f"/api/v1/cases/{theft_case.pk}/volumes/assemble/", {}, format="json").status_code == 403
+
+
+def test_document_list_query_count_does_not_grow_with_rows(theft_case, district, api_as):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = api_as(district.investigator)
+    upload(client, theft_case, files.text_pdf(1, "first"))
+    url = f"/api/v1/cases/{theft_case.pk}/documents/"
+    client.get(url)
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(url).status_code == 200
+        return len(ctx.captured_queries)
+
+    few = count()
+    for i in range(4):
+        upload(client, theft_case, files.text_pdf(1, f"more{i}"), title=f"材料{i}")
+    assert len(client.get(url).json()["results"]) == 5
+    assert count() == few
