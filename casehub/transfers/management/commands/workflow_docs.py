@@ -91,7 +91,11 @@ For the circulation rates each `Transfer` records: `kind`, `from_agency` → `to
 ## Who sees what
 
 Object permissions on a case are granted to agency groups (django-guardian direct FK tables) by the
-engine only. Documents: `casehub.transfers.selectors.document_access_filter(agency_id)`.
+engine only. Documents: `casehub.transfers.selectors.document_access_filter(agency_id)` (and
+`readable_documents(user, case)`) implement the document column below; the rows are tested against
+them. **Open integration:** the dossier pages (`casehub.dossier.services.visible_documents`) still
+show every main-file document to any agency that sees the case; they must apply this filter for
+row 4 to hold on those pages (asked of the dossier owner).
 
 | # | situation | case page (`visible_cases`) | may act | documents readable | test |
 | --- | --- | --- | --- | --- | --- |
