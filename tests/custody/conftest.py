@@ -23,6 +23,18 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _fresh_pki_cache():
+    # Each test rolls its database back, root CA included; the PKI's in-process signer cache
+    # re-checks the database only every few seconds, so a signer of the previous test's root
+    # could sign this test's manifests ("does not chain to a trusted root").
+    from casehub.pki.services import invalidate_cache
+
+    invalidate_cache()
+    yield
+    invalidate_cache()
+
+
 @pytest.fixture
 def drive(district, django_capture_on_commit_callbacks):
     return Driver(district, django_capture_on_commit_callbacks)
