@@ -129,3 +129,43 @@ def test_process_page_shows_every_transition(district, client):
 def test_pages_need_login(client, url_name):
     response = client.get(reverse(url_name))
     assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_supervisors_are_notified_and_the_requester_hears_the_decision(case, district, drive):
+    from casehub.notifications.models import Notification
+
+    with drive.capture(execute=True):
+        result = engine_fire(case, "request_arrest", district.investigator, reason="需要逮捕")
+    note = Notification.objects.get(recipient=district.police_supervisor)
+    assert case.title in note.title and note.url == reverse("transfers:approval", args=[result.approval.pk])
+    with drive.capture(execute=True):
+        from workflows import engine
+
+        engine.decide_approval(result.approval, acting_user=district.police_supervisor, approve=True, comment="同意")
+    assert Notification.objects.filter(recipient=district.investigator, kind="workflow.approval").exists()
+    # The receiving agency's reviewers hear that a package arrived.
+    assert Notification.objects.filter(recipient=district.prosecutor, kind="workflow.transfer").exists()
+
+
+def test_incoming_inbox_shows_the_receivers_running_clock(case, district, drive):
+    drive.fire(case, "request_arrest", "investigator", reason="需要逮捕")
+    inbox = next(i for i in inboxes_for(district.prosecutor) if i.key == "transfers-incoming")
+    assert inbox.total == 1 and inbox.items[0].due is not None  # art. 91: the 7 days already run
+    assert "提请批准逮捕" in inbox.items[0].title
+
+
+def test_paper_transfer_page_shows_the_registration(district, client):
+    from casehub.transfers.services import register_paper_transfer
+
+    t = register_paper_transfer(acting_user=district.prosecutor, from_agency=district.police, kind="review_transfer",
+                                received_on=timezone.localdate(), volumes=2, pages=150, reason="纸质移送",
+                                external_reference="深龙公（刑）诉字〔2026〕9号")
+    client.force_login(district.prosecutor)
+    page = client.get(reverse("transfers:detail", args=[t.pk])).content.decode()
+    assert "深龙公（刑）诉字〔2026〕9号" in page and "纸质移送" in page and "150" in page
+
+
+def engine_fire(case, name, user, **inputs):
+    from workflows import engine
+
+    return engine.fire(case, name, acting_user=user, inputs=inputs)
