@@ -1,10 +1,8 @@
-"""Fast password hashing for this package's fixtures (the district has ten users).
-
-The production hasher (PBKDF2) is checked in tests/security/test_http_controls.py with the real
-settings, in a subprocess.
-"""
+"""Fixtures of the backup tests: fast password hashing, and the fault tests' file database."""
 
 import pytest
+
+from tests.faults.conftest import file_database  # noqa: F401  (fixture)
 
 
 @pytest.fixture(autouse=True)
