@@ -169,3 +169,25 @@ def engine_fire(case, name, user, **inputs):
     from workflows import engine
 
     return engine.fire(case, name, acting_user=user, inputs=inputs)
+
+
+def _paper(district, n):
+    from casehub.transfers.services import register_paper_transfer
+
+    for i in range(n):
+        register_paper_transfer(acting_user=district.prosecutor, from_agency=district.police, kind="review_transfer",
+                                received_on=timezone.localdate(), volumes=1, pages=10, reason="纸质",
+                                external_reference=f"案{i}")
+
+
+def test_inbox_query_count_does_not_grow_with_rows(district, client, django_assert_max_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(district.prosecutor)
+    _paper(district, 1)
+    with CaptureQueriesContext(connection) as one:
+        assert client.get(reverse("transfers:inbox")).status_code == 200
+    _paper(district, 12)
+    with django_assert_max_num_queries(len(one.captured_queries)):
+        assert client.get(reverse("transfers:inbox")).status_code == 200
