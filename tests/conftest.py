@@ -2,6 +2,8 @@
 
 import pytest
 
+from casehub.pki.services import invalidate_cache
+
 pytest_plugins = ["tests.fixtures.district", "tests.fixtures.s3", "tests.fixtures.browser"]
 
 
@@ -12,4 +14,7 @@ def _isolated_data_dir(settings, tmp_path):
     settings.CELERY_TASK_ALWAYS_EAGER = True
     # Tests create many users; production keeps Django's slow default hasher (a test checks it).
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Each test rolls its PKI back; a signer cached by the previous test must not outlive it.
+    invalidate_cache()
     yield
+    invalidate_cache()

@@ -114,6 +114,9 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "blocked": blocked,
         "history": history,
         "dossier_url": reverse("dossier:case", args=[case.pk]) if p.has_capability(request.user, p.READ_DOSSIER) else "",
+        "clocks_url": reverse("clocks:case", args=[case.pk]),
+        "custody_url": reverse("custody:case", args=[case.pk])
+        if any(p.has_capability(request.user, c) for c in (p.MANAGE_CUSTODY, p.READ_DOSSIER)) else "",
     })
 
 
