@@ -165,6 +165,8 @@ def check_clocks_met_and_overdue_equal_a_row_by_row_count(simulated):
     keys = set(met) | set(late) | set(running_late)
     assert shown == {k: (met[k], late[k], running_late[k]) for k in keys}
     assert board.overdue_total == sum(running_late.values())
+    assert len(board.overdue) == board.overdue_total  # a handful: all listed, oldest due date first
+    assert [o["due_date"] for o in board.overdue] == sorted(o["due_date"] for o in board.overdue)
 
 
 def check_monthly_series_add_up_to_the_period(simulated):
