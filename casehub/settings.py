@@ -306,6 +306,7 @@ SPECTACULAR_SETTINGS = {
         "VerificationStatusEnum": "casehub.transfers.models.VerificationStatus",
         "ApprovalStatusEnum": "casehub.transfers.models.ApprovalStatus",
         "VolumeStatusEnum": "casehub.dossier.models.VolumeStatus",
+        "NoticeKindEnum": "casehub.custody.models.NoticeKind",
     },
 }
 

@@ -25,7 +25,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from casehub.api.base import require_any
-from casehub.api.serializers import AgencyRefSerializer
+from casehub.api.serializers import ID_MAX, AgencyRefSerializer
 from casehub.cases.selectors import get_visible_case
 from casehub.cases.views import CASE_READERS
 from casehub.clocks.models import Clock, ClockStatus
@@ -59,7 +59,7 @@ class ClockSerializer(serializers.ModelSerializer):
 class ClockFilter(serializers.Serializer):
     due_within = serializers.IntegerField(required=False, min_value=0, max_value=3650)
     status = serializers.ChoiceField(choices=ClockStatus.choices, required=False)
-    case = serializers.IntegerField(required=False, min_value=1)
+    case = serializers.IntegerField(required=False, min_value=1, max_value=ID_MAX)
 
 
 @extend_schema_view(list=extend_schema(
@@ -107,7 +107,7 @@ class NotificationFilter(serializers.Serializer):
 
 
 class MarkReadSerializer(serializers.Serializer):
-    ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, allow_null=True,
+    ids = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=ID_MAX), required=False, allow_null=True,
                                 max_length=1000, help_text="Omit to mark every unread notification read.")
 
 

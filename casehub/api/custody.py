@@ -12,10 +12,17 @@ from datetime import timedelta
 from typing import Any
 
 from django.db.models import Q, QuerySet
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_view
-from rest_framework import exceptions, mixins, serializers, viewsets
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
+from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -23,8 +30,10 @@ from rest_framework.views import APIView
 
 from casehub.agencies import permissions as p
 from casehub.api.base import require_any
-from casehub.api.serializers import AgencyRefSerializer
+from casehub.api.idempotency import idempotent
+from casehub.api.serializers import ID_MAX, AgencyRefSerializer
 from casehub.audit.services import record_event
+from casehub.cases.selectors import get_visible_case
 from casehub.cases.views import CASE_READERS
 from casehub.custody import selectors as custody
 from casehub.custody.models import (
@@ -32,9 +41,10 @@ from casehub.custody.models import (
     CustodyCertificate,
     CustodyNotice,
     CustodyRecord,
+    NoticeKind,
     RecordStatus,
 )
-from casehub.custody.services import acknowledge
+from casehub.custody.services import acknowledge, issue_notice_by_user
 
 CUSTODY_VIEWERS = (p.ACKNOWLEDGE_CUSTODY, p.VIEW_DETAINEES)
 
@@ -115,7 +125,7 @@ class DetaineeFilter(serializers.Serializer):
 
 class PendingFilter(serializers.Serializer):
     pending = serializers.BooleanField(required=False, default=None, allow_null=True)
-    case = serializers.IntegerField(required=False, min_value=1)
+    case = serializers.IntegerField(required=False, min_value=1, max_value=ID_MAX)
 
 
 @extend_schema_view(
@@ -216,6 +226,47 @@ class NoticeViewSet(_AcknowledgeMixin, mixins.ListModelMixin, mixins.RetrieveMod
             if "case" in f.validated_data:
                 qs = qs.filter(case_id=f.validated_data["case"])
         return qs
+
+
+# --- custody records of a case (the agencies working on it) ------------------------------------------
+
+
+class NoticeCreateSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=NoticeKind.choices)
+    reason = serializers.CharField(max_length=2000, help_text="Reason or decision number.")
+    new_end = serializers.DateField(required=False, allow_null=True, default=None,
+                                    help_text="New end of the period (extension); computed when omitted.")
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Custody records of the persons in a case", tags=["custody"]),
+)
+class CaseCustodyViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    serializer_class = DetaineeSerializer
+    queryset = CustodyRecord.objects.none()
+    ordering = "id"
+
+    def _case(self) -> Any:
+        case = get_visible_case(self.request.user, self.kwargs["case_pk"])
+        require_any(self.request.user, *CASE_READERS, message=_("您的角色无权查看案件。"))
+        return case
+
+    def get_queryset(self) -> QuerySet[CustodyRecord]:
+        return CustodyRecord.objects.filter(case=self._case()).select_related("person", "responsible_agency")
+
+    @extend_schema(summary="Issue a custody change notice (羁押期限变更通知) for one person (the responsible agency)",
+                   tags=["custody"], request=NoticeCreateSerializer, responses={201: NoticeSerializer},
+                   examples=[OpenApiExample("extension", request_only=True, value={
+                       "kind": "extension", "reason": "深龙检延〔2026〕3号：延长侦查羁押期限一个月", "new_end": "2027-02-20"})])
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def notices(self, request: Request, case_pk: str, pk: str) -> Response:
+        record = get_object_or_404(self.get_queryset(), pk=pk)
+        require_any(request.user, p.MANAGE_CUSTODY, message=_("只有羁押权属机关可以发出羁押期限变更通知。"))
+        serializer = NoticeCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        notice = issue_notice_by_user(record, acting_user=request.user, **serializer.validated_data)
+        return Response(NoticeSerializer(notice, context={"request": request}).data, status=status.HTTP_201_CREATED)
 
 
 # --- metrics (auditors) ------------------------------------------------------------------------------

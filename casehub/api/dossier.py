@@ -35,7 +35,7 @@ from casehub.api.base import accepted, require_any
 from casehub.api.errors import Conflict
 from casehub.api.idempotency import idempotent
 from casehub.api.models import ApiTask
-from casehub.api.serializers import AgencyRefSerializer, TaskSerializer
+from casehub.api.serializers import ID_MAX, AgencyRefSerializer, TaskSerializer
 from casehub.audit.services import record_event
 from casehub.cases.selectors import get_visible_case
 from casehub.dossier import ingest
@@ -95,7 +95,7 @@ class UploadSerializer(serializers.Serializer):
     part = serializers.ChoiceField(choices=Part.choices, default=Part.MAIN,
                                    help_text="`work` (副卷) only for police agencies.")
     doc_date = serializers.DateField(required=False, allow_null=True, default=None)
-    supersedes = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1,
+    supersedes = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1, max_value=ID_MAX,
                                           help_text="Id of the current document this one corrects (a new version).")
     reason = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="",
                                    help_text="Why it is corrected (required with `supersedes`).")

@@ -16,6 +16,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, JsonResponse
 from django.utils.translation import gettext
@@ -102,6 +103,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = exceptions.PermissionDenied(*exc.args) if exc.args else exceptions.PermissionDenied()
     elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(_django_validation_detail(exc))
+    elif isinstance(exc, SuspiciousOperation):
+        # Django's request limits (DATA_UPLOAD_MAX_NUMBER_FIELDS, ..._MEMORY_SIZE): a bad request,
+        # answered in the API's shape instead of Django's HTML 400 page.
+        exc = exceptions.ParseError(gettext("请求体过大或字段过多。"))
 
     if not isinstance(exc, exceptions.APIException):
         return None  # a bug: let Django log it and answer 500

@@ -16,6 +16,10 @@ from casehub.cases.display import stage_label
 from casehub.cases.forms import PersonForm
 from casehub.cases.models import Case, CaseNumber, Offence, Person
 
+# The largest row id (bigint). Larger numbers in bodies and query parameters are a 400 naming the
+# field; they never reach the database (SQLite cannot even bind them).
+ID_MAX = 2**63 - 1
+
 # --- agencies -------------------------------------------------------------------------------
 
 
@@ -120,7 +124,7 @@ class PersonInSerializer(serializers.Serializer):
     )
     custody_since = serializers.DateTimeField(required=False, allow_null=True)
     detention_centre = serializers.IntegerField(
-        required=False, allow_null=True, help_text="Id of a detention-centre agency (GET /agencies/?kind=detention)."
+        required=False, allow_null=True, min_value=1, max_value=ID_MAX, help_text="Id of a detention-centre agency (GET /agencies/?kind=detention)."
     )
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:

@@ -33,6 +33,7 @@ router.register("volumes", dossier.VolumeViewSet, basename="volume")
 router.register(r"cases/(?P<case_pk>[0-9]{1,18})/clocks", clocks.CaseClockViewSet, basename="case-clock")
 router.register("clocks", clocks.ClockViewSet, basename="clock")
 router.register("notifications", clocks.NotificationViewSet, basename="notification")
+router.register(r"cases/(?P<case_pk>[0-9]{1,18})/custody", custody.CaseCustodyViewSet, basename="case-custody")
 router.register("custody/detainees", custody.DetaineeViewSet, basename="custody-detainee")
 router.register("custody/certificates", custody.CertificateViewSet, basename="custody-certificate")
 router.register("custody/notices", custody.NoticeViewSet, basename="custody-notice")
@@ -50,5 +51,5 @@ urlpatterns = [
     *workflow.action_urlpatterns(),
     path("", include(router.urls)),
     # Anything else under /api/v1/ is the API's JSON 404, not the UI's HTML page.
-    re_path(r"^.*$", not_found_view),
+    re_path(r"^[\s\S]*$", not_found_view),  # not ".": a path with an encoded newline is still ours
 ]

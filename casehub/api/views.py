@@ -25,6 +25,7 @@ from casehub.api.base import accepted, require_any
 from casehub.api.idempotency import idempotent
 from casehub.api.models import ApiCredential, ApiTask, CredentialKind
 from casehub.api.serializers import (
+    ID_MAX,
     AgencySerializer,
     AuditEventSerializer,
     CaseCreateSerializer,
@@ -223,8 +224,8 @@ class PersonViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
 
 class AuditFilter(serializers.Serializer):
     action = serializers.CharField(required=False, max_length=64)
-    case = serializers.IntegerField(required=False, min_value=1)
-    agency = serializers.IntegerField(required=False, min_value=1)
+    case = serializers.IntegerField(required=False, min_value=1, max_value=ID_MAX)
+    agency = serializers.IntegerField(required=False, min_value=1, max_value=ID_MAX)
     since = serializers.DateTimeField(required=False)
     until = serializers.DateTimeField(required=False)
 

@@ -33,7 +33,7 @@ from casehub.api.base import accepted, require_any
 from casehub.api.errors import Conflict
 from casehub.api.idempotency import idempotent
 from casehub.api.models import ApiTask
-from casehub.api.serializers import AgencyRefSerializer, CaseSerializer, TaskSerializer
+from casehub.api.serializers import ID_MAX, AgencyRefSerializer, CaseSerializer, TaskSerializer
 from casehub.cases.models import Case
 from casehub.cases.selectors import actionable_cases, get_visible_case
 from casehub.cases.views import CASE_READERS
@@ -151,13 +151,13 @@ def _field_for(inp: d.InputSpec) -> serializers.Field:
     if inp.type == "date":
         return serializers.DateField(**common)
     if inp.type == "int":
-        return serializers.IntegerField(**common)
+        return serializers.IntegerField(min_value=-(2**31), max_value=2**31 - 1, **common)
     if inp.type == "choice":
         return serializers.ChoiceField(choices=[str(c[0]) for c in inp.choices], **common)
     if inp.type == "agency":
         common["help_text"] = f"{common['help_text']} (id of a {inp.agency_kind} agency, GET /agencies/?kind=" \
                               f"{inp.agency_kind})"
-        return serializers.IntegerField(min_value=1, allow_null=not required, **common)
+        return serializers.IntegerField(min_value=1, max_value=ID_MAX, allow_null=not required, **common)
     raise ValueError(f"input type {inp.type} has no API field")  # a definition bug: fail at import
 
 
@@ -174,7 +174,7 @@ def _example_value(inp: d.InputSpec) -> Any:
 def input_serializer(spec: d.TransitionSpec) -> type[serializers.Serializer]:
     fields: dict[str, Any] = {inp.name: _field_for(inp) for inp in spec.inputs}
     fields["expected_version"] = serializers.IntegerField(
-        required=False, min_value=0,
+        required=False, min_value=0, max_value=2**31 - 1,
         help_text="The case version you decided on (GET .../actions/); if the case changed since, 409.",
     )
     fields["Meta"] = type("Meta", (), {"ref_name": f"{_camel(spec.name)}Inputs"})
@@ -323,7 +323,7 @@ class ApprovalDecisionSerializer(serializers.Serializer):
 
 class ApprovalFilter(serializers.Serializer):
     status = serializers.ChoiceField(choices=ApprovalStatus.choices, required=False)
-    case = serializers.IntegerField(required=False, min_value=1)
+    case = serializers.IntegerField(required=False, min_value=1, max_value=ID_MAX)
 
 
 @extend_schema_view(
@@ -412,7 +412,7 @@ class TransferDetailSerializer(TransferSerializer):
 class TransferFilter(serializers.Serializer):
     direction = serializers.ChoiceField(choices=["incoming", "outgoing"], required=False)
     status = serializers.ChoiceField(choices=TransferStatus.choices, required=False)
-    case = serializers.IntegerField(required=False, min_value=1)
+    case = serializers.IntegerField(required=False, min_value=1, max_value=ID_MAX)
 
 
 class SignedBlobSerializer(serializers.Serializer):
@@ -424,14 +424,14 @@ class SignedBlobSerializer(serializers.Serializer):
 
 
 class PaperTransferSerializer(serializers.Serializer):
-    from_agency = serializers.IntegerField(min_value=1, help_text="The agency that handed the paper dossier over.")
+    from_agency = serializers.IntegerField(min_value=1, max_value=ID_MAX, help_text="The agency that handed the paper dossier over.")
     kind = serializers.ChoiceField(choices=TransferKind.choices)
     received_on = serializers.DateField()
     volumes = serializers.IntegerField(min_value=1, max_value=10000)
     pages = serializers.IntegerField(min_value=1, max_value=10_000_000)
     reason = serializers.CharField(max_length=2000, help_text="Why it did not go through the platform.")
     external_reference = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-    case = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
+    case = serializers.IntegerField(min_value=1, max_value=ID_MAX, required=False, allow_null=True, default=None)
     complete = serializers.BooleanField(default=False)
 
 

@@ -67,3 +67,28 @@ def test_auditor_reads_the_three_rates_for_a_period(wf_case, district, drive, ap
     assert auditor.get("/api/v1/metrics/?date_from=yesterday").json()["errors"][0]["field"] == "date_from"
     denied = api_as(district.prosecutor).get("/api/v1/metrics/")
     assert denied.status_code == 403 and denied.json()["message"] == "只有督察考核人员可以查看考核统计。"
+
+
+def test_the_responsible_agency_issues_a_change_notice_and_the_centre_acknowledges(wf_case, district, drive,
+                                                                                   api_as):
+    drive.to_review(wf_case)
+    prosecutor = api_as(district.prosecutor)
+    records = prosecutor.get(f"/api/v1/cases/{wf_case.pk}/custody/").json()["results"]
+    assert len(records) == 1 and records[0]["responsible_agency"]["code"] == "JC440307"
+    url = f"/api/v1/cases/{wf_case.pk}/custody/{records[0]['id']}/notices/"
+
+    # The police sent the case on: no longer responsible for the custody.
+    denied = api_as(district.investigator).post(url, {"kind": "extension", "reason": "x"}, format="json")
+    assert denied.status_code == 403
+    missing = prosecutor.post(url, {"kind": "extension"}, format="json")
+    assert missing.status_code == 400 and missing.json()["errors"][0]["field"] == "reason"
+
+    issued = prosecutor.post(url, {"kind": "arrest", "reason": "深龙检批捕〔2026〕1号"}, format="json")
+    assert issued.status_code == 201, issued.content
+    notice = issued.json()
+    officer = api_as(district.detention_officer)
+    pending = officer.get("/api/v1/custody/notices/?pending=true").json()["results"]
+    assert [n["id"] for n in pending] == [notice["id"]]
+    assert officer.post(f"/api/v1/custody/notices/{notice['id']}/acknowledge/").json()["acknowledged"] is True
+    assert api_as(district.court_clerk).get(
+        f"/api/v1/cases/{wf_case.pk}/custody/").status_code == 404

@@ -3,17 +3,17 @@
 Every generated request — valid and deliberately invalid, for every operation in the schema,
 authenticated as an investigator, prosecutor, court clerk, supervisor, auditor, detention officer
 or nobody — must answer without a 5xx, with a status code, content type, headers and body the
-schema documents. The default run is small and derandomized (same requests every time); the
-``slow`` run is larger.
+schema documents. Each operation gets a few requests of each kind in the default run
+(derandomized: the same requests every time); the ``slow`` run gives each many more.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections import Counter
 from contextlib import contextmanager
 
-import hypothesis.strategies as st
 import pytest
 import schemathesis
 from django.core.signals import request_finished, request_started
@@ -68,48 +68,53 @@ def _keep_test_connection():
         request_finished.connect(close_old_connections)
 
 
-def run_fuzz(tokens: dict[str, str | None], examples: int) -> Counter:
+def run_fuzz(tokens: dict[str, str | None], per_operation: int) -> Counter:
     from casehub.wsgi import application
 
     with _keep_test_connection():  # loading the schema is a request too
-        return _run(schemathesis.openapi.from_wsgi("/api/v1/schema/?format=json", application), tokens, examples)
+        schema = schemathesis.openapi.from_wsgi("/api/v1/schema/?format=json", application)
+        return _run(schema, tokens, per_operation)
 
 
-def _run(schema, tokens: dict[str, str | None], examples: int) -> Counter:
+def _run(schema, tokens: dict[str, str | None], per_operation: int) -> Counter:
+    """Every operation, valid and invalid data, ``per_operation`` requests each (derandomized)."""
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 60  # every resource and every generated workflow action
-    strategy = st.one_of(*[
-        op.as_strategy(generation_mode=mode)
-        for op in operations for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
-    ])
     statuses: Counter = Counter()
+    # Identities take turns (hypothesis would otherwise start every operation with the same one).
+    roles = sorted(tokens)
+    turn = itertools.count()
 
-    @settings(max_examples=examples, deadline=None, derandomize=True, database=None,
-              suppress_health_check=list(HealthCheck))
-    @given(case=strategy, role=st.sampled_from(sorted(tokens)))
-    def exercise(case, role):
-        headers = {"Authorization": f"Bearer {tokens[role]}"} if tokens[role] else {}
-        response = case.call(headers=headers)
-        statuses[response.status_code] += 1
-        statuses[f"{case.method} {case.path}"] += 1
-        case.validate_response(response, checks=CHECKS, headers=headers)
+    for operation in operations:
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
 
-    exercise()
+            @settings(max_examples=per_operation, deadline=None, derandomize=True, database=None,
+                      suppress_health_check=list(HealthCheck))
+            @given(case=operation.as_strategy(generation_mode=mode))
+            def exercise(case):
+                role = roles[next(turn) % len(roles)]
+                headers = {"Authorization": f"Bearer {tokens[role]}"} if tokens[role] else {}
+                response = case.call(headers=headers)
+                statuses[response.status_code] += 1
+                statuses[f"{case.method} {case.path}"] += 1
+                case.validate_response(response, checks=CHECKS, headers=headers)
+
+            exercise()
     return statuses
 
 
 def test_generated_requests_get_documented_answers_and_no_5xx(fuzz_world):
-    statuses = run_fuzz(fuzz_world, examples=int(os.environ.get("CASEHUB_FUZZ_EXAMPLES", "150")))
+    statuses = run_fuzz(fuzz_world, per_operation=int(os.environ.get("CASEHUB_FUZZ_PER_OPERATION", "2")))
     codes = {k: v for k, v in statuses.items() if isinstance(k, int)}
     operations = {k for k in statuses if isinstance(k, str)}
-    print(sorted(codes.items()), len(operations))
-    assert sum(codes.values()) >= 150
+    print(f"schemathesis: {sum(codes.values())} requests, {len(operations)} operations, {sorted(codes.items())}")
+    assert sum(codes.values()) >= 200  # a few hundred requests
     assert not [s for s in codes if s >= 500]
-    assert any(200 <= s < 300 for s in codes), codes  # some requests got through, not only errors
-    assert len(operations) >= 30  # the run spreads over the API, not one endpoint
+    assert sum(v for s, v in codes.items() if 200 <= s < 300) >= 10, codes  # not only errors
+    assert len(operations) >= 60  # every operation was exercised
 
 
 @pytest.mark.slow
 def test_generated_requests_long_run(fuzz_world):
-    statuses = run_fuzz(fuzz_world, examples=int(os.environ.get("CASEHUB_FUZZ_EXAMPLES_SLOW", "600")))
+    statuses = run_fuzz(fuzz_world, per_operation=int(os.environ.get("CASEHUB_FUZZ_PER_OPERATION_SLOW", "12")))
     assert not [s for s in statuses if isinstance(s, int) and s >= 500]
