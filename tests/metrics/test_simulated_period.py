@@ -3,8 +3,10 @@ the simulator's own account of what it did, computed here in plain Python."""
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
+import re
 import statistics
 from collections import Counter, defaultdict
 from datetime import date, datetime
@@ -208,11 +210,18 @@ def check_every_table_exports_as_shown_with_csv_and_xlsx(simulated, client):
 
 
 def check_charts_are_local_svg_without_scripts_from_elsewhere(simulated, client):
-    _actors, _ledger, _board, response = simulated
+    _actors, _ledger, board, response = simulated
     body = response.content.decode()
     params = {"date_from": PERIOD[0].isoformat(), "date_to": PERIOD[1].isoformat()}
+    found = re.findall(r'src="data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)" alt="(\w+)"', body)
+    inline = {name: base64.b64decode(data).decode() for data, name in found}
+    assert set(inline) == {"rates_over_time", "rates_by_agency", "stage_durations"}
+    for svg in inline.values():
+        assert svg.startswith("<svg") and "kozea.github.io" not in svg
+    months = [p.month.strftime("%Y-%m") for p in board.months]
+    assert all(m in inline["rates_over_time"] for m in months)  # the page's own numbers, drawn
     for name in ("rates_over_time", "rates_by_agency", "stage_durations"):
-        assert reverse("metrics:chart", args=[name]) in body
+        assert reverse("metrics:chart", args=[name]) in body  # the download link
         svg = client.get(reverse("metrics:chart", args=[name]), params)
         assert svg["Content-Type"].startswith("image/svg+xml")
         text = svg.content.decode()
