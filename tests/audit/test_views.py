@@ -154,3 +154,15 @@ def test_verify_now_button_reports_ok_then_names_the_tampered_row(client, distri
     runs = AuditEvent.objects.filter(action="audit.verified").order_by("sequence")
     assert [r.details["ok"] for r in runs] == [True, False]
     assert runs[1].details["first_bad_sequence"] == victim
+
+
+def test_a_long_trail_is_verified_in_the_background_and_the_result_lands_in_the_trail(
+        client, district, case, settings, django_capture_on_commit_callbacks):
+    settings.CASEHUB_AUDIT_VERIFY_INLINE_MAX = 5  # any real trail is longer than this
+    client.force_login(district.auditor)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("audit:verify"), HTTP_HX_REQUEST="true")
+    body = response.content.decode()
+    assert 'id="verify-background"' in body and "核验已在后台开始" in body
+    run = AuditEvent.objects.get(action="audit.verified")
+    assert run.actor_id == district.auditor.pk and run.details["ok"] is True
