@@ -39,22 +39,43 @@ class Scenario:
                              f"scenario problems: {self.__dict__.get('problems')}")
 
 
-def build(district: Any, capture: Any) -> Scenario:
-    """``capture`` is pytest-django's django_capture_on_commit_callbacks (verification runs on commit)."""
-    global _capture
-    _capture = capture
+def build(district: Any, capture: Any, *, hostile: bool = False) -> Scenario:
+    """``capture`` is pytest-django's django_capture_on_commit_callbacks (verification runs on commit).
+
+    ``hostile``: every free-text field (titles, summary, names, reasons, comments, file names)
+    carries an XSS payload from :data:`PAYLOADS` (test_xss.py).
+    """
+    global _capture, _hostile
+    _capture, _hostile = capture, hostile
     return _build(district)
 
 
 _capture: Any = None
+_hostile = False
+
+# Free-text payloads, one per field kind; each would run script if rendered unescaped.
+PAYLOADS = {
+    "title": '<script>alert("xss-title")</script>',
+    "summary": "<img src=x onerror=alert('xss-summary')>",
+    "name": "<b onmouseover=alert(1)>",
+    "doc_title": "<svg onload=alert('xss-doc')>",
+    "filename": '"><svg onload=alert(3)>.pdf',
+    "reason": "<iframe src=javascript:alert('xss-reason')>",
+    "comment": "<script>alert('xss-comment')</script>",
+}
+
+
+def _text(kind: str, plain: str) -> str:
+    """The plain text, or (hostile run) the payload for this kind of field followed by it."""
+    return f"{PAYLOADS[kind]}{plain}" if _hostile else plain
 
 
 def _build(district: Any) -> Scenario:
     marker = secrets.token_hex(4)
-    title = f"甲区机密案件-{marker}"
-    suspect = f"嫌疑人{marker}"
+    title = _text("title", f"甲区机密案件-{marker}")
+    suspect = _text("name", f"嫌疑人{marker}")
     case = register_case(
-        acting_user=district.investigator, title=title, summary=f"案情摘要-{marker}",
+        acting_user=district.investigator, title=title, summary=_text("summary", f"案情摘要-{marker}"),
         persons=[{"name": suspect, "id_number": "44030719900101123X", "sex": "M"}],
     )
     person = case.persons.get()
@@ -100,8 +121,9 @@ def _dossier_objects(sc: Scenario) -> None:
 
     d = sc.district
     tmp = Path(tempfile.mkdtemp(prefix="casehub-security-"))
-    job = dossier.ingest_upload(case=sc.case, acting_user=d.investigator, uploaded_file_or_path=_pdf(tmp, "a.pdf", "a"),
-                                title="讯问笔录", category="evidence")
+    job = dossier.ingest_upload(case=sc.case, acting_user=d.investigator,
+                                uploaded_file_or_path=_pdf(tmp, _text("filename", "a.pdf"), "a"),
+                                title=_text("doc_title", "讯问笔录"), category="evidence")
     assert job.status == "done", job.message
     sc.extra["document"] = Document.objects.filter(case=sc.case).get()
     sc.extra["volume"] = sc.document.volume
@@ -121,19 +143,21 @@ def _send_case(sc: Scenario, label: str) -> Case:
 
     d = sc.district
     marker = secrets.token_hex(4)
-    title = f"甲区{label}-{marker}"
+    title = _text("title", f"甲区{label}-{marker}")
     sent = register_case(acting_user=d.investigator, title=title, persons=[{
-        "name": f"移送嫌疑人{marker}", "sex": "M", "custody_status": CustodyStatus.DETAINED,
+        "name": _text("name", f"移送嫌疑人{marker}"), "sex": "M", "custody_status": CustodyStatus.DETAINED,
         "custody_since": timezone.now() - timedelta(days=2), "detention_centre": d.detention}])
     sc.shared_secrets.append(title)
     tmp = Path(tempfile.mkdtemp(prefix="casehub-security-"))
-    job = dossier.ingest_upload(case=sent, acting_user=d.investigator, uploaded_file_or_path=_pdf(tmp, "s.pdf", "s"),
-                                title="起诉材料", category="evidence")
+    job = dossier.ingest_upload(case=sent, acting_user=d.investigator,
+                                uploaded_file_or_path=_pdf(tmp, _text("filename", "s.pdf"), "s"),
+                                title=_text("doc_title", "起诉材料"), category="evidence")
     assert job.status == "done", job.message
     result = engine.fire(sent, "transfer_for_review", acting_user=d.investigator,
-                         inputs={"facts": "事实", "evidence": "证据一"})
+                         inputs={"facts": _text("reason", "事实"), "evidence": _text("reason", "证据一")})
     with _capture(execute=True):  # the package is verified after commit
-        engine.decide_approval(result.approval, acting_user=d.police_supervisor, approve=True, comment="同意")
+        engine.decide_approval(result.approval, acting_user=d.police_supervisor, approve=True,
+                               comment=_text("comment", "同意"))
     sent.refresh_from_db()
     sent.approval = result.approval
     return sent
@@ -155,7 +179,8 @@ def _transfer_objects(sc: Scenario) -> None:
     from casehub.custody.models import NoticeKind
     from casehub.custody.services import issue_notice
 
-    sc.extra["notice"] = issue_notice(sc.custody_record, kind=NoticeKind.EXTENSION, reason="延长羁押期限决定书 1号",
+    sc.extra["notice"] = issue_notice(sc.custody_record, kind=NoticeKind.EXTENSION,
+                                      reason=_text("reason", "延长羁押期限决定书 1号"),
                                       agency=sc.district.police, acting_user=sc.district.investigator,
                                       new_end=timezone.localdate() + timedelta(days=40))
     accepted = _send_case(sc, "已受理案件")
