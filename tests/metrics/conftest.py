@@ -14,17 +14,6 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-@pytest.fixture(autouse=True)
-def _pades_until_landed(monkeypatch):
-    # Same stop-gap as tests/workflow/conftest.py while signing.pades is not in the tree.
-    import importlib.util
-
-    from casehub.dossier import services as dossier
-
-    if importlib.util.find_spec("signing.pades") is None:
-        monkeypatch.setattr(dossier, "sign_volume", lambda pdf_bytes, volume: pdf_bytes)
-
-
 @pytest.fixture
 def run_simulation(db, django_capture_on_commit_callbacks, tmp_path):
     from casehub.metrics.simulation import Options, ensure_actors, simulate
