@@ -345,6 +345,8 @@ CELERY_BEAT_SCHEDULE["objectstore-verify-storage"] = {
 CASEHUB_API_IDEMPOTENCY_TTL_HOURS = 24
 CASEHUB_API_TASK_TTL_DAYS = 7
 CASEHUB_API_TOKEN_MAX_DAYS = 730
+# API: failed token attempts per address and minute before the address is refused (429) for a minute.
+CASEHUB_API_AUTH_FAILURES_PER_MINUTE = 30
 # PKI: lifetime of agency signing certificates (days); how long a process trusts its cached
 # signers/trust store before re-checking the PKI change token (seconds); optional PEM file of the
 # roots that vouch for the configured TSA's time-stamp tokens.

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from django.core.cache import cache
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
@@ -11,13 +13,30 @@ from rest_framework.request import Request
 
 from casehub.api.credentials import authenticate_token
 
+FAILURES_PER_MINUTE_DEFAULT = 30
+
+
+def _failure_key(request: Request) -> str:
+    return f"api-auth-fail:{request.META.get('REMOTE_ADDR', '')}"
+
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):
     """``Authorization: Bearer chk_…`` (``Token chk_…`` is accepted as well).
 
     A revoked, expired or unknown token is refused with 401 — the same answer for all three, so
-    the response does not tell an attacker which tokens once existed.
+    the response does not tell an attacker which tokens once existed. DRF checks throttles only
+    after authentication succeeded, so failed attempts are counted here, per address: past
+    ``CASEHUB_API_AUTH_FAILURES_PER_MINUTE`` (default 30) the address gets 429 without a lookup.
     """
+
+    def _refuse(self, request: Request) -> None:
+        key = _failure_key(request)
+        if cache.add(key, 1, timeout=60) is False:
+            try:
+                cache.incr(key)
+            except ValueError:  # expired between add and incr
+                cache.add(key, 1, timeout=60)
+        raise exceptions.AuthenticationFailed(_("令牌无效、已过期或已被吊销。"))
 
     keywords = ("bearer", "token")
 
@@ -27,13 +46,16 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             return None
         if len(header) != 2:
             raise exceptions.AuthenticationFailed(_("认证头格式错误：应为 “Bearer <令牌>”。"))
+        limit = getattr(settings, "CASEHUB_API_AUTH_FAILURES_PER_MINUTE", FAILURES_PER_MINUTE_DEFAULT)
+        if (cache.get(_failure_key(request)) or 0) >= limit:
+            raise exceptions.Throttled(wait=60)
         try:
             token = header[1].decode("ascii")
-        except UnicodeDecodeError as exc:
-            raise exceptions.AuthenticationFailed(_("令牌无效、已过期或已被吊销。")) from exc
+        except UnicodeDecodeError:
+            self._refuse(request)
         credential = authenticate_token(token)
         if credential is None:
-            raise exceptions.AuthenticationFailed(_("令牌无效、已过期或已被吊销。"))
+            self._refuse(request)
         user = credential.user
         user.api_credential = credential  # lets views and throttles see which credential acts
         return user, credential

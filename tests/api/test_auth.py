@@ -184,3 +184,17 @@ def test_operator_registers_lists_and_revokes_a_client_from_the_command_line(dis
     with pytest.raises(CommandError):
         call_command("api_client", "create", "--agency", "JC440307", "--role", "investigator", "--name", "x",
                      stdout=StringIO())
+
+
+def test_guessing_tokens_is_cut_off_per_address(district, settings):
+    settings.CASEHUB_API_AUTH_FAILURES_PER_MINUTE = 5
+    guesser = bearer("chk_000000000000_" + "x" * 43)
+    assert [guesser.get("/api/v1/me/").status_code for _ in range(5)] == [401] * 5
+    cut_off = guesser.get("/api/v1/me/")
+    assert cut_off.status_code == 429 and cut_off.json()["code"] == "throttled"
+    assert int(cut_off["Retry-After"]) > 0
+    # Even the right token from that address waits; the legitimate client elsewhere does not.
+    good = issue_personal_token(acting_user=district.investigator, name="ok").token
+    assert bearer(good).get("/api/v1/me/").status_code == 429
+    elsewhere = bearer(good)
+    assert elsewhere.get("/api/v1/me/", REMOTE_ADDR="10.1.2.3").status_code == 200

@@ -45,6 +45,7 @@ def fuzz_world(district, other_district, theft_case, settings, tmp_path):
     from casehub.dossier import services as dossier
 
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {}}
+    settings.CASEHUB_API_AUTH_FAILURES_PER_MINUTE = 10**9  # generated requests may carry bad tokens
     path = files.write(tmp_path, "doc.pdf", files.text_pdf(1))
     dossier.ingest_upload(case=theft_case, acting_user=district.investigator, uploaded_file_or_path=path,
                           title="笔录", category="evidence")
