@@ -55,7 +55,7 @@ def snapshot(case: Case) -> dict:
     from casehub.custody.models import CustodyCertificate, CustodyRecord
 
     def rows(qs, *exclude):
-        return sorted((tuple(sorted((k, str(v)) for k, v in r.items() if k not in exclude)) for r in qs.values()))
+        return sorted(tuple(sorted((k, str(v)) for k, v in r.items() if k not in exclude)) for r in qs.values())
 
     return {
         "case": rows(Case.objects.filter(pk=case.pk), "updated_at"),

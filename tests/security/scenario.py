@@ -8,9 +8,9 @@ test_cross_agency.py): an endpoint the test cannot fill fails the test.
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from dataclasses import dataclass, field
 from typing import Any
 
 from django.utils import timezone

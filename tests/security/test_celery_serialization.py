@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import pickle
 
-import pytest
 from kombu import Connection, Exchange, Queue
 from kombu.exceptions import ContentDisallowed
 
