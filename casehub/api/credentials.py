@@ -12,7 +12,6 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -154,6 +153,3 @@ def authenticate_token(token: str) -> ApiCredential | None:
         credential.last_used_at = now
     return credential
 
-
-def describe(credential: Any) -> dict[str, Any]:
-    return {"key_id": credential.key_id, "kind": credential.kind, "name": credential.name}

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet
-from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
@@ -357,6 +356,3 @@ class ClientViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.Destr
         credentials.revoke(self.get_object(), acting_user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-
-def task_or_404(user: Any, pk: Any) -> ApiTask:
-    return get_object_or_404(ApiTask, pk=pk, owner=user)
