@@ -31,6 +31,7 @@ ENTRIES: tuple[NavEntry, ...] = (
     NavEntry(_("人员管理"), "admin:agencies_user_changelist", (p.MANAGE_AGENCY_USERS,)),
     NavEntry(_("机构设置"), "agency-settings", (p.MANAGE_AGENCY_USERS,)),
     NavEntry(_("电子签章"), "pki:certificates", (p.MANAGE_AGENCY_USERS, p.VIEW_AUDIT)),
+    NavEntry(_("接口文档"), "api:docs", (p.MANAGE_AGENCY_USERS,)),
 )
 
 

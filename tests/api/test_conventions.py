@@ -282,3 +282,10 @@ def test_an_auditor_sees_only_the_events_of_the_committees_region(district, make
     local = api_as(district.auditor).get(f"/api/v1/audit/events/?case={theft_case.pk}").json()["results"]
     assert local
     assert outsider.get(f"/api/v1/audit/events/{local[0]['sequence']}/").status_code == 404
+
+
+def test_agency_administrators_find_the_api_docs_in_the_navigation(district):
+    from casehub.web.navigation import entries_for
+
+    assert "api:docs" in {e["url_name"] for e in entries_for(district.police_admin)}
+    assert "api:docs" not in {e["url_name"] for e in entries_for(district.investigator)}
