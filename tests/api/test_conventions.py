@@ -172,6 +172,13 @@ def test_swagger_ui_is_served_with_local_assets_only(client):
     html = response.content.decode()
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/" in html
     assert "cdn" not in html.lower() and "unpkg" not in html.lower()
+    # ... and those assets are shipped with the platform (collected into STATIC_ROOT on deploy).
+    import re
+
+    from django.contrib.staticfiles import finders
+
+    assets = re.findall(r'/static/(drf_spectacular_sidecar/[^"\']+)', html)
+    assert assets and all(finders.find(a) for a in assets), assets
 
 
 def test_a_second_request_while_the_first_runs_is_409_in_progress(district, api_as):
