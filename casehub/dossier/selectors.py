@@ -1,20 +1,22 @@
 """Permission-filtered reads of documents and volumes (STYLE.md §2).
 
 A document or volume is reachable only through a case the user's agency may see
-(``casehub.cases.selectors.visible_cases``) and, for the work file 副卷, only by the agency that
-filed it. Anything else answers 404, never 403, so its existence is not disclosed.
+(``casehub.cases.selectors.visible_cases``), and then only if the agency filed it or received it in
+a package (the permission table of docs/workflow.md: never another agency's work file 副卷, never
+what a later agency added unless it was sent back). Anything else answers 404, never 403, so its
+existence is not disclosed.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q
 from django.http import Http404
 
 from casehub.agencies.permissions import READ_DOSSIER, has_capability
 from casehub.cases.selectors import visible_cases
-from casehub.dossier.models import Document, Part, Volume
+from casehub.dossier.models import Document, Volume
+from casehub.transfers.selectors import document_access_filter, volume_access_filter
 
 
 def _readable(user: Any) -> bool:
@@ -28,7 +30,7 @@ def get_visible_document(user: Any, pk: Any) -> Document:
         return (
             Document.objects.select_related("case", "stored", "author_agency", "uploaded_by", "volume", "supersedes")
             .filter(case__in=visible_cases(user))
-            .filter(Q(part=Part.MAIN) | Q(owner_agency_id=user.agency_id))
+            .filter(document_access_filter(user.agency_id))
             .get(pk=pk)
         )
     except (Document.DoesNotExist, ValueError, TypeError) as exc:
@@ -42,7 +44,7 @@ def get_visible_volume(user: Any, pk: Any) -> Volume:
         return (
             Volume.objects.select_related("case", "agency", "assembled")
             .filter(case__in=visible_cases(user))
-            .filter(Q(part=Part.MAIN) | Q(agency_id=user.agency_id))
+            .filter(volume_access_filter(user.agency_id))
             .get(pk=pk)
         )
     except (Volume.DoesNotExist, ValueError, TypeError) as exc:

@@ -62,18 +62,24 @@ logger = logging.getLogger(__name__)
 
 
 def visible_documents(user: Any, case: Case) -> QuerySet[Document]:
-    """Documents of ``case`` the user may read. The caller got ``case`` from
-    ``get_visible_case``; on top of that the work file 副卷 is visible only to the agency that
-    filed it (DESIGN.md §3: it stays with the police)."""
+    """Documents of ``case`` the user may read. The caller got ``case`` from ``get_visible_case``;
+    on top of that an agency reads its own documents and the main-file documents that reached it
+    in a package it received — never another agency's work file 副卷 (DESIGN.md §3), nor what a
+    later agency added unless it was sent back (docs/workflow.md, permission table)."""
+    from casehub.transfers.selectors import document_access_filter
+
     if not has_capability(user, READ_DOSSIER) or user.agency_id is None:
         return Document.objects.none()
-    return Document.objects.filter(case=case).filter(Q(part=Part.MAIN) | Q(owner_agency_id=user.agency_id))
+    return Document.objects.filter(case=case).filter(document_access_filter(user.agency_id))
 
 
 def visible_volumes(user: Any, case: Case) -> QuerySet[Volume]:
+    """Volumes of ``case`` the user may read: its agency's own, and main-file volumes it received."""
+    from casehub.transfers.selectors import volume_access_filter
+
     if not has_capability(user, READ_DOSSIER) or user.agency_id is None:
         return Volume.objects.none()
-    return Volume.objects.filter(case=case).filter(Q(part=Part.MAIN) | Q(agency_id=user.agency_id))
+    return Volume.objects.filter(case=case).filter(volume_access_filter(user.agency_id))
 
 
 def main_file_documents(case: Case) -> QuerySet[Document]:

@@ -76,6 +76,17 @@ def document_access_filter(agency_id: int | None) -> Q:
     return Q(owner_agency_id=agency_id) | (Q(part="main") & Q(pk__in=received))
 
 
+def volume_access_filter(agency_id: int | None) -> Q:
+    """Which assembled volumes an agency may read (a ``Q`` over ``dossier.Volume``): its own, and
+    main-file volumes that travelled in a package it accepted or that was delivered to it."""
+    if agency_id is None:
+        return Q(pk__in=[])
+    received = Transfer.volumes.through.objects.filter(
+        transfer__to_agency_id=agency_id, transfer__status__in=RECEIVED
+    ).values("volume_id")
+    return Q(agency_id=agency_id) | (Q(part="main") & Q(pk__in=received))
+
+
 def readable_documents(user: Any, case: Any) -> QuerySet:
     """The documents of ``case`` the user may read; ``case`` must come from get_visible_case."""
     from casehub.agencies.permissions import READ_DOSSIER, has_capability

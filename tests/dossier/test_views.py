@@ -37,6 +37,20 @@ def chunked_upload(client, case, data: bytes, *, name="笔录.pdf", title="询�
     return client.post(info["complete_url"], form)
 
 
+def hand_to_procuratorate(case, district):
+    """What an accepted transfer for review leaves behind: the procuratorate holds the case and
+    may read the main-file documents and volumes that travelled (docs/workflow.md)."""
+    from casehub.transfers.models import Transfer, TransferKind, TransferStatus
+
+    transfer = Transfer.objects.create(
+        case=case, kind=TransferKind.REVIEW_TRANSFER, from_agency=district.police, to_agency=district.procuratorate,
+        status=TransferStatus.ACCEPTED,
+    )
+    transfer.documents.set(Document.objects.filter(case=case, part="main"))
+    transfer.volumes.set(Volume.objects.filter(case=case, part="main"))
+    access.grant(case, district.procuratorate, act=True)
+
+
 def test_upload_assemble_and_read_through_the_pages(client, case, district):
     login(client, district.investigator)
     page = client.get(reverse("dossier:case", args=[case.pk]))
@@ -61,7 +75,7 @@ def test_upload_assemble_and_read_through_the_pages(client, case, district):
     assert volume.page_count == 4
 
     # A prosecutor of the receiving agency reads it once the case reaches them.
-    access.grant(case, district.procuratorate, act=True)
+    hand_to_procuratorate(case, district)
     login(client, district.prosecutor)
     reading = client.get(reverse("dossier:volume", args=[volume.pk]))
     body = reading.content.decode()
@@ -159,7 +173,7 @@ def test_another_agency_gets_404_on_the_case_its_documents_and_links(client, cas
         assert client.post(reverse("dossier:chunked_start", args=[case.pk]),
                            {"filename": "a.pdf", "size": 10}).status_code == 404
     # Once the procuratorate holds the case it reads the main file, but never the police work file.
-    access.grant(case, district.procuratorate, act=True)
+    hand_to_procuratorate(case, district)
     login(client, district.prosecutor)
     assert client.get(reverse("dossier:document", args=[doc.pk])).status_code == 200
     assert client.get(reverse("dossier:document", args=[work.pk])).status_code == 404
