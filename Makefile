@@ -49,7 +49,7 @@ test-slow: install-dev
 messages: install-dev
 	$(PY) manage.py makemessages -l en --no-location --ignore '.venv/*' --ignore 'var/*' --ignore 'tests/*' \
 	    --ignore 'bench/*' --ignore 'examples/*' --ignore 'artifacts/*'
-	$(PY) casehub/locale/apply_translations.py $(TRANSLATIONS)
+	$(PY) casehub/locale/apply_translations.py casehub/locale/en/translations.json
 	$(PY) manage.py compilemessages -l en
 
 lint: install-dev

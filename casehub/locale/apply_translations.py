@@ -22,13 +22,17 @@ def main(paths: list[str]) -> None:
     po = polib.pofile(str(PO))
     changed = 0
     for entry in po:
+        if entry.msgid_plural and entry.msgid in translations:
+            # Both English forms from one translation that carries the number, e.g. "%(n)s pages".
+            entry.msgstr_plural = {0: translations[entry.msgid], 1: translations[entry.msgid]}
+            continue
         if entry.msgid in translations and entry.msgstr != translations[entry.msgid]:
             entry.msgstr = translations[entry.msgid]
             if "fuzzy" in entry.flags:
                 entry.flags.remove("fuzzy")
             changed += 1
     po.save()
-    missing = [e.msgid for e in po if not e.msgstr and not e.obsolete]
+    missing = [e.msgid for e in po if not e.obsolete and ((not e.msgid_plural and not e.msgstr) or "fuzzy" in e.flags)]
     print(f"{changed} translations applied; {len(missing)} untranslated")
     for msgid in missing:
         print("  ", repr(msgid))
