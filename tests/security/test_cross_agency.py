@@ -404,3 +404,34 @@ def test_case_list_shows_the_case_to_its_holder_only(sc, other_district):
     assert sc.case.title in client.get(reverse("cases:list")).content.decode()
     client.force_login(other_district.investigator)
     assert sc.case.title not in client.get(reverse("cases:list")).content.decode()
+
+
+# The only pages an anonymous visitor may open (reviewed): the login page, and the API's OpenAPI
+# description and its docs page (SERVE_PERMISSIONS AllowAny: integrators read it before they hold a
+# token; it describes endpoints, never data — the leak check below still applies to it).
+PUBLIC = {"login", "api:schema", "api:docs"}
+
+
+def test_anonymous_visitors_get_nothing(sc):
+    """Every endpoint, no session: a redirect to the login page (UI) or 401/403 (API), never data."""
+    failures = []
+    client = Client(raise_request_exception=False)
+    for ep in endpoints():
+        if _covered(ep):
+            continue
+        url = _url(ep, sc)
+        response = client.get(url)
+        if ep.name in PUBLIC:
+            if _leaks(response, sc):
+                failures.append(f"anonymous GET {url} shows {_leaks(response, sc)}")
+            continue
+        status = response.status_code
+        if ep.route.startswith("api/"):
+            ok = status in (401, 403) or (status == 405 and not rule_for(ep.name).get)
+        else:
+            ok = (status == 302 and "/login/" in response["Location"]) or status in (403, 405)
+        if not ok:
+            failures.append(f"anonymous GET {url} -> {status}")
+        elif _leaks(response, sc):
+            failures.append(f"anonymous GET {url} shows {_leaks(response, sc)}")
+    assert not failures, "\n".join(failures)
