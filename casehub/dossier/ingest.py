@@ -266,7 +266,8 @@ def inspect_image(path: Path) -> int:
         raise
     except Image.DecompressionBombError as exc:
         raise IngestRejected(_("图像像素数超过上限 %(max)d。") % {"max": max_pixels}, code="pixels") from exc
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, TypeError) as exc:
+        # Pillow's decoders raise TypeError too (e.g. "Missing dimensions" for a bare header).
         raise IngestRejected(_("图像文件已损坏或不完整，无法读取。"), code="malformed_image") from exc
 
 
@@ -274,10 +275,14 @@ def image_to_pdf(path: Path, out: Path) -> None:
     """Convert an image file to a PDF at ``out``: one A4 page per image or frame, lossless."""
     try:
         data = img2pdf.convert(str(path), layout_fun=_A4_LAYOUT, rotation=img2pdf.Rotation.ifvalid)
-    except (img2pdf.AlphaChannelError, img2pdf.ImageOpenError, ValueError, TypeError):
-        # Transparency or an exotic mode img2pdf will not embed as is: flatten each frame onto
-        # white and embed it as PNG data (still lossless for what a reader sees).
-        data = img2pdf.convert(list(_flattened_frames(path)), layout_fun=_A4_LAYOUT)
+    except Exception:
+        # img2pdf parses PNG/JPEG itself and raises bare Exceptions for files Pillow accepted
+        # (bad chunk lengths), as well as for transparency and exotic modes. Re-encode each frame
+        # through Pillow, flattened onto white (lossless for what a reader sees), and retry once.
+        try:
+            data = img2pdf.convert(list(_flattened_frames(path)), layout_fun=_A4_LAYOUT)
+        except Exception as exc:
+            raise IngestRejected(_("图像文件已损坏或不完整，无法读取。"), code="malformed_image") from exc
     out.write_bytes(data)
 
 
