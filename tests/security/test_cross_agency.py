@@ -435,3 +435,64 @@ def test_anonymous_visitors_get_nothing(sc):
         elif _leaks(response, sc):
             failures.append(f"anonymous GET {url} shows {_leaks(response, sc)}")
     assert not failures, "\n".join(failures)
+
+
+def _a_object(model, sc):
+    """An instance of ``model`` that belongs to district A (None if the scenario has none)."""
+    label = model._meta.label
+    d = sc.district
+    owners = {
+        "agencies.User": lambda: d.investigator,
+        "agencies.Agency": lambda: d.police,
+        "auth.Group": lambda: d.police.group,
+        "custody.CustodyRecord": lambda: sc.custody_record,
+        "custody.CustodyCertificate": lambda: sc.certificate,
+        "custody.CustodyNotice": lambda: sc.notice,
+    }
+    if label in owners:
+        return owners[label]()
+    if any(f.name == "case" for f in model._meta.get_fields()):
+        return model._default_manager.filter(case__in=[sc.case, sc.sent_case]).first()
+    if any(f.name == "user" for f in model._meta.get_fields()):
+        return model._default_manager.filter(user__agency__in=[d.police, d.procuratorate]).first()
+    return None
+
+
+def test_the_django_admin_shows_another_district_nothing(sc, other_district):
+    """X's agency administrator (staff, for managing X's users) opens every admin list and the
+    change page of every object of district A that the admin registers: never A's object, never
+    A's case particulars. Non-staff users of X never get past the admin login."""
+    from django.contrib import admin
+
+    failures = []
+    admin_client = Client(raise_request_exception=False)
+    admin_client.force_login(other_district.police_admin)
+    clerk = Client(raise_request_exception=False)
+    clerk.force_login(other_district.investigator)
+    for model in admin.site._registry:
+        info = (model._meta.app_label, model._meta.model_name)
+        urls = [reverse_admin("admin:%s_%s_changelist" % info)]
+        obj = _a_object(model, sc)
+        if obj is not None:
+            urls += [reverse_admin("admin:%s_%s_change" % info, obj.pk),
+                     reverse_admin("admin:%s_%s_history" % info, obj.pk)]
+        for url in urls:
+            response = admin_client.get(url)
+            if obj is not None and url != urls[0] and response.status_code == 200:
+                failures.append(f"X admin GET {url} -> 200 (an object of district A)")
+            if _leaks(response, sc):
+                failures.append(f"X admin GET {url} shows {_leaks(response, sc)}")
+            response = clerk.get(url)
+            if response.status_code != 302 or "/admin/login/" not in response["Location"]:
+                failures.append(f"X investigator GET {url} -> {response.status_code}")
+    # Positive control: the same URLs do open for district A's own administrator.
+    own = Client()
+    own.force_login(sc.district.police_admin)
+    assert own.get(reverse_admin("admin:agencies_user_change", sc.district.investigator.pk)).status_code == 200
+    assert not failures, "\n".join(failures)
+
+
+def reverse_admin(name: str, *args) -> str:
+    from django.urls import reverse
+
+    return reverse(name, args=args)
