@@ -471,11 +471,11 @@ def test_the_django_admin_shows_another_district_nothing(sc, other_district):
     clerk.force_login(other_district.investigator)
     for model in admin.site._registry:
         info = (model._meta.app_label, model._meta.model_name)
-        urls = [reverse_admin("admin:%s_%s_changelist" % info)]
+        urls = [reverse_admin(f"admin:{info[0]}_{info[1]}_changelist")]
         obj = _a_object(model, sc)
         if obj is not None:
-            urls += [reverse_admin("admin:%s_%s_change" % info, obj.pk),
-                     reverse_admin("admin:%s_%s_history" % info, obj.pk)]
+            urls += [reverse_admin(f"admin:{info[0]}_{info[1]}_change", obj.pk),
+                     reverse_admin(f"admin:{info[0]}_{info[1]}_history", obj.pk)]
         for url in urls:
             response = admin_client.get(url)
             if obj is not None and url != urls[0] and response.status_code == 200:
