@@ -160,6 +160,8 @@ def test_corpus_input_is_handled_and_a_rejection_stores_nothing(path, tmp_path, 
                                 title="语料", category="evidence")
     if outcome == "accepted":
         assert job.status == "done", job.message
+        document = Document.objects.get(case=case)
+        assert document.page_count >= 1, "a document without pages entered the dossier"
     else:
         assert job.status == "failed" and job.message
         assert StoredObject.objects.count() == objects
