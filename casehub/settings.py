@@ -256,6 +256,9 @@ EMAIL_BACKEND = (
 EMAIL_HOST = _email_host or "localhost"
 
 REST_FRAMEWORK = {
+    # Behind N reverse proxies, the client address is the Nth from the right in X-Forwarded-For;
+    # throttles and failed-token limits key on it.
+    "NUM_PROXIES": int(env.get("CASEHUB_PROXY_COUNT") or 0) or None,
     "DEFAULT_SCHEMA_CLASS": "casehub.api.schema.CasehubAutoSchema",
     # Bearer tokens for agency systems; the browser's session (CSRF-checked) for the UI's own calls.
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -14,6 +14,7 @@ of the same agency runs it (or turns it down).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -39,6 +40,8 @@ from casehub.transfers.models import (
 from workflows import definition as d
 from workflows import guards as g
 from workflows.signals import case_transitioned
+
+logger = logging.getLogger(__name__)
 
 
 class TransitionError(Exception):
@@ -66,6 +69,42 @@ class GuardFailed(TransitionError):
 
 class InvalidInputs(TransitionError):
     pass
+
+
+class SideEffectFailed(TransitionError):
+    """Signing or storing what the transition produces failed; the transaction rolled back."""
+
+
+def _side_effects_guarded(run: Any, *, case: Case, transition: str, acting_user: Any) -> Any:
+    """Run a durable transition; turn a signing or storage failure into a :class:`SideEffectFailed`.
+
+    The transition's own transaction has rolled back by the time we get here (stage, permissions,
+    clocks, audit — nothing remains), so the failure is recorded in a transaction of its own: the
+    audit trail shows the attempt and why it did not happen.
+    """
+    from casehub.pki.messages import describe_error
+    from signing import SigningError
+    from storage import StorageError
+
+    try:
+        return run()
+    except TransitionError:
+        raise
+    except SigningError as exc:
+        message = _("电子签章失败，本次办理未生效：%(why)s") % {"why": describe_error(exc)}
+        failure: Exception = exc
+    except StorageError as exc:
+        message = _("对象存储暂时不可用，本次办理未生效，请稍后重试。")
+        failure = exc
+    except Exception as exc:
+        # Anything else (a signing device that does not answer, a bug): the user learns that nothing
+        # happened; the operator finds the traceback in the log and the attempt in the audit trail.
+        logger.exception("transition %s on case %s failed", transition, getattr(case, "pk", case))
+        message = _("本次办理未生效：生成、签名或存储文书时发生错误，已记录，请联系系统管理员。")
+        failure = exc
+    record_event("workflow.failed", actor=acting_user, case=case,
+                 details={"transition": transition, "error": message, "detail": str(failure)[:500]})
+    raise SideEffectFailed(message) from failure
 
 
 @dataclass
@@ -296,7 +335,10 @@ def fire(
     if spec.name == d.REGISTER:
         raise NotAllowed(_("立案请使用立案登记功能。"))
     cleaned = clean_inputs(spec, inputs or {})
-    result = _retrying_sqlite_lock(lambda: _fire(case, spec, acting_user, cleaned, expected_version))
+    result = _side_effects_guarded(
+        lambda: _retrying_sqlite_lock(lambda: _fire(case, spec, acting_user, cleaned, expected_version)),
+        case=case, transition=spec.name, acting_user=acting_user,
+    )
     _sync_caller_case(case, result.case)
     return result
 
@@ -359,7 +401,10 @@ def decide_approval(
     comment = (comment or "").strip()
     if not approve and not comment:
         raise InvalidInputs(_("不批准时请填写审批意见。"), errors={"comment": [_("请填写审批意见。")]})
-    return _retrying_sqlite_lock(lambda: _decide(approval, acting_user, approve, comment))
+    return _side_effects_guarded(
+        lambda: _retrying_sqlite_lock(lambda: _decide(approval, acting_user, approve, comment)),
+        case=approval.case, transition=approval.transition, acting_user=acting_user,
+    )
 
 
 def _decide(approval: ApprovalRequest, acting_user: Any, approve: bool, comment: str) -> TransitionResult | None:

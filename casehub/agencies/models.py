@@ -127,3 +127,6 @@ class Capability(models.Model):
             ("view_audit", "审计日志 / view and verify the audit trail"),
             ("manage_agency_users", "人员管理 / manage the users of one's own agency"),
         ]
+
+    def __str__(self) -> str:
+        return "capability"

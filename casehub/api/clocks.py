@@ -26,8 +26,7 @@ from rest_framework.response import Response
 
 from casehub.api.base import require_any
 from casehub.api.serializers import ID_MAX, AgencyRefSerializer
-from casehub.cases.selectors import get_visible_case
-from casehub.cases.views import CASE_READERS
+from casehub.cases.selectors import CASE_READERS, get_visible_case
 from casehub.clocks.models import Clock, ClockStatus
 from casehub.clocks.selectors import agency_clocks, case_clocks
 from casehub.notifications.models import Notification

@@ -33,8 +33,7 @@ from casehub.api.base import require_any
 from casehub.api.idempotency import idempotent
 from casehub.api.serializers import ID_MAX, AgencyRefSerializer
 from casehub.audit.services import record_event
-from casehub.cases.selectors import get_visible_case
-from casehub.cases.views import CASE_READERS
+from casehub.cases.selectors import CASE_READERS, get_visible_case
 from casehub.custody import selectors as custody
 from casehub.custody.models import (
     CertificateStatus,

@@ -44,9 +44,14 @@ from casehub.audit.models import AuditEvent
 from casehub.audit.selectors import visible_events
 from casehub.cases.models import Case, CaseNumber, CaseStatus, Offence, Person
 from casehub.cases.persons import add_person
-from casehub.cases.selectors import actionable_cases, get_visible_case, visible_cases
+from casehub.cases.selectors import (
+    CASE_READERS,
+    actionable_cases,
+    get_visible_case,
+    search_cases,
+    visible_cases,
+)
 from casehub.cases.services import register_case
-from casehub.cases.views import CASE_READERS, search_cases
 
 
 def _validated_query(serializer_class: type[serializers.Serializer], request: Request) -> dict[str, Any]:

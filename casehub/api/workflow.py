@@ -35,8 +35,7 @@ from casehub.api.idempotency import idempotent
 from casehub.api.models import ApiTask
 from casehub.api.serializers import ID_MAX, AgencyRefSerializer, CaseSerializer, TaskSerializer
 from casehub.cases.models import Case
-from casehub.cases.selectors import actionable_cases, get_visible_case
-from casehub.cases.views import CASE_READERS
+from casehub.cases.selectors import CASE_READERS, actionable_cases, get_visible_case
 from casehub.transfers.models import (
     ApprovalRequest,
     ApprovalStatus,

@@ -122,6 +122,9 @@ class NumberFormat(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["agency", "kind"], name="uniq_number_format")]
 
+    def __str__(self) -> str:
+        return f"{self.agency_id}:{self.kind} {self.pattern}"
+
 
 class NumberSequence(models.Model):
     """The last sequence number issued per agency, kind (and type code) and year; locked to issue."""
@@ -136,6 +139,9 @@ class NumberSequence(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["agency", "kind", "type_code", "year"], name="uniq_sequence_counter"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.agency_id}:{self.kind}{self.type_code}/{self.year} = {self.last}"
 
 
 class PersonRole(models.TextChoices):

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404
 
+from casehub.agencies import permissions as p
 from casehub.cases.access import ACT, VIEW
-from casehub.cases.models import Case, CaseGroupObjectPermission
+from casehub.cases.models import Case, CaseGroupObjectPermission, CaseNumber, Person
+
+# Capabilities of the roles that work with cases (any one suffices to open case pages and lists).
+CASE_READERS = (p.READ_DOSSIER, p.REGISTER_CASE, p.REVIEW_INCOMING, p.DOCKET_CASE)
 
 
 def _case_ids_with(user: Any, codename: str) -> QuerySet:
@@ -44,3 +48,21 @@ def get_visible_case(user: Any, pk: Any) -> Case:
 
 def can_act(user: Any, case: Case) -> bool:
     return actionable_cases(user).filter(pk=case.pk).exists()
+
+
+def search_cases(qs: QuerySet[Case], *, q: str = "", stage: str = "", status: str = "") -> QuerySet[Case]:
+    """Filter by any of the case's numbers, a person's name or ID number, an offence, or the title."""
+    q = q.strip()
+    if q:
+        matching = (
+            Q(title__icontains=q)
+            | Q(pk__in=CaseNumber.objects.filter(number__icontains=q).values("case_id"))
+            | Q(pk__in=Person.objects.filter(Q(name__icontains=q) | Q(id_number=q.upper())).values("case_id"))
+            | Q(offences__name__icontains=q)
+        )
+        qs = qs.filter(pk__in=Case.objects.filter(matching).values("pk"))
+    if stage:
+        qs = qs.filter(stage=stage)
+    if status:
+        qs = qs.filter(status=status)
+    return qs

@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -22,36 +22,17 @@ from casehub.agencies import permissions as p
 from casehub.audit.services import record_event
 from casehub.cases.display import stage_choices, stage_label
 from casehub.cases.forms import CaseForm, CaseSearchForm, PersonForm, PersonFormSet
-from casehub.cases.models import Case, CaseNumber, Person
+from casehub.cases.models import CaseNumber, Person
 from casehub.cases.persons import add_person
-from casehub.cases.selectors import can_act, get_visible_case, visible_cases
+from casehub.cases.selectors import CASE_READERS, can_act, get_visible_case, search_cases, visible_cases
 from casehub.cases.services import register_case
 
 PAGE_SIZE = 25
-CASE_READERS = (p.READ_DOSSIER, p.REGISTER_CASE, p.REVIEW_INCOMING, p.DOCKET_CASE)
 
 
 def _require_any(user: Any, capabilities: tuple[str, ...]) -> None:
     if not any(p.has_capability(user, c) for c in capabilities):
         raise PermissionDenied(_("您的角色无权访问此页面。"))
-
-
-def search_cases(qs: QuerySet[Case], *, q: str = "", stage: str = "", status: str = "") -> QuerySet[Case]:
-    """Filter by any of the case's numbers, a person's name or ID number, an offence, or the title."""
-    q = q.strip()
-    if q:
-        matching = (
-            Q(title__icontains=q)
-            | Q(pk__in=CaseNumber.objects.filter(number__icontains=q).values("case_id"))
-            | Q(pk__in=Person.objects.filter(Q(name__icontains=q) | Q(id_number=q.upper())).values("case_id"))
-            | Q(offences__name__icontains=q)
-        )
-        qs = qs.filter(pk__in=Case.objects.filter(matching).values("pk"))
-    if stage:
-        qs = qs.filter(stage=stage)
-    if status:
-        qs = qs.filter(status=status)
-    return qs
 
 
 @login_required

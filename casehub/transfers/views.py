@@ -20,7 +20,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from casehub.agencies import permissions as p
 from casehub.audit.services import record_event
-from casehub.cases.selectors import get_visible_case, visible_cases
+from casehub.cases.selectors import CASE_READERS, get_visible_case, visible_cases
 from casehub.transfers import selectors, services
 from casehub.transfers.forms import PaperTransferForm, TransitionForm
 from casehub.transfers.models import ApprovalRequest, ApprovalStatus, Transfer, TransferStatus
@@ -29,6 +29,13 @@ from workflows import diagram, engine
 
 INBOX_CAPABILITIES = (p.REVIEW_INCOMING, p.APPROVE_OUTGOING, p.PREPARE_OUTGOING, p.DOCKET_CASE, p.DELIVER_JUDGMENT,
                       p.REGISTER_PAPER_TRANSFER)
+# Roles that work with packages; others (an agency administrator, a detention officer) get 404.
+TRANSFER_READERS = (*INBOX_CAPABILITIES, *CASE_READERS)
+
+
+def _get_transfer(user: Any, pk: Any) -> Transfer:
+    _require_any(user, TRANSFER_READERS)
+    return selectors.get_visible_transfer(user, pk)
 
 
 def _require_any(user: Any, capabilities: tuple[str, ...]) -> None:
@@ -139,7 +146,7 @@ def _actions_for(user: Any, transfer: Transfer) -> list[d.TransitionSpec]:
 @login_required
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
     user = request.user
-    transfer = selectors.get_visible_transfer(user, pk)
+    transfer = _get_transfer(user, pk)
     manifest = transfer.manifest or {}
     receipt_ok = None
     if transfer.receipt_sha256:
@@ -159,7 +166,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def verification(request: HttpRequest, pk: int) -> HttpResponse:
     """The verification block, polled by htmx while the task runs."""
-    transfer = selectors.get_visible_transfer(request.user, pk)
+    transfer = _get_transfer(request.user, pk)
     return render(request, "transfers/_verification.html", {"transfer": transfer,
                                                              "actions": _actions_for(request.user, transfer)})
 
@@ -167,7 +174,7 @@ def verification(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def reverify(request: HttpRequest, pk: int) -> HttpResponse:
-    transfer = selectors.get_visible_transfer(request.user, pk)
+    transfer = _get_transfer(request.user, pk)
     try:
         services.reverify(transfer, acting_user=request.user)
     except PermissionDenied as exc:
@@ -188,7 +195,7 @@ DOWNLOADS = {
 @login_required
 def download(request: HttpRequest, pk: int, name: str) -> HttpResponse:
     """The signed bytes exactly as stored, so anyone can check them with openssl cms -verify."""
-    transfer = selectors.get_visible_transfer(request.user, pk)
+    transfer = _get_transfer(request.user, pk)
     if name not in DOWNLOADS:
         raise Http404
     attr, content_type = DOWNLOADS[name]
@@ -206,6 +213,7 @@ def download(request: HttpRequest, pk: int, name: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def approval(request: HttpRequest, pk: int) -> HttpResponse:
     user = request.user
+    _require_any(user, TRANSFER_READERS)
     try:
         item = selectors.visible_approvals(user).get(pk=pk)
     except (ApprovalRequest.DoesNotExist, ValueError, TypeError) as exc:

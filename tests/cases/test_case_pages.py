@@ -1,6 +1,5 @@
 """Registering a case and finding it again: the investigator's first steps."""
 
-from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest

@@ -53,8 +53,9 @@ def test_other_agencies_are_not_affected(client, district):
 
 
 def test_open_redirect_after_verification_is_refused(client, district):
-    from casehub.web.otp_views import _safe_next
     from django.test import RequestFactory
+
+    from casehub.web.otp_views import _safe_next
 
     request = RequestFactory().get("/otp/verify/", {"next": "https://evil.example/"})
     assert _safe_next(request) == "/"

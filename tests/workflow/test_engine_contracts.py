@@ -50,15 +50,17 @@ def test_a_failing_receiver_rolls_the_whole_transition_back(case, district, driv
     events = AuditEvent.objects.count()
     case_transitioned.connect(refuse)
     try:
-        with pytest.raises(RuntimeError):
+        with pytest.raises(engine.SideEffectFailed) as failed:
             engine.fire(case, "accept_review_transfer", acting_user=district.prosecutor, inputs={})
     finally:
         case_transitioned.disconnect(refuse)
+    assert isinstance(failed.value.__cause__, RuntimeError)
     case.refresh_from_db()
     assert case.stage == d.Stage.REVIEW_REQUESTED and case.holder_agency == district.police
     assert Transfer.objects.get().status == "sent" and not Transfer.objects.get().receipt_sha256
     assert not TransitionLog.objects.filter(transition="accept_review_transfer").exists()
-    assert AuditEvent.objects.count() == events
+    # Only the record of the failed attempt, written after the rollback.
+    assert list(AuditEvent.objects.order_by("sequence")[events:].values_list("action", flat=True)) == ["workflow.failed"]
     assert not case.clocks.filter(kind="review_prosecution").exists()
 
 
