@@ -52,8 +52,3 @@ def trail(db):
         for i in range(1, 11)
     ]
 
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    """The district fixture hashes ten passwords; PBKDF2 at production strength costs seconds."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -14,11 +14,6 @@ from casehub.clocks.holidays_source import load_year
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    # The district fixture creates ten users; PBKDF2 would dominate the run time.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
 
 def at(year: int, month: int, day: int, hour: int = 10, minute: int = 0) -> datetime:
     """An aware moment in the platform's time zone."""

@@ -25,12 +25,6 @@ from tests.fixtures.s3 import ACCESS_KEY, SECRET_KEY, S3TestServer, _free_port
 from tests.storage.streams import MIB, GeneratedStream  # noqa: F401 - re-exported for the tests
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    # The district fixture creates ten users; real PBKDF2 would dominate these tests' run time.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @dataclass
 class Backend:
     """A store under test plus the means to reach behind it, as an attacker or a failure would."""
