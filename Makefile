@@ -38,8 +38,10 @@ test: export DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/casehub
 test: export CASEHUB_CACHE_URL ?= redis://127.0.0.1:6379/1
 test: export CASEHUB_TEST_REDIS_URL ?= redis://127.0.0.1:6379/2
 endif
+# Two workers: the CI machine has two cores (each worker gets its own test database).
+PYTEST_WORKERS ?= 2
 test: install-dev
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 ## The long fuzz/property runs (marked slow), not part of `make test`.
 test-slow: install-dev
