@@ -1,10 +1,3 @@
-"""Fixtures of the backup tests: fast password hashing, and the fault tests' file database."""
-
-import pytest
+"""Fixtures of the backup tests: the fault tests' SQLite database file (the scripts run in subprocesses)."""
 
 from tests.faults.conftest import file_database  # noqa: F401  (fixture)
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hasher(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,18 +1,9 @@
-"""Fixtures of the fault tests. Fast password hashing (the district has ten users).
-
-The production hasher (PBKDF2) is checked in tests/security/test_http_controls.py with the real
-settings, in a subprocess.
-"""
+"""Fixtures of the fault tests: a real Celery worker, and a SQLite database file for threads and processes."""
 
 import pytest
 from django.db import connection, connections
 
 from tests.fixtures.celery_worker import celery_worker  # noqa: F401  (fixture; see tests/fixtures/celery_worker.py)
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hasher(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture
