@@ -180,6 +180,16 @@ def inspect_pdf(path: Path) -> PdfFacts:
     except pikepdf.PdfError as exc:
         raise IngestRejected(_("PDF 文件已损坏或格式不正确，无法读取。"), code="malformed") from exc
     with pdf:
+        try:
+            qpdf_pages = len(pdf.pages)
+        except pikepdf.PdfError as exc:
+            raise IngestRejected(_("PDF 文件已损坏或格式不正确，无法读取。"), code="malformed") from exc
+        if qpdf_pages != page_count:
+            # The two parsers read a different page tree: a damaged or deliberately ambiguous file
+            # that would be counted, stamped and shown differently by different readers.
+            logger.info("page trees disagree in %s: pypdf %d, qpdf %d", path.name, page_count, qpdf_pages)
+            raise IngestRejected(_("PDF 文件的页面结构有歧义或已损坏（不同解析器读出的页数不同），不予接收。"),
+                                 code="malformed")
         facts = PdfFacts(page_count=page_count)
         _scan_objects(pdf, facts)
     if "javascript" in facts.findings:
