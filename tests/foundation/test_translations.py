@@ -22,3 +22,14 @@ def test_the_compiled_catalogue_matches_the_source():
         if entry.obsolete or entry.msgid_plural or "fuzzy" in entry.flags:
             continue
         assert compiled.get(entry.msgid) == entry.msgstr, entry.msgid
+
+
+def test_translations_keep_every_placeholder():
+    import re
+
+    placeholder = re.compile(r"%\(\w+\)[sd]")
+    po = polib.pofile(str(LOCALE / "django.po"))
+    for entry in po:
+        if entry.obsolete or entry.msgid_plural:
+            continue
+        assert sorted(placeholder.findall(entry.msgid)) == sorted(placeholder.findall(entry.msgstr)), entry.msgid
