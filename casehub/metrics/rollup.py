@@ -56,7 +56,8 @@ Deltas = dict[tuple[str, tuple[Any, ...]], list[int]]
 
 
 def local_day(at: datetime) -> date:
-    return timezone.localtime(at).date()
+    """The day in the platform's time zone (settings.TIME_ZONE, whatever zone a request activated)."""
+    return timezone.localtime(at, timezone.get_default_timezone()).date()
 
 
 def level_start(level: str, day: date) -> date:
@@ -401,7 +402,7 @@ def _rebuild_postgresql(cursor: Any) -> None:
     """The same contributions as :func:`compute_from_base`, aggregated by PostgreSQL itself (a
     million cases in minutes rather than an hour of Python). The rebuild-equals-incremental test
     runs this path on PostgreSQL and the Python one on SQLite."""
-    tz = timezone.get_current_timezone_name()
+    tz = timezone.get_default_timezone_name()
     cursor.execute(
         "INSERT INTO metrics_transferday (day, from_agency_id, to_agency_id, kind, mode, e_complete, n) "
         "SELECT (sent_at AT TIME ZONE %s)::date, from_agency_id, to_agency_id, kind, mode, "
