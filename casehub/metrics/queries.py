@@ -17,11 +17,15 @@ Definitions (docs/audit.md has the long form):
   certificate per person per hand-over. Persons covered = distinct persons on those certificates.
 * **Time in stage**: stays (:class:`~casehub.metrics.models.StageStay`) that *ended* in the period,
   per stage and holder agency; median and 90th percentile are ``percentile_cont`` (linear
-  interpolation), in days.
+  interpolation) over each stay's duration rounded to the nearest whole hour, in days.
 * **Acceptance time**: online packages needing acceptance, answered (accepted or rejected) in
-  the period: answer time − send time, per receiving agency and kind, in hours.
+  the period: answer time − send time rounded to the nearest whole minute, per receiving agency
+  and kind, in hours.
 * **Clocks**: statutory clocks stopped in the period — met when stopped on or before the due
   date (local calendar day), overdue otherwise; plus clocks running past their due date today.
+
+The numbers are read from the rollup tables (:mod:`casehub.metrics.rollup`, docs/audit.md §2
+"Rollups"), not aggregated from the base rows at request time; drill-downs page through base rows.
 
 Auditors see metadata only: case numbers, agencies, kinds, times and counts — no titles, persons
 or documents. Scope: the agencies the auditor may audit (:func:`casehub.audit.selectors.auditable_agencies`),
