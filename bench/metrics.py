@@ -7,6 +7,8 @@ data only ever enters through the workflow engine (``manage.py simulate`` drives
 spread over two years; the dashboard is built for the second year and all agencies, as an auditor
 with no region limit sees it. Reported:
 
+* the time ``manage.py rebuild_metrics`` takes to fill the dashboard's rollup tables from the
+  generated rows (COPY sends no signals, so the rollups are rebuilt as after any bulk load);
 * the whole dashboard (every table the page shows, the same code) — cold and warm timings;
 * each SQL statement it ran, with its time and the indexes its plan used (EXPLAIN ANALYZE);
 * ``verify_chain`` throughput in events per second over the whole generated chain.
@@ -354,6 +356,24 @@ def add_suggested_indexes() -> None:
         cursor.execute("VACUUM ANALYZE custody_custodycertificate")
 
 
+def rebuild_rollups() -> dict:
+    """``manage.py rebuild_metrics``, as after any bulk load, then ANALYZE the rollups."""
+    from django.core.management import call_command
+    from django.db import connection
+
+    from casehub.metrics import rollup
+
+    started = time.perf_counter()
+    call_command("rebuild_metrics")
+    seconds = time.perf_counter() - started
+    rows = {}
+    with connection.cursor() as cursor:
+        for table, (model, _keys, _vals) in rollup.SPECS.items():
+            cursor.execute(f"VACUUM ANALYZE {model._meta.db_table}")
+            rows[table] = model.objects.count()
+    return {"seconds": round(seconds, 1), "rows": rows}
+
+
 def measure_verify() -> dict:
     from casehub.audit.verify import verify_chain
 
@@ -383,6 +403,7 @@ def main() -> None:
     try:
         result["generated"] = generate(args.cases, args.events, args.seed)
         result["generate_seconds"] = round(time.perf_counter() - started, 1)
+        result["rebuild_rollups"] = rebuild_rollups()
         result["dashboard"] = measure_dashboard()
         result["verify_audit"] = measure_verify()
         if args.suggested_indexes:
@@ -399,6 +420,8 @@ def main() -> None:
     (out / "metrics.json").write_text(json.dumps(result, ensure_ascii=False, indent=1))
     d, v = result["dashboard"], result["verify_audit"]
     print(f"generated {result['generated']} in {result['generate_seconds']} s")
+    r = result["rebuild_rollups"]
+    print(f"rebuild_metrics: {r['rows']} rollup rows in {r['seconds']} s")
     print(f"dashboard, {d['period'][0]}..{d['period'][1]}, {d['agencies']} agencies, "
           f"{d['transfers_in_period']} transfers: runs {d['seconds']} s (median {d['median_seconds']} s)")
     for s in d["statements"]:

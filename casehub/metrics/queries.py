@@ -17,11 +17,15 @@ Definitions (docs/audit.md has the long form):
   certificate per person per hand-over. Persons covered = distinct persons on those certificates.
 * **Time in stage**: stays (:class:`~casehub.metrics.models.StageStay`) that *ended* in the period,
   per stage and holder agency; median and 90th percentile are ``percentile_cont`` (linear
-  interpolation), in days.
+  interpolation) over each stay's duration rounded to the nearest whole hour, in days.
 * **Acceptance time**: online packages needing acceptance, answered (accepted or rejected) in
-  the period: answer time − send time, per receiving agency and kind, in hours.
+  the period: answer time − send time rounded to the nearest whole minute, per receiving agency
+  and kind, in hours.
 * **Clocks**: statutory clocks stopped in the period — met when stopped on or before the due
   date (local calendar day), overdue otherwise; plus clocks running past their due date today.
+
+The numbers are read from the rollup tables (:mod:`casehub.metrics.rollup`, docs/audit.md §2
+"Rollups"), not aggregated from the base rows at request time; drill-downs page through base rows.
 
 Auditors see metadata only: case numbers, agencies, kinds, times and counts — no titles, persons
 or documents. Scope: the agencies the auditor may audit (:func:`casehub.audit.selectors.auditable_agencies`),
@@ -37,9 +41,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.db import connection
-from django.db.models import Count, F, Q, QuerySet
-from django.db.models.functions import TruncDate, TruncMonth
+from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import TruncMonth
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
@@ -206,21 +209,42 @@ class TransferFact:
 
 
 def transfer_facts(period: Period, scope: Scope) -> list[TransferFact]:
-    tz = timezone.get_current_timezone()
-    grouped = list(
-        _transfers(period, scope).annotate(month=TruncMonth("sent_at", tzinfo=tz))
-        .values("from_agency_id", "to_agency_id", "kind", "mode", "electronic", "dossier_complete", "month")
-        .annotate(n=Count("id")).order_by()
-    )
+    """The period's transfers grouped for every table, read from the daily rollup
+    (:class:`~casehub.metrics.models.TransferDay`), summed per month."""
+    from casehub.metrics.models import TransferDay
+
+    grouped = [
+        g for g in scope.transfers(TransferDay.objects.filter(day__gte=period.start, day__lte=period.end))
+        .annotate(month=TruncMonth("day"))
+        .values("from_agency_id", "to_agency_id", "kind", "mode", "e_complete", "month")
+        .annotate(n=Sum("n")).order_by()
+        if g["n"]
+    ]
     kinds = dict(Agency.objects.filter(pk__in={g["from_agency_id"] for g in grouped} |
                                        {g["to_agency_id"] for g in grouped}).values_list("pk", "kind"))
     return [
         TransferFact(g["from_agency_id"], g["to_agency_id"],
                      direction_key(kinds[g["from_agency_id"]], kinds[g["to_agency_id"]]), g["kind"],
-                     g["mode"] == "online", bool(g["electronic"] and g["dossier_complete"]), _as_date(g["month"]),
-                     g["n"])
+                     g["mode"] == "online", bool(g["e_complete"]), _as_date(g["month"]), g["n"])
         for g in grouped
     ]
+
+
+def covers_every_agency(scope: Scope) -> bool:
+    """Distinct counts (cases, persons, hand-overs) come from the FirstSeenDay chains, which count a
+    thing once over all agencies: exact when the scope is every agency. A narrower scope (a region,
+    one agency) counts from the base rows, which are then fewer."""
+    return len(set(scope.agency_ids)) >= Agency.objects.count()
+
+
+def _first_seen(metric: str, period: Period, scope: Scope) -> QuerySet:
+    from casehub.metrics.models import FirstSeenDay
+
+    qs = FirstSeenDay.objects.filter(metric=metric, day__gte=period.start, day__lte=period.end,
+                                     prev_day__lt=period.start)
+    if scope.direction:
+        qs = qs.filter(direction=scope.direction)
+    return qs
 
 
 def circulation_rates(period: Period, scope: Scope, facts: list[TransferFact] | None = None) -> list[RateRow]:
@@ -265,30 +289,48 @@ class CustodyRow:
     handovers: int  # distinct (case, transfer) hand-overs the certificates belong to
 
 
+def _certificate_days(period: Period, scope: Scope) -> QuerySet:
+    from casehub.metrics.models import CertificateDay
+
+    return scope.transfers(CertificateDay.objects.filter(day__gte=period.start, day__lte=period.end))
+
+
 def custody_rates(period: Period, scope: Scope) -> list[CustodyRow]:
-    grouped = (
-        _certificates(period, scope)
-        .values("from_agency_id", "from_agency__kind", "to_agency__kind")
-        .annotate(
-            total=Count("id"),
-            online=Count("id", filter=Q(channel="online")),
-            persons=Count("person_id", distinct=True),
-            persons_online=Count("person_id", filter=Q(channel="online"), distinct=True),
-            handovers=Count("transfer_id", distinct=True),
-            paper_handovers=Count("id", filter=Q(transfer__isnull=True)),
-        )
-    )
-    rows = [
-        CustodyRow(g["from_agency_id"], direction_key(g["from_agency__kind"], g["to_agency__kind"]),
-                   Ratio(g["online"], g["total"]), g["persons"], g["persons_online"],
-                   g["handovers"] + g["paper_handovers"])
-        for g in grouped
-    ]
-    return _sorted_rows(rows)
+    rows: dict[tuple[int, str], CustodyRow] = {}
+    for g in (_certificate_days(period, scope)
+              .values("from_agency_id", "from_agency__kind", "to_agency__kind")
+              .annotate(total=Sum("n"), online=Sum("n", filter=Q(channel="online")),
+                        paper_handovers=Sum("n", filter=Q(without_transfer=True))).order_by()):
+        if not g["total"]:
+            continue
+        key = (g["from_agency_id"], direction_key(g["from_agency__kind"], g["to_agency__kind"]))
+        rows[key] = CustodyRow(key[0], key[1], Ratio(g["online"] or 0, g["total"]), 0, 0, g["paper_handovers"] or 0)
+    if covers_every_agency(scope):
+        for metric, attr in (("person_row", "persons"), ("person_row_online", "persons_online"),
+                             ("handover", "handovers")):
+            for g in (_first_seen(metric, period, scope).values("agency_id", "direction")
+                      .annotate(n=Sum("n")).order_by()):
+                row = rows.get((g["agency_id"], g["direction"]))
+                if row is not None:
+                    setattr(row, attr, getattr(row, attr) + g["n"])
+    else:
+        for g in (_certificates(period, scope)
+                  .values("from_agency_id", "from_agency__kind", "to_agency__kind")
+                  .annotate(persons=Count("person_id", distinct=True),
+                            persons_online=Count("person_id", filter=Q(channel="online"), distinct=True),
+                            handovers=Count("transfer_id", distinct=True))):
+            row = rows.get((g["from_agency_id"], direction_key(g["from_agency__kind"], g["to_agency__kind"])))
+            if row is not None:
+                row.persons, row.persons_online = g["persons"], g["persons_online"]
+                row.handovers += g["handovers"]
+    return _sorted_rows(list(rows.values()))
 
 
 def persons_covered(period: Period, scope: Scope, *, online_only: bool) -> int:
     """Distinct persons over all directions (a person moved twice is one person)."""
+    if covers_every_agency(scope):
+        metric = ("person_dir" if scope.direction else "person") + ("_online" if online_only else "")
+        return _first_seen(metric, period, scope).aggregate(n=Sum("n"))["n"] or 0
     qs = _certificates(period, scope)
     if online_only:
         qs = qs.filter(channel="online")
@@ -296,9 +338,8 @@ def persons_covered(period: Period, scope: Scope, *, online_only: bool) -> int:
 
 
 def custody_total(period: Period, scope: Scope) -> Ratio:
-    qs = _certificates(period, scope)
-    agg = qs.aggregate(total=Count("id"), online=Count("id", filter=Q(channel="online")))
-    return Ratio(agg["online"], agg["total"])
+    agg = _certificate_days(period, scope).aggregate(total=Sum("n"), online=Sum("n", filter=Q(channel="online")))
+    return Ratio(agg["online"] or 0, agg["total"] or 0)
 
 
 # --- counts by kind ------------------------------------------------------------------------------------
@@ -330,6 +371,11 @@ def transfer_counts(period: Period, scope: Scope, facts: list[TransferFact] | No
 def cases_by_direction(period: Period, scope: Scope) -> dict[str, int]:
     """Distinct cases that travelled in each direction (the district report counts cases)."""
     out: dict[str, int] = {}
+    if covers_every_agency(scope):
+        for g in _first_seen("case", period, scope).values("direction").annotate(n=Sum("n")).order_by():
+            if g["n"]:
+                out[g["direction"]] = g["n"]
+        return out
     for g in (_transfers(period, scope).exclude(case__isnull=True)
               .values("from_agency__kind", "to_agency__kind").annotate(n=Count("case_id", distinct=True))):
         out[direction_key(g["from_agency__kind"], g["to_agency__kind"])] = g["n"]
@@ -346,91 +392,100 @@ class DurationRow:
     p90: float | None
 
 
-def _grouped_percentiles(table: str, group_cols: Sequence[str], value_sql: str, where_sql: str,
-                         params: list[Any], scale: float) -> list[DurationRow]:
-    """Count, median and p90 of ``value_sql`` per group: in SQL on PostgreSQL, in Python elsewhere.
+def period_spans(period: Period) -> tuple[list[date], list[date], list[date]]:
+    """The period as whole years + whole months + single days (their first days)."""
+    years: list[date] = []
+    months: list[date] = []
+    days: list[date] = []
+    d = period.start
+    while d <= period.end:
+        next_month = (d.replace(day=28) + timedelta(days=4)).replace(day=1)
+        if d.month == 1 and d.day == 1 and date(d.year, 12, 31) <= period.end:
+            years.append(d)
+            d = date(d.year + 1, 1, 1)
+        elif d.day == 1 and next_month - timedelta(days=1) <= period.end:
+            months.append(d)
+            d = next_month
+        else:
+            days.append(d)
+            d += timedelta(days=1)
+    return years, months, days
 
-    ``table``, ``group_cols``, ``value_sql`` and ``where_sql`` are constant SQL written in this
-    module (never user input); every value travels in ``params``.
-    """
-    cols = ", ".join(group_cols)
-    if connection.vendor == "postgresql":
-        sql = (f"SELECT {cols}, count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY {value_sql}), "  # noqa: S608
-               f"percentile_cont(0.9) WITHIN GROUP (ORDER BY {value_sql}) FROM {table} WHERE {where_sql} "
-               f"GROUP BY {cols} ORDER BY {cols}")  # noqa: S608 - constant fragments, see above
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return [DurationRow(tuple(r[:len(group_cols)]), r[-3],
-                                None if r[-2] is None else float(r[-2]) / scale,
-                                None if r[-1] is None else float(r[-1]) / scale) for r in cursor.fetchall()]
-    sql = f"SELECT {cols}, {value_sql} FROM {table} WHERE {where_sql} ORDER BY {cols}, {value_sql}"  # noqa: S608
-    groups: dict[tuple[Any, ...], list[float]] = defaultdict(list)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        for r in cursor.fetchall():
-            groups[tuple(r[:len(group_cols)])].append(float(r[-1]))
-    out = []
-    for key in sorted(groups):
-        values = groups[key]
-        median, p90 = percentile_cont(values, 0.5), percentile_cont(values, 0.9)
-        out.append(DurationRow(key, len(values), None if median is None else median / scale,
-                               None if p90 is None else p90 / scale))
+
+def period_levels(period: Period) -> Q:
+    """Which :class:`~casehub.metrics.models.DurationBucket` rows make up the period."""
+    years, months, days = period_spans(period)
+    q = Q(pk__in=[])
+    for level, starts in (("y", years), ("m", months), ("d", days)):
+        if starts:
+            q |= Q(level=level, start__in=starts)
+    return q
+
+
+def histogram_percentile(buckets: Sequence[tuple[int, int]], total: int, q: float) -> float | None:
+    """``percentile_cont`` (linear interpolation between the closest ranks) of the multiset that
+    ``buckets`` — sorted (value, count) pairs — describes."""
+    if total == 0:
+        return None
+    position = q * (total - 1)
+    lower = math.floor(position)
+    upper = min(lower + 1, total - 1)
+
+    def value_at(rank: int) -> int:
+        seen = 0
+        for value, count in buckets:
+            seen += count
+            if rank < seen:
+                return value
+        return buckets[-1][0]
+
+    low = value_at(lower)
+    return low + (value_at(upper) - low) * (position - lower)
+
+
+def _histograms(metric: str, period: Period, agency_ids: Sequence[int]) -> dict[tuple[str, int], dict[int, int]]:
+    from casehub.metrics.models import DurationBucket
+
+    out: dict[tuple[str, int], dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    rows = (DurationBucket.objects.filter(period_levels(period), metric=metric, agency_id__in=list(agency_ids))
+            .values_list("category", "agency_id", "bucket").annotate(n=Sum("n")).order_by())
+    for category, agency_id, bucket, n in rows:
+        if n:
+            out[(category, agency_id)][bucket] += n
     return out
 
 
-def _in_list(ids: Sequence[int]) -> tuple[str, list[int]]:
-    if not ids:
-        return "(NULL)", []
-    return "(" + ", ".join(["%s"] * len(ids)) + ")", list(ids)
-
-
-def stage_durations(period: Period, scope: Scope, *, by_agency: bool = True) -> list[DurationRow]:
-    """Days spent in each stage (per holder agency), for stays that ended in the period."""
-    ids_sql, ids = _in_list(scope.agency_ids)
-    group = ["stage", "agency_id"] if by_agency else ["stage"]
-    return _grouped_percentiles(
-        "metrics_stagestay", group, "seconds",
-        f"left_at >= %s AND left_at < %s AND agency_id IN {ids_sql}",
-        [period.start_at, period.end_before, *ids], 86400.0,
-    )
+def _duration_row(group: tuple[Any, ...], hist: dict[int, int], scale: float) -> DurationRow:
+    buckets = sorted(hist.items())
+    total = sum(hist.values())
+    median, p90 = histogram_percentile(buckets, total, 0.5), histogram_percentile(buckets, total, 0.9)
+    return DurationRow(group, total, None if median is None else median / scale, None if p90 is None else p90 / scale)
 
 
 def stage_duration_tables(period: Period, scope: Scope) -> tuple[list[DurationRow], list[DurationRow]]:
-    """(per stage and agency, per stage) in one pass: GROUPING SETS on PostgreSQL."""
-    if connection.vendor != "postgresql":
-        return stage_durations(period, scope, by_agency=True), stage_durations(period, scope, by_agency=False)
-    ids_sql, ids = _in_list(scope.agency_ids)
-    # ids_sql is a list of placeholders; the ids are parameters.
-    sql = (
-        "SELECT stage, agency_id, GROUPING(agency_id), count(*), "  # noqa: S608
-        "percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds), percentile_cont(0.9) WITHIN GROUP (ORDER BY seconds) "
-        f"FROM metrics_stagestay WHERE left_at >= %s AND left_at < %s AND agency_id IN {ids_sql} "
-        "GROUP BY GROUPING SETS ((stage, agency_id), (stage)) ORDER BY stage, agency_id"
-    )
-    by_agency, by_stage = [], []
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [period.start_at, period.end_before, *ids])
-        for stage, agency_id, rolled_up, n, median, p90 in cursor.fetchall():
-            row = DurationRow((stage,) if rolled_up else (stage, agency_id), n,
-                              None if median is None else float(median) / 86400.0,
-                              None if p90 is None else float(p90) / 86400.0)
-            (by_stage if rolled_up else by_agency).append(row)
-    return by_agency, by_stage
+    """(per stage and agency, per stage): days spent in each stage, for stays that ended in the
+    period, from the hourly histograms (each stay's duration rounded to the nearest whole hour)."""
+    hists = _histograms("stay", period, scope.agency_ids)
+    by_stage: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    for (stage, _agency), hist in hists.items():
+        for bucket, n in hist.items():
+            by_stage[stage][bucket] += n
+    per_agency = [_duration_row(key, hists[key], 24.0) for key in sorted(hists)]
+    per_stage = [_duration_row((stage,), by_stage[stage], 24.0) for stage in sorted(by_stage)]
+    return per_agency, per_stage
+
+
+def stage_durations(period: Period, scope: Scope, *, by_agency: bool = True) -> list[DurationRow]:
+    per_agency, per_stage = stage_duration_tables(period, scope)
+    return per_agency if by_agency else per_stage
 
 
 def acceptance_times(period: Period, scope: Scope) -> list[DurationRow]:
-    """Hours from sending an online package to the receiver's answer, per receiver and kind."""
-    ids_sql, ids = _in_list(scope.agency_ids)
-    if connection.vendor == "postgresql":
-        value = "EXTRACT(EPOCH FROM (decided_at - sent_at))"
-    else:
-        value = "((julianday(decided_at) - julianday(sent_at)) * 86400.0)"
-    return _grouped_percentiles(
-        "transfers_transfer", ["to_agency_id", "kind"], value,
-        "mode = 'online' AND requires_acceptance AND status IN ('accepted', 'rejected') "
-        f"AND decided_at >= %s AND decided_at < %s AND to_agency_id IN {ids_sql}",
-        [period.start_at, period.end_before, *ids], 3600.0,
-    )
+    """Hours from sending an online package to the receiver's answer, per receiver and kind, from
+    the per-minute histograms (each answer time rounded to the nearest whole minute)."""
+    hists = _histograms("accept", period, scope.agency_ids)
+    return [_duration_row((agency_id, kind), hists[(kind, agency_id)], 60.0)
+            for kind, agency_id in sorted(hists, key=lambda k: (k[1], k[0]))]
 
 
 # --- clocks ----------------------------------------------------------------------------------------------
@@ -454,19 +509,18 @@ class ClockRow:
 
 def clock_outcomes(period: Period, scope: Scope, today: date | None = None) -> list[ClockRow]:
     """Clocks stopped in the period (met / late) and clocks running past their due date today."""
-    from casehub.clocks.models import Clock
 
     today = today or timezone.localdate()
+    from casehub.metrics.models import ClockDay
+
     stopped = (
-        Clock.objects.filter(agency_id__in=scope.agency_ids, status="stopped", stopped_at__gte=period.start_at,
-                             stopped_at__lt=period.end_before)
-        .annotate(stopped_on=TruncDate("stopped_at", tzinfo=timezone.get_current_timezone()))
-        .values("kind", "agency_id")
-        .annotate(met=Count("id", filter=Q(stopped_on__lte=F("due_date"))),
-                  late=Count("id", filter=Q(stopped_on__gt=F("due_date"))))
+        ClockDay.objects.filter(agency_id__in=scope.agency_ids, day__gte=period.start, day__lte=period.end)
+        .values("kind", "agency_id").annotate(met=Sum("met"), late=Sum("late")).order_by()
     )
     rows: dict[tuple[str, int], ClockRow] = {}
     for g in stopped:
+        if not (g["met"] or g["late"]):
+            continue
         rows[(g["kind"], g["agency_id"])] = ClockRow(g["kind"], g["agency_id"], g["met"], g["late"], 0)
     for g in (overdue_clocks(scope, today).values("kind", "agency_id").annotate(n=Count("id"))):
         row = rows.setdefault((g["kind"], g["agency_id"]), ClockRow(g["kind"], g["agency_id"], 0, 0, 0))
@@ -494,7 +548,6 @@ class MonthPoint:
 
 
 def monthly_rates(period: Period, scope: Scope, facts: list[TransferFact] | None = None) -> list[MonthPoint]:
-    tz = timezone.get_current_timezone()
     facts = transfer_facts(period, scope) if facts is None else facts
     points = {m: MonthPoint(m, Ratio(0, 0), Ratio(0, 0), Ratio(0, 0)) for m in period.months()}
     for f in facts:
@@ -505,11 +558,11 @@ def monthly_rates(period: Period, scope: Scope, facts: list[TransferFact] | None
         if f.kind in DOSSIER_KINDS:
             point.dossier = Ratio(point.dossier.numerator + (f.n if f.electronic_complete else 0),
                                   point.dossier.denominator + f.n)
-    for g in (_certificates(period, scope).annotate(month=TruncMonth("issued_at", tzinfo=tz)).values("month")
-              .annotate(total=Count("id"), online=Count("id", filter=Q(channel="online"))).order_by()):
+    for g in (_certificate_days(period, scope).annotate(month=TruncMonth("day")).values("month")
+              .annotate(total=Sum("n"), online=Sum("n", filter=Q(channel="online"))).order_by()):
         month = _as_date(g["month"])
-        if month in points:
-            points[month].custody = Ratio(g["online"], g["total"])
+        if month in points and g["total"]:
+            points[month].custody = Ratio(g["online"] or 0, g["total"])
     return [points[m] for m in sorted(points)]
 
 
