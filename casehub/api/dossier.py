@@ -308,17 +308,12 @@ class UploadViewSet(viewsets.GenericViewSet):
         except ValueError:
             raise exceptions.ValidationError({"offset": [_("偏移量无效。")]}) from None
         body = request.data if isinstance(request.data, bytes) else b""
-        with transaction.atomic():
-            locked = ChunkedUpload.objects.select_for_update().get(pk=chunked.pk)
-            if offset != locked.received:
-                raise Conflict(_("分片偏移量应为 %(n)s。") % {"n": locked.received}, code="offset_mismatch")
-            if not body or locked.received + len(body) > locked.total_size:
-                raise exceptions.ValidationError({"body": [_("分片大小与声明的文件大小不符。")]})
-            with open(locked.staged_path, "r+b") as fh:
-                fh.seek(offset)
-                fh.write(body)
-            locked.received += len(body)
-            locked.save(update_fields=["received"])
+        try:
+            locked = dossier.append_chunk(chunked, offset, body)
+        except dossier.ChunkOutOfOrder as exc:
+            raise Conflict(_("分片偏移量应为 %(n)s。") % {"n": exc.received}, code="offset_mismatch") from None
+        except dossier.ChunkSizeMismatch:
+            raise exceptions.ValidationError({"body": [_("分片大小与声明的文件大小不符。")]}) from None
         return Response(ChunkedUploadSerializer(locked).data)
 
     @extend_schema(summary="All chunks arrived: hand the file to the ingest pipeline (202 + task)",

@@ -723,3 +723,38 @@ __all__ = [
     "add_generated_document", "assemble_volume", "ingest_upload", "main_file_documents", "reorder_documents",
     "seal_and_assemble_main_volumes", "seal_volumes", "start_assembly", "visible_documents", "visible_volumes",
 ]
+
+
+# --- chunked uploads ---------------------------------------------------------------------------
+
+
+class ChunkOutOfOrder(Exception):
+    """The piece does not start where the upload stands; ``received`` says where it does."""
+
+    def __init__(self, received: int) -> None:
+        super().__init__(received)
+        self.received = received
+
+
+class ChunkSizeMismatch(Exception):
+    """An empty piece, or one that would run past the declared file size."""
+
+
+def append_chunk(upload: ChunkedUpload, offset: int, data: bytes) -> ChunkedUpload:
+    """Append ``data`` at ``offset`` to a staged upload (browser and API share this).
+
+    The upload row is locked so two retries of the same piece cannot both be written; a piece must
+    start exactly at ``received`` (resume by asking how much arrived). Returns the updated row.
+    """
+    with transaction.atomic():
+        locked = ChunkedUpload.objects.select_for_update().get(pk=upload.pk)
+        if offset != locked.received:
+            raise ChunkOutOfOrder(locked.received)
+        if not data or locked.received + len(data) > locked.total_size:
+            raise ChunkSizeMismatch
+        with open(locked.staged_path, "r+b") as fh:
+            fh.seek(offset)
+            fh.write(data)
+        locked.received += len(data)
+        locked.save(update_fields=["received"])
+    return locked

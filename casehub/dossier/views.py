@@ -223,18 +223,12 @@ def chunk(request: HttpRequest, pk: uuid.UUID) -> JsonResponse:
         offset = int(request.GET.get("offset", "-1"))
     except ValueError:
         return _json_error(_("偏移量无效。"))
-    body = request.body
-    with transaction.atomic():
-        locked = ChunkedUpload.objects.select_for_update().get(pk=chunked.pk)
-        if offset != locked.received:
-            return _json_error(_("分片顺序错误。"), status=409, received=locked.received)
-        if locked.received + len(body) > locked.total_size or not body:
-            return _json_error(_("分片大小与声明的文件大小不符。"))
-        with open(locked.staged_path, "r+b") as fh:
-            fh.seek(offset)
-            fh.write(body)
-        locked.received += len(body)
-        locked.save(update_fields=["received"])
+    try:
+        locked = services.append_chunk(chunked, offset, request.body)
+    except services.ChunkOutOfOrder as exc:
+        return _json_error(_("分片顺序错误。"), status=409, received=exc.received)
+    except services.ChunkSizeMismatch:
+        return _json_error(_("分片大小与声明的文件大小不符。"))
     return JsonResponse({"received": locked.received})
 
 
