@@ -13,6 +13,8 @@ Also here: the approval queue (internal approval of outgoing transitions) and tr
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.http import Http404
@@ -198,16 +200,8 @@ def _fire(request: Request, case_pk: Any, spec: d.TransitionSpec, serializer_cla
     serializer.is_valid(raise_exception=True)
     data = dict(serializer.validated_data)
     expected_version = data.pop("expected_version", None)
-    try:
+    with transition_errors():
         result = engine.fire(case, spec.name, acting_user=user, inputs=data, expected_version=expected_version)
-    except engine.CaseChanged as exc:
-        raise Conflict(exc.message, code="case_changed") from exc
-    except engine.NotAllowed as exc:
-        raise exceptions.PermissionDenied(exc.message) from exc
-    except engine.InvalidInputs as exc:
-        raise exceptions.ValidationError(exc.errors or {"non_field_errors": [exc.message]}) from exc
-    except engine.GuardFailed as exc:
-        raise GuardFailed(exc.reasons) from exc
     case = Case.objects.select_related("holder_agency", "origin_agency").get(pk=case.pk)
     body = {
         "transition": spec.name,
@@ -218,6 +212,30 @@ def _fire(request: Request, case_pk: Any, spec: d.TransitionSpec, serializer_cla
         "case": CaseSerializer(_annotated(case, user), context={"request": request}).data,
     }
     return Response(body, status=status.HTTP_200_OK)
+
+
+class SideEffectFailed(exceptions.APIException):
+    """Signing or storing what the transition produces failed; nothing changed — retry later."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "side_effect_failed"
+
+
+@contextmanager
+def transition_errors() -> Iterator[None]:
+    """Map the engine's errors to API errors, one place for every call that fires or decides."""
+    try:
+        yield
+    except engine.CaseChanged as exc:
+        raise Conflict(exc.message, code="case_changed") from exc
+    except engine.NotAllowed as exc:
+        raise exceptions.PermissionDenied(exc.message) from exc
+    except engine.InvalidInputs as exc:
+        raise exceptions.ValidationError(exc.errors or {"non_field_errors": [exc.message]}) from exc
+    except engine.GuardFailed as exc:
+        raise GuardFailed(exc.reasons) from exc
+    except engine.SideEffectFailed as exc:
+        raise SideEffectFailed(exc.message) from exc
 
 
 class GuardFailed(exceptions.APIException):
@@ -353,16 +371,8 @@ class ApprovalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         require_any(request.user, p.APPROVE_OUTGOING, message=_("只有本机关的审批人可以审批。"))
         serializer = ApprovalDecisionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
+        with transition_errors():
             engine.decide_approval(approval, acting_user=request.user, **serializer.validated_data)
-        except engine.CaseChanged as exc:
-            raise Conflict(exc.message, code="case_changed") from exc
-        except engine.NotAllowed as exc:
-            raise exceptions.PermissionDenied(exc.message) from exc
-        except engine.InvalidInputs as exc:
-            raise exceptions.ValidationError(exc.errors or {"non_field_errors": [exc.message]}) from exc
-        except engine.GuardFailed as exc:
-            raise GuardFailed(exc.reasons) from exc
         approval.refresh_from_db()
         return Response(ApprovalSerializer(approval).data)
 
@@ -371,12 +381,8 @@ class ApprovalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str) -> Response:
         approval = self.get_object()
-        try:
+        with transition_errors():
             engine.cancel_approval(approval, acting_user=request.user)
-        except engine.CaseChanged as exc:
-            raise Conflict(exc.message, code="case_changed") from exc
-        except engine.NotAllowed as exc:
-            raise exceptions.PermissionDenied(exc.message) from exc
         approval.refresh_from_db()
         return Response(ApprovalSerializer(approval).data)
 

@@ -97,6 +97,27 @@ def test_transfer_for_review_approval_and_acceptance_through_the_api(wf_case, di
     assert AuditEvent.objects.filter(action="transfer.receipt_downloaded").count() == 1
 
 
+def test_a_signing_failure_on_approval_is_a_503_and_nothing_moves(wf_case, district, api_as, monkeypatch):
+    from signing import SigningError
+    from workflows import packaging
+
+    investigator, supervisor = api_as(district.investigator), api_as(district.police_supervisor)
+    assert investigator.post(f"{actions_url(wf_case)}transfer_for_review/", REVIEW_INPUTS,
+                             format="json").status_code == 200
+    pending = supervisor.get("/api/v1/approvals/?status=pending").json()["results"]
+
+    def broken(agency, data):
+        raise SigningError("signing device unreachable")
+
+    monkeypatch.setattr(packaging, "_sign", broken)
+    decided = supervisor.post(f"/api/v1/approvals/{pending[0]['id']}/decide/", {"approve": True}, format="json")
+    assert decided.status_code == 503, decided.content
+    assert decided.json()["code"] == "side_effect_failed"
+    wf_case.refresh_from_db()
+    assert wf_case.stage == d.Stage.INVESTIGATION
+    assert supervisor.get("/api/v1/approvals/?status=pending").json()["results"][0]["id"] == pending[0]["id"]
+
+
 def test_permission_rows_of_a_pending_package(wf_case, district, other_district, drive, api_as):
     # Two procuratorates share the region now, so the investigator names the receiver.
     drive.fire(wf_case, "transfer_for_review", "investigator", **REVIEW_INPUTS, to_agency=district.procuratorate.pk)
