@@ -5,12 +5,25 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from collections.abc import Callable
 from typing import Any
 
 from django.db import models, transaction
 
 from casehub.audit.chain import GENESIS_HASH, event_hash
 from casehub.audit.models import AuditEvent, AuditHead
+
+
+# Read-only projections of the trail (the integration feed) registered by the apps that own them,
+# run in the event's transaction after its row is written. They may add rows of their own; they
+# never change the event or the case.
+_PROJECTIONS: list[Callable[[AuditEvent, models.Model | None], None]] = []
+
+
+def register_projection(projection: Callable[[AuditEvent, models.Model | None], None]) -> None:
+    """Add a projection of audit events (idempotent: an app's ``ready`` may run twice in tests)."""
+    if projection not in _PROJECTIONS:
+        _PROJECTIONS.append(projection)
 
 
 def _jsonable(details: dict[str, Any] | None) -> dict[str, Any]:
@@ -66,4 +79,6 @@ def record_event(
         )
         event.save(force_insert=True)
         AuditHead.objects.filter(pk=1).update(sequence=event.sequence, hash=event.hash)
+        for projection in _PROJECTIONS:
+            projection(event, obj)
         return event
