@@ -126,8 +126,16 @@ class EndpointCreatedSerializer(EndpointSerializer):
         fields = [*EndpointSerializer.Meta.fields, "secret"]
 
 
+class DeliveredEventSerializer(FeedEntrySerializer):
+    """The event without its data: delivery history is read by agency administrators, who manage
+    the connection but do not see case particulars (numbers included)."""
+
+    class Meta(FeedEntrySerializer.Meta):
+        fields = ["sequence", "id", "type", "occurred_at"]
+
+
 class DeliverySerializer(serializers.ModelSerializer):
-    event = FeedEntrySerializer(source="entry", read_only=True)
+    event = DeliveredEventSerializer(source="entry", read_only=True)
 
     class Meta:
         model = WebhookDelivery
