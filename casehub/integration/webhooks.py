@@ -29,7 +29,7 @@ from standardwebhooks.webhooks import Webhook
 from casehub.integration.models import DeliveryStatus, FeedEntry, WebhookDelivery, WebhookEndpoint
 from signing import keys as signing_keys
 
-SECRET_PREFIX = "whsec_"
+SECRET_PREFIX = "whsec_"  # noqa: S105 - the Standard Webhooks prefix, not a secret
 LEASE = timedelta(seconds=60)
 CONTENT_TYPE = "application/cloudevents+json"
 
