@@ -4,15 +4,14 @@ transaction, so an action and its audit row commit or roll back together."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import models, transaction
 
 from casehub.audit.chain import GENESIS_HASH, event_hash
 from casehub.audit.models import AuditEvent, AuditHead
-
 
 # Read-only projections of the trail (the integration feed) registered by the apps that own them,
 # run in the event's transaction after its row is written. They may add rows of their own; they
