@@ -4,11 +4,8 @@ transaction, so an action and its audit row commit or roll back together."""
 from __future__ import annotations
 
 import json
-<<<<<<< HEAD
-from collections.abc import Callable
-=======
 import logging
->>>>>>> main
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,7 +15,6 @@ from casehub.audit.chain import GENESIS_HASH, event_hash
 from casehub.audit.checkpoints import schedule_if_due
 from casehub.audit.models import AuditEvent, AuditHead
 
-<<<<<<< HEAD
 # Read-only projections of the trail (the integration feed) registered by the apps that own them,
 # run in the event's transaction after its row is written. They may add rows of their own; they
 # never change the event or the case.
@@ -29,9 +25,9 @@ def register_projection(projection: Callable[[AuditEvent, models.Model | None], 
     """Add a projection of audit events (idempotent: an app's ``ready`` may run twice in tests)."""
     if projection not in _PROJECTIONS:
         _PROJECTIONS.append(projection)
-=======
+
+
 FOREIGN_ROWS_ACTION = "audit.foreign_rows"
->>>>>>> main
 
 
 def _jsonable(details: dict[str, Any] | None) -> dict[str, Any]:
@@ -129,10 +125,7 @@ def record_event(
         event = _append(sequence=sequence, previous_hash=previous, action=action, actor=actor, agency=agency,
                         obj=obj, case_id=case_id, details=_jsonable(details))
         AuditHead.objects.filter(pk=1).update(sequence=event.sequence, hash=event.hash)
-<<<<<<< HEAD
         for projection in _PROJECTIONS:
             projection(event, obj)
-=======
         schedule_if_due(event.sequence)
->>>>>>> main
         return event
