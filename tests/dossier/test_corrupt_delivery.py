@@ -12,7 +12,6 @@ from django.urls import reverse
 from casehub.objectstore.services import download_url, get_store
 from storage import IntegrityError
 from tests.dossier import files
-from tests.api.conftest import api_as  # noqa: F401 - fixture
 from tests.dossier.test_ingest import _own_data_dir  # noqa: F401 - autouse fixture
 
 CORRUPT = "文件完整性校验失败"
@@ -39,8 +38,14 @@ def test_the_reading_room_refuses_a_corrupted_document_before_its_first_byte(cli
     assert b"%PDF" not in response.content
 
 
-def test_the_api_refuses_a_corrupted_document_with_a_stable_code(district, corrupted, api_as):
-    response = api_as(district.investigator).get(f"/api/v1/documents/{corrupted.pk}/file/")
+def test_the_api_refuses_a_corrupted_document_with_a_stable_code(district, corrupted):
+    from rest_framework.test import APIClient
+
+    from casehub.api.credentials import issue_personal_token
+
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {issue_personal_token(acting_user=district.investigator, name='t').token}")
+    response = api.get(f"/api/v1/documents/{corrupted.pk}/file/")
     assert response.status_code == 503
     assert response.json()["code"] == "object_corrupt"
     assert CORRUPT in response.json()["message"]
