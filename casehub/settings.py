@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     # casehub domain apps
     "casehub.agencies",
     "casehub.audit",
+    "casehub.accounts",
     "casehub.objectstore",
     "casehub.pki",
     "casehub.cases",
