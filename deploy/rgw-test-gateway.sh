@@ -63,6 +63,11 @@ cmd_start() {
   for tool in ceph-mon ceph-osd radosgw radosgw-admin ceph ceph-authtool monmaptool curl; do
     command -v "$tool" >/dev/null || die "$tool not found: run '$0 install' first"
   done
+  local p
+  for p in "$port" "$mon_port"; do
+    # Fail now, not after a start timeout, when another server holds the port.
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && die "port $p on 127.0.0.1 is in use (set CASEHUB_RGW_PORT / CASEHUB_RGW_MON_PORT)"
+  done
   if [ -z "$dir" ]; then dir=$(mktemp -d /tmp/casehub-rgw.XXXXXX); else mkdir -p "$dir"; fi
   [ -e "$dir/pids" ] && die "$dir already holds a gateway (stop it first)"
   mkdir -p "$dir"/{log,run,mon,osd/osd.0,rgw}
