@@ -1,4 +1,4 @@
-"""The production backend: an object-lock (WORM) bucket on MinIO or any S3-compatible server.
+"""The production backend: an object-lock (WORM) bucket on MinIO, Ceph RGW or any S3-compatible server.
 
 URL form (see docs/storage.md)::
 
@@ -21,6 +21,9 @@ Guarantees and how they are met:
   object; multipart: of each part, and the part checksums again in CompleteMultipartUpload), with
   ``x-amz-sdk-checksum-algorithm: SHA256``. An S3 server recomputes them and refuses a mismatch.
 * **Verified on read** by :class:`storage.base.VerifyingReader`.
+* **Encrypted when asked, or not at all.** With ``sse=`` the server must state the encryption in its
+  answers (a probe write before the first object, then every write); a server that ignores the
+  request (Ceph RGW 16 with SSE-S3) makes the store refuse to work rather than store plaintext.
 
 The ``minio`` client signs and sends every request. Writes go through its request primitive
 (``Minio._execute``) rather than ``put_object`` because ``put_object`` can neither send
