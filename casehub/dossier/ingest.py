@@ -333,9 +333,21 @@ class Step:
     run: Callable[[IngestContext], None]
 
 
-def step_validate(ctx: IngestContext) -> None:
+def file_sha256(path: Path | str) -> str | None:
+    """SHA-256 of a file read in 1 MiB pieces; None when it cannot be read (gone already)."""
     import hashlib
 
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def step_validate(ctx: IngestContext) -> None:
     ctx.size = ctx.source.stat().st_size
     check_size(ctx.size)
     with ctx.source.open("rb") as fh:
@@ -344,11 +356,7 @@ def step_validate(ctx: IngestContext) -> None:
     if ctx.kind is None:
         raise IngestRejected(_("不支持的文件类型：只接受 PDF 文件或 JPEG、PNG、TIFF 格式的扫描图像。"),
                              code="unsupported")
-    digest = hashlib.sha256()
-    with ctx.source.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    ctx.original_sha256 = digest.hexdigest()
+    ctx.original_sha256 = file_sha256(ctx.source)
     if ctx.kind == PDF:
         ctx.page_count = inspect_pdf(ctx.source).page_count
     else:
