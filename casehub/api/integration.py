@@ -182,7 +182,7 @@ class WebhookEndpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, m
         except DjangoValidationError as exc:
             raise serializers.ValidationError({"url": exc.messages}) from None
 
-    @idempotent
+    @idempotent(secret_fields=("secret",))
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         self._require_manager()
         serializer = EndpointSerializer(data=request.data)

@@ -27,6 +27,14 @@ def deliver_due_webhooks() -> int:
     return len(ids)
 
 
+@shared_task(name="casehub.integration.tasks.fan_out", ignore_result=True)
+def fan_out(ids: list[int]) -> None:
+    """One message per committed transaction (one broker round-trip in the request); here each
+    delivery becomes its own task, so one slow endpoint never waits for another."""
+    for pk in ids:
+        deliver_webhook.delay(pk)
+
+
 def _run_in_thread(ids: list[int]) -> None:
     def run() -> None:
         try:
@@ -41,7 +49,7 @@ def _run_in_thread(ids: list[int]) -> None:
 
 
 def dispatch_deliveries(ids: list[int]) -> None:
-    """Queue each delivery as its own task, so one slow endpoint never waits for another.
+    """Queue the deliveries of one transaction: one message, fanned out to a task per delivery.
 
     With eager tasks (the embedded default) a task would run inside the request that made the
     change; a thread keeps the endpoint's answer out of that request's time.
@@ -55,5 +63,4 @@ def dispatch_deliveries(ids: list[int]) -> None:
         else:
             _run_in_thread(list(ids))
         return
-    for pk in ids:
-        deliver_webhook.delay(pk)
+    fan_out.delay(list(ids))

@@ -14,6 +14,7 @@ import ipaddress
 import json
 import os
 import socket
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -155,6 +156,19 @@ def claim(delivery_id: int, now: datetime | None = None) -> bool:
     )
 
 
+_local = threading.local()
+
+
+def _client() -> httpx.Client:
+    """One HTTP client per thread: building one loads the CA bundle (tens of milliseconds), and a
+    kept client reuses connections to the same receiver."""
+    client = getattr(_local, "client", None)
+    if client is None:
+        client = _local.client = httpx.Client(
+            timeout=httpx.Timeout(settings.CASEHUB_WEBHOOK_TIMEOUT_SECONDS), follow_redirects=False, trust_env=False)
+    return client
+
+
 def deliver(delivery_id: int, *, client: httpx.Client | None = None) -> str | None:
     """Send one delivery if it is due; returns its new status, or None if it was not ours to send."""
     if not claim(delivery_id):
@@ -169,14 +183,7 @@ def deliver(delivery_id: int, *, client: httpx.Client | None = None) -> str | No
         try:
             check_url(endpoint.url, allow_private_network=endpoint.allow_private_network)
             body, headers = signed_request(endpoint, entry)
-            owns_client = client is None
-            client = client or httpx.Client(timeout=httpx.Timeout(settings.CASEHUB_WEBHOOK_TIMEOUT_SECONDS),
-                                            follow_redirects=False, trust_env=False)
-            try:
-                response = client.post(endpoint.url, content=body, headers=headers)
-            finally:
-                if owns_client:
-                    client.close()
+            response = (client or _client()).post(endpoint.url, content=body, headers=headers)
             status_code = response.status_code
             if not 200 <= status_code < 300:
                 error = f"HTTP {status_code}"

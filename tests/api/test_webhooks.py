@@ -210,14 +210,21 @@ def test_with_a_broker_each_delivery_is_its_own_task_and_nothing_is_sent_in_the_
     from casehub.integration import tasks
 
     _register(police_admin, recorder, types=["package.sent", "case.transitioned", "approval.requested"])
+    messages: list[list[int]] = []
     queued: list[int] = []
+    monkeypatch.setattr(tasks.fan_out, "delay", lambda ids: messages.append(ids))
     monkeypatch.setattr(tasks.deliver_webhook, "delay", lambda pk: queued.append(pk))
     settings.CELERY_TASK_ALWAYS_EAGER = False
     drive.fire(wf_case, "transfer_for_review", "investigator", facts="事实", evidence="证据")
+    # One message per committed transaction (the approval request, then the approved transfer) ...
+    assert len(messages) == 2 and Recorder.received == []
+    for ids in messages:
+        tasks.fan_out(ids)  # ... which the worker fans out into one task per delivery.
     assert sorted(queued) == sorted(WebhookDelivery.objects.values_list("pk", flat=True))
     assert len(queued) >= 3 and Recorder.received == []
-    sent_by_the_request = len(queued)
-    assert tasks.deliver_due_webhooks() == sent_by_the_request  # the beat task finds every pending one
+    queued.clear()
+    assert tasks.deliver_due_webhooks() == 3  # the beat task finds every pending one
+    assert len(messages) == 3 and sorted(messages[-1]) == sorted(WebhookDelivery.objects.values_list("pk", flat=True))
 
 
 def test_a_slow_endpoint_does_not_hold_the_request_in_the_embedded_default(wf_case, drive, police_admin, recorder,
