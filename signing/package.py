@@ -47,6 +47,7 @@ class PackageReport:
     verified: bool = False
     signer: str = ""
     signer_agency: str = ""
+    signer_fingerprint: str = ""  # SHA-256 of the signer's certificate
     manifest_sha256: str = ""
     documents: int = 0
     volumes: int = 0
@@ -134,6 +135,7 @@ def verify_archive(source: str | IO[bytes], trust: TrustStore) -> PackageReport:
             report.errors.append(f"manifest signature: {exc}")
             return report
         report.signer, report.signer_agency = identity.name, identity.agency_code
+        report.signer_fingerprint = identity.fingerprint
         try:
             manifest = json.loads(manifest_bytes)
         except ValueError:

@@ -301,3 +301,59 @@ class TransferArchiveView(APIView):
                      details={"manifest_sha256": transfer.manifest_sha256})
         return FileResponse(archive, as_attachment=True, filename=f"transfer-{transfer.pk}.zip",
                             content_type="application/zip")
+
+
+class PackageSubmissionSerializer(serializers.Serializer):
+    archive = serializers.FileField(help_text="ZIP: manifest.json (format casehub.agency-package/1), manifest.p7s, "
+                                              "documents/<sha256>.pdf")
+
+
+class SubmittedPackageSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    case = serializers.IntegerField(source="case_id")
+    manifest_sha256 = serializers.CharField()
+    signer = serializers.CharField()
+    submitted_at = serializers.DateTimeField()
+    jobs = serializers.SerializerMethodField()
+
+    def get_jobs(self, obj: Any) -> list[dict[str, Any]]:
+        return [{"id": str(j.pk), "title": j.title, "status": j.status} for j in obj.jobs.order_by("created_at")]
+
+
+class PackageSubmissionView(APIView):
+    """An agency system submits a package it assembled and signed itself."""
+
+    @extend_schema(
+        summary="Submit a package your agency system assembled and signed (checked like the platform's own)",
+        request={"multipart/form-data": PackageSubmissionSerializer}, responses={201: SubmittedPackageSerializer},
+        description="The manifest must be signed by your agency's certificate (issued or imported by the "
+                    "platform PKI), name this case and your agency, and list every document with its SHA-256 and "
+                    "size. The whole package is refused (400, every problem named, nothing stored) unless every "
+                    "check passes; then each document enters the dossier through the ingest pipeline. See "
+                    "docs/api.md.",
+    )
+    @idempotent
+    def post(self, request: Request, case_pk: str) -> Response:
+        import tempfile
+        from pathlib import Path
+
+        from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+
+        from casehub.cases.selectors import get_visible_case
+        from casehub.integration.submission import PackageRefused, submit_package
+
+        case = get_visible_case(request.user, case_pk)  # 404 for a case the caller may not see
+        form = PackageSubmissionSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        with tempfile.TemporaryDirectory(prefix="casehub-package-") as tmp:
+            path = Path(tmp) / "package.zip"
+            with path.open("wb") as out:
+                for chunk in form.validated_data["archive"].chunks():
+                    out.write(chunk)
+            try:
+                package = submit_package(case=case, acting_user=request.user, archive_path=path)
+            except DjangoPermissionDenied as exc:
+                raise exceptions.PermissionDenied(str(exc)) from None
+            except PackageRefused as exc:
+                raise serializers.ValidationError({"archive": exc.messages}) from None
+        return Response(SubmittedPackageSerializer(package).data, status=status.HTTP_201_CREATED)

@@ -51,6 +51,7 @@ urlpatterns = [
     path("metrics/", custody.MetricsView.as_view(), name="metrics"),
     path("events/", integration.EventFeedView.as_view(), name="events"),
     path("transfers/<int:pk>/archive/", integration.TransferArchiveView.as_view(), name="transfer-archive"),
+    path("cases/<int:case_pk>/packages/", integration.PackageSubmissionView.as_view(), name="case-package-submit"),
     *workflow.action_urlpatterns(),
     path("", include(router.urls)),
     # Anything else under /api/v1/ is the API's JSON 404, not the UI's HTML page.

@@ -96,3 +96,27 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.endpoint_id}:{self.entry_id} {self.status}"
+
+
+class SubmittedPackage(models.Model):
+    """A package an agency system assembled and signed itself, checked like the platform's own
+    and taken into the case's dossier (its documents then travel in the next transfer)."""
+
+    case = models.ForeignKey("cases.Case", on_delete=models.PROTECT, related_name="submitted_packages")
+    agency = models.ForeignKey("agencies.Agency", on_delete=models.PROTECT, related_name="+")
+    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    submitted_at = models.DateTimeField(auto_now_add=True)
+    manifest_bytes = models.BinaryField(editable=False)
+    manifest_sha256 = models.CharField(max_length=64, unique=True)  # one package is taken in once
+    manifest_signature = models.BinaryField(editable=False)
+    signer = models.CharField(max_length=200)
+    signer_certificate_sha256 = models.CharField(max_length=64)
+    jobs = models.ManyToManyField("dossier.IngestJob", related_name="+")
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("机构系统报送的移送包")
+        verbose_name_plural = _("机构系统报送的移送包")
+
+    def __str__(self) -> str:
+        return f"{self.case_id}:{self.manifest_sha256[:12]}"
