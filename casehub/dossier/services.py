@@ -196,9 +196,11 @@ def ingest_upload(
 
 
 def purge_stale_uploads(*, older_than: timedelta = timedelta(hours=24), user: Any = None) -> int:
-    """Remove chunked uploads abandoned before ``older_than`` (and their partial files), and
-    staged files no job refers to any more (left by a crash). Housekeeping of temporary data:
-    nothing of the dossier changes, so there is no audit event. Returns the number removed."""
+    """Remove chunked uploads abandoned before ``older_than`` (and their partial files), staged
+    files no job refers to any more, and working directories of ingest/assembly runs untouched
+    since ``older_than`` (both left by a crashed worker: plaintext copies of case documents, so
+    personal data as well as disk). Housekeeping of temporary data: nothing of the dossier
+    changes, so there is no audit event. Returns the number removed."""
     cutoff = timezone.now() - older_than
     stale = ChunkedUpload.objects.filter(completed=False, created_at__lt=cutoff)
     if user is not None:
@@ -215,7 +217,16 @@ def purge_stale_uploads(*, older_than: timedelta = timedelta(hours=24), user: An
             if str(path) not in referenced and path.stat().st_mtime < cutoff.timestamp():
                 ingest.remove_quietly(path)
                 removed += 1
+        for workdir in ingest.work_root().glob("tmp*"):
+            # A live run touches its directory with every file it writes; a day without is a dead run.
+            if workdir.is_dir() and _newest_mtime(workdir) < cutoff.timestamp():
+                shutil.rmtree(workdir, ignore_errors=True)
+                removed += 1
     return removed
+
+
+def _newest_mtime(directory: Path) -> float:
+    return max([directory.stat().st_mtime, *(p.stat().st_mtime for p in directory.rglob("*"))])
 
 
 def _dispatch(task_name: str, *args: Any) -> None:

@@ -214,6 +214,33 @@ def test_abandoned_chunked_uploads_are_purged(client, case, district):
     assert not ChunkedUpload.objects.exists() and not Path(upload.staged_path).exists()
 
 
+@pytest.mark.django_db
+def test_working_copies_left_by_a_crashed_worker_are_purged_after_a_day(settings):
+    """A worker killed mid-ingest or mid-assembly never reaches its cleanup: its plaintext copies
+    of case documents stay under DATA_DIR/ingest/work/tmp*. The hourly purge removes them by age."""
+    import os
+    import time
+    from pathlib import Path
+
+    from casehub.dossier import ingest
+
+    dead = ingest.make_workdir()
+    (dead / "0001.pdf").write_bytes(files.text_pdf(1, "询问笔录"))
+    live = ingest.make_workdir()
+    (live / "0001.pdf").write_bytes(b"%PDF-1.7 being assembled right now")
+    two_days_ago = time.time() - 2 * 86400
+    for path in (dead, dead / "0001.pdf", live):
+        os.utime(path, (two_days_ago, two_days_ago))  # the live run's file is fresh, its directory is not
+
+    assert dead.parent == Path(settings.DATA_DIR) / "ingest" / "work"
+    assert services.purge_stale_uploads() == 1
+    assert not dead.exists()
+    assert (live / "0001.pdf").exists()
+    # Once the run is dead too (nothing written for a day), it goes as well.
+    os.utime(live / "0001.pdf", (two_days_ago, two_days_ago))
+    assert services.purge_stale_uploads() == 1 and not live.exists()
+
+
 @pytest.mark.slow
 def test_a_file_of_hundreds_of_megabytes_goes_through_in_pieces(client, case, district, tmp_path):
     """~200 MB through the same endpoints the browser uses, in the browser's piece size."""
