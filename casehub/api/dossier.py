@@ -14,7 +14,7 @@ import uuid
 from typing import Any
 
 from django.db import transaction
-from django.http import FileResponse, HttpResponse
+from django.http import HttpResponse
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -52,6 +52,8 @@ from casehub.dossier.models import (
 )
 from casehub.dossier.selectors import get_visible_document, get_visible_volume
 from casehub.objectstore import services as objectstore
+from casehub.objectstore.responses import object_response
+from storage import StorageUnavailable
 
 # One chunk may be at most this large (the request body is read into memory).
 CHUNK_BYTES = 8 * 1024 * 1024
@@ -380,8 +382,7 @@ class DocumentViewSet(JsonErrorsForFiles, mixins.RetrieveModelMixin, viewsets.Ge
     @action(detail=True, methods=["get"], renderer_classes=[renderers.JSONRenderer, PdfRenderer])
     def file(self, request: Request, pk: str) -> HttpResponse:
         doc = self.get_object()
-        _audit_read(request, "document.downloaded", doc, doc.case_id, title=doc.title, sha256=doc.sha256)
-        return _pdf(doc.stored, f"{doc.title}.pdf")
+        return _pdf(request, doc, doc.stored, f"{doc.title}.pdf", "document", title=doc.title, sha256=doc.sha256)
 
 
 def _link(request: Request, stored: Any, filename: str, api_path: str) -> dict[str, Any]:
@@ -391,13 +392,20 @@ def _link(request: Request, stored: Any, filename: str, api_path: str) -> dict[s
             "expires_in": int(lifetime.total_seconds()), "sha256": stored.sha256, "size": stored.size}
 
 
-def _pdf(stored: Any, filename: str) -> FileResponse:
-    response = FileResponse(objectstore.open_object(stored), content_type="application/pdf", as_attachment=True,
-                            filename=filename)
-    response["Content-Length"] = str(stored.size)
-    response["Cache-Control"] = "private, no-store"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+def _pdf(request: Request, obj: Any, stored: Any, filename: str, kind: str, **details: Any) -> HttpResponse:
+    """Stream a document's or volume's PDF. ``{kind}.downloaded`` is recorded once the last byte
+    went out, ``{kind}.download_failed`` if the store is down (503 before anything is sent, in the
+    API's error shape) or the stream breaks — never a download that did not happen."""
+    def failed(reason: str) -> None:
+        _audit_read(request, f"{kind}.download_failed", obj, obj.case_id, reason=reason, **details)
+
+    try:
+        return object_response(
+            stored, filename=filename, on_failed=failed,
+            on_delivered=lambda: _audit_read(request, f"{kind}.downloaded", obj, obj.case_id, **details))
+    except StorageUnavailable as exc:
+        failed(f"{exc.__class__.__name__}: {exc}")
+        raise
 
 
 # --- volumes ---------------------------------------------------------------------------------------
@@ -458,8 +466,8 @@ class VolumeViewSet(JsonErrorsForFiles, mixins.RetrieveModelMixin, viewsets.Gene
         volume = self.get_object()
         if volume.assembled is None:
             raise exceptions.NotFound(_("该卷尚未组卷。"))
-        _audit_read(request, "volume.downloaded", volume, volume.case_id, number=volume.number, sha256=volume.sha256)
-        return _pdf(volume.assembled, f"{volume.title or volume.number}.pdf")
+        return _pdf(request, volume, volume.assembled, f"{volume.title or volume.number}.pdf", "volume",
+                    number=volume.number, sha256=volume.sha256)
 
 
 # --- task mirrors ----------------------------------------------------------------------------------

@@ -175,3 +175,28 @@ def test_document_list_query_count_does_not_grow_with_rows(theft_case, district,
         upload(client, theft_case, files.text_pdf(1, f"more{i}"), title=f"材料{i}")
     assert len(client.get(url).json()["results"]) == 5
     assert count() == few
+
+
+def test_a_download_that_breaks_mid_stream_is_recorded_as_failed_not_as_a_download(theft_case, district, api_as):
+    """The store's bytes no longer match their hash: the verifying reader stops the stream before
+    the last chunk, and the trail says the download failed."""
+    from casehub.objectstore.services import get_store
+    from storage.base import key_for
+
+    client = api_as(district.investigator)
+    doc_id = client.get(upload(client, theft_case, files.text_pdf(3, "broken"))["Location"]).json()["result"]["document"]
+    document = Document.objects.get(pk=doc_id)
+    path = get_store().root / key_for(document.sha256)
+    path.chmod(0o600)
+    data = bytearray(path.read_bytes())
+    data[-10] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+    response = client.get(f"/api/v1/documents/{doc_id}/file/")
+    assert response.status_code == 200  # the headers went out before the damage could be seen
+    with pytest.raises(Exception, match="corrupt"):
+        b"".join(response.streaming_content)
+    actions = list(AuditEvent.objects.filter(object_id=str(doc_id), action__startswith="document.download")
+                   .values_list("action", "details"))
+    assert [a for a, _d in actions] == ["document.download_failed"]
+    assert "IntegrityError" in actions[0][1]["reason"]
