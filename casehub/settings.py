@@ -139,6 +139,9 @@ DATABASES = {
     "default": dj_database_url.parse(
         env.get("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'casehub.sqlite3'}",
         conn_max_age=0 if not PRODUCTION else 60,
+        # A kept connection is checked (one round trip) before its first use in a request, so a
+        # database restart or failover costs a reconnect, not one 500 per web process.
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
