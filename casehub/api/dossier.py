@@ -480,7 +480,7 @@ def _job_state(job: IngestJob | AssemblyJob | None, result: Any) -> dict[str, An
     if job is None:
         return {"status": "failed", "error": {"code": "not_found", "message": _("任务已不存在。")}}
     state: dict[str, Any] = {"status": _JOB_STATUS.get(job.status, "running"), "progress": job.progress,
-                             "step": job.step, "finished_at": job.finished_at}
+                             "step": job.step, "finished_at": job.finished_at, "stalled": job.stalled}
     if job.status == JobStatus.DONE:
         state["result"] = result
     elif job.status == JobStatus.FAILED:
@@ -499,3 +499,19 @@ def _assembly_state(task: ApiTask) -> dict[str, Any]:
     job = AssemblyJob.objects.filter(pk=task.params.get("job")).first()
     return _job_state(job, {"volumes": sorted(job.volumes.values_list("pk", flat=True)), "message": job.message}
                       if job else None)
+
+
+@tasks.retrier("dossier.ingest")
+def _retry_ingest(task: ApiTask, user: Any) -> None:
+    job = IngestJob.objects.filter(pk=task.params.get("job")).select_related("case").first()
+    if job is None:
+        raise exceptions.NotFound()
+    dossier.retry_job(job, acting_user=user)
+
+
+@tasks.retrier("dossier.assembly")
+def _retry_assembly(task: ApiTask, user: Any) -> None:
+    job = AssemblyJob.objects.filter(pk=task.params.get("job")).select_related("case").first()
+    if job is None:
+        raise exceptions.NotFound()
+    dossier.retry_job(job, acting_user=user)

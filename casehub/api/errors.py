@@ -50,6 +50,7 @@ ERROR_CODES: dict[str, str] = {
     "idempotency_in_progress": "409: the first request with this Idempotency-Key is still running.",
     "unsupported_media_type": "415",
     "throttled": "429: too many requests for this client; retry after `Retry-After` seconds.",
+    "not_stalled": "409: the task is still moving (or finished); only stalled work can be retried.",
     "storage_unavailable": "503: the document store cannot be reached; nothing changed, retry after `Retry-After`.",
     "database_unavailable": "503: the database connection was lost; nothing changed, retry after `Retry-After`.",
     "internal_error": "500: a fault on our side (logged); the answer is still this JSON shape.",

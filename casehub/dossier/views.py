@@ -125,6 +125,24 @@ def case_jobs(request: HttpRequest, case_pk: int) -> HttpResponse:
     return render(request, "dossier/_jobs.html", {"case": case, "jobs": _recent_jobs(request.user, case)})
 
 
+@login_required
+@require_POST
+def retry_job(request: HttpRequest, kind: str, pk: str) -> HttpResponse:
+    """Retry a stalled ingest or assembly job of the user's agency (the panel shows the button)."""
+    model = {"ingest": IngestJob, "assembly": AssemblyJob}.get(kind)
+    job = model.objects.filter(pk=pk, agency_id=request.user.agency_id).select_related("case").first() if model else None
+    if job is None:
+        raise Http404
+    get_visible_case(request.user, job.case_id)
+    try:
+        services.retry_job(job, acting_user=request.user)
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
+    else:
+        messages.info(request, _("已重新提交该任务。"))
+    return redirect("dossier:case", case_pk=job.case_id)
+
+
 # --- uploads -----------------------------------------------------------------------------------
 
 

@@ -200,3 +200,36 @@ def test_a_download_that_breaks_mid_stream_is_recorded_as_failed_not_as_a_downlo
                    .values_list("action", "details"))
     assert [a for a, _d in actions] == ["document.download_failed"]
     assert "IntegrityError" in actions[0][1]["reason"]
+
+
+def test_a_stalled_task_says_so_and_can_be_retried_through_the_api(theft_case, district, api_as):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from casehub.dossier.models import AssemblyJob
+
+    client = api_as(district.investigator)
+    upload(client, theft_case, files.text_pdf(2, "stalled"), title="证据")
+    started = client.post(f"/api/v1/cases/{theft_case.pk}/volumes/assemble/", {"part": "main"}, format="json")
+    task_url = started["Location"]
+    assert client.get(task_url).json()["stalled"] is False
+    assert client.post(f"{task_url}retry/").json()["code"] == "not_stalled"  # finished work is not retried
+
+    # A job whose message was lost: "running 53 %" with no sign of life since long before any redelivery.
+    job = AssemblyJob.objects.create(case=theft_case, agency=district.police, created_by=district.investigator,
+                                     part="main", status="running", step="volume 1", progress=53)
+    AssemblyJob.objects.filter(pk=job.pk).update(updated_at=timezone.now() - timedelta(hours=1))
+    from casehub.api import tasks
+
+    stuck = tasks.track("dossier.assembly", owner=district.investigator, params={"job": str(job.pk)})
+    url = f"/api/v1/tasks/{stuck.pk}/"
+    state = client.get(url).json()
+    assert state["status"] == "running" and state["progress"] == 53 and state["stalled"] is True
+    assert api_as(district.police_supervisor).post(f"{url}retry/").status_code == 404  # not their task
+
+    retried = client.post(f"{url}retry/")
+    assert retried.status_code == 200, retried.content
+    assert retried.json()["status"] == "succeeded" and retried.json()["stalled"] is False
+    job.refresh_from_db()
+    assert job.is_finished and client.get(url).json()["stalled"] is False

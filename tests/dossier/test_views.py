@@ -264,3 +264,50 @@ def test_a_file_of_hundreds_of_megabytes_goes_through_in_pieces(client, case, di
     assert done["status"] == "done", done
     doc = Document.objects.get(pk=done["document"])
     assert doc.sha256 == digest.hexdigest() and doc.size == size and doc.page_count == 50
+
+
+def _stalled_assembly(case, district):
+    """An assembly whose task message was lost (the web process died before queueing it, or the
+    broker lost it): "running", and silent for longer than the broker would ever take to redeliver."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from casehub.dossier.models import AssemblyJob
+
+    job = AssemblyJob.objects.create(case=case, agency=district.police, created_by=district.investigator,
+                                     part="main", status="running", step="volume 1", progress=53)
+    AssemblyJob.objects.filter(pk=job.pk).update(updated_at=timezone.now() - timedelta(hours=1))
+    return AssemblyJob.objects.get(pk=job.pk)
+
+
+def test_a_stalled_assembly_is_shown_as_such_and_the_user_can_retry_it(client, case, district, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    login(client, district.investigator)
+    chunked_upload(client, case, files.text_pdf(2, "stall"), title="证据")
+    job = _stalled_assembly(case, district)
+    moving = _stalled_assembly(case, district)
+    type(moving).objects.filter(pk=moving.pk).update(updated_at=timezone.now() - timedelta(seconds=10))
+    assert job.stalled and not type(moving).objects.get(pk=moving.pk).stalled
+
+    panel = client.get(reverse("dossier:jobs", args=[case.pk])).content.decode()
+    retry_url = reverse("dossier:retry_job", args=["assembly", job.pk])
+    assert panel.count("job-stalled") == 1 and retry_url in panel  # the moving one has no button
+
+    # Another agency's user cannot retry it (404), nor can a job that is moving be retried.
+    login(client, district.prosecutor)
+    assert client.post(retry_url).status_code == 404
+    login(client, district.investigator)
+    client.post(reverse("dossier:retry_job", args=["assembly", moving.pk]), follow=True)
+    assert type(moving).objects.get(pk=moving.pk).status == "running"
+
+    response = client.post(retry_url, follow=True)
+    assert response.status_code == 200
+    job.refresh_from_db()
+    assert job.status == "done", job.message  # eager here: the retried task ran at once
+    assert Volume.objects.filter(case=case, status="assembled").count() == 1
+    retried = AuditEvent.objects.get(case_id=case.pk, action="assembly.retried")
+    assert retried.actor_id == district.investigator.pk and retried.details["progress"] == 53
