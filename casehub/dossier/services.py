@@ -726,6 +726,14 @@ def retry_job(job: IngestJob | AssemblyJob, *, acting_user: Any) -> IngestJob | 
     """
     if acting_user.agency_id != job.agency_id or not can_act(acting_user, job.case):
         raise PermissionDenied(_("只能重试本机关承办案件的任务。"))
+    # The right that starts the job also retries it.
+    if isinstance(job, IngestJob):
+        check_can_upload(acting_user, job.case, job.part)
+    else:
+        from casehub.agencies.permissions import ASSEMBLE_VOLUME
+
+        if not has_capability(acting_user, ASSEMBLE_VOLUME):
+            raise PermissionDenied(_("只能重试本机关承办案件的任务。"))
     if not job.stalled:
         raise ValidationError(_("该任务未停滞，无需重试。"))
     with transaction.atomic():

@@ -135,9 +135,9 @@ def retry_job(request: HttpRequest, kind: str, pk: str) -> HttpResponse:
         raise Http404
     get_visible_case(request.user, job.case_id)
     try:
-        services.retry_job(job, acting_user=request.user)
-    except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
+        services.retry_job(job, acting_user=request.user)  # PermissionDenied: 403
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
     else:
         messages.info(request, _("已重新提交该任务。"))
     return redirect("dossier:case", case_pk=job.case_id)

@@ -85,7 +85,7 @@ RULES: dict[str, Rule] = {
     "dossier:upload": Rule(frozenset({"investigator"}), _case("case_pk"), get=False),
     "dossier:chunked_start": Rule(frozenset({"investigator"}), _case("case_pk"), get=False),
     "dossier:assemble": Rule(frozenset({"investigator"}), _case("case_pk"), get=False),
-    "dossier:retry_job": Rule(POLICE_READERS, lambda sc: {"kind": "ingest", "pk": _ingest_job(sc).pk}, get=False),
+    "dossier:retry_job": Rule(frozenset({"investigator"}), lambda sc: {"kind": "ingest", "pk": _ingest_job(sc).pk}, get=False),
     "dossier:chunk": Rule(frozenset({"investigator"}), lambda sc: {"pk": sc.chunked.pk}),
     "dossier:chunk_complete": Rule(frozenset({"investigator"}), lambda sc: {"pk": sc.chunked.pk}, get=False),
     "dossier:reorder": Rule(frozenset({"investigator"}), lambda sc: {"volume_pk": sc.volume.pk}, get=False),
