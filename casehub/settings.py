@@ -82,11 +82,13 @@ INSTALLED_APPS = [
     # casehub domain apps
     "casehub.agencies",
     "casehub.audit",
+    "casehub.accounts",
     "casehub.objectstore",
     "casehub.pki",
     "casehub.cases",
     "casehub.dossier",
     "casehub.clocks",
+    "workflows",
     "casehub.transfers",
     "casehub.custody",
     "casehub.notifications",
@@ -324,11 +326,11 @@ SPECTACULAR_SETTINGS = {
         "PersonRoleEnum": "casehub.cases.models.PersonRole",
         "CredentialKindEnum": "casehub.api.models.CredentialKind",
         "TaskStatusEnum": "casehub.api.models.TaskStatus",
-        "TransferKindEnum": "casehub.transfers.models.TransferKind",
-        "TransferStatusEnum": "casehub.transfers.models.TransferStatus",
-        "TransferModeEnum": "casehub.transfers.models.TransferMode",
-        "VerificationStatusEnum": "casehub.transfers.models.VerificationStatus",
-        "ApprovalStatusEnum": "casehub.transfers.models.ApprovalStatus",
+        "TransferKindEnum": "workflows.models.TransferKind",
+        "TransferStatusEnum": "workflows.models.TransferStatus",
+        "TransferModeEnum": "workflows.models.TransferMode",
+        "VerificationStatusEnum": "workflows.models.VerificationStatus",
+        "ApprovalStatusEnum": "workflows.models.ApprovalStatus",
         "VolumeStatusEnum": "casehub.dossier.models.VolumeStatus",
         "NoticeKindEnum": "casehub.custody.models.NoticeKind",
     },
@@ -365,6 +367,11 @@ CELERY_BEAT_SCHEDULE["objectstore-verify-storage"] = {
     "schedule": CASEHUB_STORAGE_SWEEP_INTERVAL,
     "kwargs": {"scope": CASEHUB_STORAGE_SWEEP_SCOPE},
 }
+# Audit: besides Celery beat, the web process signs a checkpoint of the chain head after the commit
+# of an event once this many events were appended since the newest checkpoint, or once the newest
+# checkpoint is this many minutes old (so the embedded default, which runs no beat, signs too).
+CASEHUB_AUDIT_CHECKPOINT_EVERY_EVENTS = 100
+CASEHUB_AUDIT_CHECKPOINT_EVERY_MINUTES = 15
 # API: lifetime of Idempotency-Key records (hours), of finished task rows (days), longest token (days).
 CASEHUB_API_IDEMPOTENCY_TTL_HOURS = 24
 CASEHUB_API_TASK_TTL_DAYS = 7

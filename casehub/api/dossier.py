@@ -10,12 +10,14 @@ job row (status, step, progress, and the new document or volumes, or why the fil
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Any
 
 from django.db import transaction
 from django.http import HttpResponse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -53,10 +55,12 @@ from casehub.dossier.models import (
 from casehub.dossier.selectors import get_visible_document, get_visible_volume
 from casehub.objectstore import services as objectstore
 from casehub.objectstore.responses import object_response
-from storage import StorageUnavailable
+from storage import IntegrityError, StorageUnavailable
 
 # One chunk may be at most this large (the request body is read into memory).
 CHUNK_BYTES = 8 * 1024 * 1024
+
+logger = logging.getLogger("casehub.api")
 
 
 def _audit_read(request: Request, action_name: str, obj: Any, case_id: int, **details: Any) -> None:
@@ -392,10 +396,20 @@ def _link(request: Request, stored: Any, filename: str, api_path: str) -> dict[s
             "expires_in": int(lifetime.total_seconds()), "sha256": stored.sha256, "size": stored.size}
 
 
+class ObjectCorrupt(exceptions.APIException):
+    """The stored bytes no longer match their SHA-256: nothing of them is sent (F18.22)."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "object_corrupt"
+    default_detail = gettext_lazy("文件完整性校验失败：存储中的内容与登记的 SHA-256 摘要不符，已拒绝发送。请联系系统管理员从备份恢复。")
+
+
 def _pdf(request: Request, obj: Any, stored: Any, filename: str, kind: str, **details: Any) -> HttpResponse:
     """Stream a document's or volume's PDF. ``{kind}.downloaded`` is recorded once the last byte
-    went out, ``{kind}.download_failed`` if the store is down (503 before anything is sent, in the
-    API's error shape) or the stream breaks — never a download that did not happen."""
+    went out; ``{kind}.download_failed`` if the store is down (503 storage_unavailable) or the bytes
+    no longer match their SHA-256 (503 object_corrupt, checked before the first byte, F18.22) —
+    both in the API's error shape, nothing sent — or the stream breaks: never a download that did
+    not happen."""
     def failed(reason: str) -> None:
         _audit_read(request, f"{kind}.download_failed", obj, obj.case_id, reason=reason, **details)
 
@@ -403,6 +417,10 @@ def _pdf(request: Request, obj: Any, stored: Any, filename: str, kind: str, **de
         return object_response(
             stored, filename=filename, on_failed=failed,
             on_delivered=lambda: _audit_read(request, f"{kind}.downloaded", obj, obj.case_id, **details))
+    except IntegrityError as exc:
+        failed(f"{exc.__class__.__name__}: {exc}")
+        logger.error("refused to deliver object %s: its stored bytes do not match its SHA-256", stored.sha256)
+        raise ObjectCorrupt() from None
     except StorageUnavailable as exc:
         failed(f"{exc.__class__.__name__}: {exc}")
         raise

@@ -54,6 +54,7 @@ ERROR_CODES: dict[str, str] = {
     "storage_unavailable": "503: the document store cannot be reached; nothing changed, retry after `Retry-After`.",
     "database_unavailable": "503: the database connection was lost; nothing changed, retry after `Retry-After`.",
     "internal_error": "500: a fault on our side (logged); the answer is still this JSON shape.",
+    "object_corrupt": "503: the stored file no longer matches its SHA-256; nothing of it is sent (restore from backup).",
 }
 
 

@@ -38,7 +38,8 @@ from casehub.dossier.limits import limit
 from casehub.dossier.models import AssemblyJob, ChunkedUpload, Document, IngestJob, Part, VolumeStatus
 from casehub.dossier.selectors import get_visible_document, get_visible_volume
 from casehub.objectstore.responses import object_response
-from storage import StorageUnavailable
+from casehub.objectstore.views import corrupt_object_response
+from storage import IntegrityError, StorageUnavailable
 
 # The browser sends large files in pieces of this size (below DATA_UPLOAD_MAX_MEMORY_SIZE).
 CHUNK_BYTES = 8 * 1024 * 1024
@@ -343,8 +344,9 @@ def document_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def _pdf_response(request: HttpRequest, obj: Any, stored: Any, filename: str, kind: str,
                   **details: Any) -> HttpResponse:
     """The PDF, inline (the reader's frame) or as an attachment (?download=1). ``{kind}.downloaded``
-    is recorded once the last byte went out; a store that is down answers 503 and, like a stream
-    that breaks, is recorded as ``{kind}.download_failed``."""
+    is recorded once the last byte went out; a store that is down or bytes that no longer match
+    their SHA-256 (checked before the first byte, F18.22) answer 503 and, like a stream that
+    breaks, are recorded as ``{kind}.download_failed``."""
     inline = request.GET.get("download") != "1"
 
     def failed(reason: str) -> None:
@@ -355,6 +357,9 @@ def _pdf_response(request: HttpRequest, obj: Any, stored: Any, filename: str, ki
             stored, filename=filename, inline=inline, on_failed=failed,
             on_delivered=lambda: _audit_read(request, f"{kind}.downloaded", obj, obj.case_id, inline=inline,
                                              **details))
+    except IntegrityError as exc:
+        failed(f"{exc.__class__.__name__}: {exc}")
+        return corrupt_object_response(stored.sha256)
     except StorageUnavailable as exc:
         failed(f"{exc.__class__.__name__}: {exc}")
         return HttpResponse(_("存储服务暂不可用，请稍后重试。"), status=503, content_type="text/plain; charset=utf-8")

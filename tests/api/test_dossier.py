@@ -177,9 +177,11 @@ def test_document_list_query_count_does_not_grow_with_rows(theft_case, district,
     assert count() == few
 
 
-def test_a_download_that_breaks_mid_stream_is_recorded_as_failed_not_as_a_download(theft_case, district, api_as):
-    """The store's bytes no longer match their hash: the verifying reader stops the stream before
-    the last chunk, and the trail says the download failed."""
+def test_a_download_of_damaged_bytes_is_recorded_as_failed_not_as_a_download(theft_case, district, api_as,
+                                                                            settings):
+    """The store's bytes no longer match their hash. Up to CASEHUB_VERIFY_BEFORE_SEND_BYTES the
+    download is refused before the first byte (503 object_corrupt); above it the verifying reader
+    stops the stream before its last chunk. Either way the trail says the download failed."""
     from casehub.objectstore.services import get_store
     from storage.base import key_for
 
@@ -192,14 +194,19 @@ def test_a_download_that_breaks_mid_stream_is_recorded_as_failed_not_as_a_downlo
     data[-10] ^= 0xFF
     path.write_bytes(bytes(data))
 
+    refused = client.get(f"/api/v1/documents/{doc_id}/file/")
+    assert refused.status_code == 503 and refused.json()["code"] == "object_corrupt"
+
+    settings.CASEHUB_VERIFY_BEFORE_SEND_BYTES = 0  # a "large" object: streamed, checked on its last read
     response = client.get(f"/api/v1/documents/{doc_id}/file/")
     assert response.status_code == 200  # the headers went out before the damage could be seen
     with pytest.raises(Exception, match="corrupt"):
         b"".join(response.streaming_content)
+
     actions = list(AuditEvent.objects.filter(object_id=str(doc_id), action__startswith="document.download")
-                   .values_list("action", "details"))
-    assert [a for a, _d in actions] == ["document.download_failed"]
-    assert "IntegrityError" in actions[0][1]["reason"]
+                   .order_by("sequence").values_list("action", "details"))
+    assert [a for a, _d in actions] == ["document.download_failed", "document.download_failed"]
+    assert all("IntegrityError" in d["reason"] for _a, d in actions)
 
 
 def test_a_stalled_task_says_so_and_can_be_retried_through_the_api(theft_case, district, api_as):

@@ -172,15 +172,31 @@ def test_backup_refuses_a_non_empty_target_directory(tmp_path):
     assert result.returncode == 2
 
 
+@pytest.fixture(params=["moto", pytest.param("rgw", marks=pytest.mark.rgw)])
+def s3_installation(request, settings) -> tuple[str, str]:
+    """(storage URL of the installation, storage URL to restore onto): moto's S3 server restored
+    onto a directory store; Ceph's RADOS Gateway restored onto a fresh bucket of the same gateway,
+    so that the restore writes every object through a real server's object lock."""
+    if request.param == "moto":
+        source = request.getfixturevalue("s3_store_url")
+        target = (request.getfixturevalue("tmp_path") / "restored-objects").as_uri()
+    else:
+        gateway = request.getfixturevalue("rgw_available")
+        source, target = (gateway.url_for(gateway.new_bucket_name(prefix)) for prefix in ("original", "restored"))
+    settings.CASEHUB_STORAGE_URL = source
+    return source, target
+
+
 @pytest.mark.s3
-def test_backup_of_an_s3_store_restores_onto_a_directory_store(s3_settings, populated, tmp_path, fresh_database):
+def test_backup_of_an_s3_store_restores_and_verifies(s3_installation, populated, tmp_path, fresh_database):
     """The object copy reads the S3 (object-lock) bucket through the verifying reader; the restore
-    then runs on a directory store with every case identical."""
-    assert settings.CASEHUB_STORAGE_URL.startswith("s3://")
-    original = _environ(database_url(), settings.CASEHUB_STORAGE_URL, tmp_path / "data-original")
+    then runs on the target store with every case identical."""
+    source, target = s3_installation
+    assert settings.CASEHUB_STORAGE_URL == source
+    original = _environ(database_url(), source, tmp_path / "data-original")
     backup_dir = tmp_path / "backup"
     _run(["bash", "deploy/backup.sh", str(backup_dir)], original)
-    restored = _environ(fresh_database, (tmp_path / "restored-objects").as_uri(), tmp_path / "data-restored")
+    restored = _environ(fresh_database, target, tmp_path / "data-restored")
     result = _run(["bash", "deploy/restore.sh", str(backup_dir)], restored)
     assert "restore: done, verified" in result.stdout
     before = json.loads(_run([sys.executable, "-m", "tests.backup.readback"], original).stdout)
