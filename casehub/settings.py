@@ -93,6 +93,7 @@ INSTALLED_APPS = [
     "casehub.custody",
     "casehub.notifications",
     "casehub.metrics",
+    "casehub.integration",
     "casehub.api",
     "casehub.web",
 ]
@@ -368,4 +369,18 @@ CASEHUB_TSA_ROOTS_FILE = ""
 CELERY_BEAT_SCHEDULE["dossier-purge-stale-uploads"] = {
     "task": "casehub.dossier.tasks.purge_stale_uploads",
     "schedule": timedelta(hours=1),
+}
+# Integration (casehub/integration, docs/api.md): the CloudEvents `source` of webhook bodies;
+# webhook attempts before a delivery is dead, back-off base and cap (seconds), request timeout;
+# due deliveries (retries, and those of a worker that died) are queued every minute.
+CASEHUB_EVENT_SOURCE = "urn:casehub:platform"
+CASEHUB_WEBHOOK_MAX_ATTEMPTS = 8
+CASEHUB_WEBHOOK_RETRY_BASE_SECONDS = 30
+CASEHUB_WEBHOOK_RETRY_MAX_SECONDS = 6 * 3600
+CASEHUB_WEBHOOK_TIMEOUT_SECONDS = 5.0
+# Tests only: send eager-mode deliveries in the calling thread instead of a background thread.
+CASEHUB_WEBHOOK_SYNC_FOR_TESTS = False
+CELERY_BEAT_SCHEDULE["integration-deliver-due-webhooks"] = {
+    "task": "casehub.integration.tasks.deliver_due_webhooks",
+    "schedule": timedelta(minutes=1),
 }

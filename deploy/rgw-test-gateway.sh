@@ -101,6 +101,9 @@ osd crush chooseleaf type = 0
 mon allow pool size one = true
 mon allow pool delete = false
 mon warn on pool no redundancy = false
+# A throwaway monitor on a busy disk: do not shut down at the default 5 % free.
+mon data avail warn = 5
+mon data avail crit = 1
 mon max pg per osd = 1000
 mon osd down out interval = 0
 osd max object name len = 256

@@ -224,7 +224,9 @@ class CredentialSerializer(serializers.ModelSerializer):
 
 
 class IssuedCredentialSerializer(CredentialSerializer):
-    token = serializers.CharField(read_only=True, help_text="Shown once; only its hash is stored.")
+    token = serializers.CharField(read_only=True, required=False, help_text=(
+        "Shown once; only its hash is stored. Absent from an Idempotency-Key replay "
+        "(header Idempotent-Secret-Withheld: token)."))
 
     class Meta(CredentialSerializer.Meta):
         fields = (*CredentialSerializer.Meta.fields, "token")

@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 from casehub.agencies import permissions as p
 from casehub.agencies.models import Agency, AgencyKind
 from casehub.api import credentials, tasks
+from casehub.api.authentication import session_verified
 from casehub.api.base import accepted, require_any
 from casehub.api.idempotency import idempotent
 from casehub.api.models import ApiCredential, ApiTask, CredentialKind
@@ -318,11 +319,12 @@ class PersonalTokenViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixin
     def get_queryset(self) -> QuerySet[ApiCredential]:
         return ApiCredential.objects.filter(user=self.request.user, kind=CredentialKind.PERSONAL)
 
-    @idempotent
+    @idempotent(secret_fields=("token",))
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = PersonalTokenCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        issued = credentials.issue_personal_token(acting_user=request.user, **serializer.validated_data)
+        issued = credentials.issue_personal_token(acting_user=request.user, **serializer.validated_data,
+                                                  second_factor_verified=session_verified(request))
         body = IssuedCredentialSerializer(issued.credential).data | {"token": issued.token}
         return Response(body, status=status.HTTP_201_CREATED)
 
@@ -346,13 +348,14 @@ class ClientViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.Destr
         require_any(self.request.user, p.MANAGE_AGENCY_USERS, message=_("只有机构管理员可以管理系统客户端。"))
         return ApiCredential.objects.filter(agency_id=self.request.user.agency_id, kind=CredentialKind.CLIENT)
 
-    @idempotent
+    @idempotent(secret_fields=("token",))
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         require_any(request.user, p.MANAGE_AGENCY_USERS, message=_("只有机构管理员可以管理系统客户端。"))
         serializer = ClientCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         issued = credentials.register_client(
-            acting_user=request.user, agency=request.user.agency, **serializer.validated_data
+            acting_user=request.user, agency=request.user.agency, **serializer.validated_data,
+            second_factor_verified=session_verified(request),
         )
         body = IssuedCredentialSerializer(issued.credential).data | {"token": issued.token}
         return Response(body, status=status.HTTP_201_CREATED)

@@ -43,6 +43,11 @@ class AuditAction(StrEnum):
     API_TOKEN_ISSUED = "api.token_issued"  # noqa: S105 - an action code, not a secret
     API_CLIENT_REGISTERED = "api.client_registered"
     API_CREDENTIAL_REVOKED = "api.credential_revoked"
+    WEBHOOK_REGISTERED = "webhook.registered"
+    WEBHOOK_CHANGED = "webhook.changed"
+    WEBHOOK_DEACTIVATED = "webhook.deactivated"
+    WEBHOOK_SECRET_ROTATED = "webhook.secret_rotated"  # noqa: S105 - an action code, not a secret
+    WEBHOOK_REPLAYED = "webhook.replayed"
     # cases and persons
     CASE_REGISTERED = "case.registered"
     CASE_VIEWED = "case.viewed"
@@ -67,6 +72,7 @@ class AuditAction(StrEnum):
     TRANSFER_DOWNLOADED = "transfer.downloaded"
     TRANSFER_MANIFEST_DOWNLOADED = "transfer.manifest_downloaded"
     TRANSFER_RECEIPT_DOWNLOADED = "transfer.receipt_downloaded"
+    TRANSFER_ARCHIVE_DOWNLOADED = "transfer.archive_downloaded"
     # the engine's own events besides workflow.<transition>
     WORKFLOW_APPROVAL_REQUESTED = "workflow.approval_requested"
     WORKFLOW_APPROVAL_REJECTED = "workflow.approval_rejected"
@@ -88,6 +94,7 @@ class AuditAction(StrEnum):
     CLOCK_RESUMED = "clock.resumed"
     CLOCK_EXTENDED = "clock.extended"
     CLOCK_RECOUNTED = "clock.recounted"
+    CLOCK_WARNING = "clock.warning"
     CLOCK_OVERDUE = "clock.overdue"
     HOLIDAYS_LOADED = "holidays.loaded"
     NOTIFICATION_SENT = "notification.sent"

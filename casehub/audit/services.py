@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,6 +16,18 @@ from casehub.audit.actions import AuditAction, UndeclaredAuditAction, is_declare
 from casehub.audit.chain import GENESIS_HASH, event_hash
 from casehub.audit.checkpoints import schedule_if_due
 from casehub.audit.models import AuditEvent, AuditHead
+
+# Read-only projections of the trail (the integration feed) registered by the apps that own them,
+# run in the event's transaction after its row is written. They may add rows of their own; they
+# never change the event or the case.
+_PROJECTIONS: list[Callable[[AuditEvent, models.Model | None], None]] = []
+
+
+def register_projection(projection: Callable[[AuditEvent, models.Model | None], None]) -> None:
+    """Add a projection of audit events (idempotent: an app's ``ready`` may run twice in tests)."""
+    if projection not in _PROJECTIONS:
+        _PROJECTIONS.append(projection)
+
 
 FOREIGN_ROWS_ACTION = AuditAction.AUDIT_FOREIGN_ROWS
 
@@ -121,5 +134,7 @@ def record_event(
         event = _append(sequence=sequence, previous_hash=previous, action=action, actor=actor, agency=agency,
                         obj=obj, case_id=case_id, details=_jsonable(details))
         AuditHead.objects.filter(pk=1).update(sequence=event.sequence, hash=event.hash)
+        for projection in _PROJECTIONS:
+            projection(event, obj)
         schedule_if_due(event.sequence)
         return event

@@ -65,6 +65,16 @@ def _kek() -> bytes:
     return kek
 
 
+def key_encryption_key() -> bytes:
+    """The configured key-encryption key (32 bytes); raises PkiError when missing or malformed."""
+    return _kek()
+
+
+# Other sealed secrets (webhook signing secrets) re-sealed by :func:`rewrap_keys`: callables
+# taking (old, new) key-encryption keys and returning how many they changed.
+REWRAP_HOOKS: list = []
+
+
 def _aad(kind: str, fp: str) -> bytes:
     # Binds each blob to the record it belongs to: a blob copied to another row does not open.
     return f"casehub-pki/{kind}/{fp}".encode()
@@ -468,6 +478,8 @@ def rewrap_keys(old_kek_b64: str, *, actor=None) -> int:
         row.encrypted_key = signing_keys.encrypt_private_key(key, new, aad=aad)  # type: ignore[attr-defined]
         row.save(update_fields=["encrypted_key"])  # type: ignore[attr-defined]
         changed += 1
+    for hook in REWRAP_HOOKS:
+        changed += hook(old, new)
     _changed()
     record_event("pki.keys_rewrapped", actor=actor, details={"changed": changed, "total": len(rows)})
     return changed

@@ -41,6 +41,9 @@ DETENTION = frozenset({"detention_officer"})
 SENDER_AND_RECEIVER = POLICE_READERS | frozenset({"prosecutor", "procuratorate_supervisor"})
 # Who may see district A's case particulars in a page body at all.
 MAY_SEE_CASE = POLICE_READERS | AUDITORS
+# Who reads its own agency's change feed: every role that works on cases or custody.
+FEED_ROLES = frozenset({"investigator", "police_supervisor", "prosecutor", "procuratorate_supervisor", "court_clerk",
+                        "judge", "court_supervisor", "detention_officer"})
 
 
 @dataclass(frozen=True)
@@ -203,6 +206,18 @@ RULES: dict[str, Rule] = {
     "api:transfer-manifest": Rule(SENDER_AND_RECEIVER, lambda sc: {"pk": sc.transfer.pk},
                                   may_see_case=SENDER_AND_RECEIVER),
     "api:transfer-receipt": Rule(SENDER_AND_RECEIVER, lambda sc: {"pk": sc.accepted_transfer.pk},
+                                 may_see_case=SENDER_AND_RECEIVER),
+    # Integration: the feed is the caller's own agency's; webhook endpoints are an agency's objects,
+    # managed by its administrator (or the system client that registered them).
+    "api:events": Rule(FEED_ROLES),
+    "api:webhook-list": Rule(ADMINS),
+    "api:webhook-detail": Rule(ADMINS, lambda sc: {"pk": sc.webhook.pk}, may_see_case=frozenset()),
+    "api:webhook-deliveries": Rule(ADMINS, lambda sc: {"pk": sc.webhook.pk}, may_see_case=frozenset()),
+    "api:webhook-rotate-secret": Rule(ADMINS, lambda sc: {"pk": sc.webhook.pk}, get=False,
+                                      may_see_case=frozenset()),
+    "api:webhook-replay": Rule(ADMINS, lambda sc: {"pk": sc.webhook.pk, "delivery_pk": sc.webhook_delivery.pk},
+                               get=False, may_see_case=frozenset()),
+    "api:transfer-archive": Rule(POLICE_READERS - {"police_supervisor"}, lambda sc: {"pk": sc.transfer.pk},
                                  may_see_case=SENDER_AND_RECEIVER),
     "api:transfer-verify": Rule(frozenset({"prosecutor"}), lambda sc: {"pk": sc.transfer.pk}, get=False,
                                 may_see_case=SENDER_AND_RECEIVER),
