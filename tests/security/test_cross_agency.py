@@ -65,6 +65,12 @@ def _case(pk="pk"):
     return lambda sc: {pk: sc.case.pk}
 
 
+def _ingest_job(sc):
+    from casehub.dossier.models import IngestJob
+
+    return IngestJob.objects.filter(case=sc.case).earliest("created_at")
+
+
 RULES: dict[str, Rule] = {
     # --- UI ------------------------------------------------------------------------------------------
     "home": Rule(ALL),
@@ -82,6 +88,7 @@ RULES: dict[str, Rule] = {
     "dossier:upload": Rule(frozenset({"investigator"}), _case("case_pk"), get=False),
     "dossier:chunked_start": Rule(frozenset({"investigator"}), _case("case_pk"), get=False),
     "dossier:assemble": Rule(frozenset({"investigator"}), _case("case_pk"), get=False),
+    "dossier:retry_job": Rule(frozenset({"investigator"}), lambda sc: {"kind": "ingest", "pk": _ingest_job(sc).pk}, get=False),
     "dossier:chunk": Rule(frozenset({"investigator"}), lambda sc: {"pk": sc.chunked.pk}),
     "dossier:chunk_complete": Rule(frozenset({"investigator"}), lambda sc: {"pk": sc.chunked.pk}, get=False),
     "dossier:reorder": Rule(frozenset({"investigator"}), lambda sc: {"volume_pk": sc.volume.pk}, get=False),
@@ -148,6 +155,7 @@ RULES: dict[str, Rule] = {
     "api:audit-event-detail": Rule(AUDITORS, lambda sc: {"sequence": sc.case_event.sequence}),
     "api:audit-verification-list": Rule(AUDITORS, get=False),
     "api:task-detail": Rule(frozenset({"investigator"}), lambda sc: {"pk": sc.api_task.pk}),
+    "api:task-retry": Rule(frozenset({"investigator"}), lambda sc: {"pk": sc.api_task.pk}, get=False),
     "api:token-list": Rule(ALL),
     "api:token-detail": Rule(frozenset({"investigator"}), lambda sc: {"pk": sc.personal_token.pk}, get=False),
     "api:client-list": Rule(ADMINS),
