@@ -263,9 +263,11 @@ def sweep_worker(store_url: str, objects: int, object_size: int, rounds: int) ->
 
 def bench_sweep(label: str, store_url: str, rounds: int, objects: int, object_size: int
                 ) -> list[tuple[str, float, float]]:
-    out = subprocess.run([sys.executable, __file__, "--sweep-worker", store_url, str(objects), str(object_size),
-                          str(rounds)], capture_output=True, text=True, check=True).stdout
-    times = json.loads(out.strip().splitlines()[-1])
+    done = subprocess.run([sys.executable, __file__, "--sweep-worker", store_url, str(objects), str(object_size),
+                           str(rounds)], capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"verify_storage benchmark on {label} failed:\n{done.stderr[-3000:]}")
+    times = json.loads(done.stdout.strip().splitlines()[-1])
     total = objects * object_size
     return [(f"verify_storage, {label} ({objects} x {object_size // MIB} MiB)",
              mb_per_s(total, statistics.median(times["sweep"])), mb_per_s(total, statistics.median(times["raw"])))]

@@ -418,7 +418,7 @@ class S3Store(ObjectStore):
         return StorageError(
             f"{self.description} does not honour server-side encryption (sse={self.config.sse}): {why}. "
             "casehub refuses to store evidence it would wrongly believe encrypted: enable encryption on the "
-            "server (MinIO: a KMS/KES; Ceph RGW: SSE-KMS with Vault, or rgw crypt s3 kms backend) or remove "
+            "server (MinIO: a KMS/KES; Ceph RGW: SSE-KMS with Vault, and sse=KMS) or remove "
             "sse= from CASEHUB_STORAGE_URL and encrypt the disks instead (see docs/storage.md)")
 
     def _check_encrypted(self, headers: Any, doing: str) -> None:
@@ -557,8 +557,8 @@ class S3Store(ObjectStore):
         (``x-amz-checksum-mode: ENABLED``) it must be the one this upload would have sent; a
         different value (or size) means the current version under the key is not these bytes
         (someone wrote a new version outside casehub), which is reported instead of silently
-        deduplicated. A server that keeps no comparable checksum (Ceph RGW before release 18
-        ignores flexible checksums; a multipart object cut into other parts) gets the stored copy
+        deduplicated. A server that keeps no comparable checksum (Ceph RGW 16 ignores flexible
+        checksums; a multipart object cut into other parts) gets the stored copy
         re-read and re-hashed instead: slower, but only for a repeat upload.
         """
         self.ensure_bucket()

@@ -4,7 +4,9 @@ import pytest
 
 from casehub.pki.services import invalidate_cache
 
-pytest_plugins = ["tests.fixtures.district", "tests.fixtures.s3", "tests.fixtures.rgw", "tests.fixtures.browser"]
+pytest_plugins = [
+    "tests.fixtures.clock", "tests.fixtures.district", "tests.fixtures.s3", "tests.fixtures.rgw", "tests.fixtures.browser",
+]
 
 
 @pytest.fixture(autouse=True)
