@@ -77,6 +77,7 @@ class AuditAction(StrEnum):
     TRANSFER_MANIFEST_DOWNLOADED = "transfer.manifest_downloaded"
     TRANSFER_RECEIPT_DOWNLOADED = "transfer.receipt_downloaded"
     TRANSFER_ARCHIVE_DOWNLOADED = "transfer.archive_downloaded"
+    PACKAGE_SUBMITTED = "package.submitted"  # an agency system's own signed package, taken in
     # the engine's own events besides workflow.<transition>
     WORKFLOW_APPROVAL_REQUESTED = "workflow.approval_requested"
     WORKFLOW_APPROVAL_REJECTED = "workflow.approval_rejected"

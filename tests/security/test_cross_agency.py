@@ -233,6 +233,7 @@ RULES: dict[str, Rule] = {
                                       may_see_case=frozenset()),
     "api:webhook-replay": Rule(ADMINS, lambda sc: {"pk": sc.webhook.pk, "delivery_pk": sc.webhook_delivery.pk},
                                get=False, may_see_case=frozenset()),
+    "api:case-package-submit": Rule(frozenset({"investigator"}), _case("case_pk"), get=False),
     "api:transfer-archive": Rule(POLICE_READERS - {"police_supervisor"}, lambda sc: {"pk": sc.transfer.pk},
                                  may_see_case=SENDER_AND_RECEIVER),
     "api:transfer-verify": Rule(frozenset({"prosecutor"}), lambda sc: {"pk": sc.transfer.pk}, get=False,
