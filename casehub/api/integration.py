@@ -87,14 +87,15 @@ class EventFeedView(APIView):
         qs = FeedEntry.objects.filter(agency_id=user.agency_id, sequence__gt=after)
         if query.validated_data.get("type"):
             qs = qs.filter(type__in=query.validated_data["type"])
-        rows = list(qs.order_by("sequence", "id")[: limit + 1])
+        rows = list(qs.order_by("sequence", "position")[: limit + 1])
         has_more = len(rows) > limit
         rows = rows[:limit]
         # One audit event can make several entries for an agency (e.g. a transition and its package):
         # never end a page inside a sequence, or the cursor would skip the rest of it.
         if has_more and rows:
             last = rows[-1].sequence
-            rest = list(qs.filter(sequence=last).exclude(pk__in=[r.pk for r in rows if r.sequence == last]))
+            rest = list(qs.filter(sequence=last).exclude(pk__in=[r.pk for r in rows if r.sequence == last])
+                        .order_by("position"))
             rows.extend(rest)
         next_after = rows[-1].sequence if rows else after
         body = {"events": FeedEntrySerializer(rows, many=True).data, "next_after": next_after, "has_more": has_more}

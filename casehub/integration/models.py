@@ -20,6 +20,9 @@ class FeedEntry(models.Model):
 
     agency = models.ForeignKey("agencies.Agency", on_delete=models.PROTECT, related_name="+")
     sequence = models.BigIntegerField(_("序号"))  # the audit event's sequence: the cursor
+    # One audit event can mean several events for one agency (a custody transfer of three persons:
+    # three certificates); they keep their order within the sequence.
+    position = models.PositiveSmallIntegerField(default=0)
     event_id = models.UUIDField(default=uuid.uuid4, editable=False)
     type = models.CharField(_("事件类型"), max_length=64)
     occurred_at = models.DateTimeField(_("时间"))
@@ -27,11 +30,11 @@ class FeedEntry(models.Model):
     data = models.JSONField(default=dict)
 
     class Meta:
-        ordering = ["sequence"]
+        ordering = ["sequence", "position"]
         verbose_name = _("变更事件")
         verbose_name_plural = _("变更事件")
         constraints = [
-            models.UniqueConstraint(fields=["agency", "sequence", "type"], name="uniq_feed_entry"),
+            models.UniqueConstraint(fields=["agency", "sequence", "position"], name="uniq_feed_entry_position"),
         ]
         indexes = [models.Index(fields=["agency", "sequence"])]
 

@@ -191,12 +191,14 @@ def project(event: Any, obj: Any) -> None:
         return
     case = _case(event.case_id)
     entries = []
+    positions: dict[int, int] = {}
     for public in publics:
         assert public.type in EVENT_TYPES, public.type  # the catalogue is the contract
         for agency_id in sorted(public.audience):
+            position = positions[agency_id] = positions.get(agency_id, -1) + 1
             entries.append(FeedEntry(
-                agency_id=agency_id, sequence=event.sequence, type=public.type, occurred_at=event.occurred_at,
-                case_id=event.case_id, data={"case": case, **public.data},
+                agency_id=agency_id, sequence=event.sequence, position=position, type=public.type,
+                occurred_at=event.occurred_at, case_id=event.case_id, data={"case": case, **public.data},
             ))
     FeedEntry.objects.bulk_create(entries)
     _queue_deliveries(entries)
@@ -211,7 +213,7 @@ def _queue_deliveries(entries: Iterable[FeedEntry]) -> None:
     deliveries = []
     for entry in entries:
         if entry.pk is None:  # backends that do not return ids from bulk_create (none we support)
-            entry = FeedEntry.objects.get(agency_id=entry.agency_id, sequence=entry.sequence, type=entry.type)
+            entry = FeedEntry.objects.get(agency_id=entry.agency_id, sequence=entry.sequence, position=entry.position)
         for endpoint in endpoints:
             if endpoint.agency_id == entry.agency_id and entry.type in endpoint.event_types:
                 deliveries.append(WebhookDelivery(endpoint=endpoint, entry=entry, status=DeliveryStatus.PENDING,

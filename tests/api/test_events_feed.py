@@ -133,3 +133,34 @@ def test_a_transition_that_rolls_back_leaves_no_event(wf_case, district, monkeyp
     with pytest.raises(engine.SideEffectFailed):
         engine.decide_approval(result.approval, acting_user=district.police_supervisor, approve=True)
     assert set(FeedEntry.objects.values_list("pk", flat=True)) == before
+
+
+def test_two_detained_suspects_make_two_certificate_events_in_one_sequence(district, drive, api_as, tmp_path):
+    """One hand-over of a case with two detained persons issues two 换押证: both reach the detention
+    centre, in order, from one audit event (and the transition is not refused for it)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from casehub.cases.models import CustodyStatus
+    from casehub.cases.services import register_case
+    from casehub.dossier import services as dossier
+    from tests.dossier import files
+
+    detained = {"custody_status": CustodyStatus.DETAINED, "custody_since": timezone.now() - timedelta(days=1),
+                "detention_centre": district.detention, "sex": "M"}
+    case = register_case(acting_user=district.investigator, title="甲乙共同盗窃案", summary="共同盗窃", persons=[
+        {"name": "甲", "id_number": "440307199001011234", **detained},
+        {"name": "乙", "id_number": "44030719900101123X", **detained},
+    ])
+    path = files.write(tmp_path, "a.pdf", files.text_pdf(1, "a"))
+    job = dossier.ingest_upload(case=case, acting_user=district.investigator, uploaded_file_or_path=path,
+                                title="证据", category="evidence")
+    assert job.status == "done", job.message
+    drive.fire(case, "transfer_for_review", "investigator", facts="事实", evidence="证据")
+    events, _ = _read_all(api_as(district.detention_officer))
+    issued = [e for e in events if e["type"] == "custody.certificate_issued"]
+    assert len(issued) == 2 and len({e["sequence"] for e in issued}) == 1
+    assert len({e["data"]["certificate"]["person"] for e in issued}) == 2
+    paged, _ = _read_all(api_as(district.detention_officer), limit=1)
+    assert [e["id"] for e in paged] == [e["id"] for e in events]
