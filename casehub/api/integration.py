@@ -228,6 +228,7 @@ class WebhookEndpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, m
     @extend_schema(summary="Rotate the signing secret (the new one is shown once)", request=None,
                    responses={200: EndpointCreatedSerializer})
     @action(detail=True, methods=["post"], url_path="rotate-secret")
+    @idempotent(secret_fields=("secret",))
     def rotate_secret(self, request: Request, pk: str | None = None) -> Response:
         endpoint = self.get_object()
         secret = webhooks.new_secret()
@@ -254,6 +255,7 @@ class WebhookEndpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, m
                    parameters=[OpenApiParameter("delivery_pk", int, OpenApiParameter.PATH)],
                    responses={202: DeliverySerializer})
     @action(detail=True, methods=["post"], url_path=r"deliveries/(?P<delivery_pk>[0-9]{1,18})/replay")
+    @idempotent
     def replay(self, request: Request, pk: str | None = None, delivery_pk: str | None = None) -> Response:
         endpoint = self.get_object()
         delivery = endpoint.deliveries.filter(pk=delivery_pk).first()
