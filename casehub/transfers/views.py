@@ -88,12 +88,16 @@ def fire(request: HttpRequest, case_pk: int, transition_name: str) -> HttpRespon
     if spec is None or spec.name == d.REGISTER or not p.has_capability(user, spec.capability):
         raise Http404
     case = _case_for(user, case_pk, spec)
-    problems: list[str] = []
+    # ``blocked``: the transition cannot run now, whatever is typed (the submit button is
+    # disabled). ``problems``: what stopped this submission; a refused submission (a guard on
+    # the typed inputs, a case changed meanwhile) keeps the form filled and usable.
+    blocked: list[str] = []
     if spec not in engine.available_transitions(case, user):
-        blocked = dict((s.name, reasons) for s, reasons in engine.blocked_transitions(case, user))
-        problems = blocked.get(spec.name) or [_("当前不能办理“%(label)s”。") % {"label": spec.label}]
+        reasons = dict((s.name, r) for s, r in engine.blocked_transitions(case, user))
+        blocked = reasons.get(spec.name) or [_("当前不能办理“%(label)s”。") % {"label": spec.label}]
+    problems: list[str] = list(blocked)
     form = TransitionForm(spec, request.POST or None, initial={"version": case.version})
-    if request.method == "POST" and not problems and form.is_valid():
+    if request.method == "POST" and not blocked and form.is_valid():
         try:
             result = engine.fire(case, spec.name, acting_user=user, inputs=form.inputs(),
                                  expected_version=form.cleaned_data["version"])
@@ -101,6 +105,13 @@ def fire(request: HttpRequest, case_pk: int, transition_name: str) -> HttpRespon
             for field, errors in exc.errors.items():
                 for error in errors:
                     form.add_error(field if field in form.fields else None, error)
+        except engine.CaseChanged as exc:
+            problems = [exc.message]
+            # The user has now been told; a second submission decides on the current case.
+            data = request.POST.copy()
+            data["version"] = str(case.version)
+            form = TransitionForm(spec, data, initial={"version": case.version})
+            form.is_valid()
         except engine.TransitionError as exc:
             problems = [exc.message]
         else:
@@ -111,8 +122,8 @@ def fire(request: HttpRequest, case_pk: int, transition_name: str) -> HttpRespon
             return redirect(case_url(user, case))
     pending = engine.pending_transfer(case) if d.STAGES.get(case.stage) and d.STAGES[case.stage].pending else None
     return render(request, "transfers/fire.html", {
-        "case": case, "spec": spec, "form": form, "problems": problems, "pending": pending,
-        "stage": d.STAGES.get(case.stage),
+        "case": case, "spec": spec, "form": form, "problems": problems, "blocked": blocked,
+        "pending": pending, "stage": d.STAGES.get(case.stage),
     }, status=409 if problems and request.method == "POST" else 200)
 
 
