@@ -22,7 +22,7 @@ def test_unknown_page_is_a_localised_404_with_the_navigation(client, district, l
     response = client.get("/no-such-page/", HTTP_ACCEPT_LANGUAGE=language)
     page = response.content.decode()
     assert response.status_code == 404 and title in page and back in page
-    assert 'id="main-nav"' in page and f'data-nav="cases:list"' in page
+    assert 'id="main-nav"' in page and 'data-nav="cases:list"' in page
     assert f'<html lang="{language}">' in page
 
 
