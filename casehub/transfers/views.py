@@ -123,8 +123,27 @@ def fire(request: HttpRequest, case_pk: int, transition_name: str) -> HttpRespon
     pending = engine.pending_transfer(case) if d.STAGES.get(case.stage) and d.STAGES[case.stage].pending else None
     return render(request, "transfers/fire.html", {
         "case": case, "spec": spec, "form": form, "problems": problems, "blocked": blocked,
+        "preview": package_preview(spec, case) if not blocked else None,
         "pending": pending, "stage": d.STAGES.get(case.stage),
     }, status=409 if problems and request.method == "POST" else 200)
+
+
+def package_preview(spec: d.TransitionSpec, case: Any) -> dict[str, Any] | None:
+    """What a sending transition will put in the package, for the person who fires it and the
+    approver: the case's current main-file documents (drafts are sealed on sending) and the
+    legal documents the transition generates. None when nothing travels."""
+    if spec.handover not in (d.SEND, d.DELIVER, d.NOTIFY):
+        return None
+    from workflows.effects import generated_titles
+    from workflows.packaging import main_documents
+
+    documents = main_documents(case)
+    return {
+        "documents": documents,
+        "unsealed": sum(1 for doc in documents if doc.volume_id is None or doc.volume.sealed_at is None),
+        "pages": sum(int(doc.page_count or 0) for doc in documents),
+        "generated": generated_titles(spec.effects),
+    }
 
 
 def reverse_or_blank(name: str, pk: int) -> str:
@@ -251,8 +270,14 @@ def approval(request: HttpRequest, pk: int) -> HttpResponse:
     labels = {i.name: i.label for i in spec.inputs}
     shown = [(labels.get(k, k), v["name"] if isinstance(v, dict) and "name" in v else v)
              for k, v in item.inputs.items()]
+    sent = None
+    if item.status == ApprovalStatus.APPROVED and spec.transfer_kind:
+        sent = (Transfer.objects.filter(case=item.case, transition=item.transition, sent_at__gte=item.decided_at)
+                .order_by("sent_at", "id").first())
     return render(request, "transfers/approval.html", {
-        "item": item, "spec": spec, "inputs": shown,
+        "item": item, "spec": spec, "inputs": shown, "case_link": case_url(user, item.case),
+        "preview": package_preview(spec, item.case) if item.status == ApprovalStatus.PENDING else None,
+        "sent": sent, "sent_documents": list(sent.documents.all()) if sent else [],
         "can_decide": item.status == ApprovalStatus.PENDING and p.has_capability(user, p.APPROVE_OUTGOING)
         and user.pk != item.requested_by_id,
         "can_cancel": item.status == ApprovalStatus.PENDING and user.pk == item.requested_by_id,
