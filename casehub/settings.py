@@ -274,6 +274,7 @@ CELERY_BEAT_SCHEDULE: dict = {
 
 CASEHUB_STORAGE_URL = env.get("CASEHUB_STORAGE_URL") or (DATA_DIR / "objects").as_uri()
 CASEHUB_TSA_URL = env.get("CASEHUB_TSA_URL")
+CASEHUB_CRL_BASE_URL = env.get("CASEHUB_CRL_BASE_URL") or "http://127.0.0.1:8000/pki/crl/"
 
 _email_host = env.get("CASEHUB_EMAIL_HOST")
 EMAIL_BACKEND = (
