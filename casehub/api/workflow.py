@@ -147,14 +147,15 @@ class FireResultSerializer(serializers.Serializer):
 
 
 def _field_for(inp: d.InputSpec) -> serializers.Field:
-    required = inp.required and inp.default is None
+    # Required-ness and limits come from the InputSpec, the same the engine and the UI form apply.
+    required = inp.must_be_given
     common: dict[str, Any] = {"required": required, "help_text": str(inp.help_text or inp.label)}
     if inp.type in ("text", "textarea"):
-        return serializers.CharField(max_length=5000, allow_blank=not required, **common)
+        return serializers.CharField(max_length=inp.length_limit, allow_blank=not required, **common)
     if inp.type == "date":
         return serializers.DateField(**common)
     if inp.type == "int":
-        return serializers.IntegerField(min_value=-(2**31), max_value=2**31 - 1, **common)
+        return serializers.IntegerField(min_value=d.INT_MIN, max_value=d.INT_MAX, **common)
     if inp.type == "choice":
         return serializers.ChoiceField(choices=[str(c[0]) for c in inp.choices], **common)
     if inp.type == "agency":
