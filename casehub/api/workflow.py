@@ -37,6 +37,7 @@ from casehub.api.errors import Conflict
 from casehub.api.idempotency import idempotent
 from casehub.api.models import ApiTask
 from casehub.api.serializers import ID_MAX, AgencyRefSerializer, CaseSerializer, TaskSerializer
+from casehub.audit.services import record_event
 from casehub.cases.models import Case
 from casehub.cases.selectors import CASE_READERS, actionable_cases, get_visible_case
 from casehub.transfers.selectors import pending_transfer_to, visible_approvals, visible_transfers
@@ -487,6 +488,13 @@ class TransferViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
                 data["case_id"] = data.pop("case")
             qs = qs.filter(**data)
         return qs
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        transfer = self.get_object()
+        response = Response(self.get_serializer(transfer).data)
+        # The manifest lists persons with their ID numbers: an audited read (R2).
+        record_event("transfer.viewed", actor=request.user, obj=transfer, case=transfer.case_id, details={"via": "api"})
+        return response
 
     @extend_schema(
         summary="Verify the package again: signature, certificate chain, every object's SHA-256 (202 + task)",
