@@ -177,6 +177,7 @@ def _actions_for(user: Any, transfer: Transfer) -> list[d.TransitionSpec]:
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
     user = request.user
     transfer = _get_transfer(user, pk)
+    record_event("transfer.viewed", actor=user, obj=transfer, case=transfer.case_id)  # persons, ID numbers
     manifest = transfer.manifest or {}
     receipt_ok = None
     if transfer.receipt_sha256:
