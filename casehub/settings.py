@@ -110,6 +110,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "casehub.agencies.middleware.RequireSecondFactorMiddleware",
+    "casehub.agencies.middleware.RequirePasswordChangeMiddleware",
+    "casehub.audit.middleware.ActingUserMiddleware",
     # AxesMiddleware last: it turns a lock-out into the lock-out response.
     "axes.middleware.AxesMiddleware",
 ]
