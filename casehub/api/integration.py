@@ -345,7 +345,14 @@ class PackageSubmissionView(APIView):
         from casehub.cases.selectors import get_visible_case
         from casehub.integration.submission import PackageRefused, submit_package
 
+        from casehub.dossier.models import Part
+        from casehub.dossier.services import check_can_upload
+
         case = get_visible_case(request.user, case_pk)  # 404 for a case the caller may not see
+        try:
+            check_can_upload(request.user, case, Part.MAIN)  # before looking at the body
+        except DjangoPermissionDenied as exc:
+            raise exceptions.PermissionDenied(str(exc)) from None
         form = PackageSubmissionSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         with tempfile.TemporaryDirectory(prefix="casehub-package-") as tmp:

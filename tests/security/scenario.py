@@ -113,6 +113,11 @@ def _integration_objects(sc: Scenario) -> None:
         agency=d.police, credential=sc.extra["client"], url="https://police-system.example/hooks",
         event_types=["package.sent"], encrypted_secret=webhooks.seal_secret(webhooks.new_secret(), d.police.pk),
     )
+    from casehub.notifications.services import notify
+
+    # A notification addressed to A's investigator, naming the case (its page is the case's).
+    sc.extra["notification"] = notify([d.investigator], kind="case", title=f"通知：{sc.case.title}",
+                                      url=f"/cases/{sc.case.pk}/", case=sc.case, key="security-scenario")[0]
     entry = FeedEntry.objects.filter(agency=d.police).order_by("sequence").first()
     sc.extra["webhook_delivery"] = WebhookDelivery.objects.create(
         endpoint=sc.extra["webhook"], entry=entry, status="dead", next_attempt_at=entry.occurred_at)

@@ -148,6 +148,8 @@ RULES: dict[str, Rule] = {
     "objectstore:sweeps": Rule(AUDITORS),
     "notifications:list": Rule(ALL),
     "notifications:read": Rule(ALL, get=False),
+    # Opening a notification reads it and follows its link: the recipient's own, 404 for anyone else.
+    "notifications:open": Rule(frozenset({"investigator"}), lambda sc: {"pk": sc.notification.pk}),
     # --- API /api/v1/ ------------------------------------------------------------------------------
     "api:schema": Rule(ALL, static=True),  # generated OpenAPI document (~1 s per request)
     "api:docs": Rule(ALL),
