@@ -38,7 +38,7 @@ from casehub.dossier import ingest, services
 from casehub.dossier.forms import ChunkedStartForm, DocumentMetadataForm, UploadForm
 from casehub.dossier.limits import limit
 from casehub.dossier.models import AssemblyJob, ChunkedUpload, Document, IngestJob, Part, VolumeStatus
-from casehub.dossier.selectors import get_visible_document, get_visible_volume
+from casehub.dossier.selectors import get_visible_document, get_visible_volume, readable_versions
 from casehub.objectstore import services as objectstore
 
 # The browser sends large files in pieces of this size (below DATA_UPLOAD_MAX_MEMORY_SIZE).
@@ -305,12 +305,8 @@ def _audit_read(request: HttpRequest, action: str, obj: Any, case_id: int, **det
 @require_GET
 def document_detail(request: HttpRequest, pk: int) -> HttpResponse:
     doc = get_visible_document(request.user, pk)
-    versions = []
-    cursor: Document | None = doc
-    while cursor is not None and len(versions) < 50:
-        versions.append(cursor)
-        cursor = cursor.supersedes
-    newer = list(Document.objects.filter(supersedes=doc).select_related("uploaded_by"))
+    versions = readable_versions(request.user, doc)
+    newer = [v for v in versions if v.supersedes_id == doc.pk]
     signature = services.document_signature_status(doc)
     volume_signature = None
     if doc.volume is not None and doc.volume.status == VolumeStatus.ASSEMBLED:
@@ -330,6 +326,8 @@ def _pdf_response(request: HttpRequest, stored: Any, filename: str) -> Streaming
     response["Content-Length"] = str(stored.size)
     response["Cache-Control"] = "private, no-store"
     response["X-Content-Type-Options"] = "nosniff"
+    # The reading room frames this PDF (same origin only); no page policy for the browser's viewer.
+    response["Content-Security-Policy"] = "frame-ancestors 'self'"
     return response
 
 
