@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_htmx",
+    "csp",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -105,6 +106,8 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "casehub.web.middleware.NoStoreMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "casehub.agencies.middleware.RequireSecondFactorMiddleware",
     # AxesMiddleware last: it turns a lock-out into the lock-out response.

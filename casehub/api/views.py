@@ -40,6 +40,7 @@ from casehub.api.serializers import (
     PersonSerializer,
     TaskSerializer,
 )
+from casehub.api.strict import QueryFilter
 from casehub.audit.models import AuditEvent
 from casehub.audit.selectors import visible_events
 from casehub.cases.models import Case, CaseNumber, CaseStatus, Offence, Person
@@ -81,7 +82,7 @@ class MeView(APIView):
 # --- agencies -------------------------------------------------------------------------------------
 
 
-class AgencyFilter(serializers.Serializer):
+class AgencyFilter(QueryFilter):
     kind = serializers.ChoiceField(choices=AgencyKind.choices, required=False)
 
 
@@ -116,7 +117,7 @@ class OffenceViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 # --- cases ----------------------------------------------------------------------------------------
 
 
-class CaseFilter(serializers.Serializer):
+class CaseFilter(QueryFilter):
     q = serializers.CharField(required=False, allow_blank=True, max_length=100)
     stage = serializers.CharField(required=False, allow_blank=True, max_length=40)
     status = serializers.ChoiceField(choices=CaseStatus.choices, required=False, allow_blank=True)
@@ -226,7 +227,7 @@ class PersonViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
 # --- audit (auditors) ----------------------------------------------------------------------------
 
 
-class AuditFilter(serializers.Serializer):
+class AuditFilter(QueryFilter):
     action = serializers.CharField(required=False, max_length=64)
     case = serializers.IntegerField(required=False, min_value=1, max_value=ID_MAX)
     agency = serializers.IntegerField(required=False, min_value=1, max_value=ID_MAX)
