@@ -8,7 +8,7 @@ its clocks, update the case, write the transition log, send :data:`workflows.sig
 and record one audit event. Verification of a sent package and notifications run after commit.
 
 A transition that needs internal approval does not run when the officer fires it: it becomes an
-:class:`~casehub.transfers.models.ApprovalRequest`, and :func:`decide_approval` by a supervisor
+:class:`~workflows.models.ApprovalRequest`, and :func:`decide_approval` by a supervisor
 of the same agency runs it (or turns it down).
 """
 
@@ -30,15 +30,15 @@ from casehub.agencies.permissions import APPROVE_OUTGOING, has_capability
 from casehub.audit.services import record_event
 from casehub.cases import access
 from casehub.cases.models import Case, CaseStatus
-from casehub.transfers.models import (
+from workflows import definition as d
+from workflows import guards as g
+from workflows.models import (
     ApprovalRequest,
     ApprovalStatus,
     Transfer,
     TransferStatus,
     TransitionLog,
 )
-from workflows import definition as d
-from workflows import guards as g
 from workflows.signals import case_transitioned
 
 logger = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ class MetricsConfig(AppConfig):
 
         from casehub.metrics.handlers import on_transition_logged
 
-        post_save.connect(on_transition_logged, sender="transfers.TransitionLog", dispatch_uid="metrics.stage_stay")
+        post_save.connect(on_transition_logged, sender="workflows.TransitionLog", dispatch_uid="metrics.stage_stay")
 
         from casehub.metrics import rollup
 

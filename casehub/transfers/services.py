@@ -15,7 +15,7 @@ from casehub.agencies.models import Agency
 from casehub.agencies.permissions import REGISTER_PAPER_TRANSFER, REVIEW_INCOMING, has_capability
 from casehub.audit.services import record_event
 from casehub.cases.selectors import visible_cases
-from casehub.transfers.models import Transfer, TransferKind, TransferMode, TransferStatus, VerificationStatus
+from workflows.models import Transfer, TransferKind, TransferMode, TransferStatus, VerificationStatus
 
 
 def register_paper_transfer(

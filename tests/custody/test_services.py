@@ -99,7 +99,7 @@ def _held_by_procuratorate(case, district):
 def test_signal_with_a_delivered_custody_package_issues_and_takes_over(gang_case, district):
     # The receiver contract exercised without the engine: a package of a custody-moving kind that
     # is delivered (the recipient holds the case at once) issues certificates and takes over.
-    from casehub.transfers.models import Transfer
+    from workflows.models import Transfer
 
     gang_case.holder_agency = district.procuratorate
     gang_case.save(update_fields=["holder_agency"])
