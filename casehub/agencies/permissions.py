@@ -53,7 +53,9 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     }),
     Role.JUDGE: frozenset({READ_DOSSIER, UPLOAD_DOCUMENT, PREPARE_OUTGOING, DELIVER_JUDGMENT, MANAGE_CUSTODY,
                            VIEW_PERSON_ID}),
-    Role.DETENTION_OFFICER: frozenset({ACKNOWLEDGE_CUSTODY, VIEW_DETAINEES}),
+    # The centre holds the person: it matches a custody certificate to the detainee by full identity
+    # (casehub.cases.identity); it sees no one but its own detainees.
+    Role.DETENTION_OFFICER: frozenset({ACKNOWLEDGE_CUSTODY, VIEW_DETAINEES, VIEW_PERSON_ID}),
     Role.AUDITOR: frozenset({VIEW_METRICS, VIEW_AUDIT}),
     Role.AGENCY_ADMIN: frozenset({MANAGE_AGENCY_USERS}),
 }

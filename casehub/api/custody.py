@@ -34,6 +34,7 @@ from casehub.api.idempotency import idempotent
 from casehub.api.serializers import ID_MAX, AgencyRefSerializer
 from casehub.api.strict import QueryFilter, StrictModelSerializer, StrictSerializer
 from casehub.audit.services import record_event
+from casehub.cases.identity import id_number_for
 from casehub.cases.selectors import CASE_READERS, get_visible_case
 from casehub.custody import selectors as custody
 from casehub.custody.models import (
@@ -50,7 +51,7 @@ CUSTODY_VIEWERS = (p.ACKNOWLEDGE_CUSTODY, p.VIEW_DETAINEES)
 
 
 def _masked(person: Any, request: Request) -> str:
-    return person.id_number if p.has_capability(request.user, p.VIEW_PERSON_ID) else person.masked_id_number
+    return id_number_for(request.user, person.id_number)
 
 
 class CustodyPersonSerializer(StrictSerializer):

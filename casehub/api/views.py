@@ -43,6 +43,7 @@ from casehub.api.serializers import (
 from casehub.api.strict import QueryFilter
 from casehub.audit.models import AuditEvent
 from casehub.audit.selectors import visible_events
+from casehub.cases.identity import may_see_id_numbers
 from casehub.cases.models import Case, CaseNumber, CaseStatus, Offence, Person
 from casehub.cases.persons import add_person
 from casehub.cases.selectors import (
@@ -148,7 +149,7 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
 
     def get_serializer_context(self) -> dict[str, Any]:
         context = super().get_serializer_context()
-        context["show_id_number"] = p.has_capability(self.request.user, p.VIEW_PERSON_ID)
+        context["show_id_number"] = may_see_id_numbers(self.request.user)
         return context
 
     def get_serializer_class(self) -> type[serializers.Serializer]:
@@ -161,7 +162,7 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
         if self.action == "list":
             filters = _validated_query(CaseFilter, self.request)
             qs = search_cases(qs, q=filters.get("q", ""), stage=filters.get("stage", ""),
-                              status=filters.get("status", ""))
+                              status=filters.get("status", ""), by_id_number=may_see_id_numbers(user))
             if "can_act" in filters:
                 qs = qs.filter(pk__in=actionable_cases(user).values("pk")) if filters["can_act"] else \
                     qs.exclude(pk__in=actionable_cases(user).values("pk"))
@@ -207,7 +208,7 @@ class PersonViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
 
     def get_serializer_context(self) -> dict[str, Any]:
         context = super().get_serializer_context()
-        context["show_id_number"] = p.has_capability(self.request.user, p.VIEW_PERSON_ID)
+        context["show_id_number"] = may_see_id_numbers(self.request.user)
         return context
 
     def get_queryset(self) -> QuerySet[Person]:

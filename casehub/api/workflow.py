@@ -20,7 +20,13 @@ from typing import Any
 from django.http import Http404
 from django.urls import re_path
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
 from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -37,6 +43,7 @@ from casehub.api.idempotency import idempotent
 from casehub.api.models import ApiTask
 from casehub.api.serializers import ID_MAX, AgencyRefSerializer, CaseSerializer, TaskSerializer
 from casehub.api.strict import QueryFilter, StrictModelSerializer, StrictSerializer
+from casehub.cases.identity import manifest_for, require_id_numbers
 from casehub.cases.models import Case
 from casehub.cases.selectors import CASE_READERS, actionable_cases, get_visible_case
 from casehub.transfers.selectors import pending_transfer_to, visible_approvals, visible_transfers
@@ -406,8 +413,15 @@ class TransferSerializer(StrictModelSerializer):
 
 
 class TransferDetailSerializer(TransferSerializer):
+    manifest = serializers.SerializerMethodField()
+
     class Meta(TransferSerializer.Meta):
         fields = (*TransferSerializer.Meta.fields, "manifest", "manifest_sha256", "receipt")
+
+    @extend_schema_field(serializers.JSONField(help_text="The signed manifest, parsed; persons' ID numbers "
+                                                         "masked unless your role may see them in full."))
+    def get_manifest(self, transfer: Transfer) -> dict[str, Any]:
+        return manifest_for(self.context["request"].user, transfer.manifest)
 
 
 class TransferFilter(QueryFilter):
@@ -492,6 +506,7 @@ class TransferViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     @action(detail=True, methods=["get"])
     def manifest(self, request: Request, pk: str) -> Response:
         transfer = self.get_object()
+        require_id_numbers(request.user)  # exact signed bytes: full ID numbers, cannot be masked
         return _signed_blob(request, transfer, "manifest")
 
     @extend_schema(summary="The receiver's signed receipt (accepted/rejected, reason, verified manifest hash)",

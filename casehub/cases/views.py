@@ -22,6 +22,7 @@ from casehub.agencies import permissions as p
 from casehub.audit.services import record_event
 from casehub.cases.display import stage_choices, stage_label
 from casehub.cases.forms import CaseForm, CaseSearchForm, PersonForm, PersonFormSet
+from casehub.cases.identity import may_see_id_numbers
 from casehub.cases.models import CaseNumber, Person
 from casehub.cases.persons import add_person
 from casehub.cases.selectors import CASE_READERS, can_act, get_visible_case, search_cases, visible_cases
@@ -40,7 +41,8 @@ def case_list(request: HttpRequest) -> HttpResponse:
     _require_any(request.user, CASE_READERS)
     form = CaseSearchForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
-    qs = search_cases(visible_cases(request.user), **{k: filters.get(k) or "" for k in ("q", "stage", "status")})
+    qs = search_cases(visible_cases(request.user), **{k: filters.get(k) or "" for k in ("q", "stage", "status")},
+                      by_id_number=may_see_id_numbers(request.user))
     qs = qs.select_related("holder_agency", "origin_agency").prefetch_related(
         Prefetch("numbers", queryset=CaseNumber.objects.order_by("issued_at", "id")),
         "offences",

@@ -28,6 +28,7 @@ from casehub.agencies.permissions import (
     has_capability,
 )
 from casehub.audit.services import record_event
+from casehub.cases.identity import require_id_numbers
 from casehub.cases.models import PersonRole
 from casehub.cases.selectors import get_visible_case, visible_cases
 from casehub.custody import services
@@ -126,6 +127,7 @@ def document_pdf(request: HttpRequest, kind: str, pk: int, part: str = "main") -
     if part not in PDF_PARTS.get(kind, ()):
         raise Http404
     item = _item_for(request, kind, pk)
+    require_id_numbers(request.user)  # signed PDFs with the person's full ID number (casehub.cases.identity)
     stored = item.receipt_pdf if part == "receipt" else item.pdf
     if stored is None:
         raise Http404

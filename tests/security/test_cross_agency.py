@@ -39,6 +39,8 @@ ADMINS = frozenset({"police_admin"})
 DETENTION = frozenset({"detention_officer"})
 # The sent case: the sending police and the receiving procuratorate.
 SENDER_AND_RECEIVER = POLICE_READERS | frozenset({"prosecutor", "procuratorate_supervisor"})
+# Roles with view_person_id (full ID numbers; casehub.cases.identity).
+ID_READERS = frozenset({"investigator", "prosecutor", "court_clerk", "judge", "detention_officer"})
 # Who may see district A's case particulars in a page body at all.
 MAY_SEE_CASE = POLICE_READERS | AUDITORS
 
@@ -97,7 +99,9 @@ RULES: dict[str, Rule] = {
                                    may_see_case=SENDER_AND_RECEIVER),
     "transfers:reverify": Rule(frozenset({"prosecutor"}), lambda sc: {"pk": sc.transfer.pk}, get=False,
                                may_see_case=SENDER_AND_RECEIVER),
-    "transfers:download": Rule(SENDER_AND_RECEIVER, lambda sc: {"pk": sc.transfer.pk, "name": "manifest.json"},
+    # The signed manifest's exact bytes carry full ID numbers: roles with view_person_id only.
+    "transfers:download": Rule(ID_READERS & SENDER_AND_RECEIVER,
+                               lambda sc: {"pk": sc.transfer.pk, "name": "manifest.json"},
                                may_see_case=SENDER_AND_RECEIVER),
     "transfers:approval": Rule(frozenset({"investigator", "police_supervisor"}), lambda sc: {"pk": sc.approval.pk}),
     "clocks:list": Rule(CLOCK_ROLES),
@@ -105,10 +109,12 @@ RULES: dict[str, Rule] = {
     "custody:inbox": Rule(DETENTION, may_see_case=DETENTION),
     "custody:detainees": Rule(DETENTION, may_see_case=DETENTION),
     "custody:detainee": Rule(DETENTION, lambda sc: {"pk": sc.custody_record.pk}, may_see_case=DETENTION),
-    "custody:pdf": Rule(POLICE_READERS | DETENTION,
+    # Signed PDFs with the person's full ID number: the police reader without view_person_id
+    # (the supervisor) is refused (casehub.cases.identity).
+    "custody:pdf": Rule((POLICE_READERS | DETENTION) & ID_READERS,
                         lambda sc: {"kind": "certificate", "pk": sc.certificate.pk},
                         may_see_case=SENDER_AND_RECEIVER | DETENTION),
-    "custody:pdf_part": Rule(POLICE_READERS | DETENTION,
+    "custody:pdf_part": Rule((POLICE_READERS | DETENTION) & ID_READERS,
                              lambda sc: {"kind": "certificate", "pk": sc.certificate.pk, "part": "main"},
                              may_see_case=SENDER_AND_RECEIVER | DETENTION),
     "custody:acknowledge": Rule(DETENTION, lambda sc: {"kind": "certificate", "pk": sc.certificate.pk},
@@ -200,7 +206,7 @@ RULES: dict[str, Rule] = {
     "api:transfer-paper": Rule(frozenset({"investigator", "prosecutor", "court_clerk"}), get=False),
     "api:transfer-detail": Rule(SENDER_AND_RECEIVER, lambda sc: {"pk": sc.transfer.pk},
                                 may_see_case=SENDER_AND_RECEIVER),
-    "api:transfer-manifest": Rule(SENDER_AND_RECEIVER, lambda sc: {"pk": sc.transfer.pk},
+    "api:transfer-manifest": Rule(SENDER_AND_RECEIVER & ID_READERS, lambda sc: {"pk": sc.transfer.pk},
                                   may_see_case=SENDER_AND_RECEIVER),
     "api:transfer-receipt": Rule(SENDER_AND_RECEIVER, lambda sc: {"pk": sc.accepted_transfer.pk},
                                  may_see_case=SENDER_AND_RECEIVER),
@@ -307,13 +313,8 @@ def _state(sc: Any) -> tuple:
 
 @pytest.fixture
 def sc(district, other_district, django_capture_on_commit_callbacks, monkeypatch):
-    # The fixture's second district shares district A's region code; make it really unrelated, or
-    # region-scoped oversight (committee auditors see their region) would rightly include A.
-    from casehub.agencies.models import Agency
-
-    Agency.objects.filter(pk__in=[a.pk for a in (other_district.police, other_district.procuratorate,
-                                                 other_district.court, other_district.detention,
-                                                 other_district.committee)]).update(region="440308")
+    # district and other_district lie in different regions (tests/fixtures/district.py).
+    assert other_district.committee.region != district.committee.region
     import importlib.util
 
     if importlib.util.find_spec("signing.pades") is None:  # same stop-gap as tests/workflow until PAdES lands
@@ -496,3 +497,40 @@ def reverse_admin(name: str, *args) -> str:
     from django.urls import reverse
 
     return reverse(name, args=args)
+
+
+def _reaches_a_case(model, depth: int = 0) -> bool:
+    """Whether rows of ``model`` belong to a case or a person (directly or one relation away)."""
+    case_models = {"cases.Case", "cases.Person"}
+    for f in model._meta.get_fields():
+        target = getattr(f, "related_model", None)
+        if target is None or not (f.many_to_one or f.one_to_one) or not f.concrete:
+            continue
+        if target._meta.label in case_models or (depth == 0 and _reaches_a_case(target, 1)):
+            return True
+    return False
+
+
+def test_the_platform_superuser_sees_no_case_in_the_django_admin(sc, django_user_model):
+    """"Superusers see no cases" (THREAT_MODEL actors; issue #18 item 14, F18.14): the admin
+    registers no model whose rows belong to a case or a person (custody records, certificates,
+    notices, clocks, notifications were registered), and no admin page shows the superuser a
+    case particular or an ID number of district A."""
+    from django.contrib import admin
+
+    registered_case_data = sorted(m._meta.label for m in admin.site._registry if _reaches_a_case(m))
+    assert not registered_case_data, f"case data in the Django admin: {registered_case_data}"
+    root = django_user_model.objects.create_superuser("platform-root", password="x" * 20)
+    client = Client(raise_request_exception=False)
+    client.force_login(root)
+    hidden = sc.secrets + sc.shared_secrets + [sc.person.id_number]
+    failures = []
+    for model in admin.site._registry:
+        info = (model._meta.app_label, model._meta.model_name)
+        response = client.get(reverse_admin(f"admin:{info[0]}_{info[1]}_changelist"))
+        if response.status_code != 200:
+            failures.append(f"{info}: changelist -> {response.status_code} (positive control)")
+        text = response.content.decode()
+        failures += [f"{info}: changelist shows {s!r}" for s in hidden if s in text]
+    assert client.get("/admin/").status_code == 200
+    assert not failures, "\n".join(failures)
