@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     # casehub domain apps
     "casehub.agencies",
     "casehub.audit",
+    "casehub.accounts",
     "casehub.objectstore",
     "casehub.pki",
     "casehub.cases",
@@ -375,6 +376,11 @@ CELERY_BEAT_SCHEDULE["objectstore-verify-storage"] = {
     "schedule": CASEHUB_STORAGE_SWEEP_INTERVAL,
     "kwargs": {"scope": CASEHUB_STORAGE_SWEEP_SCOPE},
 }
+# Audit: besides Celery beat, the web process signs a checkpoint of the chain head after the commit
+# of an event once this many events were appended since the newest checkpoint, or once the newest
+# checkpoint is this many minutes old (so the embedded default, which runs no beat, signs too).
+CASEHUB_AUDIT_CHECKPOINT_EVERY_EVENTS = 100
+CASEHUB_AUDIT_CHECKPOINT_EVERY_MINUTES = 15
 # API: lifetime of Idempotency-Key records (hours), of finished task rows (days), longest token (days).
 CASEHUB_API_IDEMPOTENCY_TTL_HOURS = 24
 CASEHUB_API_TASK_TTL_DAYS = 7

@@ -19,9 +19,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from casehub.accounts.services import create_user
 from casehub.agencies.models import Agency, User
 from casehub.agencies.permissions import MANAGE_AGENCY_USERS, ROLES_BY_AGENCY_KIND, has_capability
-from casehub.agencies.services import create_user
 from casehub.api.models import ApiCredential, CredentialKind
 from casehub.audit.services import record_event
 

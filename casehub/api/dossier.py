@@ -10,12 +10,14 @@ job row (status, step, progress, and the new document or volumes, or why the fil
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Any
 
 from django.db import transaction
 from django.http import FileResponse, HttpResponse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -53,9 +55,12 @@ from casehub.dossier.models import (
 )
 from casehub.dossier.selectors import get_visible_document, get_visible_volume, readable_versions
 from casehub.objectstore import services as objectstore
+from storage import IntegrityError
 
 # One chunk may be at most this large (the request body is read into memory).
 CHUNK_BYTES = 8 * 1024 * 1024
+
+logger = logging.getLogger("casehub.api")
 
 
 def _audit_read(request: Request, action_name: str, obj: Any, case_id: int, **details: Any) -> None:
@@ -380,9 +385,21 @@ def _link(request: Request, stored: Any, filename: str, api_path: str) -> dict[s
             "expires_in": int(lifetime.total_seconds()), "sha256": stored.sha256, "size": stored.size}
 
 
+class ObjectCorrupt(exceptions.APIException):
+    """The stored bytes no longer match their SHA-256: nothing of them is sent (F18.22)."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "object_corrupt"
+    default_detail = gettext_lazy("文件完整性校验失败：存储中的内容与登记的 SHA-256 摘要不符，已拒绝发送。请联系系统管理员从备份恢复。")
+
+
 def _pdf(stored: Any, filename: str) -> FileResponse:
-    response = FileResponse(objectstore.open_object(stored), content_type="application/pdf", as_attachment=True,
-                            filename=filename)
+    try:
+        body = objectstore.open_for_delivery(stored)  # verified before the first byte (F18.22)
+    except IntegrityError:
+        logger.error("refused to deliver object %s: its stored bytes do not match its SHA-256", stored.sha256)
+        raise ObjectCorrupt() from None
+    response = FileResponse(body, content_type="application/pdf", as_attachment=True, filename=filename)
     response["Content-Length"] = str(stored.size)
     response["Cache-Control"] = "private, no-store"
     response["X-Content-Type-Options"] = "nosniff"

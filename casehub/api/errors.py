@@ -45,6 +45,7 @@ ERROR_CODES: dict[str, str] = {
     "idempotency_in_progress": "409: the first request with this Idempotency-Key is still running.",
     "unsupported_media_type": "415",
     "throttled": "429: too many requests for this client; retry after `Retry-After` seconds.",
+    "object_corrupt": "503: the stored file no longer matches its SHA-256; nothing of it is sent (restore from backup).",
 }
 
 

@@ -4,18 +4,76 @@ transaction, so an action and its audit row commit or roll back together."""
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
 from django.db import models, transaction
 
 from casehub.audit.chain import GENESIS_HASH, event_hash
+from casehub.audit.checkpoints import schedule_if_due
 from casehub.audit.models import AuditEvent, AuditHead
+
+FOREIGN_ROWS_ACTION = "audit.foreign_rows"
 
 
 def _jsonable(details: dict[str, Any] | None) -> dict[str, Any]:
     # Round-trip so the stored JSON and the hashed JSON are the same value.
     return json.loads(json.dumps(details or {}, default=str, ensure_ascii=False))
+
+
+logger = logging.getLogger(__name__)
+
+# How many occupied sequence numbers after the head one probe reads (normally it finds none).
+_PROBE = 16
+
+
+def _first_free_sequence(after: int) -> int:
+    """The first sequence number after ``after`` that no row occupies.
+
+    Normally ``after + 1`` (one probe of the unique index that finds nothing). A row someone
+    inserted behind the application's back, numbered where the chain would go next, is stepped
+    over instead of collided with: its unique ``sequence`` must not turn every audited request
+    into an error. ``verify_audit`` reports the row it stepped over.
+    """
+    candidate = after + 1
+    while True:
+        taken = list(AuditEvent.objects.filter(sequence__gte=candidate).order_by("sequence")
+                     .values_list("sequence", flat=True)[:_PROBE])
+        for seq in taken:
+            if seq != candidate:
+                return candidate
+            candidate += 1
+        if len(taken) < _PROBE:
+            return candidate
+
+
+def _append(
+    *, sequence: int, previous_hash: str, action: str, actor: Any, agency: Any, obj: models.Model | None,
+    case_id: int | None, details: dict[str, Any],
+) -> AuditEvent:
+    actor_id = getattr(actor, "pk", None)
+    event = AuditEvent(
+        sequence=sequence,
+        occurred_at=datetime.now(UTC),
+        actor_id=actor_id,
+        actor_label=actor.get_username() if actor is not None else "system",
+        agency_id=getattr(agency, "pk", agency),
+        action=action,
+        object_type=obj._meta.label_lower if obj is not None else "",
+        object_id=str(obj.pk) if obj is not None else "",
+        case_id=case_id,
+        details=details,
+        previous_hash=previous_hash,
+    )
+    event.hash = event_hash(
+        sequence=event.sequence, occurred_at=event.occurred_at, actor_id=event.actor_id,
+        actor_label=event.actor_label, agency_id=event.agency_id, action=event.action,
+        object_type=event.object_type, object_id=event.object_id, case_id=event.case_id,
+        details=event.details, previous_hash=event.previous_hash,
+    )
+    event.save(force_insert=True)
+    return event
 
 
 def record_event(
@@ -31,39 +89,28 @@ def record_event(
 
     ``actor`` is a user (or None for the platform itself); ``agency`` defaults to the actor's
     agency; ``case`` is a Case or its id. The head row is locked, so concurrent writers append
-    one after another and the sequence has no gaps.
+    one after another and the sequence has no gaps — except over rows the platform did not write,
+    which are stepped over and named in an ``audit.foreign_rows`` event.
     """
     with transaction.atomic():
         head = AuditHead.objects.select_for_update().filter(pk=1).first()
         if head is None:
             AuditHead.objects.get_or_create(pk=1, defaults={"sequence": 0, "hash": GENESIS_HASH})
             head = AuditHead.objects.select_for_update().get(pk=1)
+        sequence, previous = _first_free_sequence(head.sequence), head.hash
+        if sequence != head.sequence + 1:
+            skipped = list(range(head.sequence + 1, sequence))
+            logger.error("audit trail: rows %s were not written by casehub; the chain steps over them", skipped)
+            warning = _append(sequence=sequence, previous_hash=previous, action=FOREIGN_ROWS_ACTION, actor=None,
+                              agency=None, obj=None, case_id=None, details={"sequences": skipped[:100]})
+            sequence, previous = _first_free_sequence(warning.sequence), warning.hash
         if agency is None and actor is not None:
             agency = getattr(actor, "agency", None)
         case_id = getattr(case, "pk", case)
         if case_id is None and obj is not None and obj.__class__.__name__ == "Case":
             case_id = obj.pk
-        actor_id = getattr(actor, "pk", None)
-        actor_label = actor.get_username() if actor is not None else "system"
-        event = AuditEvent(
-            sequence=head.sequence + 1,
-            occurred_at=datetime.now(UTC),
-            actor_id=actor_id,
-            actor_label=actor_label,
-            agency_id=getattr(agency, "pk", agency),
-            action=action,
-            object_type=obj._meta.label_lower if obj is not None else "",
-            object_id=str(obj.pk) if obj is not None else "",
-            case_id=case_id,
-            details=_jsonable(details),
-            previous_hash=head.hash,
-        )
-        event.hash = event_hash(
-            sequence=event.sequence, occurred_at=event.occurred_at, actor_id=event.actor_id,
-            actor_label=event.actor_label, agency_id=event.agency_id, action=event.action,
-            object_type=event.object_type, object_id=event.object_id, case_id=event.case_id,
-            details=event.details, previous_hash=event.previous_hash,
-        )
-        event.save(force_insert=True)
+        event = _append(sequence=sequence, previous_hash=previous, action=action, actor=actor, agency=agency,
+                        obj=obj, case_id=case_id, details=_jsonable(details))
         AuditHead.objects.filter(pk=1).update(sequence=event.sequence, hash=event.hash)
+        schedule_if_due(event.sequence)
         return event

@@ -263,15 +263,15 @@ def run_ingest_job(job_id: str) -> IngestJob:
             raise ingest.IngestRejected(_("上传的文件已不存在，请重新上传。"), code="missing")
         ingest.run_pipeline(ctx, steps, lambda step, pct: _set_progress(job, step=step.name, progress=pct))
     except ingest.IngestRejected as rejected:
-        _fail(job, rejected.message, code=rejected.code)
+        _fail(job, rejected.message, code=rejected.code, ctx=ctx)
     except PermissionDenied as denied:
-        _fail(job, str(denied), code="permission")
+        _fail(job, str(denied), code="permission", ctx=ctx)
     except StorageUnavailable:
         logger.warning("ingest job %s: object store unavailable", job.pk, exc_info=True)
-        _fail(job, _("对象存储暂时不可用，文件未入卷。请稍后重新上传。"), code="storage_unavailable")
+        _fail(job, _("对象存储暂时不可用，文件未入卷。请稍后重新上传。"), code="storage_unavailable", ctx=ctx)
     except Exception:
         logger.exception("ingest job %s failed", job.pk)
-        _fail(job, _("处理过程中发生内部错误，文件未入卷。请重试或联系系统管理员。"), code="internal")
+        _fail(job, _("处理过程中发生内部错误，文件未入卷。请重试或联系系统管理员。"), code="internal", ctx=ctx)
     else:
         IngestJob.objects.filter(pk=job.pk).update(
             status=JobStatus.DONE, progress=100, step="done", document=ctx.document, finished_at=timezone.now(),
@@ -284,14 +284,18 @@ def run_ingest_job(job_id: str) -> IngestJob:
     return job
 
 
-def _fail(job: IngestJob, message: str, *, code: str) -> None:
+def _fail(job: IngestJob, message: str, *, code: str, ctx: ingest.IngestContext) -> None:
+    # The refused bytes are not kept, so the trail keeps their fingerprint: whoever later holds a
+    # copy of the file can prove it is the one that was refused (None if the file was already gone).
+    sha256 = ctx.original_sha256 or ingest.file_sha256(ctx.source)
     with transaction.atomic():
         IngestJob.objects.filter(pk=job.pk).update(
             status=JobStatus.FAILED, message=message, finished_at=timezone.now(), staged_path="",
         )
         record_event(
             "document.rejected", actor=job.created_by, agency=job.agency, obj=job.case, case=job.case,
-            details={"filename": job.original_filename, "size": job.size, "code": code, "reason": message},
+            details={"filename": job.original_filename, "size": job.size, "sha256": sha256, "code": code,
+                     "reason": message},
         )
 
 

@@ -21,7 +21,6 @@ from django.http import (
     HttpResponse,
     HttpResponseBadRequest,
     JsonResponse,
-    StreamingHttpResponse,
 )
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -40,6 +39,8 @@ from casehub.dossier.limits import limit
 from casehub.dossier.models import AssemblyJob, ChunkedUpload, Document, IngestJob, Part, VolumeStatus
 from casehub.dossier.selectors import get_visible_document, get_visible_volume, readable_versions
 from casehub.objectstore import services as objectstore
+from casehub.objectstore.views import corrupt_object_response
+from storage import IntegrityError
 
 # The browser sends large files in pieces of this size (below DATA_UPLOAD_MAX_MEMORY_SIZE).
 CHUNK_BYTES = 8 * 1024 * 1024
@@ -319,10 +320,13 @@ def document_detail(request: HttpRequest, pk: int) -> HttpResponse:
     })
 
 
-def _pdf_response(request: HttpRequest, stored: Any, filename: str) -> StreamingHttpResponse:
-    reader = objectstore.open_object(stored)
+def _pdf_response(request: HttpRequest, stored: Any, filename: str) -> HttpResponse:
+    try:
+        body = objectstore.open_for_delivery(stored)  # verified before the first byte (F18.22)
+    except IntegrityError:
+        return corrupt_object_response(stored.sha256)
     inline = request.GET.get("download") != "1"
-    response = FileResponse(reader, content_type="application/pdf", as_attachment=not inline, filename=filename)
+    response = FileResponse(body, content_type="application/pdf", as_attachment=not inline, filename=filename)
     response["Content-Length"] = str(stored.size)
     response["Cache-Control"] = "private, no-store"
     response["X-Content-Type-Options"] = "nosniff"

@@ -139,8 +139,8 @@ class Actors:
 
 def ensure_actors(prefix: str = "SIM", region: str = "990001") -> Actors:
     """A district of agencies and one user per role for the simulation (created once, reused)."""
+    from casehub.accounts.services import create_user
     from casehub.agencies.models import User
-    from casehub.agencies.services import create_user
 
     def agency(kind: str, code: str, name: str, **extra: Any) -> Agency:
         found, _created = Agency.objects.get_or_create(

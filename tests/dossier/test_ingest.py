@@ -187,3 +187,18 @@ def test_default_order_puts_procedural_documents_before_evidence(upload):
     evidence.refresh_from_db()
     order = list(evidence.volume.documents.order_by("position").values_list("title", flat=True))
     assert order == [procedural.title, evidence.title, other.title]
+
+
+@pytest.mark.parametrize("make,name", [
+    (lambda: b"MZ\x90\x00 not a document", "tool.exe"),  # refused on its type, before any other check
+    (files.javascript_pdf, "active.pdf"),  # refused by the PDF inspection
+    (files.truncated_jpeg, "scan.jpg"),  # refused by the image inspection
+], ids=["unsupported", "javascript", "broken-image"])
+def test_the_rejection_event_carries_the_sha256_of_the_refused_bytes(upload, settings, make, name):
+    """The bytes are not kept; their fingerprint in the trail proves later which file was refused."""
+    data = make()
+    job = upload(data, name=name)
+    assert job.status == JobStatus.FAILED
+    event = AuditEvent.objects.get(action="document.rejected")
+    assert event.details["sha256"] == hashlib.sha256(data).hexdigest()
+    assert event.details["size"] == len(data)

@@ -4,9 +4,9 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
+from casehub.accounts.services import create_user, set_roles
 from casehub.agencies.models import Agency, Role, User
 from casehub.agencies.permissions import ROLE_CAPABILITIES, ROLES_BY_AGENCY_KIND, perm
-from casehub.agencies.services import create_user, set_roles
 from casehub.audit.models import AuditEvent
 
 pytestmark = pytest.mark.django_db

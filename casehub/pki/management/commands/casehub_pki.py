@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import getpass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -144,20 +145,32 @@ class Command(BaseCommand):
             who = verify_detached(path.read_bytes(), Path(options["signature"]).read_bytes(), services.trust_store())
             self.stdout.write(
                 f"valid: signed by {who.name} (agency {who.agency_code or '-'}, serial {who.serial}) "
-                f"at {who.signing_time:%Y-%m-%d %H:%M:%S} UTC ({who.time_source})"
+                f"at {_when(who.signing_time, who.time_source)}"
             )
             return
         result = verify_pdf(path.read_bytes(), services.trust_store(), expected_sha256=options["sha256"])
+        warnings = 0
         for i, sig in enumerate(result.signatures, 1):
-            when = f"{sig.signing_time:%Y-%m-%d %H:%M:%S} UTC" if sig.signing_time else "?"
-            self.stdout.write(f"#{i} {'VALID' if sig.valid else 'INVALID'}  {sig.signer_name} ({sig.agency_code or '-'}) at {when}")
+            self.stdout.write(f"#{i} {'VALID' if sig.valid else 'INVALID'}  {sig.signer_name or '?'} "
+                              f"({sig.agency_code or '-'}) at {_when(sig.signing_time, sig.time_source)}")
             for problem in sig.problems:
                 self.stdout.write(f"     - {problem}")
+            if sig.covered_until and sig.covered_until < result.size:
+                # Allowed later revisions (validation data, a countersignature) keep a signature
+                # valid, but what it vouches for is not the whole file: say so every time.
+                warnings += 1
+                added = "; ".join(sig.notes) or "not described"
+                self.stdout.write(
+                    f"     WARNING: this signature covers bytes 0–{sig.covered_until} of {result.size}; "
+                    f"{result.size - sig.covered_until} bytes were added after it ({added})"
+                )
         for problem in result.problems:
             self.stdout.write(f"- {problem}")
         if not result.valid:
             raise CommandError("the document does not verify")
-        self.stdout.write(f"valid ({len(result.signatures)} signature(s), SHA-256 {result.sha256})")
+        tail = f", WARNING: {result.unsigned_bytes} bytes at the end are covered by no signature" if result.unsigned_bytes else ""
+        self.stdout.write(f"valid ({len(result.signatures)} signature(s), SHA-256 {result.sha256}{tail})"
+                          + (f" — {warnings} warning(s) above" if warnings and not tail else ""))
 
     def do_rewrap(self, options) -> None:
         path = Path(options["old_kek_file"])
@@ -175,3 +188,16 @@ class Command(BaseCommand):
                 f"CERT {sc.holder:<12} {sc.serial[:16]}  {sc.status:<8} until {sc.not_after:%Y-%m-%d}  {sc.subject_name}"
                 + (f"  revoked {sc.revoked_at:%Y-%m-%d %H:%M} ({sc.revocation_reason})" if sc.revoked_at else "")
             )
+
+
+def _when(moment: datetime | None, source: str = "") -> str:
+    """A signing time in UTC, with the signer's own clock reading when it was given in another
+    offset (a PDF's /M is usually local time: "08:30 +08:00" is 00:30 UTC, not 08:30 UTC)."""
+    if moment is None:
+        return "an unknown time"
+    if moment.tzinfo is None:
+        return f"{moment:%Y-%m-%d %H:%M:%S} (no time zone given)" + (f" ({source})" if source else "")
+    text = f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+    if moment.utcoffset():
+        text += f" (signer's clock {moment:%Y-%m-%d %H:%M:%S %z})"
+    return text + (f" ({source})" if source else "")

@@ -1,4 +1,4 @@
-"""Service functions for agencies and their users. Each runs in one transaction and is audited."""
+"""Managing users of an agency: create them, hand out roles. Each runs in one transaction and is audited."""
 
 from __future__ import annotations
 
