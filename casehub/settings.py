@@ -174,14 +174,14 @@ GUARDIAN_RAISE_403 = False
 GUARDIAN_RENDER_403 = False
 
 # How many reverse proxies stand in front of gunicorn (docs/operations.md): decides whether any
-# X-Forwarded-For entry is believed (casehub.web.addresses).
+# X-Forwarded-For entry is believed (casehub.addresses).
 CASEHUB_PROXY_COUNT = int(env.get("CASEHUB_PROXY_COUNT") or 0)
 
 # django-axes: lock an account+address after repeated failures.
 AXES_FAILURE_LIMIT = 5
 # The lock-out keys on the same client address as the API limits: behind CASEHUB_PROXY_COUNT
 # proxies, the address the last trusted proxy saw; with 0 (no proxy), REMOTE_ADDR and no header.
-AXES_CLIENT_IP_CALLABLE = "casehub.web.addresses.client_address"
+AXES_CLIENT_IP_CALLABLE = "casehub.addresses.client_address"
 AXES_COOLOFF_TIME = timedelta(minutes=30)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
@@ -288,7 +288,7 @@ EMAIL_BACKEND = (
 EMAIL_HOST = _email_host or "localhost"
 
 REST_FRAMEWORK = {
-    # Our throttles and the failed-token limit use casehub.web.addresses.client_address; DRF's own
+    # Our throttles and the failed-token limit use casehub.addresses.client_address; DRF's own
     # get_ident follows the same count (0: REMOTE_ADDR only — DRF's None would trust the header).
     "NUM_PROXIES": CASEHUB_PROXY_COUNT,
     "DEFAULT_SCHEMA_CLASS": "casehub.api.schema.CasehubAutoSchema",

@@ -11,8 +11,8 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
+from casehub.addresses import client_address
 from casehub.api.credentials import authenticate_token
-from casehub.web.addresses import client_address
 
 FAILURES_PER_MINUTE_DEFAULT = 30
 

@@ -17,7 +17,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from rest_framework.throttling import SimpleRateThrottle
 
-from casehub.web.addresses import client_address
+from casehub.addresses import client_address
 
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 

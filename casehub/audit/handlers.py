@@ -24,14 +24,14 @@ from django.contrib.auth.models import Group, Permission
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
+from casehub.addresses import client_address
 from casehub.audit.services import record_event
-from casehub.web.addresses import client_address
 
 USER_AGENT_MAX = 200
 
 
 def client_ip(request: Any) -> str:
-    """The address the request came from (``casehub.web.addresses``: CASEHUB_PROXY_COUNT decides)."""
+    """The address the request came from (``casehub.addresses``: CASEHUB_PROXY_COUNT decides)."""
     if request is None:
         return ""
     return client_address(request)

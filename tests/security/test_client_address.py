@@ -15,8 +15,8 @@ from django.test import Client, RequestFactory
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from casehub.addresses import client_address
 from casehub.api.credentials import issue_personal_token
-from casehub.web.addresses import client_address
 from tests.fixtures.district import PASSWORD
 
 pytestmark = pytest.mark.django_db
