@@ -5,16 +5,31 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import models, transaction
 
+from casehub.audit.actions import AuditAction, UndeclaredAuditAction, is_declared
 from casehub.audit.chain import GENESIS_HASH, event_hash
 from casehub.audit.checkpoints import schedule_if_due
 from casehub.audit.models import AuditEvent, AuditHead
 
-FOREIGN_ROWS_ACTION = "audit.foreign_rows"
+# Read-only projections of the trail (the integration feed) registered by the apps that own them,
+# run in the event's transaction after its row is written. They may add rows of their own; they
+# never change the event or the case.
+_PROJECTIONS: list[Callable[[AuditEvent, models.Model | None], None]] = []
+
+
+def register_projection(projection: Callable[[AuditEvent, models.Model | None], None]) -> None:
+    """Add a projection of audit events (idempotent: an app's ``ready`` may run twice in tests)."""
+    if projection not in _PROJECTIONS:
+        _PROJECTIONS.append(projection)
+
+
+FOREIGN_ROWS_ACTION = AuditAction.AUDIT_FOREIGN_ROWS
 
 
 def _jsonable(details: dict[str, Any] | None) -> dict[str, Any]:
@@ -92,6 +107,13 @@ def record_event(
     one after another and the sequence has no gaps — except over rows the platform did not write,
     which are stepped over and named in an ``audit.foreign_rows`` event.
     """
+    if not is_declared(action):
+        # A programming error (casehub/audit/actions.py): fail loudly wherever tests run; in
+        # production record the event anyway — the trail must not lose an action over its name.
+        if not getattr(settings, "PRODUCTION", False):
+            raise UndeclaredAuditAction(action)
+        logger.error("audit trail: undeclared action %r recorded", action)
+    action = str(action)
     with transaction.atomic():
         head = AuditHead.objects.select_for_update().filter(pk=1).first()
         if head is None:
@@ -112,5 +134,7 @@ def record_event(
         event = _append(sequence=sequence, previous_hash=previous, action=action, actor=actor, agency=agency,
                         obj=obj, case_id=case_id, details=_jsonable(details))
         AuditHead.objects.filter(pk=1).update(sequence=event.sequence, hash=event.hash)
+        for projection in _PROJECTIONS:
+            projection(event, obj)
         schedule_if_due(event.sequence)
         return event

@@ -43,6 +43,9 @@ SENDER_AND_RECEIVER = POLICE_READERS | frozenset({"prosecutor", "procuratorate_s
 ID_READERS = frozenset({"investigator", "prosecutor", "court_clerk", "judge", "detention_officer"})
 # Who may see district A's case particulars in a page body at all.
 MAY_SEE_CASE = POLICE_READERS | AUDITORS
+# Who reads its own agency's change feed: every role that works on cases or custody.
+FEED_ROLES = frozenset({"investigator", "police_supervisor", "prosecutor", "procuratorate_supervisor", "court_clerk",
+                        "judge", "court_supervisor", "detention_officer"})
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,12 @@ class Rule:
     def __post_init__(self) -> None:
         if self.names_object is None:
             object.__setattr__(self, "names_object", self.kwargs is not None)
+
+
+def _current_root_fingerprint() -> str:
+    from casehub.pki.models import CertificateAuthority
+
+    return CertificateAuthority.objects.get(is_current=True).fingerprint
 
 
 def _case(pk="pk"):
@@ -90,6 +99,12 @@ def _notice(sc) -> dict[str, Any]:
     return {"kind": "extension", "reason": "越权延长羁押期限", "new_end": _in_days(60)}
 
 
+def _ingest_job(sc):
+    from casehub.dossier.models import IngestJob
+
+    return IngestJob.objects.filter(case=sc.case).earliest("created_at")
+
+
 RULES: dict[str, Rule] = {
     # --- UI ------------------------------------------------------------------------------------------
     "home": Rule(ALL),
@@ -107,6 +122,7 @@ RULES: dict[str, Rule] = {
     "dossier:upload": Rule(frozenset({"investigator"}), _case("case_pk"), get=False),
     "dossier:chunked_start": Rule(frozenset({"investigator"}), _case("case_pk"), get=False),
     "dossier:assemble": Rule(frozenset({"investigator"}), _case("case_pk"), get=False),
+    "dossier:retry_job": Rule(frozenset({"investigator"}), lambda sc: {"kind": "ingest", "pk": _ingest_job(sc).pk}, get=False),
     "dossier:chunk": Rule(frozenset({"investigator"}), lambda sc: {"pk": sc.chunked.pk}),
     "dossier:chunk_complete": Rule(frozenset({"investigator"}), lambda sc: {"pk": sc.chunked.pk}, get=False),
     "dossier:reorder": Rule(frozenset({"investigator"}), lambda sc: {"volume_pk": sc.volume.pk}, get=False,
@@ -151,6 +167,8 @@ RULES: dict[str, Rule] = {
     # --- pki ----------------------------------------------------------------------------------------
     "pki:certificates": Rule(ADMINS | AUDITORS),
     "pki:trust-bundle": Rule(ALL, static=True),  # public certificates and CRLs
+    # The CRL at the URL every agency certificate names: public (validators fetch it anonymously).
+    "pki:crl": Rule(ALL, static=True, names_object=False, kwargs=lambda sc: {"fingerprint": _current_root_fingerprint()}),
     "pki:verify": Rule(frozenset(set(CASE_LIST_ROLES) | {"detention_officer", "auditor"})),
     # --- metrics (aggregates for the committee) ---------------------------------------------------
     "metrics:dashboard": Rule(AUDITORS),
@@ -180,6 +198,7 @@ RULES: dict[str, Rule] = {
     "api:audit-event-detail": Rule(AUDITORS, lambda sc: {"sequence": sc.case_event.sequence}),
     "api:audit-verification-list": Rule(AUDITORS, get=False),
     "api:task-detail": Rule(frozenset({"investigator"}), lambda sc: {"pk": sc.api_task.pk}),
+    "api:task-retry": Rule(frozenset({"investigator"}), lambda sc: {"pk": sc.api_task.pk}, get=False),
     "api:token-list": Rule(ALL),
     "api:token-detail": Rule(frozenset({"investigator"}), lambda sc: {"pk": sc.personal_token.pk}, get=False),
     "api:client-list": Rule(ADMINS),
@@ -241,6 +260,18 @@ RULES: dict[str, Rule] = {
     "api:transfer-manifest": Rule(SENDER_AND_RECEIVER & ID_READERS, lambda sc: {"pk": sc.transfer.pk},
                                   may_see_case=SENDER_AND_RECEIVER),
     "api:transfer-receipt": Rule(SENDER_AND_RECEIVER, lambda sc: {"pk": sc.accepted_transfer.pk},
+                                 may_see_case=SENDER_AND_RECEIVER),
+    # Integration: the feed is the caller's own agency's; webhook endpoints are an agency's objects,
+    # managed by its administrator (or the system client that registered them).
+    "api:events": Rule(FEED_ROLES),
+    "api:webhook-list": Rule(ADMINS),
+    "api:webhook-detail": Rule(ADMINS, lambda sc: {"pk": sc.webhook.pk}, may_see_case=frozenset()),
+    "api:webhook-deliveries": Rule(ADMINS, lambda sc: {"pk": sc.webhook.pk}, may_see_case=frozenset()),
+    "api:webhook-rotate-secret": Rule(ADMINS, lambda sc: {"pk": sc.webhook.pk}, get=False,
+                                      may_see_case=frozenset()),
+    "api:webhook-replay": Rule(ADMINS, lambda sc: {"pk": sc.webhook.pk, "delivery_pk": sc.webhook_delivery.pk},
+                               get=False, may_see_case=frozenset()),
+    "api:transfer-archive": Rule(POLICE_READERS - {"police_supervisor"}, lambda sc: {"pk": sc.transfer.pk},
                                  may_see_case=SENDER_AND_RECEIVER),
     "api:transfer-verify": Rule(frozenset({"prosecutor"}), lambda sc: {"pk": sc.transfer.pk}, get=False,
                                 may_see_case=SENDER_AND_RECEIVER),
@@ -472,8 +503,9 @@ def test_case_list_shows_the_case_to_its_holder_only(sc, other_district):
 
 # The only pages an anonymous visitor may open (reviewed): the login page, and the API's OpenAPI
 # description and its docs page (SERVE_PERMISSIONS AllowAny: integrators read it before they hold a
-# token; it describes endpoints, never data — the leak check below still applies to it).
-PUBLIC = {"login", "api:schema", "api:docs"}
+# token; it describes endpoints, never data — the leak check below still applies to it), and the
+# CRL that certificates name as their distribution point (serial numbers and times only).
+PUBLIC = {"login", "api:schema", "api:docs", "pki:crl"}
 
 
 def test_anonymous_visitors_get_nothing(sc):

@@ -19,6 +19,7 @@ from casehub.pki.models import CertificateAuthority, SigningCertificate
 from signing import RevokedSigner, keys
 from signing.cms import canonical_json, sign_detached, verify_detached
 from signing.pades import sign_pdf, verify_pdf
+from tests.fixtures.clock import on_test_clock
 from tests.signing.conftest import make_pdf
 from tests.signing.pdfsig import pdfsig_verify
 
@@ -78,9 +79,9 @@ def test_exported_trust_lets_openssl_check_a_manifest_and_rejects_tampering(dist
     (tmp_path / "trust.pem").write_bytes(services.export_trust_pem())
 
     def openssl() -> int:
-        return subprocess.run(
+        return subprocess.run(on_test_clock(
             ["openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", str(tmp_path / "manifest.p7s"),
-             "-content", str(tmp_path / "manifest.json"), "-CAfile", str(tmp_path / "trust.pem"), "-out", "/dev/null"],
+             "-content", str(tmp_path / "manifest.json"), "-CAfile", str(tmp_path / "trust.pem"), "-out", "/dev/null"]),
             capture_output=True, timeout=30,
         ).returncode
 
@@ -253,9 +254,9 @@ def test_openssl_reads_our_crl_from_the_exported_bundle(district, tmp_path):
 
     def openssl(signature: bytes) -> subprocess.CompletedProcess:
         (tmp_path / "m.p7s").write_bytes(signature)
-        return subprocess.run(
+        return subprocess.run(on_test_clock(
             ["openssl", "cms", "-verify", "-crl_check", "-binary", "-inform", "DER", "-in", str(tmp_path / "m.p7s"),
-             "-content", str(tmp_path / "m.json"), "-CAfile", str(tmp_path / "trust.pem"), "-out", "/dev/null"],
+             "-content", str(tmp_path / "m.json"), "-CAfile", str(tmp_path / "trust.pem"), "-out", "/dev/null"]),
             capture_output=True, text=True, timeout=30,
         )
 
