@@ -629,3 +629,13 @@ def test_the_platform_superuser_sees_no_case_in_the_django_admin(sc, django_user
         failures += [f"{info}: changelist shows {s!r}" for s in hidden if s in text]
     assert client.get("/admin/").status_code == 200
     assert not failures, "\n".join(failures)
+
+
+def test_the_other_district_lies_in_its_own_region(district, other_district):
+    """Issue #18 item 17 (F18.17): region-scoped roles (the committee's auditor, regional metrics)
+    are separated by the cross-district tests only if the second district is another region."""
+    def regions(d):
+        return {a.region for a in (d.police, d.procuratorate, d.court, d.detention, d.committee)}
+
+    assert len(regions(district)) == len(regions(other_district)) == 1
+    assert regions(district).isdisjoint(regions(other_district))
