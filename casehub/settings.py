@@ -113,6 +113,8 @@ MIDDLEWARE = [
     "casehub.web.middleware.NoStoreMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "casehub.agencies.middleware.RequireSecondFactorMiddleware",
+    "casehub.agencies.middleware.RequirePasswordChangeMiddleware",
+    "casehub.audit.middleware.ActingUserMiddleware",
     # AxesMiddleware last: it turns a lock-out into the lock-out response.
     "axes.middleware.AxesMiddleware",
 ]
