@@ -110,6 +110,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "casehub.agencies.middleware.RequireSecondFactorMiddleware",
+    "casehub.agencies.middleware.RequirePasswordChangeMiddleware",
+    "casehub.audit.middleware.ActingUserMiddleware",
     # AxesMiddleware last: it turns a lock-out into the lock-out response.
     "axes.middleware.AxesMiddleware",
 ]
@@ -142,6 +144,9 @@ DATABASES = {
     "default": dj_database_url.parse(
         env.get("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'casehub.sqlite3'}",
         conn_max_age=0 if not PRODUCTION else 60,
+        # A kept connection is checked (one round trip) before its first use in a request, so a
+        # database restart or failover costs a reconnect, not one 500 per web process.
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
@@ -240,6 +245,24 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Redis hands a task that was delivered but never acknowledged (its worker was killed: acks late)
+# to another worker once this many seconds passed since delivery. kombu's default is an hour,
+# which left a crashed assembly "running" that long. It must exceed the longest task (ingest of a
+# CASEHUB_UPLOAD_MAX_BYTES upload, minutes), or that task is delivered a second time while it still
+# runs — harmless, every task is idempotent (tests/faults/test_worker_crash.py), but wasted work.
+# The unacknowledged set is swept every tenth of the timeout (at most 10 s), so a dead worker's
+# task runs again between CASEHUB_TASK_VISIBILITY_TIMEOUT and that plus 10 s after it was delivered.
+try:
+    CASEHUB_TASK_VISIBILITY_TIMEOUT = int(env.get("CASEHUB_TASK_VISIBILITY_TIMEOUT") or 900)
+except ValueError:
+    CASEHUB_TASK_VISIBILITY_TIMEOUT = 0
+if CASEHUB_TASK_VISIBILITY_TIMEOUT <= 0:
+    raise ImproperlyConfigured("CASEHUB_TASK_VISIBILITY_TIMEOUT must be a positive number of seconds.")
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CASEHUB_TASK_VISIBILITY_TIMEOUT,
+    "unacked_restore_interval": max(1, min(10, CASEHUB_TASK_VISIBILITY_TIMEOUT // 10)),
+    "unacked_restore_throttle": 1,
+}
 CELERY_BEAT_SCHEDULE: dict = {
     # Forget expired Idempotency-Key records and old API task rows (casehub/api/tasks.py).
     "api-purge-expired": {"task": "casehub.api.purge_expired", "schedule": timedelta(hours=1)},
@@ -251,6 +274,7 @@ CELERY_BEAT_SCHEDULE: dict = {
 
 CASEHUB_STORAGE_URL = env.get("CASEHUB_STORAGE_URL") or (DATA_DIR / "objects").as_uri()
 CASEHUB_TSA_URL = env.get("CASEHUB_TSA_URL")
+CASEHUB_CRL_BASE_URL = env.get("CASEHUB_CRL_BASE_URL") or "http://127.0.0.1:8000/pki/crl/"
 
 _email_host = env.get("CASEHUB_EMAIL_HOST")
 EMAIL_BACKEND = (

@@ -54,13 +54,17 @@ wait_for() {
   done
 }
 
-s3_answers() {
-  curl -fsS --max-time 2 "http://127.0.0.1:$1/" | grep -q ListAllMyBucketsResult
-}
+# An anonymous GET / answered with a bucket list: S3 is really serving (bash's /dev/tcp, no curl needed).
+s3_answers() (
+  exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+  printf 'GET / HTTP/1.0\r\nHost: 127.0.0.1:%s\r\n\r\n' "$1" >&3
+  reply=$(timeout 2 cat <&3) || exit 1
+  [[ $reply == *ListAllMyBucketsResult* ]]
+)
 
 cmd_start() {
   local dir=${1:-} port=${CASEHUB_RGW_PORT:-7480} mon_port=${CASEHUB_RGW_MON_PORT:-3300}
-  for tool in ceph-mon ceph-osd radosgw radosgw-admin ceph ceph-authtool monmaptool curl; do
+  for tool in ceph-mon ceph-osd radosgw radosgw-admin ceph ceph-authtool monmaptool; do
     command -v "$tool" >/dev/null || die "$tool not found: run '$0 install' first"
   done
   local p

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -22,6 +24,7 @@ from casehub.agencies.models import Agency, AgencyKind
 from casehub.api import credentials, tasks
 from casehub.api.authentication import session_verified
 from casehub.api.base import accepted, require_any
+from casehub.api.errors import Conflict
 from casehub.api.idempotency import idempotent
 from casehub.api.models import ApiCredential, ApiTask, CredentialKind
 from casehub.api.serializers import (
@@ -43,6 +46,7 @@ from casehub.api.serializers import (
 )
 from casehub.audit.models import AuditEvent
 from casehub.audit.selectors import visible_events
+from casehub.audit.services import record_event
 from casehub.cases.models import Case, CaseNumber, CaseStatus, Offence, Person
 from casehub.cases.persons import add_person
 from casehub.cases.selectors import (
@@ -177,6 +181,12 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
             )
         return qs
 
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        response = super().retrieve(request, *args, **kwargs)
+        # Names and ID numbers of the persons are in the answer: a read that is audited (R2).
+        record_event("case.viewed", actor=request.user, case=int(kwargs["pk"]), details={"via": "api"})
+        return response
+
     @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         require_any(request.user, p.REGISTER_CASE, message=_("只有公安机关的侦查员可以立案登记。"))
@@ -212,6 +222,17 @@ class PersonViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
 
     def get_queryset(self) -> QuerySet[Person]:
         return Person.objects.filter(case=self.get_case()).select_related("detention_centre")
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        response = super().list(request, *args, **kwargs)
+        record_event("case.persons_viewed", actor=request.user, case=int(kwargs["case_pk"]), details={"via": "api"})
+        return response
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        response = super().retrieve(request, *args, **kwargs)
+        record_event("case.persons_viewed", actor=request.user, case=int(kwargs["case_pk"]),
+                     details={"via": "api", "person": int(kwargs["pk"])})
+        return response
 
     @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -300,6 +321,18 @@ class TaskViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
 
     def get_queryset(self) -> QuerySet[ApiTask]:
         return ApiTask.objects.filter(owner=self.request.user)  # someone else's task is 404
+
+    @extend_schema(summary="Queue stalled work again (only when `stalled` is true; 409 not_stalled otherwise)",
+                   request=None, responses={200: TaskSerializer})
+    @action(detail=True, methods=["post"])
+    def retry(self, request: Request, pk: str) -> Response:
+        task = self.get_object()
+        try:
+            tasks.retry(task, request.user)
+        except DjangoValidationError as exc:
+            raise Conflict(" ".join(exc.messages), code="not_stalled") from None
+        task.refresh_from_db()
+        return Response(TaskSerializer(task, context={"request": request}).data)
 
 
 # --- credentials ----------------------------------------------------------------------------------

@@ -9,8 +9,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import models, transaction
 
+from casehub.audit.actions import AuditAction, UndeclaredAuditAction, is_declared
 from casehub.audit.chain import GENESIS_HASH, event_hash
 from casehub.audit.checkpoints import schedule_if_due
 from casehub.audit.models import AuditEvent, AuditHead
@@ -27,7 +29,7 @@ def register_projection(projection: Callable[[AuditEvent, models.Model | None], 
         _PROJECTIONS.append(projection)
 
 
-FOREIGN_ROWS_ACTION = "audit.foreign_rows"
+FOREIGN_ROWS_ACTION = AuditAction.AUDIT_FOREIGN_ROWS
 
 
 def _jsonable(details: dict[str, Any] | None) -> dict[str, Any]:
@@ -105,6 +107,13 @@ def record_event(
     one after another and the sequence has no gaps — except over rows the platform did not write,
     which are stepped over and named in an ``audit.foreign_rows`` event.
     """
+    if not is_declared(action):
+        # A programming error (casehub/audit/actions.py): fail loudly wherever tests run; in
+        # production record the event anyway — the trail must not lose an action over its name.
+        if not getattr(settings, "PRODUCTION", False):
+            raise UndeclaredAuditAction(action)
+        logger.error("audit trail: undeclared action %r recorded", action)
+    action = str(action)
     with transaction.atomic():
         head = AuditHead.objects.select_for_update().filter(pk=1).first()
         if head is None:

@@ -249,12 +249,19 @@ def run_pipeline(
     return ctx
 
 
-def make_workdir() -> Path:
+def work_root() -> Path:
+    """Where ingest and assembly keep their plaintext working copies (one ``tmp*`` directory per run)."""
     from django.conf import settings
 
     base = Path(settings.DATA_DIR) / "ingest" / "work"
     base.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(dir=base))
+    return base
+
+
+def make_workdir() -> Path:
+    """A private working directory for one run; the run removes it, the stale-upload purge removes
+    what a killed worker left behind."""
+    return Path(tempfile.mkdtemp(dir=work_root()))
 
 
 def remove_quietly(path: Path | str | None) -> None:

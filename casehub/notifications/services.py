@@ -39,9 +39,15 @@ def notify(
             )
             if was_created:
                 created.append(note)
+        # One event per recipient agency: each belongs to its agency's region (an auditor of another
+        # region must not read who was told what).
+        by_agency: dict[Any, list[int]] = {}
+        for note in created:
+            by_agency.setdefault(note.recipient.agency_id, []).append(note.recipient_id)
+        for agency_id, told in by_agency.items():
+            record_event("notification.sent", case=case, agency=agency_id,
+                         details={"kind": kind, "key": key, "recipients": told})
         if created:
-            record_event("notification.sent", case=case,
-                         details={"kind": kind, "key": key, "recipients": [n.recipient_id for n in created]})
             if email_enabled():
                 ids = [n.pk for n in created]
                 transaction.on_commit(lambda: _send_emails(ids))
@@ -67,6 +73,12 @@ def mark_read(user: Any, ids: Iterable[int] | None = None) -> int:
     if ids is not None:
         qs = qs.filter(pk__in=list(ids))
     return qs.update(read_at=timezone.now())
+
+
+def settle(key: str) -> int:
+    """Mark read, for every recipient, the notifications sent under ``key``: what they asked
+    for has been dealt with (an approval decided or withdrawn), so they no longer call for action."""
+    return Notification.objects.filter(key=key[:120], read_at__isnull=True).update(read_at=timezone.now())
 
 
 def unread_count(user: Any) -> int:

@@ -12,6 +12,7 @@
     casehub_pki verify FILE --signature SIG       check a detached CMS signature (manifest, receipt)
     casehub_pki status                            every certificate and its state
     casehub_pki rewrap --old-kek-file FILE        re-encrypt every key after changing CASEHUB_KEY_ENCRYPTION_KEY
+    casehub_pki check-keys                        prove every key the platform signs with opens (exit 1 if not)
 
 ``PLATFORM`` as AGENCY_CODE means the platform's own signing certificate.
 """
@@ -68,6 +69,8 @@ class Command(BaseCommand):
         verify.add_argument("file")
         verify.add_argument("--signature", help="detached CMS signature (DER) of FILE, e.g. manifest.p7s")
         verify.add_argument("--sha256", help="SHA-256 the PDF must have (the stored original's)")
+        sub.add_parser("check-keys", help="prove the private keys needed for signing decrypt with the configured "
+                                          "key-encryption key")
         rewrap = sub.add_parser("rewrap", help="re-encrypt all private keys under the configured key-encryption key")
         rewrap.add_argument("--old-kek-file", required=True, help="file holding the previous key (base64)")
 
@@ -178,6 +181,17 @@ class Command(BaseCommand):
             raise CommandError(f"{path} is not a file")
         changed = services.rewrap_keys(path.read_text())
         self.stdout.write(f"re-encrypted {changed} private key(s) under the configured key-encryption key")
+
+    def do_check_keys(self, options) -> None:
+        fingerprint = services.kek_fingerprint()
+        failed = services.keys_that_do_not_open()
+        if failed:
+            raise CommandError(
+                f"{len(failed)} private key(s) needed for signing do not decrypt with CASEHUB_KEY_ENCRYPTION_KEY "
+                f"(fingerprint {fingerprint}): {', '.join(failed)}. This platform cannot sign: configure the "
+                "key-encryption key these keys were stored under.")
+        count = len(services.keys_needed_for_signing())
+        self.stdout.write(f"key-encryption key {fingerprint}: all {count} private key(s) needed for signing decrypt")
 
     def do_status(self, options) -> None:
         for ca in CertificateAuthority.objects.order_by("created_at"):
