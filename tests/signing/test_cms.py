@@ -211,6 +211,7 @@ def _signed_attrs(signature: bytes) -> dict:
     return {attr["type"].native: attr["values"][0] for attr in signer_info["signed_attrs"]}
 
 
+@pytest.mark.needs_openssl
 def test_a_manifest_signature_is_cades_bes_bound_to_the_signer_certificate(tmp_path, test_pki):
     """signingCertificateV2 names the signer's certificate by its SHA-256; openssl sees it too."""
     import hashlib

@@ -221,6 +221,7 @@ def _validate_lt_with_revocation_required(pdf: bytes, roots) -> object:
     return validate_pdf_signature(embedded, signer_validation_context=context, ts_validation_context=context)
 
 
+@pytest.mark.needs_poppler
 def test_with_a_tsa_and_the_trust_store_the_signature_is_pades_b_lt(test_pki):
     """F18.20: the DSS carries the CRLs and certificates of the signer and of the TSA, so a
     validator that demands revocation data accepts the signature offline."""
