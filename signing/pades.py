@@ -75,6 +75,7 @@ class PdfVerification:
     sha256: str = ""
     sha256_matches: bool | None = None  # None when no expected_sha256 was given
     size: int = 0
+    trailing_bytes: int = 0  # bytes after the last %%EOF that belong to no revision (makes it invalid)
 
     @property
     def unsigned_bytes(self) -> int:
@@ -370,7 +371,7 @@ def verify_pdf(
     infos = [_verify_one(sig, trust, trusted_time) for sig in embedded] + broken
     valid = not problems and bool(infos) and all(i.valid for i in infos)
     return PdfVerification(valid=valid, signatures=infos, problems=problems, sha256=sha, sha256_matches=matches,
-                           size=len(data))
+                           size=len(data), trailing_bytes=junk)
 
 
 def _collect_signatures(reader) -> tuple[list, list[SignatureInfo]]:

@@ -466,6 +466,7 @@ def cancel_approval(approval: ApprovalRequest, *, acting_user: Any) -> None:
         approval.save(update_fields=["status", "decided_at"])
         record_event("workflow.approval_cancelled", actor=acting_user, obj=approval, case=locked,
                      details={"transition": approval.transition})
+        _notify_after_commit("approval_cancelled", approval=approval)
 
 
 def _sync_caller_case(original: Case, fresh: Case) -> None:

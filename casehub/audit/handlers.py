@@ -180,13 +180,20 @@ def _device_event(instance: Any, change: str) -> None:
     notify_account_holder(user, ["second_factor"], event)
 
 
+def on_device_pre_save(sender: Any, instance: Any, **kwargs: Any) -> None:
+    instance._was_confirmed = bool(instance.pk and sender.objects.filter(pk=instance.pk, confirmed=True).exists())
+
+
 def on_device_saved(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:
-    if created:
+    # An enrolment starts with an unconfirmed device (the verify page creates one); the second
+    # factor exists once the device is confirmed.
+    if instance.confirmed and not getattr(instance, "_was_confirmed", False):
         _device_event(instance, "added")
 
 
 def on_device_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:
-    _device_event(instance, "removed")
+    if instance.confirmed:
+        _device_event(instance, "removed")
 
 
 # --- groups and model permissions ------------------------------------------------------------------
@@ -254,6 +261,7 @@ def connect() -> None:
     for model in apps.get_models():
         if issubclass(model, Device) and not model._meta.abstract:
             label = model._meta.label_lower
+            pre_save.connect(on_device_pre_save, sender=model, dispatch_uid=f"audit.device_pre_save.{label}")
             post_save.connect(on_device_saved, sender=model, dispatch_uid=f"audit.device_saved.{label}")
             post_delete.connect(on_device_deleted, sender=model, dispatch_uid=f"audit.device_deleted.{label}")
     m2m_changed.connect(on_user_groups_changed, sender=user_model.groups.through, dispatch_uid="audit.user_groups")

@@ -17,3 +17,8 @@ class MetricsConfig(AppConfig):
         from casehub.metrics import rollup
 
         rollup.connect()
+
+        from casehub.metrics.inbox import headline_figures
+        from casehub.web.inboxes import register
+
+        register(headline_figures)

@@ -104,8 +104,12 @@ def obj_filter(user: User):
 def test_a_second_factor_device_added_or_removed_is_audited_and_the_user_told(district):
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
-    device = TOTPDevice.objects.create(user=district.investigator, name="手机", confirmed=True)
-    device.delete()
+    enrolling = TOTPDevice.objects.create(user=district.investigator, name="手机", confirmed=False)
+    assert not AuditEvent.objects.filter(action="user.second_factor_changed").exists()  # not a factor yet
+    enrolling.confirmed = True
+    enrolling.save()
+    enrolling.delete()
+    TOTPDevice.objects.create(user=district.investigator, name="未完成", confirmed=False).delete()
     changes = [e.details["change"] for e in AuditEvent.objects.filter(action="user.second_factor_changed")]
     assert changes == ["added", "removed"]
     assert len([b for b in told(district.investigator) if "双因素认证设备" in b]) == 2
