@@ -5,8 +5,6 @@ Every case comes from :mod:`casehub.cases.selectors`, so another agency's case a
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -31,14 +29,9 @@ from casehub.cases.services import register_case
 PAGE_SIZE = 25
 
 
-def _require_any(user: Any, capabilities: tuple[str, ...]) -> None:
-    if not any(p.has_capability(user, c) for c in capabilities):
-        raise PermissionDenied(_("您的角色无权访问此页面。"))
-
-
 @login_required
 def case_list(request: HttpRequest) -> HttpResponse:
-    _require_any(request.user, CASE_READERS)
+    p.require_capability(request.user, *CASE_READERS, message=_("您的角色无权访问此页面。"))
     form = CaseSearchForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
     qs = search_cases(visible_cases(request.user), **{k: filters.get(k) or "" for k in ("q", "stage", "status")},
@@ -65,7 +58,7 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
     from workflows.definition import BY_NAME
     from workflows.models import TransitionLog
 
-    _require_any(request.user, CASE_READERS)
+    p.require_capability(request.user, *CASE_READERS, message=_("您的角色无权访问此页面。"))
     case = get_visible_case(request.user, pk)
     record_event("case.viewed", actor=request.user, obj=case, case=case)
     transitions = [

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import (
     Http404,
@@ -45,15 +45,10 @@ from storage import IntegrityError, StorageUnavailable
 CHUNK_BYTES = 8 * 1024 * 1024
 
 
-def _require(user: Any, capability: str) -> None:
-    if not p.has_capability(user, capability):
-        raise PermissionDenied(_("您的角色无权进行此操作。"))
-
-
 def _case_for_reader(request: HttpRequest, case_pk: Any) -> Case:
     # 404 first (another agency's case), then the capability (403 for one's own agency's case).
     case = get_visible_case(request.user, case_pk)
-    _require(request.user, p.READ_DOSSIER)
+    p.require_capability(request.user, p.READ_DOSSIER, message=_("您的角色无权进行此操作。"))
     return case
 
 
@@ -297,7 +292,7 @@ def reorder(request: HttpRequest, volume_pk: int) -> HttpResponse:
 @require_POST
 def assemble(request: HttpRequest, case_pk: int) -> HttpResponse:
     case = get_visible_case(request.user, case_pk)
-    _require(request.user, p.ASSEMBLE_VOLUME)
+    p.require_capability(request.user, p.ASSEMBLE_VOLUME, message=_("您的角色无权进行此操作。"))
     part = request.POST.get("part", Part.MAIN)
     if part not in Part.values:
         return HttpResponseBadRequest(_("卷别无效。"))
