@@ -429,7 +429,7 @@ def _verify_one(embedded, trust: TrustStore, trusted_time: datetime | None) -> S
     except SignatureInvalid as exc:
         info.problems.append(str(exc))
         return info
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - malformed signer info fails in many ways: a finding, not a crash
         info.problems.append(f"the signature cannot be checked: {exc}")
         return info
     info.intact = checked.intact and checked.valid

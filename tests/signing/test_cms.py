@@ -181,6 +181,7 @@ def _openssl_verify(tmp_path, data: bytes, signature: bytes, trust_pem: bytes) -
     )
 
 
+@pytest.mark.needs_openssl
 def test_openssl_verifies_our_manifest_signature_and_rejects_tampering(tmp_path, test_pki):
     data = canonical_json(MANIFEST)
     signature = sign_detached(data, test_pki.procuratorate)
@@ -192,6 +193,7 @@ def test_openssl_verifies_our_manifest_signature_and_rejects_tampering(tmp_path,
     assert "digest failure" in tampered.stderr.lower() or "verification failure" in tampered.stderr.lower()
 
 
+@pytest.mark.needs_openssl
 def test_openssl_rejects_a_signer_from_an_untrusted_root(tmp_path, test_pki, stranger_pki):
     data = canonical_json(MANIFEST)
     result = _openssl_verify(tmp_path, data, sign_detached(data, stranger_pki.police), test_pki.trust.pem())
@@ -209,6 +211,7 @@ def _signed_attrs(signature: bytes) -> dict:
     return {attr["type"].native: attr["values"][0] for attr in signer_info["signed_attrs"]}
 
 
+@pytest.mark.needs_openssl
 def test_a_manifest_signature_is_cades_bes_bound_to_the_signer_certificate(tmp_path, test_pki):
     """signingCertificateV2 names the signer's certificate by its SHA-256; openssl sees it too."""
     import hashlib

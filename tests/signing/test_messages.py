@@ -21,7 +21,7 @@ def _chinese(settings):
 def _error(fn) -> Exception:
     try:
         fn()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - the error under test, whatever its class
         return exc
     raise AssertionError("expected an error")
 

@@ -51,18 +51,21 @@ def test_signing_is_an_incremental_update_with_a_visible_stamp_on_the_last_page(
     assert not any(a.get_object().get("/FT") == "/Sig" for a in reader.pages[0].get("/Annots", []))
 
 
+@pytest.mark.needs_poppler
 def test_pdfsig_trusts_our_signature_when_our_root_is_trusted(signed, test_pki):
     ok, output = pdfsig_verify(signed, test_pki.trust.pem())
     assert ok, output
     assert AGENCY in output
 
 
+@pytest.mark.needs_poppler
 def test_pdfsig_does_not_trust_it_without_our_root(signed, stranger_pki):
     ok, output = pdfsig_verify(signed, stranger_pki.trust.pem())
     assert not ok
     assert "Signature is Valid." in output  # the bytes are fine, the signer is not trusted
 
 
+@pytest.mark.needs_poppler
 def test_a_changed_byte_of_signed_content_fails_pdfsig_and_our_verifier(signed, test_pki):
     tampered = _change_visible_text(signed)
     ok, output = pdfsig_verify(tampered, test_pki.trust.pem())
@@ -74,6 +77,7 @@ def test_a_changed_byte_of_signed_content_fails_pdfsig_and_our_verifier(signed, 
     assert "changed after signing" in " ".join(result.signatures[0].problems)
 
 
+@pytest.mark.needs_poppler
 def test_a_second_signature_keeps_the_first_one_valid(signed, test_pki):
     twice = sign_pdf(signed, test_pki.police, stamp_text="深圳市公安局龙岗分局")
     assert twice.startswith(signed)
@@ -182,6 +186,7 @@ def tsa():
         yield root, url
 
 
+@pytest.mark.needs_poppler
 def test_with_a_tsa_the_signature_carries_a_trusted_timestamp(plain_pdf, test_pki, tsa):
     tsa_root, url = tsa
     signed_pdf = sign_pdf(make_pdf(2), test_pki.police, tsa_url=url, stamp_text="深圳市公安局龙岗分局")
@@ -216,6 +221,7 @@ def _validate_lt_with_revocation_required(pdf: bytes, roots) -> object:
     return validate_pdf_signature(embedded, signer_validation_context=context, ts_validation_context=context)
 
 
+@pytest.mark.needs_poppler
 def test_with_a_tsa_and_the_trust_store_the_signature_is_pades_b_lt(test_pki):
     """F18.20: the DSS carries the CRLs and certificates of the signer and of the TSA, so a
     validator that demands revocation data accepts the signature offline."""
