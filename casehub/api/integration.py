@@ -307,12 +307,12 @@ class TransferArchiveView(APIView):
                             content_type="application/zip")
 
 
-class PackageSubmissionSerializer(serializers.Serializer):
+class PackageSubmissionSerializer(StrictSerializer):
     archive = serializers.FileField(help_text="ZIP: manifest.json (format casehub.agency-package/1), manifest.p7s, "
                                               "documents/<sha256>.pdf")
 
 
-class SubmittedPackageSerializer(serializers.Serializer):
+class SubmittedPackageSerializer(StrictSerializer):
     id = serializers.IntegerField()
     case = serializers.IntegerField(source="case_id")
     manifest_sha256 = serializers.CharField()
