@@ -45,6 +45,9 @@ ERROR_CODES: dict[str, str] = {
     "idempotency_in_progress": "409: the first request with this Idempotency-Key is still running.",
     "unsupported_media_type": "415",
     "throttled": "429: too many requests for this client; retry after `Retry-After` seconds.",
+    "side_effect_failed": "503: the object store, the signer or the message broker is down; nothing changed — "
+                          "retry later.",
+    "internal_error": "500: a bug; nothing changed and retrying will not help. `incident` names the log entry.",
 }
 
 
@@ -52,6 +55,24 @@ class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = _("对象已被他人修改，请刷新后重试。")
     default_code = "conflict"
+
+
+class InternalError(exceptions.APIException):
+    """A bug, answered as 500 with the incident id under which the traceback was logged."""
+
+    status_code = status.HTTP_500_INTERNAL_SERVER_ERROR
+    default_detail = _("系统内部错误，已记录，请联系系统管理员。")
+    default_code = "internal_error"
+
+    def __init__(self, detail: Any = None, *, incident: str) -> None:
+        super().__init__(detail)
+        self.incident = incident
+
+
+def new_incident() -> str:
+    import uuid
+
+    return uuid.uuid4().hex[:12]
 
 
 def _flatten(detail: Any, prefix: str = "") -> list[dict[str, str]]:
@@ -109,7 +130,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = exceptions.ParseError(gettext("请求体过大或字段过多。"))
 
     if not isinstance(exc, exceptions.APIException):
-        return None  # a bug: let Django log it and answer 500
+        # A bug: log the traceback under an incident id and answer 500 with that id (never a
+        # retry invitation: the same request would fail the same way).
+        incident = new_incident()
+        logger.error("incident %s: %s %s failed", incident, getattr(context.get("request"), "method", ""),
+                     getattr(context.get("request"), "path", ""), exc_info=exc)
+        exc = InternalError(gettext("系统内部错误（事件编号 %(incident)s），已记录，请联系系统管理员。")
+                            % {"incident": incident}, incident=incident)
 
     headers: dict[str, str] = {}
     if getattr(exc, "auth_header", None):
@@ -128,6 +155,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             body = error_body(str(code), errors[0]["message"] if errors else str(exc.default_detail), errors)
         else:
             body = error_body(str(getattr(detail, "code", None) or exc.default_code), str(detail))
+    if getattr(exc, "incident", ""):
+        body["incident"] = exc.incident
     set_rollback()
     return Response(body, status=exc.status_code, headers=headers)
 

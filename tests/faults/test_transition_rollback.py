@@ -24,7 +24,7 @@ from workflows import engine
 pytestmark = pytest.mark.django_db
 
 
-class HSMUnavailable(RuntimeError):
+class HSMUnavailable(ConnectionError):  # a signing device that does not answer: an outage
     pass
 
 
