@@ -287,7 +287,7 @@ def check_transitions(stats: Stats, plan: dict) -> tuple[int, int, int]:
     """(checked, lost, duplicated) against the transition log written during the run."""
     from django.db import connections
 
-    from casehub.transfers.models import TransitionLog
+    from workflows.models import TransitionLog
 
     connections.close_all()
     cases = [c for key in ("A", "B") for c in plan["actor_cases"][key]]

@@ -114,7 +114,7 @@ def generate(cases: int, events: int, seed: int) -> dict[str, int]:
     from casehub.clocks.models import Clock
     from casehub.custody.models import CustodyCertificate, CustodyRecord
     from casehub.metrics.models import StageStay
-    from casehub.transfers.models import Transfer
+    from workflows.models import Transfer
 
     rng = random.Random(seed)
     counts: dict[str, int] = {}

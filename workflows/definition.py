@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from casehub.agencies import permissions as p
 from casehub.agencies.models import AgencyKind
 from casehub.clocks.kinds import ClockKind
-from casehub.transfers.models import TransferKind
+from workflows.models import TransferKind
 
 
 class Stage:

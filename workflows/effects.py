@@ -175,7 +175,7 @@ def generate_indictment(ctx: Any) -> None:
 def generate_non_prosecution_decision(ctx: Any) -> None:
     """不起诉决定书 (art. 177-181): investigating authority and transfer, supplementary investigations,
     facts, legal basis and the 7-day appeal window."""
-    from casehub.transfers.models import TransitionLog
+    from workflows.models import TransitionLog
 
     case, inp = ctx.case, ctx.inputs
     returns = TransitionLog.objects.filter(case=case, transition="return_for_supplementary").order_by("occurred_at")

@@ -8,7 +8,7 @@ its clocks, update the case, write the transition log, send :data:`workflows.sig
 and record one audit event. Verification of a sent package and notifications run after commit.
 
 A transition that needs internal approval does not run when the officer fires it: it becomes an
-:class:`~casehub.transfers.models.ApprovalRequest`, and :func:`decide_approval` by a supervisor
+:class:`~workflows.models.ApprovalRequest`, and :func:`decide_approval` by a supervisor
 of the same agency runs it (or turns it down).
 """
 
@@ -31,7 +31,9 @@ from casehub.audit.services import record_event
 from casehub.cases import access
 from casehub.cases.models import Case, CaseStatus
 from casehub.cases.state import engine_writes
-from casehub.transfers.models import (
+from workflows import definition as d
+from workflows import guards as g
+from workflows.models import (
     ApprovalRequest,
     ApprovalStatus,
     Transfer,
@@ -41,8 +43,6 @@ from casehub.transfers.models import (
     TransitionLog,
     VerificationStatus,
 )
-from workflows import definition as d
-from workflows import guards as g
 from workflows.signals import case_transitioned
 
 logger = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from casehub.cases.models import Case, CustodyStatus, PersonRole
-from casehub.transfers.models import (
+from workflows.models import (
     ApprovalRequest,
     ApprovalStatus,
     Transfer,

@@ -6,7 +6,7 @@ the case, its numbers, the persons and their custody, every main-file document a
 SHA-256, size and page count, the sending agency and officer and the time is canonicalised
 (:func:`signing.cms.canonical_json`) and signed by the sending agency's key
 (:func:`casehub.pki.services.signer_for`). The canonical bytes and the detached CMS signature are
-stored on the :class:`~casehub.transfers.models.Transfer` as they are.
+stored on the :class:`~workflows.models.Transfer` as they are.
 
 Receiving: :func:`verify_package` (run by the Celery task
 :func:`casehub.transfers.tasks.verify_transfer`) checks the manifest's hash and signature,
@@ -28,7 +28,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from casehub.cases.models import CaseNumber, PersonRole
-from casehub.transfers.models import Transfer, TransferStatus, VerificationStatus
+from workflows.models import Transfer, TransferStatus, VerificationStatus
 
 logger = logging.getLogger(__name__)
 

@@ -38,7 +38,10 @@ from casehub.api.models import ApiTask
 from casehub.api.serializers import ID_MAX, AgencyRefSerializer, CaseSerializer, TaskSerializer
 from casehub.cases.models import Case
 from casehub.cases.selectors import CASE_READERS, actionable_cases, get_visible_case
-from casehub.transfers.models import (
+from casehub.transfers.selectors import pending_transfer_to, visible_approvals, visible_transfers
+from workflows import definition as d
+from workflows import engine
+from workflows.models import (
     ApprovalRequest,
     ApprovalStatus,
     Transfer,
@@ -46,9 +49,6 @@ from casehub.transfers.models import (
     TransferStatus,
     VerificationStatus,
 )
-from casehub.transfers.selectors import pending_transfer_to, visible_approvals, visible_transfers
-from workflows import definition as d
-from workflows import engine
 
 # --- reaching the case -----------------------------------------------------------------------------
 

@@ -59,9 +59,9 @@ def case_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    from casehub.transfers.models import TransitionLog
     from workflows import engine
     from workflows.definition import BY_NAME
+    from workflows.models import TransitionLog
 
     _require_any(request.user, CASE_READERS)
     case = get_visible_case(request.user, pk)

@@ -109,7 +109,7 @@ class CustodyCertificate(RolledUp):  # counted by the dashboard: save()/delete()
     to_stage = models.CharField(_("诉讼阶段"), max_length=40, blank=True)
     reason = models.CharField(_("换押事由"), max_length=100)
     transition = models.CharField(max_length=60, blank=True)
-    transfer = models.ForeignKey("transfers.Transfer", null=True, blank=True, on_delete=models.PROTECT,
+    transfer = models.ForeignKey("workflows.Transfer", null=True, blank=True, on_delete=models.PROTECT,
                                  related_name="custody_certificates")
     status = models.CharField(_("状态"), max_length=12, choices=CertificateStatus.choices,
                               default=CertificateStatus.ISSUED, db_index=True)

@@ -45,7 +45,7 @@ from casehub.custody.models import (
     RecordStatus,
 )
 
-# Transfer kinds (casehub.transfers.models.TransferKind values) with which custody moves.
+# Transfer kinds (workflows.models.TransferKind values) with which custody moves.
 CUSTODY_TRANSFER_KINDS: dict[str, str] = {
     "review_transfer": "审查起诉",
     "supplementary_return": "补充侦查",

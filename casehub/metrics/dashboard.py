@@ -70,7 +70,7 @@ def stage_labels() -> dict[str, str]:
 
 
 def kind_labels() -> dict[str, str]:
-    from casehub.transfers.models import TransferKind
+    from workflows.models import TransferKind
 
     return {k: str(v) for k, v in TransferKind.choices}
 

@@ -1,7 +1,7 @@
 """Facts the dashboard aggregates that are not stored elsewhere in a query-friendly shape.
 
 :class:`StageStay` is one stretch of time a case spent in one stage with one holder agency. It is
-derived from the transition log (:class:`casehub.transfers.models.TransitionLog`): every log row
+derived from the transition log (:class:`workflows.models.TransitionLog`): every log row
 closes the case's open stay and opens the next one (see :mod:`casehub.metrics.handlers`), in the
 transition's own transaction. Keeping it as rows lets "median and 90th percentile time per stage
 and agency" be one indexed aggregate instead of a window over the whole log.

@@ -2,7 +2,7 @@
 
 Definitions (docs/audit.md has the long form):
 
-* A *transfer* is a :class:`~casehub.transfers.models.Transfer` sent in the period (for a paper
+* A *transfer* is a :class:`~workflows.models.Transfer` sent in the period (for a paper
   hand-over registered by the receiving clerk: the day it was received), of any status except
   *withdrawn* — a package the sender took back handed nothing over. Online packages and registered
   paper hand-overs both count; that is what makes the denominators true.
@@ -168,7 +168,7 @@ def _agency_names(ids: Iterable[int]) -> dict[int, str]:
 
 
 def _transfers(period: Period, scope: Scope) -> QuerySet:
-    from casehub.transfers.models import Transfer
+    from workflows.models import Transfer
 
     qs = Transfer.objects.filter(sent_at__gte=period.start_at, sent_at__lt=period.end_before).exclude(
         status__in=EXCLUDED_TRANSFER_STATUSES)
@@ -357,7 +357,7 @@ class KindCount:
 
 
 def transfer_counts(period: Period, scope: Scope, facts: list[TransferFact] | None = None) -> list[KindCount]:
-    from casehub.transfers.models import TransferKind
+    from workflows.models import TransferKind
 
     facts = transfer_facts(period, scope) if facts is None else facts
     order = list(TransferKind.values)

@@ -180,7 +180,7 @@ def _kinds(ids: Iterable[int]) -> dict[int, str]:
 
 
 def _case_occurrences(case_id: int) -> list[tuple[date, str]]:
-    from casehub.transfers.models import Transfer
+    from workflows.models import Transfer
 
     rows = list(Transfer.objects.filter(case_id=case_id).exclude(status="withdrawn")
                 .values_list("sent_at", "from_agency_id", "to_agency_id"))
@@ -217,7 +217,7 @@ def _lock(model_label: str, pk: int) -> None:
 def _entities(sender_label: str, row: dict[str, Any] | None) -> set[tuple[str, int]]:
     if row is None:
         return set()
-    if sender_label == "transfers.transfer":
+    if sender_label == "workflows.transfer":
         return {("case", row["case_id"])} if row["case_id"] is not None else set()
     if sender_label == "custody.custodycertificate":
         out = {("person", row["person_id"])}
@@ -237,9 +237,9 @@ def _entity_contributions(entities: Iterable[tuple[str, int]], out: Deltas, sign
             handover_chain(_handover_occurrences(pk), out, sign)
 
 
-_ANCHOR = {"case": "cases.Case", "person": "cases.Person", "handover": "transfers.Transfer"}
+_ANCHOR = {"case": "cases.Case", "person": "cases.Person", "handover": "workflows.Transfer"}
 _ROWS = {
-    "transfers.transfer": (TRANSFER_FIELDS, transfer_rows),
+    "workflows.transfer": (TRANSFER_FIELDS, transfer_rows),
     "custody.custodycertificate": (CERT_FIELDS, cert_rows),
     "clocks.clock": (CLOCK_FIELDS, clock_rows),
     "metrics.stagestay": (STAY_FIELDS, stay_rows),
@@ -258,7 +258,7 @@ def _before(sender: type, instance: Any) -> None:
     old = None if instance._state.adding else _current(sender, instance.pk)
     entities = _entities(label, old)
     new_entities = set()
-    if label == "transfers.transfer" and instance.case_id is not None:
+    if label == "workflows.transfer" and instance.case_id is not None:
         new_entities.add(("case", instance.case_id))
     elif label == "custody.custodycertificate":
         new_entities.add(("person", instance.person_id))
@@ -355,7 +355,7 @@ def compute_from_base() -> Deltas:
     from casehub.agencies.models import Agency
     from casehub.clocks.models import Clock
     from casehub.custody.models import CustodyCertificate
-    from casehub.transfers.models import Transfer
+    from workflows.models import Transfer
 
     kinds = dict(Agency.objects.values_list("pk", "kind"))
     out: Deltas = {}

@@ -15,8 +15,8 @@ from django.utils import timezone
 
 from casehub.cases.models import Case, CustodyStatus, PersonRole, Sex
 from casehub.cases.services import register_case
-from casehub.transfers.models import VerificationStatus
 from workflows import engine
+from workflows.models import VerificationStatus
 
 SUPERVISOR = {"police": "police_supervisor", "procuratorate": "procuratorate_supervisor",
               "court": "court_supervisor"}

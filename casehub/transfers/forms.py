@@ -9,8 +9,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from casehub.agencies.models import Agency
-from casehub.transfers.models import TransferKind
 from workflows.definition import InputSpec, TransitionSpec
+from workflows.models import TransferKind
 
 
 def _field(inp: InputSpec) -> forms.Field:

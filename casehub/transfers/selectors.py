@@ -12,7 +12,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
-from casehub.transfers.models import ApprovalRequest, ApprovalStatus, Transfer, TransferStatus
+from workflows.models import ApprovalRequest, ApprovalStatus, Transfer, TransferStatus
 
 
 def visible_transfers(user: Any) -> QuerySet[Transfer]:

@@ -12,8 +12,8 @@ from django.utils.translation import gettext as _
 
 from casehub.agencies.permissions import REVIEW_INCOMING, has_capability
 from casehub.audit.services import record_event
-from casehub.transfers.models import Transfer, TransferStatus, VerificationStatus
 from workflows.engine import register_paper_transfer  # noqa: F401 - paper hand-overs go through the engine
+from workflows.models import Transfer, TransferStatus, VerificationStatus
 
 
 def reverify(transfer: Transfer, *, acting_user: Any) -> None:

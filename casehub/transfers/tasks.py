@@ -8,7 +8,7 @@ from celery import shared_task
 from django.db import transaction
 
 from casehub.audit.services import record_event
-from casehub.transfers.models import Transfer, VerificationStatus
+from workflows.models import Transfer, VerificationStatus
 
 
 @shared_task(name="transfers.verify_transfer", acks_late=True)

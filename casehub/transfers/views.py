@@ -23,9 +23,9 @@ from casehub.audit.services import record_event
 from casehub.cases.selectors import CASE_READERS, get_visible_case, visible_cases
 from casehub.transfers import selectors, services
 from casehub.transfers.forms import PaperTransferForm, TransitionForm
-from casehub.transfers.models import ApprovalRequest, ApprovalStatus, Transfer, TransferStatus
 from workflows import definition as d
 from workflows import diagram, engine
+from workflows.models import ApprovalRequest, ApprovalStatus, Transfer, TransferStatus
 
 INBOX_CAPABILITIES = (p.REVIEW_INCOMING, p.APPROVE_OUTGOING, p.PREPARE_OUTGOING, p.DOCKET_CASE, p.DELIVER_JUDGMENT,
                       p.REGISTER_PAPER_TRANSFER)

@@ -12,9 +12,9 @@ from django.utils import timezone
 from casehub.agencies.models import AgencyKind
 from casehub.audit.models import AuditEvent
 from casehub.cases.models import Case
-from casehub.transfers.models import Transfer, TransferMode
 from tests.fixtures.district import make_agency
 from workflows import definition as d
+from workflows.models import Transfer, TransferMode
 
 pytestmark = pytest.mark.django_db
 

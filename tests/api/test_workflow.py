@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from casehub.audit.models import AuditEvent
-from casehub.transfers.models import ApprovalRequest, Transfer, TransitionLog
 from workflows import definition as d
+from workflows.models import ApprovalRequest, Transfer, TransitionLog
 
 pytestmark = pytest.mark.django_db
 

@@ -25,7 +25,7 @@ def digest() -> dict[str, Any]:
     from casehub.clocks.models import Clock
     from casehub.dossier.models import Document, Volume
     from casehub.objectstore.services import open_object
-    from casehub.transfers.models import Transfer, TransitionLog
+    from workflows.models import Transfer, TransitionLog
 
     def content(stored) -> str | None:
         if stored is None:

@@ -100,7 +100,7 @@ def _held_by_procuratorate(case, district):
 def test_declared_steps_of_a_delivered_custody_package_issue_and_take_over(gang_case, district):
     # The custody participant exercised without the engine: a package of a custody-moving kind
     # that is delivered (the recipient holds the case at once) issues certificates and takes over.
-    from casehub.transfers.models import Transfer
+    from workflows.models import Transfer
 
     with engine_writes():
         gang_case.holder_agency = district.procuratorate

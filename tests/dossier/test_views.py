@@ -40,7 +40,7 @@ def chunked_upload(client, case, data: bytes, *, name="笔录.pdf", title="询�
 def hand_to_procuratorate(case, district):
     """What an accepted transfer for review leaves behind: the procuratorate holds the case and
     may read the main-file documents and volumes that travelled (docs/workflow.md)."""
-    from casehub.transfers.models import Transfer, TransferKind, TransferStatus
+    from workflows.models import Transfer, TransferKind, TransferStatus
 
     transfer = Transfer.objects.create(
         case=case, kind=TransferKind.REVIEW_TRANSFER, from_agency=district.police, to_agency=district.procuratorate,

@@ -22,8 +22,8 @@ from django.db import connection, connections
 from casehub.audit.verify import verify_chain
 from casehub.cases.models import CustodyStatus
 from casehub.cases.services import register_case
-from casehub.transfers.models import ApprovalRequest, Transfer, TransitionLog
 from workflows import engine
+from workflows.models import ApprovalRequest, Transfer, TransitionLog
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("file_database")]
 

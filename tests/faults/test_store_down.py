@@ -89,8 +89,8 @@ def test_upload_while_the_store_is_down_fails_cleanly_and_the_retry_succeeds(
 def test_verification_while_the_store_is_down_blocks_acceptance_then_reverify_passes(
         tmp_path, district, s3_settings, s3_available, django_capture_on_commit_callbacks):
     from casehub.dossier import services as dossier
-    from casehub.transfers.models import VerificationStatus
     from workflows import engine
+    from workflows.models import VerificationStatus
 
     case = _case(district, "移送校验故障测试案")
     (tmp_path / "a.pdf").write_bytes(_pdf("verify-outage"))

@@ -18,8 +18,8 @@ from casehub.audit.models import AuditEvent
 from casehub.cases.models import Case, CaseGroupObjectPermission, CaseNumber, CustodyStatus, NumberSequence
 from casehub.cases.services import register_case
 from casehub.clocks.models import Clock
-from casehub.transfers.models import ApprovalRequest, Transfer, TransitionLog
 from workflows import engine
+from workflows.models import ApprovalRequest, Transfer, TransitionLog
 
 pytestmark = pytest.mark.django_db
 

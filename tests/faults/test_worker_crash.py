@@ -101,8 +101,8 @@ def test_worker_killed_during_volume_assembly_redelivers_and_assembles_once(dist
 def test_worker_killed_during_transfer_verification_redelivers_and_verifies_once(
         district, tmp_path, celery_worker, monkeypatch):
     from casehub.transfers import tasks as transfer_tasks
-    from casehub.transfers.models import Transfer, VerificationStatus
     from workflows import engine
+    from workflows.models import Transfer, VerificationStatus
 
     case = _case_with_documents(district, tmp_path, "校验崩溃案")
     result = engine.fire(case, "transfer_for_review", acting_user=district.investigator,

@@ -48,8 +48,8 @@ def package(district, tmp_path, django_capture_on_commit_callbacks):
     """A real package, signed by district A's police, plus a second stored object (a decoy)."""
     from casehub.dossier import services as dossier
     from casehub.objectstore.services import store_bytes
-    from casehub.transfers.models import Transfer
     from workflows import engine
+    from workflows.models import Transfer
 
     case = register_case(acting_user=district.investigator, title="清单模糊测试案", persons=[
         {"name": "周八", "sex": "M", "custody_status": CustodyStatus.NOT_DETAINED}])

@@ -14,8 +14,8 @@ from casehub.custody.models import CustodyCertificate
 from casehub.metrics import rollup
 from casehub.metrics.models import StageStay
 from casehub.metrics.queries import Period, histogram_percentile, percentile_cont, period_spans
-from casehub.transfers.models import Transfer
 from casehub.transfers.services import register_paper_transfer
+from workflows.models import Transfer
 
 
 def test_rollups_maintained_through_the_engine_equal_a_rebuild_from_scratch(run_simulation):

@@ -15,8 +15,8 @@ from casehub.custody.models import CustodyCertificate
 from casehub.metrics import rollup
 from casehub.metrics.models import StageStay
 from casehub.metrics.tracking import RollupBypassed
-from casehub.transfers.models import Transfer, TransitionLog
 from workflows import engine
+from workflows.models import Transfer, TransitionLog
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from casehub.metrics.simulation import Options, ensure_actors, simulate
-from casehub.transfers.models import Transfer
+from workflows.models import Transfer
 
 pytestmark = pytest.mark.django_db
 

@@ -14,8 +14,8 @@ from django.urls import reverse
 
 from casehub.agencies.models import Role
 from casehub.cases.services import register_case
-from casehub.transfers.models import ApprovalRequest
 from workflows import engine
+from workflows.models import ApprovalRequest
 
 pytestmark = pytest.mark.django_db
 

@@ -12,9 +12,9 @@ from django.utils import timezone
 from casehub.cases.models import CustodyStatus, PersonRole
 from casehub.cases.services import register_case
 from casehub.dossier import services as dossier
-from casehub.transfers.models import ApprovalRequest
 from tests.dossier import files
 from workflows import engine
+from workflows.models import ApprovalRequest
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ import pytest
 from django.db import connection
 
 from casehub.agencies.models import Role
-from casehub.transfers.models import Transfer, TransferStatus, TransitionLog
 from workflows import definition as d
 from workflows import engine
+from workflows.models import Transfer, TransferStatus, TransitionLog
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

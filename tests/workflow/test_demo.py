@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from casehub.cases.models import Case, CaseStatus
 from casehub.transfers.demo import create_demo_cases
-from casehub.transfers.models import Transfer, VerificationStatus
 from workflows import definition as d
+from workflows.models import Transfer, VerificationStatus
 
 
 def test_demo_cases_reach_their_stages_and_are_idempotent(district):

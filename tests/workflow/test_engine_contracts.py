@@ -10,10 +10,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from casehub.audit.models import AuditEvent
-from casehub.transfers.models import Transfer, TransferMode, TransitionLog
 from casehub.transfers.services import register_paper_transfer
 from workflows import definition as d
 from workflows import diagram, engine
+from workflows.models import Transfer, TransferMode, TransitionLog
 from workflows.signals import case_transitioned
 
 

@@ -6,8 +6,8 @@ import re
 
 from casehub.cases.models import CaseStatus, CustodyStatus, NumberKind
 from casehub.clocks.models import Clock, ClockStatus
-from casehub.transfers.models import TransferStatus, TransitionLog, VerificationStatus
 from workflows import definition as d
+from workflows.models import TransferStatus, TransitionLog, VerificationStatus
 
 
 def test_case_travels_from_police_to_judgment(case, drive, district):

@@ -12,15 +12,15 @@ from casehub.cases import access
 from casehub.cases.models import CaseStatus, CustodyStatus, NumberFormat, NumberKind
 from casehub.clocks.models import Clock, ClockStatus
 from casehub.dossier.models import Document
-from casehub.transfers.models import (
+from workflows import definition as d
+from workflows import engine
+from workflows.models import (
     ApprovalRequest,
     Transfer,
     TransferStatus,
     TransitionLog,
     VerificationStatus,
 )
-from workflows import definition as d
-from workflows import engine
 
 FACTS = {"facts": "2026年1月3日夜，犯罪嫌疑人张三入室盗窃现金五千元。", "evidence": "被害人陈述\n现场勘验笔录"}
 

@@ -12,10 +12,10 @@ from django.utils import timezone
 from casehub.metrics import rollup
 from casehub.objectstore import services as objects
 from casehub.pki import services as pki
-from casehub.transfers.models import Transfer, TransferStatus, VerificationStatus
 from casehub.transfers.tasks import verify_transfer
 from signing.cms import sign_detached
 from workflows import engine
+from workflows.models import Transfer, TransferStatus, VerificationStatus
 
 FACTS = {"facts": "入室盗窃", "evidence": "被害人陈述"}
 

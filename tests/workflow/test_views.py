@@ -11,9 +11,9 @@ from django.utils import timezone
 
 from casehub.audit.models import AuditEvent
 from casehub.pki.services import export_trust_pem
-from casehub.transfers.models import ApprovalRequest, Transfer
 from casehub.web.inboxes import inboxes_for
 from workflows import definition as d
+from workflows.models import ApprovalRequest, Transfer
 
 
 def fire_url(case, name):

@@ -1,4 +1,4 @@
-"""Transfers between agencies, the transition log, internal approvals and paper registrations.
+"""The rows the workflow engine writes: transfers between agencies, the transition log, approvals.
 
 A :class:`Transfer` is a signed package one agency sends another: the canonical manifest
 bytes exactly as signed, the detached CMS signature, the receiver's verification result and
@@ -6,6 +6,9 @@ its signed receipt. The workflow engine (:mod:`workflows.engine`) is the only wr
 :class:`TransitionLog`, :class:`Transfer` (online) and :class:`ApprovalRequest`; a paper
 hand-over registered by a clerk (:func:`casehub.transfers.services.register_paper_transfer`)
 is a Transfer with ``mode=paper``.
+
+These models were declared in ``casehub.transfers`` until the engine became a Django app; their
+tables keep the old names (``db_table``) so existing databases keep their rows untouched.
 """
 
 from __future__ import annotations
@@ -115,6 +118,7 @@ class Transfer(RolledUp):  # counted by the dashboard: save()/delete() keep the 
     external_reference = models.CharField(_("案件名称或文号"), max_length=200, blank=True)
 
     class Meta:
+        db_table = "transfers_transfer"
         ordering = ["-sent_at", "-id"]
         verbose_name = _("移送")
         verbose_name_plural = _("移送")
@@ -161,6 +165,7 @@ class ApprovalRequest(models.Model):
     comment = models.TextField(_("审批意见"), blank=True)
 
     class Meta:
+        db_table = "transfers_approvalrequest"
         ordering = ["-requested_at", "-id"]
         verbose_name = _("内部审批")
         verbose_name_plural = _("内部审批")
@@ -213,6 +218,7 @@ class TransitionLog(models.Model):
     case_version = models.PositiveIntegerField(default=0)
 
     class Meta:
+        db_table = "transfers_transitionlog"
         ordering = ["occurred_at", "id"]
         verbose_name = _("流转记录")
         verbose_name_plural = _("流转记录")

@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class WorkflowsConfig(AppConfig):
+    """The process engine as a Django app: it owns the rows that record transitions.
+
+    ``Transfer``, ``TransitionLog`` and ``ApprovalRequest`` were first declared in
+    ``casehub.transfers``; they moved here with their tables unchanged (``db_table`` keeps the
+    ``transfers_`` names, see ``workflows/migrations/0001_initial.py``).
+    """
+
+    name = "workflows"
+    label = "workflows"
+    verbose_name = _("流程引擎")
