@@ -372,11 +372,12 @@ class PersonDecisionSpec:
 
     The engine records it (:func:`workflows.engine.decide_custody`): under the case lock it changes
     the persons' custody status, bumps the case version, writes the audit event, and the custody
-    notice to the detention centre *reports* the decision (a notice never decides anything). An
-    arrest is not among them: only the procuratorate's ``approve_arrest`` transition records one.
-    The shape is the one a later per-person transition takes: a name, who decides (``decided_by``:
-    the agency responsible for the person's custody), the capability, the persons' status after it,
-    and the statute.
+    notice to the detention centre *reports* the decision (a notice never decides anything). Who
+    decides: the agency responsible for the person's custody, and for an arrest only if it is a
+    procuratorate or a court (art. 80: 逮捕必须经过人民检察院批准或者人民法院决定) — the police's
+    arrest comes only from the procuratorate's ``approve_arrest`` transition. The shape is the one a
+    later per-person transition takes: a name, who decides, the capability, the persons' status
+    after it, and the statute.
     """
 
     name: str
@@ -384,6 +385,7 @@ class PersonDecisionSpec:
     notice_kind: str  # the casehub.custody NoticeKind that reports it
     new_status: str = ""  # the persons' custody status afterwards ("" = unchanged)
     decided_by: str = "responsible"
+    deciding_kinds: tuple[str, ...] = ()  # agency kinds that may decide it (empty: any responsible agency)
     capability: str = p.MANAGE_CUSTODY
     article: str = ""
 
@@ -395,6 +397,9 @@ PERSON_DECISIONS: dict[str, PersonDecisionSpec] = {
                            article="刑事诉讼法第一百五十六条至第一百五十九条"),
         PersonDecisionSpec("recalculation", _("重新计算羁押期限"), "recalculation",
                            article="刑事诉讼法第一百六十条"),
+        PersonDecisionSpec("arrest", _("决定逮捕"), "arrest", new_status="arrested",
+                           deciding_kinds=(AgencyKind.PROCURATORATE, AgencyKind.COURT),
+                           article="刑事诉讼法第八十条、第九十条、第一百六十五条"),
         PersonDecisionSpec("bail", _("变更为取保候审"), "bail", new_status="bail",
                            article="刑事诉讼法第六十七条、第九十六条、第九十七条"),
         PersonDecisionSpec("release", _("释放"), "release", new_status="released",

@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 
 from casehub.agencies.models import Agency
 from casehub.agencies.permissions import APPROVE_OUTGOING, has_capability
+from casehub.audit import services as audit
 from casehub.audit.services import record_event
 from casehub.cases import access
 from casehub.cases.models import Case, CaseStatus
@@ -388,6 +389,7 @@ def fire(
     if spec.name == d.REGISTER:
         raise NotAllowed(_("立案请使用立案登记功能。"))
     cleaned = clean_inputs(spec, inputs or {})
+
     result = _side_effects_guarded(
         lambda: _retrying_sqlite_lock(lambda: _fire(case, spec, acting_user, cleaned, expected_version)),
         case=case, transition=spec.name, acting_user=acting_user,
@@ -420,7 +422,7 @@ def _retrying_sqlite_lock(run: Any, attempts: int = 50) -> Any:
 
 def _fire(case: Case, spec: d.TransitionSpec, acting_user: Any, cleaned: dict[str, Any],
           expected_version: int | None) -> TransitionResult:
-    with engine_writes(), transaction.atomic(durable=True):
+    with engine_writes(), transaction.atomic(durable=True), audit.deferred():
         locked = _lock(case)
         _check_source(locked, spec, expected_version)
         pending = pending_transfer(locked) if d.STAGES[locked.stage].pending else None
@@ -461,7 +463,7 @@ def decide_approval(
 
 
 def _decide(approval: ApprovalRequest, acting_user: Any, approve: bool, comment: str) -> TransitionResult | None:
-    with engine_writes(), transaction.atomic(durable=True):
+    with engine_writes(), transaction.atomic(durable=True), audit.deferred():
         locked = _lock(approval.case_id)
         approval = ApprovalRequest.objects.select_for_update().get(pk=approval.pk)
         if approval.status != ApprovalStatus.PENDING:
@@ -751,8 +753,8 @@ def decide_custody(record: Any, *, kind: str, reason: str, acting_user: Any, new
 
     One transaction under the case lock: the decision changes the person's custody status, the
     custody notice reports it to the detention centre (signed), the case version moves on and one
-    audit event records the decision. An arrest is refused here: arrest needs the procuratorate's
-    approval (CPL arts. 80, 87) and is recorded by the ``approve_arrest`` transition.
+    audit event records the decision. The police cannot record an arrest here: it needs the
+    procuratorate's approval (CPL arts. 80, 87) and is recorded by the ``approve_arrest`` transition.
     """
     from django.core.exceptions import ValidationError
 
@@ -761,12 +763,14 @@ def decide_custody(record: Any, *, kind: str, reason: str, acting_user: Any, new
 
     spec = d.PERSON_DECISIONS.get(kind)
     if spec is None:
+        raise ValidationError({"kind": [_("变更事项无效。")]})
+    agency = getattr(acting_user, "agency", None)
+    if spec.deciding_kinds and agency is not None and agency.kind not in spec.deciding_kinds:
         message = _("逮捕须经人民检察院批准（刑事诉讼法第八十条、第八十七条），由“批准逮捕”流程记录，不能以变更通知登记。")
         raise ValidationError({"kind": [message]})
-    agency = getattr(acting_user, "agency", None)
     if agency is None or agency.pk != record.responsible_agency_id or not has_capability(acting_user, spec.capability):
         raise NotAllowed(_("只有羁押权属机关可以发出羁押期限变更通知。"))
-    with engine_writes(), transaction.atomic():
+    with engine_writes(), transaction.atomic(), audit.deferred():
         case = _lock(record.case_id)
         person = Person.objects.select_for_update().get(pk=record.person_id)
         notice = custody.issue_notice(record, kind=spec.notice_kind, reason=reason, agency=agency,

@@ -53,7 +53,9 @@ class _EngineOwned:
 
     def __set__(self, instance: Any, value: Any) -> None:
         current = instance.__dict__.get(self.attname, _MISSING)
-        if current is not _MISSING and current != value and not _ENGINE_WRITING.get():
+        # A new, unsaved instance is being built (a form, objects.create): not a change of state.
+        if (current is not _MISSING and current != value and not instance._state.adding
+                and not _ENGINE_WRITING.get()):
             raise EngineOwnedState(
                 f"{self.label}.{self.attname} is written only by the workflow engine (workflows.engine); "
                 f"fire a transition instead of assigning it"

@@ -128,6 +128,8 @@ def test_docs_table_is_generated_from_the_definition():
     doc = (Path(__file__).resolve().parents[2] / "docs" / "workflow.md").read_text("utf-8")
     assert diagram.markdown_table() in doc, "run: python manage.py workflow_docs > docs/workflow.md"
     assert diagram.mermaid() in doc
+    assert diagram.participants_table() in doc, "every participant of every transition is documented"
+    assert diagram.decisions_table() in doc
 
 
 def test_paper_registration_counts_as_an_offline_transfer(district):

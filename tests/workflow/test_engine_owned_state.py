@@ -97,3 +97,22 @@ def test_registering_custody_records_a_detention_never_an_arrest(case, district)
     person.refresh_from_db()
     assert person.custody_status == CustodyStatus.DETAINED
     assert CustodyRecord.objects.get(person=person).measure == Measure.DETENTION
+
+
+def test_the_responsible_procuratorate_decides_an_arrest_and_the_notice_reports_it(case, drive, district):
+    from casehub.custody.models import CustodyNotice, NoticeKind
+    from casehub.custody.services import issue_notice_by_user
+
+    drive.to_review(case)
+    record = CustodyRecord.objects.get(case=case)
+    version = Case.objects.get(pk=case.pk).version
+    notice = issue_notice_by_user(record, kind=NoticeKind.ARREST, reason="深龙检捕〔2026〕1号",
+                                  acting_user=district.prosecutor)
+    record.refresh_from_db()
+    assert (record.measure, record.person.custody_status) == (Measure.ARREST, CustodyStatus.ARRESTED)
+    assert notice.agency == district.procuratorate and CustodyNotice.objects.filter(record=record).count() == 1
+    assert Case.objects.get(pk=case.pk).version == version + 1
+    from casehub.audit.models import AuditEvent
+
+    decision = AuditEvent.objects.get(action="workflow.person_decision")
+    assert decision.details["decision"] == "arrest" and decision.details["persons"] == [record.person_id]
