@@ -2,23 +2,30 @@
 
     .venv/bin/python bench/storage.py [--quick]
 
-1. Upload: casehub's S3 store (hash while reading, spool, checksummed multipart, object lock) vs
-   the raw ``minio`` client's ``put_object`` of the same bytes, to the same S3 server (moto's
-   standalone server in its own process). Target: platform >= 0.8x raw.
+1. Upload (ingest): casehub's S3 store (hash while reading, spool, checksummed multipart, object
+   lock, a HEAD before each write) vs the raw ``minio`` client's ``put_object`` of the same bytes,
+   to the same bucket on the same server: moto's standalone S3 server (in its own process) and
+   Ceph's RADOS Gateway, a real S3 server. Target: platform >= 0.8x raw.
 2. Hashing: SHA-256 computed by HashingReader / VerifyingReader while reading vs ``hashlib`` alone
    over the same bytes. Target: >= 0.9x.
-3. Sweep: ``manage.py verify_storage`` on the directory backend (temporary SQLite database) vs
-   reading and hashing the same files with ``hashlib``. Target: >= 0.8x.
+3. Sweep: ``verify_storage`` (``run_sweep``, a temporary SQLite database per store) on the
+   directory backend, on moto and on the gateway, vs reading and hashing the same objects with
+   ``hashlib`` (files for the directory, the raw ``minio`` client's GET for S3). Target: >= 0.8x.
 
-Medians of several alternating rounds; every object written is distinct (the store deduplicates).
+The gateway is the one named by CASEHUB_TEST_RGW_ENDPOINT/_ACCESS_KEY/_SECRET_KEY, or, if those are
+unset and Ceph is installed (``deploy/rgw-test-gateway.sh install``), one started for the run
+and stopped after it. Medians of several alternating rounds; every object written is distinct
+(the store deduplicates).
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import hashlib
 import io
+import json
 import os
 import shutil
 import socket
@@ -27,7 +34,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,22 +53,65 @@ def payload(size: int, tag: int) -> bytes:
     return b"".join(parts)
 
 
-def start_moto() -> tuple[subprocess.Popen, str]:
+@dataclass(frozen=True)
+class Server:
+    label: str
+    endpoint: str
+    access: str
+    secret: str
+
+    def url(self, bucket: str) -> str:
+        return f"s3://{self.access}:{self.secret}@{self.endpoint}/{bucket}?secure=false&lock_days=1"
+
+    def raw(self):
+        from minio import Minio
+
+        return Minio(self.endpoint, access_key=self.access, secret_key=self.secret, secure=False,
+                     region="us-east-1")
+
+
+@contextlib.contextmanager
+def moto_server() -> Iterator[Server]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return proc, f"127.0.0.1:{port}"
-        except OSError:
-            if time.monotonic() > deadline:
-                proc.kill()
-                raise SystemExit("moto server did not start") from None
-            time.sleep(0.1)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise SystemExit("moto server did not start") from None
+                time.sleep(0.1)
+        yield Server("moto", f"127.0.0.1:{port}", ACCESS, SECRET)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def rgw_gateway() -> Iterator[Server | None]:
+    """The configured gateway, or one started (and stopped) for this run, or None."""
+    names = ("CASEHUB_TEST_RGW_ENDPOINT", "CASEHUB_TEST_RGW_ACCESS_KEY", "CASEHUB_TEST_RGW_SECRET_KEY")
+    if all(os.environ.get(n) for n in names):
+        yield Server("Ceph RGW", *(os.environ[n] for n in names))
+        return
+    if not shutil.which("radosgw"):
+        print("Ceph RGW: not installed (deploy/rgw-test-gateway.sh install): gateway rows left out", file=sys.stderr)
+        yield None
+        return
+    script = ROOT / "deploy" / "rgw-test-gateway.sh"
+    state = tempfile.mkdtemp(prefix="casehub-rgw.")
+    try:
+        out = subprocess.run(["bash", str(script), "start", state], capture_output=True, text=True, check=True).stdout
+        exported = dict(word.split("=", 1) for line in out.splitlines() for word in line.split()[1:])
+        yield Server("Ceph RGW", *(exported[n] for n in names))
+    finally:
+        subprocess.run(["bash", str(script), "stop", state], check=False)
 
 
 def mb_per_s(nbytes: int, seconds: float) -> float:
@@ -73,50 +124,43 @@ def timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
-def bench_upload(rounds: int, sizes: list[tuple[int, int]]) -> list[tuple[str, float, float]]:
+def bench_upload(server: Server, rounds: int, sizes: list[tuple[int, int]]) -> list[tuple[str, float, float]]:
     """Alternating rounds of ``count`` distinct objects of ``size`` bytes, raw client vs store.
 
     Both write to the same object-lock bucket on the same server; the raw client sends the
     SHA-256 checksum header the bucket demands (and nothing else casehub adds: no hashing pass
-    of its own, no dedupe, no retention headers, no conditional write).
+    of its own, no dedupe, no existence check, no retention headers, no conditional write).
     """
-    from minio import Minio
-
     from storage import open_store
 
-    proc, endpoint = start_moto()
     rows = []
-    try:
-        raw = Minio(endpoint, access_key=ACCESS, secret_key=SECRET, secure=False, region="us-east-1")
-        store = open_store(f"s3://{ACCESS}:{SECRET}@{endpoint}/bench-lock?secure=false&lock_days=1")
-        store.put_bytes(b"warm-up: creates the object-lock bucket")
-        bucket = store.config.bucket
-        tag = 0
+    raw = server.raw()
+    store = open_store(server.url(f"bench-lock-{os.getpid()}-{time.monotonic_ns()}"))
+    store.put_bytes(f"warm-up: creates the object-lock bucket {time.time_ns()}".encode())
+    bucket = store.config.bucket
+    tag = 0
 
-        def raw_put(data: bytes, name: str) -> None:
-            checksum = base64.b64encode(hashlib.sha256(data).digest()).decode()
-            raw.put_object(bucket, name, io.BytesIO(data), len(data),
-                           metadata={"x-amz-checksum-sha256": checksum, "x-amz-sdk-checksum-algorithm": "SHA256"})
+    def raw_put(data: bytes, name: str) -> None:
+        checksum = base64.b64encode(hashlib.sha256(data).digest()).decode()
+        raw.put_object(bucket, name, io.BytesIO(data), len(data),
+                       metadata={"x-amz-checksum-sha256": checksum, "x-amz-sdk-checksum-algorithm": "SHA256"})
 
-        for size, count in sizes:
-            raw_t, ours_t = [], []
-            for _ in range(rounds):
-                batch = []
-                for _ in range(count):
-                    tag += 1
-                    batch.append(payload(size, tag))
-                raw_t.append(timed(lambda b=batch: [raw_put(d, f"raw/{id(d)}-{i}") for i, d in enumerate(b)]))
-                batch = []
-                for _ in range(count):
-                    tag += 1
-                    batch.append(payload(size, tag))
-                ours_t.append(timed(lambda b=batch: [store.put(io.BytesIO(d), size=len(d)) for d in b]))
-            total = size * count
-            rows.append((f"S3 upload {count} x {size // MIB} MiB", mb_per_s(total, statistics.median(ours_t)),
-                         mb_per_s(total, statistics.median(raw_t))))
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    for size, count in sizes:
+        raw_t, ours_t = [], []
+        for _ in range(rounds):
+            batch = []
+            for _ in range(count):
+                tag += 1
+                batch.append(payload(size, tag))
+            raw_t.append(timed(lambda b=batch: [raw_put(d, f"raw/{id(d)}-{i}") for i, d in enumerate(b)]))
+            batch = []
+            for _ in range(count):
+                tag += 1
+                batch.append(payload(size, tag))
+            ours_t.append(timed(lambda b=batch: [store.put(io.BytesIO(d), size=len(d)) for d in b]))
+        total = size * count
+        rows.append((f"upload, {server.label}, {count} x {size // MIB} MiB",
+                     mb_per_s(total, statistics.median(ours_t)), mb_per_s(total, statistics.median(raw_t))))
     return rows
 
 
@@ -156,10 +200,12 @@ def bench_hashing(rounds: int, size: int) -> list[tuple[str, float, float]]:
     ]
 
 
-def bench_sweep(rounds: int, objects: int, object_size: int) -> list[tuple[str, float, float]]:
+def sweep_worker(store_url: str, objects: int, object_size: int, rounds: int) -> dict[str, list[float]]:
+    """In its own process (its own temporary database): store ``objects`` distinct objects, then
+    time ``run_sweep`` against reading and hashing the same objects with the raw means."""
     work = Path(tempfile.mkdtemp(prefix="casehub-bench-"))
     os.environ["CASEHUB_DATA_DIR"] = str(work)
-    os.environ["CASEHUB_STORAGE_URL"] = (work / "objects").as_uri()
+    os.environ["CASEHUB_STORAGE_URL"] = store_url if store_url != "directory" else (work / "objects").as_uri()
     os.environ.pop("DATABASE_URL", None)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "casehub.settings")
     import django
@@ -170,19 +216,36 @@ def bench_sweep(rounds: int, objects: int, object_size: int) -> list[tuple[str, 
     call_command("migrate", verbosity=0)
     from casehub.objectstore import services
     from casehub.objectstore.sweep import run_sweep
+    from storage.directory import DirectoryStore
 
-    paths = []
-    for i in range(objects):
-        obj = services.store_bytes(payload(object_size, 10_000 + i), content_type="application/pdf")
-        paths.append(services.get_store().path_for(obj.sha256))
-    total = objects * object_size
+    store = services.get_store()
+    salt = time.time_ns() % 1_000_000_000  # distinct from objects an earlier run left on the server
+    shas = [services.store_bytes(payload(object_size, salt * 1000 + i), content_type="application/pdf").sha256
+            for i in range(objects)]
 
-    def raw_hash() -> None:
-        for path in paths:
-            h = hashlib.sha256()
-            with open(path, "rb", buffering=0) as fh:
-                while chunk := fh.read(MIB):
-                    h.update(chunk)
+    if isinstance(store, DirectoryStore):
+        paths = [store.path_for(sha) for sha in shas]
+
+        def raw_hash() -> None:
+            for path in paths:
+                h = hashlib.sha256()
+                with open(path, "rb", buffering=0) as fh:
+                    while chunk := fh.read(MIB):
+                        h.update(chunk)
+    else:
+        cfg = store.config
+        raw = Server("", cfg.endpoint, cfg.access_key, cfg.secret_key).raw()
+
+        def raw_hash() -> None:
+            for sha in shas:
+                h = hashlib.sha256()
+                response = raw.get_object(cfg.bucket, store.key_for(sha))
+                try:
+                    while chunk := response.read(MIB):
+                        h.update(chunk)
+                finally:
+                    response.close()
+                    response.release_conn()
 
     def sweep() -> None:
         result = run_sweep(trigger="bench")
@@ -195,33 +258,57 @@ def bench_sweep(rounds: int, objects: int, object_size: int) -> list[tuple[str, 
             sweep_t.append(timed(sweep))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return [(f"verify_storage, directory ({objects} x {object_size // MIB} MiB)",
-             mb_per_s(total, statistics.median(sweep_t)), mb_per_s(total, statistics.median(raw_t)))]
+    return {"raw": raw_t, "sweep": sweep_t}
 
 
-TARGETS = {"S3 upload": 0.8, "hash while": 0.9, "verify while": 0.9, "verify_storage": 0.8}
+def bench_sweep(label: str, store_url: str, rounds: int, objects: int, object_size: int
+                ) -> list[tuple[str, float, float]]:
+    done = subprocess.run([sys.executable, __file__, "--sweep-worker", store_url, str(objects), str(object_size),
+                           str(rounds)], capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"verify_storage benchmark on {label} failed:\n{done.stderr[-3000:]}")
+    times = json.loads(done.stdout.strip().splitlines()[-1])
+    total = objects * object_size
+    return [(f"verify_storage, {label} ({objects} x {object_size // MIB} MiB)",
+             mb_per_s(total, statistics.median(times["sweep"])), mb_per_s(total, statistics.median(times["raw"])))]
+
+
+TARGETS = {"upload": 0.8, "hash while": 0.9, "verify while": 0.9, "verify_storage": 0.8}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds and smaller objects")
+    parser.add_argument("--sweep-worker", nargs=4, metavar=("URL", "OBJECTS", "SIZE", "ROUNDS"),
+                        help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.sweep_worker:
+        url, objects, size, rounds = args.sweep_worker
+        print(json.dumps(sweep_worker(url, int(objects), int(size), int(rounds))))
+        return
     rounds = 3 if args.quick else 5
+    s3_objects = 20 if args.quick else 50  # read back over HTTP: fewer than on the directory
     rows = []
     rows += bench_hashing(rounds, (64 if args.quick else 256) * MIB)
-    rows += bench_upload(rounds, [(MIB, 10), ((32 if args.quick else 64) * MIB, 1)])
-    rows += bench_sweep(rounds, 100 if args.quick else 200, 4 * MIB)
+    rows += bench_sweep("directory", "directory", rounds, 100 if args.quick else 200, 4 * MIB)
+    with moto_server() as moto, rgw_gateway() as rgw:
+        for server in (moto, rgw):
+            if server is None:
+                continue
+            rows += bench_upload(server, rounds, [(MIB, 10), ((32 if args.quick else 64) * MIB, 1)])
+            rows += bench_sweep(server.label, server.url(f"bench-sweep-{os.getpid()}-{time.monotonic_ns()}"),
+                                rounds, s3_objects, 4 * MIB)
 
-    print(f"\n{'measurement':<44} {'casehub MB/s':>13} {'baseline MB/s':>14} {'ratio':>7} {'target':>7}")
-    print("-" * 89)
+    print(f"\n{'measurement':<48} {'casehub MB/s':>13} {'baseline MB/s':>14} {'ratio':>7} {'target':>7}")
+    print("-" * 93)
     for name, ours, base in rows:
         target = next((v for k, v in TARGETS.items() if name.startswith(k)), 0.0)
         ratio = ours / base
         flag = "ok" if ratio >= target else "BELOW"
-        print(f"{name:<44} {ours:>13.0f} {base:>14.0f} {ratio:>6.2f}x {target:>5.1f}x {flag}")
+        print(f"{name:<48} {ours:>13.0f} {base:>14.0f} {ratio:>6.2f}x {target:>5.1f}x {flag}")
     print("\nbaselines: raw minio put_object (with the checksum header the object-lock bucket requires) to "
-          "the same bucket on the same moto server (separate process); hashlib.sha256 over the same bytes; "
-          "read + hashlib over the same object files.")
+          "the same bucket on the same server (moto: a separate process; Ceph RGW: the test gateway); "
+          "hashlib.sha256 over the same bytes; read + hashlib over the same objects (files, or raw minio GETs).")
 
 
 if __name__ == "__main__":

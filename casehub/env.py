@@ -30,6 +30,9 @@ VARIABLES: tuple[Var, ...] = (
         "Database, e.g. `postgresql://casehub@db:5432/casehub`. PostgreSQL in production."),
     Var("CELERY_BROKER_URL", "(empty: tasks run in-process)",
         "Celery broker, e.g. `redis://redis:6379/0`. Empty means tasks run eagerly in the web process."),
+    Var("CASEHUB_TASK_VISIBILITY_TIMEOUT", "900", "Seconds after which a task a worker took but never "
+        "acknowledged (the worker died) is handed to another worker. Longer than the longest task, or that task "
+        "runs twice (harmless, but wasted); see docs/operations.md."),
     Var("CASEHUB_CACHE_URL", "(empty: local memory)", "Cache, e.g. `redis://redis:6379/1`; needed for "
         "API throttling across several web processes."),
     Var("CASEHUB_STORAGE_URL", "file://DATA_DIR/objects",

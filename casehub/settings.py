@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     # casehub domain apps
     "casehub.agencies",
     "casehub.audit",
+    "casehub.accounts",
     "casehub.objectstore",
     "casehub.pki",
     "casehub.cases",
@@ -92,6 +93,7 @@ INSTALLED_APPS = [
     "casehub.custody",
     "casehub.notifications",
     "casehub.metrics",
+    "casehub.integration",
     "casehub.api",
     "casehub.web",
 ]
@@ -140,6 +142,9 @@ DATABASES = {
     "default": dj_database_url.parse(
         env.get("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'casehub.sqlite3'}",
         conn_max_age=0 if not PRODUCTION else 60,
+        # A kept connection is checked (one round trip) before its first use in a request, so a
+        # database restart or failover costs a reconnect, not one 500 per web process.
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
@@ -238,6 +243,24 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Redis hands a task that was delivered but never acknowledged (its worker was killed: acks late)
+# to another worker once this many seconds passed since delivery. kombu's default is an hour,
+# which left a crashed assembly "running" that long. It must exceed the longest task (ingest of a
+# CASEHUB_UPLOAD_MAX_BYTES upload, minutes), or that task is delivered a second time while it still
+# runs — harmless, every task is idempotent (tests/faults/test_worker_crash.py), but wasted work.
+# The unacknowledged set is swept every tenth of the timeout (at most 10 s), so a dead worker's
+# task runs again between CASEHUB_TASK_VISIBILITY_TIMEOUT and that plus 10 s after it was delivered.
+try:
+    CASEHUB_TASK_VISIBILITY_TIMEOUT = int(env.get("CASEHUB_TASK_VISIBILITY_TIMEOUT") or 900)
+except ValueError:
+    CASEHUB_TASK_VISIBILITY_TIMEOUT = 0
+if CASEHUB_TASK_VISIBILITY_TIMEOUT <= 0:
+    raise ImproperlyConfigured("CASEHUB_TASK_VISIBILITY_TIMEOUT must be a positive number of seconds.")
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CASEHUB_TASK_VISIBILITY_TIMEOUT,
+    "unacked_restore_interval": max(1, min(10, CASEHUB_TASK_VISIBILITY_TIMEOUT // 10)),
+    "unacked_restore_throttle": 1,
+}
 CELERY_BEAT_SCHEDULE: dict = {
     # Forget expired Idempotency-Key records and old API task rows (casehub/api/tasks.py).
     "api-purge-expired": {"task": "casehub.api.purge_expired", "schedule": timedelta(hours=1)},
@@ -345,6 +368,11 @@ CELERY_BEAT_SCHEDULE["objectstore-verify-storage"] = {
     "schedule": CASEHUB_STORAGE_SWEEP_INTERVAL,
     "kwargs": {"scope": CASEHUB_STORAGE_SWEEP_SCOPE},
 }
+# Audit: besides Celery beat, the web process signs a checkpoint of the chain head after the commit
+# of an event once this many events were appended since the newest checkpoint, or once the newest
+# checkpoint is this many minutes old (so the embedded default, which runs no beat, signs too).
+CASEHUB_AUDIT_CHECKPOINT_EVERY_EVENTS = 100
+CASEHUB_AUDIT_CHECKPOINT_EVERY_MINUTES = 15
 # API: lifetime of Idempotency-Key records (hours), of finished task rows (days), longest token (days).
 CASEHUB_API_IDEMPOTENCY_TTL_HOURS = 24
 CASEHUB_API_TASK_TTL_DAYS = 7
@@ -362,4 +390,18 @@ CASEHUB_TSA_ROOTS_FILE = ""
 CELERY_BEAT_SCHEDULE["dossier-purge-stale-uploads"] = {
     "task": "casehub.dossier.tasks.purge_stale_uploads",
     "schedule": timedelta(hours=1),
+}
+# Integration (casehub/integration, docs/api.md): the CloudEvents `source` of webhook bodies;
+# webhook attempts before a delivery is dead, back-off base and cap (seconds), request timeout;
+# due deliveries (retries, and those of a worker that died) are queued every minute.
+CASEHUB_EVENT_SOURCE = "urn:casehub:platform"
+CASEHUB_WEBHOOK_MAX_ATTEMPTS = 8
+CASEHUB_WEBHOOK_RETRY_BASE_SECONDS = 30
+CASEHUB_WEBHOOK_RETRY_MAX_SECONDS = 6 * 3600
+CASEHUB_WEBHOOK_TIMEOUT_SECONDS = 5.0
+# Tests only: send eager-mode deliveries in the calling thread instead of a background thread.
+CASEHUB_WEBHOOK_SYNC_FOR_TESTS = False
+CELERY_BEAT_SCHEDULE["integration-deliver-due-webhooks"] = {
+    "task": "casehub.integration.tasks.deliver_due_webhooks",
+    "schedule": timedelta(minutes=1),
 }

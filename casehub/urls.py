@@ -19,3 +19,6 @@ urlpatterns = [
     path("api/v1/", include("casehub.api.urls")),
     path("", include("casehub.web.urls")),
 ]
+
+# The API answers JSON even for an unexpected error (casehub/api/errors.py); the UI, Django's page.
+handler500 = "casehub.api.errors.server_error"

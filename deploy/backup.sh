@@ -21,22 +21,14 @@ if [ -e "$OUT" ] && [ -n "$(ls -A "$OUT" 2>/dev/null)" ]; then
   echo "backup: $OUT exists and is not empty; refusing to mix two backups" >&2
   exit 2
 fi
-mkdir -p "$OUT"
-umask 077  # dumps hold personal data and encrypted keys: owner only
+# The resolved settings (defaults applied exactly as the platform applies them); a configuration
+# the platform would refuse to start with is refused here too (one line, exit 2).
+resolved="$("$PY" deploy/resolve_settings.py backup)" || exit 2
+eval "$resolved"
 
-# The resolved settings (defaults applied exactly as the platform applies them).
-eval "$("$PY" - <<'EOF'
-import os, shlex
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "casehub.settings")
-import django
-django.setup()
-from django.conf import settings
-db = settings.DATABASES["default"]
-print(f"DB_ENGINE={shlex.quote(db['ENGINE'].rsplit('.', 1)[-1])}")
-print(f"DB_NAME={shlex.quote(str(db['NAME']))}")
-print(f"STORAGE_URL={shlex.quote(settings.CASEHUB_STORAGE_URL)}")
-EOF
-)"
+umask 077  # dumps hold personal data and encrypted keys: owner only (the directory too)
+mkdir -p "$OUT"
+chmod 700 "$OUT"  # also when it already existed (empty) with looser permissions
 
 echo "backup: database ($DB_ENGINE) -> $OUT"
 case "$DB_ENGINE" in
@@ -102,6 +94,7 @@ import django
 django.setup()
 from django.apps import apps
 from casehub.audit.models import AuditHead
+from casehub.pki.services import kek_fingerprint, keys_needed_for_signing, keys_that_do_not_open
 out = sys.argv[1]
 folder = os.path.dirname(out)
 dump = next(p for p in ("db.dump", "db.sqlite3") if os.path.exists(os.path.join(folder, p)))
@@ -110,7 +103,17 @@ head = AuditHead.objects.filter(pk=1).values("sequence", "hash").first()
 counts = {m._meta.label: m._default_manager.count() for m in apps.get_models()
           if m._meta.managed and not m._meta.proxy and m._meta.app_label in {
               "agencies", "cases", "dossier", "transfers", "custody", "clocks", "audit", "objectstore", "pki"}}
+# Which key-encryption key the dumped private keys need (a fingerprint, never the key): the restore
+# refuses a different key before loading anything. A platform whose keys do not open with its own
+# key is still backed up (the data matters more), but loudly.
+unopened = keys_that_do_not_open()
+if unopened:
+    print(f"backup: WARNING: {len(unopened)} private key(s) needed for signing do not decrypt with the configured "
+          f"CASEHUB_KEY_ENCRYPTION_KEY ({', '.join(unopened)}); a restore of this backup will be refused",
+          file=sys.stderr)
 json.dump({"created_at": datetime.now(timezone.utc).isoformat(), "database": sys.argv[2], "dump": dump,
-           "dump_sha256": digest, "audit_head": head, "row_counts": counts}, open(out, "w"), indent=2, sort_keys=True)
+           "dump_sha256": digest, "audit_head": head, "row_counts": counts,
+           "kek_fingerprint": kek_fingerprint(), "signing_keys": len(keys_needed_for_signing()),
+           "signing_keys_open": not unopened}, open(out, "w"), indent=2, sort_keys=True)
 EOF
 echo "backup: done ($OUT/MANIFEST.json)"

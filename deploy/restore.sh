@@ -6,9 +6,12 @@
 #   deploy/restore.sh BACKUP_DIR
 #
 # Target = the environment (DATABASE_URL, CASEHUB_STORAGE_URL, plus SECRET_KEY and
-# CASEHUB_KEY_ENCRYPTION_KEY of the platform the backup came from — they are NOT in the backup).
+# CASEHUB_KEY_ENCRYPTION_KEY of the platform the backup came from — they are NOT in the backup;
+# MANIFEST.json holds only a fingerprint of the key, to refuse a wrong one).
 # The target database must be empty (PostgreSQL: a freshly created database; SQLite: no file yet).
-# Exit status: 0 restored and verified; 1 verification failed; 2 refused (target not empty, bad backup).
+# Exit status: 0 restored and verified; 1 verification failed; 2 refused (configuration the platform
+# would not start with, wrong or missing key-encryption key, target not empty, bad backup, or
+# private keys that do not decrypt after loading) — always with one line saying why.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -17,18 +20,27 @@ PY="${PYTHON:-.venv/bin/python}"
 IN="${1:?usage: deploy/restore.sh BACKUP_DIR}"
 [ -f "$IN/MANIFEST.json" ] || { echo "restore: $IN/MANIFEST.json missing: not a casehub backup" >&2; exit 2; }
 
-eval "$("$PY" - <<'EOF'
-import os, shlex
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "casehub.settings")
-import django
-django.setup()
-from django.conf import settings
-db = settings.DATABASES["default"]
-print(f"DB_ENGINE={shlex.quote(db['ENGINE'].rsplit('.', 1)[-1])}")
-print(f"DB_NAME={shlex.quote(str(db['NAME']))}")
-print(f"STORAGE_URL={shlex.quote(settings.CASEHUB_STORAGE_URL)}")
+# The resolved target settings; a configuration the platform would refuse to start with (e.g.
+# production without CASEHUB_KEY_ENCRYPTION_KEY) is refused here: one line, exit 2.
+resolved="$("$PY" deploy/resolve_settings.py restore)" || exit 2
+eval "$resolved"
+
+# The key-encryption key must be the one the backup's private keys were stored under, or the
+# restored platform could not sign (checked before anything is loaded; proven again after).
+"$PY" - "$IN/MANIFEST.json" "$KEK_FINGERPRINT" "$KEK_SOURCE" <<'EOF' || exit 2
+import json, sys
+manifest = json.load(open(sys.argv[1]))
+expected, actual, source = manifest.get("kek_fingerprint"), sys.argv[2], sys.argv[3]
+if manifest.get("signing_keys_open") is False:
+    sys.exit("restore: refused: the backed-up platform's own signing keys did not decrypt when the backup was "
+             "taken (see the backup's warning); its restore could not sign")
+if expected and expected != actual:
+    if source == "generated":
+        sys.exit(f"restore: refused: CASEHUB_KEY_ENCRYPTION_KEY is not set (DATA_DIR/kek holds another key, "
+                 f"fingerprint {actual}); this backup needs the key-encryption key with fingerprint {expected}")
+    sys.exit(f"restore: refused: CASEHUB_KEY_ENCRYPTION_KEY (fingerprint {actual}) is not the key-encryption key "
+             f"of this backup (fingerprint {expected}); set the backed-up platform's key")
 EOF
-)"
 
 # The dump must be the one the manifest describes (a truncated copy is refused before loading).
 "$PY" - "$IN" <<'EOF' || exit 2
@@ -100,6 +112,15 @@ EOF
 
 # The schema must be the code's (a backup of an older release is migrated forward here).
 "$PY" manage.py migrate --noinput >/dev/null
+
+# Prove the restored platform can sign: every private key it signs with decrypts under the key it
+# was given (also catches a backup from before key fingerprints were recorded).
+if ! check="$("$PY" manage.py casehub_pki check-keys 2>&1)"; then
+  echo "restore: refused: the restored platform cannot sign: ${check#CommandError: }" >&2
+  echo "restore: the database is loaded but unusable for signing; restore again onto a fresh database with the right key" >&2
+  exit 2
+fi
+echo "restore: $check"
 
 status=0
 # Counts first: verify_storage itself records a sweep and an audit event.

@@ -96,6 +96,30 @@ def encrypt_private_key(key: PrivateKey, kek: bytes, *, aad: bytes) -> bytes:
     return _MAGIC + nonce + _check_kek(kek).encrypt(nonce, plaintext, _MAGIC + aad)
 
 
+_SECRET_MAGIC = b"CHS1"
+
+
+def seal_bytes(plaintext: bytes, kek: bytes, *, aad: bytes) -> bytes:
+    """Seal a short secret (not a key) with AES-256-GCM under ``kek``, bound to ``aad``."""
+    nonce = os.urandom(_NONCE_BYTES)
+    return _SECRET_MAGIC + nonce + _check_kek(kek).encrypt(nonce, bytes(plaintext), _SECRET_MAGIC + aad)
+
+
+def open_bytes(blob: bytes, kek: bytes, *, aad: bytes) -> bytes:
+    """Open a blob made by :func:`seal_bytes`; any mismatch raises KeyDecryptionError."""
+    blob = bytes(blob)
+    aes = _check_kek(kek)
+    head = len(_SECRET_MAGIC) + _NONCE_BYTES
+    if len(blob) < head + 16 or not blob.startswith(_SECRET_MAGIC):
+        raise KeyDecryptionError("not a sealed casehub secret (unknown format or truncated)")
+    try:
+        return aes.decrypt(blob[len(_SECRET_MAGIC):head], blob[head:], _SECRET_MAGIC + aad)
+    except InvalidTag:
+        raise KeyDecryptionError(
+            "the secret could not be opened: wrong key-encryption key, or it was altered or belongs elsewhere"
+        ) from None
+
+
 def decrypt_private_key(blob: bytes, kek: bytes, *, aad: bytes) -> PrivateKey:
     """Open a blob made by :func:`encrypt_private_key`; any mismatch raises KeyDecryptionError."""
     blob = bytes(blob)

@@ -62,6 +62,7 @@ class SignatureInfo:
     covers_whole_file: bool = False
     notes: list[str] = field(default_factory=list)
     expired: bool = False  # a certificate of the path was outside its validity at signing time
+    covered_until: int = 0  # the signed byte range ends here; bytes after it came later
 
 
 @dataclass
@@ -73,6 +74,14 @@ class PdfVerification:
     problems: list[str]
     sha256: str = ""
     sha256_matches: bool | None = None  # None when no expected_sha256 was given
+    size: int = 0
+
+    @property
+    def unsigned_bytes(self) -> int:
+        """Bytes at the end of the file that no signature covers (later revisions, e.g. added
+        validation data, which the signatures' notes describe)."""
+        covered = max((sig.covered_until for sig in self.signatures), default=0)
+        return max(self.size - covered, 0)
 
 
 # --- signing -----------------------------------------------------------------------------------
@@ -283,17 +292,51 @@ def verify_pdf(
         reader = PdfFileReader(BytesIO(data), strict=False)
         if reader.encrypted:
             raise BadPdf("the PDF is encrypted; its signatures cannot be checked here", reason="encrypted")
-        embedded = list(reader.embedded_signatures)
+        embedded, broken = _collect_signatures(reader)
     except BadPdf:
         raise
     except Exception as exc:  # noqa: BLE001 - pyHanko's parser fails on damaged input in many ways
         logger.info("PDF could not be read for verification: %s: %s", type(exc).__name__, exc)
         raise BadPdf(f"the PDF cannot be read (damaged or truncated): {_brief(exc)}", reason="damaged") from None
-    if not embedded:
+    if not embedded and not broken:
         problems.append("the document carries no signature")
-    infos = [_verify_one(sig, trust, trusted_time) for sig in embedded]
+    junk = _bytes_after_last_eof(data)
+    if junk:
+        problems.append(f"{junk} bytes after the end of the PDF's last revision belong to no revision and no signature")
+    infos = [_verify_one(sig, trust, trusted_time) for sig in embedded] + broken
     valid = not problems and bool(infos) and all(i.valid for i in infos)
-    return PdfVerification(valid=valid, signatures=infos, problems=problems, sha256=sha, sha256_matches=matches)
+    return PdfVerification(valid=valid, signatures=infos, problems=problems, sha256=sha, sha256_matches=matches,
+                           size=len(data))
+
+
+def _collect_signatures(reader) -> tuple[list, list[SignatureInfo]]:
+    """The readable embedded signatures in signing order, and a finding for each signature field
+    whose signature cannot even be parsed (a damaged CMS blob is an invalid signature, not an
+    unreadable PDF). Structural errors of the PDF itself still propagate."""
+    from pyhanko.sign.fields import enumerate_sig_fields
+    from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
+
+    readable, broken = [], []
+    for fq_name, _sig_obj, sig_field in enumerate_sig_fields(reader, filled_status=True):
+        try:
+            readable.append(EmbeddedPdfSignature(reader, sig_field, fq_name))
+        except Exception as exc:  # noqa: BLE001 - asn1crypto fails lazily and in many ways on a damaged blob
+            logger.info("signature %s cannot be parsed: %s: %s", fq_name, type(exc).__name__, exc)
+            broken.append(SignatureInfo(
+                signer_name="", agency_code="", signing_time=None, valid=False, intact=False, trusted=False,
+                revoked=False, modified_after_signing=False, field_name=fq_name or "",
+                problems=["invalid signature: its CMS structure is damaged and cannot be read"],
+            ))
+    readable.sort(key=lambda emb: emb.signed_revision)
+    return readable, broken
+
+
+def _bytes_after_last_eof(data: bytes) -> int:
+    """Bytes after the last ``%%EOF`` marker (line ends and NULs excepted)."""
+    end = data.rfind(b"%%EOF")
+    if end < 0:
+        return 0  # no marker at all: pyHanko already read the file some other way; nothing to measure
+    return len(data[end + 5:].strip(b"\r\n\x00 \t"))
 
 
 def _verify_one(embedded, trust: TrustStore, trusted_time: datetime | None) -> SignatureInfo:
@@ -313,7 +356,7 @@ def _verify_one(embedded, trust: TrustStore, trusted_time: datetime | None) -> S
         info.signer_name, info.agency_code = display_name(c), agency_code_of(c)
         info.certificate_serial = format(c.serial_number, "x")
     except Exception as exc:  # noqa: BLE001 - a broken signature dictionary is a finding, not a crash
-        info.problems.append(f"the signature cannot be read: {exc}")
+        info.problems.append(f"invalid signature: the signer's certificate cannot be read from it ({_brief(exc)})")
         return info
     try:
         embedded.compute_integrity_info()
@@ -333,6 +376,8 @@ def _verify_one(embedded, trust: TrustStore, trusted_time: datetime | None) -> S
     if checked.claimed_time is None:
         checked.claimed_time = embedded.self_reported_timestamp  # PAdES puts it in /M, not in CMS
     info.timestamped = checked.timestamp_time is not None
+    byte_range = list(embedded.byte_range)
+    info.covered_until = int(byte_range[-2]) + int(byte_range[-1]) if len(byte_range) >= 4 else 0
     coverage = embedded.coverage
     info.covers_whole_file = coverage == SignatureCoverageLevel.ENTIRE_FILE
     diff = embedded.diff_result

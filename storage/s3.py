@@ -1,4 +1,4 @@
-"""The production backend: an object-lock (WORM) bucket on MinIO or any S3-compatible server.
+"""The production backend: an object-lock (WORM) bucket on MinIO, Ceph RGW or any S3-compatible server.
 
 URL form (see docs/storage.md)::
 
@@ -21,6 +21,9 @@ Guarantees and how they are met:
   object; multipart: of each part, and the part checksums again in CompleteMultipartUpload), with
   ``x-amz-sdk-checksum-algorithm: SHA256``. An S3 server recomputes them and refuses a mismatch.
 * **Verified on read** by :class:`storage.base.VerifyingReader`.
+* **Encrypted when asked, or not at all.** With ``sse=`` the server must state the encryption in its
+  answers (a probe write before the first object, then every write); a server that ignores the
+  request (Ceph RGW 16 with SSE-S3) makes the store refuse to work rather than store plaintext.
 
 The ``minio`` client signs and sends every request. Writes go through its request primitive
 (``Minio._execute``) rather than ``put_object`` because ``put_object`` can neither send
@@ -33,6 +36,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import re
 import tempfile
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
@@ -76,6 +80,8 @@ MIB = 1024 * 1024
 MIN_PART_SIZE = 5 * MIB  # S3's minimum for every part but the last
 MAX_PARTS = 10_000
 S3_NS = "http://s3.amazonaws.com/doc/2006-03-01/"
+# Objects casehub writes for its own checks (never evidence: iter_keys lists only sha256/ keys).
+PROBE_PREFIX = "casehub-probe/"
 
 # S3 error codes that mean "the bytes did not match the checksum we sent".
 _DIGEST_ERRORS = {"BadDigest", "InvalidDigest", "XAmzContentChecksumMismatch", "XAmzContentSHA256Mismatch"}
@@ -241,6 +247,33 @@ def _http_client(config: S3Config) -> urllib3.PoolManager:
     )
 
 
+@dataclass(frozen=True)
+class ObjectRetention:
+    """An object's lock as the server reports it."""
+
+    mode: str  # COMPLIANCE or GOVERNANCE
+    retain_until: datetime  # aware, UTC
+
+
+_TIMESTAMP_RE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$")
+
+
+def parse_s3_timestamp(value: str) -> datetime:
+    """An ISO 8601 timestamp from an S3 server, as an aware UTC datetime.
+
+    Any number of fractional digits up to nine is accepted: AWS and MinIO send milliseconds,
+    Ceph RGW sends nanoseconds (``2026-12-05T23:10:55.000000000Z``), which minio-py 7.2.20's own
+    parser refuses. Digits past the microsecond are dropped (the time is never rounded up).
+    """
+    match = _TIMESTAMP_RE.match(value.strip())
+    if not match:
+        raise StorageError(f"not an S3 timestamp: {value!r}")
+    seconds, fraction, zone = match.groups()
+    micro = (fraction or "").ljust(6, "0")[:6]
+    parsed = datetime.fromisoformat(f"{seconds}.{micro}{'+00:00' if zone == 'Z' else zone}")
+    return parsed.astimezone(UTC)
+
+
 def _b64(digest: bytes) -> str:
     return base64.b64encode(digest).decode("ascii")
 
@@ -352,10 +385,13 @@ class S3Store(ObjectStore):
                         raise
                 unit, amount = (YEARS, cfg.lock_years) if cfg.lock_years else (DAYS, cfg.lock_days)
                 self.client.set_object_lock_config(cfg.bucket, ObjectLockConfig(cfg.lock_mode, amount, unit))
-                if cfg.sse == "S3":
-                    self.client.set_bucket_encryption(cfg.bucket, SSEConfig(Rule.new_sse_s3_rule()))
-                elif cfg.sse == "KMS":
-                    self.client.set_bucket_encryption(cfg.bucket, SSEConfig(Rule.new_sse_kms_rule(cfg.kms_key)))
+                if cfg.sse:
+                    rule = Rule.new_sse_s3_rule() if cfg.sse == "S3" else Rule.new_sse_kms_rule(cfg.kms_key)
+                    try:
+                        self.client.set_bucket_encryption(cfg.bucket, SSEConfig(rule))
+                    except S3Error as exc:
+                        raise self._not_encrypting(f"it refused to set the bucket's default encryption "
+                                                   f"({exc.code})") from None
             try:
                 lock = self.client.get_object_lock_config(cfg.bucket)
             except S3Error as exc:
@@ -369,7 +405,62 @@ class S3Store(ObjectStore):
             raise self._wrap(exc, "preparing the bucket") from exc
         if lock is None:
             raise StorageError(f"bucket {cfg.bucket} has no object lock configuration")
+        if cfg.sse:
+            self._check_encryption_honoured()
         self._bucket_ready = True
+
+    # server-side encryption ------------------------------------------------------------------
+    @property
+    def _sse_algorithm(self) -> str:
+        return "AES256" if self.config.sse == "S3" else "aws:kms"
+
+    def _not_encrypting(self, why: str) -> StorageError:
+        return StorageError(
+            f"{self.description} does not honour server-side encryption (sse={self.config.sse}): {why}. "
+            "casehub refuses to store evidence it would wrongly believe encrypted: enable encryption on the "
+            "server (MinIO: a KMS/KES; Ceph RGW: SSE-KMS with Vault, and sse=KMS) or remove "
+            "sse= from CASEHUB_STORAGE_URL and encrypt the disks instead (see docs/storage.md)")
+
+    def _check_encrypted(self, headers: Any, doing: str) -> None:
+        """Raise unless a server answer states the encryption this store asked for.
+
+        S3, MinIO and moto answer every encrypted write and read with
+        ``x-amz-server-side-encryption``; a server that ignores the request header (Ceph RGW 16
+        does for SSE-S3) answers without it, and would store plaintext.
+        """
+        stated = {v.strip() for v in (headers.get("x-amz-server-side-encryption") or "").split(",")}
+        if self._sse_algorithm not in stated:
+            raise self._not_encrypting(f"its answer to {doing} carries no x-amz-server-side-encryption: "
+                                       f"{self._sse_algorithm} header")
+
+    def _check_encryption_honoured(self) -> None:
+        """Before any evidence is written: store (once per bucket) a small probe object with the
+        configured encryption and check that the server says it encrypted it.
+
+        The probe lives outside the ``sha256/`` prefix, so it is never taken for evidence; it is
+        locked like everything else in the bucket.
+        """
+        key = f"{PROBE_PREFIX}sse-{(self.config.sse or '').lower()}"
+        body = (f"casehub stored this object to check that {self.description} encrypts what it stores "
+                f"(sse={self.config.sse}). It is not evidence.\n").encode()
+        headers = self._write_headers("text/plain; charset=utf-8")
+        headers["x-amz-checksum-sha256"] = _b64(hashlib.sha256(body).digest())
+        headers["x-amz-sdk-checksum-algorithm"] = "SHA256"
+        try:
+            try:
+                response, doing = self._request("HEAD", key), f"reading {key}"
+            except S3Error as exc:
+                if exc.code not in _NOT_FOUND | {"NoSuchObject", "ResourceNotFound"}:
+                    raise
+                try:
+                    response, doing = self._request("PUT", key, body=body, headers=headers), f"storing {key}"
+                except S3Error as put_exc:
+                    if put_exc.code != "PreconditionFailed":  # (another process stored it just now)
+                        raise
+                    response, doing = self._request("HEAD", key), f"reading {key}"
+        except Exception as exc:
+            raise self._wrap(exc, "checking server-side encryption") from exc
+        self._check_encrypted(response.headers, doing)
 
     def _write_headers(self, content_type: str) -> dict[str, str]:
         cfg = self.config
@@ -395,10 +486,15 @@ class S3Store(ObjectStore):
         head = self._read_up_to(reader, part_size + 1)
         if len(head) <= part_size:
             reader.check_complete()
-            # No HEAD first for small objects: the conditional PUT itself detects a duplicate
-            # (412), saving a round trip on every new object.
-            self.ensure_bucket()
-            return self._put_single(reader.hexdigest(), head, reader.digest(), content_type)
+            # HEAD first, as for large objects: a repeat upload writes nothing. The conditional
+            # PUT only closes the race between this HEAD and the write, and only on servers that
+            # honour If-None-Match — Ceph RGW 16 ignores it in a versioned (object-lock) bucket
+            # and would keep one more locked copy of the same bytes for every repeat upload.
+            sha256 = reader.hexdigest()
+            existing = self._existing(sha256, _b64(reader.digest()), len(head))
+            if existing is not None:
+                return existing
+            return self._put_single(sha256, head, reader.digest(), content_type)
         # Larger than one part: spool to disk while hashing the whole object and each part.
         spool_location = self.config.spool_dir or tempfile.gettempdir()
         with tempfile.TemporaryFile(prefix="casehub-put-", dir=self.config.spool_dir) as spool:
@@ -437,7 +533,7 @@ class S3Store(ObjectStore):
             if len(part_digests) > MAX_PARTS:
                 raise StorageError(f"object larger than {MAX_PARTS} parts of {part_size} bytes: raise part_size")
             sha256 = reader.hexdigest()
-            existing = self._existing(sha256, composite_checksum(part_digests))
+            existing = self._existing(sha256, composite_checksum(part_digests), reader.size)
             if existing is not None:
                 return existing
             spool.flush()
@@ -454,13 +550,16 @@ class S3Store(ObjectStore):
             buf.write(chunk)
         return buf.getvalue()
 
-    def _existing(self, sha256: str, expected_checksum: str) -> ObjectRef | None:
+    def _existing(self, sha256: str, expected_checksum: str, size: int) -> ObjectRef | None:
         """The stored object with this content, if any.
 
         A repeat upload writes nothing. When the server reports the stored SHA-256 checksum
         (``x-amz-checksum-mode: ENABLED``) it must be the one this upload would have sent; a
-        different value means the current version under the key is not these bytes (someone
-        wrote a new version outside casehub), which is reported instead of silently deduplicated.
+        different value (or size) means the current version under the key is not these bytes
+        (someone wrote a new version outside casehub), which is reported instead of silently
+        deduplicated. A server that keeps no comparable checksum (Ceph RGW 16 ignores flexible
+        checksums; a multipart object cut into other parts) gets the stored copy
+        re-read and re-hashed instead: slower, but only for a repeat upload.
         """
         self.ensure_bucket()
         key = key_for(sha256)
@@ -475,15 +574,23 @@ class S3Store(ObjectStore):
         stored = (st.metadata or {}).get("x-amz-checksum-sha256")
         if stored and "-" in stored:
             # A multipart checksum is only comparable when cut into the same number of parts.
-            mismatch = "-" in expected_checksum and stored.rsplit("-", 1)[1] == expected_checksum.rsplit(
-                "-", 1)[1] and stored != expected_checksum
+            comparable = "-" in expected_checksum and stored.rsplit("-", 1)[1] == expected_checksum.rsplit("-", 1)[1]
+            mismatch = comparable and stored != expected_checksum
         else:
             # A full-object checksum, or (from servers that omit the "-N" suffix) a composite one.
-            mismatch = bool(stored) and stored not in {_b64(bytes.fromhex(sha256)), expected_checksum.split("-")[0]}
-        if mismatch:
+            comparable = bool(stored)
+            mismatch = comparable and stored not in {_b64(bytes.fromhex(sha256)), expected_checksum.split("-")[0]}
+        if mismatch or int(st.size or 0) != size:
+            what = f"stored checksum {stored}" if mismatch else f"stored size {st.size} (not {size})"
             raise IntegrityError(
-                f"object {key} exists but its stored checksum {stored} does not match this content: "
+                f"object {key} exists but its {what} does not match this content: "
                 "the stored copy is left in place for investigation", sha256=sha256, key=key)
+        if not comparable:
+            try:
+                self.verify(sha256)
+            except IntegrityError as exc:
+                raise IntegrityError(f"object {key} exists but its stored bytes are not this content ({exc}): the "
+                                     "stored copy is left in place for investigation", sha256=sha256, key=key) from exc
         return ObjectRef(sha256=sha256, size=int(st.size or 0), key=key,
                          content_type=st.content_type or DEFAULT_CONTENT_TYPE, version_id=st.version_id)
 
@@ -496,12 +603,14 @@ class S3Store(ObjectStore):
             response = self._request("PUT", key, body=data, headers=headers)
         except S3Error as exc:
             if exc.code == "PreconditionFailed":  # already stored (earlier, or by a concurrent writer)
-                existing = self._existing(sha256, headers["x-amz-checksum-sha256"])
+                existing = self._existing(sha256, headers["x-amz-checksum-sha256"], len(data))
                 if existing is not None:
                     return existing
             raise self._wrap(exc, f"storing {key}", sha256) from exc
         except Exception as exc:
             raise self._wrap(exc, f"storing {key}", sha256) from exc
+        if self.config.sse:
+            self._check_encrypted(response.headers, f"storing {key}")
         return ObjectRef(sha256=sha256, size=len(data), key=key, content_type=content_type,
                          version_id=response.headers.get("x-amz-version-id"))
 
@@ -520,6 +629,8 @@ class S3Store(ObjectStore):
             upload_id = root.findtext(f"{{{S3_NS}}}UploadId") or root.findtext("UploadId")
             if not upload_id:
                 raise StorageError(f"{self.description} returned no upload id for {key}")
+            if self.config.sse:  # before a single part is sent
+                self._check_encrypted(response.headers, f"starting the upload of {key}")
             etags = self._upload_parts(key, upload_id, spool, part_digests)
             body = self._complete_body(etags, part_digests)
             complete_headers = {
@@ -599,18 +710,40 @@ class S3Store(ObjectStore):
         """Make sure a completed multipart object carries its retention.
 
         S3 and MinIO apply the retention headers of CreateMultipartUpload (and the bucket default)
-        at completion. A server that did not is caught here: HEAD shows no lock mode, and the
+        at completion. A server that did not is caught here: the object shows no lock, and the
         retention is set explicitly, so no object is ever left deletable.
         """
+        sha256 = sha256_from_key(key) or ""
         try:
-            stat = self.client.stat_object(self.config.bucket, key, version_id=version_id)
-            if (stat.metadata or {}).get("x-amz-object-lock-mode"):
+            if self.retention(sha256, version_id=version_id) is not None:
                 return
-            until = datetime.strptime(retain_until, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+            until = parse_s3_timestamp(retain_until)
             self.client.set_object_retention(self.config.bucket, key, Retention(self.config.lock_mode, until),
                                              version_id=version_id)
+        except StorageError:
+            raise
         except Exception as exc:
             raise self._wrap(exc, f"setting the retention of {key}") from exc
+
+    def retention(self, sha256: str, *, version_id: str | None = None) -> ObjectRetention | None:
+        """The lock on the object (its current version, or ``version_id``); None if it has none.
+
+        Read from the object's HEAD answer (``x-amz-object-lock-mode`` and
+        ``-retain-until-date``), which S3, MinIO, Ceph RGW and moto all send, and parsed here:
+        minio-py's ``get_object_retention`` cannot parse Ceph RGW's timestamps, and moto does not
+        implement GetObjectRetention at all.
+        """
+        key = key_for(check_sha256(sha256))
+        try:
+            st = self.client.stat_object(self.config.bucket, key, version_id=version_id)
+        except Exception as exc:
+            raise self._wrap(exc, f"reading the retention of {key}", sha256) from exc
+        metadata = st.metadata or {}
+        mode = metadata.get("x-amz-object-lock-mode")
+        until = metadata.get("x-amz-object-lock-retain-until-date")
+        if not mode or not until:
+            return None
+        return ObjectRetention(mode=mode.upper(), retain_until=parse_s3_timestamp(until))
 
     # read --------------------------------------------------------------------------------------
     def stat(self, sha256: str) -> ObjectRef:

@@ -13,3 +13,10 @@ class WorkflowsConfig(AppConfig):
     name = "workflows"
     label = "workflows"
     verbose_name = _("流程引擎")
+
+    def ready(self) -> None:
+        from casehub.audit.actions import declare
+        from workflows.definition import TRANSITIONS
+
+        # Each transition is recorded as workflow.<name> (workflows.engine); the definition declares them.
+        declare(f"workflow.{t.name}" for t in TRANSITIONS)

@@ -37,7 +37,7 @@ def mermaid() -> str:
         lines.append(f'    state "{s.label}<br/>({holder})" as {s.name}')
     for s, target, t in edges():
         src = "[*]" if s == "__start__" else s
-        mark = " ✎" if t.needs_approval else ""
+        mark = " ✎" if t.requires_approval else ""
         lines.append(f"    {src} --> {target}: {t.label}{mark}")
     lines.append(f"    {d.Stage.CLOSED} --> [*]")
     return "\n".join(lines) + "\n"
@@ -59,7 +59,7 @@ def dot() -> str:
         label = _q(f"{s.label}\n{holder}")
         lines.append(f"  {s.name} [label={label}, fillcolor={_q(COLOURS[s.holder_kind])}{style}];")
     for s, target, t in edges():
-        label = f"{t.label}{' ✎' if t.needs_approval else ''}"
+        label = f"{t.label}{' ✎' if t.requires_approval else ''}"
         lines.append(f"  {s} -> {target} [label={_q(label)}];")
     lines.append("}")
     return "\n".join(lines) + "\n"
@@ -87,7 +87,7 @@ def table_rows() -> list[dict[str, Any]]:
             "to": ", ".join(str(d.STAGES[s].label) for s in d.possible_targets(t)),
             "who": f"{_kind_label(t.agency_kind)} · {caps.get(t.capability, t.capability)}"
                    + {"holder": "", "receiver": _("（接收机关）"), "sender": _("（移送机关）")}[t.party],
-            "approval": t.needs_approval, "guards": list(t.guards),
+            "approval": t.requires_approval, "guards": list(t.guards),
             "clocks": [f"{c.op} {c.kind}" for c in t.clocks], "package": t.transfer_kind, "article": t.article,
             "inputs": [i.name + ("" if i.required else "?") for i in t.inputs],
         })

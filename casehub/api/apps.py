@@ -6,3 +6,10 @@ class ApiConfig(AppConfig):
     name = "casehub.api"
     label = "api"
     verbose_name = _("接口")
+
+    def ready(self) -> None:
+        from casehub.accounts.services import ROLE_LOCKS
+        from casehub.api.credentials import client_role
+
+        if client_role not in ROLE_LOCKS:
+            ROLE_LOCKS.append(client_role)

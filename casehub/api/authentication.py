@@ -12,7 +12,7 @@ from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
-from casehub.api.credentials import authenticate_token
+from casehub.api.credentials import CredentialRefused, authenticate_token, check_may_act
 
 FAILURES_PER_MINUTE_DEFAULT = 30
 
@@ -59,12 +59,21 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         credential = authenticate_token(token)
         if credential is None:
             self._refuse(request)
+        try:
+            check_may_act(credential)
+        except CredentialRefused as refused:  # the holder has the genuine secret: say why
+            raise exceptions.AuthenticationFailed(refused.message) from None
         user = credential.user
         user.api_credential = credential  # lets views and throttles see which credential acts
         return user, credential
 
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="casehub"'
+
+
+def session_verified(request: Request) -> bool:
+    """Whether the browser session behind ``request`` passed the second factor (django-otp)."""
+    return bool(getattr(request._request.user, "is_verified", lambda: False)())
 
 
 class VerifiedSessionAuthentication(authentication.SessionAuthentication):
@@ -78,8 +87,7 @@ class VerifiedSessionAuthentication(authentication.SessionAuthentication):
         user = result[0]
         agency = getattr(user, "agency", None)
         if agency is not None and agency.require_second_factor:
-            is_verified = getattr(request._request.user, "is_verified", lambda: False)
-            if not is_verified():
+            if not session_verified(request):
                 raise exceptions.AuthenticationFailed(_("本机构要求双因素认证：请先在浏览器中完成验证。"))
         return result
 

@@ -12,6 +12,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -19,9 +20,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from casehub.accounts.services import create_user
 from casehub.agencies.models import Agency, User
 from casehub.agencies.permissions import MANAGE_AGENCY_USERS, ROLES_BY_AGENCY_KIND, has_capability
-from casehub.agencies.services import create_user
 from casehub.api.models import ApiCredential, CredentialKind
 from casehub.audit.services import record_event
 
@@ -55,19 +56,34 @@ def _lifetime(days: int | None) -> timedelta:
     return timedelta(days=days)
 
 
-def issue_personal_token(*, acting_user: User, name: str, expires_in_days: int | None = None) -> IssuedCredential:
-    """A token that acts as ``acting_user`` (for scripts a person runs under their own name)."""
+def _refuse_credential_minting(acting_user: User | None) -> None:
+    """A credential never issues credentials: only a person in the browser does (or the operator).
+
+    Otherwise a leaked token (a system client's above all, which no person watches) could mint
+    others that outlive its revocation.
+    """
+    if acting_user is not None and getattr(acting_user, "api_credential", None) is not None:
+        raise PermissionDenied(_("接口凭据不能再签发新的凭据，请在浏览器中登录后申请。"))
+
+
+def issue_personal_token(
+    *, acting_user: User, name: str, expires_in_days: int | None = None, second_factor_verified: bool = False,
+) -> IssuedCredential:
+    """A token that acts as ``acting_user`` (for scripts a person runs under their own name).
+
+    ``second_factor_verified``: the issuing session passed the second factor; a token issued without
+    it does not work while the user's agency requires one (:func:`authenticate_token`).
+    """
     if not acting_user.is_active or acting_user.agency_id is None:
         raise PermissionDenied(_("只有所属机构的在职用户可以申请接口令牌。"))
-    if getattr(acting_user, "api_credential", None) is not None:
-        raise PermissionDenied(_("接口凭据不能再签发新的凭据，请在浏览器中登录后申请。"))
+    _refuse_credential_minting(acting_user)
     lifetime = _lifetime(expires_in_days)
     key_id, token = _new_token()
     with transaction.atomic():
         credential = ApiCredential.objects.create(
             kind=CredentialKind.PERSONAL, name=name, key_id=key_id, secret_hash=hash_token(token),
             user=acting_user, agency=acting_user.agency, created_by=acting_user,
-            expires_at=timezone.now() + lifetime,
+            expires_at=timezone.now() + lifetime, second_factor_verified=second_factor_verified,
         )
         record_event(
             "api.token_issued", actor=acting_user, obj=credential,
@@ -78,13 +94,15 @@ def issue_personal_token(*, acting_user: User, name: str, expires_in_days: int |
 
 def register_client(
     *, acting_user: User | None, agency: Agency, name: str, role: str,
-    expires_in_days: int | None = None, throttle_rate: str = "",
+    expires_in_days: int | None = None, throttle_rate: str = "", second_factor_verified: bool = False,
 ) -> IssuedCredential:
     """A system client of ``agency`` acting as ``role``, backed by a password-less service account.
 
-    ``acting_user`` None means the platform operator (management command); otherwise it must be
-    an administrator of the same agency.
+    ``acting_user`` None means the platform operator (management command, which counts as having
+    passed the second factor: it runs on the server); otherwise it must be an administrator of the
+    same agency, signed in in the browser (a credential cannot register clients).
     """
+    _refuse_credential_minting(acting_user)
     if acting_user is not None and (
         acting_user.agency_id != agency.pk or not has_capability(acting_user, MANAGE_AGENCY_USERS)
     ):
@@ -106,12 +124,19 @@ def register_client(
             kind=CredentialKind.CLIENT, name=name, key_id=key_id, secret_hash=hash_token(token),
             user=service_user, agency=agency, role=role, throttle_rate=throttle_rate,
             created_by=acting_user, expires_at=timezone.now() + lifetime,
+            second_factor_verified=second_factor_verified or acting_user is None,
         )
         record_event(
             "api.client_registered", actor=acting_user, agency=agency, obj=credential,
             details={"key_id": key_id, "name": name, "role": role, "expires_at": credential.expires_at.isoformat()},
         )
     return IssuedCredential(credential, token)
+
+
+def client_role(user: User) -> str | None:
+    """The role a system client's service account was registered with (None for other accounts)."""
+    return (ApiCredential.objects.filter(user=user, kind=CredentialKind.CLIENT)
+            .order_by("-id").values_list("role", flat=True).first())
 
 
 def can_revoke(user: User, credential: ApiCredential) -> bool:
@@ -137,8 +162,39 @@ def revoke(credential: ApiCredential, *, acting_user: User | None) -> ApiCredent
     return locked
 
 
+class CredentialRefused(Exception):
+    """The token is genuine and live, but may not act now; the message says why and what to do."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _creator_gone(credential: ApiCredential, now: Any) -> bool:
+    """A credential registered by a system client's service account (before such minting was
+    refused) lives only as long as that client: revoked, expired or deactivated, its offspring die."""
+    if credential.created_by_id is None or credential.created_by_id == credential.user_id:
+        return False
+    minting = list(ApiCredential.objects.filter(user_id=credential.created_by_id, kind=CredentialKind.CLIENT)
+                   .values_list("revoked_at", "expires_at", "user__is_active"))
+    return bool(minting) and not any(r is None and e > now and active for r, e, active in minting)
+
+
+def check_may_act(credential: ApiCredential) -> None:
+    """Raise :class:`CredentialRefused` when a live credential may not act at the moment."""
+    agency = credential.user.agency
+    if agency is not None and agency.require_second_factor and not credential.second_factor_verified:
+        raise CredentialRefused(_("本机构要求双因素认证，而该凭据签发时未经双因素认证：请在完成双因素认证后重新申请。"))
+    if credential.kind == CredentialKind.CLIENT and credential.user.roles != {credential.role}:
+        # Someone changed the service account's roles after registration: it acts as one role only.
+        raise CredentialRefused(_("该系统客户端的服务账户角色已被更改，凭据停用：请重新登记客户端。"))
+
+
 def authenticate_token(token: str) -> ApiCredential | None:
-    """The active credential the token belongs to, or None. Constant-time on the secret."""
+    """The active credential the token belongs to, or None. Constant-time on the secret.
+
+    Unknown, revoked, expired, deactivated and orphaned (see :func:`_creator_gone`) all answer None.
+    """
     parts = token.split("_", 2)
     if len(parts) != 3 or parts[0] != PREFIX or len(parts[1]) != 12:
         return None
@@ -147,6 +203,8 @@ def authenticate_token(token: str) -> ApiCredential | None:
         return None
     now = timezone.now()
     if credential.revoked_at is not None or credential.expires_at <= now or not credential.user.is_active:
+        return None
+    if _creator_gone(credential, now):
         return None
     if credential.last_used_at is None or now - credential.last_used_at > LAST_USED_RESOLUTION:
         ApiCredential.objects.filter(pk=credential.pk).update(last_used_at=now)

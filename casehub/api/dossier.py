@@ -10,12 +10,14 @@ job row (status, step, progress, and the new document or volumes, or why the fil
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Any
 
 from django.db import transaction
-from django.http import FileResponse, HttpResponse
+from django.http import HttpResponse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -52,9 +54,13 @@ from casehub.dossier.models import (
 )
 from casehub.dossier.selectors import get_visible_document, get_visible_volume
 from casehub.objectstore import services as objectstore
+from casehub.objectstore.responses import object_response
+from storage import IntegrityError, StorageUnavailable
 
 # One chunk may be at most this large (the request body is read into memory).
 CHUNK_BYTES = 8 * 1024 * 1024
+
+logger = logging.getLogger("casehub.api")
 
 
 def _audit_read(request: Request, action_name: str, obj: Any, case_id: int, **details: Any) -> None:
@@ -380,8 +386,7 @@ class DocumentViewSet(JsonErrorsForFiles, mixins.RetrieveModelMixin, viewsets.Ge
     @action(detail=True, methods=["get"], renderer_classes=[renderers.JSONRenderer, PdfRenderer])
     def file(self, request: Request, pk: str) -> HttpResponse:
         doc = self.get_object()
-        _audit_read(request, "document.downloaded", doc, doc.case_id, title=doc.title, sha256=doc.sha256)
-        return _pdf(doc.stored, f"{doc.title}.pdf")
+        return _pdf(request, doc, doc.stored, f"{doc.title}.pdf", "document", title=doc.title, sha256=doc.sha256)
 
 
 def _link(request: Request, stored: Any, filename: str, api_path: str) -> dict[str, Any]:
@@ -391,13 +396,34 @@ def _link(request: Request, stored: Any, filename: str, api_path: str) -> dict[s
             "expires_in": int(lifetime.total_seconds()), "sha256": stored.sha256, "size": stored.size}
 
 
-def _pdf(stored: Any, filename: str) -> FileResponse:
-    response = FileResponse(objectstore.open_object(stored), content_type="application/pdf", as_attachment=True,
-                            filename=filename)
-    response["Content-Length"] = str(stored.size)
-    response["Cache-Control"] = "private, no-store"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+class ObjectCorrupt(exceptions.APIException):
+    """The stored bytes no longer match their SHA-256: nothing of them is sent (F18.22)."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "object_corrupt"
+    default_detail = gettext_lazy("文件完整性校验失败：存储中的内容与登记的 SHA-256 摘要不符，已拒绝发送。请联系系统管理员从备份恢复。")
+
+
+def _pdf(request: Request, obj: Any, stored: Any, filename: str, kind: str, **details: Any) -> HttpResponse:
+    """Stream a document's or volume's PDF. ``{kind}.downloaded`` is recorded once the last byte
+    went out; ``{kind}.download_failed`` if the store is down (503 storage_unavailable) or the bytes
+    no longer match their SHA-256 (503 object_corrupt, checked before the first byte, F18.22) —
+    both in the API's error shape, nothing sent — or the stream breaks: never a download that did
+    not happen."""
+    def failed(reason: str) -> None:
+        _audit_read(request, f"{kind}.download_failed", obj, obj.case_id, reason=reason, **details)
+
+    try:
+        return object_response(
+            stored, filename=filename, on_failed=failed,
+            on_delivered=lambda: _audit_read(request, f"{kind}.downloaded", obj, obj.case_id, **details))
+    except IntegrityError as exc:
+        failed(f"{exc.__class__.__name__}: {exc}")
+        logger.error("refused to deliver object %s: its stored bytes do not match its SHA-256", stored.sha256)
+        raise ObjectCorrupt() from None
+    except StorageUnavailable as exc:
+        failed(f"{exc.__class__.__name__}: {exc}")
+        raise
 
 
 # --- volumes ---------------------------------------------------------------------------------------
@@ -458,8 +484,8 @@ class VolumeViewSet(JsonErrorsForFiles, mixins.RetrieveModelMixin, viewsets.Gene
         volume = self.get_object()
         if volume.assembled is None:
             raise exceptions.NotFound(_("该卷尚未组卷。"))
-        _audit_read(request, "volume.downloaded", volume, volume.case_id, number=volume.number, sha256=volume.sha256)
-        return _pdf(volume.assembled, f"{volume.title or volume.number}.pdf")
+        return _pdf(request, volume, volume.assembled, f"{volume.title or volume.number}.pdf", "volume",
+                    number=volume.number, sha256=volume.sha256)
 
 
 # --- task mirrors ----------------------------------------------------------------------------------
@@ -472,7 +498,7 @@ def _job_state(job: IngestJob | AssemblyJob | None, result: Any) -> dict[str, An
     if job is None:
         return {"status": "failed", "error": {"code": "not_found", "message": _("任务已不存在。")}}
     state: dict[str, Any] = {"status": _JOB_STATUS.get(job.status, "running"), "progress": job.progress,
-                             "step": job.step, "finished_at": job.finished_at}
+                             "step": job.step, "finished_at": job.finished_at, "stalled": job.stalled}
     if job.status == JobStatus.DONE:
         state["result"] = result
     elif job.status == JobStatus.FAILED:
@@ -491,3 +517,19 @@ def _assembly_state(task: ApiTask) -> dict[str, Any]:
     job = AssemblyJob.objects.filter(pk=task.params.get("job")).first()
     return _job_state(job, {"volumes": sorted(job.volumes.values_list("pk", flat=True)), "message": job.message}
                       if job else None)
+
+
+@tasks.retrier("dossier.ingest")
+def _retry_ingest(task: ApiTask, user: Any) -> None:
+    job = IngestJob.objects.filter(pk=task.params.get("job")).select_related("case").first()
+    if job is None:
+        raise exceptions.NotFound()
+    dossier.retry_job(job, acting_user=user)
+
+
+@tasks.retrier("dossier.assembly")
+def _retry_assembly(task: ApiTask, user: Any) -> None:
+    job = AssemblyJob.objects.filter(pk=task.params.get("job")).select_related("case").first()
+    if job is None:
+        raise exceptions.NotFound()
+    dossier.retry_job(job, acting_user=user)

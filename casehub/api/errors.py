@@ -13,18 +13,23 @@ and names each offending field (dotted path for nested fields, e.g. ``persons.0.
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
+from django import db
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
+
+from storage import StorageUnavailable
 
 logger = logging.getLogger("casehub.api")
 
@@ -46,9 +51,28 @@ ERROR_CODES: dict[str, str] = {
     "unsupported_media_type": "415",
     "throttled": "429: too many requests for this client; retry after `Retry-After` seconds.",
     "side_effect_failed": "503: the object store, the signer or the message broker is down; nothing changed — "
-                          "retry later.",
-    "internal_error": "500: a bug; nothing changed and retrying will not help. `incident` names the log entry.",
+                          "retry after `Retry-After`.",
+    "not_stalled": "409: the task is still moving (or finished); only stalled work can be retried.",
+    "storage_unavailable": "503: the document store cannot be reached; nothing changed, retry after `Retry-After`.",
+    "database_unavailable": "503: the database connection was lost; nothing changed, retry after `Retry-After`.",
+    "internal_error": "500: a bug (logged under `incident`, given in the body); nothing changed and retrying "
+                      "will not help.",
+    "object_corrupt": "503: the stored file no longer matches its SHA-256; nothing of it is sent (restore from backup).",
 }
+
+
+class StorageDown(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = _("存储服务暂不可用，请稍后重试。")
+    default_code = "storage_unavailable"
+    wait = 30
+
+
+class DatabaseDown(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = _("数据库连接中断，请稍后重试。")
+    default_code = "database_unavailable"
+    wait = 5
 
 
 class Conflict(exceptions.APIException):
@@ -128,6 +152,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         # Django's request limits (DATA_UPLOAD_MAX_NUMBER_FIELDS, ..._MEMORY_SIZE): a bad request,
         # answered in the API's shape instead of Django's HTML 400 page.
         exc = exceptions.ParseError(gettext("请求体过大或字段过多。"))
+    elif isinstance(exc, StorageUnavailable):
+        logger.warning("API: object store unavailable: %s", exc)
+        exc = StorageDown()
+    elif isinstance(exc, (db.OperationalError, db.InterfaceError)):
+        # A lost connection (database restart, failover): nothing was committed by this request.
+        logger.warning("API: database unavailable: %s", exc)
+        exc = DatabaseDown()
 
     if not isinstance(exc, exceptions.APIException):
         # A bug: log the traceback under an incident id and answer 500 with that id (never a
@@ -165,3 +196,17 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
 def not_found_view(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
     """Unknown paths under /api/v1/ answer the API's JSON 404, not the UI's HTML page."""
     return JsonResponse(error_body("not_found", gettext("未找到。")), status=404)
+
+
+def server_error(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    """handler500: an unexpected error anywhere (a view, a middleware, the database going away
+    before DRF saw the request) still answers the API's JSON shape under /api/; the UI keeps
+    Django's page. Called inside the exception handler, so the exception is at hand."""
+    if not request.path.startswith("/api/"):
+        return defaults.server_error(request)
+    exc = sys.exc_info()[1]
+    if isinstance(exc, (db.OperationalError, db.InterfaceError)):
+        response = JsonResponse(error_body("database_unavailable", gettext("数据库连接中断，请稍后重试。")), status=503)
+        response["Retry-After"] = "5"
+        return response
+    return JsonResponse(error_body("internal_error", gettext("服务器内部错误，已记录。请稍后重试。")), status=500)

@@ -7,7 +7,9 @@ the same key. The rules:
   ``Idempotent-Replayed: true``; nothing new is created;
 * same key, different request → 409 ``idempotency_key_reused``;
 * same key while the first request is still running → 409 ``idempotency_in_progress``;
-* the first request failed (any 4xx/5xx) → the key is released, so a corrected retry may use it.
+* the first request failed (any 4xx/5xx) → the key is released, so a corrected retry may use it;
+* a secret in the answer (a new token) is never stored: the replay answers without it
+  (``Idempotent-Secret-Withheld`` names the fields), and the caller revokes and issues again.
 
 Keys are per acting user (a system client is its own user) and kept for
 ``CASEHUB_API_IDEMPOTENCY_TTL_HOURS`` (default 24). The pending record is committed in its own
@@ -80,16 +82,33 @@ def request_fingerprint(request: Request) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _replay(record: IdempotencyRecord) -> Response:
+def _replay(record: IdempotencyRecord, secret_fields: tuple[str, ...]) -> Response:
     response = Response(record.response_body, status=record.status_code)
     for name, value in (record.response_headers or {}).items():
         response[name] = value
     response["Idempotent-Replayed"] = "true"
+    if secret_fields:
+        response["Idempotent-Secret-Withheld"] = ", ".join(secret_fields)
     return response
 
 
-def idempotent(handler: Callable[..., Response]) -> Callable[..., Response]:
-    """Wrap a view method that creates something (``create``, an action's POST)."""
+def _without(body: Any, secret_fields: tuple[str, ...]) -> Any:
+    if isinstance(body, dict):
+        return {k: v for k, v in body.items() if k not in secret_fields}
+    return body
+
+
+def idempotent(
+    handler: Callable[..., Response] | None = None, *, secret_fields: tuple[str, ...] = (),
+) -> Any:
+    """Wrap a view method that creates something (``create``, an action's POST).
+
+    ``secret_fields`` names top-level fields of the answer that must never be stored (the secret of a
+    credential): the stored copy leaves them out, so a replay cannot hand the secret out again —
+    after a revocation, or to another credential of the same user.
+    """
+    if handler is None:
+        return functools.partial(idempotent, secret_fields=secret_fields)
 
     @functools.wraps(handler)
     def wrapper(self: Any, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -115,7 +134,7 @@ def idempotent(handler: Callable[..., Response]) -> Callable[..., Response]:
                 raise KeyReused() from None
             if existing.status_code is None:
                 raise InProgress() from None
-            return _replay(existing)
+            return _replay(existing, secret_fields)
 
         try:
             response = handler(self, request, *args, **kwargs)
@@ -126,7 +145,7 @@ def idempotent(handler: Callable[..., Response]) -> Callable[..., Response]:
             IdempotencyRecord.objects.filter(pk=record.pk).delete()
             return response
         record.status_code = response.status_code
-        record.response_body = json.loads(json.dumps(response.data, default=str))
+        record.response_body = _without(json.loads(json.dumps(response.data, default=str)), secret_fields)
         record.response_headers = {h: response[h] for h in REPLAY_HEADERS if response.has_header(h)}
         record.save(update_fields=["status_code", "response_body", "response_headers"])
         return response

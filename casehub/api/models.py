@@ -51,6 +51,9 @@ class ApiCredential(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     last_used_at = models.DateTimeField(null=True, blank=True)
+    # Issued from a session that had passed the second factor (or by the operator's command). A
+    # credential issued without it stops working once its agency requires a second factor.
+    second_factor_verified = models.BooleanField(_("经双因素认证签发"), default=False)
 
     class Meta:
         ordering = ["-id"]

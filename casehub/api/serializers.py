@@ -224,7 +224,9 @@ class CredentialSerializer(serializers.ModelSerializer):
 
 
 class IssuedCredentialSerializer(CredentialSerializer):
-    token = serializers.CharField(read_only=True, help_text="Shown once; only its hash is stored.")
+    token = serializers.CharField(read_only=True, required=False, help_text=(
+        "Shown once; only its hash is stored. Absent from an Idempotency-Key replay "
+        "(header Idempotent-Secret-Withheld: token)."))
 
     class Meta(CredentialSerializer.Meta):
         fields = (*CredentialSerializer.Meta.fields, "token")
@@ -261,11 +263,17 @@ class TaskSerializer(serializers.ModelSerializer):
 
     result = serializers.JSONField(allow_null=True, read_only=True)
     error = TaskErrorSerializer(allow_null=True, read_only=True)
+    stalled = serializers.SerializerMethodField(
+        help_text="Unfinished and without progress for twice the broker's redelivery time "
+                  "(CASEHUB_TASK_VISIBILITY_TIMEOUT): the work was lost; `POST .../retry/` queues it again.")
 
     class Meta:
         model = ApiTask
-        fields = ("id", "kind", "status", "progress", "step", "result", "error", "created_at", "updated_at",
-                  "finished_at")
+        fields = ("id", "kind", "status", "progress", "step", "result", "error", "stalled", "created_at",
+                  "updated_at", "finished_at")
+
+    def get_stalled(self, task: ApiTask) -> bool:
+        return False  # replaced by the current state below
 
     def to_representation(self, task: ApiTask) -> dict[str, Any]:
         from casehub.api.tasks import current_state

@@ -26,8 +26,10 @@ logger = logging.getLogger("casehub.api")
 Progress = Callable[[int, str], None]
 Runner = Callable[[ApiTask, Progress], Any]
 Mirror = Callable[[ApiTask], dict[str, Any]]
+Retrier = Callable[[ApiTask, Any], None]
 _RUNNERS: dict[str, Runner] = {}
 _MIRRORS: dict[str, Mirror] = {}
+_RETRIERS: dict[str, Retrier] = {}
 
 
 def register(kind: str) -> Callable[[Runner], Runner]:
@@ -50,6 +52,40 @@ def mirror(kind: str) -> Callable[[Mirror], Mirror]:
     return decorator
 
 
+def retrier(kind: str) -> Callable[[Retrier], Retrier]:
+    """Register how a mirrored kind of work is queued again once it stalled (the app's own retry,
+    which checks permission and raises ValidationError if the work is not stalled)."""
+
+    def decorator(fn: Retrier) -> Retrier:
+        _RETRIERS[kind] = fn
+        return fn
+
+    return decorator
+
+
+def _quiet_too_long(last: Any) -> bool:
+    from datetime import timedelta
+
+    from django.conf import settings
+
+    return last is not None and timezone.now() - last > timedelta(seconds=2 * settings.CASEHUB_TASK_VISIBILITY_TIMEOUT)
+
+
+def retry(task: ApiTask, user: Any) -> None:
+    """Queue stalled work again: a mirrored kind through its app's retry, our own runners by
+    putting the row back to pending (a redelivered or retried run of a task that is in fact
+    alive finds it not pending and does nothing). Raises ValidationError if it is not stalled."""
+    if task.kind in _RETRIERS:
+        _RETRIERS[task.kind](task, user)
+        return
+    if not current_state(task).get("stalled"):
+        raise ValidationError(_("该任务未停滞，无需重试。"))
+    with transaction.atomic():
+        if ApiTask.objects.filter(pk=task.pk, status__in=(TaskStatus.PENDING, TaskStatus.RUNNING)).update(
+                status=TaskStatus.PENDING, updated_at=timezone.now()):
+            transaction.on_commit(lambda: run_api_task.delay(str(task.pk)))
+
+
 def track(kind: str, *, owner: Any, params: dict[str, Any]) -> ApiTask:
     """A task resource over work already queued elsewhere; it is read through its mirror."""
     if kind not in _MIRRORS:
@@ -60,7 +96,8 @@ def track(kind: str, *, owner: Any, params: dict[str, Any]) -> ApiTask:
 def current_state(task: ApiTask) -> dict[str, Any]:
     """The task's fields as the client sees them now (mirrored tasks read the source row)."""
     state = {"status": task.status, "progress": task.progress, "step": task.step, "result": task.result,
-             "error": task.error, "finished_at": task.finished_at}
+             "error": task.error, "finished_at": task.finished_at,
+             "stalled": task.status in (TaskStatus.PENDING, TaskStatus.RUNNING) and _quiet_too_long(task.updated_at)}
     if task.kind in _MIRRORS:
         state.update(_MIRRORS[task.kind](task))
     return state

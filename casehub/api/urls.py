@@ -4,7 +4,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
-from casehub.api import clocks, custody, dossier, views, workflow
+from casehub.api import clocks, custody, dossier, integration, views, workflow
 from casehub.api.errors import not_found_view
 
 app_name = "api"
@@ -42,12 +42,15 @@ router.register("transfers", workflow.TransferViewSet, basename="transfer")
 router.register("tasks", views.TaskViewSet, basename="task")
 router.register("tokens", views.PersonalTokenViewSet, basename="token")
 router.register("clients", views.ClientViewSet, basename="client")
+router.register("webhooks", integration.WebhookEndpointViewSet, basename="webhook")
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(api_version="v1"), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("me/", views.MeView.as_view(), name="me"),
     path("metrics/", custody.MetricsView.as_view(), name="metrics"),
+    path("events/", integration.EventFeedView.as_view(), name="events"),
+    path("transfers/<int:pk>/archive/", integration.TransferArchiveView.as_view(), name="transfer-archive"),
     *workflow.action_urlpatterns(),
     path("", include(router.urls)),
     # Anything else under /api/v1/ is the API's JSON 404, not the UI's HTML page.

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -20,7 +22,9 @@ from rest_framework.views import APIView
 from casehub.agencies import permissions as p
 from casehub.agencies.models import Agency, AgencyKind
 from casehub.api import credentials, tasks
+from casehub.api.authentication import session_verified
 from casehub.api.base import accepted, require_any
+from casehub.api.errors import Conflict
 from casehub.api.idempotency import idempotent
 from casehub.api.models import ApiCredential, ApiTask, CredentialKind
 from casehub.api.serializers import (
@@ -300,6 +304,18 @@ class TaskViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     def get_queryset(self) -> QuerySet[ApiTask]:
         return ApiTask.objects.filter(owner=self.request.user)  # someone else's task is 404
 
+    @extend_schema(summary="Queue stalled work again (only when `stalled` is true; 409 not_stalled otherwise)",
+                   request=None, responses={200: TaskSerializer})
+    @action(detail=True, methods=["post"])
+    def retry(self, request: Request, pk: str) -> Response:
+        task = self.get_object()
+        try:
+            tasks.retry(task, request.user)
+        except DjangoValidationError as exc:
+            raise Conflict(" ".join(exc.messages), code="not_stalled") from None
+        task.refresh_from_db()
+        return Response(TaskSerializer(task, context={"request": request}).data)
+
 
 # --- credentials ----------------------------------------------------------------------------------
 
@@ -318,11 +334,12 @@ class PersonalTokenViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixin
     def get_queryset(self) -> QuerySet[ApiCredential]:
         return ApiCredential.objects.filter(user=self.request.user, kind=CredentialKind.PERSONAL)
 
-    @idempotent
+    @idempotent(secret_fields=("token",))
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = PersonalTokenCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        issued = credentials.issue_personal_token(acting_user=request.user, **serializer.validated_data)
+        issued = credentials.issue_personal_token(acting_user=request.user, **serializer.validated_data,
+                                                  second_factor_verified=session_verified(request))
         body = IssuedCredentialSerializer(issued.credential).data | {"token": issued.token}
         return Response(body, status=status.HTTP_201_CREATED)
 
@@ -346,13 +363,14 @@ class ClientViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.Destr
         require_any(self.request.user, p.MANAGE_AGENCY_USERS, message=_("只有机构管理员可以管理系统客户端。"))
         return ApiCredential.objects.filter(agency_id=self.request.user.agency_id, kind=CredentialKind.CLIENT)
 
-    @idempotent
+    @idempotent(secret_fields=("token",))
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         require_any(request.user, p.MANAGE_AGENCY_USERS, message=_("只有机构管理员可以管理系统客户端。"))
         serializer = ClientCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         issued = credentials.register_client(
-            acting_user=request.user, agency=request.user.agency, **serializer.validated_data
+            acting_user=request.user, agency=request.user.agency, **serializer.validated_data,
+            second_factor_verified=session_verified(request),
         )
         body = IssuedCredentialSerializer(issued.credential).data | {"token": issued.token}
         return Response(body, status=status.HTTP_201_CREATED)

@@ -19,6 +19,7 @@ from typing import Any
 
 from django.http import Http404
 from django.urls import re_path
+from django.utils.functional import lazy
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, serializers, status, viewsets
@@ -258,6 +259,20 @@ GUARD_EXAMPLE = OpenApiExample("third return refused", response_only=True, statu
 })
 
 
+def _describe_action(spec: d.TransitionSpec) -> str:
+    # Whether the action waits for a supervisor is the *effective* setting (after the deployment's
+    # CASEHUB_WORKFLOW_APPROVALS), the one the engine applies, read when the schema is generated.
+    return (
+        f"{spec.description or ''}\n\nFired by: {AgencyKind(spec.agency_kind).label} "
+        f"with capability `{spec.capability}` ({spec.party}). "
+        f"Source stages: {', '.join(spec.sources)}. Target: {spec.target}. "
+        f"{'Needs internal approval. ' if spec.requires_approval else ''}{spec.article}"
+    )
+
+
+_action_description = lazy(_describe_action, str)
+
+
 def make_action_view(spec: d.TransitionSpec) -> type[APIView]:
     serializer_class = input_serializer(spec)
     example = {i.name: _example_value(i) for i in spec.inputs if i.required or i.default is not None}
@@ -266,12 +281,7 @@ def make_action_view(spec: d.TransitionSpec) -> type[APIView]:
         @extend_schema(
             operation_id=f"cases_actions_{spec.name}",
             summary=f"{spec.label} ({spec.name})",
-            description=(
-                f"{spec.description or ''}\n\nFired by: {AgencyKind(spec.agency_kind).label} "
-                f"with capability `{spec.capability}` ({spec.party}). "
-                f"Source stages: {', '.join(spec.sources)}. Target: {spec.target}. "
-                f"{'Needs internal approval. ' if spec.needs_approval else ''}{spec.article}"
-            ),
+            description=_action_description(spec),
             tags=["workflow actions"],
             request=serializer_class,
             responses={200: FireResultSerializer},

@@ -2,10 +2,15 @@
 
 The hash chain proves that nobody changed a row *without recomputing the rest*; someone with
 database rights can still rewrite the whole tail and the head row consistently. A checkpoint closes
-that gap: every so often (Celery beat, ``casehub.audit.tasks.sign_checkpoint``) the platform signs
+that gap: every so often the platform signs
 ``{sequence, head_hash, previous checkpoint}`` with its own key and writes the signed document to the
 object store, which is a separate system (on S3/MinIO with object lock it cannot be overwritten or
-deleted within its retention). ``verify_audit`` then checks that the chain still has, at every
+deleted within its retention). "Every so often" is: after the commit of an event, once
+``CASEHUB_AUDIT_CHECKPOINT_EVERY_EVENTS`` events were appended since the newest checkpoint or it is
+``CASEHUB_AUDIT_CHECKPOINT_EVERY_MINUTES`` old (:func:`schedule_if_due`, called by ``record_event`` —
+so the embedded default, which runs no Celery beat, signs as well); by Celery beat where it runs;
+and by every successful ``verify_audit``. Before signing, the rows since the previous checkpoint are
+verified: a checkpoint never vouches for a chain that is already broken. ``verify_audit`` then checks that the chain still has, at every
 checkpointed sequence, exactly the signed hash.
 
 Checkpoints are read *from the store*, not trusted from the database: each database row is only an
@@ -17,14 +22,17 @@ missing one shows as a broken link.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 
+from casehub.audit.chain import GENESIS_HASH
 from casehub.audit.models import AuditCheckpoint, AuditEvent, AuditHead
 from casehub.audit.verify import VerificationReport, verify_chain
 
@@ -83,11 +91,29 @@ def _document(payload: dict[str, Any], signature: bytes) -> bytes:
     ).encode()
 
 
-def sign_checkpoint(*, force: bool = False) -> AuditCheckpoint | None:
-    """Sign the current head and store the checkpoint; None when nothing happened since the last one.
+def _every() -> tuple[int, timedelta]:
+    return (max(1, int(getattr(settings, "CASEHUB_AUDIT_CHECKPOINT_EVERY_EVENTS", 100))),
+            timedelta(minutes=float(getattr(settings, "CASEHUB_AUDIT_CHECKPOINT_EVERY_MINUTES", 15))))
+
+
+def _is_due(head_sequence: int, last_sequence: int, last_signed_at: datetime | None) -> bool:
+    """Enough events since the newest checkpoint, or it is old and something happened since."""
+    events, minutes = _every()
+    new_events = head_sequence - last_sequence
+    if new_events >= events:
+        return True
+    # The checkpoint's own "checkpoint made" event is not news.
+    return last_signed_at is not None and new_events > 1 and datetime.now(UTC) - last_signed_at >= minutes
+
+
+def sign_checkpoint(*, force: bool = False, if_due: bool = False) -> AuditCheckpoint | None:
+    """Sign the current head and store the checkpoint; None when nothing happened since the last one
+    (or, with ``if_due``, when no checkpoint is due yet, see :func:`_is_due`).
 
     The head row is locked while the checkpoint is made, so the signed (sequence, hash) is the
-    head at that instant and the ``audit.checkpoint`` event recording it comes right after.
+    head at that instant and the ``audit.checkpoint`` event recording it comes right after. The
+    rows since the previous checkpoint are verified first; if they do not verify, nothing is
+    signed (:class:`ChainBroken`).
     """
     from casehub.audit.services import record_event
     from casehub.objectstore.services import store_bytes
@@ -99,12 +125,16 @@ def sign_checkpoint(*, force: bool = False) -> AuditCheckpoint | None:
         if head is None or head.sequence == 0:
             return None
         last = AuditCheckpoint.objects.order_by("-sequence").select_related("stored_object").first()
+        if if_due and not force and not _is_due(head.sequence, last.sequence if last else 0,
+                                                last.signed_at if last else None):
+            return None
         if last is not None and not force:
             # Only our own "checkpoint made" event since the last one: nothing new to vouch for.
             new_events = head.sequence - last.sequence
             if new_events == 0 or (new_events == 1 and AuditEvent.objects.filter(
                     sequence=head.sequence, action=CHECKPOINT_ACTION).exists()):
                 return None
+        _verify_since(last, head)
         signed_at = datetime.now(UTC)
         payload = {
             "type": DOCUMENT_TYPE,
@@ -119,10 +149,69 @@ def sign_checkpoint(*, force: bool = False) -> AuditCheckpoint | None:
         checkpoint = AuditCheckpoint.objects.create(
             sequence=head.sequence, head_hash=head.hash, signed_at=signed_at, signer=signer_label, stored_object=stored,
         )
+        _newest.update(sequence=head.sequence, signed_at=signed_at)
         record_event(CHECKPOINT_ACTION, obj=checkpoint, details={
             "sequence": head.sequence, "head_hash": head.hash, "object": stored.sha256,
         })
         return checkpoint
+
+
+class ChainBroken(Exception):
+    """The rows since the previous checkpoint do not verify: the head is not signed."""
+
+
+def _verify_since(last: AuditCheckpoint | None, head: AuditHead) -> None:
+    """Check the rows a new checkpoint would vouch for: from the previous checkpoint to the head.
+
+    The walk is short (at most a few hundred rows between checkpoints); the full walk over every
+    row is ``verify_audit``'s.
+    """
+    start = last.sequence if last is not None else 0
+    rows = list(AuditEvent.objects.filter(sequence__gte=max(start, 1), sequence__lte=head.sequence)
+                .order_by("sequence").values_list("sequence", "previous_hash", "hash"))
+    expected, previous = (start, last.head_hash) if last is not None else (0, GENESIS_HASH)
+    if last is not None:
+        if not rows or rows[0][0] != start or rows[0][2] != last.head_hash:
+            raise ChainBroken(f"the event at the previous checkpoint #{start} is missing or was changed")
+        rows = rows[1:]
+    for sequence, previous_hash, _hash in rows:
+        if sequence != expected + 1 or previous_hash != previous:
+            raise ChainBroken(f"the chain is broken at #{sequence}")
+        expected, previous = sequence, _hash
+    if expected != head.sequence or previous != head.hash:
+        raise ChainBroken(f"the chain does not reach the head #{head.sequence}")
+
+
+# What this process last knew of the newest checkpoint, so that ``record_event`` decides without a query
+# whether one is due. Refreshed from the database after every signing attempt; several web processes
+# may each think one is due, the locked re-check in :func:`sign_checkpoint` lets one of them sign.
+_newest: dict[str, Any] = {}
+
+
+def _load_newest() -> None:
+    last = AuditCheckpoint.objects.order_by("-sequence").values("sequence", "signed_at").first()
+    _newest.update(sequence=last["sequence"] if last else 0, signed_at=last["signed_at"] if last else None)
+
+
+def schedule_if_due(sequence: int) -> None:
+    """Called by ``record_event`` for each event: when a checkpoint is due, sign one after the commit."""
+    if "sequence" not in _newest or sequence <= _newest["sequence"]:  # first use, or a restored database
+        _load_newest()
+    if _is_due(sequence, _newest["sequence"], _newest["signed_at"]):
+        transaction.on_commit(functools.partial(_sign_after_commit, sequence))
+
+
+def _sign_after_commit(sequence: int) -> None:
+    # After the commit: the request's work is done and stays done whatever happens here. Several
+    # events of one transaction may each have asked; the first one signs, the others see it here.
+    if not _is_due(sequence, _newest.get("sequence", 0), _newest.get("signed_at")):
+        return
+    try:
+        sign_checkpoint(if_due=True)
+    except Exception:  # noqa: BLE001 - a store outage or a broken chain must not fail the request
+        logger.exception("could not sign an audit checkpoint")
+    finally:
+        _load_newest()
 
 
 # --- reading and verifying -----------------------------------------------------------------------
@@ -134,6 +223,7 @@ class CheckpointDocument:
     head_hash: str
     previous: str | None
     signer: str
+    signed_at: datetime | None = None
 
 
 def _parse(sha256: str, raw: bytes) -> CheckpointDocument:
@@ -145,7 +235,9 @@ def _parse(sha256: str, raw: bytes) -> CheckpointDocument:
     sequence, head_hash = payload["sequence"], payload["head_hash"]
     if not isinstance(sequence, int) or not isinstance(head_hash, str) or len(head_hash) != 64:
         raise ValueError("malformed checkpoint payload")
-    return CheckpointDocument(sha256, sequence, head_hash, payload.get("previous_checkpoint"), signer)
+    signed_at = payload.get("signed_at")
+    return CheckpointDocument(sha256, sequence, head_hash, payload.get("previous_checkpoint"), signer,
+                              datetime.fromisoformat(signed_at) if isinstance(signed_at, str) else None)
 
 
 def _scan_store_for_checkpoints() -> set[str]:
@@ -203,6 +295,9 @@ def verify_with_checkpoints(*, scan_store: bool = True) -> VerificationReport:
         previous = doc
 
     watch: dict[int, str | None] = {d.sequence: None for d in documents}
+    # The "checkpoint made" event right after each signed head: cutting the newest rows of a quiet
+    # trail (and moving the head back) removes it, which the signed document then shows.
+    watch.update({d.sequence + 1: None for d in documents})
     verify_chain(watch=watch, report=report)
     good_before = 0  # the last checkpoint the chain still matches: a rewrite starts after it
     for doc in documents:
@@ -218,6 +313,14 @@ def verify_with_checkpoints(*, scan_store: bool = True) -> VerificationReport:
         elif stored != doc.head_hash:
             report.add(doc.sequence, f"the chain at #{doc.sequence} differs from the signed checkpoint: "
                                      f"history between #{good_before + 1} and #{doc.sequence} was rewritten")
+    for doc in documents:
+        if doc.sequence <= report.head_sequence and watch.get(doc.sequence + 1) is None:
+            report.add(doc.sequence + 1, f"the event recording checkpoint #{doc.sequence} is missing "
+                                         "(the newest events were removed and the head moved back)")
+    if documents:
+        newest = documents[-1]
+        report.newest_checkpoint_sequence = newest.sequence
+        report.newest_checkpoint_signed_at = newest.signed_at
     report.checkpoints_checked = len(documents)
     report.findings.sort(key=lambda f: f.sequence)
     return report

@@ -2,8 +2,10 @@
 
 Auditors work for a political-legal committee: they see the events of agencies in their
 committee's region (an agency whose region code starts with the committee's; a committee without a
-region code sees everything), plus platform events that belong to no agency (failed logins of
-unknown names, checkpoints). Everything comes from one query on indexed columns.
+region code sees everything). An event that belongs to no agency is seen in a region only when it
+concerns a case of that region; the rest (failed logins of unknown names, the platform's checkpoints
+and certificates) only by a committee without a region code — an auditor of one district must not
+read another district's, or everyone's, events. Everything comes from one query on indexed columns.
 """
 
 from __future__ import annotations
@@ -40,7 +42,12 @@ def visible_events(user: Any) -> QuerySet[AuditEvent]:
         return AuditEvent.objects.none()
     if not user.agency.region:
         return AuditEvent.objects.all()
-    return AuditEvent.objects.filter(Q(agency__isnull=True) | Q(agency__in=auditable_agencies(user)))
+    from casehub.cases.models import Case
+
+    agencies = auditable_agencies(user)
+    regional_cases = Case.objects.filter(origin_agency__in=agencies).values("pk")
+    return AuditEvent.objects.filter(
+        Q(agency__in=agencies) | Q(agency__isnull=True, case_id__isnull=False, case_id__in=regional_cases))
 
 
 def local_day_start(day: date) -> datetime:

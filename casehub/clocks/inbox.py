@@ -33,7 +33,8 @@ def clocks_due(user: Any) -> Inbox | None:
     if not any(has_capability(user, c) for c in (READ_DOSSIER, APPROVE_OUTGOING)):
         return None
     today = timezone.localdate()
-    qs = due_soon(user, today=today, within_days=settings.CASEHUB_CLOCK_INBOX_DAYS)
+    window = settings.CASEHUB_CLOCK_INBOX_DAYS
+    qs = due_soon(user, today=today, within_days=window)
     items = []
     for clock in qs[:10]:
         remaining = clock.remaining_days(today)
@@ -44,5 +45,8 @@ def clocks_due(user: Any) -> Inbox | None:
             detail=f"{clock.get_kind_display()} · {describe_remaining(remaining, clock.provisional)}",
             due=clock.due_date, overdue=remaining is not None and remaining < 0,
         ))
+    # The window is in calendar days while a due date moves past weekends and holidays (CPL art. 105),
+    # so a clock opened today can be due beyond it (a 7-day clock whose 7th day is a Saturday): the
+    # panel says which clocks it holds, and the full list is one click away.
     return Inbox(key="clocks", title=gettext_lazy("期限提醒"), items=items, more_url=reverse("clocks:list"),
-                 total=qs.count())
+                 total=qs.count(), note=_("%(n)d 日内届满或已超期的期限") % {"n": window})

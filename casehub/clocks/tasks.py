@@ -48,6 +48,8 @@ def check_clocks(today: date | None = None) -> dict[str, int]:
         for clock in soon:
             clock.warned_on = today
             clock.save(update_fields=["warned_on"])
+            record_event("clock.warning", agency=clock.agency_id, obj=clock, case=clock.case_id,
+                         details={"clock": clock.pk, "kind": clock.kind, "due_date": clock.due_date})
             _notify(clock, overdue=False)
             warned += 1
     return {"overdue": overdue, "warned": warned}

@@ -19,22 +19,18 @@ signature inside stays valid. Images (JPEG/PNG/TIFF) are converted to PDF lossle
 
 from __future__ import annotations
 
-import io
 import logging
 import os
+import shutil
 import tempfile
-import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import img2pdf
-import pikepdf
-import pypdf
 from django.utils.translation import gettext as _
-from PIL import Image, UnidentifiedImageError
 
+from casehub.dossier import probe
 from casehub.dossier.limits import limit
 
 logger = logging.getLogger(__name__)
@@ -51,7 +47,7 @@ class IngestRejected(Exception):
 
 # --- file type ---------------------------------------------------------------------------------
 
-PDF, JPEG, PNG, TIFF = "pdf", "jpeg", "png", "tiff"
+PDF, JPEG, PNG, TIFF = probe.PDF, probe.JPEG, probe.PNG, probe.TIFF
 CONTENT_TYPES = {PDF: "application/pdf", JPEG: "image/jpeg", PNG: "image/png", TIFF: "image/tiff"}
 
 
@@ -87,225 +83,83 @@ def _human(n: int) -> str:
     return str(n)
 
 
-# --- PDF checks --------------------------------------------------------------------------------
+# --- examining the file (in a bounded child process, see casehub.dossier.probe) ----------------
 
-_JS_KEYS = {"/JS", "/JavaScript"}
-_EMBEDDED_KEYS = {"/EmbeddedFiles", "/EF", "/RichMedia"}
+_LIMIT_NAMES = (
+    "CASEHUB_PDF_MAX_PAGES", "CASEHUB_PDF_MAX_OBJECTS", "CASEHUB_PDF_MAX_STREAM_BYTES",
+    "CASEHUB_PDF_MAX_DECODED_BYTES", "CASEHUB_PDF_MAX_OBJSTM_BYTES", "CASEHUB_IMAGE_MAX_PIXELS",
+)
 
 
 @dataclass
 class PdfFacts:
     page_count: int
-    findings: set[str] = field(default_factory=set)
 
 
-def _walk(obj: Any, depth: int = 0) -> Iterator[pikepdf.Dictionary]:
-    """Direct dictionaries inside one indirect object (indirect children are visited on their own)."""
-    if depth > 64:
-        return
-    if isinstance(obj, pikepdf.Dictionary | pikepdf.Stream):
-        yield obj
-        for _key, value in obj.items():
-            if isinstance(value, pikepdf.Dictionary | pikepdf.Array) and not value.is_indirect:
-                yield from _walk(value, depth + 1)
-    elif isinstance(obj, pikepdf.Array):
-        for value in obj:
-            if isinstance(value, pikepdf.Dictionary | pikepdf.Array) and not value.is_indirect:
-                yield from _walk(value, depth + 1)
+def _refusal_message(refusal: probe.Refusal) -> tuple[str, str]:
+    """(code, message in the active language) for a refusal reported by the probe."""
+    p = refusal.params
+    bomb = _("PDF 文件解压后的数据量异常（超过 %(max)s），疑似“压缩炸弹”，不予接收。")
+    damaged = _("PDF 文件已损坏或格式不正确，无法读取。")
+    table: dict[str, tuple[str, Callable[[], str]]] = {
+        "pdf_encrypted": ("encrypted", lambda: _("PDF 文件已加密（设置了打开密码或权限密码），请提交未加密的文件。")),
+        "pdf_malformed": ("malformed", lambda: damaged),
+        "unreadable": ("malformed", lambda: damaged),
+        "pdf_no_pages": ("malformed", lambda: _("PDF 文件中没有任何页面。")),
+        "pdf_too_many_pages": ("bomb", lambda: _("PDF 文件有 %(n)d 页，超过单个文件 %(max)d 页的上限，请拆分后上传。")
+                               % {"n": p["n"], "max": p["max"]}),
+        "pdf_ambiguous_pages": ("ambiguous", lambda: _(
+            "PDF 文件的页面结构有歧义（不同解析器读出的页数不同：%(counts)s），不予接收。请用常规软件重新导出后上传。")
+            % {"counts": p["counts"]}),
+        "pdf_javascript": ("javascript", lambda: _(
+            "PDF 文件包含 JavaScript 脚本，出于安全原因不予接收。请导出不含脚本的 PDF 后重新上传。")),
+        "pdf_launch": ("launch", lambda: _("PDF 文件包含启动外部程序的动作（Launch），出于安全原因不予接收。")),
+        "pdf_embedded": ("embedded", lambda: _("PDF 文件包含嵌入的附件文件，不予接收。请将附件作为单独的材料上传。")),
+        "pdf_too_many_objects": ("bomb", lambda: _("PDF 文件包含的对象数超过上限（%(max)d），疑似“压缩炸弹”，不予接收。")
+                                 % {"max": p["max"]}),
+        "pdf_stream_bomb": ("bomb", lambda: bomb % {"max": _human(p["max"])}),
+        "pdf_objstm_bomb": ("bomb", lambda: bomb % {"max": _human(p["max"])}),
+        "pdf_pixels": ("pixels", lambda: _("PDF 中的图像像素数（%(w)d×%(h)d）超过上限 %(max)d。")
+                       % {"w": p["w"], "h": p["h"], "max": p["max"]}),
+        "image_pixels": ("pixels", lambda: _("图像像素数（%(w)d×%(h)d）超过上限 %(max)d，请降低扫描分辨率后重新上传。")
+                         % {"w": p["w"], "h": p["h"], "max": p["max"]}),
+        "image_pixels_unknown": ("pixels", lambda: _("图像像素数超过上限 %(max)d。") % {"max": p["max"]}),
+        "image_malformed": ("malformed_image", lambda: _("图像文件已损坏或不完整，无法读取。")),
+        "resources": ("bomb", lambda: _(
+            "检查文件所需的内存超过上限（%(max)s），疑似“压缩炸弹”，不予接收。") % {"max": _human(_budget().memory)}),
+        "timeout": ("timeout", lambda: _("检查文件超过了 %(seconds)d 秒的时间上限，文件结构异常，不予接收。")
+                    % {"seconds": _budget().seconds}),
+    }
+    code, message = table.get(refusal.reason, ("malformed", lambda: damaged))
+    return code, message()
 
 
-def _is_javascript_uri(value: Any) -> bool:
+def _budget() -> probe.Budget:
+    return probe.Budget(memory=limit("CASEHUB_INGEST_MEMORY_BYTES"), seconds=limit("CASEHUB_INGEST_SECONDS"))
+
+
+def examine(kind: str, source: Path, workdir: Path) -> dict[str, Any]:
+    """Examine an upload in the bounded child process (:mod:`casehub.dossier.probe`); returns
+    ``{"page_count": n, "converted": path-or-None}`` or raises :class:`IngestRejected`."""
+    limits = {name: limit(name) for name in _LIMIT_NAMES}
     try:
-        text = bytes(value).decode("latin-1") if value is not None else ""
-    except (TypeError, ValueError):
-        return False
-    return text.strip().lower().replace("\x00", "").startswith(("javascript:", "vbscript:"))
-
-
-def _inflated_size(raw: bytes, cap: int) -> int:
-    """Size of the zlib-inflated ``raw``, counting at most ``cap + 1`` bytes (never allocating more
-    than 1 MiB at a time): the decompression-bomb probe."""
-    inflater = zlib.decompressobj()
-    total = 0
-    data = raw
-    try:
-        while data and total <= cap:
-            out = inflater.decompress(data, 1 << 20)
-            total += len(out)
-            data = inflater.unconsumed_tail
-    except zlib.error:
-        pass  # a damaged stream is for the reader to cope with; it cannot be a bomb past here
-    return total
-
-
-def _filters(stream: pikepdf.Stream) -> list[str]:
-    value = stream.get("/Filter")
-    if value is None:
-        return []
-    if isinstance(value, pikepdf.Array):
-        return [str(v) for v in value]
-    return [str(value)]
+        return probe.run(kind, source, workdir, limits, _budget())
+    except probe.Refusal as refusal:
+        code, message = _refusal_message(refusal)
+        logger.info("upload %s refused: %s %s", source.name, refusal.reason, refusal.params)
+        raise IngestRejected(message, code=code) from None
 
 
 def inspect_pdf(path: Path) -> PdfFacts:
-    """Validate a PDF: readable by pypdf, not encrypted, within the bomb limits, no active content.
+    """Validate a PDF (see :func:`casehub.dossier.probe.examine_pdf`) within the ingest budget.
 
     Raises :class:`IngestRejected`; returns the page count otherwise.
     """
+    workdir = Path(tempfile.mkdtemp(prefix="casehub-probe-"))
     try:
-        reader = pypdf.PdfReader(str(path), strict=False)
-        if reader.is_encrypted:
-            raise IngestRejected(
-                _("PDF 文件已加密（设置了打开密码或权限密码），请提交未加密的文件。"), code="encrypted"
-            )
-        page_count = len(reader.pages)
-    except IngestRejected:
-        raise
-    except Exception as exc:  # pypdf raises many types for damaged files
-        logger.info("pypdf could not read %s: %r", path.name, exc)
-        raise IngestRejected(_("PDF 文件已损坏或格式不正确，无法读取。"), code="malformed") from exc
-    if page_count == 0:
-        raise IngestRejected(_("PDF 文件中没有任何页面。"), code="malformed")
-    max_pages = limit("CASEHUB_PDF_MAX_PAGES")
-    if page_count > max_pages:
-        raise IngestRejected(
-            _("PDF 文件有 %(n)d 页，超过单个文件 %(max)d 页的上限，请拆分后上传。") % {"n": page_count, "max": max_pages},
-            code="bomb",
-        )
-    try:
-        pdf = pikepdf.open(str(path))
-    except pikepdf.PasswordError as exc:
-        raise IngestRejected(_("PDF 文件已加密（设置了打开密码或权限密码），请提交未加密的文件。"),
-                             code="encrypted") from exc
-    except pikepdf.PdfError as exc:
-        raise IngestRejected(_("PDF 文件已损坏或格式不正确，无法读取。"), code="malformed") from exc
-    with pdf:
-        try:
-            qpdf_pages = len(pdf.pages)
-        except pikepdf.PdfError as exc:
-            raise IngestRejected(_("PDF 文件已损坏或格式不正确，无法读取。"), code="malformed") from exc
-        if qpdf_pages != page_count:
-            # The two parsers read a different page tree: a damaged or deliberately ambiguous file
-            # that would be counted, stamped and shown differently by different readers.
-            logger.info("page trees disagree in %s: pypdf %d, qpdf %d", path.name, page_count, qpdf_pages)
-            raise IngestRejected(_("PDF 文件的页面结构有歧义或已损坏（不同解析器读出的页数不同），不予接收。"),
-                                 code="malformed")
-        facts = PdfFacts(page_count=page_count)
-        _scan_objects(pdf, facts)
-    if "javascript" in facts.findings:
-        raise IngestRejected(
-            _("PDF 文件包含 JavaScript 脚本，出于安全原因不予接收。请导出不含脚本的 PDF 后重新上传。"),
-            code="javascript",
-        )
-    if "launch" in facts.findings:
-        raise IngestRejected(
-            _("PDF 文件包含启动外部程序的动作（Launch），出于安全原因不予接收。"), code="launch"
-        )
-    if "embedded" in facts.findings:
-        raise IngestRejected(
-            _("PDF 文件包含嵌入的附件文件，不予接收。请将附件作为单独的材料上传。"), code="embedded"
-        )
-    return facts
-
-
-def _scan_objects(pdf: pikepdf.Pdf, facts: PdfFacts) -> None:
-    max_objects = limit("CASEHUB_PDF_MAX_OBJECTS")
-    max_stream = limit("CASEHUB_PDF_MAX_STREAM_BYTES")
-    max_total = limit("CASEHUB_PDF_MAX_DECODED_BYTES")
-    max_pixels = limit("CASEHUB_IMAGE_MAX_PIXELS")
-    bomb = _("PDF 文件解压后的数据量异常（超过 %(max)s），疑似“压缩炸弹”，不予接收。")
-    if len(pdf.objects) > max_objects:
-        raise IngestRejected(
-            _("PDF 文件包含的对象数超过上限（%(max)d），疑似“压缩炸弹”，不予接收。") % {"max": max_objects},
-            code="bomb",
-        )
-    total = 0
-    for obj in pdf.objects:
-        for node in _walk(obj):
-            keys = set(node.keys())
-            action = node.get("/S")
-            if keys & _JS_KEYS or action == pikepdf.Name.JavaScript:
-                facts.findings.add("javascript")
-            elif action == pikepdf.Name.URI and _is_javascript_uri(node.get("/URI")):
-                facts.findings.add("javascript")  # a link that runs script in some viewers
-            if node.get("/S") == pikepdf.Name.Launch:
-                facts.findings.add("launch")
-            if keys & _EMBEDDED_KEYS or node.get("/Subtype") == pikepdf.Name.FileAttachment:
-                facts.findings.add("embedded")
-        if not isinstance(obj, pikepdf.Stream):
-            continue
-        if obj.get("/Subtype") == pikepdf.Name.Image:
-            width, height = int(obj.get("/Width", 0)), int(obj.get("/Height", 0))
-            if width * height > max_pixels:
-                raise IngestRejected(
-                    _("PDF 中的图像像素数（%(w)d×%(h)d）超过上限 %(max)d。") % {"w": width, "h": height, "max": max_pixels},
-                    code="pixels",
-                )
-        filters = _filters(obj)
-        if filters and filters[0] in ("/FlateDecode", "/Fl"):
-            size = _inflated_size(obj.read_raw_bytes(), max_stream)
-            if size > max_stream:
-                raise IngestRejected(bomb % {"max": _human(max_stream)}, code="bomb")
-            total += size
-            if total > max_total:
-                raise IngestRejected(bomb % {"max": _human(max_total)}, code="bomb")
-
-
-# --- images ------------------------------------------------------------------------------------
-
-A4_PT = (img2pdf.mm_to_pt(210), img2pdf.mm_to_pt(297))
-_A4_LAYOUT = img2pdf.get_layout_fun(A4_PT, fit=img2pdf.FitMode.into, auto_orient=True)
-
-
-def inspect_image(path: Path) -> int:
-    """Check an image (every TIFF frame): readable, complete, within the pixel limit. Returns
-    the number of frames (pages it will become)."""
-    max_pixels = limit("CASEHUB_IMAGE_MAX_PIXELS")
-    too_big = _("图像像素数（%(w)d×%(h)d）超过上限 %(max)d，请降低扫描分辨率后重新上传。")
-    try:
-        with Image.open(path) as im:
-            frames = getattr(im, "n_frames", 1)
-            for index in range(frames):
-                im.seek(index)
-                width, height = im.size
-                if width * height > max_pixels:
-                    raise IngestRejected(too_big % {"w": width, "h": height, "max": max_pixels}, code="pixels")
-                im.load()  # decodes the frame: a truncated or corrupt file fails here
-            return frames
-    except IngestRejected:
-        raise
-    except Image.DecompressionBombError as exc:
-        raise IngestRejected(_("图像像素数超过上限 %(max)d。") % {"max": max_pixels}, code="pixels") from exc
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, TypeError) as exc:
-        # Pillow's decoders raise TypeError too (e.g. "Missing dimensions" for a bare header).
-        raise IngestRejected(_("图像文件已损坏或不完整，无法读取。"), code="malformed_image") from exc
-
-
-def image_to_pdf(path: Path, out: Path) -> None:
-    """Convert an image file to a PDF at ``out``: one A4 page per image or frame, lossless."""
-    try:
-        data = img2pdf.convert(str(path), layout_fun=_A4_LAYOUT, rotation=img2pdf.Rotation.ifvalid)
-    except Exception:
-        # img2pdf parses PNG/JPEG itself and raises bare Exceptions for files Pillow accepted
-        # (bad chunk lengths), as well as for transparency and exotic modes. Re-encode each frame
-        # through Pillow, flattened onto white (lossless for what a reader sees), and retry once.
-        try:
-            data = img2pdf.convert(list(_flattened_frames(path)), layout_fun=_A4_LAYOUT)
-        except Exception as exc:
-            raise IngestRejected(_("图像文件已损坏或不完整，无法读取。"), code="malformed_image") from exc
-    out.write_bytes(data)
-
-
-def _flattened_frames(path: Path) -> Iterator[bytes]:
-    with Image.open(path) as im:
-        for index in range(getattr(im, "n_frames", 1)):
-            im.seek(index)
-            frame = im.convert("RGBA")
-            flat = Image.new("RGB", frame.size, "white")
-            flat.paste(frame, mask=frame.getchannel("A"))
-            buf = io.BytesIO()
-            flat.save(buf, format="PNG", dpi=im.info.get("dpi", (300, 300)))
-            yield buf.getvalue()
+        return PdfFacts(page_count=examine(PDF, Path(path), workdir)["page_count"])
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 # --- the pipeline ------------------------------------------------------------------------------
@@ -333,9 +187,21 @@ class Step:
     run: Callable[[IngestContext], None]
 
 
-def step_validate(ctx: IngestContext) -> None:
+def file_sha256(path: Path | str) -> str | None:
+    """SHA-256 of a file read in 1 MiB pieces; None when it cannot be read (gone already)."""
     import hashlib
 
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def step_validate(ctx: IngestContext) -> None:
     ctx.size = ctx.source.stat().st_size
     check_size(ctx.size)
     with ctx.source.open("rb") as fh:
@@ -344,31 +210,32 @@ def step_validate(ctx: IngestContext) -> None:
     if ctx.kind is None:
         raise IngestRejected(_("不支持的文件类型：只接受 PDF 文件或 JPEG、PNG、TIFF 格式的扫描图像。"),
                              code="unsupported")
-    digest = hashlib.sha256()
-    with ctx.source.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    ctx.original_sha256 = digest.hexdigest()
-    if ctx.kind == PDF:
-        ctx.page_count = inspect_pdf(ctx.source).page_count
-    else:
-        ctx.page_count = inspect_image(ctx.source)
+    ctx.original_sha256 = file_sha256(ctx.source)
+    # Checks, page count and (for images) the conversion to PDF all run in the bounded child:
+    # this process never parses the uploaded bytes (THREAT_MODEL.md F18.18).
+    result = examine(ctx.kind, ctx.source, ctx.workdir)
+    ctx.page_count = int(result["page_count"])
+    ctx.extra["converted"] = result["converted"]
 
 
 def step_normalise(ctx: IngestContext) -> None:
     if ctx.kind == PDF:
         ctx.pdf_path = ctx.source
         return
-    out = ctx.workdir / "converted.pdf"
-    image_to_pdf(ctx.source, out)
-    ctx.pdf_path = out
+    converted = ctx.extra.get("converted")
+    if not converted or not Path(converted).is_file():
+        raise IngestRejected(_("图像文件已损坏或不完整，无法读取。"), code="malformed_image")
+    ctx.pdf_path = Path(converted)
     ctx.converted = True
 
 
 def step_count_pages(ctx: IngestContext) -> None:
+    """The page count was taken in the examination, where every reader had to agree on it
+    (a PDF) or where the conversion made one page per frame (an image); it is not re-read here,
+    in the unbounded process."""
     assert ctx.pdf_path is not None
-    with pikepdf.open(str(ctx.pdf_path)) as pdf:
-        ctx.page_count = len(pdf.pages)
+    if ctx.page_count < 1:
+        raise IngestRejected(_("PDF 文件中没有任何页面。"), code="malformed")
 
 
 def run_pipeline(
@@ -382,12 +249,19 @@ def run_pipeline(
     return ctx
 
 
-def make_workdir() -> Path:
+def work_root() -> Path:
+    """Where ingest and assembly keep their plaintext working copies (one ``tmp*`` directory per run)."""
     from django.conf import settings
 
     base = Path(settings.DATA_DIR) / "ingest" / "work"
     base.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(dir=base))
+    return base
+
+
+def make_workdir() -> Path:
+    """A private working directory for one run; the run removes it, the stale-upload purge removes
+    what a killed worker left behind."""
+    return Path(tempfile.mkdtemp(dir=work_root()))
 
 
 def remove_quietly(path: Path | str | None) -> None:

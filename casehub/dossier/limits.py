@@ -20,6 +20,13 @@ DEFAULTS: dict[str, int] = {
     "CASEHUB_PDF_MAX_OBJECTS": 2_000_000,
     "CASEHUB_PDF_MAX_STREAM_BYTES": 512 * 1024**2,  # one decoded stream
     "CASEHUB_PDF_MAX_DECODED_BYTES": 8 * 1024**3,  # all decoded streams together
+    # One object stream (/Type /ObjStm) inflated: it holds only dictionaries and arrays, so a
+    # real one is kilobytes; a large one is padding meant to be inflated by whoever resolves it.
+    "CASEHUB_PDF_MAX_OBJSTM_BYTES": 64 * 1024**2,
+    # The child process that examines an upload: its address-space limit and its time limit
+    # (CPU seconds, and wall-clock seconds plus 10). Whatever a parser inflates, it inflates there.
+    "CASEHUB_INGEST_MEMORY_BYTES": 1024**3,
+    "CASEHUB_INGEST_SECONDS": 120,
 }
 
 

@@ -10,9 +10,11 @@ page mapping are fixed, and ``assembled`` when its signed PDF is stored.
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -173,6 +175,9 @@ class _Job(models.Model):
     progress = models.PositiveSmallIntegerField(_("进度"), default=0)  # percent
     message = models.TextField(_("说明"), blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The last sign of life of a run (each progress step); a job unfinished and silent for longer
+    # than the broker's redelivery time is shown as stalled and may be retried (see ``stalled``).
+    updated_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -182,6 +187,17 @@ class _Job(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in (JobStatus.DONE, JobStatus.FAILED)
+
+    @property
+    def stalled(self) -> bool:
+        """Unfinished, and no sign of life for twice the broker's redelivery time: the broker
+        would have handed a dead worker's task on by now, so the message itself is gone (a web
+        process died before queueing it, the broker lost it). The user may retry such a job."""
+        if self.is_finished:
+            return False
+        last = self.updated_at or self.created_at
+        quiet = timedelta(seconds=2 * settings.CASEHUB_TASK_VISIBILITY_TIMEOUT)
+        return last is not None and timezone.now() - last > quiet
 
 
 class IngestJob(_Job):

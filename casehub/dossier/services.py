@@ -196,9 +196,11 @@ def ingest_upload(
 
 
 def purge_stale_uploads(*, older_than: timedelta = timedelta(hours=24), user: Any = None) -> int:
-    """Remove chunked uploads abandoned before ``older_than`` (and their partial files), and
-    staged files no job refers to any more (left by a crash). Housekeeping of temporary data:
-    nothing of the dossier changes, so there is no audit event. Returns the number removed."""
+    """Remove chunked uploads abandoned before ``older_than`` (and their partial files), staged
+    files no job refers to any more, and working directories of ingest/assembly runs untouched
+    since ``older_than`` (both left by a crashed worker: plaintext copies of case documents, so
+    personal data as well as disk). Housekeeping of temporary data: nothing of the dossier
+    changes, so there is no audit event. Returns the number removed."""
     cutoff = timezone.now() - older_than
     stale = ChunkedUpload.objects.filter(completed=False, created_at__lt=cutoff)
     if user is not None:
@@ -215,7 +217,16 @@ def purge_stale_uploads(*, older_than: timedelta = timedelta(hours=24), user: An
             if str(path) not in referenced and path.stat().st_mtime < cutoff.timestamp():
                 ingest.remove_quietly(path)
                 removed += 1
+        for workdir in ingest.work_root().glob("tmp*"):
+            # A live run touches its directory with every file it writes; a day without is a dead run.
+            if workdir.is_dir() and _newest_mtime(workdir) < cutoff.timestamp():
+                shutil.rmtree(workdir, ignore_errors=True)
+                removed += 1
     return removed
+
+
+def _newest_mtime(directory: Path) -> float:
+    return max([directory.stat().st_mtime, *(p.stat().st_mtime for p in directory.rglob("*"))])
 
 
 def _dispatch(task_name: str, *args: Any) -> None:
@@ -230,9 +241,19 @@ def _dispatch(task_name: str, *args: Any) -> None:
         transaction.on_commit(lambda: task.delay(*args))
 
 
+FINISHED = (JobStatus.DONE, JobStatus.FAILED)
+
+
+def _unfinished(job: IngestJob | AssemblyJob) -> Any:
+    """The job's row, unless it is finished. Every write of a run goes through this: a task the
+    broker delivered twice (a run outlasting the visibility timeout, a user's retry) must never
+    turn a finished job back to "running", nor a done one into failed."""
+    return type(job).objects.filter(pk=job.pk).exclude(status__in=FINISHED)
+
+
 def _set_progress(job: IngestJob | AssemblyJob, *, step: str, progress: int, status: str = JobStatus.RUNNING) -> None:
     job.step, job.progress, job.status = step, progress, status
-    type(job).objects.filter(pk=job.pk).update(step=step, progress=progress, status=status)
+    _unfinished(job).update(step=step, progress=progress, status=status, updated_at=timezone.now())
 
 
 def run_ingest_job(job_id: str) -> IngestJob:
@@ -263,20 +284,15 @@ def run_ingest_job(job_id: str) -> IngestJob:
             raise ingest.IngestRejected(_("上传的文件已不存在，请重新上传。"), code="missing")
         ingest.run_pipeline(ctx, steps, lambda step, pct: _set_progress(job, step=step.name, progress=pct))
     except ingest.IngestRejected as rejected:
-        _fail(job, rejected.message, code=rejected.code)
+        _fail(job, rejected.message, code=rejected.code, ctx=ctx)
     except PermissionDenied as denied:
-        _fail(job, str(denied), code="permission")
+        _fail(job, str(denied), code="permission", ctx=ctx)
     except StorageUnavailable:
         logger.warning("ingest job %s: object store unavailable", job.pk, exc_info=True)
-        _fail(job, _("对象存储暂时不可用，文件未入卷。请稍后重新上传。"), code="storage_unavailable")
+        _fail(job, _("对象存储暂时不可用，文件未入卷。请稍后重新上传。"), code="storage_unavailable", ctx=ctx)
     except Exception:
         logger.exception("ingest job %s failed", job.pk)
-        _fail(job, _("处理过程中发生内部错误，文件未入卷。请重试或联系系统管理员。"), code="internal")
-    else:
-        IngestJob.objects.filter(pk=job.pk).update(
-            status=JobStatus.DONE, progress=100, step="done", document=ctx.document, finished_at=timezone.now(),
-            message="", staged_path="",
-        )
+        _fail(job, _("处理过程中发生内部错误，文件未入卷。请重试或联系系统管理员。"), code="internal", ctx=ctx)
     finally:
         ingest.remove_quietly(job.staged_path)
         shutil.rmtree(workdir, ignore_errors=True)
@@ -284,14 +300,20 @@ def run_ingest_job(job_id: str) -> IngestJob:
     return job
 
 
-def _fail(job: IngestJob, message: str, *, code: str) -> None:
+def _fail(job: IngestJob, message: str, *, code: str, ctx: ingest.IngestContext) -> None:
+    # The refused bytes are not kept, so the trail keeps their fingerprint: whoever later holds a
+    # copy of the file can prove it is the one that was refused (None if the file was already gone).
+    sha256 = ctx.original_sha256 or ingest.file_sha256(ctx.source)
     with transaction.atomic():
-        IngestJob.objects.filter(pk=job.pk).update(
-            status=JobStatus.FAILED, message=message, finished_at=timezone.now(), staged_path="",
-        )
+        if not _unfinished(job).update(
+            status=JobStatus.FAILED, message=message, finished_at=timezone.now(), updated_at=timezone.now(),
+            staged_path="",
+        ):
+            return  # another delivery of this task finished the job: its outcome stands
         record_event(
             "document.rejected", actor=job.created_by, agency=job.agency, obj=job.case, case=job.case,
-            details={"filename": job.original_filename, "size": job.size, "code": code, "reason": message},
+            details={"filename": job.original_filename, "size": job.size, "sha256": sha256, "code": code,
+                     "reason": message},
         )
 
 
@@ -323,10 +345,15 @@ def _insert_position(volume: Volume, category: str) -> int:
     return position
 
 
-def _record_document(job: IngestJob, ctx: ingest.IngestContext) -> Document:
+def _record_document(job: IngestJob, ctx: ingest.IngestContext) -> Document | None:
+    """File the stored PDF and finish the job in one transaction; a second delivery of the same
+    task finds the job finished under the lock and files nothing (returns the first's document)."""
     user = job.created_by
     with transaction.atomic():
         case = _lock_case(job.case_id)
+        locked_job = IngestJob.objects.select_for_update().get(pk=job.pk)
+        if locked_job.is_finished:
+            return locked_job.document
         # The case may have been transferred while the file was processed (CPL art. 162: once sent,
         # the dossier belongs to the receiving stage); the sender can no longer add to it.
         check_can_upload(user, case, job.part)
@@ -345,6 +372,11 @@ def _record_document(job: IngestJob, ctx: ingest.IngestContext) -> Document:
                 "original_sha256": document.original_sha256,
                 "supersedes": document.supersedes_id, "reason": document.reason,
             },
+        )
+        now = timezone.now()
+        IngestJob.objects.filter(pk=job.pk).update(
+            status=JobStatus.DONE, progress=100, step="done", document=document, finished_at=now, updated_at=now,
+            message="", staged_path="",
         )
     return document
 
@@ -688,6 +720,37 @@ def start_assembly(*, case: Case, acting_user: Any, part: str = Part.MAIN) -> As
     return job
 
 
+def retry_job(job: IngestJob | AssemblyJob, *, acting_user: Any) -> IngestJob | AssemblyJob:
+    """Queue a stalled job's task again (the page's and the API's "retry").
+
+    Only a job of the user's own agency, and only a stalled one (``_Job.stalled``): a job that is
+    moving is left to its worker. Safe even if the "stalled" run is in fact alive: both deliveries
+    meet at the job row and the case lock, and the second files nothing. An upload whose staged
+    file is gone ends as a failed job saying so.
+    """
+    if acting_user.agency_id != job.agency_id or not can_act(acting_user, job.case):
+        raise PermissionDenied(_("只能重试本机关承办案件的任务。"))
+    # The right that starts the job also retries it.
+    if isinstance(job, IngestJob):
+        check_can_upload(acting_user, job.case, job.part)
+    else:
+        from casehub.agencies.permissions import ASSEMBLE_VOLUME
+
+        if not has_capability(acting_user, ASSEMBLE_VOLUME):
+            raise PermissionDenied(_("只能重试本机关承办案件的任务。"))
+    if not job.stalled:
+        raise ValidationError(_("该任务未停滞，无需重试。"))
+    with transaction.atomic():
+        _unfinished(job).update(updated_at=timezone.now())  # a fresh window before it counts as stalled again
+        kind = "ingest" if isinstance(job, IngestJob) else "assembly"
+        record_event(f"{kind}.retried", actor=acting_user, agency=acting_user.agency, obj=job.case, case=job.case,
+                     details={"job": str(job.pk), "status": job.status, "step": job.step, "progress": job.progress})
+    _dispatch("casehub.dossier.tasks.ingest_document" if kind == "ingest" else "casehub.dossier.tasks.assemble_volumes",
+              str(job.pk))
+    job.refresh_from_db()
+    return job
+
+
 def run_assembly_job(job_id: str) -> AssemblyJob:
     job = AssemblyJob.objects.select_related("case", "agency", "created_by").get(pk=job_id)
     if job.is_finished:
@@ -696,31 +759,31 @@ def run_assembly_job(job_id: str) -> AssemblyJob:
         _set_progress(job, step="seal", progress=0)
         volumes = seal_and_assemble(job.case, part=job.part, agency=job.agency, acting_user=job.created_by, job=job)
     except (ValidationError, PermissionDenied) as exc:
-        AssemblyJob.objects.filter(pk=job.pk).update(
-            status=JobStatus.FAILED, message="; ".join(getattr(exc, "messages", [str(exc)])), finished_at=timezone.now()
+        _unfinished(job).update(
+            status=JobStatus.FAILED, message="; ".join(getattr(exc, "messages", [str(exc)])), finished_at=timezone.now(), updated_at=timezone.now()
         )
     except StorageUnavailable:
         logger.warning("assembly job %s: object store unavailable", job.pk, exc_info=True)
-        AssemblyJob.objects.filter(pk=job.pk).update(
-            status=JobStatus.FAILED, message=_("对象存储暂时不可用，组卷未完成。请稍后重试。"), finished_at=timezone.now()
+        _unfinished(job).update(
+            status=JobStatus.FAILED, message=_("对象存储暂时不可用，组卷未完成。请稍后重试。"), finished_at=timezone.now(), updated_at=timezone.now()
         )
     except Exception:
         logger.exception("assembly job %s failed", job.pk)
-        AssemblyJob.objects.filter(pk=job.pk).update(
+        _unfinished(job).update(
             status=JobStatus.FAILED, message=_("组卷过程中发生内部错误，请重试或联系系统管理员。"),
-            finished_at=timezone.now(),
+            finished_at=timezone.now(), updated_at=timezone.now(),
         )
     else:
         job.volumes.add(*volumes)
-        AssemblyJob.objects.filter(pk=job.pk).update(
-            status=JobStatus.DONE, progress=100, step="done", finished_at=timezone.now()
+        _unfinished(job).update(
+            status=JobStatus.DONE, progress=100, step="done", finished_at=timezone.now(), updated_at=timezone.now()
         )
     job.refresh_from_db()
     return job
 
 
 __all__ = [
-    "add_generated_document", "assemble_volume", "ingest_upload", "main_file_documents", "reorder_documents",
+    "add_generated_document", "assemble_volume", "ingest_upload", "main_file_documents", "reorder_documents", "retry_job",
     "seal_and_assemble_main_volumes", "seal_volumes", "start_assembly", "visible_documents", "visible_volumes",
 ]
 

@@ -15,13 +15,11 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import (
-    FileResponse,
     Http404,
     HttpRequest,
     HttpResponse,
     HttpResponseBadRequest,
     JsonResponse,
-    StreamingHttpResponse,
 )
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -39,7 +37,9 @@ from casehub.dossier.forms import ChunkedStartForm, DocumentMetadataForm, Upload
 from casehub.dossier.limits import limit
 from casehub.dossier.models import AssemblyJob, ChunkedUpload, Document, IngestJob, Part, VolumeStatus
 from casehub.dossier.selectors import get_visible_document, get_visible_volume
-from casehub.objectstore import services as objectstore
+from casehub.objectstore.responses import object_response
+from casehub.objectstore.views import corrupt_object_response
+from storage import IntegrityError, StorageUnavailable
 
 # The browser sends large files in pieces of this size (below DATA_UPLOAD_MAX_MEMORY_SIZE).
 CHUNK_BYTES = 8 * 1024 * 1024
@@ -124,6 +124,24 @@ def case_jobs(request: HttpRequest, case_pk: int) -> HttpResponse:
     """The progress panel, polled by htmx every second while something is running."""
     case = _case_for_reader(request, case_pk)
     return render(request, "dossier/_jobs.html", {"case": case, "jobs": _recent_jobs(request.user, case)})
+
+
+@login_required
+@require_POST
+def retry_job(request: HttpRequest, kind: str, pk: str) -> HttpResponse:
+    """Retry a stalled ingest or assembly job of the user's agency (the panel shows the button)."""
+    model = {"ingest": IngestJob, "assembly": AssemblyJob}.get(kind)
+    job = model.objects.filter(pk=pk, agency_id=request.user.agency_id).select_related("case").first() if model else None
+    if job is None:
+        raise Http404
+    get_visible_case(request.user, job.case_id)
+    try:
+        services.retry_job(job, acting_user=request.user)  # PermissionDenied: 403
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.info(request, _("已重新提交该任务。"))
+    return redirect("dossier:case", case_pk=job.case_id)
 
 
 # --- uploads -----------------------------------------------------------------------------------
@@ -323,14 +341,28 @@ def document_detail(request: HttpRequest, pk: int) -> HttpResponse:
     })
 
 
-def _pdf_response(request: HttpRequest, stored: Any, filename: str) -> StreamingHttpResponse:
-    reader = objectstore.open_object(stored)
+def _pdf_response(request: HttpRequest, obj: Any, stored: Any, filename: str, kind: str,
+                  **details: Any) -> HttpResponse:
+    """The PDF, inline (the reader's frame) or as an attachment (?download=1). ``{kind}.downloaded``
+    is recorded once the last byte went out; a store that is down or bytes that no longer match
+    their SHA-256 (checked before the first byte, F18.22) answer 503 and, like a stream that
+    breaks, are recorded as ``{kind}.download_failed``."""
     inline = request.GET.get("download") != "1"
-    response = FileResponse(reader, content_type="application/pdf", as_attachment=not inline, filename=filename)
-    response["Content-Length"] = str(stored.size)
-    response["Cache-Control"] = "private, no-store"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+
+    def failed(reason: str) -> None:
+        _audit_read(request, f"{kind}.download_failed", obj, obj.case_id, reason=reason, inline=inline, **details)
+
+    try:
+        return object_response(
+            stored, filename=filename, inline=inline, on_failed=failed,
+            on_delivered=lambda: _audit_read(request, f"{kind}.downloaded", obj, obj.case_id, inline=inline,
+                                             **details))
+    except IntegrityError as exc:
+        failed(f"{exc.__class__.__name__}: {exc}")
+        return corrupt_object_response(stored.sha256)
+    except StorageUnavailable as exc:
+        failed(f"{exc.__class__.__name__}: {exc}")
+        return HttpResponse(_("存储服务暂不可用，请稍后重试。"), status=503, content_type="text/plain; charset=utf-8")
 
 
 @xframe_options_sameorigin
@@ -339,9 +371,8 @@ def _pdf_response(request: HttpRequest, stored: Any, filename: str) -> Streaming
 def document_file(request: HttpRequest, pk: int) -> HttpResponse:
     """The document's PDF, inline (for the reader's frame) or as an attachment (?download=1)."""
     doc = get_visible_document(request.user, pk)
-    _audit_read(request, "document.downloaded", doc, doc.case_id, title=doc.title, sha256=doc.sha256,
-                inline=request.GET.get("download") != "1")
-    return _pdf_response(request, doc.stored, f"{doc.title}.pdf")
+    return _pdf_response(request, doc, doc.stored, f"{doc.title}.pdf", "document", title=doc.title,
+                         sha256=doc.sha256)
 
 
 @login_required
@@ -368,8 +399,7 @@ def volume_file(request: HttpRequest, pk: int) -> HttpResponse:
     volume = get_visible_volume(request.user, pk)
     if volume.assembled is None:
         raise Http404
-    _audit_read(request, "volume.downloaded", volume, volume.case_id, number=volume.number, sha256=volume.sha256,
-                inline=request.GET.get("download") != "1")
-    return _pdf_response(request, volume.assembled, f"{volume.title or volume.number}.pdf")
+    return _pdf_response(request, volume, volume.assembled, f"{volume.title or volume.number}.pdf", "volume",
+                         number=volume.number, sha256=volume.sha256)
 
 

@@ -23,9 +23,11 @@ Deterministic for a seed: the random choices come from ``random.Random(f"{seed}:
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import heapq
 import random
 import tempfile
+import threading
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -103,27 +105,84 @@ class SimulatedClock:
 
 
 _REAL_NOW = timezone.now
+# The clock in force for the current thread (or asyncio task); None everywhere else.
+_ACTIVE_CLOCK: contextvars.ContextVar[SimulatedClock | None] = contextvars.ContextVar("casehub_sim_clock",
+                                                                                      default=None)
+
+
+def _scoped_now() -> datetime:
+    clock = _ACTIVE_CLOCK.get()
+    return clock() if clock is not None else _REAL_NOW()
+
+
+_PATCH_LOCK = threading.Lock()
+_PATCH_STATE: dict[str, Any] = {"blocks": 0, "fields": []}
 
 
 @contextlib.contextmanager
 def simulated_time(clock: SimulatedClock) -> Iterator[None]:
-    """``timezone.now`` (and every model field defaulting to it) answers ``clock`` inside the block."""
-    patched_fields = []
-    for model in apps.get_models():
-        for f in model._meta.concrete_fields:
-            if f.default is _REAL_NOW:
-                patched_fields.append(f)
-    timezone.now = clock  # type: ignore[assignment]
-    for f in patched_fields:
-        f.default = clock
-        f.__dict__.pop("_get_default", None)
+    """Inside the block, in this thread only, ``timezone.now`` and the fields defaulting to it
+    answer ``clock``.
+
+    The engine and the models read ``django.utils.timezone.now`` (fields hold the function itself as
+    their default), so the simulator has to put a stand-in there; the stand-in consults a context
+    variable, so a request served by another thread of the same process during a simulation still
+    gets the real time, and the original function is back in every place when the last block ends,
+    however it ends."""
+    with _PATCH_LOCK:
+        if _PATCH_STATE["blocks"] == 0:
+            fields = [f for model in apps.get_models() for f in model._meta.concrete_fields
+                      if f.default is _REAL_NOW]
+            timezone.now = _scoped_now  # type: ignore[assignment]
+            for f in fields:
+                f.default = _scoped_now
+                f.__dict__.pop("_get_default", None)
+            _PATCH_STATE["fields"] = fields
+        _PATCH_STATE["blocks"] += 1
+    token = _ACTIVE_CLOCK.set(clock)
     try:
         yield
     finally:
-        timezone.now = _REAL_NOW  # type: ignore[assignment]
-        for f in patched_fields:
-            f.default = _REAL_NOW
-            f.__dict__.pop("_get_default", None)
+        _ACTIVE_CLOCK.reset(token)
+        with _PATCH_LOCK:
+            _PATCH_STATE["blocks"] -= 1
+            if _PATCH_STATE["blocks"] == 0:
+                timezone.now = _REAL_NOW  # type: ignore[assignment]
+                for f in _PATCH_STATE["fields"]:
+                    f.default = _REAL_NOW
+                    f.__dict__.pop("_get_default", None)
+                _PATCH_STATE["fields"] = []
+
+
+# --- where a simulation may run ---------------------------------------------------------------------------
+
+# The region code of the simulation district's agencies: "99" is no province of the national
+# administrative division codes (GB/T 2260), so no real agency carries it.
+SIMULATION_REGION = "990001"
+
+
+def real_case_count() -> int:
+    """Cases in this database that no simulation made (their registering agency is a real one)."""
+    from casehub.cases.models import Case
+
+    return Case.objects.exclude(origin_agency__region=SIMULATION_REGION).count()
+
+
+def refuse_unsafe_target(*, into_existing: bool) -> None:
+    """A simulation writes cases, packages and audit events that are never deleted (the trail is
+    append-only): refuse a production installation always, and a database that already holds real
+    cases unless the operator said so explicitly."""
+    from django.conf import settings
+
+    if getattr(settings, "PRODUCTION", False):
+        raise SimulationError("simulate refuses to run with CASEHUB_ENV=production: simulated cases and "
+                              "their audit events could never be removed from the trail.")
+    if not into_existing:
+        real = real_case_count()
+        if real:
+            raise SimulationError(
+                f"this database holds {real} case(s) that no simulation made; simulated events would "
+                "join their append-only audit trail. Use an empty database, or pass --into-existing.")
 
 
 # --- actors ---------------------------------------------------------------------------------------------
@@ -137,10 +196,10 @@ class Actors:
     users: dict[str, Any]
 
 
-def ensure_actors(prefix: str = "SIM", region: str = "990001") -> Actors:
+def ensure_actors(prefix: str = "SIM", region: str = SIMULATION_REGION) -> Actors:
     """A district of agencies and one user per role for the simulation (created once, reused)."""
+    from casehub.accounts.services import create_user
     from casehub.agencies.models import User
-    from casehub.agencies.services import create_user
 
     def agency(kind: str, code: str, name: str, **extra: Any) -> Agency:
         found, _created = Agency.objects.get_or_create(

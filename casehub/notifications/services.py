@@ -39,9 +39,15 @@ def notify(
             )
             if was_created:
                 created.append(note)
+        # One event per recipient agency: each belongs to its agency's region (an auditor of another
+        # region must not read who was told what).
+        by_agency: dict[Any, list[int]] = {}
+        for note in created:
+            by_agency.setdefault(note.recipient.agency_id, []).append(note.recipient_id)
+        for agency_id, told in by_agency.items():
+            record_event("notification.sent", case=case, agency=agency_id,
+                         details={"kind": kind, "key": key, "recipients": told})
         if created:
-            record_event("notification.sent", case=case,
-                         details={"kind": kind, "key": key, "recipients": [n.recipient_id for n in created]})
             if email_enabled():
                 ids = [n.pk for n in created]
                 transaction.on_commit(lambda: _send_emails(ids))

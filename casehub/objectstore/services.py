@@ -10,11 +10,13 @@ case and the action.
 
 from __future__ import annotations
 
+import tempfile
 import threading
 import time
 from collections.abc import Iterable
 from datetime import timedelta
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 from django.conf import settings
 from django.core import signing
@@ -23,7 +25,7 @@ from django.db import models, transaction
 from django.urls import reverse
 
 from casehub.objectstore.models import StoredObject
-from storage import ObjectRef, ObjectStore, VerifyingReader, open_store
+from storage import CHUNK_SIZE, ObjectRef, ObjectStore, VerifyingReader, open_store
 from storage.base import Readable, check_expires, check_sha256
 from storage.directory import DirectoryStore
 
@@ -121,6 +123,42 @@ def _sha(obj_or_sha: StoredObject | str) -> str:
 def open_object(obj_or_sha: StoredObject | str) -> VerifyingReader:
     """A verifying reader (context manager); raises storage.IntegrityError on altered bytes."""
     return get_store().open(_sha(obj_or_sha))
+
+
+# Objects up to this size are verified in full before the first byte is sent (settings:
+# CASEHUB_VERIFY_BEFORE_SEND_BYTES); the copy spills from memory to disk above SPOOL_IN_MEMORY.
+DEFAULT_VERIFY_BEFORE_SEND = 256 * 1024 * 1024
+SPOOL_IN_MEMORY = 1024 * 1024
+
+
+def open_for_delivery(obj_or_sha: StoredObject | str) -> IO[bytes] | VerifyingReader:
+    """The object's bytes for an HTTP response, ready to read from the start (THREAT_MODEL F18.22).
+
+    An object up to ``CASEHUB_VERIFY_BEFORE_SEND_BYTES`` (default 256 MiB) is read through the
+    verifying reader into a spooled temporary file first, so altered bytes raise
+    :class:`storage.IntegrityError` here, before the response starts: the client gets a clear
+    error and not one byte of the object. A larger object is returned as the verifying reader
+    itself and streamed: the check runs on the read that would deliver the last bytes, so the
+    transfer is cut short (fewer bytes than ``Content-Length``, which every HTTP client reports as
+    a failed download) and the client never holds the complete altered file. Raises
+    ``ObjectNotFound`` and ``StorageUnavailable`` like :func:`open_object`.
+    """
+    reader = open_object(obj_or_sha)
+    limit = int(getattr(settings, "CASEHUB_VERIFY_BEFORE_SEND_BYTES", DEFAULT_VERIFY_BEFORE_SEND))
+    if reader.size > limit:
+        return reader
+    spool_dir = Path(settings.DATA_DIR) / "delivery"
+    spool_dir.mkdir(parents=True, exist_ok=True)
+    copy = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY, dir=spool_dir)  # noqa: SIM115 - returned open
+    try:
+        with reader:
+            for chunk in iter(lambda: reader.read(CHUNK_SIZE), b""):
+                copy.write(chunk)
+    except BaseException:
+        copy.close()
+        raise
+    copy.seek(0)
+    return copy
 
 
 def read_bytes(obj_or_sha: StoredObject | str) -> bytes:

@@ -11,7 +11,10 @@ from casehub.objectstore.sweep import run_sweep
 from storage import StorageUnavailable
 
 
-@shared_task(name="casehub.objectstore.verify_storage")
+# Acknowledged on receipt, unlike the other tasks: a sweep of a large store can outlast the broker's
+# visibility timeout, and a redelivered copy would start a second full re-hash beside the first.
+# A sweep lost with its worker is simply the next scheduled one.
+@shared_task(name="casehub.objectstore.verify_storage", acks_late=False)
 def verify_storage(scope: str = StorageSweep.Scope.REFERENCED) -> dict[str, Any]:
     """Run the sweep; its result is kept in a StorageSweep row for the auditor view.
 

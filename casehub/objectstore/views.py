@@ -8,24 +8,39 @@ outside an authenticated intranet session.
 
 from __future__ import annotations
 
+import logging
+
 from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from casehub.agencies import permissions as p
 from casehub.objectstore.models import StorageSweep
-from casehub.objectstore.services import LinkExpired, get_store, read_download_token
-from storage import ObjectNotFound, StorageUnavailable
+from casehub.objectstore.services import LinkExpired, open_for_delivery, read_download_token
+from storage import IntegrityError, ObjectNotFound, StorageUnavailable
 from storage.base import content_disposition
 
 SWEEPS_SHOWN = 20
 SAFE_INLINE_TYPES = frozenset({
     "application/pdf", "image/png", "image/jpeg", "image/gif", "image/webp", "image/tiff", "text/plain",
 })
+
+
+logger = logging.getLogger("casehub.objectstore")
+
+
+def corrupt_object_response(sha256: str) -> HttpResponse:
+    """503 for an object whose stored bytes no longer match their SHA-256 (THREAT_MODEL F18.22):
+    not one byte of it is sent. The integrity sweep lists it for the operators."""
+    logger.error("refused to deliver object %s: its stored bytes do not match its SHA-256", sha256)
+    return HttpResponse(
+        _("文件完整性校验失败：存储中的内容与登记的 SHA-256 摘要不符，已拒绝发送。请联系系统管理员从备份恢复。"),
+        status=503, content_type="text/plain; charset=utf-8",
+    )
 
 
 def _problem_labels() -> dict[str, str]:
@@ -44,21 +59,21 @@ def download(request: HttpRequest, token: str) -> HttpResponse:
     if "u" in payload and payload["u"] != request.user.pk:
         # A link bound to another user's session: answer as if it did not exist.
         raise Http404(_("下载链接无效。"))
-    store = get_store()
     try:
-        reader = store.open(payload["h"])
+        # Verified before the first byte up to CASEHUB_VERIFY_BEFORE_SEND_BYTES; larger objects
+        # are cut short before their last chunk (see open_for_delivery).
+        body = open_for_delivery(payload["h"])
     except ObjectNotFound as exc:
         raise Http404(_("文件不存在。")) from exc
     except StorageUnavailable:
         return HttpResponse(_("存储服务暂不可用，请稍后重试。"), status=503, content_type="text/plain; charset=utf-8")
-    # Streamed through the verifying reader: altered bytes raise before the last chunk is sent,
-    # so the client sees a truncated (failed) transfer, never a complete altered file.
+    except IntegrityError:
+        return corrupt_object_response(payload["h"])
     content_type = payload["t"]
     # Only types a browser renders without running anything are shown inline; anything else
     # (HTML, SVG, …) is always a download, so a stored file can never script our origin.
     inline = bool(payload["i"]) and content_type.split(";")[0].strip().lower() in SAFE_INLINE_TYPES
-    response = StreamingHttpResponse(_closing_iter(reader), content_type=content_type)
-    response["Content-Length"] = str(reader.size)
+    response = FileResponse(body, content_type=content_type)
     response["Content-Disposition"] = content_disposition(payload["f"], inline=inline)
     response["Cache-Control"] = "private, no-store"
     response["X-Content-Type-Options"] = "nosniff"
@@ -68,11 +83,6 @@ def download(request: HttpRequest, token: str) -> HttpResponse:
         response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response["X-Casehub-SHA256"] = payload["h"]
     return response
-
-
-def _closing_iter(reader):
-    with reader:
-        yield from reader
 
 
 @login_required

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import logging
 import threading
 import time
@@ -56,6 +58,10 @@ def _kek() -> bytes:
     raw = getattr(settings, "KEY_ENCRYPTION_KEY", None)
     if not raw:
         raise PkiError("KEY_ENCRYPTION_KEY is not configured (CASEHUB_KEY_ENCRYPTION_KEY)")
+    return _decode_kek(raw)
+
+
+def _decode_kek(raw: str) -> bytes:
     try:
         kek = base64.b64decode(raw, validate=True)
     except (binascii.Error, ValueError):
@@ -65,9 +71,52 @@ def _kek() -> bytes:
     return kek
 
 
+def key_encryption_key() -> bytes:
+    """The configured key-encryption key (32 bytes); raises PkiError when missing or malformed."""
+    return _kek()
+
+
+# Other sealed secrets (webhook signing secrets) re-sealed by :func:`rewrap_keys`: callables
+# taking (old, new) key-encryption keys and returning how many they changed.
+REWRAP_HOOKS: list = []
+
+
 def _aad(kind: str, fp: str) -> bytes:
     # Binds each blob to the record it belongs to: a blob copied to another row does not open.
     return f"casehub-pki/{kind}/{fp}".encode()
+
+
+def kek_fingerprint(kek_b64: str | None = None) -> str:
+    """A fingerprint that names a key-encryption key without revealing it (HMAC-SHA256 of a fixed
+    label under the key, 16 hex digits). A backup records it so a restore can tell, before loading
+    anything, whether the private keys in the dump will open with the key it was given."""
+    kek = _kek() if kek_b64 is None else _decode_kek(kek_b64)
+    return hmac.new(kek, b"casehub-pki/kek-fingerprint/v1", hashlib.sha256).hexdigest()[:16]
+
+
+def keys_needed_for_signing() -> list[tuple[str, object]]:
+    """The stored private keys a platform signs with: the current root's (certificates, CRLs) and
+    every active signing certificate's. Retired and revoked keys never sign again."""
+    rows: list[tuple[str, object]] = [
+        ("ca", ca) for ca in CertificateAuthority.objects.filter(is_current=True).exclude(encrypted_key=None)
+    ]
+    rows += [("cert", sc) for sc in SigningCertificate.objects.filter(status=SigningCertificate.Status.ACTIVE)
+             .order_by("holder")]
+    return rows
+
+
+def keys_that_do_not_open() -> list[str]:
+    """Which of :func:`keys_needed_for_signing` do not decrypt with the configured key-encryption
+    key, as readable names ("root …", a certificate holder). Empty: this platform can sign."""
+    kek = _kek()
+    failed: list[str] = []
+    for kind, row in keys_needed_for_signing():
+        try:
+            signing_keys.decrypt_private_key(bytes(row.encrypted_key), kek,  # type: ignore[attr-defined]
+                                             aad=_aad(kind, row.fingerprint))  # type: ignore[attr-defined]
+        except SigningError:
+            failed.append(f"root {row.name}" if kind == "ca" else f"{row.holder} certificate {row.serial[:16]}")  # type: ignore[attr-defined]
+    return failed
 
 
 def _pem(cert: x509.Certificate) -> str:
@@ -468,6 +517,8 @@ def rewrap_keys(old_kek_b64: str, *, actor=None) -> int:
         row.encrypted_key = signing_keys.encrypt_private_key(key, new, aad=aad)  # type: ignore[attr-defined]
         row.save(update_fields=["encrypted_key"])  # type: ignore[attr-defined]
         changed += 1
+    for hook in REWRAP_HOOKS:
+        changed += hook(old, new)
     _changed()
     record_event("pki.keys_rewrapped", actor=actor, details={"changed": changed, "total": len(rows)})
     return changed

@@ -29,6 +29,7 @@ class Inbox:
     items: list[InboxItem] = field(default_factory=list)
     more_url: str = ""
     total: int | None = None
+    note: str | Promise = ""  # what the inbox holds, when the title alone does not say (e.g. a window)
 
 
 _PROVIDERS: list[Callable[[Any], Inbox | None]] = []

@@ -6,6 +6,7 @@ import hashlib
 from datetime import timedelta
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -81,8 +82,15 @@ def test_system_client_belongs_to_one_agency_and_acts_as_its_named_role(district
     assert AuditEvent.objects.filter(action="api.client_registered").count() == 1
 
 
+def session_as(user) -> APIClient:
+    """A signed-in browser session: where credentials are issued (a credential cannot issue them)."""
+    client = APIClient()
+    client.force_login(user)
+    return client
+
+
 def test_only_the_agency_admin_registers_clients_and_only_for_roles_of_the_agency(district, api_as):
-    admin = api_as(district.police_admin)
+    admin = session_as(district.police_admin)
     created = admin.post("/api/v1/clients/", {"name": "警综平台", "role": "investigator"}, format="json")
     assert created.status_code == 201, created.content
     assert created.json()["token"].startswith("chk_")
@@ -99,7 +107,7 @@ def test_only_the_agency_admin_registers_clients_and_only_for_roles_of_the_agenc
 
 
 def test_revoking_a_client_stops_it_at_once(district, api_as):
-    admin = api_as(district.police_admin)
+    admin = session_as(district.police_admin)
     created = admin.post("/api/v1/clients/", {"name": "警综平台", "role": "investigator"}, format="json").json()
     client = bearer(created["token"])
     assert client.get("/api/v1/me/").status_code == 200
@@ -198,3 +206,120 @@ def test_guessing_tokens_is_cut_off_per_address(district, settings):
     assert bearer(good).get("/api/v1/me/").status_code == 429
     elsewhere = bearer(good)
     assert elsewhere.get("/api/v1/me/", REMOTE_ADDR="10.1.2.3").status_code == 200
+
+
+# --- credentials cannot mint credentials; minted ones die with their minter (issue #18, F18.8) -------
+
+def test_a_system_clients_credential_cannot_register_clients_or_tokens(district):
+    """A client of the agency-admin role (which may manage users) still cannot mint credentials."""
+    admin_client = register_client(acting_user=None, agency=district.police, name="运维脚本", role="agency_admin")
+    api = bearer(admin_client.token)
+    assert api.get("/api/v1/clients/").status_code == 200  # it is an administrator...
+    minted = api.post("/api/v1/clients/", {"name": "后门", "role": "investigator"}, format="json")
+    assert minted.status_code == 403  # ...but a credential issues no credentials
+    assert api.post("/api/v1/tokens/", {"name": "后门"}, format="json").status_code == 403
+    personal = api_as_token(district.police_admin)
+    assert bearer(personal).post("/api/v1/clients/", {"name": "x", "role": "investigator"},
+                                 format="json").status_code == 403
+    assert ApiCredential.objects.filter(kind="client").count() == 1
+
+
+def api_as_token(user) -> str:
+    return issue_personal_token(acting_user=user, name="script").token
+
+
+def _minted_before_the_fix(district):
+    """What a client's credential could do before: register another client under its service account."""
+    minter = register_client(acting_user=None, agency=district.police, name="运维脚本", role="agency_admin")
+    minted = register_client(acting_user=minter.credential.user, agency=district.police, name="后门",
+                             role="investigator")
+    assert minted.credential.created_by == minter.credential.user
+    return minter, minted
+
+
+@pytest.mark.parametrize("end", ["revoked", "deactivated", "expired"])
+def test_a_credential_minted_by_a_client_dies_with_it(district, end, monkeypatch):
+    monkeypatch.setattr("casehub.api.credentials._refuse_credential_minting", lambda acting_user: None)
+    minter, minted = _minted_before_the_fix(district)
+    assert bearer(minted.token).get("/api/v1/me/").status_code == 200
+    if end == "revoked":
+        revoke(minter.credential, acting_user=district.police_admin)
+    elif end == "deactivated":
+        minter.credential.user.is_active = False
+        minter.credential.user.save()
+    else:
+        ApiCredential.objects.filter(pk=minter.credential.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert bearer(minted.token).get("/api/v1/me/").status_code == 401
+
+
+def test_a_client_registered_by_an_administrator_survives_other_changes(district):
+    issued = register_client(acting_user=district.police_admin, agency=district.police, name="警综平台",
+                             role="investigator")
+    issue_personal_token(acting_user=district.police_admin, name="x")
+    assert bearer(issued.token).get("/api/v1/me/").status_code == 200
+
+
+def test_the_registered_role_of_a_client_is_enforced_when_its_service_user_is_edited(district):
+    from django.core.exceptions import ValidationError
+
+    from casehub.accounts.services import set_roles
+
+    issued = register_client(acting_user=district.police_admin, agency=district.police, name="警综平台",
+                             role="investigator")
+    service_user = issued.credential.user
+    # The admin's form refuses another role for the service account...
+    admin = session_as(district.police_admin)
+    url = reverse("admin:agencies_user_change", args=[service_user.pk])
+    page = admin.post(url, {"username": service_user.username, "display_name": "x", "is_active": "on",
+                            "roles": ["investigator", "agency_admin"]})
+    assert page.status_code == 200 and "角色固定为登记时的" in page.content.decode()
+    service_user.refresh_from_db()
+    assert service_user.roles == {"investigator"}
+    # ...and so does the service behind every other path.
+    with pytest.raises(ValidationError):
+        set_roles(service_user, ["agency_admin"], acting_user=district.police_admin)
+    # Changed behind the platform's back (the groups table), the credential stops acting.
+    from django.contrib.auth.models import Group
+
+    service_user.groups.add(Group.objects.get(name="role:agency_admin"))
+    response = bearer(issued.token).get("/api/v1/me/")
+    assert response.status_code == 401
+    assert "角色已被更改" in response.json()["message"]
+
+
+# --- a second factor required later (issue #18, F18.12) ---------------------------------------------
+
+def test_a_token_issued_before_the_agency_required_a_second_factor_stops_working(district):
+    old = issue_personal_token(acting_user=district.investigator, name="旧脚本")
+    old_client = register_client(acting_user=district.police_admin, agency=district.police, name="旧系统",
+                                 role="investigator")
+    assert bearer(old.token).get("/api/v1/me/").status_code == 200
+    district.police.require_second_factor = True
+    district.police.save()
+    for token in (old.token, old_client.token):
+        response = bearer(token).get("/api/v1/me/")
+        assert response.status_code == 401
+        assert "双因素" in response.json()["message"]
+    # Issued from a session that passed the second factor (or by the operator), it works.
+    new = issue_personal_token(acting_user=district.investigator, name="新脚本", second_factor_verified=True)
+    assert bearer(new.token).get("/api/v1/me/").status_code == 200
+    operator = register_client(acting_user=None, agency=district.police, name="新系统", role="investigator")
+    assert bearer(operator.token).get("/api/v1/me/").status_code == 200
+
+
+def test_a_token_issued_from_a_verified_session_records_it(district):
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    district.police.require_second_factor = True
+    district.police.save()
+    device = TOTPDevice.objects.create(user=district.investigator, name="phone", confirmed=True)
+    client = APIClient()
+    client.force_login(district.investigator)
+    session = client.session  # what django-otp's verification leaves in the session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    created = client.post("/api/v1/tokens/", {"name": "脚本"}, format="json")
+    assert created.status_code == 201, created.content
+    assert ApiCredential.objects.get(key_id=created.json()["key_id"]).second_factor_verified is True
+    assert bearer(created.json()["token"]).get("/api/v1/me/").status_code == 200

@@ -278,3 +278,29 @@ def test_agency_administrators_find_the_api_docs_in_the_navigation(district):
 
     assert "api:docs" in {e["url_name"] for e in entries_for(district.police_admin)}
     assert "api:docs" not in {e["url_name"] for e in entries_for(district.investigator)}
+
+
+@pytest.mark.parametrize("path,body,who", [
+    ("/api/v1/tokens/", {"name": "脚本"}, "investigator"),
+    ("/api/v1/clients/", {"name": "办案系统", "role": "investigator"}, "police_admin"),
+], ids=["personal-token", "system-client"])
+def test_a_replayed_credential_request_answers_without_the_secret(district, path, body, who):
+    """The idempotency store keeps no secret: replaying the request (after a revocation, or from
+    another token of the same user) cannot hand the token out again."""
+    from casehub.api.credentials import authenticate_token
+    from casehub.api.models import ApiCredential, IdempotencyRecord
+
+    client = APIClient()
+    client.force_login(getattr(district, who))
+    first = client.post(path, body, format="json", HTTP_IDEMPOTENCY_KEY="issue-1")
+    assert first.status_code == 201
+    secret = first.json()["token"]
+    assert authenticate_token(secret) is not None
+    assert secret not in str(IdempotencyRecord.objects.get(key="issue-1").response_body)
+
+    again = client.post(path, body, format="json", HTTP_IDEMPOTENCY_KEY="issue-1")
+    assert again.status_code == 201 and again["Idempotent-Replayed"] == "true"
+    assert "token" not in again.json() and secret not in again.content.decode()
+    assert again["Idempotent-Secret-Withheld"] == "token"
+    assert again.json()["key_id"] == first.json()["key_id"]
+    assert ApiCredential.objects.filter(name=body["name"]).count() == 1

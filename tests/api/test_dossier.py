@@ -175,3 +175,68 @@ def test_document_list_query_count_does_not_grow_with_rows(theft_case, district,
         upload(client, theft_case, files.text_pdf(1, f"more{i}"), title=f"材料{i}")
     assert len(client.get(url).json()["results"]) == 5
     assert count() == few
+
+
+def test_a_download_of_damaged_bytes_is_recorded_as_failed_not_as_a_download(theft_case, district, api_as,
+                                                                            settings):
+    """The store's bytes no longer match their hash. Up to CASEHUB_VERIFY_BEFORE_SEND_BYTES the
+    download is refused before the first byte (503 object_corrupt); above it the verifying reader
+    stops the stream before its last chunk. Either way the trail says the download failed."""
+    from casehub.objectstore.services import get_store
+    from storage.base import key_for
+
+    client = api_as(district.investigator)
+    doc_id = client.get(upload(client, theft_case, files.text_pdf(3, "broken"))["Location"]).json()["result"]["document"]
+    document = Document.objects.get(pk=doc_id)
+    path = get_store().root / key_for(document.sha256)
+    path.chmod(0o600)
+    data = bytearray(path.read_bytes())
+    data[-10] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+    refused = client.get(f"/api/v1/documents/{doc_id}/file/")
+    assert refused.status_code == 503 and refused.json()["code"] == "object_corrupt"
+
+    settings.CASEHUB_VERIFY_BEFORE_SEND_BYTES = 0  # a "large" object: streamed, checked on its last read
+    response = client.get(f"/api/v1/documents/{doc_id}/file/")
+    assert response.status_code == 200  # the headers went out before the damage could be seen
+    with pytest.raises(Exception, match="corrupt"):
+        b"".join(response.streaming_content)
+
+    actions = list(AuditEvent.objects.filter(object_id=str(doc_id), action__startswith="document.download")
+                   .order_by("sequence").values_list("action", "details"))
+    assert [a for a, _d in actions] == ["document.download_failed", "document.download_failed"]
+    assert all("IntegrityError" in d["reason"] for _a, d in actions)
+
+
+def test_a_stalled_task_says_so_and_can_be_retried_through_the_api(theft_case, district, api_as):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from casehub.dossier.models import AssemblyJob
+
+    client = api_as(district.investigator)
+    upload(client, theft_case, files.text_pdf(2, "stalled"), title="证据")
+    started = client.post(f"/api/v1/cases/{theft_case.pk}/volumes/assemble/", {"part": "main"}, format="json")
+    task_url = started["Location"]
+    assert client.get(task_url).json()["stalled"] is False
+    assert client.post(f"{task_url}retry/").json()["code"] == "not_stalled"  # finished work is not retried
+
+    # A job whose message was lost: "running 53 %" with no sign of life since long before any redelivery.
+    job = AssemblyJob.objects.create(case=theft_case, agency=district.police, created_by=district.investigator,
+                                     part="main", status="running", step="volume 1", progress=53)
+    AssemblyJob.objects.filter(pk=job.pk).update(updated_at=timezone.now() - timedelta(hours=1))
+    from casehub.api import tasks
+
+    stuck = tasks.track("dossier.assembly", owner=district.investigator, params={"job": str(job.pk)})
+    url = f"/api/v1/tasks/{stuck.pk}/"
+    state = client.get(url).json()
+    assert state["status"] == "running" and state["progress"] == 53 and state["stalled"] is True
+    assert api_as(district.police_supervisor).post(f"{url}retry/").status_code == 404  # not their task
+
+    retried = client.post(f"{url}retry/")
+    assert retried.status_code == 200, retried.content
+    assert retried.json()["status"] == "succeeded" and retried.json()["stalled"] is False
+    job.refresh_from_db()
+    assert job.is_finished and client.get(url).json()["stalled"] is False

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from casehub.accounts.services import set_roles
 from casehub.agencies.models import Role
-from casehub.agencies.services import set_roles
 from casehub.audit.models import AuditEvent
 from casehub.audit.verify import verify_chain
 from casehub.cases import access

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -118,3 +119,113 @@ def test_a_document_whose_payload_was_changed_after_signing_is_rejected(trail):
     store_bytes(json.dumps(document).encode(), content_type=checkpoints.CONTENT_TYPE)
     report = checkpoints.verify_with_checkpoints()
     assert any("signature is invalid" in f.message for f in report.findings)
+
+
+# --- checkpoints without Celery beat (the embedded default) -----------------------------------------
+
+@pytest.fixture
+def checkpoint_every(settings):
+    """Sign after every ``n`` events; forget what this process knew of the newest checkpoint."""
+    def configure(events: int, minutes: float = 60) -> None:
+        settings.CASEHUB_AUDIT_CHECKPOINT_EVERY_EVENTS = events
+        settings.CASEHUB_AUDIT_CHECKPOINT_EVERY_MINUTES = minutes
+        checkpoints._newest.clear()
+
+    yield configure
+    checkpoints._newest.clear()
+
+
+def commit_events(capture, actions: list[str]) -> None:
+    for action in actions:
+        with capture(execute=True):  # each event in its own committed request
+            record_event(action)
+
+
+def test_without_beat_events_get_signed_after_commit_and_a_recomputed_rewrite_is_found(
+        checkpoint_every, django_capture_on_commit_callbacks, tamper_sql):
+    checkpoint_every(5)
+    commit_events(django_capture_on_commit_callbacks, ["test.start"])  # 8 events from migrations before it
+    first = AuditCheckpoint.objects.get()  # more than 5 events and no checkpoint yet: signed after the commit
+    assert first.sequence == AuditEvent.objects.get(action="test.start").sequence + 1  # + the certificate's event
+    commit_events(django_capture_on_commit_callbacks, [f"test.work{i}" for i in range(3)])
+    assert AuditCheckpoint.objects.count() == 1  # 4 events since (with its own): not due yet
+    commit_events(django_capture_on_commit_callbacks, ["test.work3"])
+    second = AuditCheckpoint.objects.latest("sequence")
+    assert second.sequence == first.sequence + 5
+    assert AuditEvent.objects.get(sequence=second.sequence + 1).action == "audit.checkpoint"
+
+    # Someone with database rights rewrites the history after the first checkpoint, recomputing hashes.
+    _rewrite_tail_from(first.sequence + 1, tamper_sql, ["test.forged"] * 10)
+    from casehub.audit.verify import verify_chain
+
+    assert verify_chain().ok
+    report = checkpoints.verify_with_checkpoints()
+    assert not report.ok
+    assert [f.sequence for f in report.findings if "was rewritten" in f.message] == [second.sequence]
+
+
+def test_an_old_checkpoint_and_a_new_event_sign_again(checkpoint_every, django_capture_on_commit_callbacks):
+    checkpoint_every(1000, minutes=0)  # every checkpoint is "old" at once
+    commit_events(django_capture_on_commit_callbacks, ["test.a"])
+    assert AuditCheckpoint.objects.count() == 0  # no checkpoint yet: only the event count starts one
+    checkpoints.sign_checkpoint()
+    commit_events(django_capture_on_commit_callbacks, ["test.b"])
+    assert AuditCheckpoint.objects.count() == 2
+
+
+def test_a_checkpoint_is_not_signed_over_a_chain_broken_since_the_last_one(trail, tamper_sql, checkpoint_every):
+    checkpoints.sign_checkpoint()
+    record_event("test.after")
+    tamper_sql("UPDATE audit_auditevent SET previous_hash = %s WHERE action = 'test.after'", ["a" * 64])
+    with pytest.raises(checkpoints.ChainBroken):
+        checkpoints.sign_checkpoint()
+    assert AuditCheckpoint.objects.count() == 1
+
+
+def test_a_failing_checkpoint_after_commit_does_not_fail_the_request(
+        checkpoint_every, django_capture_on_commit_callbacks, monkeypatch):
+    checkpoint_every(1)
+
+    def store_down(*args, **kwargs):
+        raise OSError("object store unreachable")
+
+    monkeypatch.setattr("casehub.objectstore.services.store_bytes", store_down)
+    commit_events(django_capture_on_commit_callbacks, ["test.a", "test.b"])
+    assert AuditEvent.objects.filter(action__startswith="test.").count() == 2
+    assert AuditCheckpoint.objects.count() == 0
+
+
+def test_verify_audit_signs_a_checkpoint_and_says_how_far_back_the_newest_one_is(trail):
+    out = StringIO()
+    call_command("verify_audit", "--no-record", stdout=out)
+    assert "no signed checkpoint yet" in out.getvalue()
+    call_command("verify_audit", stdout=StringIO())  # recorded: signs the verified head
+    newest = AuditCheckpoint.objects.get()
+    record_event("test.later")
+    out = StringIO()
+    call_command("verify_audit", "--no-record", stdout=out)
+    head = AuditHead.objects.get().sequence
+    assert f"newest signed checkpoint #{newest.sequence}, {head - newest.sequence} events behind the head" \
+        in out.getvalue()
+
+
+def test_cutting_the_newest_rows_of_a_quiet_trail_is_found(trail, tamper_sql):
+    """The last verification signed the head; then the newest rows are deleted and the head rewound."""
+    call_command("verify_audit", stdout=StringIO())
+    last = AuditEvent.objects.order_by("-sequence").first()
+    assert last.action == "audit.checkpoint"
+    keep = AuditEvent.objects.get(sequence=last.sequence - 1)
+    tamper_sql("DELETE FROM audit_auditevent WHERE sequence = %s", [last.sequence])
+    AuditHead.objects.filter(pk=1).update(sequence=keep.sequence, hash=keep.hash)
+    with pytest.raises(CommandError):
+        call_command("verify_audit", "--no-record", stdout=StringIO())
+    report = checkpoints.verify_with_checkpoints()
+    assert [f.sequence for f in report.findings] == [last.sequence]
+    assert "the event recording checkpoint" in report.findings[0].message
+
+
+def test_a_failed_verification_signs_nothing(trail, tamper_sql):
+    tamper_sql("UPDATE audit_auditevent SET action = 'x' WHERE sequence = %s", [trail[2].sequence])
+    with pytest.raises(CommandError):
+        call_command("verify_audit", stdout=StringIO())
+    assert AuditCheckpoint.objects.count() == 0

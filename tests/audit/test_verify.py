@@ -6,6 +6,7 @@ import json
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.urls import reverse
 
 from casehub.audit.chain import event_hash
 from casehub.audit.models import AuditEvent, AuditHead
@@ -99,9 +100,12 @@ def test_the_json_report_and_the_recorded_verification_event(trail):
     out = run_command("--json")
     data = json.loads(out)
     assert data["ok"] is True and data["events_checked"] == trail[-1].sequence
-    last = AuditEvent.objects.order_by("-sequence").first()
-    assert last.action == "audit.verified"
-    assert last.details["events_checked"] == trail[-1].sequence
+    assert data["newest_checkpoint"] is None  # nothing was signed before this run
+    # The run is recorded, then the verified head (with that event) is signed as a checkpoint.
+    verified, made = AuditEvent.objects.get(action="audit.verified"), AuditEvent.objects.get(action="audit.checkpoint")
+    assert verified.details["events_checked"] == trail[-1].sequence
+    # (the platform's certificate is issued on first use, its events come before the signed head)
+    assert made.details["sequence"] > verified.sequence and made.sequence == made.details["sequence"] + 1
 
 
 @pytest.mark.django_db(transaction=True)
@@ -116,3 +120,75 @@ def test_outside_a_transaction_the_walk_reads_ahead_and_still_names_the_row(tamp
     report = verify_chain(batch_size=7)
     assert [f.sequence for f in report.findings] == [events[17].sequence]
     assert report.events_checked == events[-1].sequence
+
+
+# --- rows inserted behind the application's back (an INSERT needs no trigger to be lifted) --------
+
+def insert_row(sequence: int, *, previous_hash: str = "f" * 64, action: str = "case.closed",
+               hash_: str | None = None) -> None:
+    from datetime import UTC, datetime
+
+    from django.db import connection
+
+    at = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
+    if hash_ is None:  # a forger who knows the hashing rule makes the row self-consistent
+        hash_ = event_hash(sequence=sequence, occurred_at=at, actor_id=None, actor_label="forger", agency_id=None,
+                           action=action, object_type="", object_id="", case_id=None, details={},
+                           previous_hash=previous_hash)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO audit_auditevent (sequence, occurred_at, actor_label, action, object_type, object_id, "
+            "details, previous_hash, hash) VALUES (%s, %s, 'forger', %s, '', '', '{}', %s, %s)",
+            [sequence, at, action, previous_hash, hash_],
+        )
+
+
+@pytest.mark.parametrize("linked", [False, True], ids=["any-hash", "hash-recomputed-and-linked"])
+def test_a_forged_row_appended_beyond_the_head_is_found(trail, linked):
+    beyond = trail[-1].sequence + 1
+    insert_row(beyond, previous_hash=trail[-1].hash if linked else "f" * 64, hash_=None if linked else "e" * 64)
+    report = verify_chain()
+    assert not report.ok
+    assert report.first_bad_sequence == beyond
+    assert any("beyond the head" in f.message and f.sequence == beyond for f in report.findings)
+    with pytest.raises(CommandError):
+        run_command("--no-record")
+
+
+def test_a_forged_row_numbered_before_the_chain_is_found(trail):
+    insert_row(0, previous_hash=trail[0].previous_hash)
+    report = verify_chain()
+    assert [f.sequence for f in report.findings] == [0]
+    assert "not written by casehub" in report.findings[0].message
+
+
+def test_a_stray_row_at_the_next_sequence_does_not_take_down_writes(trail, client):
+    """The forged row would collide with the next event's unique sequence: the writer steps over it,
+    says so in the trail, and every later event is appended as usual; the verifier names the stray."""
+    from casehub.audit.services import record_event
+
+    stray = trail[-1].sequence + 1
+    insert_row(stray, previous_hash=trail[-1].hash)
+    warning = record_event("test.after_the_forgery")  # would be an IntegrityError (a 500) before
+    assert AuditEvent.objects.get(sequence=stray).actor_label == "forger"
+    step = AuditEvent.objects.get(sequence=stray + 1)
+    assert step.action == "audit.foreign_rows" and step.details == {"sequences": [stray]}
+    assert step.previous_hash == trail[-1].hash  # the chain links past the forged row
+    assert warning.sequence == stray + 2 and warning.previous_hash == step.hash
+    assert client.post(reverse("login"), {"username": "nobody", "password": "x"}).status_code == 200
+    assert AuditHead.objects.get().sequence == AuditEvent.objects.order_by("-sequence").first().sequence
+
+    report = verify_chain()
+    assert [f.sequence for f in report.findings] == [stray]
+    assert "not part of the chain" in report.findings[0].message
+
+
+def test_stray_rows_further_ahead_are_stepped_over_when_the_chain_reaches_them(trail):
+    from casehub.audit.services import record_event
+
+    ahead = trail[-1].sequence + 3
+    insert_row(ahead)
+    events = [record_event("test.filling", details={"i": i}) for i in range(4)]
+    assert [e.sequence for e in events] == [ahead - 2, ahead - 1, ahead + 2, ahead + 3]
+    assert AuditEvent.objects.get(sequence=ahead + 1).details == {"sequences": [ahead]}
+    assert [f.sequence for f in verify_chain().findings] == [ahead]

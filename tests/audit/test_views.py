@@ -72,7 +72,7 @@ def test_an_unknown_case_number_matches_nothing(client, district, case):
 def test_pages_are_keyset_paginated_newest_first_with_constant_queries(client, district,
                                                                       django_assert_max_num_queries):
     for i in range(120):
-        record_event("test.bulk", details={"i": i})
+        record_event("test.bulk", agency=district.police, details={"i": i})
     client.force_login(district.auditor)
     with django_assert_max_num_queries(12):
         first = client.get(reverse("audit:list"), {"action": "test.bulk"})
@@ -166,3 +166,29 @@ def test_a_long_trail_is_verified_in_the_background_and_the_result_lands_in_the_
     assert 'id="verify-background"' in body and "核验已在后台开始" in body
     run = AuditEvent.objects.get(action="audit.verified")
     assert run.actor_id == district.auditor.pk and run.details["ok"] is True
+
+
+def test_every_event_is_scoped_to_a_region_notifications_and_failed_logins_included(client, district, make_user):
+    """Issue #18 (F18.5): another region's auditor saw district A's notifications and everyone's
+    failed logins, recorded without an agency."""
+    from casehub.notifications.services import notify
+
+    elsewhere = make_user(make_agency(AgencyKind.COMMITTEE, "ZFW110101", "东城区委政法委", region="110101"),
+                          [Role.AUDITOR])
+    national = make_user(make_agency(AgencyKind.COMMITTEE, "ZFW000000", "中央政法委", region=""), [Role.AUDITOR])
+    notify([district.investigator], kind="deadline", title="期限将届满", key="clock:1")
+    client.post(reverse("login"), {"username": "nobody-at-all", "password": "wrong"})
+    client.post(reverse("login"), {"username": district.investigator.username, "password": "wrong"})
+
+    def seen(user) -> list[str]:
+        client.force_login(user)
+        page = client.get(reverse("audit:list"))
+        assert page.status_code == 200
+        return sorted(e.action + (":" + e.details.get("username", "") if e.action == "auth.login_failed" else "")
+                      for e in page.context["events"] if e.action in ("notification.sent", "auth.login_failed"))
+
+    known = f"auth.login_failed:{district.investigator.username}"
+    assert seen(elsewhere) == []
+    assert seen(district.auditor) == [known, "notification.sent"]
+    assert seen(national) == [known, "auth.login_failed:nobody-at-all", "notification.sent"]
+    assert AuditEvent.objects.get(action="notification.sent").agency_id == district.police.pk

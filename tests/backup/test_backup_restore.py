@@ -9,6 +9,7 @@ PostgreSQL (the test database is dumped; the restore goes into a new database cr
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
@@ -171,17 +172,118 @@ def test_backup_refuses_a_non_empty_target_directory(tmp_path):
     assert result.returncode == 2
 
 
+@pytest.fixture(params=["moto", pytest.param("rgw", marks=pytest.mark.rgw)])
+def s3_installation(request, settings) -> tuple[str, str]:
+    """(storage URL of the installation, storage URL to restore onto): moto's S3 server restored
+    onto a directory store; Ceph's RADOS Gateway restored onto a fresh bucket of the same gateway,
+    so that the restore writes every object through a real server's object lock."""
+    if request.param == "moto":
+        source = request.getfixturevalue("s3_store_url")
+        target = (request.getfixturevalue("tmp_path") / "restored-objects").as_uri()
+    else:
+        gateway = request.getfixturevalue("rgw_available")
+        source, target = (gateway.url_for(gateway.new_bucket_name(prefix)) for prefix in ("original", "restored"))
+    settings.CASEHUB_STORAGE_URL = source
+    return source, target
+
+
 @pytest.mark.s3
-def test_backup_of_an_s3_store_restores_onto_a_directory_store(s3_settings, populated, tmp_path, fresh_database):
+def test_backup_of_an_s3_store_restores_and_verifies(s3_installation, populated, tmp_path, fresh_database):
     """The object copy reads the S3 (object-lock) bucket through the verifying reader; the restore
-    then runs on a directory store with every case identical."""
-    assert settings.CASEHUB_STORAGE_URL.startswith("s3://")
-    original = _environ(database_url(), settings.CASEHUB_STORAGE_URL, tmp_path / "data-original")
+    then runs on the target store with every case identical."""
+    source, target = s3_installation
+    assert settings.CASEHUB_STORAGE_URL == source
+    original = _environ(database_url(), source, tmp_path / "data-original")
     backup_dir = tmp_path / "backup"
     _run(["bash", "deploy/backup.sh", str(backup_dir)], original)
-    restored = _environ(fresh_database, (tmp_path / "restored-objects").as_uri(), tmp_path / "data-restored")
+    restored = _environ(fresh_database, target, tmp_path / "data-restored")
     result = _run(["bash", "deploy/restore.sh", str(backup_dir)], restored)
     assert "restore: done, verified" in result.stdout
     before = json.loads(_run([sys.executable, "-m", "tests.backup.readback"], original).stdout)
     after = json.loads(_run([sys.executable, "-m", "tests.backup.readback"], restored).stdout)
     assert after == before
+
+
+def _backup(tmp_path) -> Path:
+    original = _environ(database_url(), settings.CASEHUB_STORAGE_URL, tmp_path / "data-original")
+    backup_dir = tmp_path / "backup"
+    _run(["bash", "deploy/backup.sh", str(backup_dir)], original)
+    return backup_dir
+
+
+def _one_clear_line(result, *needles: str) -> str:
+    """A refusal: exit 2, one line on stderr naming the problem, no traceback, no shell error."""
+    assert result.returncode == 2, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr and "unbound variable" not in result.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]
+
+
+def test_the_backup_directory_is_private(tmp_path):
+    environ = _environ(database_url(), settings.CASEHUB_STORAGE_URL, tmp_path / "d")
+    _run(["bash", "deploy/backup.sh", str(tmp_path / "new" / "backup")], environ)
+    assert (tmp_path / "new" / "backup").stat().st_mode & 0o777 == 0o700
+    # An empty directory prepared beforehand with the usual 0755 is made private too.
+    existing = tmp_path / "existing"
+    existing.mkdir(mode=0o755)
+    _run(["bash", "deploy/backup.sh", str(existing)], environ)
+    assert existing.stat().st_mode & 0o777 == 0o700
+    assert all(p.stat().st_mode & 0o077 == 0 for p in existing.iterdir())
+
+
+def test_restore_refuses_every_key_that_would_leave_the_platform_unable_to_sign(populated, tmp_path, fresh_database):
+    backup_dir = _backup(tmp_path)
+    manifest = json.loads((backup_dir / "MANIFEST.json").read_text())
+    assert manifest["signing_keys"] >= 2 and manifest["signing_keys_open"] is True  # root + agency certificates
+    assert settings.KEY_ENCRYPTION_KEY not in (backup_dir / "MANIFEST.json").read_text()  # a fingerprint only
+    restored_store = tmp_path / "restored-objects"
+    target = _environ(fresh_database, restored_store.as_uri(), tmp_path / "data-restored")
+
+    # A wrong key (production, or a key from another installation).
+    wrong = dict(target, CASEHUB_KEY_ENCRYPTION_KEY=base64.b64encode(b"w" * 32).decode())
+    line = _one_clear_line(_run(["bash", "deploy/restore.sh", str(backup_dir)], wrong, check=False),
+                           "CASEHUB_KEY_ENCRYPTION_KEY", manifest["kek_fingerprint"])
+    assert "not the key-encryption key of this backup" in line
+
+    # No key in development: the platform would silently generate a new one into DATA_DIR/kek.
+    unset = {k: v for k, v in target.items() if k != "CASEHUB_KEY_ENCRYPTION_KEY"}
+    line = _one_clear_line(_run(["bash", "deploy/restore.sh", str(backup_dir)], unset, check=False),
+                           "CASEHUB_KEY_ENCRYPTION_KEY is not set", manifest["kek_fingerprint"])
+
+    # No key in production: the platform's own refusal, as one line (not a traceback, not exit 1).
+    production = dict(unset, CASEHUB_ENV="production")
+    _one_clear_line(_run(["bash", "deploy/restore.sh", str(backup_dir)], production, check=False),
+                    "restore: refused:", "CASEHUB_KEY_ENCRYPTION_KEY")
+
+    # A key that is not even a key.
+    garbage = dict(target, CASEHUB_KEY_ENCRYPTION_KEY="not base64!")
+    _one_clear_line(_run(["bash", "deploy/restore.sh", str(backup_dir)], garbage, check=False),
+                    "restore: refused:", "base64")
+
+    # Nothing was loaded by any refusal: the same target is still fresh, and the right key restores.
+    assert not restored_store.exists()
+    result = _run(["bash", "deploy/restore.sh", str(backup_dir)], target)
+    assert f"key-encryption key {manifest['kek_fingerprint']}: all" in result.stdout
+    assert "restore: done, verified" in result.stdout
+
+
+def test_restore_of_a_backup_without_a_key_fingerprint_proves_a_stored_key_decrypts(
+        populated, tmp_path, fresh_database):
+    """A backup from before fingerprints were recorded: the wrong key is only found once the rows
+    are loaded, by decrypting the stored private keys; the restore still refuses (exit 2)."""
+    backup_dir = _backup(tmp_path)
+    manifest_path = backup_dir / "MANIFEST.json"
+    manifest = json.loads(manifest_path.read_text())
+    for name in ("kek_fingerprint", "signing_keys", "signing_keys_open"):
+        del manifest[name]
+    manifest_path.write_text(json.dumps(manifest))
+    target = _environ(fresh_database, (tmp_path / "restored-objects").as_uri(), tmp_path / "data-restored")
+    target["CASEHUB_KEY_ENCRYPTION_KEY"] = base64.b64encode(b"w" * 32).decode()
+    result = _run(["bash", "deploy/restore.sh", str(backup_dir)], target, check=False)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "cannot sign" in result.stderr and "do not decrypt with CASEHUB_KEY_ENCRYPTION_KEY" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "done, verified" not in result.stdout

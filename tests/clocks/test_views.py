@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
@@ -12,6 +13,7 @@ from casehub.cases import access
 from casehub.clocks.kinds import ClockKind
 from casehub.clocks.services import open_clock
 from casehub.notifications.services import notify
+from tests.clocks.conftest import SHANGHAI
 
 pytestmark = pytest.mark.django_db
 
@@ -25,17 +27,52 @@ def at_procuratorate(case, district):
 
 
 def test_prosecutor_sees_countdown_on_home_and_deadline_list(client, at_procuratorate, district):
-    now = timezone.now()
-    open_clock(at_procuratorate, ClockKind.ARREST_DECISION, agency=district.procuratorate, start=now)
+    now, today = timezone.now(), timezone.localdate()
+    # Opened 3 days ago, a 7-day clock is due at most 4 days from today plus a weekend (no holiday
+    # schedule is loaded here), so it is inside the home page's 7-day window on any day of the year.
+    arrest = open_clock(at_procuratorate, ClockKind.ARREST_DECISION, agency=district.procuratorate,
+                        start=now - timedelta(days=3))
+    assert arrest.due_date <= today + timedelta(days=settings.CASEHUB_CLOCK_INBOX_DAYS)
     overdue = open_clock(at_procuratorate, ClockKind.JUDGMENT_DELIVERY, agency=district.procuratorate,
                          start=now - timedelta(days=40))
     client.force_login(district.prosecutor)
     home = client.get(reverse("home")).content.decode()
-    assert 'data-inbox="clocks"' in home and "审查批准逮捕期限" in home and "已超期" in home
+    assert 'data-inbox="clocks"' in home and "审查批准逮捕期限" in home
+    assert f"剩余 {(arrest.due_date - today).days} 日" in home
+    assert f"已超期 {(today - overdue.due_date).days} 日" in home
     page = client.get(reverse("clocks:list"))
     assert page.status_code == 200
     body = page.content.decode()
     assert f'data-clock="{overdue.pk}" class="table-danger"' in body
+    assert f'data-clock="{arrest.pk}"' in body
+
+
+@pytest.mark.time_machine(datetime(2026, 12, 5, 23, 30, tzinfo=SHANGHAI))  # a Saturday night
+def test_home_states_its_window_and_the_list_has_what_lies_beyond(client, at_procuratorate, district):
+    now = timezone.now()
+    # Opened on a Saturday, a 7-day clock's 7th day is the next Saturday (12 Dec): it ends on
+    # Monday 14 Dec (CPL art. 105), 9 days away, beyond the home page's 7-day window.
+    opened_tonight = open_clock(at_procuratorate, ClockKind.ARREST_DECISION, agency=district.procuratorate,
+                                start=now)
+    assert opened_tonight.due_date == date(2026, 12, 14)
+    opened_wednesday = open_clock(at_procuratorate, ClockKind.ARREST_DECISION, agency=district.procuratorate,
+                                  start=now - timedelta(days=3))
+    assert opened_wednesday.due_date == date(2026, 12, 9)
+    client.force_login(district.prosecutor)
+    home = client.get(reverse("home")).content.decode()
+    assert "7 日内届满或已超期的期限" in home
+    assert "剩余 4 日" in home and "剩余 9 日" not in home
+    body = client.get(reverse("clocks:list")).content.decode()
+    assert f'data-clock="{opened_tonight.pk}"' in body and f'data-clock="{opened_wednesday.pk}"' in body
+
+
+@pytest.mark.time_machine(datetime(2026, 12, 5, 23, 30, tzinfo=SHANGHAI))
+def test_home_window_follows_the_setting(client, at_procuratorate, district, settings):
+    settings.CASEHUB_CLOCK_INBOX_DAYS = 10
+    open_clock(at_procuratorate, ClockKind.ARREST_DECISION, agency=district.procuratorate, start=timezone.now())
+    client.force_login(district.prosecutor)
+    home = client.get(reverse("home")).content.decode()
+    assert "10 日内届满或已超期的期限" in home and "剩余 9 日" in home
 
 
 def test_clock_of_another_agency_is_not_listed(client, at_procuratorate, district):

@@ -12,6 +12,7 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from casehub.audit.models import AuditEvent
+from casehub.cases import access
 from casehub.dossier import services
 from casehub.dossier.models import Document, IngestJob, JobStatus
 from casehub.objectstore.models import StoredObject
@@ -175,9 +176,20 @@ def test_only_the_holder_agency_may_upload(upload, district, settings):
     assert not IngestJob.objects.exists() and staged_files(settings) == []
 
 
-def test_the_work_file_is_for_the_police_only(upload, district):
+def test_the_work_file_is_for_the_police_only(upload, case, district, settings):
     job = upload(files.text_pdf(1), part="work", title="侦查计划")
     assert job.status == JobStatus.DONE and job.document.part == "work"
+    # The case reaches the procuratorate, which may now add to the main file but never keep a
+    # work file 副卷 of its own: the refusal names the reason, and nothing is staged or stored.
+    access.grant(case, district.procuratorate, act=True)
+    before = (IngestJob.objects.count(), Document.objects.count(), StoredObject.objects.count())
+    with pytest.raises(PermissionDenied) as refused:
+        upload(files.text_pdf(1), part="work", title="审查笔记", user=district.prosecutor)
+    assert "副卷" in str(refused.value)
+    assert (IngestJob.objects.count(), Document.objects.count(), StoredObject.objects.count()) == before
+    assert staged_files(settings) == []
+    main = upload(files.text_pdf(1), title="审查意见", user=district.prosecutor)
+    assert main.status == JobStatus.DONE and main.document.part == "main"
 
 
 def test_default_order_puts_procedural_documents_before_evidence(upload):
@@ -187,3 +199,18 @@ def test_default_order_puts_procedural_documents_before_evidence(upload):
     evidence.refresh_from_db()
     order = list(evidence.volume.documents.order_by("position").values_list("title", flat=True))
     assert order == [procedural.title, evidence.title, other.title]
+
+
+@pytest.mark.parametrize("make,name", [
+    (lambda: b"MZ\x90\x00 not a document", "tool.exe"),  # refused on its type, before any other check
+    (files.javascript_pdf, "active.pdf"),  # refused by the PDF inspection
+    (files.truncated_jpeg, "scan.jpg"),  # refused by the image inspection
+], ids=["unsupported", "javascript", "broken-image"])
+def test_the_rejection_event_carries_the_sha256_of_the_refused_bytes(upload, settings, make, name):
+    """The bytes are not kept; their fingerprint in the trail proves later which file was refused."""
+    data = make()
+    job = upload(data, name=name)
+    assert job.status == JobStatus.FAILED
+    event = AuditEvent.objects.get(action="document.rejected")
+    assert event.details["sha256"] == hashlib.sha256(data).hexdigest()
+    assert event.details["size"] == len(data)

@@ -214,6 +214,33 @@ def test_abandoned_chunked_uploads_are_purged(client, case, district):
     assert not ChunkedUpload.objects.exists() and not Path(upload.staged_path).exists()
 
 
+@pytest.mark.django_db
+def test_working_copies_left_by_a_crashed_worker_are_purged_after_a_day(settings):
+    """A worker killed mid-ingest or mid-assembly never reaches its cleanup: its plaintext copies
+    of case documents stay under DATA_DIR/ingest/work/tmp*. The hourly purge removes them by age."""
+    import os
+    import time
+    from pathlib import Path
+
+    from casehub.dossier import ingest
+
+    dead = ingest.make_workdir()
+    (dead / "0001.pdf").write_bytes(files.text_pdf(1, "询问笔录"))
+    live = ingest.make_workdir()
+    (live / "0001.pdf").write_bytes(b"%PDF-1.7 being assembled right now")
+    two_days_ago = time.time() - 2 * 86400
+    for path in (dead, dead / "0001.pdf", live):
+        os.utime(path, (two_days_ago, two_days_ago))  # the live run's file is fresh, its directory is not
+
+    assert dead.parent == Path(settings.DATA_DIR) / "ingest" / "work"
+    assert services.purge_stale_uploads() == 1
+    assert not dead.exists()
+    assert (live / "0001.pdf").exists()
+    # Once the run is dead too (nothing written for a day), it goes as well.
+    os.utime(live / "0001.pdf", (two_days_ago, two_days_ago))
+    assert services.purge_stale_uploads() == 1 and not live.exists()
+
+
 @pytest.mark.slow
 def test_a_file_of_hundreds_of_megabytes_goes_through_in_pieces(client, case, district, tmp_path):
     """~200 MB through the same endpoints the browser uses, in the browser's piece size."""
@@ -237,3 +264,50 @@ def test_a_file_of_hundreds_of_megabytes_goes_through_in_pieces(client, case, di
     assert done["status"] == "done", done
     doc = Document.objects.get(pk=done["document"])
     assert doc.sha256 == digest.hexdigest() and doc.size == size and doc.page_count == 50
+
+
+def _stalled_assembly(case, district):
+    """An assembly whose task message was lost (the web process died before queueing it, or the
+    broker lost it): "running", and silent for longer than the broker would ever take to redeliver."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from casehub.dossier.models import AssemblyJob
+
+    job = AssemblyJob.objects.create(case=case, agency=district.police, created_by=district.investigator,
+                                     part="main", status="running", step="volume 1", progress=53)
+    AssemblyJob.objects.filter(pk=job.pk).update(updated_at=timezone.now() - timedelta(hours=1))
+    return AssemblyJob.objects.get(pk=job.pk)
+
+
+def test_a_stalled_assembly_is_shown_as_such_and_the_user_can_retry_it(client, case, district, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    login(client, district.investigator)
+    chunked_upload(client, case, files.text_pdf(2, "stall"), title="证据")
+    job = _stalled_assembly(case, district)
+    moving = _stalled_assembly(case, district)
+    type(moving).objects.filter(pk=moving.pk).update(updated_at=timezone.now() - timedelta(seconds=10))
+    assert job.stalled and not type(moving).objects.get(pk=moving.pk).stalled
+
+    panel = client.get(reverse("dossier:jobs", args=[case.pk])).content.decode()
+    retry_url = reverse("dossier:retry_job", args=["assembly", job.pk])
+    assert panel.count("job-stalled") == 1 and retry_url in panel  # the moving one has no button
+
+    # Another agency's user cannot retry it (404), nor can a job that is moving be retried.
+    login(client, district.prosecutor)
+    assert client.post(retry_url).status_code == 404
+    login(client, district.investigator)
+    client.post(reverse("dossier:retry_job", args=["assembly", moving.pk]), follow=True)
+    assert type(moving).objects.get(pk=moving.pk).status == "running"
+
+    response = client.post(retry_url, follow=True)
+    assert response.status_code == 200
+    job.refresh_from_db()
+    assert job.status == "done", job.message  # eager here: the retried task ran at once
+    assert Volume.objects.filter(case=case, status="assembled").count() == 1
+    retried = AuditEvent.objects.get(case_id=case.pk, action="assembly.retried")
+    assert retried.actor_id == district.investigator.pk and retried.details["progress"] == 53

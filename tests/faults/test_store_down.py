@@ -134,3 +134,45 @@ def test_verification_while_the_store_is_down_blocks_acceptance_then_reverify_pa
         engine.fire(case, "accept_review_transfer", acting_user=district.prosecutor)
     case.refresh_from_db()
     assert case.holder_agency == district.procuratorate
+
+
+def test_downloads_while_the_store_is_down_answer_503_and_record_no_download(
+        client, district, s3_settings, s3_available):
+    """The API answers 503 in its JSON error shape (document and volume files share the helper), the
+    dossier page a plain 503; the audit trail records a failed download, not a download."""
+    from rest_framework.test import APIClient
+
+    from casehub.api.credentials import issue_personal_token
+    from casehub.dossier import services as dossier
+
+    case = _case(district, "下载故障测试案")
+    job = dossier.ingest_upload(case=case, acting_user=district.investigator, title="证据", category="evidence",
+                                uploaded_file_or_path=SimpleUploadedFile("a.pdf", _pdf("download-outage")))
+    assert job.status == "done", job.message
+    doc = job.document
+    volume = dossier.seal_and_assemble_main_volumes(case, acting_user=district.investigator)[0]
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {issue_personal_token(acting_user=district.investigator, name='t').token}")
+    client.force_login(district.investigator)
+
+    s3_available.stop()
+    try:
+        answers = [api.get(f"/api/v1/documents/{doc.pk}/file/"), api.get(f"/api/v1/volumes/{volume.pk}/file/")]
+        page = client.get(reverse("dossier:document_file", args=[doc.pk]))
+    finally:
+        s3_available.start()
+    for answer in answers:
+        assert answer.status_code == 503, answer.content[:300]
+        assert answer["Content-Type"] == "application/json"
+        assert answer.json()["code"] == "storage_unavailable" and answer.json()["message"]
+        assert int(answer["Retry-After"]) > 0
+    assert page.status_code == 503 and "存储" in page.content.decode()
+    actions = list(AuditEvent.objects.filter(case_id=case.pk, action__contains="download").values_list("action", flat=True))
+    assert sorted(actions) == ["document.download_failed", "document.download_failed", "volume.download_failed"]
+
+    # Back up: the same request delivers, and only then is the download recorded.
+    response = api.get(f"/api/v1/documents/{doc.pk}/file/")
+    assert response.status_code == 200
+    assert not AuditEvent.objects.filter(case_id=case.pk, action="document.downloaded").exists()
+    assert b"".join(response.streaming_content) == read_bytes(doc.stored)
+    assert AuditEvent.objects.filter(case_id=case.pk, action="document.downloaded").count() == 1

@@ -80,10 +80,15 @@ def test_worker_killed_during_volume_assembly_redelivers_and_assembles_once(dist
     job.refresh_from_db()
     assert not job.is_finished, "the task finished before the crash point: the test proves nothing"
 
+    killed_at = time.monotonic()
     second = celery_worker()
-    _wait(lambda: AssemblyJob.objects.get(pk=job.pk).is_finished, 90, [first, second], "the redelivered task")
+    # The platform's visibility timeout (here a few seconds, CASEHUB_TASK_VISIBILITY_TIMEOUT) brings
+    # the task back, not kombu's default hour: well within a minute, worker start-up included.
+    _wait(lambda: AssemblyJob.objects.get(pk=job.pk).is_finished, 60, [first, second], "the redelivered task")
+    redelivered_after = time.monotonic() - killed_at
     job.refresh_from_db()
     assert job.status == "done", job.message
+    assert redelivered_after < 60
     assert "assemble_volumes[" in second.output() and "succeeded" in second.output(), (
         "the second worker did not run the redelivered task")
 
@@ -147,3 +152,46 @@ def test_the_real_worker_refuses_a_pickle_message(tmp_path, celery_worker):
     assert worker.alive
     output = worker.output()
     assert "ContentDisallowed" in output or "disallowed" in output.lower(), output[-2000:]
+
+
+def test_the_broker_hands_unacknowledged_tasks_on_after_the_configured_visibility_timeout(settings):
+    from casehub.celery import app
+
+    options = app.conf.broker_transport_options
+    assert options["visibility_timeout"] == settings.CASEHUB_TASK_VISIBILITY_TIMEOUT == 900  # not kombu's hour
+    assert options["unacked_restore_interval"] <= 10 and options["unacked_restore_throttle"] == 1
+
+
+def test_an_ingest_that_outlives_the_visibility_timeout_runs_twice_and_files_one_document(
+        district, tmp_path, celery_worker):
+    """The trade-off of a visibility timeout shorter than a task: the broker hands the still-running
+    task to a second worker. Both runs finish; the dossier holds the document once."""
+    from casehub.dossier import services as dossier
+    from casehub.dossier.models import Document, IngestJob
+
+    case = register_case(acting_user=district.investigator, title="重复投递案", persons=[{
+        "name": "钱七", "sex": "M", "custody_status": CustodyStatus.NOT_DETAINED}])
+    source = tmp_path / "slow.pdf"
+    source.write_bytes(_pdf(2, "slow"))
+    staged, name, size = dossier._stage(source)
+    job = IngestJob.objects.create(case=case, agency=district.police, created_by=district.investigator,
+                                   category="evidence", title="询问笔录", original_filename=name,
+                                   staged_path=str(staged), size=size)
+
+    # The first worker stalls just before filing, for far longer than the visibility timeout ...
+    slow = celery_worker(crash_in="casehub.dossier.services._record_document", pause=30)
+    celery_worker.send("casehub.dossier.tasks.ingest_document", str(job.pk))
+    slow.wait_paused()
+    # ... so a second worker receives the same task and completes it meanwhile.
+    fast = celery_worker()
+    _wait(lambda: IngestJob.objects.get(pk=job.pk).status == "done", 28, [slow, fast], "the second delivery")
+    assert slow.alive and "ingest_document[" in fast.output()
+    # Then the first run wakes up and finishes too.
+    _wait(lambda: "succeeded" in slow.output(), 60, [slow, fast], "the first delivery to finish")
+
+    job.refresh_from_db()
+    assert job.status == "done" and job.message == ""
+    assert Document.objects.filter(case=case).count() == 1
+    assert job.document_id == Document.objects.get(case=case).pk
+    assert AuditEvent.objects.filter(case_id=case.pk, action="document.uploaded").count() == 1
+    assert not AuditEvent.objects.filter(case_id=case.pk, action="document.rejected").exists()

@@ -4,9 +4,9 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
+from casehub.accounts.services import create_user, set_roles
 from casehub.agencies.models import Agency, Role, User
 from casehub.agencies.permissions import ROLE_CAPABILITIES, ROLES_BY_AGENCY_KIND, perm
-from casehub.agencies.services import create_user, set_roles
 from casehub.audit.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
@@ -50,9 +50,13 @@ def test_only_investigators_may_open_the_registration_form(client, district):
 def test_roles_must_fit_the_agency_kind(district):
     from django.core.exceptions import ValidationError
 
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError) as refused:
         create_user(username="p2", agency=district.police, roles=[Role.PROSECUTOR], password=None)
+    assert "prosecutor" in str(refused.value) and "公安机关" in str(refused.value)
     assert not User.objects.filter(username="p2").exists()
+    # The same call with a police role goes through: only the role was wrong.
+    create_user(username="p2", agency=district.police, roles=[Role.INVESTIGATOR], password=None)
+    assert User.objects.get(username="p2").roles == {"investigator"}
 
 
 def test_role_change_is_audited(district):
@@ -99,10 +103,16 @@ class TestAgencyAdministrator:
 
     def test_cannot_hand_out_a_role_from_another_agency_kind(self, client, district):
         client.force_login(district.police_admin)
-        client.post(reverse("admin:agencies_user_add"), {
-            "username": "fakepro", "display_name": "x", "is_active": "on", "roles": [Role.PROSECUTOR],
-        })
+        form = {"username": "fakepro", "display_name": "x", "is_active": "on"}
+        response = client.post(reverse("admin:agencies_user_add"), {**form, "roles": [Role.PROSECUTOR]})
+        # The form comes back with exactly one complaint, about the role.
+        assert response.status_code == 200
+        assert list(response.context["adminform"].form.errors) == ["roles"]
         assert not User.objects.filter(username="fakepro").exists()
+        # The same form with a police role goes through: only the role was wrong.
+        response = client.post(reverse("admin:agencies_user_add"), {**form, "roles": [Role.INVESTIGATOR]})
+        assert response.status_code == 302
+        assert User.objects.get(username="fakepro").roles == {"investigator"}
 
     def test_a_plain_user_cannot_reach_user_management(self, client, district):
         client.force_login(district.investigator)

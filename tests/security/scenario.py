@@ -81,7 +81,7 @@ def _build(district: Any) -> Scenario:
     person = case.persons.get()
     number = case.numbers.first().number
     sc = Scenario(district=district, case=case, person=person, secrets=[title, suspect, number, "44030719900101123X"])
-    for step in (_api_objects, _dossier_objects, _transfer_objects):
+    for step in (_api_objects, _dossier_objects, _transfer_objects, _integration_objects):
         try:
             step(sc)
         except Exception as exc:  # reported by the URL that needed the object, with the cause
@@ -101,6 +101,21 @@ def _api_objects(sc: Scenario) -> None:
                                          role=Role.INVESTIGATOR).credential
     sc.extra["api_task"] = ApiTask.objects.create(kind="test", owner=d.investigator, params={"case": sc.case.pk})
     sc.extra["case_event"] = AuditEvent.objects.filter(case_id=sc.case.pk, action="case.registered").get()
+
+
+def _integration_objects(sc: Scenario) -> None:
+    """A webhook endpoint of A's police system and one delivery of A's feed (made by the transfers)."""
+    from casehub.integration import webhooks
+    from casehub.integration.models import FeedEntry, WebhookDelivery, WebhookEndpoint
+
+    d = sc.district
+    sc.extra["webhook"] = WebhookEndpoint.objects.create(
+        agency=d.police, credential=sc.extra["client"], url="https://police-system.example/hooks",
+        event_types=["package.sent"], encrypted_secret=webhooks.seal_secret(webhooks.new_secret(), d.police.pk),
+    )
+    entry = FeedEntry.objects.filter(agency=d.police).order_by("sequence").first()
+    sc.extra["webhook_delivery"] = WebhookDelivery.objects.create(
+        endpoint=sc.extra["webhook"], entry=entry, status="dead", next_attempt_at=entry.occurred_at)
 
 
 def _pdf(tmp: Path, name: str, label: str) -> Path:

@@ -41,6 +41,9 @@ DETENTION = frozenset({"detention_officer"})
 SENDER_AND_RECEIVER = POLICE_READERS | frozenset({"prosecutor", "procuratorate_supervisor"})
 # Who may see district A's case particulars in a page body at all.
 MAY_SEE_CASE = POLICE_READERS | AUDITORS
+# Who reads its own agency's change feed: every role that works on cases or custody.
+FEED_ROLES = frozenset({"investigator", "police_supervisor", "prosecutor", "procuratorate_supervisor", "court_clerk",
+                        "judge", "court_supervisor", "detention_officer"})
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,12 @@ def _case(pk="pk"):
     return lambda sc: {pk: sc.case.pk}
 
 
+def _ingest_job(sc):
+    from casehub.dossier.models import IngestJob
+
+    return IngestJob.objects.filter(case=sc.case).earliest("created_at")
+
+
 RULES: dict[str, Rule] = {
     # --- UI ------------------------------------------------------------------------------------------
     "home": Rule(ALL),
@@ -79,6 +88,7 @@ RULES: dict[str, Rule] = {
     "dossier:upload": Rule(frozenset({"investigator"}), _case("case_pk"), get=False),
     "dossier:chunked_start": Rule(frozenset({"investigator"}), _case("case_pk"), get=False),
     "dossier:assemble": Rule(frozenset({"investigator"}), _case("case_pk"), get=False),
+    "dossier:retry_job": Rule(frozenset({"investigator"}), lambda sc: {"kind": "ingest", "pk": _ingest_job(sc).pk}, get=False),
     "dossier:chunk": Rule(frozenset({"investigator"}), lambda sc: {"pk": sc.chunked.pk}),
     "dossier:chunk_complete": Rule(frozenset({"investigator"}), lambda sc: {"pk": sc.chunked.pk}, get=False),
     "dossier:reorder": Rule(frozenset({"investigator"}), lambda sc: {"volume_pk": sc.volume.pk}, get=False),
@@ -145,6 +155,7 @@ RULES: dict[str, Rule] = {
     "api:audit-event-detail": Rule(AUDITORS, lambda sc: {"sequence": sc.case_event.sequence}),
     "api:audit-verification-list": Rule(AUDITORS, get=False),
     "api:task-detail": Rule(frozenset({"investigator"}), lambda sc: {"pk": sc.api_task.pk}),
+    "api:task-retry": Rule(frozenset({"investigator"}), lambda sc: {"pk": sc.api_task.pk}, get=False),
     "api:token-list": Rule(ALL),
     "api:token-detail": Rule(frozenset({"investigator"}), lambda sc: {"pk": sc.personal_token.pk}, get=False),
     "api:client-list": Rule(ADMINS),
@@ -203,6 +214,18 @@ RULES: dict[str, Rule] = {
     "api:transfer-manifest": Rule(SENDER_AND_RECEIVER, lambda sc: {"pk": sc.transfer.pk},
                                   may_see_case=SENDER_AND_RECEIVER),
     "api:transfer-receipt": Rule(SENDER_AND_RECEIVER, lambda sc: {"pk": sc.accepted_transfer.pk},
+                                 may_see_case=SENDER_AND_RECEIVER),
+    # Integration: the feed is the caller's own agency's; webhook endpoints are an agency's objects,
+    # managed by its administrator (or the system client that registered them).
+    "api:events": Rule(FEED_ROLES),
+    "api:webhook-list": Rule(ADMINS),
+    "api:webhook-detail": Rule(ADMINS, lambda sc: {"pk": sc.webhook.pk}, may_see_case=frozenset()),
+    "api:webhook-deliveries": Rule(ADMINS, lambda sc: {"pk": sc.webhook.pk}, may_see_case=frozenset()),
+    "api:webhook-rotate-secret": Rule(ADMINS, lambda sc: {"pk": sc.webhook.pk}, get=False,
+                                      may_see_case=frozenset()),
+    "api:webhook-replay": Rule(ADMINS, lambda sc: {"pk": sc.webhook.pk, "delivery_pk": sc.webhook_delivery.pk},
+                               get=False, may_see_case=frozenset()),
+    "api:transfer-archive": Rule(POLICE_READERS - {"police_supervisor"}, lambda sc: {"pk": sc.transfer.pk},
                                  may_see_case=SENDER_AND_RECEIVER),
     "api:transfer-verify": Rule(frozenset({"prosecutor"}), lambda sc: {"pk": sc.transfer.pk}, get=False,
                                 may_see_case=SENDER_AND_RECEIVER),

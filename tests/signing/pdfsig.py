@@ -7,7 +7,8 @@
 ``TrustStore.pem()``); every certificate in it is imported into a throw-away NSS database as a
 trusted CA, CRLs in it are ignored. ``ok`` is True only if pdfsig found at least one signature and
 reports every signature valid and every signer certificate trusted. Needs Debian ``poppler-utils``
-and ``libnss3-tools`` (certutil); both are in .ci/run's need list.
+and ``libnss3-tools`` (certutil), and ``faketime`` when the test pins "now"; all are in
+.ci/run's need list.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import re
 import subprocess
 import tempfile
 from pathlib import Path
+
+from tests.fixtures.clock import on_test_clock
 
 _PEM_CERT = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----\s*", re.S)
 
@@ -41,7 +44,8 @@ def pdfsig_verify(pdf_bytes: bytes, trust_pem: bytes) -> tuple[bool, str]:
                 return False, f"certutil -A failed: {added.stderr}"
         pdf_file = tmp_path / "document.pdf"
         pdf_file.write_bytes(pdf_bytes)
-        result = _run(["pdfsig", "-nssdir", db, str(pdf_file)])
+        # pdfsig judges certificates at its own "now": the test's, when the test pins one.
+        result = _run(on_test_clock(["pdfsig", "-nssdir", db, str(pdf_file)]))
         output = result.stdout + result.stderr
         signatures = re.findall(r"Signature Validation: (.+)", output)
         certificates = re.findall(r"Certificate Validation: (.+)", output)

@@ -20,6 +20,7 @@ from signing import (
     pki,
 )
 from signing.cms import canonical_json, sign_detached, verify_detached
+from tests.fixtures.clock import on_test_clock
 
 MANIFEST = {
     "case": "深龙公刑〔2026〕123号",
@@ -173,9 +174,9 @@ def _openssl_verify(tmp_path, data: bytes, signature: bytes, trust_pem: bytes) -
     (tmp_path / "manifest.json").write_bytes(data)
     (tmp_path / "manifest.p7s").write_bytes(signature)
     (tmp_path / "trust.pem").write_bytes(trust_pem)
-    return subprocess.run(
+    return subprocess.run(on_test_clock(
         ["openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", str(tmp_path / "manifest.p7s"),
-         "-content", str(tmp_path / "manifest.json"), "-CAfile", str(tmp_path / "trust.pem"), "-out", "/dev/null"],
+         "-content", str(tmp_path / "manifest.json"), "-CAfile", str(tmp_path / "trust.pem"), "-out", "/dev/null"]),
         capture_output=True, text=True, timeout=30,
     )
 

@@ -19,6 +19,7 @@ from casehub.pki.models import CertificateAuthority, SigningCertificate
 from signing import RevokedSigner, keys
 from signing.cms import canonical_json, sign_detached, verify_detached
 from signing.pades import sign_pdf, verify_pdf
+from tests.fixtures.clock import on_test_clock
 from tests.signing.conftest import make_pdf
 from tests.signing.pdfsig import pdfsig_verify
 
@@ -78,9 +79,9 @@ def test_exported_trust_lets_openssl_check_a_manifest_and_rejects_tampering(dist
     (tmp_path / "trust.pem").write_bytes(services.export_trust_pem())
 
     def openssl() -> int:
-        return subprocess.run(
+        return subprocess.run(on_test_clock(
             ["openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", str(tmp_path / "manifest.p7s"),
-             "-content", str(tmp_path / "manifest.json"), "-CAfile", str(tmp_path / "trust.pem"), "-out", "/dev/null"],
+             "-content", str(tmp_path / "manifest.json"), "-CAfile", str(tmp_path / "trust.pem"), "-out", "/dev/null"]),
             capture_output=True, timeout=30,
         ).returncode
 
@@ -253,9 +254,9 @@ def test_openssl_reads_our_crl_from_the_exported_bundle(district, tmp_path):
 
     def openssl(signature: bytes) -> subprocess.CompletedProcess:
         (tmp_path / "m.p7s").write_bytes(signature)
-        return subprocess.run(
+        return subprocess.run(on_test_clock(
             ["openssl", "cms", "-verify", "-crl_check", "-binary", "-inform", "DER", "-in", str(tmp_path / "m.p7s"),
-             "-content", str(tmp_path / "m.json"), "-CAfile", str(tmp_path / "trust.pem"), "-out", "/dev/null"],
+             "-content", str(tmp_path / "m.json"), "-CAfile", str(tmp_path / "trust.pem"), "-out", "/dev/null"]),
             capture_output=True, text=True, timeout=30,
         )
 
@@ -300,3 +301,49 @@ def test_verify_command_for_pdfs_and_manifests(district, tmp_path):
     (tmp_path / "m.json").write_bytes(data + b" ")
     with pytest.raises(CommandError, match="changed after signing"):
         run("verify", str(tmp_path / "m.json"), "--signature", str(tmp_path / "m.p7s"))
+
+
+# --- casehub_pki verify as an outside verifier reads it (THREAT_MODEL F18.21) ------------------
+
+
+def test_verify_prints_the_signing_time_in_utc_when_the_signer_wrote_local_time(district, tmp_path, monkeypatch):
+    """A PDF's /M is the signer's local time (+08:00 in China): 08:30 +08:00 is 00:30 UTC."""
+    import re
+    from zoneinfo import ZoneInfo
+
+    import tzlocal
+
+    monkeypatch.setattr(tzlocal, "get_localzone", lambda: ZoneInfo("Asia/Shanghai"))
+    (tmp_path / "doc.pdf").write_bytes(sign_pdf(make_pdf(1), services.signer_for(district.police)))
+    out = run("verify", str(tmp_path / "doc.pdf"))
+    printed = re.search(r"at (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) UTC", out)
+    assert printed, out
+    at = datetime.strptime(printed.group(1), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+    assert abs(at - datetime.now(UTC)) < timedelta(minutes=5), out
+    assert "signer's clock" in out and "+0800" in out
+
+
+def test_verify_warns_when_bytes_were_added_after_the_signature(district, tmp_path):
+    pdf = sign_pdf(make_pdf(1), services.signer_for(district.police))
+    (tmp_path / "appended.pdf").write_bytes(pdf + b"\n% appended after signing\n")
+    out = StringIO()
+    with pytest.raises(CommandError, match="does not verify"):
+        call_command("casehub_pki", "verify", str(tmp_path / "appended.pdf"), stdout=out)
+    text = out.getvalue()
+    assert "WARNING: this signature covers bytes 0–" in text
+    assert "belong to no revision and no signature" in text
+
+
+def test_verify_calls_a_damaged_signature_an_invalid_signature(district, tmp_path):
+    import re
+
+    pdf = bytearray(sign_pdf(make_pdf(1), services.signer_for(district.police)))
+    start = re.search(rb"/Contents <([0-9a-fA-F]+)>", bytes(pdf)).start(1)
+    pdf[start + 20] = ord("0") if pdf[start + 20] != ord("0") else ord("1")  # inside the CMS header
+    (tmp_path / "damaged.pdf").write_bytes(bytes(pdf))
+    out = StringIO()
+    with pytest.raises(CommandError, match="does not verify"):
+        call_command("casehub_pki", "verify", str(tmp_path / "damaged.pdf"), stdout=out)
+    assert "#1 INVALID" in out.getvalue()
+    assert "invalid signature" in out.getvalue()
+    assert "subscriptable" not in out.getvalue()

@@ -47,11 +47,24 @@ def test_damaged_signed_pdfs_give_a_finding_or_bad_pdf(signed, test_pki):
 
 
 def test_damaged_pdfs_cannot_be_signed_silently(plain_pdf, test_pki):
+    """A damaged PDF is either refused as BadPdf, or signed exactly as given: the signature is
+    appended to the unchanged bytes and verifies. No other exception, no repaired copy, no
+    output that merely looks signed."""
+    refused = signed = 0
     for damaged in _mutations(plain_pdf, 30, seed=7):
         try:
-            sign_pdf(damaged, test_pki.police)
-        except SigningError:  # BadPdf or another specific signing error
-            pass
+            out = sign_pdf(damaged, test_pki.police)
+        except BadPdf as exc:
+            assert exc.reason == "damaged", exc
+            refused += 1
+            continue
+        assert out.startswith(damaged), "the signed file must keep the given bytes as they were"
+        result = verify_pdf(out, test_pki.trust)
+        assert result.valid and len(result.signatures) == 1, result.problems
+        assert result.signatures[0].agency_code == "GA440307"
+        signed += 1
+    # Seed 7 damages most copies beyond reading; both outcomes must occur for the test to mean anything.
+    assert refused >= 15 and signed >= 3, (refused, signed)
 
 
 def test_damaged_cms_blobs_are_signature_invalid(test_pki):

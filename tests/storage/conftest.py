@@ -1,4 +1,9 @@
-"""Fixtures for the storage tests: one contract, two backends."""
+"""Fixtures for the storage tests: one contract, three backends.
+
+``backend`` runs each contract test on the directory store, on moto's S3 server and on a real
+S3 server with object lock (Ceph's RADOS Gateway, marked ``rgw``: deselected, visibly, when no
+gateway is configured — see tests/fixtures/rgw.py).
+"""
 
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ from storage import ObjectStore, open_store
 from storage.base import key_for
 from storage.directory import DirectoryStore
 from storage.s3 import S3Store
+from tests.fixtures.rgw import RgwTestGateway
 from tests.fixtures.s3 import ACCESS_KEY, SECRET_KEY, S3TestServer, _free_port
 from tests.storage.streams import MIB, GeneratedStream  # noqa: F401 - re-exported for the tests
 
@@ -59,10 +65,11 @@ def _directory_backend(tmp_path) -> Backend:
     return Backend("directory", store, tamper, stop, start)
 
 
-def _s3_backend(server: S3TestServer, url: str) -> Backend:
+def _s3_backend(name: str, server: S3TestServer | RgwTestGateway, url: str) -> Backend:
     store = open_store(url)
     assert isinstance(store, S3Store)
-    raw = Minio(server.endpoint, access_key=ACCESS_KEY, secret_key=SECRET_KEY, secure=False, region="us-east-1")
+    raw = Minio(server.endpoint, access_key=server.access_key, secret_key=server.secret_key, secure=False,
+                region="us-east-1")
 
     def tamper(sha256: str, data: bytes) -> None:
         # Someone with bucket credentials writes a new version under the key. Object lock keeps
@@ -71,16 +78,19 @@ def _s3_backend(server: S3TestServer, url: str) -> Backend:
         raw.put_object(store.config.bucket, key_for(sha256), io.BytesIO(data), len(data),
                        metadata={"x-amz-checksum-sha256": checksum, "x-amz-sdk-checksum-algorithm": "SHA256"})
 
-    return Backend("s3", store, tamper, server.stop, server.start)
+    return Backend(name, store, tamper, server.stop, server.start)
 
 
-@pytest.fixture(params=["directory", "s3"])
+@pytest.fixture(params=["directory", "s3", pytest.param("rgw", marks=pytest.mark.rgw)])
 def backend(request, tmp_path) -> Iterator[Backend]:
     if request.param == "directory":
         yield _directory_backend(tmp_path)
-    else:
+    elif request.param == "s3":  # moto
         server = request.getfixturevalue("s3_available")
-        yield _s3_backend(server, request.getfixturevalue("s3_store_url"))
+        yield _s3_backend("s3", server, request.getfixturevalue("s3_store_url"))
+    else:
+        gateway = request.getfixturevalue("rgw_available")
+        yield _s3_backend("rgw", gateway, request.getfixturevalue("rgw_store_url"))
 
 
 @pytest.fixture

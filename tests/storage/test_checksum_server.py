@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from storage import IntegrityError, open_store
+from storage import IntegrityError, StorageError, open_store
 from storage.s3 import S3Store
 
 LOCK_CONFIG = (b'<?xml version="1.0" encoding="UTF-8"?><ObjectLockConfiguration '
@@ -46,8 +46,9 @@ class ChecksummingS3(BaseHTTPRequestHandler):
                     {"Content-Type": "application/xml"})
 
     def do_HEAD(self) -> None:  # noqa: N802 - http.server naming
-        # Only "does the bucket exist" is asked before a single-part upload.
-        self._reply(200 if urlsplit(self.path).path.count("/") == 1 else 404)
+        # "Does the bucket exist", then "is the object already there" before a single-part upload.
+        path = urlsplit(self.path).path
+        self._reply(200 if path.count("/") == 1 or path in self.stored else 404)
 
     def do_GET(self) -> None:  # noqa: N802
         parts = urlsplit(self.path)
@@ -86,6 +87,17 @@ def checking_store() -> Iterator[S3Store]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_server_ignoring_sse_s3_is_refused_before_any_evidence_is_written(checking_store):
+    # Like Ceph RGW 16, this server stores what it is sent, encryption header or not, and answers
+    # without x-amz-server-side-encryption: casehub must not believe it encrypts.
+    store = open_store(checking_store.description.replace("s3 http://", "s3://key:secret@") + "?secure=false&sse=S3")
+    with pytest.raises(StorageError, match=r"does not honour server-side encryption \(sse=S3\).*no x-amz-server"):
+        store.put_bytes(b"evidence", content_type="application/pdf")
+    assert list(ChecksummingS3.stored) == ["/evidence/casehub-probe/sse-s3"]  # only the probe, no evidence
+    with pytest.raises(StorageError, match="does not honour"):  # and it stays refused
+        store.put_bytes(b"evidence", content_type="application/pdf")
 
 
 def test_the_checksum_sent_matches_the_bytes_that_travel(checking_store):

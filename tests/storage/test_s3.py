@@ -19,7 +19,7 @@ from minio.error import S3Error
 from minio.objectlockconfig import DAYS
 
 from storage import IntegrityError, ObjectNotFound, StorageError, StorageUnavailable, open_store
-from storage.s3 import S3Store, composite_checksum, parse_s3_url
+from storage.s3 import S3Store, composite_checksum, parse_s3_timestamp, parse_s3_url
 from tests.fixtures.s3 import ACCESS_KEY, SECRET_KEY
 from tests.storage.streams import MIB, GeneratedStream
 
@@ -69,6 +69,41 @@ def test_every_object_carries_retention_and_delete_is_refused_by_the_server(stor
         raw_s3.remove_object(store.config.bucket, ref.key, version_id=ref.version_id)
     assert refused.value.code == "AccessDenied"
     store.verify(ref.sha256)  # still there, still intact
+
+
+def test_retention_is_read_back_from_the_server(store, raw_s3):
+    before = datetime.now(UTC)
+    ref = store.put_bytes(b"indictment")
+    retention = store.retention(ref.sha256)
+    assert retention.mode == "COMPLIANCE"
+    # casehub asked for one day from the upload; S3 carries milliseconds.
+    assert before + timedelta(days=1) - timedelta(milliseconds=1) <= retention.retain_until
+    assert retention.retain_until <= datetime.now(UTC) + timedelta(days=1)
+    with pytest.raises(ObjectNotFound):
+        store.retention("f" * 64)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2026-12-05T23:10:55.123456789Z", datetime(2026, 12, 5, 23, 10, 55, 123456, tzinfo=UTC)),  # Ceph RGW
+        ("2026-12-05T23:10:55.000000000Z", datetime(2026, 12, 5, 23, 10, 55, tzinfo=UTC)),
+        ("2026-12-05T23:10:55.5Z", datetime(2026, 12, 5, 23, 10, 55, 500000, tzinfo=UTC)),
+        ("2026-12-05T23:10:55.123Z", datetime(2026, 12, 5, 23, 10, 55, 123000, tzinfo=UTC)),  # AWS, MinIO
+        ("2026-12-05T23:10:55Z", datetime(2026, 12, 5, 23, 10, 55, tzinfo=UTC)),
+        ("2026-12-06T07:10:55.999999999+08:00", datetime(2026, 12, 5, 23, 10, 55, 999999, tzinfo=UTC)),
+    ],
+)
+def test_server_timestamps_with_up_to_nine_fractional_digits_are_parsed(value, expected):
+    parsed = parse_s3_timestamp(value)
+    assert parsed == expected and parsed.utcoffset() == timedelta(0)
+
+
+@pytest.mark.parametrize("value", ["", "2026-12-05", "2026-12-05T23:10:55", "2026-12-05T23:10:55.1234567890Z",
+                                   "2026-12-05T23:10:55.Z", "yesterday"])
+def test_malformed_server_timestamps_are_refused(value):
+    with pytest.raises(StorageError, match="not an S3 timestamp"):
+        parse_s3_timestamp(value)
 
 
 def test_single_put_sends_the_content_sha256_as_its_checksum(store, raw_s3):

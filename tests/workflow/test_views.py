@@ -12,6 +12,7 @@ from django.utils import timezone
 from casehub.audit.models import AuditEvent
 from casehub.pki.services import export_trust_pem
 from casehub.web.inboxes import inboxes_for
+from tests.fixtures.clock import on_test_clock
 from workflows import definition as d
 from workflows.models import ApprovalRequest, Transfer
 
@@ -98,9 +99,9 @@ def test_download_signed_manifest_verifies_with_openssl(case, district, client, 
     (tmp_path / "m.json").write_bytes(manifest.content)
     (tmp_path / "m.p7s").write_bytes(signature.content)
     (tmp_path / "trust.pem").write_bytes(export_trust_pem())
-    done = subprocess.run(["openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", tmp_path / "m.p7s",
-                           "-content", tmp_path / "m.json", "-CAfile", tmp_path / "trust.pem", "-purpose", "any",
-                           "-out", "/dev/null"], capture_output=True, text=True)
+    done = subprocess.run(on_test_clock(["openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", tmp_path / "m.p7s",
+                                         "-content", tmp_path / "m.json", "-CAfile", tmp_path / "trust.pem",
+                                         "-purpose", "any", "-out", "/dev/null"]), capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert client.get(reverse("transfers:download", args=[transfer.pk, "receipt.json"])).status_code == 404
 

@@ -57,6 +57,8 @@ Transitions marked *approval* are not executed when the officer fires them: they
 `ApprovalRequest` that a supervisor of the same agency approves (the transition then runs, with the
 officer recorded as actor and the supervisor as approver) or turns down with a comment. A deployment
 may change which transitions need approval with `CASEHUB_WORKFLOW_APPROVALS = {"name": bool}`.
+The diagram, the table below (column *approval*, mark ✎), the fire page and the OpenAPI text show
+this effective setting, not the definition's default (`TransitionSpec.requires_approval`).
 
 On SQLite (embedded default), where a concurrent writer is reported as a lock error, the engine
 retries the whole transaction; the retry then sees the other writer's result as `CaseChanged`.

@@ -1,8 +1,9 @@
 """``manage.py verify_audit``: recompute the audit chain and its signed checkpoints.
 
 Exit status 0 when everything matches; 1 when something does not, after printing the first bad
-sequence number and every finding (at most 100). ``--json`` prints the report as JSON for
-monitoring.
+sequence number and every finding (at most 100). It says how far back the newest signed checkpoint
+is (the events after it are protected by the hash chain alone) and, when the trail verified and the
+run is recorded, signs a new one. ``--json`` prints the report as JSON for monitoring.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class Command(BaseCommand):
                 f"{report.checkpoints_checked} checkpoints in {report.seconds:.2f} s "
                 f"({report.events_per_second:,.0f} events/s)"
             )
+            self.stdout.write(report.checkpoint_summary())
             for finding in report.findings:
                 self.stdout.write(f"  {finding}")
         if not report.ok:

@@ -3,6 +3,9 @@
 Drives N cases through the real workflow engine on a simulated calendar (see
 :mod:`casehub.metrics.simulation`), in the simulation district's agencies (created on first run,
 codes starting with ``--prefix``). Deterministic for a seed on an empty simulation district.
+
+Refuses ``CASEHUB_ENV=production``, and a database that holds cases no simulation made unless
+``--into-existing`` is given: the simulated events would join the append-only audit trail for good.
 """
 
 from __future__ import annotations
@@ -35,11 +38,23 @@ class Command(BaseCommand):
                             help="share of hand-overs done on paper and only registered (0-1)")
         parser.add_argument("--detained-share", type=float, default=0.6)
         parser.add_argument("--prefix", default="SIM", help="agency-code prefix of the simulation district")
+        parser.add_argument("--into-existing", action="store_true",
+                            help="simulate even though the database holds real cases (never in production)")
 
     def handle(self, *args: Any, **o: Any) -> None:
         from casehub.celery import app
-        from casehub.metrics.simulation import Options, ensure_actors, simulate
+        from casehub.metrics.simulation import (
+            Options,
+            SimulationError,
+            ensure_actors,
+            refuse_unsafe_target,
+            simulate,
+        )
 
+        try:
+            refuse_unsafe_target(into_existing=o["into_existing"])
+        except SimulationError as exc:
+            raise CommandError(str(exc)) from exc
         if o["cases"] < 1 or o["cases"] > 100_000:
             raise CommandError("--cases must be between 1 and 100000")
         if o["days"] < 1 or o["days"] > 3660:

@@ -12,6 +12,7 @@
     casehub_pki verify FILE --signature SIG       check a detached CMS signature (manifest, receipt)
     casehub_pki status                            every certificate and its state
     casehub_pki rewrap --old-kek-file FILE        re-encrypt every key after changing CASEHUB_KEY_ENCRYPTION_KEY
+    casehub_pki check-keys                        prove every key the platform signs with opens (exit 1 if not)
 
 ``PLATFORM`` as AGENCY_CODE means the platform's own signing certificate.
 """
@@ -19,6 +20,7 @@
 from __future__ import annotations
 
 import getpass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -67,6 +69,8 @@ class Command(BaseCommand):
         verify.add_argument("file")
         verify.add_argument("--signature", help="detached CMS signature (DER) of FILE, e.g. manifest.p7s")
         verify.add_argument("--sha256", help="SHA-256 the PDF must have (the stored original's)")
+        sub.add_parser("check-keys", help="prove the private keys needed for signing decrypt with the configured "
+                                          "key-encryption key")
         rewrap = sub.add_parser("rewrap", help="re-encrypt all private keys under the configured key-encryption key")
         rewrap.add_argument("--old-kek-file", required=True, help="file holding the previous key (base64)")
 
@@ -144,20 +148,32 @@ class Command(BaseCommand):
             who = verify_detached(path.read_bytes(), Path(options["signature"]).read_bytes(), services.trust_store())
             self.stdout.write(
                 f"valid: signed by {who.name} (agency {who.agency_code or '-'}, serial {who.serial}) "
-                f"at {who.signing_time:%Y-%m-%d %H:%M:%S} UTC ({who.time_source})"
+                f"at {_when(who.signing_time, who.time_source)}"
             )
             return
         result = verify_pdf(path.read_bytes(), services.trust_store(), expected_sha256=options["sha256"])
+        warnings = 0
         for i, sig in enumerate(result.signatures, 1):
-            when = f"{sig.signing_time:%Y-%m-%d %H:%M:%S} UTC" if sig.signing_time else "?"
-            self.stdout.write(f"#{i} {'VALID' if sig.valid else 'INVALID'}  {sig.signer_name} ({sig.agency_code or '-'}) at {when}")
+            self.stdout.write(f"#{i} {'VALID' if sig.valid else 'INVALID'}  {sig.signer_name or '?'} "
+                              f"({sig.agency_code or '-'}) at {_when(sig.signing_time, sig.time_source)}")
             for problem in sig.problems:
                 self.stdout.write(f"     - {problem}")
+            if sig.covered_until and sig.covered_until < result.size:
+                # Allowed later revisions (validation data, a countersignature) keep a signature
+                # valid, but what it vouches for is not the whole file: say so every time.
+                warnings += 1
+                added = "; ".join(sig.notes) or "not described"
+                self.stdout.write(
+                    f"     WARNING: this signature covers bytes 0–{sig.covered_until} of {result.size}; "
+                    f"{result.size - sig.covered_until} bytes were added after it ({added})"
+                )
         for problem in result.problems:
             self.stdout.write(f"- {problem}")
         if not result.valid:
             raise CommandError("the document does not verify")
-        self.stdout.write(f"valid ({len(result.signatures)} signature(s), SHA-256 {result.sha256})")
+        tail = f", WARNING: {result.unsigned_bytes} bytes at the end are covered by no signature" if result.unsigned_bytes else ""
+        self.stdout.write(f"valid ({len(result.signatures)} signature(s), SHA-256 {result.sha256}{tail})"
+                          + (f" — {warnings} warning(s) above" if warnings and not tail else ""))
 
     def do_rewrap(self, options) -> None:
         path = Path(options["old_kek_file"])
@@ -165,6 +181,17 @@ class Command(BaseCommand):
             raise CommandError(f"{path} is not a file")
         changed = services.rewrap_keys(path.read_text())
         self.stdout.write(f"re-encrypted {changed} private key(s) under the configured key-encryption key")
+
+    def do_check_keys(self, options) -> None:
+        fingerprint = services.kek_fingerprint()
+        failed = services.keys_that_do_not_open()
+        if failed:
+            raise CommandError(
+                f"{len(failed)} private key(s) needed for signing do not decrypt with CASEHUB_KEY_ENCRYPTION_KEY "
+                f"(fingerprint {fingerprint}): {', '.join(failed)}. This platform cannot sign: configure the "
+                "key-encryption key these keys were stored under.")
+        count = len(services.keys_needed_for_signing())
+        self.stdout.write(f"key-encryption key {fingerprint}: all {count} private key(s) needed for signing decrypt")
 
     def do_status(self, options) -> None:
         for ca in CertificateAuthority.objects.order_by("created_at"):
@@ -175,3 +202,16 @@ class Command(BaseCommand):
                 f"CERT {sc.holder:<12} {sc.serial[:16]}  {sc.status:<8} until {sc.not_after:%Y-%m-%d}  {sc.subject_name}"
                 + (f"  revoked {sc.revoked_at:%Y-%m-%d %H:%M} ({sc.revocation_reason})" if sc.revoked_at else "")
             )
+
+
+def _when(moment: datetime | None, source: str = "") -> str:
+    """A signing time in UTC, with the signer's own clock reading when it was given in another
+    offset (a PDF's /M is usually local time: "08:30 +08:00" is 00:30 UTC, not 08:30 UTC)."""
+    if moment is None:
+        return "an unknown time"
+    if moment.tzinfo is None:
+        return f"{moment:%Y-%m-%d %H:%M:%S} (no time zone given)" + (f" ({source})" if source else "")
+    text = f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+    if moment.utcoffset():
+        text += f" (signer's clock {moment:%Y-%m-%d %H:%M:%S %z})"
+    return text + (f" ({source})" if source else "")

@@ -1,8 +1,8 @@
-"""Service functions for agencies and their users. Each runs in one transaction and is audited."""
+"""Managing users of an agency: create them, hand out roles. Each runs in one transaction and is audited."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
@@ -12,6 +12,28 @@ from django.utils.translation import gettext as _
 from casehub.agencies.models import Agency, Role, User
 from casehub.agencies.permissions import ROLES_BY_AGENCY_KIND, role_group_name
 from casehub.audit.services import record_event
+
+# Lookups of a role another part of the platform fixed for an account: a system client's service
+# account acts only as the role the client was registered with. casehub.api registers its lookup
+# here at start-up (accounts sits below the API and does not import it).
+ROLE_LOCKS: list[Callable[[User], str | None]] = []
+
+
+def locked_role(user: User) -> str | None:
+    """The one role ``user`` must hold, or None when its roles are free to change."""
+    if user.pk is None:
+        return None
+    for lookup in ROLE_LOCKS:
+        role = lookup(user)
+        if role is not None:
+            return role
+    return None
+
+
+def check_role_lock(user: User, roles: Iterable[str]) -> None:
+    locked = locked_role(user)
+    if locked is not None and sorted(set(roles)) != [locked]:
+        raise ValidationError(_("这是系统客户端的服务账户，角色固定为登记时的 %(role)s。") % {"role": locked})
 
 
 def validate_roles(agency: Agency | None, roles: Iterable[str]) -> list[str]:
@@ -31,8 +53,9 @@ def validate_roles(agency: Agency | None, roles: Iterable[str]) -> list[str]:
 
 @transaction.atomic
 def set_roles(user: User, roles: Iterable[str], *, acting_user: User | None) -> None:
-    """Replace the user's roles with ``roles`` (validated against the agency kind)."""
+    """Replace the user's roles with ``roles`` (validated against the agency kind and any role lock)."""
     roles = validate_roles(user.agency, roles)
+    check_role_lock(user, roles)
     before = sorted(user.roles)
     role_groups = list(Group.objects.filter(name__in=[role_group_name(r) for r in roles]))
     if len(role_groups) != len(roles):

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
+from casehub.accounts.services import create_user
 from casehub.agencies.models import Agency, AgencyKind, Role, User
-from casehub.agencies.services import create_user
 
 DEMO_PASSWORD = "casehub-demo-2026"  # noqa: S105 - documented demo password; load_demo refuses production
 ADMIN_USERNAME = "admin"

@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from casehub.agencies.demo import DEMO_PASSWORD, ensure_demo_district
+from casehub.accounts.demo import DEMO_PASSWORD, ensure_demo_district
 from casehub.cases.reference import load_offences
 
 

@@ -12,9 +12,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from casehub.accounts.services import check_role_lock, set_roles, validate_roles
 from casehub.agencies.models import Agency, Role, User
 from casehub.agencies.permissions import MANAGE_AGENCY_USERS, ROLES_BY_AGENCY_KIND, has_capability
-from casehub.agencies.services import set_roles, validate_roles
 from casehub.audit.services import record_event
 
 
@@ -74,6 +74,7 @@ class AgencyUserForm(forms.ModelForm):
         agency = data.get("agency")
         try:
             validate_roles(agency, data.get("roles") or [])
+            check_role_lock(self.instance, data.get("roles") or [])
         except ValidationError as exc:
             self.add_error("roles", exc)
         return data

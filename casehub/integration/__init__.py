@@ -1,0 +1,1 @@
+"""Agency-system integration: the change feed, signed webhooks and bulk package exchange."""
