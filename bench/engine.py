@@ -111,13 +111,15 @@ def instrument_audit_lock() -> None:
     original_commit = wrapper_class.commit
 
     def _chain(events):
-        if connection.in_atomic_block and not getattr(connection, "_bench_lock_at", None):
+        inside = connection.in_atomic_block
+        if inside and not getattr(connection, "_bench_lock_at", None):
             connection._bench_lock_at = time.perf_counter()
         started = time.perf_counter()
         try:
             return original_chain(events)
         finally:
-            appends.append(time.perf_counter() - started)
+            if inside:  # appends of the measured transaction (not those of after-commit work)
+                appends.append(time.perf_counter() - started)
 
     def commit(self):
         original_commit(self)
