@@ -32,20 +32,24 @@ demo: install
 	$(PY) manage.py load_demo
 	$(PY) manage.py runserver 127.0.0.1:8000
 
-## make test: the whole suite. CI=true runs it against PostgreSQL, Redis and an S3 server.
+## make test: the whole suite but the long runs (marked slow). Before the first test it checks what the
+## selected tests need outside Python (Redis, chromium, pdfsig, ...) and names what is missing.
+## CI=true runs it against PostgreSQL, Redis and an S3 server, slow tests included (small fuzz budget).
 ifeq ($(CI),true)
 test: export DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/casehub
 test: export CASEHUB_CACHE_URL ?= redis://127.0.0.1:6379/1
-test: export CASEHUB_TEST_REDIS_URL ?= redis://127.0.0.1:6379/2
+PYTEST_MARKERS ?=
+else
+PYTEST_MARKERS ?= not slow
 endif
 # Two workers: the CI machine has two cores (each worker gets its own test database).
 PYTEST_WORKERS ?= 2
 test: install-dev
-	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) -m "$(PYTEST_MARKERS)" $(PYTEST_ARGS)
 
-## The long fuzz/property runs (marked slow), not part of `make test`.
+## The long runs (marked slow) with the full fuzz budget (hypothesis profile "long").
 test-slow: install-dev
-	$(PY) -m pytest -m slow $(PYTEST_ARGS)
+	HYPOTHESIS_PROFILE=long $(PY) -m pytest -m slow $(PYTEST_ARGS)
 
 ## Rebuild the translation catalogues (needs GNU gettext); the compiled .mo files are committed.
 messages: install-dev

@@ -41,7 +41,11 @@ VARIABLES: tuple[Var, ...] = (
         "for MinIO/S3 (see storage/README)."),
     Var("CASEHUB_KEY_ENCRYPTION_KEY", "generated into DATA_DIR/kek",
         "Base64 of 32 bytes: AES-256-GCM key that encrypts agency private keys at rest. Required in production."),
-    Var("CASEHUB_TSA_URL", "(empty)", "RFC 3161 time-stamping authority; when set, PDF signatures are PAdES B-T."),
+    Var("CASEHUB_TSA_URL", "(empty)", "RFC 3161 time-stamping authority; when set, PDF signatures are PAdES B-LT "
+        "(timestamp, plus the certificates and CRLs in the document security store)."),
+    Var("CASEHUB_CRL_BASE_URL", "http://127.0.0.1:8000/pki/crl/", "Base URL of the published CRLs, written into "
+        "every agency certificate as its CRL distribution point (`<base>/<CA fingerprint>.crl`); the platform "
+        "serves them at `/pki/crl/`. Set it to the address outside validators reach before issuing certificates."),
     Var("CASEHUB_EMAIL_HOST", "(empty: no e-mail)", "SMTP host for deadline notifications; in-app "
         "notifications are always on."),
     Var("CASEHUB_PROXY_COUNT", "0", "How many reverse proxies stand in front of the web processes (for the "

@@ -110,6 +110,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "casehub.agencies.middleware.RequireSecondFactorMiddleware",
+    "casehub.agencies.middleware.RequirePasswordChangeMiddleware",
+    "casehub.audit.middleware.ActingUserMiddleware",
     # AxesMiddleware last: it turns a lock-out into the lock-out response.
     "axes.middleware.AxesMiddleware",
 ]
@@ -272,6 +274,7 @@ CELERY_BEAT_SCHEDULE: dict = {
 
 CASEHUB_STORAGE_URL = env.get("CASEHUB_STORAGE_URL") or (DATA_DIR / "objects").as_uri()
 CASEHUB_TSA_URL = env.get("CASEHUB_TSA_URL")
+CASEHUB_CRL_BASE_URL = env.get("CASEHUB_CRL_BASE_URL") or "http://127.0.0.1:8000/pki/crl/"
 
 _email_host = env.get("CASEHUB_EMAIL_HOST")
 EMAIL_BACKEND = (

@@ -1,26 +1,33 @@
 """Detached CMS (PKCS#7) signatures over canonical JSON: transfer manifests and receipts.
 
-``sign_detached`` produces DER SignedData (no encapsulated content, signer certificate and chain
-embedded, signed attributes contentType / signingTime / messageDigest). Any RFC 5652 verifier
-checks it, e.g. ``openssl cms -verify -binary -inform DER -in sig.p7s -content manifest.json
+``sign_detached`` produces a CAdES-BES signature (ETSI EN 319 122-1): DER SignedData with no
+encapsulated content, the signer certificate and chain embedded, and the signed attributes
+contentType, signingTime, messageDigest and ESS signingCertificateV2 (RFC 5035), which binds the
+signature to the signer's certificate by its hash, so a certificate with the same key cannot be
+substituted. Any RFC 5652 verifier checks it, e.g. ``openssl cms -verify -binary -inform DER -in sig.p7s -content manifest.json
 -CAfile trust.pem``. ``verify_detached`` checks integrity with pyHanko and trust with our
 :class:`~signing.trust.TrustStore` (see its module docstring for the signing-time policy).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
+from asn1crypto import algos, cms, tsp
+from asn1crypto import x509 as asn1_x509
 from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
+from cryptography.hazmat.primitives.asymmetric import ec, padding
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from signing._cmsutil import check_signer_info, judge, signed_data_from
-from signing.errors import SignatureInvalid
+from signing.errors import SignatureInvalid, SigningError
 from signing.pki import display_name, fingerprint
 from signing.signer import Signer
 from signing.trust import TrustStore
@@ -130,18 +137,113 @@ class SignerIdentity:
 
 
 def sign_detached(data: bytes, signer: Signer) -> bytes:
-    """DER CMS SignedData over ``data`` (not included), with the signer's certificate and chain."""
+    """DER CMS SignedData (CAdES-BES) over ``data`` (not included), with the signer's certificate
+    and chain."""
     if not isinstance(data, bytes | bytearray | memoryview):
         raise TypeError("sign_detached signs bytes; use canonical_json(value) for a JSON value")
     signer.check_usable()
-    builder = pkcs7.PKCS7SignatureBuilder().set_data(bytes(data)).add_signer(
-        signer.certificate, signer.private_key, signer.algorithm.hash_algorithm()  # type: ignore[arg-type]
-    )
-    for cert in signer.chain:
-        builder = builder.add_certificate(cert)
-    return builder.sign(
-        Encoding.DER,
-        [pkcs7.PKCS7Options.DetachedSignature, pkcs7.PKCS7Options.Binary, pkcs7.PKCS7Options.NoCapabilities],
+    parts = _signer_parts(signer)
+    now = datetime.now(UTC)
+    # The signed attributes, DER-encoded by hand: what is signed is this SET OF, sorted as DER
+    # requires; the same bytes go into the SignerInfo under the [0] tag (RFC 5652 §5.4).
+    attributes = sorted([
+        parts.content_type_attr,
+        _tlv(0x30, _SIGNING_TIME_OID + _tlv(0x31, _der_time(now))),
+        _tlv(0x30, _MESSAGE_DIGEST_OID + _tlv(0x31, _tlv(0x04, hashlib.new(parts.hash_name, bytes(data)).digest()))),
+        parts.signing_certificate_attr,
+    ])
+    signed_attrs = b"".join(attributes)
+    key = signer.private_key
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        signature = key.sign(_tlv(0x31, signed_attrs), ec.ECDSA(signer.algorithm.hash_algorithm()))
+    else:
+        signature = key.sign(_tlv(0x31, signed_attrs), padding.PKCS1v15(), signer.algorithm.hash_algorithm())
+    signer_info = _tlv(0x30, b"".join((
+        b"\x02\x01\x01",  # version 1: the signer is named by issuer and serial number
+        parts.issuer_and_serial,
+        parts.digest_algorithm,
+        _tlv(0xA0, signed_attrs),
+        parts.signature_algorithm,
+        _tlv(0x04, signature),
+    )))
+    # SignedData ::= SEQUENCE { version, digestAlgorithms, encapContentInfo, [0] certificates,
+    # signerInfos SET }: everything before signerInfos is the same for every signature by this
+    # signer, so it is encoded once (with asn1crypto) and only the outer layers are written here.
+    signed_data = _tlv(0x30, parts.signed_data_head + _tlv(0x31, signer_info))
+    return _tlv(0x30, _SIGNED_DATA_OID + _tlv(0xA0, signed_data))
+
+
+_SIGNED_DATA_OID = bytes.fromhex("06092a864886f70d010702")  # 1.2.840.113549.1.7.2
+_SIGNING_TIME_OID = bytes.fromhex("06092a864886f70d010905")  # 1.2.840.113549.1.9.5
+_MESSAGE_DIGEST_OID = bytes.fromhex("06092a864886f70d010904")  # 1.2.840.113549.1.9.4
+
+
+def _der_time(moment: datetime) -> bytes:
+    """RFC 5652 §11.3: UTCTime for 1950–2049, GeneralizedTime otherwise."""
+    if 1950 <= moment.year < 2050:
+        return _tlv(0x17, moment.strftime("%y%m%d%H%M%SZ").encode())
+    return _tlv(0x18, moment.strftime("%Y%m%d%H%M%SZ").encode())
+
+
+def _tlv(tag: int, content: bytes) -> bytes:
+    """One DER element (definite length)."""
+    n = len(content)
+    if n < 0x80:
+        return bytes((tag, n)) + content
+    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes((tag, 0x80 | len(size))) + size + content
+
+
+@dataclass(frozen=True)
+class _SignerParts:
+    """DER of everything a signature by one signer repeats (asn1crypto re-encodes structures
+    whose children were read, which for embedded certificates costs more than the signature)."""
+
+    hash_name: str
+    signed_data_head: bytes  # SignedData's fields before signerInfos
+    issuer_and_serial: bytes
+    digest_algorithm: bytes
+    signature_algorithm: bytes
+    content_type_attr: bytes
+    signing_certificate_attr: bytes
+
+
+@lru_cache(maxsize=64)
+def _signer_parts(signer: Signer) -> _SignerParts:
+    """What every signature by ``signer`` repeats, built once (Signer objects are immutable)."""
+    der = signer.certificate.public_bytes(Encoding.DER)
+    cert = asn1_x509.Certificate.load(der)
+    hash_name = signer.algorithm.hash_name
+    ess_id = tsp.ESSCertIDv2({
+        "hash_algorithm": algos.DigestAlgorithm({"algorithm": hash_name}),
+        "cert_hash": hashlib.new(hash_name, der).digest(),
+        "issuer_serial": tsp.IssuerSerial({
+            "issuer": [asn1_x509.GeneralName({"directory_name": cert.issuer})],
+            "serial_number": cert.serial_number,
+        }),
+    })
+    empty = cms.SignedData({
+        "version": "v1",
+        "digest_algorithms": [algos.DigestAlgorithm({"algorithm": hash_name})],
+        "encap_content_info": {"content_type": "data"},
+        "certificates": [cms.CertificateChoices({"certificate": asn1_x509.Certificate.load(c.public_bytes(Encoding.DER))})
+                         for c in (signer.certificate, *signer.chain)],
+        "signer_infos": [],
+    })
+    content = empty.contents
+    if not content.endswith(b"\x31\x00"):  # the empty signerInfos SET closes the sequence
+        raise SigningError("unexpected SignedData encoding")
+    ecdsa = isinstance(signer.private_key, ec.EllipticCurvePrivateKey)
+    return _SignerParts(
+        hash_name=hash_name,
+        signed_data_head=content[:-2],
+        issuer_and_serial=cms.IssuerAndSerialNumber({"issuer": cert.issuer, "serial_number": cert.serial_number}).dump(),
+        digest_algorithm=algos.DigestAlgorithm({"algorithm": hash_name}).dump(),
+        signature_algorithm=algos.SignedDigestAlgorithm(
+            {"algorithm": f"{hash_name}_ecdsa" if ecdsa else "rsassa_pkcs1v15"}).dump(),
+        content_type_attr=cms.CMSAttribute({"type": "content_type", "values": ["data"]}).dump(),
+        signing_certificate_attr=cms.CMSAttribute(
+            {"type": "signing_certificate_v2", "values": [tsp.SigningCertificateV2({"certs": [ess_id]})]}).dump(),
     )
 
 

@@ -75,6 +75,7 @@ class PdfVerification:
     sha256: str = ""
     sha256_matches: bool | None = None  # None when no expected_sha256 was given
     size: int = 0
+    trailing_bytes: int = 0  # bytes after the last %%EOF that belong to no revision (makes it invalid)
 
     @property
     def unsigned_bytes(self) -> int:
@@ -168,16 +169,50 @@ def sign_pdf(
     ``stamp_text`` (usually the agency name) makes the signature visible: a box at the bottom
     right of ``stamp_page`` (default: last page) with that text and the signing time in
     ``stamp_timezone``. ``tsa_url`` (default: the signer's): RFC 3161 time-stamping authority →
-    PAdES B-T.
+    PAdES B-T; if the signer also has ``validation`` (its trust store), PAdES B-LT: the
+    certificates and CRLs that validate the signature and the timestamp go into the document
+    security store (DSS) in an incremental update after the signature. B-LT needs the TSA's roots
+    in the trust store; without them, or when the paths cannot be validated with what the trust
+    store holds, the signature is B-T and the reason is logged (signing never fails for lack of
+    revocation data).
     """
+    _check_header(pdf)
+    signer.check_usable()
+    tsa_url = tsa_url or signer.tsa_url
+    options = {"reason": reason, "location": location, "stamp_text": stamp_text, "tsa_url": tsa_url,
+               "stamp_page": stamp_page, "stamp_font": stamp_font, "stamp_timezone": stamp_timezone}
+    trust = signer.validation() if tsa_url and signer.validation is not None else None
+    if trust is not None and trust.tsa_roots:
+        try:
+            return _sign_pdf(pdf, signer, ltv_trust=trust, **options)
+        except _LtvImpossible as exc:
+            logger.warning("PAdES B-LT not possible, signing B-T instead: %s", exc)
+    return _sign_pdf(pdf, signer, ltv_trust=None, **options)
+
+
+class _LtvImpossible(Exception):
+    """The validation data for B-LT could not be assembled from the trust store."""
+
+
+def _sign_pdf(
+    pdf: bytes,
+    signer: Signer,
+    *,
+    reason: str,
+    location: str,
+    stamp_text: str | None,
+    tsa_url: str | None,
+    stamp_page: int,
+    stamp_font: str | None,
+    stamp_timezone: tzinfo,
+    ltv_trust: TrustStore | None,
+) -> bytes:
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.pdf_utils.misc import PdfError
     from pyhanko.sign import fields, signers
     from pyhanko.sign.fields import SigSeedSubFilter
+    from pyhanko_certvalidator.errors import PathError, ValidationError
 
-    _check_header(pdf)
-    signer.check_usable()
-    tsa_url = tsa_url or signer.tsa_url
     try:
         writer = IncrementalPdfFileWriter(BytesIO(bytes(pdf)), strict=False)
     except Exception as exc:  # noqa: BLE001 - pyHanko's parser fails on damaged input in many ways
@@ -192,6 +227,14 @@ def sign_pdf(
         new_field_spec = None
         if stamp_text:
             stamp_style, new_field_spec = _stamp(writer, field_name, stamp_text, stamp_page, stamp_font, stamp_timezone)
+        timestamper = None
+        validation_context = None
+        if tsa_url:
+            from pyhanko.sign.timestamps.requests_client import RequestsHTTPTimeStamper
+
+            timestamper = RequestsHTTPTimeStamper(tsa_url, timeout=10)
+            if ltv_trust is not None:
+                validation_context = _ltv_context(ltv_trust, signer)
         meta = signers.PdfSignatureMetadata(
             field_name=field_name,
             md_algorithm=signer.algorithm.hash_name,
@@ -199,12 +242,9 @@ def sign_pdf(
             reason=reason or None,
             location=location or None,
             name=signer.name,
+            embed_validation_info=validation_context is not None,
+            validation_context=validation_context,
         )
-        timestamper = None
-        if tsa_url:
-            from pyhanko.sign.timestamps.requests_client import RequestsHTTPTimeStamper
-
-            timestamper = RequestsHTTPTimeStamper(tsa_url, timeout=10)
         pdf_signer = signers.PdfSigner(
             meta, signer=signer.pyhanko_signer(), timestamper=timestamper,
             stamp_style=stamp_style, new_field_spec=new_field_spec,
@@ -223,6 +263,10 @@ def sign_pdf(
         pdf_signer.sign_pdf(writer, output=out, bytes_reserved=reserved)
     except SigningError:
         raise
+    except (PathError, ValidationError) as exc:
+        if validation_context is None:
+            raise
+        raise _LtvImpossible(_brief(exc)) from None
     except Exception as exc:  # noqa: BLE001 - see below
         if tsa_url and type(exc).__module__.startswith(("requests", "urllib3", "pyhanko.sign.timestamps")):
             raise SigningError(f"the time-stamping authority did not answer properly: {_brief(exc)}") from None
@@ -233,6 +277,27 @@ def sign_pdf(
             raise BadPdf(f"the PDF cannot be signed (damaged structure): {_brief(exc)}", reason="damaged") from None
         raise
     return out.getvalue()
+
+
+def _ltv_context(trust: TrustStore, signer: Signer):
+    """pyHanko's validation context for B-LT: our roots and the TSA roots as anchors, the chain and
+    intermediates, the CRLs we hold. Nothing is fetched (the platform's own CRL URL may be this
+    very process); a certificate without revocation data here is embedded without it."""
+    from asn1crypto import crl as asn1_crl
+    from asn1crypto import x509 as asn1_x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+    from pyhanko_certvalidator import ValidationContext
+
+    def cert(c):
+        return asn1_x509.Certificate.load(c.public_bytes(Encoding.DER))
+
+    return ValidationContext(
+        trust_roots=[cert(c) for c in (*trust.roots, *trust.tsa_roots)],
+        other_certs=[cert(c) for c in (*trust.intermediates, *signer.chain)],
+        crls=[asn1_crl.CertificateList.load(c.public_bytes(Encoding.DER)) for c in trust.crls],
+        allow_fetching=False,
+        revocation_mode="soft-fail",
+    )
 
 
 def _brief(exc: BaseException) -> str:
@@ -306,7 +371,7 @@ def verify_pdf(
     infos = [_verify_one(sig, trust, trusted_time) for sig in embedded] + broken
     valid = not problems and bool(infos) and all(i.valid for i in infos)
     return PdfVerification(valid=valid, signatures=infos, problems=problems, sha256=sha, sha256_matches=matches,
-                           size=len(data))
+                           size=len(data), trailing_bytes=junk)
 
 
 def _collect_signatures(reader) -> tuple[list, list[SignatureInfo]]:
@@ -364,7 +429,7 @@ def _verify_one(embedded, trust: TrustStore, trusted_time: datetime | None) -> S
     except SignatureInvalid as exc:
         info.problems.append(str(exc))
         return info
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - malformed signer info fails in many ways: a finding, not a crash
         info.problems.append(f"the signature cannot be checked: {exc}")
         return info
     info.intact = checked.intact and checked.valid

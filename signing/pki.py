@@ -6,7 +6,8 @@ Profiles (RFC 5280):
   certificates only), ``keyUsage keyCertSign, cRLSign``, 20 years.
 * agency certificate — subject ``C=CN, O=<agency name>, CN=<agency name>, serialNumber=<agency
   code>``, ``basicConstraints CA:FALSE``, ``keyUsage digitalSignature, nonRepudiation`` (both
-  critical), two years by default and never beyond the issuer's own expiry. No extended key usage:
+  critical), two years by default and never beyond the issuer's own expiry; a CRL distribution point
+  (the URL where the issuer's CRL is published) when the caller gives one. No extended key usage:
   with none, OpenSSL's S/MIME purpose and NSS's signer usage both accept the certificate, which is
   what lets ``openssl cms -verify`` and ``pdfsig`` check our signatures without special flags.
 """
@@ -136,8 +137,13 @@ def issue_agency_certificate(
     public_key: object,
     valid_days: int = AGENCY_VALID_DAYS,
     now: datetime | None = None,
+    crl_urls: Sequence[str] = (),
 ) -> x509.Certificate:
-    """An end-entity signing certificate for one agency, issued by ``ca_cert``."""
+    """An end-entity signing certificate for one agency, issued by ``ca_cert``.
+
+    ``crl_urls``: where the issuer's CRL is published (RFC 5280 §4.2.1.13); validators that
+    demand revocation data fetch it from there.
+    """
     if not _AGENCY_CODE.match(agency_code or ""):
         raise SigningError(
             f"agency code {agency_code!r} cannot go into a certificate: use letters, digits, '.', '-' or space"
@@ -158,7 +164,7 @@ def issue_agency_certificate(
         ]
     )
     ca_ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
-    return (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(subject)
         .issuer_name(ca_cert.subject)
@@ -177,8 +183,26 @@ def issue_agency_certificate(
         )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)  # type: ignore[arg-type]
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False)
-        .sign(ca_key, _hash_for(ca_key))
     )
+    if crl_urls:
+        builder = builder.add_extension(
+            x509.CRLDistributionPoints([
+                x509.DistributionPoint(full_name=[x509.UniformResourceIdentifier(url) for url in crl_urls],
+                                       relative_name=None, reasons=None, crl_issuer=None)
+            ]),
+            critical=False,
+        )
+    return builder.sign(ca_key, _hash_for(ca_key))
+
+
+def crl_urls_of(cert: x509.Certificate) -> list[str]:
+    """The CRL distribution point URLs a certificate names ([] when it names none)."""
+    try:
+        points = cert.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+    except x509.ExtensionNotFound:
+        return []
+    return [name.value for point in points for name in (point.full_name or [])
+            if isinstance(name, x509.UniformResourceIdentifier)]
 
 
 def build_crl(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
@@ -22,6 +22,9 @@ class Signer:
     ``chain`` lists the certificates above ``certificate`` (intermediates, and the root if you
     want it embedded); they travel inside every signature so a verifier can build the path.
     ``tsa_url`` is the time-stamping authority ``signing.pades.sign_pdf`` uses unless told otherwise.
+    ``validation`` returns the current trust store (roots, TSA roots, CRLs); with it and a TSA,
+    ``sign_pdf`` embeds the certificates and CRLs of the signature and the timestamp in the
+    document security store: PAdES B-LT, verifiable without fetching anything.
     Instances are immutable and safe to share between threads; the process-wide cache in
     ``casehub.pki.services`` hands the same instance to every caller.
     """
@@ -33,6 +36,7 @@ class Signer:
         chain: Sequence[x509.Certificate] = (),
         *,
         tsa_url: str | None = None,
+        validation: Callable[[], Any] | None = None,
     ):
         own = certificate.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -53,6 +57,7 @@ class Signer:
         # Default RFC 3161 time-stamping authority for PDF signatures by this signer (B-T), so
         # callers of sign_pdf get timestamps whenever the deployment configures a TSA.
         self.tsa_url = tsa_url or None
+        self.validation = validation
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:  # never shows the key

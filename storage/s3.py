@@ -365,7 +365,7 @@ class S3Store(ObjectStore):
     def _request(self, method: str, key: str, *, body: bytes | None = None, headers: dict[str, str] | None = None,
                  query: dict[str, str] | None = None) -> Any:
         """One signed S3 request (see the module docstring for why this uses ``_execute``)."""
-        return self.client._execute(  # noqa: SLF001
+        return self.client._execute(
             method, self.config.bucket, key, body=body, headers=dict(headers or {}), query_params=query,
             no_body_trace=True,
         )
@@ -703,7 +703,7 @@ class S3Store(ObjectStore):
             return
         try:
             self._request("DELETE", key, query={"uploadId": upload_id})
-        except Exception:  # noqa: S110 - best effort; the server expires abandoned uploads
+        except Exception:  # noqa: BLE001, S110 - best effort; the server expires abandoned uploads
             pass
 
     def _ensure_retention(self, key: str, version_id: str | None, retain_until: str) -> None:

@@ -1,12 +1,25 @@
 """Shared test set-up. Fixture modules live in tests/fixtures/ and are loaded as plugins."""
 
+import os
+
+import hypothesis
 import pytest
 
 from casehub.pki.services import invalidate_cache
 
 pytest_plugins = [
-    "tests.fixtures.clock", "tests.fixtures.district", "tests.fixtures.s3", "tests.fixtures.rgw", "tests.fixtures.browser",
+    "tests.fixtures.clock", "tests.fixtures.requirements", "tests.fixtures.district", "tests.fixtures.s3",
+    "tests.fixtures.rgw", "tests.fixtures.browser",
 ]
+
+# Budgets of the long fuzz runs (marked slow; the default run's fuzzers carry their own fixed budgets).
+# CI=true runs every slow fuzzer with a small, derandomised budget (same examples every run, so CI is
+# deterministic); `make test-slow` (HYPOTHESIS_PROFILE=long) explores randomly with the full one.
+hypothesis.settings.register_profile("ci", max_examples=20, derandomize=True)
+hypothesis.settings.register_profile("long", max_examples=1000, derandomize=False)
+hypothesis.settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") == "true" else "default")
+)
 
 
 @pytest.fixture(autouse=True)

@@ -85,8 +85,19 @@ BACK_TO_SENDER = "back"  # the agency that sent the case to the current holder
 EARLIER_AGENCIES = "earlier"  # every agency that held the case before (judgment, non-prosecution)
 
 
+# The limits of the inputs, one set for the engine, the UI form and the API serializer (all three are
+# built from the InputSpec; tests/workflow/test_inputs_declared_once.py checks they agree).
+TEXT_MAX_LENGTH = 500  # one line: a number, a name
+TEXTAREA_MAX_LENGTH = 5000  # a reasoned decision, facts, a list of evidence
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+
+
 @dataclass(frozen=True)
 class InputSpec:
+    """One input of a transition. ``required``: the transition cannot run without a value; a
+    ``default`` supplies the value when the user gives none, so only a required input without a
+    default must be given by the user (:attr:`must_be_given`) — in the form, the API and the engine."""
+
     name: str
     label: str | Promise
     type: str = "text"  # text | textarea | date | int | agency | choice
@@ -95,6 +106,19 @@ class InputSpec:
     agency_kind: str = ""  # for type="agency"
     help_text: str | Promise = ""
     default: Any = None
+    max_length: int | None = None  # text/textarea; None: the type's limit above
+
+    @property
+    def must_be_given(self) -> bool:
+        return self.required and self.default is None
+
+    @property
+    def length_limit(self) -> int | None:
+        if self.type not in ("text", "textarea"):
+            return None
+        if self.max_length is not None:
+            return self.max_length
+        return TEXTAREA_MAX_LENGTH if self.type == "textarea" else TEXT_MAX_LENGTH
 
 
 @dataclass(frozen=True)

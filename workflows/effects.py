@@ -13,6 +13,7 @@ from typing import Any
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from casehub.cases.models import CaseNumber, CustodyStatus, NumberKind, PersonRole
 from casehub.cases.numbering import issue_number
@@ -24,6 +25,20 @@ EFFECTS: dict[str, Effect] = {}
 def effect(fn: Effect) -> Effect:
     EFFECTS[fn.__name__] = fn
     return fn
+
+
+# The legal document each generating effect adds to the dossier: the approval page and the
+# transition form name what will be generated before it exists.
+GENERATED_TITLES: dict[str, Any] = {
+    "generate_prosecution_recommendation": gettext_lazy("起诉意见书"),
+    "generate_indictment": gettext_lazy("起诉书"),
+    "generate_non_prosecution_decision": gettext_lazy("不起诉决定书"),
+}
+
+
+def generated_titles(effects: tuple[str, ...]) -> list[Any]:
+    """Titles of the documents the named effects will generate, in order."""
+    return [GENERATED_TITLES[name] for name in effects if name in GENERATED_TITLES]
 
 
 def run(ctx: Any) -> None:
@@ -150,7 +165,7 @@ def generate_prosecution_recommendation(ctx: Any) -> None:
     pdf = _render(_("起诉意见书"), number=ctx.numbers.get(NumberKind.PROSECUTION_RECOMMENDATION, ""),
                   fields=[(_("案件名称"), case.title), *_suspect_fields(case)], paragraphs=paragraphs,
                   footer_lines=[ctx.holder_before.name, _today(), _("（公章）")])
-    _add_document(ctx, title=_("起诉意见书"), pdf=pdf)
+    _add_document(ctx, title=str(GENERATED_TITLES["generate_prosecution_recommendation"]), pdf=pdf)
 
 
 @effect
@@ -168,7 +183,7 @@ def generate_indictment(ctx: Any) -> None:
     pdf = _render(_("起诉书"), number=ctx.numbers.get(NumberKind.INDICTMENT, ""),
                   fields=[(_("案件名称"), case.title), *_suspect_fields(case)], paragraphs=paragraphs,
                   footer_lines=[ctx.holder_before.name, _today(), _("（院印）")])
-    _add_document(ctx, title=_("起诉书"), pdf=pdf)
+    _add_document(ctx, title=str(GENERATED_TITLES["generate_indictment"]), pdf=pdf)
 
 
 @effect
@@ -198,4 +213,4 @@ def generate_non_prosecution_decision(ctx: Any) -> None:
     pdf = _render(_("不起诉决定书"), number=ctx.numbers.get(NumberKind.NON_PROSECUTION, ""),
                   fields=[(_("案件名称"), case.title), *_suspect_fields(case)], paragraphs=paragraphs,
                   footer_lines=[ctx.holder_before.name, _today(), _("（院印）")])
-    _add_document(ctx, title=_("不起诉决定书"), pdf=pdf)
+    _add_document(ctx, title=str(GENERATED_TITLES["generate_non_prosecution_decision"]), pdf=pdf)

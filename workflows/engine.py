@@ -319,13 +319,16 @@ def clean_inputs(spec: d.TransitionSpec, raw: dict[str, Any]) -> dict[str, Any]:
 def _convert(inp: d.InputSpec, value: Any) -> Any:
     if inp.type in ("text", "textarea"):
         value = str(value)
-        if len(value) > 5000:
+        if len(value) > inp.length_limit:  # the limit the form and the API declare too
             raise ValueError("too long")
         return value
     if inp.type == "date":
         return value if isinstance(value, date) else date.fromisoformat(str(value))
     if inp.type == "int":
-        return int(value)
+        number = int(value)
+        if not d.INT_MIN <= number <= d.INT_MAX:
+            raise ValueError("out of range")
+        return number
     if inp.type == "choice":
         if str(value) not in {str(c[0]) for c in inp.choices}:
             raise ValueError("not a choice")
@@ -518,6 +521,7 @@ def cancel_approval(approval: ApprovalRequest, *, acting_user: Any) -> None:
         approval.save(update_fields=["status", "decided_at"])
         record_event("workflow.approval_cancelled", actor=acting_user, obj=approval, case=locked,
                      details={"transition": approval.transition})
+        _notify_after_commit("approval_cancelled", approval=approval)
 
 
 def _sync_caller_case(original: Case, fresh: Case) -> None:

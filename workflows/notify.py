@@ -41,8 +41,16 @@ def _dispatch(notify: Any, event: str, **kw: Any) -> None:
         notify(_users(a.agency_id, [Role.SUPERVISOR]), kind="workflow.approval", case=a.case,
                title=_("待审批：%(case)s") % {"case": a.case.title},
                url=reverse("transfers:approval", args=[a.pk]), key=f"approval:{a.pk}:requested")
+    elif event == "approval_cancelled":
+        from casehub.notifications.services import settle
+
+        settle(f"approval:{kw['approval'].pk}:requested")
     elif event == "approval_decided":
         a = kw["approval"]
+        from casehub.notifications.services import settle
+
+        # The supervisors' "awaiting approval" notices are done once one of them decided.
+        settle(f"approval:{a.pk}:requested")
         notify([a.requested_by], kind="workflow.approval", case=a.case,
                title=_("审批结果（%(status)s）：%(case)s") % {"status": a.get_status_display(), "case": a.case.title},
                body=a.comment, url=reverse("transfers:approval", args=[a.pk]), key=f"approval:{a.pk}:decided")

@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
@@ -111,6 +111,26 @@ class UserAdmin(BaseUserAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Accounts are deactivated, never deleted: the audit trail refers to them.
         return False
+
+    def user_change_password(self, request: HttpRequest, id: str, form_url: str = "") -> Any:
+        """Django's "set this user's password" page: not for agency administrators.
+
+        An administrator who could set an investigator's (or a system client's service account's)
+        password could sign in as them, and the trail would show only that person's login. The
+        administrator forces a reset instead (:meth:`force_password_change`), which the user completes.
+        """
+        if not request.user.is_superuser:
+            raise PermissionDenied
+        return super().user_change_password(request, id, form_url)
+
+    @admin.action(description=_("要求下次登录时修改密码"))
+    def force_password_change(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        for user in queryset.filter(password_change_required=False):
+            user.password_change_required = True
+            user.save(update_fields=["password_change_required"])  # audited and notified by the receiver
+        self.message_user(request, _("所选用户下次登录时须先修改密码。"))
+
+    actions = ["force_password_change"]
 
     def _may_manage(self, request: HttpRequest, obj: Any) -> bool:
         if request.user.is_superuser:

@@ -71,10 +71,14 @@ def set_roles(user: User, roles: Iterable[str], *, acting_user: User | None) -> 
     if user.agency is not None:
         user.groups.add(user.agency.group)
     if before != roles:
-        record_event(
+        event = record_event(
             "user.roles_changed", actor=acting_user, agency=user.agency, obj=user,
             details={"username": user.username, "before": before, "after": roles},
         )
+        if before:  # a new account's first roles are no news to its holder
+            from casehub.audit.handlers import notify_account_holder
+
+            notify_account_holder(user, ["roles"], event)
 
 
 @transaction.atomic

@@ -30,3 +30,24 @@ class RequireSecondFactorMiddleware:
         ):
             return redirect(f"{reverse('otp-verify')}?next={request.get_full_path()}")
         return self.get_response(request)
+
+
+class RequirePasswordChangeMiddleware:
+    """A user whose administrator forced a password reset sees only the password-change page."""
+
+    EXEMPT = ("/password/", "/logout", "/static/", "/i18n/", "/otp/")
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if (
+            user is not None
+            and user.is_authenticated
+            and getattr(user, "password_change_required", False)
+            and not request.path.startswith(self.EXEMPT)
+            and not request.path.startswith("/api/")
+        ):
+            return redirect(reverse("password_change"))
+        return self.get_response(request)

@@ -73,6 +73,9 @@ class User(AbstractUser):
     )
     display_name = models.CharField(_("姓名"), max_length=50, blank=True)
     badge_number = models.CharField(_("警号/工号"), max_length=30, blank=True)
+    # Set by an agency administrator ("force a reset"): the user must choose a new password before
+    # anything else. Administrators never set another person's password themselves.
+    password_change_required = models.BooleanField(_("须修改密码"), default=False)
 
     class Meta:
         verbose_name = _("用户")
@@ -80,6 +83,10 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.display_name or self.username
+
+    def set_password(self, raw_password: str | None) -> None:
+        super().set_password(raw_password)
+        self.password_change_required = False  # the reset an administrator forced is completed
 
     @property
     def roles(self) -> frozenset[str]:

@@ -358,6 +358,7 @@ class DocumentViewSet(JsonErrorsForFiles, mixins.RetrieveModelMixin, viewsets.Ge
     @action(detail=True, methods=["get"])
     def versions(self, request: Request, pk: str) -> Response:
         doc = self.get_object()
+        _audit_read(request, "document.versions_viewed", doc, doc.case_id)
         chain: list[Document] = []
         newest = doc
         seen: set[int] = set()
@@ -391,7 +392,9 @@ class DocumentViewSet(JsonErrorsForFiles, mixins.RetrieveModelMixin, viewsets.Ge
 
 def _link(request: Request, stored: Any, filename: str, api_path: str) -> dict[str, Any]:
     lifetime = objectstore.DEFAULT_LINK_LIFETIME
-    direct = objectstore.download_url(stored, filename=filename, content_type="application/pdf")
+    # Bound to the caller: on the directory backend the link works only in their own session, and
+    # its use is recorded by the download view.
+    direct = objectstore.download_url(stored, filename=filename, content_type="application/pdf", user=request.user)
     return {"url": request.build_absolute_uri(api_path), "direct_url": request.build_absolute_uri(direct),
             "expires_in": int(lifetime.total_seconds()), "sha256": stored.sha256, "size": stored.size}
 

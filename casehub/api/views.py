@@ -46,6 +46,7 @@ from casehub.api.serializers import (
 )
 from casehub.audit.models import AuditEvent
 from casehub.audit.selectors import visible_events
+from casehub.audit.services import record_event
 from casehub.cases.models import Case, CaseNumber, CaseStatus, Offence, Person
 from casehub.cases.persons import add_person
 from casehub.cases.selectors import (
@@ -180,6 +181,12 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
             )
         return qs
 
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        response = super().retrieve(request, *args, **kwargs)
+        # Names and ID numbers of the persons are in the answer: a read that is audited (R2).
+        record_event("case.viewed", actor=request.user, case=int(kwargs["pk"]), details={"via": "api"})
+        return response
+
     @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         require_any(request.user, p.REGISTER_CASE, message=_("只有公安机关的侦查员可以立案登记。"))
@@ -215,6 +222,17 @@ class PersonViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
 
     def get_queryset(self) -> QuerySet[Person]:
         return Person.objects.filter(case=self.get_case()).select_related("detention_centre")
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        response = super().list(request, *args, **kwargs)
+        record_event("case.persons_viewed", actor=request.user, case=int(kwargs["case_pk"]), details={"via": "api"})
+        return response
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        response = super().retrieve(request, *args, **kwargs)
+        record_event("case.persons_viewed", actor=request.user, case=int(kwargs["case_pk"]),
+                     details={"via": "api", "person": int(kwargs["pk"])})
+        return response
 
     @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:

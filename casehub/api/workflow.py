@@ -37,6 +37,7 @@ from casehub.api.errors import Conflict, InternalError
 from casehub.api.idempotency import idempotent
 from casehub.api.models import ApiTask
 from casehub.api.serializers import ID_MAX, AgencyRefSerializer, CaseSerializer, TaskSerializer
+from casehub.audit.services import record_event
 from casehub.cases.models import Case
 from casehub.cases.selectors import CASE_READERS, actionable_cases, get_visible_case
 from casehub.transfers.selectors import pending_transfer_to, visible_approvals, visible_transfers
@@ -146,14 +147,15 @@ class FireResultSerializer(serializers.Serializer):
 
 
 def _field_for(inp: d.InputSpec) -> serializers.Field:
-    required = inp.required and inp.default is None
+    # Required-ness and limits come from the InputSpec, the same the engine and the UI form apply.
+    required = inp.must_be_given
     common: dict[str, Any] = {"required": required, "help_text": str(inp.help_text or inp.label)}
     if inp.type in ("text", "textarea"):
-        return serializers.CharField(max_length=5000, allow_blank=not required, **common)
+        return serializers.CharField(max_length=inp.length_limit, allow_blank=not required, **common)
     if inp.type == "date":
         return serializers.DateField(**common)
     if inp.type == "int":
-        return serializers.IntegerField(min_value=-(2**31), max_value=2**31 - 1, **common)
+        return serializers.IntegerField(min_value=d.INT_MIN, max_value=d.INT_MAX, **common)
     if inp.type == "choice":
         return serializers.ChoiceField(choices=[str(c[0]) for c in inp.choices], **common)
     if inp.type == "agency":
@@ -489,6 +491,13 @@ class TransferViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
                 data["case_id"] = data.pop("case")
             qs = qs.filter(**data)
         return qs
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        transfer = self.get_object()
+        response = Response(self.get_serializer(transfer).data)
+        # The manifest lists persons with their ID numbers: an audited read (R2).
+        record_event("transfer.viewed", actor=request.user, obj=transfer, case=transfer.case_id, details={"via": "api"})
+        return response
 
     @extend_schema(
         summary="Verify the package again: signature, certificate chain, every object's SHA-256 (202 + task)",

@@ -40,6 +40,8 @@ class AuditAction(StrEnum):
     USER_CREATED = "user.created"
     USER_CHANGED = "user.changed"
     USER_ROLES_CHANGED = "user.roles_changed"
+    USER_ACCOUNT_CHANGED = "user.account_changed"
+    USER_SECOND_FACTOR_CHANGED = "user.second_factor_changed"
     API_TOKEN_ISSUED = "api.token_issued"  # noqa: S105 - an action code, not a secret
     API_CLIENT_REGISTERED = "api.client_registered"
     API_CREDENTIAL_REVOKED = "api.credential_revoked"
@@ -51,25 +53,32 @@ class AuditAction(StrEnum):
     # cases and persons
     CASE_REGISTERED = "case.registered"
     CASE_VIEWED = "case.viewed"
+    CASE_PERSONS_VIEWED = "case.persons_viewed"
     PERSON_ADDED = "person.added"
     # dossier
     DOCUMENT_UPLOADED = "document.uploaded"
     DOCUMENT_REJECTED = "document.rejected"
     DOCUMENT_GENERATED = "document.generated"
     DOCUMENT_VIEWED = "document.viewed"
+    DOCUMENT_VERSIONS_VIEWED = "document.versions_viewed"
     DOCUMENT_DOWNLOADED = "document.downloaded"
     DOCUMENT_LINK_ISSUED = "document.link_issued"
+    DOCUMENT_DOWNLOAD_FAILED = "document.download_failed"
+    INGEST_RETRIED = "ingest.retried"
+    ASSEMBLY_RETRIED = "assembly.retried"
     VOLUME_REORDERED = "volume.reordered"
     VOLUME_SEALED = "volume.sealed"
     VOLUME_ASSEMBLED = "volume.assembled"
     VOLUME_VIEWED = "volume.viewed"
     VOLUME_DOWNLOADED = "volume.downloaded"
     VOLUME_LINK_ISSUED = "volume.link_issued"
+    VOLUME_DOWNLOAD_FAILED = "volume.download_failed"
     # transfers (packages) — the transitions themselves are workflow.<name>
     TRANSFER_VERIFIED = "transfer.verified"
     TRANSFER_REVERIFY_REQUESTED = "transfer.reverify_requested"
     TRANSFER_PAPER_REGISTERED = "transfer.paper_registered"
     TRANSFER_DOWNLOADED = "transfer.downloaded"
+    TRANSFER_VIEWED = "transfer.viewed"
     TRANSFER_MANIFEST_DOWNLOADED = "transfer.manifest_downloaded"
     TRANSFER_RECEIPT_DOWNLOADED = "transfer.receipt_downloaded"
     TRANSFER_ARCHIVE_DOWNLOADED = "transfer.archive_downloaded"
@@ -88,6 +97,7 @@ class AuditAction(StrEnum):
     CUSTODY_NOTICE_ISSUED = "custody.notice_issued"
     CUSTODY_PAPER_REGISTERED = "custody.paper_registered"
     CUSTODY_DOCUMENT_VIEWED = "custody.document_viewed"
+    CUSTODY_VIEWED = "custody.viewed"
     # clocks, holidays, notifications
     CLOCK_OPENED = "clock.opened"
     CLOCK_STOPPED = "clock.stopped"
@@ -113,6 +123,9 @@ class AuditAction(StrEnum):
     AUDIT_EXPORTED = "audit.exported"
     AUDIT_FOREIGN_ROWS = "audit.foreign_rows"
     OBJECTSTORE_SWEEP = "objectstore.sweep"
+    OBJECT_DOWNLOADED = "object.downloaded"
+    # a 403/404 answered to a signed-in user (casehub.audit.middleware, rate-limited)
+    ACCESS_DENIED = "access.denied"
     METRICS_EXPORTED = "metrics.exported"
 
 

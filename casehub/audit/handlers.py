@@ -2,6 +2,9 @@
 
 * Authentication: Django's ``user_logged_in`` / ``user_logged_out`` / ``user_login_failed`` and
   django-axes' ``user_locked_out``.
+* Account changes: password, active, agency, superuser, e-mail, user name and a forced reset (a
+  ``pre_save``/``post_save`` pair on the user), and second-factor devices added or removed; the user
+  is notified of each, so a change they did not make shows at once.
 * Permission changes: every row added to or removed from a django-guardian object-permission
   table (per-case grants made by the workflow engine, and any other object permission), and every
   change of a user's groups or of a user's or group's model permissions (roles, agency membership,
@@ -22,7 +25,8 @@ from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
-from django.db.models.signals import m2m_changed, post_delete, post_save
+from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
+from django.utils.translation import gettext_lazy as _
 
 from casehub.audit.services import record_event
 
@@ -113,6 +117,85 @@ def on_object_permission_deleted(sender: Any, instance: Any, **kwargs: Any) -> N
     _object_permission_event(instance, "permission.revoked")
 
 
+# --- account changes (password, active, agency, second factor, …) -----------------------------------
+
+# What of an account is watched; roles are recorded by casehub.accounts.services.set_roles.
+ACCOUNT_FIELDS = ("password", "is_active", "agency_id", "is_superuser", "email", "username",
+                  "password_change_required")
+ACCOUNT_FIELD_LABELS = {
+    "password": _("密码"), "is_active": _("启用状态"), "agency_id": _("所属机构"), "is_superuser": _("超级用户"),
+    "email": _("电子邮箱"), "username": _("用户名"), "password_change_required": _("须修改密码"),
+    "second_factor": _("双因素认证设备"), "roles": _("角色"),
+}
+
+
+def notify_account_holder(user: Any, fields: list[str], event: Any) -> None:
+    """Tell the user their account changed (in the app, and by e-mail where configured): a change
+    they did not make — by an administrator, or by someone who took their password — shows at once."""
+    from casehub.notifications.services import notify
+
+    names = "、".join(str(ACCOUNT_FIELD_LABELS.get(f, f)) for f in fields)
+    notify([user], kind="account", title=str(_("您的账户已变更")),
+           body=str(_("变更内容：%(fields)s。如非本人所为，请立即联系本机构管理员。") % {"fields": names}),
+           key=f"account:{event.sequence}")
+
+
+def on_user_pre_save(sender: Any, instance: Any, update_fields: Any = None, **kwargs: Any) -> None:
+    if instance.pk is None or (update_fields is not None and not set(update_fields) & {
+            f.removesuffix("_id") for f in ACCOUNT_FIELDS} | set(ACCOUNT_FIELDS)):
+        instance._account_before = None  # e.g. last_login on every sign-in: nothing watched changes
+        return
+    instance._account_before = sender.objects.filter(pk=instance.pk).values(*ACCOUNT_FIELDS).first()
+
+
+def on_user_saved(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:
+    before = getattr(instance, "_account_before", None)
+    instance._account_before = None
+    if created or not before:
+        return
+    changed = [f for f in ACCOUNT_FIELDS if getattr(instance, f) != before[f]]
+    if not changed:
+        return
+    from casehub.audit.middleware import acting_user
+
+    actor = acting_user()
+    details: dict[str, Any] = {"username": instance.get_username(), "fields": changed,
+                               "by_the_user": actor is not None and actor.pk == instance.pk}
+    for field in changed:
+        if field not in ("password",):  # never a password hash in the trail
+            details[field] = {"before": before[field], "after": getattr(instance, field)}
+    event = record_event("user.account_changed", actor=actor, agency=instance.agency_id or before["agency_id"],
+                         obj=instance, details=details)
+    if changed != ["password_change_required"] or instance.password_change_required:
+        notify_account_holder(instance, changed, event)
+
+
+def _device_event(instance: Any, change: str) -> None:
+    from casehub.audit.middleware import acting_user
+
+    user = instance.user
+    event = record_event("user.second_factor_changed", actor=acting_user(), agency=user.agency, obj=user, details={
+        "username": user.get_username(), "device": type(instance).__name__, "name": instance.name, "change": change,
+    })
+    notify_account_holder(user, ["second_factor"], event)
+
+
+def on_device_pre_save(sender: Any, instance: Any, **kwargs: Any) -> None:
+    instance._was_confirmed = bool(instance.pk and sender.objects.filter(pk=instance.pk, confirmed=True).exists())
+
+
+def on_device_saved(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:
+    # An enrolment starts with an unconfirmed device (the verify page creates one); the second
+    # factor exists once the device is confirmed.
+    if instance.confirmed and not getattr(instance, "_was_confirmed", False):
+        _device_event(instance, "added")
+
+
+def on_device_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:
+    if instance.confirmed:
+        _device_event(instance, "removed")
+
+
 # --- groups and model permissions ------------------------------------------------------------------
 
 _M2M_ACTIONS = {"post_add": "added", "post_remove": "removed", "post_clear": "cleared"}
@@ -171,6 +254,16 @@ def connect() -> None:
             post_delete.connect(on_object_permission_deleted, sender=model, dispatch_uid=f"audit.perm_deleted.{label}")
 
     user_model = get_user_model()
+    pre_save.connect(on_user_pre_save, sender=user_model, dispatch_uid="audit.user_pre_save")
+    post_save.connect(on_user_saved, sender=user_model, dispatch_uid="audit.user_saved")
+    from django_otp.models import Device
+
+    for model in apps.get_models():
+        if issubclass(model, Device) and not model._meta.abstract:
+            label = model._meta.label_lower
+            pre_save.connect(on_device_pre_save, sender=model, dispatch_uid=f"audit.device_pre_save.{label}")
+            post_save.connect(on_device_saved, sender=model, dispatch_uid=f"audit.device_saved.{label}")
+            post_delete.connect(on_device_deleted, sender=model, dispatch_uid=f"audit.device_deleted.{label}")
     m2m_changed.connect(on_user_groups_changed, sender=user_model.groups.through, dispatch_uid="audit.user_groups")
     m2m_changed.connect(on_user_permissions_changed, sender=user_model.user_permissions.through,
                         dispatch_uid="audit.user_permissions")

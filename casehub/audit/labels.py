@@ -26,6 +26,15 @@ ACTION_LABELS: dict[str, str | Promise] = {
     "audit.checkpoint": _("审计检查点签名"),
     "audit.exported": _("审计日志导出"),
     "metrics.exported": _("考核统计导出"),
+    "audit.foreign_rows": _("发现非平台写入的审计记录"),
+    "user.account_changed": _("账户变更"),
+    "user.second_factor_changed": _("双因素认证设备变更"),
+    "access.denied": _("访问被拒绝"),
+    "object.downloaded": _("文件链接下载"),
+    "case.persons_viewed": _("查看涉案人员"),
+    "transfer.viewed": _("查看移送"),
+    "custody.viewed": _("查看羁押信息"),
+    "document.versions_viewed": _("查看材料版本"),
 }
 
 

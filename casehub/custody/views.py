@@ -153,6 +153,8 @@ def case_custody(request: HttpRequest, case_id: int) -> HttpResponse:
     user = request.user
     can_manage = has_capability(user, MANAGE_CUSTODY) and case.holder_agency_id == user.agency_id
     can_paper = has_capability(user, REGISTER_PAPER_TRANSFER) and case.holder_agency_id == user.agency_id
+    if request.method == "GET":
+        record_event("custody.viewed", actor=user, obj=case, case=case)  # detainees, custody periods
     if request.method == "POST":
         action = request.POST.get("action")
         try:

@@ -297,7 +297,7 @@ def image_to_pdf(path: Path, out: Path) -> None:
         data = img2pdf.convert(str(path), layout_fun=layout, rotation=img2pdf.Rotation.ifvalid)
     except MemoryError:
         raise
-    except Exception:
+    except Exception:  # noqa: BLE001 - img2pdf raises bare Exception for damaged images: see below
         # img2pdf parses PNG/JPEG itself and raises bare Exceptions for files Pillow accepted
         # (bad chunk lengths), as well as for transparency and exotic modes. Re-encode each frame
         # through Pillow, flattened onto white (lossless for what a reader sees), and retry once.

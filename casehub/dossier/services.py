@@ -629,7 +629,7 @@ def document_signature_status(document: Document) -> SignatureStatus:
             from signing.pades import verify_pdf
 
             status = _status_from(verify_pdf(data, trust_store(), expected_sha256=document.sha256))
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - unreadable object or broken signature: shown as invalid, logged
         logger.warning("signature check of document %s failed: %r", document.pk, exc)
         status = SignatureStatus(False, _("签名无效：%(reason)s") % {"reason": str(exc) or exc.__class__.__name__})
     cache.set(key, (status.valid, status.summary, status.details, status.signed), 60)
@@ -658,7 +658,7 @@ def volume_signature_status(volume: Volume) -> SignatureStatus:
         data = objectstore.read_bytes(volume.assembled)
         result = verify_pdf(data, trust_store(), expected_sha256=volume.sha256)
         status = _status_from(result)
-    except Exception as exc:  # an unreadable object or a broken signature both mean "invalid"
+    except Exception as exc:  # noqa: BLE001 - an unreadable object or a broken signature both mean "invalid"
         logger.warning("signature check of volume %s failed: %r", volume.pk, exc)
         status = SignatureStatus(False, _("签名无效：%(reason)s") % {"reason": str(exc) or exc.__class__.__name__})
     cache.set(key, (status.valid, status.summary, status.details, status.signed), 60)

@@ -35,7 +35,7 @@ def _add_bytes(zf: zipfile.ZipFile, name: str, data: bytes) -> None:
 
 def write_archive(transfer: Any) -> IO[bytes]:
     """The archive of ``transfer`` in a temporary file, positioned at its start."""
-    out = tempfile.TemporaryFile(prefix="casehub-package-")
+    out = tempfile.TemporaryFile(prefix="casehub-package-")  # noqa: SIM115 - returned open; closed on failure
     try:
         with zipfile.ZipFile(out, "w", allowZip64=True) as zf:
             _add_bytes(zf, MANIFEST, bytes(transfer.manifest_bytes))

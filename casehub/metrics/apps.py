@@ -8,3 +8,9 @@ class MetricsConfig(AppConfig):
     name = "casehub.metrics"
     label = "metrics"
     verbose_name = _("考核统计")
+
+    def ready(self) -> None:
+        from casehub.metrics.inbox import headline_figures
+        from casehub.web.inboxes import register
+
+        register(headline_figures)

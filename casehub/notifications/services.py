@@ -75,5 +75,11 @@ def mark_read(user: Any, ids: Iterable[int] | None = None) -> int:
     return qs.update(read_at=timezone.now())
 
 
+def settle(key: str) -> int:
+    """Mark read, for every recipient, the notifications sent under ``key``: what they asked
+    for has been dealt with (an approval decided or withdrawn), so they no longer call for action."""
+    return Notification.objects.filter(key=key[:120], read_at__isnull=True).update(read_at=timezone.now())
+
+
 def unread_count(user: Any) -> int:
     return Notification.objects.filter(recipient=user, read_at__isnull=True).count()

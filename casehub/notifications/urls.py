@@ -9,4 +9,5 @@ app_name = "notifications"
 urlpatterns = [
     path("", views.notification_list, name="list"),
     path("read/", views.notification_read, name="read"),
+    path("<int:pk>/", views.notification_open, name="open"),
 ]

@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from casehub.notifications.models import Notification
@@ -27,4 +28,15 @@ def notification_read(request: HttpRequest) -> HttpResponse:
     raw = request.POST.getlist("id")
     ids = [int(i) for i in raw if i.isdigit()] if raw else None
     mark_read(request.user, ids)
+    return redirect("notifications:list")
+
+
+@login_required
+def notification_open(request: HttpRequest, pk: int) -> HttpResponse:
+    """Follow a notification: opening it is reading it. Another user's notification is a 404."""
+    note = get_object_or_404(Notification, pk=pk, recipient=request.user)
+    mark_read(request.user, [note.pk])
+    if note.url and url_has_allowed_host_and_scheme(note.url, allowed_hosts={request.get_host()},
+                                                    require_https=request.is_secure()):
+        return redirect(note.url)
     return redirect("notifications:list")

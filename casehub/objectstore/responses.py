@@ -61,6 +61,9 @@ def _deliver(body: IO[bytes] | VerifyingReader, sha256: str, on_delivered: Calla
         # Runs after the last byte went out (or the stream broke). An error recording the outcome
         # must not turn a delivered file into a broken one, so it is logged instead of raised.
         try:
-            on_failed(outcome) if outcome else on_delivered()
+            if outcome:
+                on_failed(outcome)
+            else:
+                on_delivered()
         except Exception:
             logger.exception("recording the outcome of a download of %s failed", sha256)

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from casehub.agencies import permissions as p
+from casehub.audit.services import record_event
 from casehub.objectstore.models import StorageSweep
 from casehub.objectstore.services import LinkExpired, open_for_delivery, read_download_token
 from storage import IntegrityError, ObjectNotFound, StorageUnavailable
@@ -69,6 +70,9 @@ def download(request: HttpRequest, token: str) -> HttpResponse:
         return HttpResponse(_("存储服务暂不可用，请稍后重试。"), status=503, content_type="text/plain; charset=utf-8")
     except IntegrityError:
         return corrupt_object_response(payload["h"])
+    # The link was issued (and audited) by a view that checked permission; its use is recorded too.
+    record_event("object.downloaded", actor=request.user,
+                 details={"sha256": payload["h"], "filename": payload["f"], "bound_to_user": "u" in payload})
     content_type = payload["t"]
     # Only types a browser renders without running anything are shown inline; anything else
     # (HTML, SVG, …) is always a download, so a stored file can never script our origin.

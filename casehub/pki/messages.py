@@ -65,6 +65,9 @@ def describe_pdf(result: PdfVerification) -> list[str]:
         reasons.append(_("文件与平台保存的原件不一致（SHA-256 摘要不同）。"))
     if not result.signatures:
         reasons.append(_("文档没有电子签名。"))
+    if result.trailing_bytes:
+        reasons.append(_("文件末尾有 %(n)d 字节不属于任何修订版本，也不在任何签名的范围内（签名后被附加）。")
+                       % {"n": result.trailing_bytes})
     for i, info in enumerate(result.signatures, 1):
         for reason in describe_signature(info):
             reasons.append(_("第 %(n)d 个签名（%(signer)s）：%(reason)s") % {"n": i, "signer": info.signer_name, "reason": reason})

@@ -21,6 +21,7 @@ import binascii
 import hashlib
 import hmac
 import logging
+import re
 import threading
 import time
 import uuid
@@ -296,6 +297,24 @@ def _holder(agency: Agency | None) -> str:
     return PLATFORM_HOLDER if agency is None else agency.code
 
 
+def crl_url(ca: CertificateAuthority) -> str:
+    """Where ``ca``'s CRL is published: ``CASEHUB_CRL_BASE_URL`` + ``<fingerprint>.crl``. The
+    platform serves it there itself (``casehub.pki.views.crl``); a mirror may serve the same file."""
+    base = getattr(settings, "CASEHUB_CRL_BASE_URL", "") or "http://127.0.0.1:8000/pki/crl/"
+    return f"{base.rstrip('/')}/{ca.fingerprint}.crl"
+
+
+def current_crl(fingerprint: str) -> bytes | None:
+    """The DER CRL of the platform CA with this fingerprint, re-signed first if it is about to run
+    out (None: no such CA, or one whose key the platform does not hold)."""
+    ca = CertificateAuthority.objects.filter(fingerprint=fingerprint, kind=CertificateAuthority.Kind.PLATFORM_ROOT).first()
+    if ca is None or not ca.encrypted_key:
+        return None
+    with transaction.atomic():
+        _refresh_crl(ca)  # a no-op unless the CRL is close to its nextUpdate
+    return bytes(ca.crl_der) if ca.crl_der else None
+
+
 def _issue(agency: Agency | None) -> SigningCertificate:
     ca = _root_for_issuing()
     key = signing_keys.generate_private_key()
@@ -303,6 +322,7 @@ def _issue(agency: Agency | None) -> SigningCertificate:
     cert = signing_pki.issue_agency_certificate(
         _ca_key(ca), ca.certificate, agency_name=name, agency_code=_holder(agency), public_key=key.public_key(),
         valid_days=int(getattr(settings, "CASEHUB_PKI_CERT_DAYS", signing_pki.AGENCY_VALID_DAYS)),
+        crl_urls=[crl_url(ca)],
     )
     fp = signing_pki.fingerprint(cert)
     sc = SigningCertificate.objects.create(
@@ -532,7 +552,9 @@ def _signer_from(sc: SigningCertificate) -> Signer:
     # Embed the chain up to and including the root, so outside verifiers can build the path.
     # Imported certificates store their whole chain; platform-issued ones have just the root.
     chain = sc.chain or [sc.issuer.certificate]
-    return Signer(key, sc.certificate, chain, tsa_url=getattr(settings, "CASEHUB_TSA_URL", None))
+    # With a TSA the signer embeds the current trust store's certificates and CRLs: PAdES B-LT.
+    return Signer(key, sc.certificate, chain, tsa_url=getattr(settings, "CASEHUB_TSA_URL", None),
+                  validation=trust_store)
 
 
 def _signer(agency: Agency | None) -> Signer:
@@ -604,7 +626,7 @@ def trust_store() -> TrustStore:
     trust = TrustStore(
         roots=[ca.certificate for ca in cas if ca.kind != CertificateAuthority.Kind.IMPORTED_INTERMEDIATE],
         intermediates=[ca.certificate for ca in cas if ca.kind == CertificateAuthority.Kind.IMPORTED_INTERMEDIATE],
-        crls=[ca.crl for ca in cas if ca.crl is not None],
+        crls=[ca.crl for ca in cas if ca.crl is not None] + _tsa_crls(),
         revoked=revoked,
         tsa_roots=_tsa_roots(),
         # Imported certificates speak for the agency they were imported for; only the platform's
@@ -627,6 +649,18 @@ def _tsa_roots() -> list[x509.Certificate]:
         return []
     with open(path, "rb") as fh:
         return signing_pki.load_certificates(fh.read())
+
+
+def _tsa_crls() -> list[x509.CertificateRevocationList]:
+    """CRLs in the TSA roots file (PEM ``X509 CRL`` blocks): the revocation data of the TSA's
+    certificates that B-LT signatures embed. The operator refreshes them before they expire."""
+    path = getattr(settings, "CASEHUB_TSA_ROOTS_FILE", "")
+    if not path:
+        return []
+    with open(path, "rb") as fh:
+        data = fh.read()
+    blocks = re.findall(rb"-----BEGIN X509 CRL-----.*?-----END X509 CRL-----", data, flags=re.S)
+    return [x509.load_pem_x509_crl(block) for block in blocks]
 
 
 def export_trust_pem() -> bytes:

@@ -10,7 +10,7 @@ import hashlib
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -53,6 +53,22 @@ def trust_bundle(request: HttpRequest) -> HttpResponse:
     """The PEM bundle (roots, intermediates, CRLs) for ``openssl cms -verify -CAfile`` or an NSS db."""
     response = HttpResponse(services.export_trust_pem(), content_type="application/x-pem-file")
     response["Content-Disposition"] = 'attachment; filename="casehub-trust.pem"'
+    return response
+
+
+@require_GET
+def crl(request: HttpRequest, fingerprint: str) -> HttpResponse:
+    """The platform CA's current CRL (DER), at the URL its certificates name as their CRL
+    distribution point. Public, like every CRL: validators fetch it without an account, and it
+    lists only serial numbers and revocation times."""
+    if len(fingerprint) != 64 or any(c not in "0123456789abcdef" for c in fingerprint):
+        raise Http404
+    der = services.current_crl(fingerprint)
+    if der is None:
+        raise Http404
+    response = HttpResponse(der, content_type="application/pkix-crl")
+    response["Content-Disposition"] = 'attachment; filename="casehub.crl"'
+    response["Cache-Control"] = "public, max-age=3600"
     return response
 
 

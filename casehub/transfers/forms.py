@@ -9,26 +9,32 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from casehub.agencies.models import Agency
-from workflows.definition import InputSpec, TransitionSpec
+from workflows.definition import INT_MAX, INT_MIN, InputSpec, TransitionSpec
 from workflows.models import TransferKind
 
 
 def _field(inp: InputSpec) -> forms.Field:
-    common: dict[str, Any] = {"label": inp.label, "required": inp.required, "help_text": inp.help_text}
+    # Required-ness and limits come from the InputSpec, the same the engine and the API apply.
+    common: dict[str, Any] = {"label": inp.label, "required": inp.must_be_given, "help_text": inp.help_text}
+    if inp.default is not None:
+        common["initial"] = inp.default
     if inp.type == "textarea":
-        return forms.CharField(widget=forms.Textarea(attrs={"rows": 4, "class": "form-control"}), max_length=5000,
-                               **common)
+        return forms.CharField(widget=forms.Textarea(attrs={"rows": 4, "class": "form-control"}),
+                               max_length=inp.length_limit, **common)
     if inp.type == "date":
         return forms.DateField(widget=forms.DateInput(attrs={"type": "date", "class": "form-control"}), **common)
     if inp.type == "int":
-        return forms.IntegerField(widget=forms.NumberInput(attrs={"class": "form-control"}), **common)
+        return forms.IntegerField(widget=forms.NumberInput(attrs={"class": "form-control"}), min_value=INT_MIN,
+                                  max_value=INT_MAX, **common)
     if inp.type == "choice":
-        return forms.ChoiceField(choices=inp.choices, initial=inp.default,
-                                 widget=forms.Select(attrs={"class": "form-select"}), **common)
+        return forms.ChoiceField(choices=inp.choices, widget=forms.Select(attrs={"class": "form-select"}), **common)
     if inp.type == "agency":
         return forms.ModelChoiceField(queryset=Agency.objects.filter(kind=inp.agency_kind).order_by("code"),
                                       widget=forms.Select(attrs={"class": "form-select"}), **common)
-    return forms.CharField(max_length=500, widget=forms.TextInput(attrs={"class": "form-control"}), **common)
+    if inp.type == "text":
+        return forms.CharField(max_length=inp.length_limit, widget=forms.TextInput(attrs={"class": "form-control"}),
+                               **common)
+    raise ValueError(f"input type {inp.type} has no form field")  # a definition bug: fail loudly
 
 
 class TransitionForm(forms.Form):

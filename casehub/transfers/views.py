@@ -88,12 +88,16 @@ def fire(request: HttpRequest, case_pk: int, transition_name: str) -> HttpRespon
     if spec is None or spec.name == d.REGISTER or not p.has_capability(user, spec.capability):
         raise Http404
     case = _case_for(user, case_pk, spec)
-    problems: list[str] = []
+    # ``blocked``: the transition cannot run now, whatever is typed (the submit button is
+    # disabled). ``problems``: what stopped this submission; a refused submission (a guard on
+    # the typed inputs, a case changed meanwhile) keeps the form filled and usable.
+    blocked: list[str] = []
     if spec not in engine.available_transitions(case, user):
-        blocked = dict((s.name, reasons) for s, reasons in engine.blocked_transitions(case, user))
-        problems = blocked.get(spec.name) or [_("当前不能办理“%(label)s”。") % {"label": spec.label}]
+        reasons = dict((s.name, r) for s, r in engine.blocked_transitions(case, user))
+        blocked = reasons.get(spec.name) or [_("当前不能办理“%(label)s”。") % {"label": spec.label}]
+    problems: list[str] = list(blocked)
     form = TransitionForm(spec, request.POST or None, initial={"version": case.version})
-    if request.method == "POST" and not problems and form.is_valid():
+    if request.method == "POST" and not blocked and form.is_valid():
         try:
             result = engine.fire(case, spec.name, acting_user=user, inputs=form.inputs(),
                                  expected_version=form.cleaned_data["version"])
@@ -101,6 +105,13 @@ def fire(request: HttpRequest, case_pk: int, transition_name: str) -> HttpRespon
             for field, errors in exc.errors.items():
                 for error in errors:
                     form.add_error(field if field in form.fields else None, error)
+        except engine.CaseChanged as exc:
+            problems = [exc.message]
+            # The user has now been told; a second submission decides on the current case.
+            data = request.POST.copy()
+            data["version"] = str(case.version)
+            form = TransitionForm(spec, data, initial={"version": case.version})
+            form.is_valid()
         except engine.TransitionError as exc:
             problems = [exc.message]
         else:
@@ -111,9 +122,28 @@ def fire(request: HttpRequest, case_pk: int, transition_name: str) -> HttpRespon
             return redirect(case_url(user, case))
     pending = engine.pending_transfer(case) if d.STAGES.get(case.stage) and d.STAGES[case.stage].pending else None
     return render(request, "transfers/fire.html", {
-        "case": case, "spec": spec, "form": form, "problems": problems, "pending": pending,
-        "stage": d.STAGES.get(case.stage),
+        "case": case, "spec": spec, "form": form, "problems": problems, "blocked": blocked,
+        "preview": package_preview(spec, case) if not blocked else None,
+        "pending": pending, "stage": d.STAGES.get(case.stage),
     }, status=409 if problems and request.method == "POST" else 200)
+
+
+def package_preview(spec: d.TransitionSpec, case: Any) -> dict[str, Any] | None:
+    """What a sending transition will put in the package, for the person who fires it and the
+    approver: the case's current main-file documents (drafts are sealed on sending) and the
+    legal documents the transition generates. None when nothing travels."""
+    if spec.handover not in (d.SEND, d.DELIVER, d.NOTIFY):
+        return None
+    from workflows.effects import generated_titles
+    from workflows.packaging import main_documents
+
+    documents = main_documents(case)
+    return {
+        "documents": documents,
+        "unsealed": sum(1 for doc in documents if doc.volume_id is None or doc.volume.sealed_at is None),
+        "pages": sum(int(doc.page_count or 0) for doc in documents),
+        "generated": generated_titles(spec.effects),
+    }
 
 
 def reverse_or_blank(name: str, pk: int) -> str:
@@ -147,6 +177,7 @@ def _actions_for(user: Any, transfer: Transfer) -> list[d.TransitionSpec]:
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
     user = request.user
     transfer = _get_transfer(user, pk)
+    record_event("transfer.viewed", actor=user, obj=transfer, case=transfer.case_id)  # persons, ID numbers
     manifest = transfer.manifest or {}
     receipt_ok = None
     if transfer.receipt_sha256:
@@ -240,8 +271,14 @@ def approval(request: HttpRequest, pk: int) -> HttpResponse:
     labels = {i.name: i.label for i in spec.inputs}
     shown = [(labels.get(k, k), v["name"] if isinstance(v, dict) and "name" in v else v)
              for k, v in item.inputs.items()]
+    sent = None
+    if item.status == ApprovalStatus.APPROVED and spec.transfer_kind:
+        sent = (Transfer.objects.filter(case=item.case, transition=item.transition, sent_at__gte=item.decided_at)
+                .order_by("sent_at", "id").first())
     return render(request, "transfers/approval.html", {
-        "item": item, "spec": spec, "inputs": shown,
+        "item": item, "spec": spec, "inputs": shown, "case_link": case_url(user, item.case),
+        "preview": package_preview(spec, item.case) if item.status == ApprovalStatus.PENDING else None,
+        "sent": sent, "sent_documents": list(sent.documents.all()) if sent else [],
         "can_decide": item.status == ApprovalStatus.PENDING and p.has_capability(user, p.APPROVE_OUTGOING)
         and user.pk != item.requested_by_id,
         "can_cancel": item.status == ApprovalStatus.PENDING and user.pk == item.requested_by_id,

@@ -117,5 +117,8 @@ def test_generated_requests_get_documented_answers_and_no_5xx(fuzz_world):
 
 @pytest.mark.slow
 def test_generated_requests_long_run(fuzz_world):
-    statuses = run_fuzz(fuzz_world, per_operation=int(os.environ.get("CASEHUB_FUZZ_PER_OPERATION_SLOW", "12")))
+    # 12 requests per operation and mode under `make test-slow` (hypothesis profile "long"), 3 in CI.
+    full = settings.default.max_examples >= 1000
+    per_operation = int(os.environ.get("CASEHUB_FUZZ_PER_OPERATION_SLOW") or (12 if full else 3))
+    statuses = run_fuzz(fuzz_world, per_operation=per_operation)
     assert not [s for s in statuses if isinstance(s, int) and s >= 500]

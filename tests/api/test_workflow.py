@@ -3,6 +3,8 @@ engine, with the permission rows of the workflow (holder, receiver, other agenci
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from casehub.audit.models import AuditEvent
@@ -210,15 +212,19 @@ def test_receiver_reverifies_a_pending_package_as_long_work(wf_case, district, d
 
 
 def test_paper_hand_over_is_registered_by_the_receiving_clerk(district, api_as):
+    from django.utils import timezone
+
     clerk = api_as(district.court_clerk)
+    # Received yesterday (a receipt date may not lie in the future, whatever today is).
+    yesterday = (timezone.localdate() - timedelta(days=1)).isoformat()
     response = clerk.post("/api/v1/transfers/paper/", {
-        "from_agency": district.procuratorate.pk, "kind": "indictment", "received_on": "2026-11-20",
+        "from_agency": district.procuratorate.pk, "kind": "indictment", "received_on": yesterday,
         "volumes": 2, "pages": 310, "reason": "系统维护期间纸质移送", "external_reference": "深龙检刑诉〔2026〕1号",
     }, format="json")
     assert response.status_code == 201, response.content
     assert response.json()["mode"] == "paper" and response.json()["electronic"] is False
     bad = clerk.post("/api/v1/transfers/paper/", {
-        "from_agency": district.court.pk, "kind": "indictment", "received_on": "2026-11-20", "volumes": 2,
+        "from_agency": district.court.pk, "kind": "indictment", "received_on": yesterday, "volumes": 2,
         "pages": 310, "reason": "x", "external_reference": "y"}, format="json")
     assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "from_agency"
     assert api_as(district.auditor).post("/api/v1/transfers/paper/", {}, format="json").status_code == 403

@@ -84,3 +84,15 @@ def test_an_import_inside_a_function_does_not_count_as_a_module_level_cycle(tmp_
     })
     result = _lint(tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_casehub_package_below_the_api_is_bound_by_the_api_contract():
+    import configparser
+
+    config = configparser.ConfigParser()
+    config.read(REPO / ".importlinter", encoding="utf-8")
+    sources = set(config["importlinter:contract:api-on-top"]["source_modules"].split())
+    packages = {f"casehub.{p.name}" for p in (REPO / "casehub").iterdir()
+                if (p / "__init__.py").exists()} - {"casehub.api"}
+    missing = packages - sources
+    assert not missing, f"add {sorted(missing)} to source_modules of api-on-top in .importlinter"

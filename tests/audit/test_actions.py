@@ -15,8 +15,9 @@ from casehub.audit.services import record_event
 from workflows.definition import TRANSITIONS
 
 REPO = Path(__file__).resolve().parents[2]
-# Calls whose first argument is the action code: record_event and the helpers that pass one through.
-RECORDERS = {"record_event", "_audit_read", "_m2m_receiver", "_object_permission_event"}
+# Calls that take an action code, and the position of that argument: record_event and the helpers
+# that pass one through.
+RECORDERS = {"record_event": 0, "_audit_read": 1, "_m2m_receiver": 0, "_object_permission_event": 1}
 
 
 @pytest.mark.django_db
@@ -66,14 +67,14 @@ def _recorded_codes(files: list[Path]) -> list[tuple[str, str]]:
         if "migrations" in path.parts:
             continue
         for node in ast.walk(ast.parse(path.read_text("utf-8"))):
-            if not isinstance(node, ast.Call) or not node.args:
+            if not isinstance(node, ast.Call):
                 continue
             func = node.func
             name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
-            if name not in RECORDERS:
+            if name not in RECORDERS or len(node.args) <= RECORDERS[name]:
                 continue
             where = f"{path.name}:{node.lineno}"
-            for arg in _action_arguments(node.args[0]):
+            for arg in _action_arguments(node.args[RECORDERS[name]]):
                 if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
                     found.append((where, arg.value))
                 elif isinstance(arg, ast.JoinedStr):  # f"transfer.{which}_downloaded": a family of codes
@@ -102,7 +103,8 @@ def test_the_source_scan_notices_literals_conditionals_and_f_strings(tmp_path):
         "def f(record_event, ok, which):\n"
         "    record_event('case.teleported')\n"
         "    record_event('user.changed' if ok else 'user.vanished', actor=None)\n"
-        "    record_event(f'transfer.{which}_shredded')\n", "utf-8")
+        "    record_event(f'transfer.{which}_shredded')\n"
+        "    _audit_read(request, 'document.burnt', doc, 1)\n", "utf-8")
     assert _recorded_codes([module]) == [
         ("probe.py:2", "case.teleported"), ("probe.py:3", "user.changed"), ("probe.py:3", "user.vanished"),
-        ("probe.py:4", "re:transfer\\.[a-z_]+_shredded")]
+        ("probe.py:4", "re:transfer\\.[a-z_]+_shredded"), ("probe.py:5", "document.burnt")]

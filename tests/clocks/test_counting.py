@@ -121,7 +121,7 @@ def test_static_calendar_and_database_calendar_agree(schedule_2026):
 
 @pytest.mark.parametrize("kwargs", [{"days": -1}, {"months": -1}, {}])
 def test_bad_periods_are_refused(kwargs):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="period"):
         due_date(at(2026, 3, 1), calendar=StaticCalendar(), **kwargs)
 
 

@@ -48,20 +48,28 @@ def test_prosecutor_sees_countdown_on_home_and_deadline_list(client, at_procurat
 
 
 @pytest.mark.time_machine(datetime(2026, 12, 5, 23, 30, tzinfo=SHANGHAI))  # a Saturday night
-def test_home_states_its_window_and_the_list_has_what_lies_beyond(client, at_procuratorate, district):
+def test_home_lists_every_running_clock_soonest_first_and_states_the_window(client, at_procuratorate, district):
     now = timezone.now()
     # Opened on a Saturday, a 7-day clock's 7th day is the next Saturday (12 Dec): it ends on
-    # Monday 14 Dec (CPL art. 105), 9 days away, beyond the home page's 7-day window.
+    # Monday 14 Dec (CPL art. 105), 9 days away, beyond the home page's 7-day warning window;
+    # a 1-month supplementary investigation (art. 175) runs much longer. All are on the home page.
     opened_tonight = open_clock(at_procuratorate, ClockKind.ARREST_DECISION, agency=district.procuratorate,
                                 start=now)
     assert opened_tonight.due_date == date(2026, 12, 14)
     opened_wednesday = open_clock(at_procuratorate, ClockKind.ARREST_DECISION, agency=district.procuratorate,
                                   start=now - timedelta(days=3))
     assert opened_wednesday.due_date == date(2026, 12, 9)
+    long_running = open_clock(at_procuratorate, ClockKind.SUPPLEMENTARY_INVESTIGATION,
+                              agency=district.procuratorate, start=now)
     client.force_login(district.prosecutor)
     home = client.get(reverse("home")).content.decode()
-    assert "7 日内届满或已超期的期限" in home
-    assert "剩余 4 日" in home and "剩余 9 日" not in home
+    panel = home[home.index('data-inbox="clocks"'):]
+    panel = panel[:panel.index("</ul>")]
+    assert "其中 1 项 7 日内届满或已超期" in panel
+    shown = [panel.index("剩余 4 日"), panel.index("剩余 9 日"),
+             panel.index(f"剩余 {(long_running.due_date - timezone.localdate()).days} 日")]
+    assert long_running.due_date > opened_tonight.due_date and shown == sorted(shown)
+    assert "期限 7日" in panel  # each clock states its statutory window
     body = client.get(reverse("clocks:list")).content.decode()
     assert f'data-clock="{opened_tonight.pk}"' in body and f'data-clock="{opened_wednesday.pk}"' in body
 
@@ -72,7 +80,7 @@ def test_home_window_follows_the_setting(client, at_procuratorate, district, set
     open_clock(at_procuratorate, ClockKind.ARREST_DECISION, agency=district.procuratorate, start=timezone.now())
     client.force_login(district.prosecutor)
     home = client.get(reverse("home")).content.decode()
-    assert "10 日内届满或已超期的期限" in home and "剩余 9 日" in home
+    assert "其中 1 项 10 日内届满或已超期" in home and "剩余 9 日" in home
 
 
 def test_clock_of_another_agency_is_not_listed(client, at_procuratorate, district):

@@ -39,6 +39,7 @@ def _review_end(case, agency):
     return due_date(clock.started_at, months=clock.period_months, days=clock.period_days, custody=True).date
 
 
+@pytest.mark.needs_poppler
 def test_custody_follows_the_case_from_police_to_court(gang_case, drive, district, other_district, client):
     case = gang_case
     zhang, li = (case.persons.get(name=n) for n in ("张三", "李四"))

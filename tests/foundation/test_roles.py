@@ -131,3 +131,34 @@ def test_load_demo_twice_changes_nothing():
     assert kinds == set(ROLES_BY_AGENCY_KIND)
     for role in Role.values:
         assert User.objects.filter(groups__name=f"role:{role}").exists(), role
+
+
+def test_the_readme_demo_table_is_what_load_demo_creates():
+    """README.md's table of demo users names each user's agency and role as load_demo makes them."""
+    from pathlib import Path
+
+    from django.utils import translation
+
+    from casehub.accounts.demo import ensure_demo_district
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8").splitlines()
+    start = readme.index("| user | agency | role |")
+    rows = {}
+    for line in readme[start + 2:]:
+        if not line.startswith("|"):
+            break
+        username, agency, role = (cell.strip() for cell in line.strip("|").split("|"))
+        rows[username.strip("`")] = (agency, role)
+    ensure_demo_district()  # the users and agencies part of load_demo
+    made = {}
+    for user in User.objects.select_related("agency"):
+        if user.is_superuser:
+            made[user.username] = ("—", "platform superuser (manages agencies)")
+            continue
+        (role,) = user.roles
+        with translation.override("zh-hans"):
+            chinese = str(Role(role).label)
+        with translation.override("en"):
+            english = str(Role(role).label).lower()
+        made[user.username] = (user.agency.name, f"{chinese} {english}")
+    assert rows == made

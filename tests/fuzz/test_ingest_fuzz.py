@@ -106,7 +106,9 @@ def mutated(draw) -> bytes:
 FAST = settings(max_examples=60, deadline=timedelta(seconds=TIME_LIMIT * 2), database=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
                                        HealthCheck.data_too_large])
-LONG = settings(FAST, max_examples=3000, derandomize=False)
+# The long run's size comes from the hypothesis profile (tests/conftest.py): 3000 examples under
+# `make test-slow`, 60 in CI.
+LONG = settings(FAST, max_examples=3 * settings.default.max_examples, derandomize=settings.default.derandomize)
 
 
 @FAST

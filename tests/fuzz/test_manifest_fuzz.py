@@ -140,7 +140,9 @@ def _set(root: Any, path: tuple, value: Any, delete: bool) -> Any:
 # crashers belong in the corpus); the slow run explores.
 FAST = settings(max_examples=40, deadline=timedelta(seconds=TIME_LIMIT * 2), database=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-LONG = settings(FAST, max_examples=1000, derandomize=False)
+# The long run's size comes from the hypothesis profile (tests/conftest.py): 1000 examples under
+# `make test-slow`, 20 in CI.
+LONG = settings(FAST, max_examples=settings.default.max_examples, derandomize=settings.default.derandomize)
 
 
 @pytest.mark.slow

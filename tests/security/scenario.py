@@ -84,7 +84,7 @@ def _build(district: Any) -> Scenario:
     for step in (_api_objects, _dossier_objects, _transfer_objects, _integration_objects):
         try:
             step(sc)
-        except Exception as exc:  # reported by the URL that needed the object, with the cause
+        except Exception as exc:  # noqa: BLE001 - reported by the URL that needed the object, with the cause
             sc.problems.append(f"{step.__name__}: {type(exc).__name__}: {exc}")
     return sc
 

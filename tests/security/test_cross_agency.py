@@ -61,6 +61,12 @@ class Rule:
             object.__setattr__(self, "names_object", self.kwargs is not None)
 
 
+def _current_root_fingerprint() -> str:
+    from casehub.pki.models import CertificateAuthority
+
+    return CertificateAuthority.objects.get(is_current=True).fingerprint
+
+
 def _case(pk="pk"):
     return lambda sc: {pk: sc.case.pk}
 
@@ -127,6 +133,8 @@ RULES: dict[str, Rule] = {
     # --- pki ----------------------------------------------------------------------------------------
     "pki:certificates": Rule(ADMINS | AUDITORS),
     "pki:trust-bundle": Rule(ALL, static=True),  # public certificates and CRLs
+    # The CRL at the URL every agency certificate names: public (validators fetch it anonymously).
+    "pki:crl": Rule(ALL, static=True, names_object=False, kwargs=lambda sc: {"fingerprint": _current_root_fingerprint()}),
     "pki:verify": Rule(frozenset(set(CASE_LIST_ROLES) | {"detention_officer", "auditor"})),
     # --- metrics (aggregates for the committee) ---------------------------------------------------
     "metrics:dashboard": Rule(AUDITORS),
@@ -431,8 +439,9 @@ def test_case_list_shows_the_case_to_its_holder_only(sc, other_district):
 
 # The only pages an anonymous visitor may open (reviewed): the login page, and the API's OpenAPI
 # description and its docs page (SERVE_PERMISSIONS AllowAny: integrators read it before they hold a
-# token; it describes endpoints, never data — the leak check below still applies to it).
-PUBLIC = {"login", "api:schema", "api:docs"}
+# token; it describes endpoints, never data — the leak check below still applies to it), and the
+# CRL that certificates name as their distribution point (serial numbers and times only).
+PUBLIC = {"login", "api:schema", "api:docs", "pki:crl"}
 
 
 def test_anonymous_visitors_get_nothing(sc):

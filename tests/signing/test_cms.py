@@ -181,6 +181,7 @@ def _openssl_verify(tmp_path, data: bytes, signature: bytes, trust_pem: bytes) -
     )
 
 
+@pytest.mark.needs_openssl
 def test_openssl_verifies_our_manifest_signature_and_rejects_tampering(tmp_path, test_pki):
     data = canonical_json(MANIFEST)
     signature = sign_detached(data, test_pki.procuratorate)
@@ -192,8 +193,56 @@ def test_openssl_verifies_our_manifest_signature_and_rejects_tampering(tmp_path,
     assert "digest failure" in tampered.stderr.lower() or "verification failure" in tampered.stderr.lower()
 
 
+@pytest.mark.needs_openssl
 def test_openssl_rejects_a_signer_from_an_untrusted_root(tmp_path, test_pki, stranger_pki):
     data = canonical_json(MANIFEST)
     result = _openssl_verify(tmp_path, data, sign_detached(data, stranger_pki.police), test_pki.trust.pem())
     assert result.returncode != 0
     assert "certificate verify error" in result.stderr.lower() or "verification failure" in result.stderr.lower()
+
+
+# --- CAdES-BES (THREAT_MODEL F18.20) ------------------------------------------------------------
+
+
+def _signed_attrs(signature: bytes) -> dict:
+    from asn1crypto import cms
+
+    signer_info = cms.ContentInfo.load(signature)["content"]["signer_infos"][0]
+    return {attr["type"].native: attr["values"][0] for attr in signer_info["signed_attrs"]}
+
+
+@pytest.mark.needs_openssl
+def test_a_manifest_signature_is_cades_bes_bound_to_the_signer_certificate(tmp_path, test_pki):
+    """signingCertificateV2 names the signer's certificate by its SHA-256; openssl sees it too."""
+    import hashlib
+
+    signature = sign_detached(canonical_json(MANIFEST), test_pki.police)
+    attrs = _signed_attrs(signature)
+    assert {"content_type", "signing_time", "message_digest", "signing_certificate_v2"} <= set(attrs)
+    (cert_id,) = attrs["signing_certificate_v2"]["certs"]
+    assert cert_id["cert_hash"].native == hashlib.sha256(test_pki.police.certificate.public_bytes(Encoding.DER)).digest()
+    (tmp_path / "m.p7s").write_bytes(signature)
+    printed = subprocess.run(["openssl", "cms", "-cmsout", "-print", "-inform", "DER", "-in", str(tmp_path / "m.p7s")],
+                             capture_output=True, text=True, check=True).stdout
+    assert "signingCertificateV2" in printed
+
+
+def test_a_certificate_swapped_for_another_one_of_the_same_key_is_refused(test_pki):
+    """Without signingCertificateV2 a second certificate issued for the same key (another name, a
+    later validity) could be put in place of the signer's and the signature would still verify."""
+    from asn1crypto import cms
+    from asn1crypto import x509 as asn1_x509
+
+    police = test_pki.police
+    twin = pki.issue_agency_certificate(test_pki.root_key, test_pki.root, agency_name="冒名公安局",
+                                        agency_code="GA999999", public_key=police.certificate.public_key())
+    data = canonical_json(MANIFEST)
+    info = cms.ContentInfo.load(sign_detached(data, police))
+    signed = info["content"]
+    twin_asn1 = asn1_x509.Certificate.load(twin.public_bytes(Encoding.DER))
+    signed["certificates"] = [cms.CertificateChoices({"certificate": twin_asn1}),
+                              *list(signed["certificates"])[1:]]
+    signed["signer_infos"][0]["sid"] = cms.SignerIdentifier({"issuer_and_serial_number": {
+        "issuer": twin_asn1.issuer, "serial_number": twin_asn1.serial_number}})
+    with pytest.raises(SignatureInvalid, match="(?i)signing certificate"):
+        verify_detached(data, info.dump(force=True), test_pki.trust)

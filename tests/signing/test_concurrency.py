@@ -11,10 +11,12 @@ from casehub.pki import services
 from casehub.pki.models import CertificateAuthority, SigningCertificate
 
 
+@pytest.mark.postgres  # four real transactions racing for row locks; SQLite would serialise them
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_first_use_issues_one_root_and_one_certificate(district):
     services.invalidate_cache()
-    threads_n = 4 if connection.vendor == "postgresql" else 1  # SQLite has no row locks to race on
+    assert connection.vendor == "postgresql"
+    threads_n = 4
     barrier = threading.Barrier(threads_n)
     results: list[str] = []
     errors: list[BaseException] = []

@@ -21,7 +21,7 @@ def _chinese(settings):
 def _error(fn) -> Exception:
     try:
         fn()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - the error under test, whatever its class
         return exc
     raise AssertionError("expected an error")
 
@@ -52,3 +52,11 @@ def test_a_pdf_report_names_the_signer_and_the_cause(test_pki, plain_pdf):
     assert reasons[0].startswith("文件与平台保存的原件不一致")
     assert "第 1 个签名（深圳市公安局龙岗分局）" in reasons[1]
     assert describe_pdf(verify_pdf(plain_pdf, test_pki.trust)) == ["文档没有电子签名。"]
+
+
+def test_bytes_appended_after_the_signature_are_named_on_the_verify_page(test_pki, plain_pdf):
+    """THREAT_MODEL F18.21: what the CLI reports, the web checker says in words too."""
+    signed = sign_pdf(plain_pdf, test_pki.police) + b"\n% appended after signing\n"
+    result = verify_pdf(signed, test_pki.trust)
+    assert not result.valid and result.trailing_bytes == len(b"% appended after signing")
+    assert any("不属于任何修订版本" in reason for reason in describe_pdf(result))

@@ -10,7 +10,7 @@ import pikepdf
 import pypdf
 import pytest
 
-from signing import BadPdf, SigningError, TrustStore, pki
+from signing import BadPdf, Signer, SigningError, TrustStore, pki
 from signing.pades import sign_pdf, verify_pdf
 from tests.signing.conftest import make_pdf
 from tests.signing.pdfsig import pdfsig_verify
@@ -51,18 +51,21 @@ def test_signing_is_an_incremental_update_with_a_visible_stamp_on_the_last_page(
     assert not any(a.get_object().get("/FT") == "/Sig" for a in reader.pages[0].get("/Annots", []))
 
 
+@pytest.mark.needs_poppler
 def test_pdfsig_trusts_our_signature_when_our_root_is_trusted(signed, test_pki):
     ok, output = pdfsig_verify(signed, test_pki.trust.pem())
     assert ok, output
     assert AGENCY in output
 
 
+@pytest.mark.needs_poppler
 def test_pdfsig_does_not_trust_it_without_our_root(signed, stranger_pki):
     ok, output = pdfsig_verify(signed, stranger_pki.trust.pem())
     assert not ok
     assert "Signature is Valid." in output  # the bytes are fine, the signer is not trusted
 
 
+@pytest.mark.needs_poppler
 def test_a_changed_byte_of_signed_content_fails_pdfsig_and_our_verifier(signed, test_pki):
     tampered = _change_visible_text(signed)
     ok, output = pdfsig_verify(tampered, test_pki.trust.pem())
@@ -74,6 +77,7 @@ def test_a_changed_byte_of_signed_content_fails_pdfsig_and_our_verifier(signed, 
     assert "changed after signing" in " ".join(result.signatures[0].problems)
 
 
+@pytest.mark.needs_poppler
 def test_a_second_signature_keeps_the_first_one_valid(signed, test_pki):
     twice = sign_pdf(signed, test_pki.police, stamp_text="深圳市公安局龙岗分局")
     assert twice.startswith(signed)
@@ -182,6 +186,7 @@ def tsa():
         yield root, url
 
 
+@pytest.mark.needs_poppler
 def test_with_a_tsa_the_signature_carries_a_trusted_timestamp(plain_pdf, test_pki, tsa):
     tsa_root, url = tsa
     signed_pdf = sign_pdf(make_pdf(2), test_pki.police, tsa_url=url, stamp_text="深圳市公安局龙岗分局")
@@ -193,6 +198,49 @@ def test_with_a_tsa_the_signature_carries_a_trusted_timestamp(plain_pdf, test_pk
     assert untrusted.valid and untrusted.time_source == "claimed"
     assert any("timestamp ignored" in n for n in untrusted.notes)
     ok, output = pdfsig_verify(signed_pdf, test_pki.trust.pem())
+    assert ok, output
+
+
+def _validate_lt_with_revocation_required(pdf: bytes, roots) -> object:
+    """pyHanko's validator as ``pyhanko sign validate --force-revinfo`` runs it, offline: every
+    certificate of the signature and of its timestamp must have revocation data
+    (``revocation_mode="require"``), and the only source is the document security store."""
+    from asn1crypto import x509 as asn1_x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko.sign.validation.dss import DocumentSecurityStore
+
+    reader = PdfFileReader(BytesIO(pdf))
+    (embedded,) = reader.embedded_signatures
+    context = DocumentSecurityStore.read_dss(reader).as_validation_context({
+        "trust_roots": [asn1_x509.Certificate.load(r.public_bytes(Encoding.DER)) for r in roots],
+        "allow_fetching": False,
+        "revocation_mode": "require",
+    })
+    return validate_pdf_signature(embedded, signer_validation_context=context, ts_validation_context=context)
+
+
+@pytest.mark.needs_poppler
+def test_with_a_tsa_and_the_trust_store_the_signature_is_pades_b_lt(test_pki):
+    """F18.20: the DSS carries the CRLs and certificates of the signer and of the TSA, so a
+    validator that demands revocation data accepts the signature offline."""
+    from tests.signing.tsa import make_tsa_with_crl
+
+    tsa_root, tsa_key, tsa_cert, tsa_crl = make_tsa_with_crl()
+    trust = TrustStore(roots=[test_pki.root], crls=[pki.build_crl(test_pki.root_key, test_pki.root, []), tsa_crl],
+                       tsa_roots=[tsa_root])
+    signer = Signer(test_pki.police.private_key, test_pki.police.certificate, [test_pki.root],
+                    validation=lambda: trust)
+    with running_tsa(tsa_key, tsa_cert) as url:
+        signed_pdf = sign_pdf(make_pdf(2), signer, tsa_url=url, stamp_text="深圳市公安局龙岗分局")
+    status = _validate_lt_with_revocation_required(signed_pdf, [test_pki.root, tsa_root])
+    assert status.bottom_line, status.pretty_print_details()
+    assert b"/DSS" in signed_pdf and b"/CRLs" in signed_pdf
+    (sig,) = verify_pdf(signed_pdf, trust).signatures
+    assert sig.valid and sig.timestamped
+    assert not sig.covers_whole_file and any("lta updates" in n for n in sig.notes)
+    ok, output = pdfsig_verify(signed_pdf, trust.pem())
     assert ok, output
 
 

@@ -72,6 +72,7 @@ def test_init_issue_rotate_revoke_export_as_an_operator_does(district, tmp_path)
     assert actions == ["pki.root_created", "pki.certificate_issued", "pki.certificate_rotated", "pki.certificate_revoked"]
 
 
+@pytest.mark.needs_openssl
 def test_exported_trust_lets_openssl_check_a_manifest_and_rejects_tampering(district, tmp_path):
     data = canonical_json({"case": "深龙公刑〔2026〕1号", "documents": 3})
     (tmp_path / "manifest.json").write_bytes(data)
@@ -90,6 +91,7 @@ def test_exported_trust_lets_openssl_check_a_manifest_and_rejects_tampering(dist
     assert openssl() != 0
 
 
+@pytest.mark.needs_poppler
 def test_root_rotation_keeps_old_signatures_valid_for_us_and_for_pdfsig(district):
     pdf = sign_pdf(make_pdf(1), services.signer_for(district.police), stamp_text=district.police.name)
     services.rotate_root()
@@ -152,6 +154,7 @@ def _external_ca_with_keys():
     return root, inter, inter_key, leaf, leaf_key
 
 
+@pytest.mark.needs_poppler
 @pytest.mark.parametrize("form", ["pkcs12", "pem"])
 def test_an_imported_certificate_signs_and_its_root_joins_the_trust_store(district, tmp_path, form):
     root, inter, leaf, leaf_key = _external_ca()
@@ -244,6 +247,7 @@ def test_export_trust_to_standard_output(district):
     assert out.startswith("-----BEGIN CERTIFICATE-----") and "-----BEGIN X509 CRL-----" in out
 
 
+@pytest.mark.needs_openssl
 def test_openssl_reads_our_crl_from_the_exported_bundle(district, tmp_path):
     data = canonical_json({"crl": "check"})
     (tmp_path / "m.json").write_bytes(data)

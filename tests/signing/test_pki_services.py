@@ -217,3 +217,56 @@ def test_an_expired_active_certificate_is_rotated_on_next_use(district):
     assert new.fingerprint != old.fingerprint
     assert SigningCertificate.objects.get(fingerprint=old.fingerprint).status == "retired"
     assert AuditEvent.objects.filter(action="pki.certificate_rotated").count() == 1
+
+
+# --- revocation data for outside validators (THREAT_MODEL F18.20) --------------------------------
+
+
+def test_every_agency_certificate_names_the_crl_the_platform_serves_anonymously(district, settings):
+    """A validator that demands revocation data finds the CRL where the certificate says it is."""
+    from urllib.parse import urlparse
+
+    from cryptography import x509
+    from django.test import Client
+
+    from signing.pki import crl_urls_of
+
+    settings.CASEHUB_CRL_BASE_URL = "https://casehub.example.cn/pki/crl/"
+    cert = services.signer_for(district.police).certificate
+    (url,) = crl_urls_of(cert)
+    assert url.startswith("https://casehub.example.cn/pki/crl/") and url.endswith(".crl")
+    anonymous = Client()
+    response = anonymous.get(urlparse(url).path)
+    assert response.status_code == 200 and response["Content-Type"] == "application/pkix-crl"
+    crl = x509.load_der_x509_crl(response.content)
+    root = CertificateAuthority.objects.get(is_current=True).certificate
+    assert crl.issuer == cert.issuer and crl.is_signature_valid(root.public_key())
+    assert crl.get_revoked_certificate_by_serial_number(cert.serial_number) is None
+
+    services.revoke_certificate(district.police, reason="key_compromise")
+    revoked = x509.load_der_x509_crl(anonymous.get(urlparse(url).path).content)
+    assert revoked.get_revoked_certificate_by_serial_number(cert.serial_number) is not None
+    assert anonymous.get("/pki/crl/" + "0" * 64 + ".crl").status_code == 404
+
+
+def test_with_a_tsa_every_agency_pdf_signature_is_b_lt_and_validates_offline(district, settings, tmp_path):
+    """The TSA roots file may carry the TSA CA's CRL; with it the DSS holds revocation data for
+    every certificate, so pyHanko's validator with revocation required accepts the signature."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from signing.pades import sign_pdf
+    from signing.pki import to_pem
+    from tests.signing.conftest import make_pdf
+    from tests.signing.test_pades import _validate_lt_with_revocation_required
+    from tests.signing.tsa import make_tsa_with_crl, running_tsa
+
+    tsa_root, tsa_key, tsa_cert, tsa_crl = make_tsa_with_crl()
+    (tmp_path / "tsa.pem").write_bytes(to_pem([tsa_root]) + tsa_crl.public_bytes(Encoding.PEM))
+    settings.CASEHUB_TSA_ROOTS_FILE = str(tmp_path / "tsa.pem")
+    with running_tsa(tsa_key, tsa_cert) as url:
+        settings.CASEHUB_TSA_URL = url
+        services.invalidate_cache()
+        signed = sign_pdf(make_pdf(1), services.signer_for(district.police), stamp_text=district.police.name)
+    root = CertificateAuthority.objects.get(is_current=True).certificate
+    status = _validate_lt_with_revocation_required(signed, [root, tsa_root])
+    assert status.bottom_line, status.pretty_print_details()

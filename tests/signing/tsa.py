@@ -21,6 +21,12 @@ from signing import keys, pki
 
 def make_tsa() -> tuple[x509.Certificate, object, x509.Certificate]:
     """(TSA root, TSA key, TSA certificate with the critical timeStamping usage)."""
+    root, key, cert, _crl = make_tsa_with_crl()
+    return root, key, cert
+
+
+def make_tsa_with_crl() -> tuple[x509.Certificate, object, x509.Certificate, x509.CertificateRevocationList]:
+    """As :func:`make_tsa`, plus the TSA root's current (empty) CRL, for B-LT tests."""
     root_key, root = pki.create_root_ca("测试时间戳根证书", now=datetime.now(UTC) - timedelta(days=1))
     key = keys.generate_private_key("rsa-3072")  # pyHanko's dummy TSA signs with RSA only
     now = datetime.now(UTC)
@@ -36,7 +42,7 @@ def make_tsa() -> tuple[x509.Certificate, object, x509.Certificate]:
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
         .sign(root_key, hashes.SHA256())
     )
-    return root, key, cert
+    return root, key, cert, pki.build_crl(root_key, root, [])
 
 
 @contextmanager

@@ -67,7 +67,7 @@ def test_concurrent_writers_of_the_same_content_store_one_file(store):
     def write():
         try:
             refs.append(store.put(io.BytesIO(data)))
-        except Exception as exc:  # pragma: no cover - reported below
+        except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
     threads = [threading.Thread(target=write) for _ in range(6)]
@@ -107,5 +107,5 @@ def test_verifying_reader_reads_in_any_chunk_size(store):
     with store.open(ref.sha256) as reader:
         assert b"".join(reader) == data
     assert reader.closed
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="closed"):
         reader.read(1)

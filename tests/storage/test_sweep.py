@@ -179,7 +179,7 @@ def test_sweep_page_before_any_sweep(client, district):
 def test_unknown_scope_is_refused():
     from casehub.objectstore.sweep import run_sweep
 
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="unknown sweep scope"):
         run_sweep(scope="everything")
     assert not StorageSweep.objects.exists()
 

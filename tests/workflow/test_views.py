@@ -88,6 +88,7 @@ def test_blocked_transition_shows_the_reason(case, district, client, drive):
     assert "补充侦查以二次为限" in page and "disabled" in page
 
 
+@pytest.mark.needs_openssl
 def test_download_signed_manifest_verifies_with_openssl(case, district, client, drive, tmp_path):
     drive.fire(case, "transfer_for_review", "investigator", facts="入室盗窃", evidence="被害人陈述")
     transfer = Transfer.objects.get()

@@ -87,6 +87,10 @@
   zone.addEventListener("drop", function (e) {
     if (e.dataTransfer && e.dataTransfer.files) { addFiles(e.dataTransfer.files); }
   });
+  // Keyboard users cannot drag: Enter or Space on the focused zone opens the file picker.
+  zone.addEventListener("keydown", function (e) {
+    if (e.target === zone && (e.key === "Enter" || e.key === " ")) { e.preventDefault(); input.click(); }
+  });
 
   function request(method, url, body, onProgress) {
     return new Promise(function (resolve, reject) {

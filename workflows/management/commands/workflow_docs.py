@@ -184,8 +184,13 @@ row 4 to hold on those pages (asked of the dossier owner).
 - `workflows.engine.available_transitions(case, user) -> list[TransitionSpec]`,
   `blocked_transitions(case, user)` (with reasons), `pending_transfer(case)`, `history(case)`.
 - `workflows.definition.TRANSITIONS` / `BY_NAME` / `STAGES`: name, label, sources, target, agency kind,
-  capability, party, inputs (`InputSpec`: name, label, type, required, choices, agency_kind), guards,
-  clocks, approval, article.
+  capability, party, inputs (`InputSpec`: name, label, type, required, choices, agency_kind, default,
+  max_length), guards, clocks, approval, article.
+- Inputs are declared once: the engine (`clean_inputs`), the fire form (`casehub.transfers.forms`) and
+  the API serializer (`casehub.api.workflow.input_serializer`) are built from the `InputSpec` with one
+  meaning of "required" (`must_be_given`: required and without a default) and one set of limits
+  (`TEXT_MAX_LENGTH` 500, `TEXTAREA_MAX_LENGTH` 5,000 characters, or the input's `max_length`);
+  `tests/workflow/test_inputs_declared_once.py` checks all three agree for every input.
 - `workflows.signals.case_transitioned(sender, case, transition, source, target, from_agency, to_agency,
   acting_user, transfer, transfers, log, inputs)` — sent after commit, for observers only.
 - URLs: `transfers:inbox`, `transfers:fire` (`/transfers/case/<pk>/fire/<name>/`), `transfers:detail`,
