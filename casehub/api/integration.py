@@ -344,10 +344,9 @@ class PackageSubmissionView(APIView):
         from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 
         from casehub.cases.selectors import get_visible_case
-        from casehub.integration.submission import PackageRefused, submit_package
-
         from casehub.dossier.models import Part
         from casehub.dossier.services import check_can_upload
+        from casehub.integration.submission import PackageRefused, submit_package
 
         case = get_visible_case(request.user, case_pk)  # 404 for a case the caller may not see
         try:
