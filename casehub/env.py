@@ -48,8 +48,9 @@ VARIABLES: tuple[Var, ...] = (
         "serves them at `/pki/crl/`. Set it to the address outside validators reach before issuing certificates."),
     Var("CASEHUB_EMAIL_HOST", "(empty: no e-mail)", "SMTP host for deadline notifications; in-app "
         "notifications are always on."),
-    Var("CASEHUB_PROXY_COUNT", "0", "How many reverse proxies stand in front of the web processes (for the "
-        "client address used by API rate limits)."),
+    Var("CASEHUB_PROXY_COUNT", "0", "How many reverse proxies stand in front of the web processes. 0: no "
+        "X-Forwarded-For is believed; N: the Nth entry from the right is the client address used by the "
+        "API rate limits, the login lock-out and the audit trail (docs/operations.md)."),
     Var("CASEHUB_TIME_ZONE", "Asia/Shanghai", "Time zone for display and for counting statutory periods."),
 )
 

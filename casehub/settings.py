@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_htmx",
+    "csp",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -108,6 +109,8 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "casehub.web.middleware.NoStoreMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "casehub.agencies.middleware.RequireSecondFactorMiddleware",
     "casehub.agencies.middleware.RequirePasswordChangeMiddleware",
@@ -176,8 +179,15 @@ ANONYMOUS_USER_NAME = None
 GUARDIAN_RAISE_403 = False
 GUARDIAN_RENDER_403 = False
 
+# How many reverse proxies stand in front of gunicorn (docs/operations.md): decides whether any
+# X-Forwarded-For entry is believed (casehub.addresses).
+CASEHUB_PROXY_COUNT = int(env.get("CASEHUB_PROXY_COUNT") or 0)
+
 # django-axes: lock an account+address after repeated failures.
 AXES_FAILURE_LIMIT = 5
+# The lock-out keys on the same client address as the API limits: behind CASEHUB_PROXY_COUNT
+# proxies, the address the last trusted proxy saw; with 0 (no proxy), REMOTE_ADDR and no header.
+AXES_CLIENT_IP_CALLABLE = "casehub.addresses.client_address"
 AXES_COOLOFF_TIME = timedelta(minutes=30)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
@@ -193,6 +203,26 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Content-Security-Policy (django-csp) on every page: scripts only from our own static files — no
+# inline script anywhere (templates keep behaviour in static/*.js; the API docs page uses the
+# split Swagger view that loads its start-up script as a file). Inline *styles* stay allowed:
+# Bootstrap's components, htmx's indicator and Swagger UI set style attributes; CSS cannot run code.
+# Views that serve files set their own, stricter policy (downloads: ``default-src 'none'; sandbox``).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],  # Bootstrap's form controls draw their icons as data: SVGs
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "frame-src": ["'self'"],  # the reading room shows the PDF in a same-origin frame
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 if PRODUCTION:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
@@ -283,9 +313,9 @@ EMAIL_BACKEND = (
 EMAIL_HOST = _email_host or "localhost"
 
 REST_FRAMEWORK = {
-    # Behind N reverse proxies, the client address is the Nth from the right in X-Forwarded-For;
-    # throttles and failed-token limits key on it.
-    "NUM_PROXIES": int(env.get("CASEHUB_PROXY_COUNT") or 0) or None,
+    # Our throttles and the failed-token limit use casehub.addresses.client_address; DRF's own
+    # get_ident follows the same count (0: REMOTE_ADDR only — DRF's None would trust the header).
+    "NUM_PROXIES": CASEHUB_PROXY_COUNT,
     "DEFAULT_SCHEMA_CLASS": "casehub.api.schema.CasehubAutoSchema",
     # Bearer tokens for agency systems; the browser's session (CSRF-checked) for the UI's own calls.
     "DEFAULT_AUTHENTICATION_CLASSES": [

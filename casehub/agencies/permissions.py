@@ -3,12 +3,15 @@
 Roles are Django groups named ``role:<role>`` holding model-level permissions on
 :class:`~casehub.agencies.models.Capability`. Object-level access (which *case* a user may act
 on) comes on top, from the agency group's object permissions, granted by the workflow engine.
-Views check capabilities with :func:`require` or ``user.has_perm(perm(...))``.
+Views and the API check capabilities with :func:`require_capability` (one rule for 404 vs 403,
+below) or :func:`has_capability`.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from django.core.exceptions import PermissionDenied
 
 from casehub.agencies.models import AgencyKind, Role
 
@@ -53,7 +56,9 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     }),
     Role.JUDGE: frozenset({READ_DOSSIER, UPLOAD_DOCUMENT, PREPARE_OUTGOING, DELIVER_JUDGMENT, MANAGE_CUSTODY,
                            VIEW_PERSON_ID}),
-    Role.DETENTION_OFFICER: frozenset({ACKNOWLEDGE_CUSTODY, VIEW_DETAINEES}),
+    # The centre holds the person: it matches a custody certificate to the detainee by full identity
+    # (casehub.cases.identity); it sees no one but its own detainees.
+    Role.DETENTION_OFFICER: frozenset({ACKNOWLEDGE_CUSTODY, VIEW_DETAINEES, VIEW_PERSON_ID}),
     Role.AUDITOR: frozenset({VIEW_METRICS, VIEW_AUDIT}),
     Role.AGENCY_ADMIN: frozenset({MANAGE_AGENCY_USERS}),
 }
@@ -79,6 +84,19 @@ def role_group_name(role: str) -> str:
 
 def has_capability(user: Any, capability: str) -> bool:
     return bool(user and user.is_authenticated and user.is_active and user.has_perm(perm(capability)))
+
+
+def require_capability(user: Any, *capabilities: str, message: str | None = None) -> None:
+    """The one check "may this user's roles do this?" for UI views and the API.
+
+    The rule (docs/architecture.md, "404 or 403"): an object the user may not see is looked up
+    through the permission-filtered selector first and answers 404, exactly as if it did not exist;
+    only then is this called, and a page or an action on a visible object that the user's roles do
+    not give answers 403 with ``message``. Raises Django's ``PermissionDenied``; the API's
+    exception handler answers it as its JSON 403 with the same message.
+    """
+    if not any(has_capability(user, c) for c in capabilities):
+        raise PermissionDenied(message) if message else PermissionDenied()
 
 
 def sync_role_groups(**kwargs: Any) -> None:

@@ -10,17 +10,17 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
-from rest_framework.throttling import BaseThrottle
 
+from casehub.addresses import client_address
 from casehub.api.credentials import CredentialRefused, authenticate_token, check_may_act
 
 FAILURES_PER_MINUTE_DEFAULT = 30
 
 
 def _failure_key(request: Request) -> str:
-    # DRF's client address: X-Forwarded-For aware (set REST_FRAMEWORK["NUM_PROXIES"] behind a proxy,
-    # or every client would share the proxy's address and one guesser could lock all of them out).
-    return f"api-auth-fail:{BaseThrottle().get_ident(request)}"
+    # The client address under CASEHUB_PROXY_COUNT: a forged X-Forwarded-For neither spreads one
+    # guesser over many buckets nor fills a legitimate client's bucket.
+    return f"api-auth-fail:{client_address(request)}"
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):

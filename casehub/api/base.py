@@ -6,18 +6,17 @@ from typing import Any
 
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from rest_framework import exceptions, status
+from rest_framework import status
 from rest_framework.response import Response
 
-from casehub.agencies.permissions import has_capability
+from casehub.agencies.permissions import require_capability
 from casehub.api.models import ApiTask
 from casehub.api.serializers import TaskSerializer
 
 
 def require_any(user: Any, *capabilities: str, message: str | None = None) -> None:
-    """403 with a message unless the user's roles give one of ``capabilities``."""
-    if not any(has_capability(user, c) for c in capabilities):
-        raise exceptions.PermissionDenied(message or _("您的角色无权执行此操作。"))
+    """:func:`casehub.agencies.permissions.require_capability` with the API's default message."""
+    require_capability(user, *capabilities, message=message or _("您的角色无权执行此操作。"))
 
 
 def accepted(task: ApiTask, request: Any) -> Response:

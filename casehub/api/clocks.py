@@ -26,6 +26,7 @@ from rest_framework.response import Response
 
 from casehub.api.base import require_any
 from casehub.api.serializers import ID_MAX, AgencyRefSerializer
+from casehub.api.strict import QueryFilter, StrictModelSerializer, StrictSerializer
 from casehub.cases.selectors import CASE_READERS, get_visible_case
 from casehub.clocks.models import Clock, ClockStatus
 from casehub.clocks.selectors import agency_clocks, case_clocks
@@ -33,7 +34,7 @@ from casehub.notifications.models import Notification
 from casehub.notifications.services import mark_read
 
 
-class ClockSerializer(serializers.ModelSerializer):
+class ClockSerializer(StrictModelSerializer):
     kind_label = serializers.CharField(source="get_kind_display", read_only=True)
     agency = AgencyRefSerializer(read_only=True)
     person = serializers.SerializerMethodField()
@@ -55,7 +56,7 @@ class ClockSerializer(serializers.ModelSerializer):
         return clock.remaining_days()
 
 
-class ClockFilter(serializers.Serializer):
+class ClockFilter(QueryFilter):
     due_within = serializers.IntegerField(required=False, min_value=0, max_value=3650)
     status = serializers.ChoiceField(choices=ClockStatus.choices, required=False)
     case = serializers.IntegerField(required=False, min_value=1, max_value=ID_MAX)
@@ -95,22 +96,22 @@ class CaseClockViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return case_clocks(case)
 
 
-class NotificationSerializer(serializers.ModelSerializer):
+class NotificationSerializer(StrictModelSerializer):
     class Meta:
         model = Notification
         fields = ("id", "kind", "title", "body", "url", "case", "created_at", "read_at")
 
 
-class NotificationFilter(serializers.Serializer):
+class NotificationFilter(QueryFilter):
     unread = serializers.BooleanField(required=False, default=None, allow_null=True)
 
 
-class MarkReadSerializer(serializers.Serializer):
+class MarkReadSerializer(StrictSerializer):
     ids = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=ID_MAX), required=False, allow_null=True,
                                 max_length=1000, help_text="Omit to mark every unread notification read.")
 
 
-class MarkedSerializer(serializers.Serializer):
+class MarkedSerializer(StrictSerializer):
     marked = serializers.IntegerField()
 
 

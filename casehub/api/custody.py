@@ -32,7 +32,9 @@ from casehub.agencies import permissions as p
 from casehub.api.base import require_any
 from casehub.api.idempotency import idempotent
 from casehub.api.serializers import ID_MAX, AgencyRefSerializer
+from casehub.api.strict import QueryFilter, StrictModelSerializer, StrictSerializer
 from casehub.audit.services import record_event
+from casehub.cases.identity import id_number_for
 from casehub.cases.selectors import CASE_READERS, get_visible_case
 from casehub.custody import selectors as custody
 from casehub.custody.models import (
@@ -49,10 +51,10 @@ CUSTODY_VIEWERS = (p.ACKNOWLEDGE_CUSTODY, p.VIEW_DETAINEES)
 
 
 def _masked(person: Any, request: Request) -> str:
-    return person.id_number if p.has_capability(request.user, p.VIEW_PERSON_ID) else person.masked_id_number
+    return id_number_for(request.user, person.id_number)
 
 
-class CustodyPersonSerializer(serializers.Serializer):
+class CustodyPersonSerializer(StrictSerializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     id_number = serializers.CharField(help_text="Masked unless your role may see it in full.")
@@ -62,7 +64,7 @@ def _person(obj: Any, request: Request) -> dict[str, Any]:
     return {"id": obj.person_id, "name": obj.person.name, "id_number": _masked(obj.person, request)}
 
 
-class DetaineeSerializer(serializers.ModelSerializer):
+class DetaineeSerializer(StrictModelSerializer):
     person = serializers.SerializerMethodField()
     responsible_agency = AgencyRefSerializer(read_only=True)
     remaining_days = serializers.SerializerMethodField()
@@ -81,7 +83,7 @@ class DetaineeSerializer(serializers.ModelSerializer):
         return (record.period_end - timezone.localdate()).days if record.period_end else None
 
 
-class CertificateSerializer(serializers.ModelSerializer):
+class CertificateSerializer(StrictModelSerializer):
     person = serializers.SerializerMethodField()
     detention_centre = AgencyRefSerializer(read_only=True)
     from_agency = AgencyRefSerializer(read_only=True)
@@ -98,7 +100,7 @@ class CertificateSerializer(serializers.ModelSerializer):
         return _person(cert, self.context["request"])
 
 
-class NoticeSerializer(serializers.ModelSerializer):
+class NoticeSerializer(StrictModelSerializer):
     person = serializers.SerializerMethodField()
     agency = AgencyRefSerializer(read_only=True)
 
@@ -112,17 +114,17 @@ class NoticeSerializer(serializers.ModelSerializer):
         return _person(notice, self.context["request"])
 
 
-class AcknowledgedSerializer(serializers.Serializer):
+class AcknowledgedSerializer(StrictSerializer):
     acknowledged = serializers.BooleanField(help_text="false: it had already been acknowledged (nothing changed).")
     acknowledged_at = serializers.DateTimeField()
 
 
-class DetaineeFilter(serializers.Serializer):
+class DetaineeFilter(QueryFilter):
     status = serializers.ChoiceField(choices=RecordStatus.choices, required=False)
     due_within = serializers.IntegerField(required=False, min_value=0, max_value=3650)
 
 
-class PendingFilter(serializers.Serializer):
+class PendingFilter(QueryFilter):
     pending = serializers.BooleanField(required=False, default=None, allow_null=True)
     case = serializers.IntegerField(required=False, min_value=1, max_value=ID_MAX)
 
@@ -230,7 +232,7 @@ class NoticeViewSet(_AcknowledgeMixin, mixins.ListModelMixin, mixins.RetrieveMod
 # --- custody records of a case (the agencies working on it) ------------------------------------------
 
 
-class NoticeCreateSerializer(serializers.Serializer):
+class NoticeCreateSerializer(StrictSerializer):
     kind = serializers.ChoiceField(choices=NoticeKind.choices)
     reason = serializers.CharField(max_length=2000, help_text="Reason or decision number.")
     new_end = serializers.DateField(required=False, allow_null=True, default=None,
@@ -271,20 +273,20 @@ class CaseCustodyViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 # --- metrics (auditors) ------------------------------------------------------------------------------
 
 
-class RatioSerializer(serializers.Serializer):
+class RatioSerializer(StrictSerializer):
     numerator = serializers.IntegerField()
     denominator = serializers.IntegerField()
     value = serializers.FloatField(allow_null=True, help_text="numerator / denominator; null when nothing counted.")
 
 
-class RateRowSerializer(serializers.Serializer):
+class RateRowSerializer(StrictSerializer):
     agency = serializers.IntegerField(allow_null=True)
     direction = serializers.CharField()
     online = RatioSerializer(help_text="Online circulation rate 网上案件流转率.")
     dossier = RatioSerializer(help_text="E-dossier rate 卷宗电子化率.")
 
 
-class CustodyRateSerializer(serializers.Serializer):
+class CustodyRateSerializer(StrictSerializer):
     agency = serializers.IntegerField(allow_null=True)
     direction = serializers.CharField()
     certificates = RatioSerializer(help_text="E-custody-transfer rate 电子换押率.")
@@ -292,14 +294,14 @@ class CustodyRateSerializer(serializers.Serializer):
     persons_online = serializers.IntegerField()
 
 
-class TableSerializer(serializers.Serializer):
+class TableSerializer(StrictSerializer):
     key = serializers.CharField()
     title = serializers.CharField()
     header = serializers.ListField(child=serializers.CharField())
     rows = serializers.ListField(child=serializers.ListField(child=serializers.JSONField()))
 
 
-class MetricsSerializer(serializers.Serializer):
+class MetricsSerializer(StrictSerializer):
     period = serializers.DictField(child=serializers.DateField())
     agencies = serializers.ListField(child=serializers.IntegerField(), help_text="Agencies counted (your region).")
     direction = serializers.CharField(allow_blank=True)

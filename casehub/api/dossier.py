@@ -38,6 +38,7 @@ from casehub.api.errors import Conflict
 from casehub.api.idempotency import idempotent
 from casehub.api.models import ApiTask
 from casehub.api.serializers import ID_MAX, AgencyRefSerializer, TaskSerializer
+from casehub.api.strict import QueryFilter, StrictModelSerializer, StrictSerializer
 from casehub.audit.services import record_event
 from casehub.cases.selectors import get_visible_case
 from casehub.dossier import ingest
@@ -52,7 +53,7 @@ from casehub.dossier.models import (
     Part,
     Volume,
 )
-from casehub.dossier.selectors import get_visible_document, get_visible_volume
+from casehub.dossier.selectors import get_visible_document, get_visible_volume, readable_versions
 from casehub.objectstore import services as objectstore
 from casehub.objectstore.responses import object_response
 from storage import IntegrityError, StorageUnavailable
@@ -78,7 +79,7 @@ def _reader_case(request: Request, case_pk: Any) -> Any:
 # --- serializers ------------------------------------------------------------------------------------
 
 
-class DocumentSerializer(serializers.ModelSerializer):
+class DocumentSerializer(StrictModelSerializer):
     author_agency = AgencyRefSerializer(read_only=True, allow_null=True)
     uploaded_by = serializers.CharField(source="uploaded_by.get_username", read_only=True, allow_null=True,
                                         default=None)
@@ -93,7 +94,7 @@ class DocumentSerializer(serializers.ModelSerializer):
         )
 
 
-class UploadSerializer(serializers.Serializer):
+class UploadSerializer(StrictSerializer):
     """What the uploader says about a file; the file itself is judged by the ingest pipeline."""
 
     title = serializers.CharField(max_length=200)
@@ -111,12 +112,12 @@ class FileUploadSerializer(UploadSerializer):
     file = serializers.FileField(help_text="PDF, JPEG, PNG or TIFF.")
 
 
-class ChunkedStartSerializer(serializers.Serializer):
+class ChunkedStartSerializer(StrictSerializer):
     filename = serializers.CharField(max_length=255)
     size = serializers.IntegerField(min_value=1, help_text="Total size in bytes, declared up front.")
 
 
-class ChunkedUploadSerializer(serializers.ModelSerializer):
+class ChunkedUploadSerializer(StrictModelSerializer):
     chunk_bytes = serializers.SerializerMethodField()
 
     class Meta:
@@ -127,7 +128,7 @@ class ChunkedUploadSerializer(serializers.ModelSerializer):
         return CHUNK_BYTES
 
 
-class LinkSerializer(serializers.Serializer):
+class LinkSerializer(StrictSerializer):
     url = serializers.CharField(help_text="Streams the PDF; authenticate as for any API call.")
     direct_url = serializers.CharField(help_text="Short-lived object-store link (S3: no credentials needed; "
                                                  "directory backend: needs a browser session).")
@@ -136,7 +137,7 @@ class LinkSerializer(serializers.Serializer):
     size = serializers.IntegerField()
 
 
-class VolumeSerializer(serializers.ModelSerializer):
+class VolumeSerializer(StrictModelSerializer):
     agency = AgencyRefSerializer(read_only=True)
 
     class Meta:
@@ -157,11 +158,11 @@ class VolumeDetailSerializer(VolumeSerializer):
         return DocumentSerializer(docs, many=True).data
 
 
-class AssembleSerializer(serializers.Serializer):
+class AssembleSerializer(StrictSerializer):
     part = serializers.ChoiceField(choices=Part.choices, default=Part.MAIN)
 
 
-class DocumentFilter(serializers.Serializer):
+class DocumentFilter(QueryFilter):
     current = serializers.BooleanField(required=False, default=None, allow_null=True)
     part = serializers.ChoiceField(choices=Part.choices, required=False)
     category = serializers.ChoiceField(choices=Category.choices, required=False)
@@ -359,19 +360,7 @@ class DocumentViewSet(JsonErrorsForFiles, mixins.RetrieveModelMixin, viewsets.Ge
     def versions(self, request: Request, pk: str) -> Response:
         doc = self.get_object()
         _audit_read(request, "document.versions_viewed", doc, doc.case_id)
-        chain: list[Document] = []
-        newest = doc
-        seen: set[int] = set()
-        while True:  # walk forward to the current version
-            newer = Document.objects.filter(supersedes=newest).first()
-            if newer is None or newer.pk in seen:
-                break
-            seen.add(newer.pk)
-            newest = newer
-        cursor: Document | None = newest
-        while cursor is not None and len(chain) < 100:
-            chain.append(cursor)
-            cursor = cursor.supersedes
+        chain = readable_versions(request.user, doc)
         return Response(DocumentSerializer(chain, many=True).data)
 
     @extend_schema(summary="A download link for the PDF (the download is audited)", tags=["dossier"],

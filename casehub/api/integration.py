@@ -24,6 +24,7 @@ from rest_framework.views import APIView
 from casehub.agencies import permissions as p
 from casehub.api.idempotency import idempotent
 from casehub.api.models import CredentialKind
+from casehub.api.strict import QueryFilter, StrictModelSerializer, StrictSerializer
 from casehub.audit.services import record_event
 from casehub.integration import webhooks
 from casehub.integration.catalogue import EVENT_TYPES
@@ -45,7 +46,7 @@ def _is_admin(user: Any) -> bool:
 # --- the feed ------------------------------------------------------------------------------------
 
 
-class FeedQuery(serializers.Serializer):
+class FeedQuery(QueryFilter):
     after = serializers.IntegerField(min_value=0, required=False, default=0,
                                      help_text="Return entries with a sequence greater than this cursor.")
     limit = serializers.IntegerField(min_value=1, max_value=FEED_PAGE_MAX, required=False, default=100)
@@ -53,7 +54,7 @@ class FeedQuery(serializers.Serializer):
                                            help_text="Only these event types (repeat the parameter).")
 
 
-class FeedEntrySerializer(serializers.ModelSerializer):
+class FeedEntrySerializer(StrictModelSerializer):
     id = serializers.UUIDField(source="event_id", help_text="Unique per delivery target; webhook-id carries it.")
 
     class Meta:
@@ -61,7 +62,7 @@ class FeedEntrySerializer(serializers.ModelSerializer):
         fields = ["sequence", "id", "type", "occurred_at", "case_id", "data"]
 
 
-class FeedPageSerializer(serializers.Serializer):
+class FeedPageSerializer(StrictSerializer):
     events = FeedEntrySerializer(many=True)
     next_after = serializers.IntegerField(help_text="Pass as ?after= to continue; unchanged when empty.")
     has_more = serializers.BooleanField()
@@ -104,7 +105,7 @@ class EventFeedView(APIView):
 # --- webhooks -----------------------------------------------------------------------------------
 
 
-class EndpointSerializer(serializers.ModelSerializer):
+class EndpointSerializer(StrictModelSerializer):
     event_types = serializers.ListField(child=serializers.ChoiceField(choices=sorted(EVENT_TYPES)),
                                         allow_empty=False, max_length=len(EVENT_TYPES))
     client = serializers.CharField(source="credential.key_id", read_only=True, default=None)
@@ -134,7 +135,7 @@ class DeliveredEventSerializer(FeedEntrySerializer):
         fields = ["sequence", "id", "type", "occurred_at"]
 
 
-class DeliverySerializer(serializers.ModelSerializer):
+class DeliverySerializer(StrictModelSerializer):
     event = DeliveredEventSerializer(source="entry", read_only=True)
 
     class Meta:
@@ -143,7 +144,7 @@ class DeliverySerializer(serializers.ModelSerializer):
                   "last_error", "delivered_at", "event"]
 
 
-class DeliveryQuery(serializers.Serializer):
+class DeliveryQuery(QueryFilter):
     status = serializers.ChoiceField(choices=["pending", "delivered", "retrying", "dead"], required=False)
 
 

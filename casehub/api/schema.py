@@ -15,15 +15,16 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiRespo
 from rest_framework import serializers
 
 from casehub.api.idempotency import HEADER as IDEMPOTENCY_HEADER
+from casehub.api.strict import StrictSerializer
 
 
-class FieldErrorSerializer(serializers.Serializer):
+class FieldErrorSerializer(StrictSerializer):
     field = serializers.CharField(help_text="Dotted path of the field, e.g. `persons.0.name`, or `non_field_errors`.")
     code = serializers.CharField(help_text="Machine-readable reason, e.g. `required`, `invalid`, `max_length`.")
     message = serializers.CharField(help_text="Human-readable, in the language of Accept-Language.")
 
 
-class ErrorSerializer(serializers.Serializer):
+class ErrorSerializer(StrictSerializer):
     code = serializers.CharField(help_text="Stable machine-readable error code (see docs/api.md).")
     message = serializers.CharField(help_text="Human-readable message (zh-hans or en by Accept-Language).")
     errors = FieldErrorSerializer(many=True, required=False, help_text="Present on validation errors.")

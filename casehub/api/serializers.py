@@ -11,6 +11,7 @@ from rest_framework import serializers
 
 from casehub.agencies.models import Agency, Role
 from casehub.api.models import ApiCredential, ApiTask
+from casehub.api.strict import StrictModelSerializer, StrictSerializer
 from casehub.audit.models import AuditEvent
 from casehub.cases.display import stage_label
 from casehub.cases.forms import PersonForm
@@ -23,7 +24,7 @@ ID_MAX = 2**63 - 1
 # --- agencies -------------------------------------------------------------------------------
 
 
-class AgencyRefSerializer(serializers.ModelSerializer):
+class AgencyRefSerializer(StrictModelSerializer):
     class Meta:
         model = Agency
         fields = ("id", "code", "name", "kind")
@@ -33,7 +34,7 @@ class AgencyRefSerializer(serializers.ModelSerializer):
     "id": 2, "code": "JC440307", "name": "深圳市龙岗区人民检察院", "kind": "procuratorate",
     "kind_label": "人民检察院", "abbreviation": "深龙", "court_code": "", "region": "440307", "parent": None,
 })])
-class AgencySerializer(serializers.ModelSerializer):
+class AgencySerializer(StrictModelSerializer):
     kind_label = serializers.CharField(source="get_kind_display", read_only=True)
 
     class Meta:
@@ -44,7 +45,7 @@ class AgencySerializer(serializers.ModelSerializer):
 # --- who am I --------------------------------------------------------------------------------
 
 
-class CredentialRefSerializer(serializers.ModelSerializer):
+class CredentialRefSerializer(StrictModelSerializer):
     class Meta:
         model = ApiCredential
         fields = ("key_id", "kind", "name", "expires_at")
@@ -57,7 +58,7 @@ class CredentialRefSerializer(serializers.ModelSerializer):
     "credential": {"key_id": "3f9a0c1b2d4e", "kind": "personal", "name": "案件系统同步",
                    "expires_at": "2027-02-23T08:00:00+08:00"},
 })])
-class MeSerializer(serializers.Serializer):
+class MeSerializer(StrictSerializer):
     id = serializers.IntegerField()
     username = serializers.CharField()
     display_name = serializers.CharField()
@@ -70,7 +71,7 @@ class MeSerializer(serializers.Serializer):
 # --- cases -----------------------------------------------------------------------------------
 
 
-class CaseNumberSerializer(serializers.ModelSerializer):
+class CaseNumberSerializer(StrictModelSerializer):
     agency = serializers.CharField(source="agency.code", read_only=True)
 
     class Meta:
@@ -78,13 +79,13 @@ class CaseNumberSerializer(serializers.ModelSerializer):
         fields = ("kind", "number", "agency", "issued_at")
 
 
-class OffenceSerializer(serializers.ModelSerializer):
+class OffenceSerializer(StrictModelSerializer):
     class Meta:
         model = Offence
         fields = ("code", "name")
 
 
-class PersonSerializer(serializers.ModelSerializer):
+class PersonSerializer(StrictModelSerializer):
     """A person; the ID number is masked unless the caller's role may see it in full."""
 
     id_number = serializers.SerializerMethodField()
@@ -109,7 +110,7 @@ class PersonSerializer(serializers.ModelSerializer):
     "birth_date": "1990-01-01", "custody_status": "detained", "custody_since": "2026-11-20T10:00:00+08:00",
     "detention_centre": 4,
 })])
-class PersonInSerializer(serializers.Serializer):
+class PersonInSerializer(StrictSerializer):
     """A person to add. Checked by the same form as the UI (ID number, custody particulars)."""
 
     role = serializers.ChoiceField(choices=Person._meta.get_field("role").choices, default="suspect")
@@ -144,7 +145,7 @@ class PersonInSerializer(serializers.Serializer):
         return dict(form.cleaned_data)
 
 
-class CaseSerializer(serializers.ModelSerializer):
+class CaseSerializer(StrictModelSerializer):
     stage_label = serializers.SerializerMethodField()
     origin_agency = AgencyRefSerializer(read_only=True)
     holder_agency = AgencyRefSerializer(read_only=True)
@@ -184,7 +185,7 @@ class CaseDetailSerializer(CaseSerializer):
     "occurred_on": "2026-11-18", "occurred_place": "深圳市龙岗区布吉街道",
     "offences": ["0264"], "persons": [{"name": "张三", "sex": "M", "id_number": "440307199001011234"}],
 })])
-class CaseCreateSerializer(serializers.Serializer):
+class CaseCreateSerializer(StrictSerializer):
     title = serializers.CharField(max_length=200)
     summary = serializers.CharField(required=False, allow_blank=True, default="")
     occurred_on = serializers.DateField(required=False, allow_null=True)
@@ -200,7 +201,7 @@ class CaseCreateSerializer(serializers.Serializer):
 # --- audit -----------------------------------------------------------------------------------
 
 
-class AuditEventSerializer(serializers.ModelSerializer):
+class AuditEventSerializer(StrictModelSerializer):
     class Meta:
         model = AuditEvent
         fields = (
@@ -212,7 +213,7 @@ class AuditEventSerializer(serializers.ModelSerializer):
 # --- credentials and tasks ---------------------------------------------------------------------
 
 
-class CredentialSerializer(serializers.ModelSerializer):
+class CredentialSerializer(StrictModelSerializer):
     is_active = serializers.BooleanField(read_only=True)
 
     class Meta:
@@ -232,7 +233,7 @@ class IssuedCredentialSerializer(CredentialSerializer):
         fields = (*CredentialSerializer.Meta.fields, "token")
 
 
-class PersonalTokenCreateSerializer(serializers.Serializer):
+class PersonalTokenCreateSerializer(StrictSerializer):
     name = serializers.CharField(max_length=100, help_text="What the token is for.")
     expires_in_days = serializers.IntegerField(
         min_value=1, default=90, help_text="Lifetime in days; at most CASEHUB_API_TOKEN_MAX_DAYS (730 by default).")
@@ -248,7 +249,7 @@ class ClientCreateSerializer(PersonalTokenCreateSerializer):
     )
 
 
-class TaskErrorSerializer(serializers.Serializer):
+class TaskErrorSerializer(StrictSerializer):
     code = serializers.CharField()
     message = serializers.CharField()
 
@@ -258,7 +259,7 @@ class TaskErrorSerializer(serializers.Serializer):
     "step": "count_pages", "result": None, "error": None, "created_at": "2026-11-25T16:00:00+08:00",
     "updated_at": "2026-11-25T16:00:02+08:00", "finished_at": None,
 })])
-class TaskSerializer(serializers.ModelSerializer):
+class TaskSerializer(StrictModelSerializer):
     """Long work: poll until ``status`` is ``succeeded`` (see ``result``) or ``failed`` (see ``error``)."""
 
     result = serializers.JSONField(allow_null=True, read_only=True)

@@ -17,6 +17,8 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from rest_framework.throttling import SimpleRateThrottle
 
+from casehub.addresses import client_address
+
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -50,7 +52,7 @@ class ClientRateThrottle(SimpleRateThrottle):
         elif user is not None and user.is_authenticated:
             self.scope, rate, ident = "user", rates.get("user"), f"user:{user.pk}"
         else:
-            self.scope, rate, ident = "anon", rates.get("anon"), f"anon:{self.get_ident(request)}"
+            self.scope, rate, ident = "anon", rates.get("anon"), f"anon:{client_address(request)}"
         if not rate:
             return True
         self.rate = rate

@@ -1,7 +1,7 @@
 """The API under /api/v1/: resources, the OpenAPI schema and its interactive docs (local assets)."""
 
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import SimpleRouter
 
 from casehub.api import clocks, custody, dossier, integration, views, workflow
@@ -46,7 +46,8 @@ router.register("webhooks", integration.WebhookEndpointViewSet, basename="webhoo
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(api_version="v1"), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    # The split view serves Swagger UI's start-up script from ?script instead of inline (CSP).
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
     path("me/", views.MeView.as_view(), name="me"),
     path("metrics/", custody.MetricsView.as_view(), name="metrics"),
     path("events/", integration.EventFeedView.as_view(), name="events"),

@@ -44,9 +44,11 @@ from casehub.api.serializers import (
     PersonSerializer,
     TaskSerializer,
 )
+from casehub.api.strict import QueryFilter
 from casehub.audit.models import AuditEvent
 from casehub.audit.selectors import visible_events
 from casehub.audit.services import record_event
+from casehub.cases.identity import may_see_id_numbers
 from casehub.cases.models import Case, CaseNumber, CaseStatus, Offence, Person
 from casehub.cases.persons import add_person
 from casehub.cases.selectors import (
@@ -86,7 +88,7 @@ class MeView(APIView):
 # --- agencies -------------------------------------------------------------------------------------
 
 
-class AgencyFilter(serializers.Serializer):
+class AgencyFilter(QueryFilter):
     kind = serializers.ChoiceField(choices=AgencyKind.choices, required=False)
 
 
@@ -121,7 +123,7 @@ class OffenceViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 # --- cases ----------------------------------------------------------------------------------------
 
 
-class CaseFilter(serializers.Serializer):
+class CaseFilter(QueryFilter):
     q = serializers.CharField(required=False, allow_blank=True, max_length=100)
     stage = serializers.CharField(required=False, allow_blank=True, max_length=40)
     status = serializers.ChoiceField(choices=CaseStatus.choices, required=False, allow_blank=True)
@@ -152,7 +154,7 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
 
     def get_serializer_context(self) -> dict[str, Any]:
         context = super().get_serializer_context()
-        context["show_id_number"] = p.has_capability(self.request.user, p.VIEW_PERSON_ID)
+        context["show_id_number"] = may_see_id_numbers(self.request.user)
         return context
 
     def get_serializer_class(self) -> type[serializers.Serializer]:
@@ -165,7 +167,7 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
         if self.action == "list":
             filters = _validated_query(CaseFilter, self.request)
             qs = search_cases(qs, q=filters.get("q", ""), stage=filters.get("stage", ""),
-                              status=filters.get("status", ""))
+                              status=filters.get("status", ""), by_id_number=may_see_id_numbers(user))
             if "can_act" in filters:
                 qs = qs.filter(pk__in=actionable_cases(user).values("pk")) if filters["can_act"] else \
                     qs.exclude(pk__in=actionable_cases(user).values("pk"))
@@ -217,7 +219,7 @@ class PersonViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
 
     def get_serializer_context(self) -> dict[str, Any]:
         context = super().get_serializer_context()
-        context["show_id_number"] = p.has_capability(self.request.user, p.VIEW_PERSON_ID)
+        context["show_id_number"] = may_see_id_numbers(self.request.user)
         return context
 
     def get_queryset(self) -> QuerySet[Person]:
@@ -248,7 +250,7 @@ class PersonViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
 # --- audit (auditors) ----------------------------------------------------------------------------
 
 
-class AuditFilter(serializers.Serializer):
+class AuditFilter(QueryFilter):
     action = serializers.CharField(required=False, max_length=64)
     case = serializers.IntegerField(required=False, min_value=1, max_value=ID_MAX)
     agency = serializers.IntegerField(required=False, min_value=1, max_value=ID_MAX)

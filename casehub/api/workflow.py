@@ -21,7 +21,13 @@ from django.http import Http404
 from django.urls import re_path
 from django.utils.functional import lazy
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
 from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -37,7 +43,9 @@ from casehub.api.errors import Conflict
 from casehub.api.idempotency import idempotent
 from casehub.api.models import ApiTask
 from casehub.api.serializers import ID_MAX, AgencyRefSerializer, CaseSerializer, TaskSerializer
+from casehub.api.strict import QueryFilter, StrictModelSerializer, StrictSerializer
 from casehub.audit.services import record_event
+from casehub.cases.identity import manifest_for, require_id_numbers
 from casehub.cases.models import Case
 from casehub.cases.selectors import CASE_READERS, actionable_cases, get_visible_case
 from casehub.transfers.selectors import pending_transfer_to, visible_approvals, visible_transfers
@@ -77,7 +85,7 @@ def _annotated(case: Case, user: Any) -> Case:
 # --- the shape of a transition ---------------------------------------------------------------------
 
 
-class InputSpecSerializer(serializers.Serializer):
+class InputSpecSerializer(StrictSerializer):
     name = serializers.CharField()
     label = serializers.CharField()
     type = serializers.ChoiceField(choices=["text", "textarea", "date", "int", "agency", "choice"])
@@ -88,7 +96,7 @@ class InputSpecSerializer(serializers.Serializer):
     default = serializers.CharField(allow_null=True)
 
 
-class TransitionSerializer(serializers.Serializer):
+class TransitionSerializer(StrictSerializer):
     name = serializers.CharField()
     label = serializers.CharField()
     target = serializers.CharField(help_text="Stage after firing (for a rejection/withdrawal: the sender's stage).")
@@ -101,7 +109,7 @@ class TransitionSerializer(serializers.Serializer):
                                        help_text="Why it cannot be fired now (empty when available).")
 
 
-class TransitionListSerializer(serializers.Serializer):
+class TransitionListSerializer(StrictSerializer):
     case = serializers.IntegerField()
     stage = serializers.CharField()
     version = serializers.IntegerField(help_text="Send back as expected_version to detect concurrent changes.")
@@ -130,7 +138,7 @@ def describe_transition(spec: d.TransitionSpec, case: Case, request: Request, re
     }
 
 
-class FireResultSerializer(serializers.Serializer):
+class FireResultSerializer(StrictSerializer):
     transition = serializers.CharField()
     outcome = serializers.ChoiceField(
         choices=["executed", "awaiting_approval"],
@@ -182,7 +190,7 @@ def input_serializer(spec: d.TransitionSpec) -> type[serializers.Serializer]:
         help_text="The case version you decided on (GET .../actions/); if the case changed since, 409.",
     )
     fields["Meta"] = type("Meta", (), {"ref_name": f"{_camel(spec.name)}Inputs"})
-    return type(f"{_camel(spec.name)}InputSerializer", (serializers.Serializer,), fields)
+    return type(f"{_camel(spec.name)}InputSerializer", (StrictSerializer,), fields)
 
 
 def _fire(request: Request, case_pk: Any, spec: d.TransitionSpec, serializer_class: type) -> Response:
@@ -194,11 +202,6 @@ def _fire(request: Request, case_pk: Any, spec: d.TransitionSpec, serializer_cla
         raise exceptions.PermissionDenied(_("您的角色不能办理“%(label)s”。") % {"label": spec.label})
     if not isinstance(request.data, dict):
         raise exceptions.ValidationError({"non_field_errors": [_("请求体应为 JSON 对象。")]})
-    known = set(serializer_class().fields)
-    unknown = sorted(set(request.data) - known)
-    if unknown:
-        raise exceptions.ValidationError({k: [_("“%(label)s”不接受此字段。") % {"label": spec.label}]
-                                          for k in unknown})
     serializer = serializer_class(data=request.data)
     serializer.is_valid(raise_exception=True)
     data = dict(serializer.validated_data)
@@ -332,7 +335,7 @@ def action_urlpatterns() -> list:
 # --- internal approvals ----------------------------------------------------------------------------
 
 
-class ApprovalSerializer(serializers.ModelSerializer):
+class ApprovalSerializer(StrictModelSerializer):
     requested_by = serializers.CharField(source="requested_by.get_username", read_only=True)
     decided_by = serializers.CharField(source="decided_by.get_username", read_only=True, allow_null=True,
                                        default=None)
@@ -344,13 +347,13 @@ class ApprovalSerializer(serializers.ModelSerializer):
                   "requested_at", "decided_by", "decided_at", "comment")
 
 
-class ApprovalDecisionSerializer(serializers.Serializer):
+class ApprovalDecisionSerializer(StrictSerializer):
     approve = serializers.BooleanField(help_text="true runs the transition now; false turns it down.")
     comment = serializers.CharField(required=False, allow_blank=True, max_length=2000,
                                     help_text="Required when turning it down.")
 
 
-class ApprovalFilter(serializers.Serializer):
+class ApprovalFilter(QueryFilter):
     status = serializers.ChoiceField(choices=ApprovalStatus.choices, required=False)
     case = serializers.IntegerField(required=False, min_value=1, max_value=ID_MAX)
 
@@ -402,7 +405,7 @@ class ApprovalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 # --- transfers ---------------------------------------------------------------------------------------
 
 
-class TransferSerializer(serializers.ModelSerializer):
+class TransferSerializer(StrictModelSerializer):
     from_agency = AgencyRefSerializer(read_only=True)
     to_agency = AgencyRefSerializer(read_only=True)
     direction = serializers.SerializerMethodField()
@@ -422,17 +425,24 @@ class TransferSerializer(serializers.ModelSerializer):
 
 
 class TransferDetailSerializer(TransferSerializer):
+    manifest = serializers.SerializerMethodField()
+
     class Meta(TransferSerializer.Meta):
         fields = (*TransferSerializer.Meta.fields, "manifest", "manifest_sha256", "receipt")
 
+    @extend_schema_field(serializers.JSONField(help_text="The signed manifest, parsed; persons' ID numbers "
+                                                         "masked unless your role may see them in full."))
+    def get_manifest(self, transfer: Transfer) -> dict[str, Any]:
+        return manifest_for(self.context["request"].user, transfer.manifest)
 
-class TransferFilter(serializers.Serializer):
+
+class TransferFilter(QueryFilter):
     direction = serializers.ChoiceField(choices=["incoming", "outgoing"], required=False)
     status = serializers.ChoiceField(choices=TransferStatus.choices, required=False)
     case = serializers.IntegerField(required=False, min_value=1, max_value=ID_MAX)
 
 
-class SignedBlobSerializer(serializers.Serializer):
+class SignedBlobSerializer(StrictSerializer):
     transfer = serializers.IntegerField()
     content = serializers.JSONField(help_text="The signed JSON, parsed.")
     bytes_base64 = serializers.CharField(help_text="The exact canonical bytes that were signed.")
@@ -440,7 +450,7 @@ class SignedBlobSerializer(serializers.Serializer):
     signature_base64 = serializers.CharField(help_text="Detached CMS (PKCS#7) signature, DER.")
 
 
-class PaperTransferSerializer(serializers.Serializer):
+class PaperTransferSerializer(StrictSerializer):
     from_agency = serializers.IntegerField(min_value=1, max_value=ID_MAX, help_text="The agency that handed the paper dossier over.")
     kind = serializers.ChoiceField(choices=TransferKind.choices)
     received_on = serializers.DateField()
@@ -515,6 +525,7 @@ class TransferViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     @action(detail=True, methods=["get"])
     def manifest(self, request: Request, pk: str) -> Response:
         transfer = self.get_object()
+        require_id_numbers(request.user)  # exact signed bytes: full ID numbers, cannot be masked
         return _signed_blob(request, transfer, "manifest")
 
     @extend_schema(summary="The receiver's signed receipt (accepted/rejected, reason, verified manifest hash)",

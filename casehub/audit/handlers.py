@@ -28,16 +28,17 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
 from django.utils.translation import gettext_lazy as _
 
+from casehub.addresses import client_address
 from casehub.audit.services import record_event
 
 USER_AGENT_MAX = 200
 
 
 def client_ip(request: Any) -> str:
-    """The address the request came from (REMOTE_ADDR; the reverse proxy sets it, see deploy/)."""
+    """The address the request came from (``casehub.addresses``: CASEHUB_PROXY_COUNT decides)."""
     if request is None:
         return ""
-    return str(request.META.get("REMOTE_ADDR", ""))[:64]
+    return client_address(request)
 
 
 def _request_details(request: Any) -> dict[str, Any]:

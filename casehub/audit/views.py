@@ -7,14 +7,13 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 from django.views.decorators.http import require_POST
 
-from casehub.agencies.permissions import VIEW_AUDIT, has_capability
+from casehub.agencies.permissions import VIEW_AUDIT, require_capability
 from casehub.audit import export
 from casehub.audit.labels import label_for
 from casehub.audit.models import AuditCheckpoint, AuditEvent
@@ -32,11 +31,6 @@ PAGE_SIZE = 50
 # Above this many events the "verify now" button runs the check in the background.
 VERIFY_INLINE_MAX = 1_000_000
 EXPORT_MAX_ROWS = 200_000
-
-
-def _require_auditor(request: HttpRequest) -> None:
-    if not has_capability(request.user, VIEW_AUDIT):
-        raise PermissionDenied
 
 
 def _filtered(request: HttpRequest) -> tuple[AuditFilterForm, Any, AppliedFilter | None]:
@@ -63,7 +57,7 @@ def _querystring(request: HttpRequest, **overrides: Any) -> str:
 @login_required
 def event_list(request: HttpRequest) -> HttpResponse:
     """Newest first, keyset-paginated on the sequence number (no COUNT over millions of rows)."""
-    _require_auditor(request)
+    require_capability(request.user, VIEW_AUDIT)
     form, events, applied = _filtered(request)
     before = form.cleaned_data.get("before") if form.is_bound and form.is_valid() else None
     page_qs = events.select_related("agency").order_by("-sequence")
@@ -123,7 +117,7 @@ def export_events(request: HttpRequest, fmt: str) -> HttpResponse:
 
     The export itself is recorded: who took which part of the trail away.
     """
-    _require_auditor(request)
+    require_capability(request.user, VIEW_AUDIT)
     if fmt not in ("csv", "xlsx"):
         raise Http404
     form, events, _applied = _filtered(request)
@@ -142,7 +136,7 @@ def export_events(request: HttpRequest, fmt: str) -> HttpResponse:
 @require_POST
 def verify_now(request: HttpRequest) -> HttpResponse:
     """Run the same check as ``manage.py verify_audit``; the run is itself an audit event."""
-    _require_auditor(request)
+    require_capability(request.user, VIEW_AUDIT)
     from django.conf import settings
 
     from casehub.audit.models import AuditHead

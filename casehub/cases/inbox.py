@@ -14,8 +14,6 @@ from casehub.agencies.permissions import UPLOAD_DOCUMENT, has_capability
 from casehub.cases.display import stage_label
 from casehub.cases.models import Case, CaseStatus
 from casehub.cases.selectors import actionable_cases
-from casehub.clocks.inbox import describe_remaining
-from casehub.clocks.selectors import nearest_clocks
 from casehub.web.inboxes import Inbox, InboxItem
 
 
@@ -25,6 +23,11 @@ def my_cases(user: Any) -> Inbox | None:
     the court's case here."""
     if not has_capability(user, UPLOAD_DOCUMENT):
         return None
+    # clocks sits above cases (its selectors read cases); this page joins the two, so it reaches
+    # up at run time instead of tying the packages into a cycle (docs/architecture.md, "Imports").
+    from casehub.clocks.inbox import describe_remaining
+    from casehub.clocks.selectors import nearest_clocks
+
     mine = Case.handling_officers.through.objects.filter(case_id=OuterRef("pk"), user_id=user.pk)
     qs = (actionable_cases(user).filter(status=CaseStatus.ACTIVE).annotate(is_mine=Exists(mine))
           .order_by("-is_mine", "-updated_at", "-id"))

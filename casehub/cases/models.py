@@ -199,7 +199,6 @@ class Person(models.Model):
     @property
     def masked_id_number(self) -> str:
         """``440307********1234``: enough to tell people apart, not enough to misuse."""
-        n = self.id_number
-        if len(n) <= 10:
-            return "*" * len(n)
-        return n[:6] + "*" * (len(n) - 10) + n[-4:]
+        from casehub.cases.identity import mask_id_number
+
+        return mask_id_number(self.id_number)

@@ -50,14 +50,18 @@ def can_act(user: Any, case: Case) -> bool:
     return actionable_cases(user).filter(pk=case.pk).exists()
 
 
-def search_cases(qs: QuerySet[Case], *, q: str = "", stage: str = "", status: str = "") -> QuerySet[Case]:
-    """Filter by any of the case's numbers, a person's name or ID number, an offence, or the title."""
+def search_cases(qs: QuerySet[Case], *, q: str = "", stage: str = "", status: str = "",
+                 by_id_number: bool = False) -> QuerySet[Case]:
+    """Filter by any of the case's numbers, a person's name, an offence, or the title — and by a
+    person's full ID number only when ``by_id_number`` (the user may see ID numbers: otherwise a
+    search would answer whether a guessed number belongs to a visible case)."""
     q = q.strip()
     if q:
+        persons = Q(name__icontains=q) | (Q(id_number=q.upper()) if by_id_number else Q(pk__in=[]))
         matching = (
             Q(title__icontains=q)
             | Q(pk__in=CaseNumber.objects.filter(number__icontains=q).values("case_id"))
-            | Q(pk__in=Person.objects.filter(Q(name__icontains=q) | Q(id_number=q.upper())).values("case_id"))
+            | Q(pk__in=Person.objects.filter(persons).values("case_id"))
             | Q(offences__name__icontains=q)
         )
         qs = qs.filter(pk__in=Case.objects.filter(matching).values("pk"))

@@ -5,8 +5,6 @@ Every case comes from :mod:`casehub.cases.selectors`, so another agency's case a
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -22,6 +20,7 @@ from casehub.agencies import permissions as p
 from casehub.audit.services import record_event
 from casehub.cases.display import stage_choices, stage_label
 from casehub.cases.forms import CaseForm, CaseSearchForm, PersonForm, PersonFormSet
+from casehub.cases.identity import may_see_id_numbers
 from casehub.cases.models import CaseNumber, Person
 from casehub.cases.persons import add_person
 from casehub.cases.selectors import CASE_READERS, can_act, get_visible_case, search_cases, visible_cases
@@ -30,17 +29,13 @@ from casehub.cases.services import register_case
 PAGE_SIZE = 25
 
 
-def _require_any(user: Any, capabilities: tuple[str, ...]) -> None:
-    if not any(p.has_capability(user, c) for c in capabilities):
-        raise PermissionDenied(_("您的角色无权访问此页面。"))
-
-
 @login_required
 def case_list(request: HttpRequest) -> HttpResponse:
-    _require_any(request.user, CASE_READERS)
+    p.require_capability(request.user, *CASE_READERS, message=_("您的角色无权访问此页面。"))
     form = CaseSearchForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
-    qs = search_cases(visible_cases(request.user), **{k: filters.get(k) or "" for k in ("q", "stage", "status")})
+    qs = search_cases(visible_cases(request.user), **{k: filters.get(k) or "" for k in ("q", "stage", "status")},
+                      by_id_number=may_see_id_numbers(request.user))
     qs = qs.select_related("holder_agency", "origin_agency").prefetch_related(
         Prefetch("numbers", queryset=CaseNumber.objects.order_by("issued_at", "id")),
         "offences",
@@ -63,7 +58,7 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
     from workflows.definition import BY_NAME
     from workflows.models import ApprovalRequest, ApprovalStatus, TransitionLog
 
-    _require_any(request.user, CASE_READERS)
+    p.require_capability(request.user, *CASE_READERS, message=_("您的角色无权访问此页面。"))
     case = get_visible_case(request.user, pk)
     # What waits on this case inside the user's own agency (another agency's approvals are not ours to see).
     pending_approval = (ApprovalRequest.objects.filter(case=case, agency_id=request.user.agency_id,

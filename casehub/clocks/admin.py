@@ -1,10 +1,14 @@
-"""The administrator maintains the holiday calendar here each November."""
+"""The administrator maintains the holiday calendar here each November.
+
+Clocks are not in the admin: they belong to cases, and the platform operator sees no cases
+(THREAT_MODEL F18.14); people read them on the case and clock pages, under case permissions.
+"""
 
 from __future__ import annotations
 
 from django.contrib import admin
 
-from casehub.clocks.models import Clock, ClockExtension, Holiday, HolidayYear
+from casehub.clocks.models import Holiday, HolidayYear
 
 
 def _recount(request) -> None:
@@ -43,28 +47,3 @@ class HolidayYearAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change) -> None:
         super().save_model(request, obj, form, change)
         _recount(request)
-
-
-class ClockExtensionInline(admin.TabularInline):
-    model = ClockExtension
-    extra = 0
-    can_delete = False
-    readonly_fields = ("months", "days", "decision", "previous_due_date", "new_due_date", "decided_by", "created_at")
-
-
-@admin.register(Clock)
-class ClockAdmin(admin.ModelAdmin):
-    """Read-only: clocks change only through the services (and so through the audit trail)."""
-
-    list_display = ("case", "kind", "agency", "person", "started_at", "due_date", "provisional", "status")
-    list_filter = ("kind", "status", "provisional")
-    inlines = [ClockExtensionInline]
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in Clock._meta.fields]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

@@ -28,6 +28,7 @@ from casehub.agencies.permissions import (
     has_capability,
 )
 from casehub.audit.services import record_event
+from casehub.cases.identity import require_id_numbers
 from casehub.cases.models import PersonRole
 from casehub.cases.selectors import get_visible_case, visible_cases
 from casehub.custody import services
@@ -40,6 +41,10 @@ from casehub.custody.selectors import (
     is_detention_officer,
     pending_acknowledgements,
 )
+from storage.base import content_disposition
+
+# The documents of each custody item: the signed certificate/notice, and the certificate's receipt.
+PDF_PARTS: dict[str, tuple[str, ...]] = {"certificate": ("main", "receipt"), "notice": ("main",)}
 
 
 def _require_officer(request: HttpRequest) -> None:
@@ -117,15 +122,20 @@ def _item_for(request: HttpRequest, kind: str, pk: int) -> CustodyCertificate | 
 def document_pdf(request: HttpRequest, kind: str, pk: int, part: str = "main") -> HttpResponse:
     from casehub.objectstore.services import read_bytes
 
+    # ``part`` names one of the item's own documents; anything else (including CR/LF or quotes
+    # meant for the Content-Disposition header) is an unknown page, never echoed back.
+    if part not in PDF_PARTS.get(kind, ()):
+        raise Http404
     item = _item_for(request, kind, pk)
-    stored = item.receipt_pdf if part == "receipt" and kind == "certificate" else item.pdf
+    require_id_numbers(request.user)  # signed PDFs with the person's full ID number (casehub.cases.identity)
+    stored = item.receipt_pdf if part == "receipt" else item.pdf
     if stored is None:
         raise Http404
     data = read_bytes(stored)  # verifies the SHA-256 on read
     record_event("custody.document_viewed", actor=request.user, obj=item, case=item.case_id,
                  details={"number": item.number, "part": part, "sha256": stored.sha256})
     response = HttpResponse(data, content_type="application/pdf")
-    response["Content-Disposition"] = f'inline; filename="{kind}-{item.pk}-{part}.pdf"'
+    response["Content-Disposition"] = content_disposition(f"{kind}-{item.pk}-{part}.pdf", inline=True)
     return response
 
 

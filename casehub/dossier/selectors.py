@@ -49,3 +49,32 @@ def get_visible_volume(user: Any, pk: Any) -> Volume:
         )
     except (Volume.DoesNotExist, ValueError, TypeError) as exc:
         raise Http404 from exc
+
+
+def readable_versions(user: Any, doc: Document, *, limit: int = 100) -> list[Document]:
+    """Every version in ``doc``'s correction chain that the user may read, newest first.
+
+    The chain is walked over ids (older through ``supersedes``, newer through what supersedes),
+    then passed through the same access filter as the documents themselves: a version the
+    reader's agency never filed nor received (a police draft corrected before the package left)
+    shows neither its title, file name, uploader, hash nor size. ``doc`` itself came from
+    :func:`get_visible_document`.
+    """
+    links = dict(Document.objects.filter(case_id=doc.case_id).values_list("pk", "supersedes_id"))
+    newer: dict[int, list[int]] = {}
+    for pk, older in links.items():
+        if older is not None:
+            newer.setdefault(older, []).append(pk)
+    chain, todo = set(), [doc.pk]
+    while todo and len(chain) < limit:
+        pk = todo.pop()
+        if pk in chain:
+            continue
+        chain.add(pk)
+        if links.get(pk) is not None:
+            todo.append(links[pk])
+        todo.extend(newer.get(pk, []))
+    return list(
+        Document.objects.select_related("uploaded_by").filter(pk__in=chain)
+        .filter(document_access_filter(user.agency_id)).order_by("-uploaded_at", "-pk")
+    )

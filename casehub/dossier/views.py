@@ -12,7 +12,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import (
     Http404,
@@ -36,7 +36,7 @@ from casehub.dossier import ingest, services
 from casehub.dossier.forms import ChunkedStartForm, DocumentMetadataForm, UploadForm
 from casehub.dossier.limits import limit
 from casehub.dossier.models import AssemblyJob, ChunkedUpload, Document, IngestJob, Part, VolumeStatus
-from casehub.dossier.selectors import get_visible_document, get_visible_volume
+from casehub.dossier.selectors import get_visible_document, get_visible_volume, readable_versions
 from casehub.objectstore.responses import object_response
 from casehub.objectstore.views import corrupt_object_response
 from storage import IntegrityError, StorageUnavailable
@@ -45,15 +45,10 @@ from storage import IntegrityError, StorageUnavailable
 CHUNK_BYTES = 8 * 1024 * 1024
 
 
-def _require(user: Any, capability: str) -> None:
-    if not p.has_capability(user, capability):
-        raise PermissionDenied(_("您的角色无权进行此操作。"))
-
-
 def _case_for_reader(request: HttpRequest, case_pk: Any) -> Case:
     # 404 first (another agency's case), then the capability (403 for one's own agency's case).
     case = get_visible_case(request.user, case_pk)
-    _require(request.user, p.READ_DOSSIER)
+    p.require_capability(request.user, p.READ_DOSSIER, message=_("您的角色无权进行此操作。"))
     return case
 
 
@@ -297,7 +292,7 @@ def reorder(request: HttpRequest, volume_pk: int) -> HttpResponse:
 @require_POST
 def assemble(request: HttpRequest, case_pk: int) -> HttpResponse:
     case = get_visible_case(request.user, case_pk)
-    _require(request.user, p.ASSEMBLE_VOLUME)
+    p.require_capability(request.user, p.ASSEMBLE_VOLUME, message=_("您的角色无权进行此操作。"))
     part = request.POST.get("part", Part.MAIN)
     if part not in Part.values:
         return HttpResponseBadRequest(_("卷别无效。"))
@@ -323,12 +318,8 @@ def _audit_read(request: HttpRequest, action: str, obj: Any, case_id: int, **det
 @require_GET
 def document_detail(request: HttpRequest, pk: int) -> HttpResponse:
     doc = get_visible_document(request.user, pk)
-    versions = []
-    cursor: Document | None = doc
-    while cursor is not None and len(versions) < 50:
-        versions.append(cursor)
-        cursor = cursor.supersedes
-    newer = list(Document.objects.filter(supersedes=doc).select_related("uploaded_by"))
+    versions = readable_versions(request.user, doc)
+    newer = [v for v in versions if v.supersedes_id == doc.pk]
     signature = services.document_signature_status(doc)
     volume_signature = None
     if doc.volume is not None and doc.volume.status == VolumeStatus.ASSEMBLED:
@@ -353,10 +344,13 @@ def _pdf_response(request: HttpRequest, obj: Any, stored: Any, filename: str, ki
         _audit_read(request, f"{kind}.download_failed", obj, obj.case_id, reason=reason, inline=inline, **details)
 
     try:
-        return object_response(
+        response = object_response(
             stored, filename=filename, inline=inline, on_failed=failed,
             on_delivered=lambda: _audit_read(request, f"{kind}.downloaded", obj, obj.case_id, inline=inline,
                                              **details))
+        # The reading room frames this PDF (same origin only); no page policy for the browser's viewer.
+        response["Content-Security-Policy"] = "frame-ancestors 'self'"
+        return response
     except IntegrityError as exc:
         failed(f"{exc.__class__.__name__}: {exc}")
         return corrupt_object_response(stored.sha256)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
@@ -13,7 +12,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from casehub.agencies.permissions import VIEW_METRICS, has_capability
+from casehub.agencies.permissions import VIEW_METRICS, require_capability
 from casehub.audit import export
 from casehub.audit.selectors import first_case_numbers
 from casehub.audit.services import record_event
@@ -31,11 +30,6 @@ from casehub.metrics.dashboard import (
 CHARTS = ("rates_over_time", "rates_by_agency", "stage_durations")
 
 
-def _require(request: HttpRequest) -> None:
-    if not has_capability(request.user, VIEW_METRICS):
-        raise PermissionDenied
-
-
 def _selection(request: HttpRequest) -> tuple[DashboardForm, q.Period | None, q.Scope | None]:
     form = DashboardForm(request.GET or None, viewer=request.user)
     if not form.is_bound:
@@ -49,7 +43,7 @@ def _selection(request: HttpRequest) -> tuple[DashboardForm, q.Period | None, q.
 @login_required
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
-    _require(request)
+    require_capability(request.user, VIEW_METRICS)
     form, period, scope = _selection(request)
     context: dict[str, Any] = {"form": form, "query": request.GET.urlencode(), "charts": CHARTS}
     if period is not None:
@@ -90,7 +84,7 @@ def _table_view(table: q.Table) -> dict[str, Any]:
 @login_required
 @require_GET
 def chart(request: HttpRequest, name: str) -> HttpResponse:
-    _require(request)
+    require_capability(request.user, VIEW_METRICS)
     if name not in CHARTS:
         raise Http404
     _form, period, scope = _selection(request)
@@ -114,7 +108,7 @@ def chart(request: HttpRequest, name: str) -> HttpResponse:
 @require_GET
 def export_table(request: HttpRequest, key: str, fmt: str) -> HttpResponse:
     """One table (or ``all`` of them, XLSX with a sheet each) as the page shows it, every row."""
-    _require(request)
+    require_capability(request.user, VIEW_METRICS)
     if fmt not in ("csv", "xlsx"):
         raise Http404
     _form, period, scope = _selection(request)
@@ -146,7 +140,7 @@ DRILL_PAGE = 100
 @require_GET
 def drilldown(request: HttpRequest) -> HttpResponse:
     """The transfers (or custody certificates) behind one number of the dashboard — metadata only."""
-    _require(request)
+    require_capability(request.user, VIEW_METRICS)
     form, period, scope = _selection(request)
     if period is None:
         raise Http404

@@ -9,7 +9,6 @@ import hashlib
 
 from django import forms
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
@@ -29,16 +28,11 @@ CERTIFICATE_VIEWERS = (p.MANAGE_AGENCY_USERS, p.VIEW_AUDIT)
 VERIFIERS = (p.READ_DOSSIER, p.REVIEW_INCOMING, p.VIEW_AUDIT, p.ACKNOWLEDGE_CUSTODY)
 
 
-def _require_any(request: HttpRequest, capabilities: tuple[str, ...]) -> None:
-    if not any(p.has_capability(request.user, c) for c in capabilities):
-        raise PermissionDenied(_("您的角色无权访问此页面。"))
-
-
 @require_GET
 @login_required
 def certificates(request: HttpRequest) -> HttpResponse:
     """Agency administrators see their own agency's certificates; auditors see every agency's."""
-    _require_any(request, CERTIFICATE_VIEWERS)
+    p.require_capability(request.user, *CERTIFICATE_VIEWERS, message=_("您的角色无权访问此页面。"))
     certs = SigningCertificate.objects.select_related("agency", "issuer").order_by("holder", "-created_at")
     if not p.has_capability(request.user, p.VIEW_AUDIT):
         agency = request.user.agency
@@ -96,7 +90,7 @@ class VerifyForm(forms.Form):
 @login_required
 def verify(request: HttpRequest) -> HttpResponse:
     """Check the signatures of a PDF someone received (e.g. by mail) against the platform's trust."""
-    _require_any(request, VERIFIERS)
+    p.require_capability(request.user, *VERIFIERS, message=_("您的角色无权访问此页面。"))
     form = VerifyForm(request.POST or None, request.FILES or None)
     context: dict = {"form": form}
     if request.method == "POST" and form.is_valid():

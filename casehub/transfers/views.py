@@ -20,6 +20,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from casehub.agencies import permissions as p
 from casehub.audit.services import record_event
+from casehub.cases.identity import manifest_for, require_id_numbers
 from casehub.cases.selectors import CASE_READERS, get_visible_case, visible_cases
 from casehub.transfers import selectors, services
 from casehub.transfers.forms import PaperTransferForm, TransitionForm
@@ -178,7 +179,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
     user = request.user
     transfer = _get_transfer(user, pk)
     record_event("transfer.viewed", actor=user, obj=transfer, case=transfer.case_id)  # persons, ID numbers
-    manifest = transfer.manifest or {}
+    manifest = manifest_for(user, transfer.manifest)
     receipt_ok = None
     if transfer.receipt_sha256:
         from workflows.packaging import verify_receipt
@@ -230,6 +231,8 @@ def download(request: HttpRequest, pk: int, name: str) -> HttpResponse:
     if name not in DOWNLOADS:
         raise Http404
     attr, content_type = DOWNLOADS[name]
+    if name == "manifest.json":
+        require_id_numbers(request.user)  # the signed bytes carry full ID numbers (casehub.cases.identity)
     data = bytes(getattr(transfer, attr) or b"")
     if not data:
         raise Http404

@@ -28,6 +28,8 @@ class Scenario:
     # particulars of the sent cases: shown to the police and the procuratorate of district A (and the
     # detention centre, which holds the suspect), never to anyone else
     shared_secrets: list[str] = field(default_factory=list)
+    # every person's full ID number: shown only to roles with view_person_id (test_person_id.py)
+    id_numbers: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
@@ -80,7 +82,8 @@ def _build(district: Any) -> Scenario:
     )
     person = case.persons.get()
     number = case.numbers.first().number
-    sc = Scenario(district=district, case=case, person=person, secrets=[title, suspect, number, "44030719900101123X"])
+    sc = Scenario(district=district, case=case, person=person, secrets=[title, suspect, number, "44030719900101123X"],
+                  id_numbers=["44030719900101123X"])
     for step in (_api_objects, _dossier_objects, _transfer_objects, _integration_objects):
         try:
             step(sc)
@@ -148,6 +151,14 @@ def _dossier_objects(sc: Scenario) -> None:
                                                        total_size=10, staged_path=str(staged))
 
 
+def _id_number() -> str:
+    """A fresh, valid resident ID number (check digit per GB 11643)."""
+    from casehub.cases.validators import id_number_check_digit
+
+    first17 = f"44030719850315{secrets.randbelow(1000):03d}"
+    return first17 + id_number_check_digit(first17)
+
+
 def _send_case(sc: Scenario, label: str) -> Case:
     """A new case of district A sent by its police to its procuratorate (transfer pending)."""
     import tempfile
@@ -159,10 +170,13 @@ def _send_case(sc: Scenario, label: str) -> Case:
     d = sc.district
     marker = secrets.token_hex(4)
     title = _text("title", f"甲区{label}-{marker}")
+    id_number = _id_number()
     sent = register_case(acting_user=d.investigator, title=title, persons=[{
         "name": _text("name", f"移送嫌疑人{marker}"), "sex": "M", "custody_status": CustodyStatus.DETAINED,
-        "custody_since": timezone.now() - timedelta(days=2), "detention_centre": d.detention}])
-    sc.shared_secrets.append(title)
+        "custody_since": timezone.now() - timedelta(days=2), "detention_centre": d.detention,
+        "id_number": id_number}])
+    sc.shared_secrets += [title, id_number]
+    sc.id_numbers.append(id_number)
     tmp = Path(tempfile.mkdtemp(prefix="casehub-security-"))
     job = dossier.ingest_upload(case=sent, acting_user=d.investigator,
                                 uploaded_file_or_path=_pdf(tmp, _text("filename", "s.pdf"), "s"),

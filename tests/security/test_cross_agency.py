@@ -39,6 +39,8 @@ ADMINS = frozenset({"police_admin"})
 DETENTION = frozenset({"detention_officer"})
 # The sent case: the sending police and the receiving procuratorate.
 SENDER_AND_RECEIVER = POLICE_READERS | frozenset({"prosecutor", "procuratorate_supervisor"})
+# Roles with view_person_id (full ID numbers; casehub.cases.identity).
+ID_READERS = frozenset({"investigator", "prosecutor", "court_clerk", "judge", "detention_officer"})
 # Who may see district A's case particulars in a page body at all.
 MAY_SEE_CASE = POLICE_READERS | AUDITORS
 # Who reads its own agency's change feed: every role that works on cases or custody.
@@ -55,6 +57,10 @@ class Rule:
     names_object: bool | None = None  # default: the pattern has parameters, so it names an A object
     query: str = ""  # query string the endpoint needs to do anything
     static: bool = False  # same bytes for every user (no data): one user per district is enough
+    # A body the right user's write would succeed with: the denied users' writes send it, so that
+    # nothing but the permission check can refuse them (an empty body could be refused by
+    # validation first and hide a missing check). test_write_payloads_are_valid proves each works.
+    payload: Callable[[Any], dict[str, Any]] | None = None
 
     def __post_init__(self) -> None:
         if self.names_object is None:
@@ -69,6 +75,28 @@ def _current_root_fingerprint() -> str:
 
 def _case(pk="pk"):
     return lambda sc: {pk: sc.case.pk}
+
+
+def _in_days(days: int) -> str:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    return (timezone.localdate() + timedelta(days=days)).isoformat()
+
+
+# Valid bodies for the object-level writes (see Rule.payload).
+NEW_PERSON = {"role": "suspect", "name": "越权添加的人", "sex": "M", "custody_status": "not_detained"}
+REVIEW_INPUTS = {"facts": "越权移送的事实", "evidence": "越权移送的证据"}
+
+
+def _register_custody(sc) -> dict[str, Any]:
+    return {"action": "register", "person": sc.person.pk, "detention_centre": sc.district.detention.pk,
+            "measure": "detained", "since": f"{_in_days(-1)}T09:00"}
+
+
+def _notice(sc) -> dict[str, Any]:
+    return {"kind": "extension", "reason": "越权延长羁押期限", "new_end": _in_days(60)}
 
 
 def _ingest_job(sc):
@@ -88,7 +116,7 @@ RULES: dict[str, Rule] = {
     "cases:list": Rule(CASE_LIST_ROLES),
     "cases:register": Rule(frozenset({"investigator"})),
     "cases:detail": Rule(POLICE_READERS, _case()),
-    "cases:person_add": Rule(frozenset({"investigator"}), _case()),
+    "cases:person_add": Rule(frozenset({"investigator"}), _case(), payload=lambda sc: NEW_PERSON),
     "dossier:case": Rule(POLICE_READERS, _case("case_pk")),
     "dossier:jobs": Rule(POLICE_READERS, _case("case_pk")),
     "dossier:upload": Rule(frozenset({"investigator"}), _case("case_pk"), get=False),
@@ -97,7 +125,8 @@ RULES: dict[str, Rule] = {
     "dossier:retry_job": Rule(frozenset({"investigator"}), lambda sc: {"kind": "ingest", "pk": _ingest_job(sc).pk}, get=False),
     "dossier:chunk": Rule(frozenset({"investigator"}), lambda sc: {"pk": sc.chunked.pk}),
     "dossier:chunk_complete": Rule(frozenset({"investigator"}), lambda sc: {"pk": sc.chunked.pk}, get=False),
-    "dossier:reorder": Rule(frozenset({"investigator"}), lambda sc: {"volume_pk": sc.volume.pk}, get=False),
+    "dossier:reorder": Rule(frozenset({"investigator"}), lambda sc: {"volume_pk": sc.volume.pk}, get=False,
+                            payload=lambda sc: {"order": [sc.document.pk]}),
     "dossier:document": Rule(POLICE_READERS, lambda sc: {"pk": sc.document.pk}),
     "dossier:document_file": Rule(POLICE_READERS, lambda sc: {"pk": sc.document.pk}),
     "dossier:volume": Rule(POLICE_READERS, lambda sc: {"pk": sc.volume.pk}),
@@ -107,13 +136,16 @@ RULES: dict[str, Rule] = {
     "transfers:process": Rule(ALL),  # the process definition: no case data
     "transfers:paper_register": Rule(frozenset({"investigator", "prosecutor", "court_clerk"})),
     "transfers:fire": Rule(frozenset({"investigator"}),
-                           lambda sc: {"case_pk": sc.case.pk, "transition_name": "transfer_for_review"}),
+                           lambda sc: {"case_pk": sc.case.pk, "transition_name": "transfer_for_review"},
+                           payload=lambda sc: {**REVIEW_INPUTS, "version": sc.case.version}),
     "transfers:detail": Rule(SENDER_AND_RECEIVER, lambda sc: {"pk": sc.transfer.pk}, may_see_case=SENDER_AND_RECEIVER),
     "transfers:verification": Rule(SENDER_AND_RECEIVER, lambda sc: {"pk": sc.transfer.pk},
                                    may_see_case=SENDER_AND_RECEIVER),
     "transfers:reverify": Rule(frozenset({"prosecutor"}), lambda sc: {"pk": sc.transfer.pk}, get=False,
                                may_see_case=SENDER_AND_RECEIVER),
-    "transfers:download": Rule(SENDER_AND_RECEIVER, lambda sc: {"pk": sc.transfer.pk, "name": "manifest.json"},
+    # The signed manifest's exact bytes carry full ID numbers: roles with view_person_id only.
+    "transfers:download": Rule(ID_READERS & SENDER_AND_RECEIVER,
+                               lambda sc: {"pk": sc.transfer.pk, "name": "manifest.json"},
                                may_see_case=SENDER_AND_RECEIVER),
     "transfers:approval": Rule(frozenset({"investigator", "police_supervisor"}), lambda sc: {"pk": sc.approval.pk}),
     "clocks:list": Rule(CLOCK_ROLES),
@@ -121,15 +153,17 @@ RULES: dict[str, Rule] = {
     "custody:inbox": Rule(DETENTION, may_see_case=DETENTION),
     "custody:detainees": Rule(DETENTION, may_see_case=DETENTION),
     "custody:detainee": Rule(DETENTION, lambda sc: {"pk": sc.custody_record.pk}, may_see_case=DETENTION),
-    "custody:pdf": Rule(POLICE_READERS | DETENTION,
+    # Signed PDFs with the person's full ID number: the police reader without view_person_id
+    # (the supervisor) is refused (casehub.cases.identity).
+    "custody:pdf": Rule((POLICE_READERS | DETENTION) & ID_READERS,
                         lambda sc: {"kind": "certificate", "pk": sc.certificate.pk},
                         may_see_case=SENDER_AND_RECEIVER | DETENTION),
-    "custody:pdf_part": Rule(POLICE_READERS | DETENTION,
+    "custody:pdf_part": Rule((POLICE_READERS | DETENTION) & ID_READERS,
                              lambda sc: {"kind": "certificate", "pk": sc.certificate.pk, "part": "main"},
                              may_see_case=SENDER_AND_RECEIVER | DETENTION),
     "custody:acknowledge": Rule(DETENTION, lambda sc: {"kind": "certificate", "pk": sc.certificate.pk},
                                 get=False, may_see_case=DETENTION),
-    "custody:case": Rule(POLICE_READERS, _case("case_id")),
+    "custody:case": Rule(POLICE_READERS, _case("case_id"), payload=_register_custody),
     # --- pki ----------------------------------------------------------------------------------------
     "pki:certificates": Rule(ADMINS | AUDITORS),
     "pki:trust-bundle": Rule(ALL, static=True),  # public certificates and CRLs
@@ -156,9 +190,10 @@ RULES: dict[str, Rule] = {
     "api:agency-detail": Rule(ALL, lambda sc: {"pk": sc.district.police.pk}),
     "api:offence-list": Rule(ALL),
     "api:case-list": Rule(ALL),
-    "api:case-detail": Rule(POLICE_READERS, _case()),
-    "api:case-person-list": Rule(POLICE_READERS, _case("case_pk")),
-    "api:case-person-detail": Rule(POLICE_READERS, lambda sc: {"case_pk": sc.case.pk, "pk": sc.person.pk}),
+    "api:case-detail": Rule(POLICE_READERS, _case(), payload=lambda sc: {"title": "越权修改的标题"}),
+    "api:case-person-list": Rule(POLICE_READERS, _case("case_pk"), payload=lambda sc: NEW_PERSON),
+    "api:case-person-detail": Rule(POLICE_READERS, lambda sc: {"case_pk": sc.case.pk, "pk": sc.person.pk},
+                                   payload=lambda sc: {"name": "越权改名"}),
     "api:audit-event-list": Rule(AUDITORS),
     "api:audit-event-detail": Rule(AUDITORS, lambda sc: {"sequence": sc.case_event.sequence}),
     "api:audit-verification-list": Rule(AUDITORS, get=False),
@@ -171,11 +206,13 @@ RULES: dict[str, Rule] = {
     "api:case-actions": Rule(POLICE_READERS, _case("case_pk")),
     # One generated endpoint per workflow transition (POST); the holder's investigator may call them
     # (the engine then refuses transitions that do not start from the case's stage).
-    "api:case-action-*": Rule(frozenset({"investigator"}), _case("case_pk"), get=False),
+    "api:case-action-*": Rule(frozenset({"investigator"}), _case("case_pk"), get=False,
+                              payload=lambda sc: REVIEW_INPUTS),
     "api:approval-list": Rule(ALL),  # own agency's approvals: A's are decided, and the list shows pending ones
     "api:approval-detail": Rule(frozenset({"investigator", "police_supervisor"}), lambda sc: {"pk": sc.approval.pk}),
     "api:approval-cancel": Rule(frozenset({"investigator"}), lambda sc: {"pk": sc.approval.pk}, get=False),
-    "api:approval-decide": Rule(frozenset({"police_supervisor"}), lambda sc: {"pk": sc.approval.pk}, get=False),
+    "api:approval-decide": Rule(frozenset({"police_supervisor"}), lambda sc: {"pk": sc.approval.pk}, get=False,
+                                payload=lambda sc: {"approve": True, "comment": "越权批准"}),
     "api:transfer-list": Rule(ALL, may_see_case=SENDER_AND_RECEIVER),
     "api:metrics": Rule(AUDITORS),
     "api:custody-detainee-list": Rule(DETENTION, may_see_case=DETENTION),
@@ -195,12 +232,13 @@ RULES: dict[str, Rule] = {
                                   may_see_case=SENDER_AND_RECEIVER),
     "api:case-custody-notices": Rule(frozenset({"investigator"}),  # issue a notice (POST)
                                      lambda sc: {"case_pk": sc.sent_case.pk, "pk": sc.custody_record.pk},
-                                     get=False, may_see_case=SENDER_AND_RECEIVER),
+                                     get=False, may_see_case=SENDER_AND_RECEIVER, payload=_notice),
     "api:case-document-list": Rule(POLICE_READERS, _case("case_pk")),
     "api:case-document-start-upload": Rule(frozenset({"investigator"}), _case("case_pk"), get=False),
     "api:case-volume-list": Rule(POLICE_READERS, _case("case_pk")),
     "api:case-volume-assemble": Rule(frozenset({"investigator"}), _case("case_pk"), get=False),
-    "api:document-detail": Rule(POLICE_READERS, lambda sc: {"pk": sc.document.pk}),
+    "api:document-detail": Rule(POLICE_READERS, lambda sc: {"pk": sc.document.pk},
+                                payload=lambda sc: {"title": "越权改名"}),
     "api:document-file": Rule(POLICE_READERS, lambda sc: {"pk": sc.document.pk}),
     "api:document-link": Rule(POLICE_READERS, lambda sc: {"pk": sc.document.pk}),
     "api:document-versions": Rule(POLICE_READERS, lambda sc: {"pk": sc.document.pk}),
@@ -219,7 +257,7 @@ RULES: dict[str, Rule] = {
     "api:transfer-paper": Rule(frozenset({"investigator", "prosecutor", "court_clerk"}), get=False),
     "api:transfer-detail": Rule(SENDER_AND_RECEIVER, lambda sc: {"pk": sc.transfer.pk},
                                 may_see_case=SENDER_AND_RECEIVER),
-    "api:transfer-manifest": Rule(SENDER_AND_RECEIVER, lambda sc: {"pk": sc.transfer.pk},
+    "api:transfer-manifest": Rule(SENDER_AND_RECEIVER & ID_READERS, lambda sc: {"pk": sc.transfer.pk},
                                   may_see_case=SENDER_AND_RECEIVER),
     "api:transfer-receipt": Rule(SENDER_AND_RECEIVER, lambda sc: {"pk": sc.accepted_transfer.pk},
                                  may_see_case=SENDER_AND_RECEIVER),
@@ -313,11 +351,14 @@ def _leaks(response, sc: Any, side: str = "X", key: str = "") -> list[str]:
     return [s for s in hidden if s in text]
 
 
-def _request(client: Client, method: str, url: str):
+def _request(client: Client, method: str, url: str, data: dict[str, Any] | None = None):
     if method == "get":
         return client.get(url)
-    return getattr(client, method)(url, data={}, content_type="application/json" if "/api/" in url else
-                                   "application/x-www-form-urlencoded" if method == "post" else "application/json")
+    if "/api/" in url or method != "post":
+        import json
+
+        return getattr(client, method)(url, data=json.dumps(data or {}), content_type="application/json")
+    return client.post(url, data=data or {})  # a form post, as the browser sends it
 
 
 def _state(sc: Any) -> tuple:
@@ -338,13 +379,8 @@ def _state(sc: Any) -> tuple:
 
 @pytest.fixture
 def sc(district, other_district, django_capture_on_commit_callbacks, monkeypatch):
-    # The fixture's second district shares district A's region code; make it really unrelated, or
-    # region-scoped oversight (committee auditors see their region) would rightly include A.
-    from casehub.agencies.models import Agency
-
-    Agency.objects.filter(pk__in=[a.pk for a in (other_district.police, other_district.procuratorate,
-                                                 other_district.court, other_district.detention,
-                                                 other_district.committee)]).update(region="440308")
+    # district and other_district lie in different regions (tests/fixtures/district.py).
+    assert other_district.committee.region != district.committee.region
     import importlib.util
 
     if importlib.util.find_spec("signing.pades") is None:  # same stop-gap as tests/workflow until PAdES lands
@@ -405,8 +441,9 @@ def test_no_endpoint_leaks_district_a_to_anyone_without_the_right(sc, other_dist
                 # Every denied user POSTs; API detail endpoints also get PUT, PATCH and DELETE.
                 methods = API_WRITE_METHODS if is_api and ep.name.endswith("-detail") else ("post",)
                 sees = side == "A" and key in rule.may_see_case
+                data = rule.payload(sc) if rule.payload else None
                 for method in methods:
-                    r = _request(client, method, url)
+                    r = _request(client, method, url, data)
                     if sees and (r.status_code >= 400 or r.status_code == 302):
                         pass  # can see the object; a refused action may say why (state is checked below)
                     elif r.status_code not in DENIED | {405}:
@@ -423,6 +460,33 @@ def test_no_endpoint_leaks_district_a_to_anyone_without_the_right(sc, other_dist
     not_exercised = sorted(label for label, ok in positive.items() if not ok)
     if not_exercised:
         failures.append(f"no user with the right got a successful answer (rule or URL wrong?): {not_exercised}")
+    assert not failures, "\n".join(failures)
+
+
+# Object-level writes whose payload the positive control sends as the user with the right, in this
+# order (firing the transfer last: it moves the case on).
+WRITE_CONTROLS = ("cases:person_add", "api:case-person-list", "custody:case", "api:case-custody-notices",
+                  "transfers:fire")
+
+
+def test_write_payloads_are_valid_for_the_user_with_the_right(sc):
+    """Positive control for the writes above: each payload, sent by the investigator (who has the
+    right), is carried out — a 2xx or redirect and a new audit event — so the denied users'
+    refusals came from the permission check, not from a malformed body."""
+    from casehub.audit.models import AuditEvent
+
+    client = Client(raise_request_exception=False)
+    client.force_login(sc.district.investigator)
+    by_name = {ep.name: ep for ep in endpoints()}
+    failures = []
+    for name in WRITE_CONTROLS:
+        rule = RULES[name]
+        before = AuditEvent.objects.count()
+        url = _url(by_name[name], sc)
+        response = _request(client, "post", url, rule.payload(sc))
+        if response.status_code >= 400 or AuditEvent.objects.count() == before:
+            failures.append(f"{name}: POST {url} -> {response.status_code}, audit events "
+                            f"{before} -> {AuditEvent.objects.count()}: {response.content[:300]!r}")
     assert not failures, "\n".join(failures)
 
 
@@ -528,3 +592,50 @@ def reverse_admin(name: str, *args) -> str:
     from django.urls import reverse
 
     return reverse(name, args=args)
+
+
+def _reaches_a_case(model, depth: int = 0) -> bool:
+    """Whether rows of ``model`` belong to a case or a person (directly or one relation away)."""
+    case_models = {"cases.Case", "cases.Person"}
+    for f in model._meta.get_fields():
+        target = getattr(f, "related_model", None)
+        if target is None or not (f.many_to_one or f.one_to_one) or not f.concrete:
+            continue
+        if target._meta.label in case_models or (depth == 0 and _reaches_a_case(target, 1)):
+            return True
+    return False
+
+
+def test_the_platform_superuser_sees_no_case_in_the_django_admin(sc, django_user_model):
+    """"Superusers see no cases" (THREAT_MODEL actors; issue #18 item 14, F18.14): the admin
+    registers no model whose rows belong to a case or a person (custody records, certificates,
+    notices, clocks, notifications were registered), and no admin page shows the superuser a
+    case particular or an ID number of district A."""
+    from django.contrib import admin
+
+    registered_case_data = sorted(m._meta.label for m in admin.site._registry if _reaches_a_case(m))
+    assert not registered_case_data, f"case data in the Django admin: {registered_case_data}"
+    root = django_user_model.objects.create_superuser("platform-root", password="x" * 20)
+    client = Client(raise_request_exception=False)
+    client.force_login(root)
+    hidden = sc.secrets + sc.shared_secrets + [sc.person.id_number]
+    failures = []
+    for model in admin.site._registry:
+        info = (model._meta.app_label, model._meta.model_name)
+        response = client.get(reverse_admin(f"admin:{info[0]}_{info[1]}_changelist"))
+        if response.status_code != 200:
+            failures.append(f"{info}: changelist -> {response.status_code} (positive control)")
+        text = response.content.decode()
+        failures += [f"{info}: changelist shows {s!r}" for s in hidden if s in text]
+    assert client.get("/admin/").status_code == 200
+    assert not failures, "\n".join(failures)
+
+
+def test_the_other_district_lies_in_its_own_region(district, other_district):
+    """Issue #18 item 17 (F18.17): region-scoped roles (the committee's auditor, regional metrics)
+    are separated by the cross-district tests only if the second district is another region."""
+    def regions(d):
+        return {a.region for a in (d.police, d.procuratorate, d.court, d.detention, d.committee)}
+
+    assert len(regions(district)) == len(regions(other_district)) == 1
+    assert regions(district).isdisjoint(regions(other_district))

@@ -1,0 +1,10 @@
+// Behaviour shared by every page. Kept out of the templates: the Content-Security-Policy admits
+// scripts from our static files only, never inline script or on…= attributes.
+(function () {
+  "use strict";
+  // The language menu switches as soon as a language is chosen (the form still works without JS).
+  var language = document.querySelector("#language-form select[name=language]");
+  if (language) {
+    language.addEventListener("change", function () { language.form.submit(); });
+  }
+})();
