@@ -149,6 +149,7 @@ class TransitionSpec:
     guards: tuple[str, ...] = ()
     clocks: tuple[ClockOp, ...] = ()
     effects: tuple[str, ...] = ()
+    custody: tuple[str, ...] = ()  # casehub.custody.handlers steps, run in the transaction
     needs_approval: bool = False
     article: str = ""
     description: str | Promise = ""
@@ -193,6 +194,7 @@ TRANSITIONS: tuple[TransitionSpec, ...] = (
         guards=("no_pending_approval", "has_arrest_candidate"),
         clocks=(ClockOp("open", ClockKind.ARREST_DECISION, agency="recipient"),),
         needs_approval=True, article="刑事诉讼法第八十七条、第九十一条",
+        custody=("notices",),
     ),
     TransitionSpec(
         "accept_arrest_request", _("接收提请批捕"), (Stage.ARREST_REQUESTED,), Stage.ARREST_REVIEW,
@@ -203,11 +205,13 @@ TRANSITIONS: tuple[TransitionSpec, ...] = (
         "reject_arrest_request", _("退回提请批捕"), (Stage.ARREST_REQUESTED,), SENDER_STAGE,
         AgencyKind.PROCURATORATE, p.REVIEW_INCOMING, party=RECEIVER, handover=REJECT, inputs=(REASON,),
         clocks=(ClockOp("stop", ClockKind.ARREST_DECISION),), style="danger",
+        custody=("cancel_certificates", "notices"),
     ),
     TransitionSpec(
         "withdraw_arrest_request", _("撤回提请批捕"), (Stage.ARREST_REQUESTED,), SENDER_STAGE,
         AgencyKind.POLICE, p.PREPARE_OUTGOING, party=SENDER, handover=WITHDRAW, inputs=(REASON,),
         clocks=(ClockOp("stop", ClockKind.ARREST_DECISION),), style="secondary",
+        custody=("cancel_certificates", "notices"),
     ),
     TransitionSpec(
         "approve_arrest", _("批准逮捕"), (Stage.ARREST_REVIEW,), Stage.INVESTIGATION,
@@ -218,6 +222,7 @@ TRANSITIONS: tuple[TransitionSpec, ...] = (
                 ClockOp("open", ClockKind.INVESTIGATION_CUSTODY, agency="recipient", per_person=True)),
         effects=("issue_arrest_decision_number", "mark_suspects_arrested"),
         needs_approval=True, article="刑事诉讼法第九十条、第九十一条、第一百五十六条",
+        custody=("notices",),
     ),
     TransitionSpec(
         "refuse_arrest", _("不批准逮捕"), (Stage.ARREST_REVIEW,), Stage.INVESTIGATION,
@@ -225,6 +230,7 @@ TRANSITIONS: tuple[TransitionSpec, ...] = (
         transfer_kind=TransferKind.ARREST_DECISION, inputs=(REASON,), guards=("no_pending_approval",),
         clocks=(ClockOp("stop", ClockKind.ARREST_DECISION),), effects=("issue_arrest_decision_number", "release_detained"),
         needs_approval=True, article="刑事诉讼法第九十条、第九十一条", style="danger",
+        custody=("notices",),
     ),
     # --- transfer for review and prosecution (art. 162, 172) ---
     TransitionSpec(
@@ -241,6 +247,7 @@ TRANSITIONS: tuple[TransitionSpec, ...] = (
         effects=("issue_recommendation_number", "generate_prosecution_recommendation"),
         needs_approval=True, article="刑事诉讼法第一百六十二条",
         description=_("随案移送起诉意见书、案卷材料和证据。"),
+        custody=("issue_certificates",),
     ),
     TransitionSpec(
         "resubmit_for_review", _("补充侦查完毕重新移送"), (Stage.SUPPLEMENTARY_INVESTIGATION,),
@@ -250,25 +257,29 @@ TRANSITIONS: tuple[TransitionSpec, ...] = (
         guards=("no_pending_approval", "has_main_documents"),
         clocks=(ClockOp("stop", ClockKind.SUPPLEMENTARY_INVESTIGATION),),
         needs_approval=True, article="刑事诉讼法第一百七十五条",
+        custody=("issue_certificates", "notices"),
     ),
     TransitionSpec(
         "accept_review_transfer", _("受理审查起诉"), (Stage.REVIEW_REQUESTED,), Stage.PROSECUTION_REVIEW,
         AgencyKind.PROCURATORATE, p.REVIEW_INCOMING, party=RECEIVER, handover=ACCEPT,
-        guards=("package_verified",),
+        guards=("package_verified", "custody_ready"),
         clocks=(ClockOp("restart", ClockKind.REVIEW_PROSECUTION),),
         effects=("issue_review_number",),
         article="刑事诉讼法第一百七十二条、第一百七十五条",
         description=_("审查起诉期限一个月；补充侦查后重新移送的，重新计算。"),
+        custody=("take_over", "notices"),
     ),
     TransitionSpec(
         "reject_review_transfer", _("不予受理（退回移送）"), (Stage.REVIEW_REQUESTED,), SENDER_STAGE,
         AgencyKind.PROCURATORATE, p.REVIEW_INCOMING, party=RECEIVER, handover=REJECT,
         inputs=(InputSpec("reason", _("退回理由（如卷宗不齐全、管辖错误）"), "textarea"),), style="danger",
+        custody=("cancel_certificates",),
     ),
     TransitionSpec(
         "withdraw_review_transfer", _("撤回移送"), (Stage.REVIEW_REQUESTED,), SENDER_STAGE,
         AgencyKind.POLICE, p.PREPARE_OUTGOING, party=SENDER, handover=WITHDRAW, inputs=(REASON,),
         style="secondary",
+        custody=("cancel_certificates",),
     ),
     TransitionSpec(
         "extend_review", _("延长审查起诉期限"), (Stage.PROSECUTION_REVIEW,), Stage.PROSECUTION_REVIEW,
@@ -277,6 +288,7 @@ TRANSITIONS: tuple[TransitionSpec, ...] = (
         guards=("no_pending_approval", "review_not_extended"),
         clocks=(ClockOp("extend", ClockKind.REVIEW_PROSECUTION, days=15),),
         needs_approval=True, article="刑事诉讼法第一百七十二条", style="secondary",
+        custody=("notices",),
     ),
     TransitionSpec(
         "return_for_supplementary", _("退回补充侦查"), (Stage.PROSECUTION_REVIEW,),
@@ -287,6 +299,7 @@ TRANSITIONS: tuple[TransitionSpec, ...] = (
         clocks=(ClockOp("stop", ClockKind.REVIEW_PROSECUTION),
                 ClockOp("open", ClockKind.SUPPLEMENTARY_INVESTIGATION, agency="recipient")),
         needs_approval=True, article="刑事诉讼法第一百七十五条", style="warning",
+        custody=("issue_certificates", "take_over_at_once", "notices"),
     ),
     TransitionSpec(
         "decide_non_prosecution", _("不起诉"), (Stage.PROSECUTION_REVIEW,), Stage.CLOSED,
@@ -299,6 +312,7 @@ TRANSITIONS: tuple[TransitionSpec, ...] = (
         effects=("issue_non_prosecution_number", "generate_non_prosecution_decision", "release_detained"),
         needs_approval=True, article="刑事诉讼法第一百七十五条第四款、第一百七十七条、第一百七十八条",
         style="danger",
+        custody=("notices",),
     ),
     # --- indictment and court (art. 176, 186, 208, 202) ---
     TransitionSpec(
@@ -312,6 +326,7 @@ TRANSITIONS: tuple[TransitionSpec, ...] = (
         clocks=(ClockOp("stop", ClockKind.REVIEW_PROSECUTION),),
         effects=("issue_indictment_number", "generate_indictment"),
         needs_approval=True, article="刑事诉讼法第一百七十六条",
+        custody=("issue_certificates", "notices"),
     ),
     TransitionSpec(
         "docket_case", _("立案受理并编立案号"), (Stage.COURT_FILING,), Stage.TRIAL,
@@ -319,20 +334,23 @@ TRANSITIONS: tuple[TransitionSpec, ...] = (
         inputs=(InputSpec("type_code", _("案件类型代字"), "choice", required=False,
                           choices=(("刑初", "刑初"), ("刑终", "刑终"), ("刑再", "刑再"), ("刑更", "刑更")),
                           default="刑初"),),
-        guards=("package_verified",),
+        guards=("package_verified", "custody_ready"),
         clocks=(ClockOp("open", ClockKind.TRIAL),),
         effects=("issue_docket_number",),
         article="刑事诉讼法第一百八十六条、第二百零八条",
+        custody=("take_over", "notices"),
     ),
     TransitionSpec(
         "reject_indictment", _("不予立案（退回起诉）"), (Stage.COURT_FILING,), SENDER_STAGE,
         AgencyKind.COURT, p.DOCKET_CASE, party=RECEIVER, handover=REJECT, inputs=(REASON,),
         clocks=(ClockOp("restart", ClockKind.REVIEW_PROSECUTION),), style="danger",
+        custody=("cancel_certificates", "notices"),
     ),
     TransitionSpec(
         "withdraw_indictment", _("撤回起诉"), (Stage.COURT_FILING,), SENDER_STAGE,
         AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION, party=SENDER, handover=WITHDRAW, inputs=(REASON,),
         clocks=(ClockOp("restart", ClockKind.REVIEW_PROSECUTION),), style="secondary",
+        custody=("cancel_certificates", "notices"),
     ),
     TransitionSpec(
         "announce_judgment", _("宣告判决"), (Stage.TRIAL,), Stage.JUDGMENT_DELIVERY,
@@ -342,6 +360,7 @@ TRANSITIONS: tuple[TransitionSpec, ...] = (
         guards=("announced_not_in_future",),
         clocks=(ClockOp("stop", ClockKind.TRIAL), ClockOp("open", ClockKind.JUDGMENT_DELIVERY)),
         article="刑事诉讼法第二百零二条、第二百零八条",
+        custody=("notices",),
     ),
     TransitionSpec(
         "deliver_judgment", _("送达判决书并结案"), (Stage.JUDGMENT_DELIVERY,), Stage.CLOSED,
@@ -350,10 +369,107 @@ TRANSITIONS: tuple[TransitionSpec, ...] = (
         clocks=(ClockOp("stop", "*"),),
         article="刑事诉讼法第二百零二条",
         description=_("判决书送达人民检察院和公安机关，案件结案。"),
+        custody=("notices",),
     ),
 )
 
 BY_NAME: dict[str, TransitionSpec] = {t.name: t for t in TRANSITIONS}
+
+
+# --- recipient rules: jurisdiction ------------------------------------------------------------
+
+
+def within_jurisdiction(sender: Any, recipient: Any) -> bool:
+    """A case travels within one administrative region: art. 162 (the police transfer to the
+    procuratorate 同级, of the same level), art. 87 (arrest approval by the same-level
+    procuratorate), art. 176 (indictment to the court with jurisdiction, 同级人民法院). An agency
+    without a region code has no jurisdiction to send into."""
+    return bool(sender.region) and sender.region == recipient.region
+
+
+# --- decisions about chosen persons -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PersonDecisionSpec:
+    """A decision about the custody of chosen persons, by the authority the law gives it to.
+
+    The engine records it (:func:`workflows.engine.decide_custody`): under the case lock it changes
+    the persons' custody status, bumps the case version, writes the audit event, and the custody
+    notice to the detention centre *reports* the decision (a notice never decides anything). Who
+    decides: the agency responsible for the person's custody, and for an arrest only if it is a
+    procuratorate or a court (art. 80: 逮捕必须经过人民检察院批准或者人民法院决定) — the police's
+    arrest comes only from the procuratorate's ``approve_arrest`` transition. The shape is the one a
+    later per-person transition takes: a name, who decides, the capability, the persons' status
+    after it, and the statute.
+    """
+
+    name: str
+    label: str | Promise
+    notice_kind: str  # the casehub.custody NoticeKind that reports it
+    new_status: str = ""  # the persons' custody status afterwards ("" = unchanged)
+    decided_by: str = "responsible"
+    deciding_kinds: tuple[str, ...] = ()  # agency kinds that may decide it (empty: any responsible agency)
+    capability: str = p.MANAGE_CUSTODY
+    article: str = ""
+
+
+PERSON_DECISIONS: dict[str, PersonDecisionSpec] = {
+    s.name: s
+    for s in (
+        PersonDecisionSpec("extension", _("延长羁押期限"), "extension",
+                           article="刑事诉讼法第一百五十六条至第一百五十九条"),
+        PersonDecisionSpec("recalculation", _("重新计算羁押期限"), "recalculation",
+                           article="刑事诉讼法第一百六十条"),
+        PersonDecisionSpec("arrest", _("决定逮捕"), "arrest", new_status="arrested",
+                           deciding_kinds=(AgencyKind.PROCURATORATE, AgencyKind.COURT),
+                           article="刑事诉讼法第八十条、第九十条、第一百六十五条"),
+        PersonDecisionSpec("bail", _("变更为取保候审"), "bail", new_status="bail",
+                           article="刑事诉讼法第六十七条、第九十六条、第九十七条"),
+        PersonDecisionSpec("release", _("释放"), "release", new_status="released",
+                           article="刑事诉讼法第九十一条第三款、第九十六条、第一百六十三条"),
+    )
+}
+
+
+# --- paper hand-overs -------------------------------------------------------------------------
+
+# Which kind of agency hands which kind of package to which (sender kind, receiver kind) — the
+# directions in which the transitions above send each kind. A paper registration must fit one.
+TRANSFER_DIRECTIONS: dict[str, frozenset[tuple[str, str]]] = {
+    TransferKind.ARREST_REQUEST: frozenset({(AgencyKind.POLICE, AgencyKind.PROCURATORATE)}),
+    TransferKind.ARREST_DECISION: frozenset({(AgencyKind.PROCURATORATE, AgencyKind.POLICE)}),
+    TransferKind.REVIEW_TRANSFER: frozenset({(AgencyKind.POLICE, AgencyKind.PROCURATORATE)}),
+    TransferKind.SUPPLEMENTARY_RETURN: frozenset({(AgencyKind.PROCURATORATE, AgencyKind.POLICE)}),
+    TransferKind.NON_PROSECUTION: frozenset({(AgencyKind.PROCURATORATE, AgencyKind.POLICE)}),
+    TransferKind.INDICTMENT: frozenset({(AgencyKind.PROCURATORATE, AgencyKind.COURT)}),
+    TransferKind.INDICTMENT_RETURN: frozenset({(AgencyKind.COURT, AgencyKind.PROCURATORATE)}),
+    TransferKind.JUDGMENT: frozenset({(AgencyKind.COURT, AgencyKind.PROCURATORATE),
+                                      (AgencyKind.COURT, AgencyKind.POLICE)}),
+}
+
+
+@dataclass(frozen=True)
+class RegistrationSpec:
+    """A hand-over that happened on paper, registered by the receiving agency through the engine.
+
+    It writes one ``mode=paper`` transfer that counts in the circulation rates; it changes no
+    stage, no holder, no permission, and the engine never reads it to decide who receives a case
+    next (``BACK_TO_SENDER`` follows electronic transfers only).
+    """
+
+    name: str
+    label: str | Promise
+    capability: str
+    guards: tuple[str, ...]
+    description: str | Promise = ""
+
+
+PAPER_REGISTRATION = RegistrationSpec(
+    "register_paper_transfer", _("登记纸质移送"), p.REGISTER_PAPER_TRANSFER,
+    guards=("paper_from_own_region", "paper_kind_fits_direction"),
+    description=_("接收机关登记在平台外以纸质方式完成的移送，计入网上流转率的分母；不改变案件的承办机关。"),
+)
 
 
 def get(name: str) -> TransitionSpec:
@@ -374,6 +490,36 @@ def possible_targets(spec: TransitionSpec) -> list[str]:
     return sorted({s for src in spec.sources for s in sending_stages(src)})
 
 
+def kinds_arriving_in(stage: str) -> set[str]:
+    """Transfer kinds of the packages that put a case into (pending) ``stage``."""
+    return {t.transfer_kind for t in TRANSITIONS if t.target == stage and t.transfer_kind}
+
+
+def _custody_problems(t: TransitionSpec) -> list[str]:
+    """Custody must be declared wherever a custody-moving package travels (the 换押 rules)."""
+    from casehub.custody import handlers
+    from casehub.custody.services import CUSTODY_TRANSFER_KINDS
+
+    problems = [f"{t.name}: unknown custody step {s}" for s in t.custody if s not in handlers.STEPS]
+    moving = t.transfer_kind in CUSTODY_TRANSFER_KINDS
+    arriving = any(k in CUSTODY_TRANSFER_KINDS for src in t.sources for k in kinds_arriving_in(src))
+    need: set[str] = set()
+    if t.handover in (SEND, DELIVER) and moving:
+        need.add(handlers.ISSUE_CERTIFICATES)
+    if t.handover == DELIVER and moving:
+        need.add(handlers.TAKE_OVER_AT_ONCE)
+    if t.handover == ACCEPT and arriving:
+        need.add(handlers.TAKE_OVER)
+        if "custody_ready" not in t.guards:
+            problems.append(f"{t.name}: accepting custody needs the custody_ready guard")
+    if t.handover in (REJECT, WITHDRAW) and arriving:
+        need.add(handlers.CANCEL_CERTIFICATES)
+    if t.clocks or {"mark_suspects_arrested", "release_detained"} & set(t.effects):
+        need.add(handlers.NOTICES)
+    problems += [f"{t.name}: custody step {s} not declared" for s in sorted(need - set(t.custody))]
+    return problems
+
+
 def check_definition() -> list[str]:
     """Consistency problems in the table (tested: must be empty)."""
     problems = []
@@ -391,4 +537,11 @@ def check_definition() -> list[str]:
             problems.append(f"{t.name}: accept/reject/withdraw start from a pending stage")
         if len({t.name for t in TRANSITIONS}) != len(TRANSITIONS):
             problems.append("duplicate transition names")
+        if t.transfer_kind and t.transfer_kind not in TRANSFER_DIRECTIONS:
+            problems.append(f"{t.name}: no direction declared for transfer kind {t.transfer_kind}")
+        problems += _custody_problems(t)
+        forward = next((i for i in t.inputs if i.type == "agency"), None)
+        if t.recipient == FORWARD and forward is not None and (
+                (t.agency_kind, forward.agency_kind) not in TRANSFER_DIRECTIONS.get(t.transfer_kind, ())):
+            problems.append(f"{t.name}: sends {t.transfer_kind} in an undeclared direction")
     return problems

@@ -104,3 +104,83 @@ def markdown_table() -> str:
         for r in table_rows()
     )
     return head + body
+
+
+# --- every participant of every transition ----------------------------------------------------
+
+_HANDOVER_TEXT = {
+    d.SEND: "sends a signed package; the receiver must verify and accept it",
+    d.DELIVER: "delivers a signed package; the recipient holds the case at once",
+    d.NOTIFY: "delivers a signed package to each recipient; the holder does not change",
+    d.ACCEPT: "accepts the pending package (signed receipt); the receiver holds the case",
+    d.REJECT: "refuses the pending package (signed receipt); it goes back to the sender",
+    d.WITHDRAW: "takes the pending package back",
+}
+_RECIPIENT_TEXT = {
+    d.FORWARD: "to the chosen agency of the sender's own region (default: the same-level one)",
+    d.BACK_TO_SENDER: "back to the agency that sent the case electronically (paper registrations never count)",
+    d.EARLIER_AGENCIES: "to every agency that held the case before",
+}
+
+
+def participants(t: d.TransitionSpec) -> dict[str, list[str]]:
+    """What runs when ``t`` fires, in the order of the engine's apply phase (one transaction)."""
+    out: dict[str, list[str]] = {"effects": [], "package": [], "custody": list(t.custody), "clocks": [],
+                                 "rollups": [], "notifications": [], "audit": [f"workflow.{t.name}"]}
+    for name in t.effects:
+        kind = "number" if name.startswith("issue_") else "document" if name.startswith("generate_") else "persons"
+        out["effects"].append(f"{name} ({kind})")
+    if t.handover in _HANDOVER_TEXT:
+        text = _HANDOVER_TEXT[t.handover]
+        if t.transfer_kind:
+            text = f"{t.transfer_kind}: {text}"
+        if t.recipient:
+            text += f", {_RECIPIENT_TEXT[t.recipient]}"
+        out["package"].append(text)
+    out["clocks"] = [f"{c.op} {c.kind}" + (" per person" if c.per_person else "") for c in t.clocks]
+    if t.handover in (d.SEND, d.DELIVER, d.NOTIFY):
+        out["rollups"].append("transfers (TransferDay, case first-seen)")
+    if t.handover in (d.ACCEPT, d.REJECT):
+        out["rollups"].append("acceptance time (DurationBucket accept)")
+    if t.handover == d.WITHDRAW:
+        out["rollups"].append("withdrawn transfer leaves TransferDay")
+    if {"issue_certificates", "take_over_at_once", "cancel_certificates"} & set(t.custody):
+        out["rollups"].append("custody transfers (CertificateDay, person/hand-over first-seen)")
+    if any(c.op in ("stop", "restart") for c in t.clocks):
+        out["rollups"].append("clocks met/late (ClockDay)")
+    if any(target != s for s in t.sources for target in d.possible_targets(t)):
+        out["rollups"].append("stage stay (StageStay, DurationBucket stay)")
+    if t.needs_approval:
+        out["notifications"].append("supervisors: approval requested; the officer: approval decided")
+    if t.handover in (d.SEND, d.DELIVER, d.NOTIFY):
+        out["notifications"].append("the recipient's officers: package received")
+    if t.handover in (d.ACCEPT, d.REJECT):
+        out["notifications"].append("the sender's handling officers: package accepted/rejected")
+    if {"issue_certificates", "take_over_at_once", "notices"} & set(t.custody):
+        out["notifications"].append("detention centre: certificates and change notices")
+    return out
+
+
+def participants_table() -> str:
+    """Markdown: every participant of every transition (docs/workflow.md; kept true by a test)."""
+    cols = ("effects", "package", "custody", "clocks", "rollups", "notifications", "audit")
+    head = "| transition | " + " | ".join(cols) + " |\n" + "| --- " * (len(cols) + 1) + "|\n"
+    rows = []
+    for t in d.TRANSITIONS:
+        if t.name == d.REGISTER:
+            continue
+        p = participants(t)
+        rows.append(f"| `{t.name}` | " + " | ".join("; ".join(p[c]) for c in cols) + " |\n")
+    return head + "".join(rows)
+
+
+def decisions_table() -> str:
+    """Markdown: the decisions about persons (``PERSON_DECISIONS``)."""
+    head = "| decision | label | notice | status after | decided by | law |\n| --- | --- | --- | --- | --- | --- |\n"
+    rows = []
+    for s in d.PERSON_DECISIONS.values():
+        by = "the agency responsible for the custody" + (
+            f" ({', '.join(s.deciding_kinds)} only)" if s.deciding_kinds else "")
+        rows.append(f"| `{s.name}` | {s.label} | {s.notice_kind} | {s.new_status or 'unchanged'} | {by} "
+                    f"| {s.article} |\n")
+    return head + "".join(rows)

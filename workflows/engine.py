@@ -27,17 +27,22 @@ from django.utils.translation import gettext as _
 
 from casehub.agencies.models import Agency
 from casehub.agencies.permissions import APPROVE_OUTGOING, has_capability
+from casehub.audit import services as audit
 from casehub.audit.services import record_event
 from casehub.cases import access
 from casehub.cases.models import Case, CaseStatus
+from casehub.cases.state import engine_writes
 from workflows import definition as d
 from workflows import guards as g
 from workflows.models import (
     ApprovalRequest,
     ApprovalStatus,
     Transfer,
+    TransferKind,
+    TransferMode,
     TransferStatus,
     TransitionLog,
+    VerificationStatus,
 )
 from workflows.signals import case_transitioned
 
@@ -72,20 +77,57 @@ class InvalidInputs(TransitionError):
 
 
 class SideEffectFailed(TransitionError):
-    """Signing or storing what the transition produces failed; the transaction rolled back."""
+    """An expected outage (object store, signer, message broker) stopped the transition; the
+    transaction rolled back and nothing changed. Retrying later is the right answer (API: 503)."""
+
+
+class TransitionCrashed(TransitionError):
+    """Not an outage: a bug or an unexpected state. Nothing changed; retrying will not help.
+
+    ``incident`` names the log entry (and the ``workflow.failed`` audit event) with the traceback,
+    so a user can quote it to an operator. The API answers 500 with it, never 503.
+    """
+
+    def __init__(self, message: str, *, incident: str) -> None:
+        super().__init__(message)
+        self.incident = incident
+
+
+def outage_kinds() -> tuple[type[BaseException], ...]:
+    """Exceptions that mean "a service we depend on is down", not "our code is wrong".
+
+    The object store (:class:`storage.StorageError`), the signer (:class:`signing.SigningError`,
+    a signing device that does not answer: ``ConnectionError``/``TimeoutError``) and the Celery
+    broker (kombu's ``OperationalError``).
+    """
+    from signing import SigningError
+    from storage import StorageError
+
+    kinds: list[type[BaseException]] = [StorageError, SigningError, ConnectionError, TimeoutError]
+    try:
+        from kombu.exceptions import OperationalError as BrokerDown
+    except ImportError:  # pragma: no cover - kombu comes with celery
+        pass
+    else:
+        kinds.append(BrokerDown)
+    return tuple(kinds)
 
 
 def _side_effects_guarded(run: Any, *, case: Case, transition: str, acting_user: Any) -> Any:
-    """Run a durable transition; turn a signing or storage failure into a :class:`SideEffectFailed`.
+    """Run a durable transition; classify what went wrong if it raised.
 
     The transition's own transaction has rolled back by the time we get here (stage, permissions,
     clocks, audit — nothing remains), so the failure is recorded in a transaction of its own: the
-    audit trail shows the attempt and why it did not happen.
+    audit trail shows the attempt and why it did not happen. An outage becomes
+    :class:`SideEffectFailed` (retryable); anything else :class:`TransitionCrashed` with an incident id.
     """
+    import uuid
+
     from casehub.pki.messages import describe_error
     from signing import SigningError
     from storage import StorageError
 
+    incident = ""
     try:
         return run()
     except TransitionError:
@@ -96,14 +138,26 @@ def _side_effects_guarded(run: Any, *, case: Case, transition: str, acting_user:
     except StorageError as exc:
         message = _("对象存储暂时不可用，本次办理未生效，请稍后重试。")
         failure = exc
-    except Exception as exc:
-        # Anything else (a signing device that does not answer, a bug): the user learns that nothing
-        # happened; the operator finds the traceback in the log and the attempt in the audit trail.
-        logger.exception("transition %s on case %s failed", transition, getattr(case, "pk", case))
-        message = _("本次办理未生效：生成、签名或存储文书时发生错误，已记录，请联系系统管理员。")
+    except outage_kinds() as exc:
+        logger.warning("transition %s on case %s: service unavailable: %r", transition,
+                       getattr(case, "pk", case), exc)
+        message = _("签名设备或消息服务暂时不可用，本次办理未生效，请稍后重试。")
         failure = exc
-    record_event("workflow.failed", actor=acting_user, case=case,
-                 details={"transition": transition, "error": message, "detail": str(failure)[:500]})
+    except Exception as exc:
+        # A bug: the user learns that nothing happened and gets an incident number; the operator
+        # finds the traceback in the log under that number and the attempt in the audit trail.
+        incident = uuid.uuid4().hex[:12]
+        logger.exception("incident %s: transition %s on case %s failed", incident, transition,
+                         getattr(case, "pk", case))
+        message = _("本次办理未生效：系统内部错误（事件编号 %(incident)s），已记录，请联系系统管理员。") % {
+            "incident": incident}
+        failure = exc
+    details = {"transition": transition, "error": message, "detail": str(failure)[:500]}
+    if incident:
+        details["incident"] = incident
+    record_event("workflow.failed", actor=acting_user, case=case, details=details)
+    if incident:
+        raise TransitionCrashed(message, incident=incident) from failure
     raise SideEffectFailed(message) from failure
 
 
@@ -338,6 +392,7 @@ def fire(
     if spec.name == d.REGISTER:
         raise NotAllowed(_("立案请使用立案登记功能。"))
     cleaned = clean_inputs(spec, inputs or {})
+
     result = _side_effects_guarded(
         lambda: _retrying_sqlite_lock(lambda: _fire(case, spec, acting_user, cleaned, expected_version)),
         case=case, transition=spec.name, acting_user=acting_user,
@@ -370,7 +425,7 @@ def _retrying_sqlite_lock(run: Any, attempts: int = 50) -> Any:
 
 def _fire(case: Case, spec: d.TransitionSpec, acting_user: Any, cleaned: dict[str, Any],
           expected_version: int | None) -> TransitionResult:
-    with transaction.atomic(durable=True):
+    with engine_writes(), transaction.atomic(durable=True), audit.deferred():
         locked = _lock(case)
         _check_source(locked, spec, expected_version)
         pending = pending_transfer(locked) if d.STAGES[locked.stage].pending else None
@@ -411,7 +466,7 @@ def decide_approval(
 
 
 def _decide(approval: ApprovalRequest, acting_user: Any, approve: bool, comment: str) -> TransitionResult | None:
-    with transaction.atomic(durable=True):
+    with engine_writes(), transaction.atomic(durable=True), audit.deferred():
         locked = _lock(approval.case_id)
         approval = ApprovalRequest.objects.select_for_update().get(pk=approval.pk)
         if approval.status != ApprovalStatus.PENDING:
@@ -472,8 +527,9 @@ def cancel_approval(approval: ApprovalRequest, *, acting_user: Any) -> None:
 def _sync_caller_case(original: Case, fresh: Case) -> None:
     # Callers keep using the instance they passed in; make it reflect the new state.
     if original is not fresh:
-        for f in ("stage", "status", "holder_agency_id", "version", "updated_at"):
-            setattr(original, f, getattr(fresh, f))
+        with engine_writes():
+            for f in ("stage", "status", "holder_agency_id", "version", "updated_at"):
+                setattr(original, f, getattr(fresh, f))
         original.__dict__.pop("holder_agency", None)
         original._state.fields_cache.pop("holder_agency", None)
 
@@ -482,6 +538,8 @@ def _execute(
     case: Case, spec: d.TransitionSpec, *, actor: Any, acting_user: Any, inputs: dict[str, Any],
     pending: Transfer | None, approval: ApprovalRequest | None = None,
 ) -> TransitionResult:
+    from casehub.custody import handlers as custody
+    from casehub.metrics import handlers as stays
     from workflows import effects, packaging, timekeeping
 
     source = case.stage
@@ -523,12 +581,19 @@ def _execute(
         transfer=ctx.transfers[0] if ctx.transfers else None, approval=approval,
         approved_by=acting_user if approval is not None else None, case_version=case.version,
     )
-    case_transitioned.send(
+    # Declared participants, in the transaction (the case row and the log are written).
+    custody.run(spec, case=case, target=target, to_agency=ctx.holder_after, acting_user=acting_user,
+                transfer=ctx.transfers[0] if ctx.transfers else None, at=ctx.now)
+    stays.record(log)
+    signal_args = dict(
         sender="workflows", case=case, transition=spec, source=source, target=target,
         from_agency=holder_before, to_agency=ctx.holder_after, acting_user=acting_user,
         transfer=ctx.transfers[0] if ctx.transfers else None, transfers=list(ctx.transfers), log=log,
         inputs=inputs,
     )
+    # Observers learn of the transition after it committed: a receiver can neither change the
+    # transition's state nor veto it.
+    transaction.on_commit(lambda: case_transitioned.send(**signal_args))
     record_event(
         f"workflow.{spec.name}", actor=acting_user, agency=acting_user.agency, obj=log, case=case,
         details={
@@ -546,6 +611,8 @@ def _execute(
 
 
 def _recipients(ctx: Context) -> list[Agency]:
+    """Who receives the package, by the spec's recipient rule. Paper registrations never count:
+    a package goes back only to an agency that sent this case to the holder *electronically*."""
     spec = ctx.spec
     if spec.handover in (d.ACCEPT, d.REJECT, d.WITHDRAW):
         return []
@@ -554,10 +621,13 @@ def _recipients(ctx: Context) -> list[Agency]:
         chosen = ctx.inputs.get(inp.name)
         if chosen is None:
             chosen = _same_region(ctx.holder_before, inp.agency_kind)
+        elif not d.within_jurisdiction(ctx.holder_before, chosen):
+            message = _("接收机关必须是本行政区划的同级机关。")
+            raise InvalidInputs(message, errors={inp.name: [message]})
         return [chosen]
     if spec.recipient == d.BACK_TO_SENDER:
         last = (
-            Transfer.objects.filter(case=ctx.case, to_agency=ctx.holder_before,
+            Transfer.objects.filter(case=ctx.case, to_agency=ctx.holder_before, mode=TransferMode.ONLINE,
                                     status__in=[TransferStatus.ACCEPTED, TransferStatus.DELIVERED])
             .exclude(from_agency=ctx.holder_before).select_related("from_agency").order_by("-sent_at", "-id").first()
         )
@@ -620,11 +690,126 @@ def _notify_after_commit(event: str, **kwargs: Any) -> None:
     transaction.on_commit(_send)
 
 
+def register_paper_transfer(
+    *, acting_user: Any, from_agency: Agency, kind: str, received_on: date, volumes: int, pages: int,
+    reason: str, external_reference: str = "", case: Any = None, complete: bool = False,
+) -> Transfer:
+    """The receiving agency registers a hand-over that happened on paper (:data:`d.PAPER_REGISTRATION`).
+
+    Its guards: the sender is another agency of the receiver's region, and the kind fits the
+    direction. It moves no case and is never read to decide who holds or receives one; it counts
+    as an offline transfer in the circulation rates (``mode=paper``, ``electronic=False``), so its
+    rollups are written here, in the same transaction.
+    """
+    from django.core.exceptions import ValidationError
+
+    from casehub.cases.selectors import visible_cases
+
+    spec = d.PAPER_REGISTRATION
+    agency = getattr(acting_user, "agency", None)
+    if agency is None or not has_capability(acting_user, spec.capability):
+        raise PermissionDenied(_("您的角色不能登记纸质移送。"))
+    errors: dict[str, str] = {}
+    if kind not in TransferKind.values:
+        errors["kind"] = _("移送类别无效。")
+    if received_on is None or received_on > timezone.localdate():
+        errors["received_on"] = _("接收日期不能晚于今天。")
+    if volumes is None or volumes < 1 or volumes > 10000:
+        errors["volumes"] = _("卷数应为 1 至 10000。")
+    if pages is None or pages < 1 or pages > 10_000_000:
+        errors["pages"] = _("页数应为正数。")
+    if not (reason or "").strip():
+        errors["reason"] = _("请说明未通过平台移送的原因。")
+    if case is not None and not visible_cases(acting_user).filter(pk=case.pk).exists():
+        errors["case"] = _("找不到该案件。")
+    if case is None and not (external_reference or "").strip():
+        errors["external_reference"] = _("请填写案件名称或文号。")
+    if "kind" not in errors:
+        field_of = {"paper_from_own_region": "from_agency", "paper_kind_fits_direction": "kind"}
+        gctx = g.GuardContext(case, spec, acting_user, {"from_agency": from_agency, "kind": kind})
+        for name in spec.guards:
+            reason_failed = g.GUARDS[name](gctx)
+            if reason_failed:
+                errors.setdefault(field_of.get(name, "non_field_errors"), reason_failed)
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic(durable=True):
+        transfer = Transfer.objects.create(
+            case=case, kind=kind, mode=TransferMode.PAPER, requires_acceptance=False, from_agency=from_agency,
+            to_agency=agency, status=TransferStatus.ACCEPTED, sent_by=None,
+            sent_at=timezone.make_aware(timezone.datetime(received_on.year, received_on.month, received_on.day)),
+            decided_by=acting_user, decided_at=timezone.now(), decision_reason=reason.strip(),
+            paper_received_on=received_on, paper_volumes=volumes, paper_pages=pages, page_count=pages,
+            volume_count=volumes, external_reference=(external_reference or "").strip()[:200],
+            electronic=False, dossier_complete=complete, verification_status=VerificationStatus.PENDING,
+        )
+        record_event(
+            "transfer.paper_registered", actor=acting_user, obj=transfer, case=case,
+            details={"kind": kind, "from_agency": from_agency.code, "received_on": received_on,
+                     "volumes": volumes, "pages": pages, "reason": reason.strip(),
+                     "external_reference": transfer.external_reference},
+        )
+    return transfer
+
+
+def decide_custody(record: Any, *, kind: str, reason: str, acting_user: Any, new_end: date | None = None) -> Any:
+    """The responsible agency decides about one person's custody (:data:`d.PERSON_DECISIONS`).
+
+    One transaction under the case lock: the decision changes the person's custody status, the
+    custody notice reports it to the detention centre (signed), the case version moves on and one
+    audit event records the decision. The police cannot record an arrest here: it needs the
+    procuratorate's approval (CPL arts. 80, 87) and is recorded by the ``approve_arrest`` transition.
+    """
+    from django.core.exceptions import ValidationError
+
+    from casehub.cases.models import Person
+    from casehub.custody import services as custody
+
+    spec = d.PERSON_DECISIONS.get(kind)
+    if spec is None:
+        raise ValidationError({"kind": [_("变更事项无效。")]})
+    agency = getattr(acting_user, "agency", None)
+    if spec.deciding_kinds and agency is not None and agency.kind not in spec.deciding_kinds:
+        message = _("逮捕须经人民检察院批准（刑事诉讼法第八十条、第八十七条），由“批准逮捕”流程记录，不能以变更通知登记。")
+        raise ValidationError({"kind": [message]})
+    if agency is None or agency.pk != record.responsible_agency_id or not has_capability(acting_user, spec.capability):
+        raise NotAllowed(_("只有羁押权属机关可以发出羁押期限变更通知。"))
+    with engine_writes(), transaction.atomic(), audit.deferred():
+        case = _lock(record.case_id)
+        person = Person.objects.select_for_update().get(pk=record.person_id)
+        notice = custody.issue_notice(record, kind=spec.notice_kind, reason=reason, agency=agency,
+                                      acting_user=acting_user, new_end=new_end)
+        if spec.new_status and person.custody_status != spec.new_status:
+            person.custody_status = spec.new_status
+            person.save(update_fields=["custody_status"])
+        case.version += 1
+        case.save(update_fields=["version", "updated_at"])
+        record_event("workflow.person_decision", actor=acting_user, agency=agency, obj=notice, case=case,
+                     details={"decision": spec.name, "persons": [person.pk], "status": person.custody_status,
+                              "notice": notice.number, "article": spec.article})
+    return notice
+
+
+def record_own_detention(person: Any, *, centre: Agency, since: Any) -> None:
+    """The holder's own custody decision, recorded on the person: the police detain (刑事拘留,
+    CPL arts. 82, 85) on their own authority, so registering a detention needs no other decision.
+    Called by :func:`casehub.custody.services.register_custody` inside its transaction."""
+    from casehub.cases.models import CustodyStatus
+
+    with engine_writes():
+        person.custody_status, person.custody_since, person.detention_centre = CustodyStatus.DETAINED, since, centre
+        person.save(update_fields=["custody_status", "custody_since", "detention_centre"])
+
+
 def record_registration(case: Case, *, acting_user: Any) -> TransitionLog:
     """The initial transition's log row; called by :func:`casehub.cases.services.register_case`
     inside its transaction."""
-    return TransitionLog.objects.create(
+    from casehub.metrics import handlers as stays
+
+    log = TransitionLog.objects.create(
         case=case, transition=d.REGISTER, source="", target=d.Stage.INVESTIGATION, actor=acting_user,
         actor_agency=acting_user.agency, from_agency=None, to_agency=case.holder_agency,
         case_version=case.version,
     )
+    stays.record(log)
+    return log

@@ -27,7 +27,7 @@ from workflows.models import (
 
 @dataclass
 class GuardContext:
-    case: Case
+    case: Case | None  # None for a paper registration that names no platform case
     spec: Any  # TransitionSpec
     user: Any
     inputs: dict[str, Any] = field(default_factory=dict)
@@ -109,6 +109,21 @@ def package_verified(ctx: GuardContext) -> str | None:
 
 
 @guard
+def custody_ready(ctx: GuardContext) -> str | None:
+    """换押: the receiver takes custody of every detained suspect over when it accepts the case
+    (SPP/MPS custody-transfer rules; the periods of CPL arts. 172, 175, 208 then bound the custody,
+    art. 105(4)). A detained suspect without a custody record (no detention centre) could not be
+    handed over, so the acceptance waits until the sender registers one."""
+    from casehub.custody.services import CUSTODY_TRANSFER_KINDS, check_ready_for_acceptance
+
+    t = ctx.pending_transfer
+    if t is None or t.kind not in CUSTODY_TRANSFER_KINDS:
+        return None
+    reasons = check_ready_for_acceptance(ctx.case)
+    return "；".join(reasons) or None
+
+
+@guard
 def fewer_than_two_returns(ctx: GuardContext) -> str | None:
     """Art. 175(3): supplementary investigation is limited to two returns."""
     done = TransitionLog.objects.filter(case=ctx.case, transition="return_for_supplementary").count()
@@ -142,6 +157,42 @@ def announced_not_in_future(ctx: GuardContext) -> str | None:
     announced = ctx.inputs.get("announced_on")
     if isinstance(announced, date) and announced > timezone.localdate():
         return _("宣判日期不能晚于今天。")
+    return None
+
+
+@guard
+def paper_from_own_region(ctx: GuardContext) -> str | None:
+    """A paper hand-over is registered by its receiver, from an agency of the receiver's own region.
+
+    Art. 162/176 (同级): cases travel between the police, procuratorate and court of one region;
+    a "paper transfer" from another district's agency would change that district's circulation
+    rates (THREAT_MODEL.md F18.9).
+    """
+    sender = ctx.inputs.get("from_agency")
+    receiver = getattr(ctx.user, "agency", None)
+    if sender is None or receiver is None:
+        return _("请选择移送机关。")
+    if sender.pk == receiver.pk:
+        return _("移送机关不能是本机关。")
+    if not receiver.region or sender.region != receiver.region:
+        return _("只能登记本行政区划内机关移送给本机关的纸质卷宗。")
+    return None
+
+
+@guard
+def paper_kind_fits_direction(ctx: GuardContext) -> str | None:
+    """The kind of a paper hand-over must fit its direction (e.g. an indictment goes from a
+    procuratorate to a court, art. 176; a supplementary return from a procuratorate to the police,
+    art. 175) — the directions in which the process definition sends that kind."""
+    from workflows.definition import TRANSFER_DIRECTIONS
+
+    sender, receiver = ctx.inputs.get("from_agency"), getattr(ctx.user, "agency", None)
+    kind = ctx.inputs.get("kind")
+    if sender is None or receiver is None:
+        return None  # paper_from_own_region says why
+    if (sender.kind, receiver.kind) not in TRANSFER_DIRECTIONS.get(kind, ()):
+        return _("“%(sender)s”不会向“%(receiver)s”移送此类材料。") % {
+            "sender": sender.get_kind_display(), "receiver": receiver.get_kind_display()}
     return None
 
 

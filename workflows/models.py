@@ -18,6 +18,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from casehub.metrics.tracking import RolledUp
+
 
 class TransferKind(models.TextChoices):
     ARREST_REQUEST = "arrest_request", _("提请批准逮捕")
@@ -50,7 +52,7 @@ class VerificationStatus(models.TextChoices):
     FAILED = "failed", _("校验失败")
 
 
-class Transfer(models.Model):
+class Transfer(RolledUp):  # counted by the dashboard: save()/delete() keep the rollups in step
     """One package from one agency to another, online (signed) or registered from paper."""
 
     case = models.ForeignKey(

@@ -50,10 +50,13 @@ ERROR_CODES: dict[str, str] = {
     "idempotency_in_progress": "409: the first request with this Idempotency-Key is still running.",
     "unsupported_media_type": "415",
     "throttled": "429: too many requests for this client; retry after `Retry-After` seconds.",
+    "side_effect_failed": "503: the object store, the signer or the message broker is down; nothing changed — "
+                          "retry after `Retry-After`.",
     "not_stalled": "409: the task is still moving (or finished); only stalled work can be retried.",
     "storage_unavailable": "503: the document store cannot be reached; nothing changed, retry after `Retry-After`.",
     "database_unavailable": "503: the database connection was lost; nothing changed, retry after `Retry-After`.",
-    "internal_error": "500: a fault on our side (logged); the answer is still this JSON shape.",
+    "internal_error": "500: a bug (logged under `incident`, given in the body); nothing changed and retrying "
+                      "will not help.",
     "object_corrupt": "503: the stored file no longer matches its SHA-256; nothing of it is sent (restore from backup).",
 }
 
@@ -76,6 +79,18 @@ class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = _("对象已被他人修改，请刷新后重试。")
     default_code = "conflict"
+
+
+class InternalError(exceptions.APIException):
+    """A bug, answered as 500 with the incident id under which the traceback was logged."""
+
+    status_code = status.HTTP_500_INTERNAL_SERVER_ERROR
+    default_detail = _("系统内部错误，已记录，请联系系统管理员。")
+    default_code = "internal_error"
+
+    def __init__(self, detail: Any = None, *, incident: str) -> None:
+        super().__init__(detail)
+        self.incident = incident
 
 
 def _flatten(detail: Any, prefix: str = "") -> list[dict[str, str]]:
@@ -140,7 +155,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = DatabaseDown()
 
     if not isinstance(exc, exceptions.APIException):
-        return None  # a bug: let Django log it and answer 500
+        return None  # a bug outside the engine: Django logs it and answers the JSON 500 (server_error)
 
     headers: dict[str, str] = {}
     if getattr(exc, "auth_header", None):
@@ -159,6 +174,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             body = error_body(str(code), errors[0]["message"] if errors else str(exc.default_detail), errors)
         else:
             body = error_body(str(getattr(detail, "code", None) or exc.default_code), str(detail))
+    if getattr(exc, "incident", ""):
+        body["incident"] = exc.incident
     set_rollback()
     return Response(body, status=exc.status_code, headers=headers)
 

@@ -39,7 +39,7 @@ from casehub.agencies.models import AgencyKind
 from casehub.agencies.permissions import has_capability
 from casehub.api import tasks
 from casehub.api.base import accepted, require_any
-from casehub.api.errors import Conflict
+from casehub.api.errors import Conflict, InternalError
 from casehub.api.idempotency import idempotent
 from casehub.api.models import ApiTask
 from casehub.api.serializers import ID_MAX, AgencyRefSerializer, CaseSerializer, TaskSerializer
@@ -221,10 +221,11 @@ def _fire(request: Request, case_pk: Any, spec: d.TransitionSpec, serializer_cla
 
 
 class SideEffectFailed(exceptions.APIException):
-    """Signing or storing what the transition produces failed; nothing changed — retry later."""
+    """The store, the signer or the broker is down; nothing changed — retry later (Retry-After)."""
 
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_code = "side_effect_failed"
+    wait = 30  # seconds, sent as Retry-After
 
 
 @contextmanager
@@ -242,6 +243,8 @@ def transition_errors() -> Iterator[None]:
         raise GuardFailed(exc.reasons) from exc
     except engine.SideEffectFailed as exc:
         raise SideEffectFailed(exc.message) from exc
+    except engine.TransitionCrashed as exc:
+        raise InternalError(exc.message, incident=exc.incident) from exc
 
 
 class GuardFailed(exceptions.APIException):
@@ -546,7 +549,7 @@ class TransferViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     @idempotent
     def paper(self, request: Request) -> Response:
         from casehub.agencies.models import Agency
-        from casehub.transfers.services import register_paper_transfer
+        from workflows.engine import register_paper_transfer
 
         require_any(request.user, p.REGISTER_PAPER_TRANSFER, message=_("您的角色不能登记纸质移送。"))
         serializer = PaperTransferSerializer(data=request.data)

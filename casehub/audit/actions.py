@@ -87,6 +87,7 @@ class AuditAction(StrEnum):
     WORKFLOW_APPROVAL_REJECTED = "workflow.approval_rejected"
     WORKFLOW_APPROVAL_CANCELLED = "workflow.approval_cancelled"
     WORKFLOW_FAILED = "workflow.failed"
+    WORKFLOW_PERSON_DECISION = "workflow.person_decision"
     # custody
     CUSTODY_REGISTERED = "custody.registered"
     CUSTODY_CERTIFICATES_ISSUED = "custody.certificates_issued"

@@ -1,11 +1,19 @@
 """Writing the audit trail. Every service function calls :func:`record_event` inside its own
-transaction, so an action and its audit row commit or roll back together."""
+transaction, so an action and its audit row commit or roll back together.
+
+Appending locks the chain's single head row until the transaction commits, so every audited action
+of the platform (a page view, a download) waits for it. A long transaction — a transition that
+assembles, signs and stores — therefore collects its events with :func:`deferred` and appends them
+all, in one batch, at its very end: the head is locked only for those inserts and the commit.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -91,6 +99,27 @@ def _append(
     return event
 
 
+_DEFERRED: ContextVar[list[tuple[AuditEvent, models.Model | None]] | None] = ContextVar(
+    "casehub_audit_deferred", default=None)
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """Collect the :func:`record_event` calls of the block and append them, in order and in one batch,
+    when it ends without an exception (still inside the caller's transaction: they commit or roll
+    back with it). Each event keeps the time it was recorded at."""
+    buffer: list[tuple[AuditEvent, models.Model | None]] = []
+    token = _DEFERRED.set(buffer)
+    try:
+        yield
+    except BaseException:
+        _DEFERRED.reset(token)
+        raise
+    _DEFERRED.reset(token)
+    if buffer:
+        _chain(buffer)
+
+
 def record_event(
     action: str,
     *,
@@ -99,13 +128,14 @@ def record_event(
     obj: models.Model | None = None,
     case: Any = None,
     details: dict[str, Any] | None = None,
-) -> AuditEvent:
+) -> AuditEvent | None:
     """Append one event to the chain, in the caller's transaction (or a new one).
 
     ``actor`` is a user (or None for the platform itself); ``agency`` defaults to the actor's
     agency; ``case`` is a Case or its id. The head row is locked, so concurrent writers append
     one after another and the sequence has no gaps — except over rows the platform did not write,
-    which are stepped over and named in an ``audit.foreign_rows`` event.
+    which are stepped over and named in an ``audit.foreign_rows`` event. Inside :func:`deferred`
+    the event is appended when the block ends (and None is returned).
     """
     if not is_declared(action):
         # A programming error (casehub/audit/actions.py): fail loudly wherever tests run; in
@@ -113,7 +143,28 @@ def record_event(
         if not getattr(settings, "PRODUCTION", False):
             raise UndeclaredAuditAction(action)
         logger.error("audit trail: undeclared action %r recorded", action)
-    action = str(action)
+    if agency is None and actor is not None:
+        agency = getattr(actor, "agency", None)
+    case_id = getattr(case, "pk", case)
+    if case_id is None and obj is not None and obj.__class__.__name__ == "Case":
+        case_id = obj.pk
+    # Everything but the event's place in the chain is settled now, before the head is locked.
+    event = AuditEvent(
+        occurred_at=datetime.now(UTC), actor_id=getattr(actor, "pk", None),
+        actor_label=actor.get_username() if actor is not None else "system", agency_id=getattr(agency, "pk", agency),
+        action=str(action), object_type=obj._meta.label_lower if obj is not None else "",
+        object_id=str(obj.pk) if obj is not None else "", case_id=case_id, details=_jsonable(details),
+    )
+    buffer = _DEFERRED.get()
+    if buffer is not None:
+        buffer.append((event, obj))
+        return None
+    return _chain([(event, obj)])[-1]
+
+
+def _chain(items: list[tuple[AuditEvent, models.Model | None]]) -> list[AuditEvent]:
+    """Lock the head, give the events their sequence and hashes, insert them, move the head, run the
+    projections: the only part of appending that holds the lock."""
     with transaction.atomic():
         head = AuditHead.objects.select_for_update().filter(pk=1).first()
         if head is None:
@@ -126,15 +177,30 @@ def record_event(
             warning = _append(sequence=sequence, previous_hash=previous, action=FOREIGN_ROWS_ACTION, actor=None,
                               agency=None, obj=None, case_id=None, details={"sequences": skipped[:100]})
             sequence, previous = _first_free_sequence(warning.sequence), warning.hash
-        if agency is None and actor is not None:
-            agency = getattr(actor, "agency", None)
-        case_id = getattr(case, "pk", case)
-        if case_id is None and obj is not None and obj.__class__.__name__ == "Case":
-            case_id = obj.pk
-        event = _append(sequence=sequence, previous_hash=previous, action=action, actor=actor, agency=agency,
-                        obj=obj, case_id=case_id, details=_jsonable(details))
-        AuditHead.objects.filter(pk=1).update(sequence=event.sequence, hash=event.hash)
-        for projection in _PROJECTIONS:
-            projection(event, obj)
-        schedule_if_due(event.sequence)
-        return event
+        events = []
+        for event, _obj in items:
+            event.sequence, event.previous_hash = sequence, previous
+            event.hash = previous = event_hash(
+                sequence=event.sequence, occurred_at=event.occurred_at, actor_id=event.actor_id,
+                actor_label=event.actor_label, agency_id=event.agency_id, action=event.action,
+                object_type=event.object_type, object_id=event.object_id, case_id=event.case_id,
+                details=event.details, previous_hash=event.previous_hash,
+            )
+            events.append(event)
+            if len(events) < len(items):
+                sequence = _first_free_sequence(sequence) if _taken_after(sequence) else sequence + 1
+        if len(events) == 1:
+            events[0].save(force_insert=True)
+        else:
+            AuditEvent.objects.bulk_create(events)
+        AuditHead.objects.filter(pk=1).update(sequence=events[-1].sequence, hash=events[-1].hash)
+        for event, obj in items:
+            for projection in _PROJECTIONS:
+                projection(event, obj)
+            schedule_if_due(event.sequence)
+    return events
+
+
+def _taken_after(sequence: int) -> bool:
+    # Rows inserted behind the application's back are rare; one indexed probe per batch event.
+    return AuditEvent.objects.filter(sequence=sequence + 1).exists()

@@ -57,6 +57,8 @@ class PersonForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         status = data.get("custody_status")
+        if status == CustodyStatus.ARRESTED:
+            self.add_error("custody_status", _("逮捕须经人民检察院批准（刑事诉讼法第八十条、第八十七条），由“批准逮捕”流程记录，不能在登记人员时填写。"))
         if status in (CustodyStatus.DETAINED, CustodyStatus.ARRESTED):
             if not data.get("detention_centre"):
                 self.add_error("detention_centre", _("被羁押人员须填写羁押场所。"))

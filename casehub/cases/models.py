@@ -7,6 +7,8 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
+from casehub.cases.state import EngineOwnedQuerySet, protect
+
 
 class Offence(models.Model):
     """A charge 罪名 as reference data, valid between two dates (法释〔2024〕3号 lists 483)."""
@@ -57,6 +59,8 @@ class Case(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     # Bumped by every transition; lets a form detect that the case changed under it.
     version = models.PositiveIntegerField(default=0)
+
+    objects = EngineOwnedQuerySet.as_manager()
 
     class Meta:
         ordering = ["-updated_at", "-id"]
@@ -184,6 +188,8 @@ class Person(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = EngineOwnedQuerySet.as_manager()
+
     class Meta:
         ordering = ["id"]
         verbose_name = _("涉案人员")
@@ -202,3 +208,9 @@ class Person(models.Model):
         from casehub.cases.identity import mask_id_number
 
         return mask_id_number(self.id_number)
+
+
+# Only the workflow engine changes these (casehub.cases.state): a case's stage and holder, and a
+# person's custody status — a measure the law gives to a deciding authority.
+protect(Case, "stage", "holder_agency")
+protect(Person, "custody_status")

@@ -36,6 +36,11 @@ def register_case(
     agency = acting_user.agency
     if agency is None or agency.kind != AgencyKind.POLICE or not has_capability(acting_user, REGISTER_CASE):
         raise PermissionDenied(_("只有公安机关的侦查员可以立案登记。"))
+    from casehub.cases.persons import check_initial_custody
+
+    persons = list(persons)
+    for person in persons:
+        check_initial_custody(person)
     with transaction.atomic(durable=True):
         case = Case.objects.create(
             title=title, summary=summary, occurred_on=occurred_on, occurred_place=occurred_place,

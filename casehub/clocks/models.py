@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from casehub.clocks.kinds import ClockKind
+from casehub.metrics.tracking import RolledUp
 
 
 class Holiday(models.Model):
@@ -75,7 +76,7 @@ class ClockStatus(models.TextChoices):
 ACTIVE_STATUSES = (ClockStatus.RUNNING, ClockStatus.PAUSED, ClockStatus.OVERDUE)
 
 
-class Clock(models.Model):
+class Clock(RolledUp):  # counted by the dashboard: save()/delete() keep the rollups in step
     """One statutory period running for an agency on a case (or on one person of it).
 
     The due date is always derived from ``started_at``, the period (base + extensions) and the

@@ -96,9 +96,13 @@ def stop_clocks(
         if not clocks:
             return []
         stopped_at = _aware(at)
-        for clock in clocks:
-            clock.status, clock.stopped_at = ClockStatus.STOPPED, stopped_at
-        Clock.objects.bulk_update(clocks, ["status", "stopped_at"])
+        from casehub.metrics import rollup
+
+        # One UPDATE for all of them; the met/late rollups follow explicitly, in this transaction.
+        with rollup.bulk_change(Clock, [c.pk for c in clocks]):
+            for clock in clocks:
+                clock.status, clock.stopped_at = ClockStatus.STOPPED, stopped_at
+            Clock.objects.bulk_update(clocks, ["status", "stopped_at"])
         record_event(
             "clock.stopped", actor=acting_user, agency=clocks[0].agency, case=case,
             details={"clocks": [c.pk for c in clocks], "kinds": [c.kind for c in clocks],

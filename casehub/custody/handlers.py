@@ -1,21 +1,26 @@
-"""Custody follows the case: the receiver of ``workflows.signals.case_transitioned``.
+"""Custody follows the case: the custody participant that transitions declare (``TransitionSpec.custody``).
 
-Runs inside the transition's transaction, so certificates, take-overs and notices commit or roll
-back with the transition. Raising refuses the transition (only done to block an acceptance while
-a detained person has no custody record).
+The engine calls :func:`run` explicitly inside the transition's transaction, after the case row
+and the transition log are written (so ``case.stage`` and ``case.holder_agency`` are the new ones)
+and before the audit event. Nothing here is a signal receiver; a custody step that cannot be done
+raises :class:`~workflows.engine.GuardFailed` and the whole transition rolls back — but the
+foreseeable refusal (a detained person without a custody record) is the guard ``custody_ready``,
+which :func:`workflows.engine.available_transitions` evaluates, so an "accept" that would fail is
+never offered.
 
-| handover | with a custody-moving package (review transfer, supplementary return, indictment) |
+| step | what it does (only for packages of a custody-moving kind: review transfer, supplementary return, indictment) |
 | --- | --- |
-| send    | one signed certificate per detained person, from the sender to the addressee |
-| deliver | certificates issued and taken over at once (the recipient holds the case at once) |
-| accept  | the receiver takes custody over: its period, countersigned receipt |
-| reject / withdraw | pending certificates are cancelled; custody stays with the sender |
-
-After every transition, arrests, releases and changed periods become change notices.
+| ``issue_certificates`` | one signed certificate per detained person, from the sender to the addressee |
+| ``take_over_at_once`` | the recipient takes custody over at once (a delivered package: nobody "accepts") |
+| ``take_over`` | the receiver takes custody over: its period, countersigned receipt |
+| ``cancel_certificates`` | a rejected or withdrawn package's pending certificates are cancelled |
+| ``notices`` | arrests, releases and changed periods become signed change notices (any transition) |
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -23,45 +28,82 @@ from django.utils import timezone
 
 from casehub.custody import services
 
+ISSUE_CERTIFICATES = "issue_certificates"
+TAKE_OVER_AT_ONCE = "take_over_at_once"
+TAKE_OVER = "take_over"
+CANCEL_CERTIFICATES = "cancel_certificates"
+NOTICES = "notices"
 
-def _stage_label(transfer: Any, target: str) -> str:
-    return services.CUSTODY_TRANSFER_KINDS.get(getattr(transfer, "kind", ""), target)
+@dataclass
+class CustodyStep:
+    case: Any
+    transition: Any  # the TransitionSpec (name, label, custody)
+    target: str
+    to_agency: Any  # holder after the transition
+    acting_user: Any
+    transfer: Any  # the package of the transition, or None
+    at: Any
+
+    @property
+    def moves_custody(self) -> bool:
+        return self.transfer is not None and self.transfer.kind in services.CUSTODY_TRANSFER_KINDS
 
 
-def on_case_transitioned(sender: Any, *, case: Any, transition: Any, source: str, target: str, from_agency: Any,
-                         to_agency: Any, acting_user: Any = None, transfer: Any = None, log: Any = None,
-                         **kwargs: Any) -> None:
+STEPS: dict[str, Callable[[CustodyStep], None]] = {}
+
+
+def step(name: str) -> Callable[[Callable[[CustodyStep], None]], Callable[[CustodyStep], None]]:
+    def register(fn: Callable[[CustodyStep], None]) -> Callable[[CustodyStep], None]:
+        STEPS[name] = fn
+        return fn
+
+    return register
+
+
+@step(ISSUE_CERTIFICATES)
+def _issue(s: CustodyStep) -> None:
+    if s.moves_custody:
+        services.issue_certificates(
+            s.case, from_agency=s.transfer.from_agency, to_agency=s.transfer.to_agency, reason=str(s.transition.label),
+            to_stage=services.CUSTODY_TRANSFER_KINDS.get(s.transfer.kind, s.target), transition=s.transition.name,
+            transfer=s.transfer, acting_user=s.acting_user, at=s.at,
+        )
+
+
+@step(TAKE_OVER_AT_ONCE)
+def _take_over_at_once(s: CustodyStep) -> None:
+    if s.moves_custody:
+        services.take_over(s.case, agency=s.transfer.to_agency, transfer=s.transfer, acting_user=s.acting_user,
+                           at=s.at, require_ready=False)
+
+
+@step(TAKE_OVER)
+def _take_over(s: CustodyStep) -> None:
+    if s.moves_custody:
+        services.take_over(s.case, agency=s.to_agency, transfer=s.transfer, acting_user=s.acting_user, at=s.at)
+
+
+@step(CANCEL_CERTIFICATES)
+def _cancel(s: CustodyStep) -> None:
+    if s.transfer is not None:
+        services.cancel_certificates(s.transfer, reason=str(s.transition.label), acting_user=s.acting_user, at=s.at)
+
+
+@step(NOTICES)
+def _notices(s: CustodyStep) -> None:
+    deciding = getattr(s.acting_user, "agency", None) or s.to_agency
+    services.sync_with_case(s.case, agency=deciding, acting_user=s.acting_user, at=s.at)
+
+
+def run(transition: Any, *, case: Any, target: str, to_agency: Any, acting_user: Any = None, transfer: Any = None,
+        at: Any = None) -> None:
+    """Run the custody steps ``transition.custody`` declares, in the caller's transaction."""
+    s = CustodyStep(case=case, transition=transition, target=target, to_agency=to_agency, acting_user=acting_user,
+                    transfer=transfer, at=at or timezone.now())
     try:
-        _apply(case=case, transition=transition, target=target, to_agency=to_agency, acting_user=acting_user,
-               transfer=transfer, at=getattr(log, "occurred_at", None) or timezone.now())
+        for name in getattr(transition, "custody", ()):
+            STEPS[name](s)
     except ValidationError as exc:
-        # A refused custody step refuses the transition, with the engine's clear guard message.
         from workflows.engine import GuardFailed
 
         raise GuardFailed(exc.messages) from exc
-
-
-def _apply(*, case: Any, transition: Any, target: str, to_agency: Any, acting_user: Any, transfer: Any,
-           at: Any) -> None:
-    handover = getattr(transition, "handover", "")
-    moves_custody = transfer is not None and transfer.kind in services.CUSTODY_TRANSFER_KINDS
-    if moves_custody and handover in ("send", "deliver"):
-        services.issue_certificates(
-            case, from_agency=transfer.from_agency, to_agency=transfer.to_agency, reason=str(transition.label),
-            to_stage=_stage_label(transfer, target), transition=transition.name, transfer=transfer,
-            acting_user=acting_user, at=at,
-        )
-        if handover == "deliver":
-            # The recipient holds the case at once (e.g. return for supplementary investigation):
-            # nobody "accepts", so the readiness check that guards acceptance does not apply.
-            services.take_over(case, agency=transfer.to_agency, transfer=transfer, acting_user=acting_user, at=at,
-                               require_ready=False)
-    elif moves_custody and handover == "accept":
-        reasons = services.check_ready_for_acceptance(case)
-        if reasons:
-            raise ValidationError(reasons)
-        services.take_over(case, agency=to_agency, transfer=transfer, acting_user=acting_user, at=at)
-    elif transfer is not None and handover in ("reject", "withdraw"):
-        services.cancel_certificates(transfer, reason=str(transition.label), acting_user=acting_user, at=at)
-    deciding = getattr(acting_user, "agency", None) or to_agency
-    services.sync_with_case(case, agency=deciding, acting_user=acting_user, at=at)

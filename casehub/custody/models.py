@@ -17,6 +17,9 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from casehub.cases.state import EngineOwnedQuerySet, protect
+from casehub.metrics.tracking import RolledUp
+
 
 class Measure(models.TextChoices):
     DETENTION = "detained", _("刑事拘留")
@@ -62,6 +65,8 @@ class CustodyRecord(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = EngineOwnedQuerySet.as_manager()
+
     class Meta:
         ordering = ["period_end", "id"]
         verbose_name = _("羁押记录")
@@ -86,7 +91,7 @@ class CustodyRecord(models.Model):
         return str(spec.label) if spec else self.stage
 
 
-class CustodyCertificate(models.Model):
+class CustodyCertificate(RolledUp):  # counted by the dashboard: save()/delete() keep the rollups in step
     """换押证. ``from_agency`` hands custody of ``person`` to ``to_agency`` with the case."""
 
     number = models.CharField(_("编号"), max_length=80, unique=True)
@@ -208,3 +213,7 @@ class CustodyEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.at:%Y-%m-%d %H:%M}"
+
+
+# A custody measure changes only by a decision the engine records (arrest, bail, release).
+protect(CustodyRecord, "measure")

@@ -163,6 +163,9 @@ def register_custody(
     """
     if measure not in Measure.values:
         raise ValidationError(_("强制措施无效。"))
+    if measure != Measure.DETENTION:
+        # Arrest is the procuratorate's decision (arts. 80, 87), recorded by the approve_arrest transition.
+        raise ValidationError(_("逮捕须经人民检察院批准（刑事诉讼法第八十条、第八十七条），由“批准逮捕”流程记录，不能直接登记。"))
     _check_centre(detention_centre)
     with transaction.atomic():
         case = Case.objects.select_for_update().get(pk=person.case_id)
@@ -175,8 +178,9 @@ def register_custody(
             raise ValidationError(_("%(name)s已有羁押记录。") % {"name": person.name})
         if since > timezone.now():
             raise ValidationError(_("羁押起始时间不能晚于现在。"))
-        person.custody_status, person.custody_since, person.detention_centre = measure, since, detention_centre
-        person.save(update_fields=["custody_status", "custody_since", "detention_centre"])
+        from workflows.engine import record_own_detention
+
+        record_own_detention(person, centre=detention_centre, since=since)
         if agency.kind == AgencyKind.POLICE:
             from casehub.clocks.services import open_clock
 
@@ -428,16 +432,14 @@ def issue_notice(
 
 def issue_notice_by_user(record: CustodyRecord, *, kind: str, reason: str, acting_user: Any,
                          new_end: date | None = None) -> CustodyNotice:
-    """An officer of the responsible agency issues a notice from the custody page."""
-    agency = getattr(acting_user, "agency", None)
-    if agency is None or agency.pk != record.responsible_agency_id or not has_capability(acting_user, MANAGE_CUSTODY):
-        raise PermissionDenied(_("只有羁押权属机关可以发出羁押期限变更通知。"))
-    notice = issue_notice(record, kind=kind, reason=reason, agency=agency, acting_user=acting_user, new_end=new_end)
-    if kind in (NoticeKind.BAIL, NoticeKind.RELEASE, NoticeKind.ARREST):
-        status = {NoticeKind.BAIL: CustodyStatus.BAIL, NoticeKind.RELEASE: CustodyStatus.RELEASED,
-                  NoticeKind.ARREST: CustodyStatus.ARRESTED}[kind]
-        Person.objects.filter(pk=record.person_id).update(custody_status=status)
-    return notice
+    """An officer of the responsible agency records a custody decision from the custody page.
+
+    The decision goes through the engine (:func:`workflows.engine.decide_custody`), which changes the
+    person's status and issues this notice in one transaction; an arrest cannot be recorded here.
+    """
+    from workflows.engine import decide_custody
+
+    return decide_custody(record, kind=kind, reason=reason, acting_user=acting_user, new_end=new_end)
 
 
 def sync_with_case(case: Case, *, agency: Agency, acting_user: Any = None, at: datetime | None = None) -> list[CustodyNotice]:

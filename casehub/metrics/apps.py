@@ -3,21 +3,13 @@ from django.utils.translation import gettext_lazy as _
 
 
 class MetricsConfig(AppConfig):
+    # No signal receivers: the rolled-up models keep their rollups in step from their own
+    # save()/delete() (casehub.metrics.tracking), and the engine records stage stays explicitly.
     name = "casehub.metrics"
     label = "metrics"
     verbose_name = _("考核统计")
 
     def ready(self) -> None:
-        from django.db.models.signals import post_save
-
-        from casehub.metrics.handlers import on_transition_logged
-
-        post_save.connect(on_transition_logged, sender="workflows.TransitionLog", dispatch_uid="metrics.stage_stay")
-
-        from casehub.metrics import rollup
-
-        rollup.connect()
-
         from casehub.metrics.inbox import headline_figures
         from casehub.web.inboxes import register
 

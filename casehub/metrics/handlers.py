@@ -1,4 +1,5 @@
-"""Keeping :class:`~casehub.metrics.models.StageStay` in step with the transition log."""
+"""Keeping :class:`~casehub.metrics.models.StageStay` in step with the transition log (the
+engine calls :func:`record`)."""
 
 from __future__ import annotations
 
@@ -9,15 +10,13 @@ from casehub.metrics.models import StageStay
 FINAL_STAGES = frozenset({"closed"})
 
 
-def on_transition_logged(sender: Any, instance: Any, created: bool, raw: bool = False, **kwargs: Any) -> None:
+def record(log: Any) -> None:
     """Close the case's open stay and open the next one, in the transition's transaction.
 
-    A transition that keeps the stage (an extension of the review period) does not end the stay.
-    Registration opens the first stay; a final stage opens none.
+    Called explicitly by :mod:`workflows.engine` for every transition log row it writes (no
+    ``post_save`` receiver). A transition that keeps the stage (an extension of the review period)
+    does not end the stay. Registration opens the first stay; a final stage opens none.
     """
-    if not created or raw:
-        return
-    log = instance
     if log.source and log.source == log.target:
         return
     open_stay = StageStay.objects.select_for_update().filter(case_id=log.case_id, left_at__isnull=True).first()

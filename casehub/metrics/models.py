@@ -13,8 +13,10 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from casehub.metrics.tracking import RolledUp
 
-class StageStay(models.Model):
+
+class StageStay(RolledUp):  # counted by the dashboard: save()/delete() keep the rollups in step
     case = models.ForeignKey("cases.Case", on_delete=models.PROTECT, related_name="+")
     stage = models.CharField(_("诉讼阶段"), max_length=40)
     agency = models.ForeignKey("agencies.Agency", verbose_name=_("承办机关"), on_delete=models.PROTECT,

@@ -5,17 +5,21 @@ contributes to a few rollup keys (a pure function of the row, :func:`row_contrib
 counted thing (a case in a direction, a person, a hand-over) contributes its chain of occurrence
 days to :class:`~casehub.metrics.models.FirstSeenDay` (:func:`entity_contributions`).
 
-Incrementally (signals, in the saving transaction): ``pre_save``/``pre_delete`` compute the
-contributions of the row and of the things it belongs to as they are in the database *before* the
-change (locking the thing's anchor row first, so two writers of one case or person take turns);
-``post_save``/``post_delete`` compute them *after*; the difference is added to the rollups with
+Incrementally, in the saving transaction, with no signal receivers: the rolled-up models
+(:class:`RolledUp`: transfers, custody certificates, clocks, stage stays) call :func:`before` and
+:func:`after` from their own ``save()``/``delete()``. :func:`before` computes the contributions of
+the row and of the things it belongs to as they are in the database *before* the change (locking
+the thing's anchor row first, so two writers of one case or person take turns); :func:`after`
+computes them *after*; the difference is added to the rollups with
 ``INSERT … ON CONFLICT … DO UPDATE SET n = n + excluded.n``. So the rollups commit or roll back
-with the change. ``clocks.services.stop_clocks`` uses ``bulk_update`` (no signals): it records a
-``clock.stopped`` audit event naming the clocks in the same transaction, and that event's
-``post_save`` adds the stopped clocks (an active clock contributes nothing).
+with the change.
 
-Bulk paths (``bench/metrics.py``'s COPY generator, data loads) send no signals: run
-``manage.py rebuild_metrics`` afterwards. :func:`rebuild` computes the same contributions from the
+A write that bypasses ``save()`` cannot desynchronise the dashboard by accident: a queryset
+``update()``/``bulk_update()`` naming a field that feeds a rollup, a queryset ``delete()`` and
+``bulk_create()`` raise :class:`RollupBypassed` — unless they run inside :func:`bulk_change`, which
+takes the same before/after difference for the rows it names (``clocks.services.stop_clocks``
+stops clocks that way), or inside :func:`bulk_load` for data loads that run ``manage.py
+rebuild_metrics`` afterwards (``bench/metrics.py`` writes with COPY, which Django never sees). :func:`rebuild` computes the same contributions from the
 base tables and replaces the rollups; :func:`snapshot` lets a test (or ``rebuild_metrics --check``)
 compare the two.
 """
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
 
@@ -31,6 +36,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from casehub.metrics import models as m
+from casehub.metrics import tracking
 
 NO_PREVIOUS = date(1, 1, 1)
 STAY_BUCKET_SECONDS = 3600  # stage durations in whole hours
@@ -206,7 +212,7 @@ def _lock(model_label: str, pk: int) -> None:
     list(apps.get_model(model_label).objects.select_for_update().filter(pk=pk).values_list("pk"))
 
 
-# --- incremental maintenance (signals) --------------------------------------------------------------------
+# --- incremental maintenance (called by the rolled-up models' save()/delete()) --------------------------------------------------------------------
 
 def _entities(sender_label: str, row: dict[str, Any] | None) -> set[tuple[str, int]]:
     if row is None:
@@ -279,47 +285,37 @@ def _after(sender: type, instance: Any, deleted: bool) -> None:
     apply(out)
 
 
-def on_pre_save(sender: type, instance: Any, raw: bool = False, **kwargs: Any) -> None:
-    if not raw:
-        _before(sender, instance)
+def before(model: type, instance: Any) -> None:
+    """Take the row's (and its things') contributions as the database has them now."""
+    _before(model, instance)
 
 
-def on_post_save(sender: type, instance: Any, created: bool, raw: bool = False, **kwargs: Any) -> None:
-    if not raw:
-        _after(sender, instance, deleted=False)
+def after(model: type, instance: Any, *, deleted: bool = False) -> None:
+    """Add the difference between now and :func:`before` to the rollups."""
+    _after(model, instance, deleted=deleted)
 
 
-def on_pre_delete(sender: type, instance: Any, **kwargs: Any) -> None:
-    _before(sender, instance)
+def rolled_fields(model: type) -> set[str]:
+    """Fields whose value feeds a rollup (or links a row to the thing it is counted for)."""
+    fields, _fn = _ROWS[model._meta.label_lower]
+    return {f for f in fields if f != "id"} | {"case_id", "person_id", "transfer_id"}
 
 
-def on_post_delete(sender: type, instance: Any, **kwargs: Any) -> None:
-    _after(sender, instance, deleted=True)
-
-
-def on_audit_event(sender: type, instance: Any, created: bool, raw: bool = False, **kwargs: Any) -> None:
-    """``stop_clocks`` stops clocks with ``bulk_update`` and names them in a ``clock.stopped`` event."""
-    if not created or raw or instance.action != "clock.stopped":
-        return
-    from casehub.clocks.models import Clock
-
-    ids = (instance.details or {}).get("clocks") or []
-    out: Deltas = {}
-    for row in Clock.objects.filter(pk__in=ids).values(*CLOCK_FIELDS):
-        clock_rows(row, out, 1)
-    apply(out)
-
-
-def connect() -> None:
-    from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
-
-    for label in ("workflows.Transfer", "custody.CustodyCertificate", "clocks.Clock", "metrics.StageStay"):
-        uid = f"metrics.rollup.{label}"
-        pre_save.connect(on_pre_save, sender=label, dispatch_uid=uid + ".pre_save")
-        post_save.connect(on_post_save, sender=label, dispatch_uid=uid + ".post_save")
-        pre_delete.connect(on_pre_delete, sender=label, dispatch_uid=uid + ".pre_delete")
-        post_delete.connect(on_post_delete, sender=label, dispatch_uid=uid + ".post_delete")
-    post_save.connect(on_audit_event, sender="audit.AuditEvent", dispatch_uid="metrics.rollup.clock_stopped")
+@contextmanager
+def bulk_change(model: type, pks: Iterable[int]) -> Iterator[None]:
+    """Bulk writes to the rows ``pks`` of ``model``, with their rollups kept in step (in the caller's
+    transaction): contributions before, the writes, contributions after."""
+    pks = sorted(set(pks))
+    instances = list(model._default_manager.filter(pk__in=pks))
+    for instance in instances:
+        _before(model, instance)
+    token = tracking.BULK.set(True)
+    try:
+        yield
+    finally:
+        tracking.BULK.reset(token)
+    for instance in instances:
+        _after(model, instance, deleted=not model._default_manager.filter(pk=instance.pk).exists())
 
 
 def _adapt(value: Any) -> Any:

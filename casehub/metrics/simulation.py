@@ -361,7 +361,7 @@ class Simulation:
             self.ledger.custody.append(LedgerCustody(i, person, from_kind, to_kind, self.clock.now))
 
     def _paper(self, i: int, kind: str, sender: Agency, receiver_user: str, title: str, rng: random.Random) -> None:
-        from casehub.transfers.services import register_paper_transfer
+        from workflows.engine import register_paper_transfer
 
         complete = rng.random() < 0.7
         received_on = timezone.localtime(self.clock.now).date()

@@ -74,6 +74,8 @@ class PaperTransferForm(forms.Form):
 
     def __init__(self, agency: Agency, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # Only agencies of the receiver's region can have handed it a case (the engine's guard
+        # paper_from_own_region refuses the others anyway).
         self.fields["from_agency"].queryset = Agency.objects.exclude(pk=agency.pk).exclude(
-            kind__in=["detention", "committee"]).order_by("kind", "code")
+            kind__in=["detention", "committee"]).filter(region=agency.region).exclude(region="").order_by("kind", "code")
         self.fields["received_on"].initial = timezone.localdate()

@@ -297,7 +297,7 @@ def register_paper(request: HttpRequest) -> HttpResponse:
     form = PaperTransferForm(user.agency, request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            transfer = services.register_paper_transfer(acting_user=user, **form.cleaned_data)
+            transfer = engine.register_paper_transfer(acting_user=user, **form.cleaned_data)
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
                 for error in errors:

@@ -12,10 +12,10 @@ from django.utils import timezone
 from casehub.audit.models import AuditEvent
 from casehub.cases import access
 from casehub.cases.models import CustodyStatus, PersonRole
+from casehub.cases.state import engine_writes
 from casehub.clocks.counting import due_date
 from casehub.clocks.models import Clock, ClockStatus
-from casehub.custody import services
-from casehub.custody.handlers import on_case_transitioned
+from casehub.custody import handlers, services
 from casehub.custody.models import (
     CertificateStatus,
     Channel,
@@ -28,7 +28,6 @@ from casehub.custody.models import (
 )
 from casehub.custody.selectors import deadline_list, transfer_stats
 from casehub.objectstore.services import read_bytes
-from workflows.signals import case_transitioned
 
 pytestmark = pytest.mark.django_db
 
@@ -88,28 +87,31 @@ def test_check_ready_for_acceptance_names_each_unregistered_detainee(gang_case):
 
 
 def _held_by_procuratorate(case, district):
-    """What acceptance by the procuratorate does to the case row and permissions."""
-    case.holder_agency = district.procuratorate
-    case.stage = "prosecution_review"
-    case.save(update_fields=["holder_agency", "stage"])
+    """What acceptance by the procuratorate does to the case row and permissions (test data: only
+    the engine may write these, so the test opens the engine's write scope)."""
+    with engine_writes():
+        case.holder_agency = district.procuratorate
+        case.stage = "prosecution_review"
+        case.save(update_fields=["holder_agency", "stage"])
     access.grant(case, district.procuratorate, act=True)
     access.grant(case, district.police, act=False)
 
 
-def test_signal_with_a_delivered_custody_package_issues_and_takes_over(gang_case, district):
-    # The receiver contract exercised without the engine: a package of a custody-moving kind that
-    # is delivered (the recipient holds the case at once) issues certificates and takes over.
+def test_declared_steps_of_a_delivered_custody_package_issue_and_take_over(gang_case, district):
+    # The custody participant exercised without the engine: a package of a custody-moving kind
+    # that is delivered (the recipient holds the case at once) issues certificates and takes over.
     from workflows.models import Transfer
 
-    gang_case.holder_agency = district.procuratorate
-    gang_case.save(update_fields=["holder_agency"])
+    with engine_writes():
+        gang_case.holder_agency = district.procuratorate
+        gang_case.save(update_fields=["holder_agency"])
     transfer = Transfer.objects.create(case=gang_case, kind="supplementary_return", requires_acceptance=False,
                                        from_agency=district.police, to_agency=district.procuratorate,
                                        status="delivered", sent_by=district.investigator)
-    transition = SimpleNamespace(name="test_deliver", label="测试移送", handover="deliver")
-    case_transitioned.send(sender="workflows", case=gang_case, transition=transition, source="investigation",
-                           target="prosecution_review", from_agency=district.police,
-                           to_agency=district.procuratorate, acting_user=district.investigator, transfer=transfer)
+    transition = SimpleNamespace(name="test_deliver", label="测试移送",
+                                 custody=("issue_certificates", "take_over_at_once", "notices"))
+    handlers.run(transition, case=gang_case, target="prosecution_review", to_agency=district.procuratorate,
+                 acting_user=district.investigator, transfer=transfer)
     certs = list(CustodyCertificate.objects.filter(transfer=transfer).order_by("id"))
     assert [c.person.name for c in certs] == ["张三", "李四"]
     assert all(c.status == CertificateStatus.TAKEN_OVER and c.receipt_pdf_id for c in certs)
@@ -118,10 +120,9 @@ def test_signal_with_a_delivered_custody_package_issues_and_takes_over(gang_case
 
 def test_arrest_request_package_does_not_move_custody(gang_case, district):
     transfer = SimpleNamespace(kind="arrest_request", from_agency=district.police, to_agency=district.procuratorate)
-    on_case_transitioned("workflows", case=gang_case, transition=SimpleNamespace(name="request_arrest", label="提请批准逮捕",
-                                                                                handover="send"),
-                         source="investigation", target="arrest_requested", from_agency=district.police,
-                         to_agency=district.police, acting_user=district.investigator, transfer=transfer)
+    spec = SimpleNamespace(name="request_arrest", label="提请批准逮捕", custody=("issue_certificates", "notices"))
+    handlers.run(spec, case=gang_case, target="arrest_requested", to_agency=district.police,
+                 acting_user=district.investigator, transfer=transfer)
     assert not CustodyCertificate.objects.exists() and not CustodyNotice.objects.exists()
 
 
@@ -170,9 +171,24 @@ def test_release_ends_custody_its_clocks_and_deadline_listing(gang_case, distric
         services.issue_notice_by_user(record, kind=NoticeKind.EXTENSION, reason="x", acting_user=district.investigator)
 
 
+def test_the_police_cannot_record_an_arrest_by_notice(gang_case, district):
+    """Arrest is the procuratorate's decision (arts. 80, 87): no notice of the police records one."""
+    li = CustodyRecord.objects.get(person__name="李四")
+    with pytest.raises(ValidationError, match="逮捕须经人民检察院批准"):
+        services.issue_notice_by_user(li, kind=NoticeKind.ARREST, reason="批准逮捕", acting_user=district.investigator)
+    li.refresh_from_db()
+    assert li.measure == Measure.DETENTION and li.person.custody_status == CustodyStatus.DETAINED
+    assert not CustodyNotice.objects.filter(record=li).exists()
+
+
 def test_deadline_list_uses_the_measure_window(gang_case, district):
+    from casehub.cases.state import engine_writes
+
     zhang, li = (CustodyRecord.objects.get(person__name=n) for n in ("张三", "李四"))
-    services.issue_notice_by_user(li, kind=NoticeKind.ARREST, reason="批准逮捕", acting_user=district.investigator)
+    # Test data: 李四 as the procuratorate's approved arrest leaves him (the approval itself is
+    # test_arrest_and_views.py::test_arrest_approval_turns_detention_into_arrest_by_signed_notice).
+    with engine_writes():
+        CustodyRecord.objects.filter(pk=li.pk).update(measure=Measure.ARREST)
     li.refresh_from_db()
     assert li.measure == Measure.ARREST
     CustodyRecord.objects.filter(pk=li.pk).update(period_end=zhang.period_end)

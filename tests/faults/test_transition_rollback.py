@@ -24,7 +24,7 @@ from workflows.models import ApprovalRequest, Transfer, TransitionLog
 pytestmark = pytest.mark.django_db
 
 
-class HSMUnavailable(RuntimeError):
+class HSMUnavailable(ConnectionError):  # a signing device that does not answer: an outage
     pass
 
 

@@ -104,6 +104,10 @@ def _api_objects(sc: Scenario) -> None:
                                          role=Role.INVESTIGATOR).credential
     sc.extra["api_task"] = ApiTask.objects.create(kind="test", owner=d.investigator, params={"case": sc.case.pk})
     sc.extra["case_event"] = AuditEvent.objects.filter(case_id=sc.case.pk, action="case.registered").get()
+    from casehub.notifications.services import notify
+
+    sc.extra["notification"] = notify([d.investigator], kind="info", title="安全测试通知", url="/",
+                                      key=f"security-{sc.case.pk}")[0]
 
 
 def _integration_objects(sc: Scenario) -> None:

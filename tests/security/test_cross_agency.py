@@ -182,6 +182,9 @@ RULES: dict[str, Rule] = {
     "objectstore:sweeps": Rule(AUDITORS),
     "notifications:list": Rule(ALL),
     "notifications:read": Rule(ALL, get=False),
+    # Opening one's own notification (marks it read, then follows it); anyone else's is a 404.
+    "notifications:open": Rule(frozenset({"investigator"}), lambda sc: {"pk": sc.notification.pk},
+                               may_see_case=frozenset({"investigator"})),
     # --- API /api/v1/ ------------------------------------------------------------------------------
     "api:schema": Rule(ALL, static=True),  # generated OpenAPI document (~1 s per request)
     "api:docs": Rule(ALL),

@@ -1,4 +1,4 @@
-"""Contracts others build on: the case_transitioned signal (inside the transaction), the
+"""Contracts others build on: the case_transitioned signal (after commit, observers only), the
 definition as data (diagram and table derived from it), paper registrations."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from workflows.models import Transfer, TransferMode, TransitionLog
 from workflows.signals import case_transitioned
 
 
-def test_signal_is_sent_inside_the_transaction_with_the_documented_arguments(case, drive, district):
+def test_signal_is_sent_after_commit_with_the_documented_arguments(case, drive, district):
     seen = []
 
     def receiver(sender, **kw):
@@ -32,7 +32,6 @@ def test_signal_is_sent_inside_the_transaction_with_the_documented_arguments(cas
     finally:
         case_transitioned.disconnect(receiver)
     send, accept = seen
-    assert send["in_atomic"] and accept["in_atomic"]
     assert (send["transition"].name, send["source"], send["target"]) == (
         "transfer_for_review", "investigation", "review_requested")
     assert send["from_agency"] == send["to_agency"] == district.police  # pending: holder unchanged
@@ -42,19 +41,51 @@ def test_signal_is_sent_inside_the_transaction_with_the_documented_arguments(cas
     assert accept["transfer"] == send["transfer"]
 
 
-def test_a_failing_receiver_rolls_the_whole_transition_back(case, district, drive):
+def test_the_signal_waits_for_the_commit(case, district, django_capture_on_commit_callbacks, settings):
+    settings.CASEHUB_WORKFLOW_APPROVALS = {"request_arrest": False}
+    seen = []
+    case_transitioned.connect(lambda sender, **kw: seen.append(kw["transition"].name), weak=False,
+                              dispatch_uid="test.seen")
+    try:
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            engine.fire(case, "request_arrest", acting_user=district.investigator, inputs={"reason": "需要逮捕"})
+        assert seen == []  # nothing is sent while the transition's transaction is open
+        for callback in callbacks:
+            callback()
+    finally:
+        case_transitioned.disconnect(dispatch_uid="test.seen")
+    assert seen == ["request_arrest"]
+
+
+def test_a_failing_receiver_cannot_veto_or_undo_a_transition(case, district, drive):
     def refuse(sender, **kw):
+        raise RuntimeError("a receiver that tries to refuse")
+
+    drive.fire(case, "transfer_for_review", "investigator", facts="x", evidence="y")
+    case_transitioned.connect(refuse)
+    try:
+        with pytest.raises(RuntimeError):  # the observer's own error, after the commit
+            drive.fire(case, "accept_review_transfer", "prosecutor")
+    finally:
+        case_transitioned.disconnect(refuse)
+    case.refresh_from_db()
+    assert case.stage == d.Stage.PROSECUTION_REVIEW and case.holder_agency == district.procuratorate
+    assert TransitionLog.objects.filter(transition="accept_review_transfer").exists()
+    assert not AuditEvent.objects.filter(action="workflow.failed").exists()
+
+
+def test_a_bug_in_a_declared_participant_rolls_everything_back_with_an_incident(case, district, drive, monkeypatch):
+    from casehub.custody import handlers
+
+    def broken(step):
         raise RuntimeError("custody transfer could not be issued")
 
     drive.fire(case, "transfer_for_review", "investigator", facts="x", evidence="y")
     events = AuditEvent.objects.count()
-    case_transitioned.connect(refuse)
-    try:
-        with pytest.raises(engine.SideEffectFailed) as failed:
-            engine.fire(case, "accept_review_transfer", acting_user=district.prosecutor, inputs={})
-    finally:
-        case_transitioned.disconnect(refuse)
-    assert isinstance(failed.value.__cause__, RuntimeError)
+    monkeypatch.setitem(handlers.STEPS, "take_over", broken)
+    with pytest.raises(engine.TransitionCrashed) as failed:  # a bug, not an outage: no retry invitation
+        engine.fire(case, "accept_review_transfer", acting_user=district.prosecutor, inputs={})
+    assert isinstance(failed.value.__cause__, RuntimeError) and failed.value.incident
     case.refresh_from_db()
     assert case.stage == d.Stage.REVIEW_REQUESTED and case.holder_agency == district.police
     assert Transfer.objects.get().status == "sent" and not Transfer.objects.get().receipt_sha256
@@ -97,6 +128,8 @@ def test_docs_table_is_generated_from_the_definition():
     doc = (Path(__file__).resolve().parents[2] / "docs" / "workflow.md").read_text("utf-8")
     assert diagram.markdown_table() in doc, "run: python manage.py workflow_docs > docs/workflow.md"
     assert diagram.mermaid() in doc
+    assert diagram.participants_table() in doc, "every participant of every transition is documented"
+    assert diagram.decisions_table() in doc
 
 
 def test_paper_registration_counts_as_an_offline_transfer(district):

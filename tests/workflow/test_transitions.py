@@ -111,7 +111,11 @@ def test_refuse_arrest_releases_the_detained_suspect(case, drive, district):
 
 
 def test_arrest_request_needs_a_suspect_not_yet_arrested(case, drive, district):
-    case.persons.update(custody_status=CustodyStatus.ARRESTED)
+    # The only way a suspect becomes arrested: the procuratorate approves it through the engine.
+    drive.fire(case, "request_arrest", "investigator", reason="需要逮捕")
+    drive.fire(case, "accept_arrest_request", "prosecutor")
+    drive.fire(case, "approve_arrest", "prosecutor", reason="批准逮捕")
+    assert case.persons.get().custody_status == CustodyStatus.ARRESTED
     with pytest.raises(engine.GuardFailed, match="没有可提请批准逮捕"):
         engine.fire(case, "request_arrest", acting_user=district.investigator, inputs={"reason": "x"})
 
