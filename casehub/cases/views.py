@@ -56,10 +56,14 @@ def case_list(request: HttpRequest) -> HttpResponse:
 def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
     from workflows import engine
     from workflows.definition import BY_NAME
-    from workflows.models import TransitionLog
+    from workflows.models import ApprovalRequest, ApprovalStatus, TransitionLog
 
     p.require_capability(request.user, *CASE_READERS, message=_("您的角色无权访问此页面。"))
     case = get_visible_case(request.user, pk)
+    # What waits on this case inside the user's own agency (another agency's approvals are not ours to see).
+    pending_approval = (ApprovalRequest.objects.filter(case=case, agency_id=request.user.agency_id,
+                                                       status=ApprovalStatus.PENDING)
+                        .select_related("requested_by").first())
     record_event("case.viewed", actor=request.user, obj=case, case=case)
     transitions = [
         {"name": spec.name, "label": spec.label, "url": reverse("transfers:fire", args=[case.pk, spec.name])}
@@ -89,6 +93,8 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "transitions": transitions,
         "blocked": blocked,
         "history": history,
+        "pending_approval": pending_approval,
+        "pending_label": BY_NAME[pending_approval.transition].label if pending_approval else "",
         "dossier_url": reverse("dossier:case", args=[case.pk]) if p.has_capability(request.user, p.READ_DOSSIER) else "",
         "clocks_url": reverse("clocks:case", args=[case.pk]),
         "custody_url": reverse("custody:case", args=[case.pk])

@@ -46,3 +46,16 @@ def test_a_transition_that_sends_nothing_shows_no_package(case, district, client
     client.force_login(district.prosecutor)
     page = client.get(reverse("transfers:fire", args=[case.pk, "extend_review"])).content.decode()
     assert 'id="package-preview"' not in page
+
+
+def test_the_case_page_says_what_awaits_approval_and_the_requester_can_withdraw_it(
+        case, district, client, django_capture_on_commit_callbacks):
+    client.force_login(district.investigator)
+    assert 'id="case-pending"' not in client.get(reverse("cases:detail", args=[case.pk])).content.decode()
+    result = engine.fire(case, "request_arrest", acting_user=district.investigator, inputs={"reason": "需要逮捕"})
+    approval_url = reverse("transfers:approval", args=[result.approval.pk])
+    page = client.get(reverse("cases:detail", args=[case.pk])).content.decode()
+    notice = page[page.index('id="case-pending"'):]
+    assert "提请批准逮捕" in notice and "investigator" in notice and approval_url in notice and "查看或撤回" in notice
+    client.post(approval_url, {"action": "cancel"})
+    assert 'id="case-pending"' not in client.get(reverse("cases:detail", args=[case.pk])).content.decode()
