@@ -7,7 +7,6 @@ from datetime import date, timedelta
 
 import pytest
 from django.core.management import call_command
-from django.db import transaction
 from django.utils import timezone
 
 from casehub.custody.models import CustodyCertificate
@@ -45,16 +44,29 @@ def test_rollups_maintained_through_the_engine_equal_a_rebuild_from_scratch(run_
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_rolled_back_transfer_changes_no_rollup(district):
+class _AuditWriteFailed(Exception):
+    pass
+
+
+def test_a_rolled_back_transfer_changes_no_rollup(district, monkeypatch):
+    """The transfer row and its rollups are written, then the audit write in the same transaction
+    fails: the rollups roll back with the row."""
+    from workflows import engine
+
     before = rollup.snapshot()
-    with pytest.raises(RuntimeError), transaction.atomic():
+    inside: dict = {}
+
+    def failing_audit(*args, **kwargs):
+        inside.update(rollup.snapshot())
+        raise _AuditWriteFailed("the audit write fails after the transfer was written")
+
+    monkeypatch.setattr(engine, "record_event", failing_audit)
+    with pytest.raises(_AuditWriteFailed):
         register_paper_transfer(
             acting_user=district.prosecutor, from_agency=district.police, kind="review_transfer",
             received_on=timezone.localdate(), volumes=1, pages=10, reason="纸质", external_reference="回滚案",
             complete=True)
-        inside = rollup.snapshot()
-        assert sum(n for (n,) in inside["transfer"].values()) == sum(n for (n,) in before["transfer"].values()) + 1
-        raise RuntimeError("the action fails after the transfer was written")
+    assert sum(n for (n,) in inside["transfer"].values()) == sum(n for (n,) in before["transfer"].values()) + 1
     assert rollup.snapshot() == before
     assert not Transfer.objects.filter(external_reference="回滚案").exists()
 
