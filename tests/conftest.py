@@ -22,9 +22,27 @@ hypothesis.settings.load_profile(
 )
 
 
+def _worker_cache(caches: dict) -> dict | None:
+    """With a Redis cache (CI), each xdist worker gets a database of its own: tests clear the cache
+    (FLUSHDB) to reset throttle and rate-limit counters, which must not wipe another worker's
+    counters in the middle of its test."""
+    default = caches.get("default", {})
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if "redis" not in default.get("BACKEND", "").lower() or not worker.startswith("gw"):
+        return None
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(default["LOCATION"])
+    db = 12 + int(worker[2:])  # 12, 13, ...: clear of the databases CI and the worker tests use (1, 9)
+    return {**caches, "default": {**default, "LOCATION": urlunsplit(parts._replace(path=f"/{db}"))}}
+
+
 @pytest.fixture(autouse=True)
 def _isolated_data_dir(settings, tmp_path):
     """Each test gets its own object-store directory unless it asks for S3."""
+    per_worker = _worker_cache(settings.CACHES)
+    if per_worker is not None:
+        settings.CACHES = per_worker
     settings.CASEHUB_STORAGE_URL = (tmp_path / "objects").as_uri()
     settings.CELERY_TASK_ALWAYS_EAGER = True
     # Eager webhook deliveries run in the test's thread: a background thread would race the test's

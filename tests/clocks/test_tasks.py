@@ -55,7 +55,7 @@ def test_email_copy_when_configured(schedule_2026, case, district, settings, dja
     with django_capture_on_commit_callbacks(execute=True):
         check_clocks(date(2026, 3, 8))
     assert [m.to for m in mail.outbox] == [["sup@jc.example"]]
-    assert Notification.objects.get(recipient=supervisor).emailed_at is not None
+    assert Notification.objects.get(recipient=supervisor, kind="clock").emailed_at is not None
 
 
 def test_paused_clock_is_not_marked_overdue(schedule_2026, case, district):
