@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from casehub.pki.services import export_trust_pem
+from tests.fixtures.clock import on_test_clock
 
 pytestmark = pytest.mark.django_db
 
@@ -29,8 +30,9 @@ def _verify(archive: bytes, trust: bytes, tmp_path: Path) -> subprocess.Complete
     (tmp_path / "trust.pem").write_bytes(trust)
     # No settings, no database: the check must stand on the archive and the trust bundle alone.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO", "DATABASE", "CASEHUB"))}
-    return subprocess.run([_casehub_verify(), str(tmp_path / "package.zip"), "--trust", str(tmp_path / "trust.pem"),
-                           "--json"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    # At the test's "now": a run pinned to another year signs with that year's time.
+    argv = [_casehub_verify(), str(tmp_path / "package.zip"), "--trust", str(tmp_path / "trust.pem"), "--json"]
+    return subprocess.run(on_test_clock(argv), capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
 
 
 def _archive(client, transfer_pk: int) -> bytes:
