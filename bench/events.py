@@ -158,12 +158,15 @@ def main() -> None:
 
         from casehub.dossier import services as dossier
 
+        eager = settings.CELERY_TASK_ALWAYS_EAGER
+        settings.CELERY_TASK_ALWAYS_EAGER = True  # the one set-up document is ingested in-process
         pdf = pikepdf.new()
         pdf.add_blank_page(page_size=(595, 842))
         pdf.save(Path(tmp) / "evidence.pdf")
         job = dossier.ingest_upload(case=district.bench_case, acting_user=district.investigator,
                                     uploaded_file_or_path=Path(tmp) / "evidence.pdf", title="证据", category="evidence")
         assert job.status == "done", job.message
+        settings.CELERY_TASK_ALWAYS_EAGER = eager
         enqueued = {"transactions": 0}
         if not args.broker:
             settings.CELERY_TASK_ALWAYS_EAGER = False

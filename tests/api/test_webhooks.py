@@ -216,6 +216,7 @@ def test_with_a_broker_each_delivery_is_its_own_task_and_nothing_is_sent_in_the_
     monkeypatch.setattr(tasks.deliver_webhook, "delay", lambda pk: queued.append(pk))
     settings.CELERY_TASK_ALWAYS_EAGER = False
     drive.fire(wf_case, "transfer_for_review", "investigator", facts="事实", evidence="证据")
+    tasks.enqueuer.flush()
     # One message per committed transaction (the approval request, then the approved transfer) ...
     assert len(messages) == 2 and Recorder.received == []
     for ids in messages:
@@ -224,7 +225,36 @@ def test_with_a_broker_each_delivery_is_its_own_task_and_nothing_is_sent_in_the_
     assert len(queued) >= 3 and Recorder.received == []
     queued.clear()
     assert tasks.deliver_due_webhooks() == 3  # the beat task finds every pending one
+    tasks.enqueuer.flush()
     assert len(messages) == 3 and sorted(messages[-1]) == sorted(WebhookDelivery.objects.values_list("pk", flat=True))
+
+
+def test_with_a_broker_the_request_does_not_wait_for_it_and_a_broker_outage_loses_nothing(
+        wf_case, drive, police_admin, recorder, settings, monkeypatch):
+    from casehub.integration import tasks
+
+    _register(police_admin, recorder, types=["approval.requested"])
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    publishing, release = threading.Event(), threading.Event()
+
+    def slow_broker(ids):  # the broker takes its time, then is found down
+        publishing.set()
+        release.wait(10)
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(tasks.fan_out, "delay", slow_broker)
+    from workflows import engine
+
+    with drive.capture(execute=True):
+        result = engine.fire(wf_case, "transfer_for_review", acting_user=drive.district.investigator,
+                             inputs={"facts": "事实", "evidence": "证据"})
+    assert result.awaiting_approval and publishing.wait(5)
+    assert not release.is_set()  # the request returned while the message was still being published
+    release.set()
+    tasks.enqueuer.flush()
+    # The message never reached the broker; the delivery row did not depend on it.
+    pending = WebhookDelivery.objects.get()
+    assert pending.status == DeliveryStatus.PENDING and webhooks.due() == [pending.pk]
 
 
 def test_a_slow_endpoint_does_not_hold_the_request_in_the_embedded_default(wf_case, drive, police_admin, recorder,
