@@ -19,8 +19,10 @@ from workflows.models import Transfer, TransferMode
 pytestmark = pytest.mark.django_db
 
 REVIEW_INPUTS = {"facts": "2026年1月入室盗窃。", "evidence": "证人证言\n现场勘验"}
-PAPER = {"kind": "review_transfer", "received_on": "2026-11-20", "volumes": 2, "pages": 310,
-         "reason": "纸质移送", "external_reference": "某案"}
+def _paper() -> dict:
+    """A valid paper registration, received yesterday by the test's clock (CASEHUB_TEST_NOW may pin it)."""
+    return {"kind": "review_transfer", "received_on": (timezone.localdate() - timedelta(days=1)).isoformat(),
+            "volumes": 2, "pages": 310, "reason": "纸质移送", "external_reference": "某案"}
 
 
 @pytest.fixture
@@ -67,7 +69,7 @@ def test_a_case_is_not_sent_to_another_districts_procuratorate(wf_case, district
 
 def test_an_investigator_cannot_fake_a_paper_transfer_from_another_district(district, beijing, api_as):
     response = api_as(district.investigator).post(
-        "/api/v1/transfers/paper/", {**PAPER, "kind": "arrest_decision", "from_agency": beijing["procuratorate"].pk},
+        "/api/v1/transfers/paper/", {**_paper(), "kind": "arrest_decision", "from_agency": beijing["procuratorate"].pk},
         format="json")
     assert response.status_code == 400, response.content
     assert response.json()["errors"][0]["field"] == "from_agency"
@@ -77,17 +79,17 @@ def test_an_investigator_cannot_fake_a_paper_transfer_from_another_district(dist
 def test_a_paper_transfer_must_fit_the_direction_of_its_kind(district, api_as):
     # The police never receive an indictment; the court never receives an arrest request.
     wrong = api_as(district.investigator).post(
-        "/api/v1/transfers/paper/", {**PAPER, "kind": "indictment", "from_agency": district.procuratorate.pk},
+        "/api/v1/transfers/paper/", {**_paper(), "kind": "indictment", "from_agency": district.procuratorate.pk},
         format="json")
     assert wrong.status_code == 400 and wrong.json()["errors"][0]["field"] == "kind"
     wrong = api_as(district.court_clerk).post(
-        "/api/v1/transfers/paper/", {**PAPER, "kind": "arrest_request", "from_agency": district.police.pk},
+        "/api/v1/transfers/paper/", {**_paper(), "kind": "arrest_request", "from_agency": district.police.pk},
         format="json")
     assert wrong.status_code == 400 and wrong.json()["errors"][0]["field"] == "kind"
     assert not Transfer.objects.exists()
     # The receiving police register the procuratorate's paper arrest decision: fits, same region.
     ok = api_as(district.investigator).post(
-        "/api/v1/transfers/paper/", {**PAPER, "kind": "arrest_decision", "from_agency": district.procuratorate.pk},
+        "/api/v1/transfers/paper/", {**_paper(), "kind": "arrest_decision", "from_agency": district.procuratorate.pk},
         format="json")
     assert ok.status_code == 201, ok.content
     assert Transfer.objects.get().to_agency == district.police
