@@ -12,13 +12,23 @@ directory:
 1. the audit-lock hold time of ``transfer_for_review`` of a case whose dossier is 200 pages (the
    send seals, assembles, stamps and signs the volume, generates the 起诉意见书, signs the manifest
    and the custody certificate) — from the first append to the commit; target ≤ 20 ms;
-2. requests/s of the case page (``cases:detail``, which records ``case.viewed``) by N client threads,
-   alone and while one more thread sends 200-page cases back to back; target: ≤ 10 % fewer.
+2. requests/s and the p50/p99 latency of the case page (``cases:detail``, which records
+   ``case.viewed``) by N client threads, idle (for ``--seconds``) and while another process runs
+   ``--sends`` sending transitions of 200-page cases back to back (until they are done); target:
+   throughput ≤ 10 % lower, p99 ≤ 1.2 × idle.
 
-``--no-defer`` measures the engine as it was before (every event appended when it is recorded).
+``--approvals`` makes the stream what it is in production: the officer asks for approval
+(``transfer_for_review`` needs it) and the supervisor's ``decide_approval`` runs the transition;
+the lock times are then those of each approval. For every timed transition the benchmark reports
+how long it held the audit chain's head lock (first append → end of COMMIT) and the case row's lock
+(``SELECT … FOR UPDATE`` → end of COMMIT). ``--rounds N`` repeats the idle/busy pair N times and
+reports medians (the machine is shared: single runs are noisy); the load average is printed.
+
+``--no-defer`` measures the engine as it was before the audit events were batched (every event
+appended when it is recorded).
 
     .venv/bin/python bench/engine.py [--database-url postgresql://postgres@127.0.0.1:5432/casehub_bench_engine]
-        [--pages 200] [--views-threads 4] [--seconds 20] [--no-defer]
+        [--pages 200] [--views-threads 2] [--seconds 20] [--rounds 3] [--approvals] [--no-defer]
 """
 
 from __future__ import annotations
@@ -32,6 +42,7 @@ import threading
 import time
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,10 +55,14 @@ def parse() -> argparse.Namespace:
     ap.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/casehub_bench_engine",
                     help="a PostgreSQL database that this benchmark creates and drops")
     ap.add_argument("--pages", type=int, default=200, help="pages of each sent dossier")
-    ap.add_argument("--sends", type=int, default=6, help="200-page cases prepared for the stream of sends")
-    ap.add_argument("--views-threads", type=int, default=4)
+    ap.add_argument("--sends", type=int, default=2,
+                    help="sending transitions per round (the busy views run until they are done)")
+    ap.add_argument("--views-threads", type=int, default=2)
     ap.add_argument("--seconds", type=float, default=20.0, help="duration of each throughput run")
     ap.add_argument("--no-defer", action="store_true", help="append audit events as they are recorded (old engine)")
+    ap.add_argument("--approvals", action="store_true",
+                    help="send through approval: the supervisor's decide_approval runs each transition")
+    ap.add_argument("--rounds", type=int, default=1, help="idle/busy pairs of throughput runs (medians reported)")
     ap.add_argument("--sender", nargs="*", type=int, help=argparse.SUPPRESS)  # internal: the sending process
     ap.add_argument("--workdir", help=argparse.SUPPRESS)
     return ap.parse_args()
@@ -97,6 +112,7 @@ def setup_django(url: str, workdir: Path, *, migrate: bool = True) -> None:
 
 holds: list[float] = []
 appends: list[float] = []  # time inside the appending step itself (lock wait + inserts)
+case_holds: list[float] = []  # the case row's lock: SELECT … FOR UPDATE in the engine → end of COMMIT
 
 
 def instrument_audit_lock() -> None:
@@ -127,9 +143,29 @@ def instrument_audit_lock() -> None:
         if started:
             holds.append(time.perf_counter() - started)
             self._bench_lock_at = None
+        case_locked = getattr(self, "_bench_case_lock_at", None)
+        if case_locked:
+            case_holds.append(time.perf_counter() - case_locked)
+            self._bench_case_lock_at = None
+
+    def rollback(self):
+        original_rollback(self)
+        self._bench_lock_at = self._bench_case_lock_at = None
+
+    from workflows import engine
+
+    original_lock = engine._lock
+    original_rollback = wrapper_class.rollback
+
+    def _lock(case):
+        if not getattr(connection, "_bench_case_lock_at", None):
+            connection._bench_case_lock_at = time.perf_counter()
+        return original_lock(case)
 
     audit._chain = _chain
     wrapper_class.commit = commit
+    wrapper_class.rollback = rollback
+    engine._lock = _lock
 
 
 @contextmanager
@@ -161,31 +197,50 @@ def prepare_case(district, title: str, pages: int):
     return case
 
 
-def send(case, district) -> float:
+def send(case, district, *, approvals: bool = False) -> float:
+    """One sending transition; with ``approvals`` the officer asks and the supervisor's approval
+    (timed) runs it. Returns the seconds of the timed call."""
+    from django.conf import settings
+
     from workflows import engine, packaging
 
     packaging._start_verification = lambda pk: None  # verification is a worker's job, not timed here
+    settings.CASEHUB_WORKFLOW_APPROVALS = {"transfer_for_review": approvals}
+    inputs = {"facts": "基准测试", "evidence": "证人证言\n现场勘验"}
+    if approvals:
+        asked = engine.fire(case, "transfer_for_review", acting_user=district.investigator, inputs=inputs)
+        holds.clear()
+        appends.clear()
+        case_holds.clear()
+        start = time.perf_counter()
+        result = engine.decide_approval(asked.approval, acting_user=district.police_supervisor, approve=True)
+        took = time.perf_counter() - start
+        assert result is not None and result.transfer is not None
+        return took
+    holds.clear()
+    appends.clear()
+    case_holds.clear()
     start = time.perf_counter()
-    engine.fire(case, "transfer_for_review", acting_user=district.investigator,
-                inputs={"facts": "基准测试", "evidence": "证人证言\n现场勘验"})
+    engine.fire(case, "transfer_for_review", acting_user=district.investigator, inputs=inputs)
     return time.perf_counter() - start
 
 
-def views(url: str, users: list, seconds: float) -> int:
-    """Case page requests by one client per user, for ``seconds``; returns the number answered."""
+def views(url: str, users: list, seconds: float, until: Any = None) -> list[float]:
+    """Case page requests by one client per user, for ``seconds`` (with ``until``: at least that long
+    and then until ``until()`` is true); returns each answered request's latency in seconds."""
     from django.db import connection
     from django.test import Client
 
-    count = [0] * len(users)
+    latencies: list[list[float]] = [[] for _ in users]
 
     def run(i: int, user) -> None:
         client = Client()
         client.force_login(user)
         deadline = time.perf_counter() + seconds
-        while time.perf_counter() < deadline:
+        while (started := time.perf_counter()) < deadline or (until is not None and not until()):
             response = client.get(url)
             assert response.status_code == 200, response.status_code
-            count[i] += 1
+            latencies[i].append(time.perf_counter() - started)
         connection.close()
 
     threads = [threading.Thread(target=run, args=(i, u)) for i, u in enumerate(users)]
@@ -193,7 +248,12 @@ def views(url: str, users: list, seconds: float) -> int:
         t.start()
     for t in threads:
         t.join()
-    return sum(count)
+    return [x for per_thread in latencies for x in per_thread]
+
+
+def p99(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))] if ordered else 0.0
 
 
 def sender_process(args: argparse.Namespace) -> None:
@@ -208,9 +268,8 @@ def sender_process(args: argparse.Namespace) -> None:
     sys.stdin.readline()
     with not_deferred() if args.no_defer else nullcontext():
         for pk in args.sender:
-            before = len(holds)
-            took = send(Case.objects.get(pk=pk), district)
-            print(f"sent {took:.3f} {max(holds[before:], default=0):.4f}", flush=True)
+            took = send(Case.objects.get(pk=pk), district, approvals=args.approvals)
+            print(f"sent {took:.3f} {max(holds, default=0):.4f} {max(case_holds, default=0):.4f}", flush=True)
 
 
 def main() -> None:
@@ -241,47 +300,79 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
     district = build_district()
     instrument_audit_lock()
     mode = not_deferred() if args.no_defer else nullcontext()
+    what = "approvals (decide_approval runs transfer_for_review)" if args.approvals else "transfer_for_review"
     print(f"engine: {'audit events appended as recorded (--no-defer)' if args.no_defer else 'audit events deferred'}"
-          f", database: {connection.vendor}", flush=True)
-    print(f"preparing {args.sends + 1} cases of {args.pages} pages …", flush=True)
-    cases = [prepare_case(district, f"基准{i}", args.pages) for i in range(args.sends + 1)]
+          f", database: {connection.vendor}, timed: {what}, load average {os.getloadavg()[0]:.1f}", flush=True)
+    streams = args.rounds
+    print(f"preparing {1 + args.sends * streams} cases of {args.pages} pages …", flush=True)
+    first = prepare_case(district, "基准0", args.pages)
+    batches = [[prepare_case(district, f"基准{r}-{i}", args.pages) for i in range(args.sends)] for r in range(streams)]
     viewed = prepare_case(district, "被浏览的案件", 10)
     url = reverse("cases:detail", args=[viewed.pk])
 
     with mode:
-        holds.clear()
-        appends.clear()
-        took = send(cases[0], district)
-    print(f"\n1. one sending transition of a {args.pages}-page dossier: {took * 1000:.0f} ms in total; "
-          f"audit lock held {holds[-1] * 1000:.1f} ms (target ≤ 20 ms): {len(appends)} append step(s) taking "
-          f"{sum(appends) * 1000:.1f} ms, the rest until the end of COMMIT", flush=True)
+        took = send(first, district, approvals=args.approvals)
+    print(f"\n1. one {what} of a {args.pages}-page dossier, no other load on the chain: {took * 1000:.0f} ms in "
+          f"total; audit lock held {max(holds, default=0) * 1000:.1f} ms (target ≤ 20 ms): {len(appends)} append "
+          f"step(s) taking {sum(appends) * 1000:.1f} ms, the rest until the end of COMMIT; case row locked "
+          f"{max(case_holds, default=0) * 1000:.1f} ms", flush=True)
 
     # Readers of the police's own case (the viewed case is never sent).
     users = ([district.investigator, district.police_supervisor] * args.views_threads)[:args.views_threads]
-    alone = views(url, users, args.seconds)
+    rounds = []
+    for batch in batches:
+        load_before = os.getloadavg()[0]
+        idle = views(url, users, args.seconds)
+        command = [sys.executable, __file__, "--database-url", args.database_url, "--workdir", str(workdir),
+                   "--sender", *[str(c.pk) for c in batch]] + (["--no-defer"] if args.no_defer else []) + (
+                   ["--approvals"] if args.approvals else [])
+        errors = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - read after the sender ends
+        sender = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,  # noqa: S603
+                                  stderr=errors, text=True)
+        assert sender.stdout.readline().strip() == "ready"
+        sender.stdin.write("go\n")
+        sender.stdin.flush()
+        started = time.perf_counter()
+        busy = views(url, users, args.seconds, until=lambda s=sender: s.poll() is not None)
+        busy_seconds = time.perf_counter() - started
+        out, _err = sender.communicate(timeout=120)
+        errors.seek(0)
+        err = errors.read()
+        sends = [line.split() for line in out.splitlines() if line.startswith("sent ")]
+        if not sends:
+            print("the sending process completed no send:", err[-3000:])
+        rounds.append({
+            "idle": len(idle) / args.seconds, "busy": len(busy) / busy_seconds,
+            "idle_p50": statistics.median(idle), "busy_p50": statistics.median(busy),
+            "idle_p99": p99(idle), "busy_p99": p99(busy), "sends": len(sends),
+            "send_s": statistics.median([float(x[1]) for x in sends]) if sends else 0.0,
+            "audit_max": max((float(x[2]) for x in sends), default=0.0),
+            "audit_med": statistics.median([float(x[2]) for x in sends]) if sends else 0.0,
+            "case_max": max((float(x[3]) for x in sends), default=0.0),
+            "case_med": statistics.median([float(x[3]) for x in sends]) if sends else 0.0,
+            "load": (load_before + os.getloadavg()[0]) / 2,
+        })
+        r = rounds[-1]
+        print(f"   round {len(rounds)}: idle {r['idle']:.1f} req/s p99 {r['idle_p99'] * 1000:.0f} ms; busy "
+              f"{r['busy']:.1f} req/s p99 {r['busy_p99'] * 1000:.0f} ms; {r['sends']} sends (median "
+              f"{r['send_s']:.2f} s), audit lock median/max {r['audit_med'] * 1000:.1f}/{r['audit_max'] * 1000:.1f} "
+              f"ms, case lock median/max {r['case_med'] * 1000:.0f}/{r['case_max'] * 1000:.0f} ms; load "
+              f"{r['load']:.1f}", flush=True)
 
-    command = [sys.executable, __file__, "--database-url", args.database_url, "--workdir", str(workdir),
-               "--sender", *[str(c.pk) for c in cases[1:]]] + (["--no-defer"] if args.no_defer else [])
-    sender = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,  # noqa: S603
-                              text=True)
-    assert sender.stdout.readline().strip() == "ready"
-    sender.stdin.write("go\n")
-    sender.stdin.flush()
-    busy = views(url, users, args.seconds)
-    sender.terminate()
-    out, err = sender.communicate(timeout=60)
-    sends = [line.split() for line in out.splitlines() if line.startswith("sent ")]
-    if not sends:
-        print("the sending process completed no send:", err[-3000:])
-    send_times = [float(x[1]) for x in sends]
-    lock_holds = [float(x[2]) for x in sends]
-    rate_alone, rate_busy = alone / args.seconds, busy / args.seconds
-    print(f"2. case page, {args.views_threads} client threads, {args.seconds:.0f} s each:")
-    print(f"   alone:                       {rate_alone:7.1f} req/s")
-    print(f"   with sending transitions:    {rate_busy:7.1f} req/s  ({len(sends)} sends of {args.pages} pages in "
-          f"another process, median {statistics.median(send_times) if send_times else 0:.2f} s each; their "
-          f"audit-lock holds: max {max(lock_holds, default=0) * 1000:.1f} ms)")
-    print(f"   views lose {100 * (1 - rate_busy / rate_alone):.1f} % (target ≤ 10 %)")
+    def med(key: str) -> float:
+        return statistics.median(r[key] for r in rounds)
+
+    print(f"2. case page, {args.views_threads} client threads, {args.seconds:.0f} s per run, median of "
+          f"{len(rounds)} round(s), load average {med('load'):.1f}:")
+    print(f"   idle:                        {med('idle'):7.1f} req/s  p50 {med('idle_p50') * 1000:5.0f} ms  "
+          f"p99 {med('idle_p99') * 1000:5.0f} ms")
+    print(f"   with sending transitions:    {med('busy'):7.1f} req/s  p50 {med('busy_p50') * 1000:5.0f} ms  "
+          f"p99 {med('busy_p99') * 1000:5.0f} ms  ({what} in another process, median {med('send_s'):.2f} s each)")
+    print(f"   their audit-lock holds: median {med('audit_med') * 1000:.1f} ms, max {med('audit_max') * 1000:.1f} ms "
+          f"(target ≤ 20 ms); case-row lock: median {med('case_med') * 1000:.0f} ms, max "
+          f"{med('case_max') * 1000:.0f} ms")
+    print(f"   views lose {100 * (1 - med('busy') / med('idle')):.1f} % (target ≤ 10 %); p99 "
+          f"{med('busy_p99') / med('idle_p99'):.2f} × idle (target ≤ 1.2 ×)")
 
 
 if __name__ == "__main__":
