@@ -4,6 +4,13 @@ document numbers, generated legal documents, custody status of the persons.
 Each effect takes the engine's :class:`~workflows.engine.Context`. Work that may be slow or may
 fail without invalidating the transition (verification, notifications) is not here: the engine
 schedules it with ``transaction.on_commit``.
+
+The engine runs the effects twice. First in its *prepare* phase, outside any transaction
+(``ctx.preparing``): only the effects in :data:`PREPARED` run, a number is the one the counter will
+give next (:func:`casehub.cases.numbering.peek_number`, nothing is taken) and a generated
+document is rendered and written to the object store but not filed. Then in the transaction,
+where rendering the same document again returns the prepared bytes
+(:func:`casehub.objectstore.prepared.artifact`) — unless what it is made from changed meanwhile.
 """
 
 from __future__ import annotations
@@ -43,11 +50,18 @@ def generated_titles(effects: tuple[str, ...]) -> list[Any]:
 
 def run(ctx: Any) -> None:
     for name in ctx.spec.effects:
+        if getattr(ctx, "preparing", False) and name not in PREPARED:
+            continue
         EFFECTS[name](ctx)
 
 
 def _number(ctx: Any, agency: Any, kind: str, **kw: Any) -> str:
-    number = issue_number(ctx.case, agency, kind, **kw).number
+    if getattr(ctx, "preparing", False):
+        from casehub.cases.numbering import peek_number
+
+        number = peek_number(agency, kind, **kw)
+    else:
+        number = issue_number(ctx.case, agency, kind, **kw).number
     ctx.numbers[kind] = number
     return number
 
@@ -95,6 +109,15 @@ def issue_docket_number(ctx: Any) -> None:
     _number(ctx, ctx.holder_after, NumberKind.COURT_DOCKET, type_code=ctx.inputs.get("type_code") or "刑初")
 
 
+# Effects that also run in the engine's prepare phase (numbers are only peeked at there, documents
+# rendered and stored but not filed); the others change rows and run in the transaction only.
+PREPARED = frozenset({
+    "issue_arrest_decision_number", "issue_recommendation_number", "issue_review_number",
+    "issue_indictment_number", "issue_non_prosecution_number", "issue_docket_number",
+    *GENERATED_TITLES,
+})
+
+
 @effect
 def mark_suspects_arrested(ctx: Any) -> None:
     """Art. 90: the police execute an approved arrest at once; custody after arrest starts (art. 156)."""
@@ -134,6 +157,10 @@ def _add_document(ctx: Any, *, title: str, pdf: bytes) -> None:
     from casehub.dossier import services as dossier
     from casehub.dossier.models import Category
 
+    if getattr(ctx, "preparing", False):
+        # Not filed yet: the prepare phase binds it into the volume it will be sealed in.
+        ctx.prepared_documents.append(dossier.describe_generated_pdf(pdf, title=title, category=Category.PROCEDURAL))
+        return
     doc = dossier.add_generated_document(
         case=ctx.case, acting_user=ctx.acting_user, title=title, category=Category.PROCEDURAL, pdf_bytes=pdf
     )
@@ -141,9 +168,12 @@ def _add_document(ctx: Any, *, title: str, pdf: bytes) -> None:
 
 
 def _render(title: str, **kw: Any) -> bytes:
+    from casehub.objectstore.prepared import artifact
     from casehub.pdfgen.forms import render_form
 
-    return render_form(title, **kw)
+    # Prepared before the transaction when the engine prepares it; the recipe is what it is made of.
+    return artifact({"kind": "pdfgen.render_form", "title": title, **kw}, lambda: render_form(title, **kw),
+                    label=str(title))
 
 
 def _today() -> str:

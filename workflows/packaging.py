@@ -124,7 +124,7 @@ def send_package(ctx: Any, recipient: Any, *, requires_acceptance: bool) -> Tran
     """Seal the main file, sign the manifest and record the package as sent (or delivered)."""
     from casehub.dossier import services as dossier
 
-    volumes = list(dossier.seal_and_assemble_main_volumes(ctx.case, acting_user=ctx.acting_user) or [])
+    volumes = list(dossier.seal_and_assemble_main_volumes(ctx.case, acting_user=ctx.acting_user, at=ctx.now) or [])
     documents = main_documents(ctx.case)
     transfer = Transfer.objects.create(
         case=ctx.case, kind=ctx.spec.transfer_kind, transition=ctx.spec.name,

@@ -58,3 +58,18 @@ def issue_number(case: Case, agency: Agency, kind: str, *, type_code: str = "", 
         year=year, seq=seq, abbr=agency.abbreviation, court_code=agency.court_code, type_code=type_code
     )
     return CaseNumber.objects.create(case=case, agency=agency, kind=kind, year=year, sequence=seq, number=text)
+
+
+def peek_number(agency: Agency, kind: str, *, type_code: str = "", year: int | None = None) -> str:
+    """The number :func:`issue_number` would give next, without taking it (no lock, no write).
+
+    The workflow engine renders a generated document before its transaction with this number; if
+    another transaction takes it first, the number issued in the transaction differs and the
+    document is rendered again there (:mod:`casehub.objectstore.prepared`).
+    """
+    year = year or timezone.localdate().year
+    last = (NumberSequence.objects.filter(agency=agency, kind=kind, type_code=type_code, year=year)
+            .values_list("last", flat=True).first()) or 0
+    return pattern_for(agency, kind).format(
+        year=year, seq=last + 1, abbr=agency.abbreviation, court_code=agency.court_code, type_code=type_code
+    )

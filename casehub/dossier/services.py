@@ -410,6 +410,20 @@ def _create_document(*, case: Case, user: Any, part: str, category: str, title: 
     )
 
 
+def describe_generated_pdf(pdf_bytes: bytes, *, title: str, category: str) -> dict[str, Any]:
+    """What :func:`add_generated_document` will file for these bytes, for the engine's prepare
+    phase (:func:`prepare_main_volumes`): SHA-256, pages, title and category."""
+    import hashlib
+    import io
+
+    import pikepdf
+
+    with pikepdf.open(io.BytesIO(pdf_bytes)) as pdf:
+        page_count = len(pdf.pages)
+    return {"sha256": hashlib.sha256(pdf_bytes).hexdigest(), "page_count": page_count, "title": title.strip(),
+            "category": category}
+
+
 def add_generated_document(
     *, case: Case, acting_user: Any, title: str, category: str, pdf_bytes: bytes, part: str = Part.MAIN
 ) -> Document:
@@ -483,10 +497,11 @@ def preview_split(volume: Volume) -> list[list[Document]]:
     return [[docs[i] for i in group] for group in groups]
 
 
-def seal_volumes(case: Case, *, part: str, agency: Any, acting_user: Any) -> list[Volume]:
+def seal_volumes(case: Case, *, part: str, agency: Any, acting_user: Any, at: Any = None) -> list[Volume]:
     """Seal the draft volume of (case, part, agency): fix the order and page mapping, splitting
     into further volumes at document boundaries over ``CASEHUB_VOLUME_MAX_PAGES``. Returns the
-    newly sealed volumes (none when the draft is empty)."""
+    newly sealed volumes (none when the draft is empty). ``at``: the sealing time (default now;
+    the engine passes the time of the transition)."""
     with transaction.atomic():
         locked_case = _lock_case(case.pk)
         draft = Volume.objects.select_for_update().filter(
@@ -497,7 +512,7 @@ def seal_volumes(case: Case, *, part: str, agency: Any, acting_user: Any) -> lis
         docs = list(draft.documents.order_by("position", "id"))
         if not docs:
             return []
-        now = timezone.now()
+        now = at or timezone.now()
         groups = pack([d.page_count for d in docs], limit("CASEHUB_VOLUME_MAX_PAGES"))
         sealed: list[Volume] = []
         for index, group in enumerate(groups):
@@ -534,42 +549,81 @@ def _case_number(case: Case, agency: Any) -> str:
     return number.number if number else ""
 
 
+def _page_range(first_page: int | None, page_count: int) -> str:
+    if first_page is None:
+        return ""
+    return str(first_page) if page_count == 1 else f"{first_page}-{first_page + page_count - 1}"
+
+
+def _volume_recipe(*, case: Case, agency: Any, title: str, page_count: int, sealed_at: Any,
+                   documents: list[dict[str, Any]]) -> dict[str, Any]:
+    """Everything the signed PDF of a volume is made from (its recipe, :mod:`casehub.objectstore.prepared`).
+
+    ``documents``: in binding order, each ``{"sha256", "page_count", "first_page", "title",
+    "author", "date"}``. The same recipe gives the same pages (only the signature's time differs).
+    """
+    subtitle = [case.title]
+    case_number = _case_number(case, agency)
+    if case_number:
+        subtitle.append(case_number)
+    subtitle.append(f"{title}  共{page_count}页")
+    return {
+        "kind": "dossier.volume", "agency": agency.code, "title": title, "heading": "卷内目录",
+        "subtitle": subtitle, "creation_date": (sealed_at or timezone.now()).astimezone(UTC).isoformat(),
+        "documents": documents,
+    }
+
+
+def _build_volume(recipe: dict[str, Any], agency: Any) -> bytes:
+    """Read the recipe's documents from the store, bind, stamp and sign the volume PDF."""
+    from datetime import datetime
+
+    workdir = ingest.make_workdir()
+    try:
+        entries = []
+        for number, doc in enumerate(recipe["documents"], start=1):
+            path = workdir / f"{number:04d}.pdf"
+            with objectstore.open_object(doc["sha256"]) as reader, path.open("wb") as fh:
+                shutil.copyfileobj(reader, fh, 1 << 20)
+            entries.append(Entry(
+                path=path, page_count=doc["page_count"], first_page=doc["first_page"] or 0,
+                row=ContentsRow(number=number, title=doc["title"], author=doc["author"], date=doc["date"],
+                                pages=_page_range(doc["first_page"], doc["page_count"])),
+            ))
+        out = workdir / "volume.pdf"
+        build_volume_pdf(heading=recipe["heading"], subtitle_lines=recipe["subtitle"], entries=entries,
+                         out_path=out, creation_date=datetime.fromisoformat(recipe["creation_date"]))
+        return _sign_volume_pdf(out.read_bytes(), agency=agency, title=recipe["title"])
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _document_recipe(doc: Any) -> dict[str, Any]:
+    return {"sha256": doc.sha256, "page_count": doc.page_count, "first_page": doc.first_page or 0,
+            "title": doc.title, "author": doc.author_agency.name,
+            "date": doc.doc_date.isoformat() if doc.doc_date else ""}
+
+
 def assemble_volume(volume: Volume, *, acting_user: Any) -> Volume:
     """Build, sign and store the PDF of a sealed volume; idempotent (an assembled volume is
-    returned unchanged)."""
+    returned unchanged). The signed PDF is an artifact of its recipe: when the workflow engine
+    prepared it before its transaction, it is taken from there."""
+    from casehub.objectstore.prepared import artifact
+
     volume = Volume.objects.select_related("case", "agency").get(pk=volume.pk)
     if volume.status == VolumeStatus.ASSEMBLED:
         return volume
     if volume.status != VolumeStatus.SEALED:
         raise ValidationError(_("只有已封卷的卷才能组卷。"))
     docs = list(volume.documents.select_related("author_agency", "stored").order_by("position", "id"))
-    workdir = ingest.make_workdir()
-    try:
-        entries = []
-        for number, doc in enumerate(docs, start=1):
-            path = workdir / f"{number:04d}.pdf"
-            with objectstore.open_object(doc.stored) as reader, path.open("wb") as fh:
-                shutil.copyfileobj(reader, fh, 1 << 20)
-            entries.append(Entry(
-                path=path, page_count=doc.page_count, first_page=doc.first_page or 0,
-                row=ContentsRow(number=number, title=doc.title, author=doc.author_agency.name,
-                                date=doc.doc_date.isoformat() if doc.doc_date else "", pages=doc.page_range),
-            ))
-        out = workdir / "volume.pdf"
-        case = volume.case
-        subtitle = [case.title]
-        case_number = _case_number(case, volume.agency)
-        if case_number:
-            subtitle.append(case_number)
-        subtitle.append(f"{volume.title or _volume_title(volume, volume.agency)}  共{volume.page_count}页")
-        pages, contents_pages = build_volume_pdf(
-            heading="卷内目录", subtitle_lines=subtitle, entries=entries, out_path=out,
-            creation_date=(volume.sealed_at or timezone.now()).astimezone(UTC),
-        )
-        signed = sign_volume(out.read_bytes(), volume)
-        stored = objectstore.store_bytes(signed, content_type="application/pdf")
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    recipe = _volume_recipe(case=volume.case, agency=volume.agency,
+                            title=volume.title or _volume_title(volume, volume.agency),
+                            page_count=volume.page_count, sealed_at=volume.sealed_at,
+                            documents=[_document_recipe(doc) for doc in docs])
+    signed = artifact(recipe, lambda: _build_volume(recipe, volume.agency), label=f"volume {volume.number}")
+    stored = objectstore.store_bytes(signed, content_type="application/pdf")
+    pages = sum(doc["page_count"] for doc in recipe["documents"])
+    contents_pages = _contents_page_count(signed, pages)
     with transaction.atomic():
         _lock_case(volume.case_id)
         locked = Volume.objects.select_for_update().get(pk=volume.pk)
@@ -591,12 +645,26 @@ def assemble_volume(volume: Volume, *, acting_user: Any) -> Volume:
 
 def sign_volume(pdf_bytes: bytes, volume: Volume) -> bytes:
     """Sign the assembled volume with its agency's key (PAdES, signing issue)."""
+    return _sign_volume_pdf(pdf_bytes, agency=volume.agency, title=volume.title)
+
+
+def _sign_volume_pdf(pdf_bytes: bytes, *, agency: Any, title: str) -> bytes:
     from casehub.pki.services import signer_for
     from signing.pades import sign_pdf
 
-    signer = signer_for(volume.agency)
+    signer = signer_for(agency)
     # The visible stamp goes on the first contents page, where a reader looks for the seal.
-    return sign_pdf(pdf_bytes, signer, reason=f"组卷：{volume.title}", stamp_text=volume.agency.name, stamp_page=0)
+    return sign_pdf(pdf_bytes, signer, reason=f"组卷：{title}", stamp_text=agency.name, stamp_page=0)
+
+
+def _contents_page_count(pdf_bytes: bytes, numbered_pages: int) -> int:
+    """The 卷内目录 pages in front of the numbered document pages of a built volume."""
+    import io
+
+    import pikepdf
+
+    with pikepdf.open(io.BytesIO(pdf_bytes)) as pdf:
+        return len(pdf.pages) - numbered_pages
 
 
 @dataclass(frozen=True)
@@ -680,9 +748,9 @@ def _status_from(result: Any) -> SignatureStatus:
 
 
 def seal_and_assemble(case: Case, *, part: str, agency: Any, acting_user: Any,
-                      job: AssemblyJob | None = None) -> list[Volume]:
+                      job: AssemblyJob | None = None, at: Any = None) -> list[Volume]:
     """Seal the draft of (case, part, agency) and assemble every sealed volume not yet assembled."""
-    seal_volumes(case, part=part, agency=agency, acting_user=acting_user)
+    seal_volumes(case, part=part, agency=agency, acting_user=acting_user, at=at)
     pending = list(Volume.objects.filter(case=case, part=part, agency=agency, status=VolumeStatus.SEALED)
                    .order_by("number"))
     for index, volume in enumerate(pending):
@@ -694,7 +762,7 @@ def seal_and_assemble(case: Case, *, part: str, agency: Any, acting_user: Any,
                 .order_by("number"))
 
 
-def seal_and_assemble_main_volumes(case: Case, *, acting_user: Any) -> list[Volume]:
+def seal_and_assemble_main_volumes(case: Case, *, acting_user: Any, at: Any = None) -> list[Volume]:
     """Seal and assemble the sending agency's main-file volumes; return every assembled main-file
     volume of the case (all agencies), in the order they were bound.
 
@@ -703,9 +771,71 @@ def seal_and_assemble_main_volumes(case: Case, *, acting_user: Any) -> list[Volu
     The work file 副卷 is never included.
     """
     agency = getattr(acting_user, "agency", None) or case.holder_agency
-    seal_and_assemble(case, part=Part.MAIN, agency=agency, acting_user=acting_user)
+    seal_and_assemble(case, part=Part.MAIN, agency=agency, acting_user=acting_user, at=at)
     return list(Volume.objects.filter(case=case, part=Part.MAIN, status=VolumeStatus.ASSEMBLED)
                 .select_related("agency", "assembled").order_by("sealed_at", "agency_id", "number"))
+
+
+def prepare_main_volumes(case: Case, *, acting_user: Any, at: Any,
+                         new_documents: list[dict[str, Any]] = ()) -> int:  # type: ignore[assignment]
+    """The engine's prepare phase of :func:`seal_and_assemble_main_volumes`, outside any transaction.
+
+    Works out, from the rows as they are now, the volumes that sealing at ``at`` will produce —
+    the sealed volumes still to be assembled and the draft volume with ``new_documents`` (generated
+    documents the transition will file: ``{"sha256", "page_count", "title", "category"}``, already
+    in the store) inserted where :func:`add_generated_document` will put them, split as
+    :func:`seal_volumes` splits — and builds and signs each volume's PDF as a prepared artifact
+    (:mod:`casehub.objectstore.prepared`). Writes no row. Returns how many volumes it prepared.
+    The transaction that follows uses a prepared PDF only if the recipe it reads under the lock is
+    the same; otherwise it builds it there, as before.
+    """
+    from casehub.objectstore.prepared import artifact
+
+    agency = getattr(acting_user, "agency", None) or case.holder_agency
+    recipes: list[tuple[dict[str, Any], str]] = []
+    for volume in (Volume.objects.filter(case=case, part=Part.MAIN, agency=agency, status=VolumeStatus.SEALED)
+                   .order_by("number")):
+        docs = volume.documents.select_related("author_agency").order_by("position", "id")
+        recipes.append((_volume_recipe(case=case, agency=agency, title=volume.title or _volume_title(volume, agency),
+                                       page_count=volume.page_count, sealed_at=volume.sealed_at,
+                                       documents=[_document_recipe(d) for d in docs]), f"volume {volume.number}"))
+    draft = Volume.objects.filter(case=case, part=Part.MAIN, agency=agency, status=VolumeStatus.DRAFT).first()
+    if draft is not None:
+        rows = [(doc.position, _document_recipe(doc), doc.category)
+                for doc in draft.documents.select_related("author_agency").order_by("position", "id")]
+        first_number = draft.number
+    else:
+        rows = []
+        first_number = (Volume.objects.filter(case=case, part=Part.MAIN, agency=agency)
+                        .aggregate(n=Max("number"))["n"] or 0) + 1
+    today = timezone.localdate().isoformat()
+    for new in new_documents:
+        # As _insert_position: after the last document of the same or an earlier category.
+        rank = CATEGORY_ORDER.get(new["category"], len(CATEGORY_ORDER))
+        position = 1
+        for pos, _doc, category in rows:
+            if CATEGORY_ORDER.get(category, len(CATEGORY_ORDER)) <= rank:
+                position = pos + 1
+        rows = [(pos + 1 if pos >= position else pos, doc, category) for pos, doc, category in rows]
+        entry = {"sha256": new["sha256"], "page_count": new["page_count"], "first_page": 0,
+                 "title": new["title"], "author": agency.name, "date": today}
+        rows.append((position, entry, new["category"]))
+        rows.sort(key=lambda row: row[0])  # stable: the new document after the others at its position
+    groups = pack([doc["page_count"] for _pos, doc, _cat in rows], limit("CASEHUB_VOLUME_MAX_PAGES")) if rows else []
+    for index, group in enumerate(groups):
+        number = first_number + index
+        title = _volume_title(Volume(case=case, part=Part.MAIN, agency=agency, number=number), agency)
+        page = 1
+        documents = []
+        for doc_index in group:
+            doc = dict(rows[doc_index][1], first_page=page)
+            page += doc["page_count"]
+            documents.append(doc)
+        recipes.append((_volume_recipe(case=case, agency=agency, title=title, page_count=page - 1, sealed_at=at,
+                                       documents=documents), f"volume {number}"))
+    for recipe, label in recipes:
+        artifact(recipe, lambda recipe=recipe: _build_volume(recipe, agency), label=label)
+    return len(recipes)
 
 
 def start_assembly(*, case: Case, acting_user: Any, part: str = Part.MAIN) -> AssemblyJob:
@@ -783,7 +913,8 @@ def run_assembly_job(job_id: str) -> AssemblyJob:
 
 
 __all__ = [
-    "add_generated_document", "assemble_volume", "ingest_upload", "main_file_documents", "reorder_documents", "retry_job",
+    "add_generated_document", "assemble_volume", "describe_generated_pdf", "ingest_upload", "main_file_documents",
+    "prepare_main_volumes", "reorder_documents", "retry_job",
     "seal_and_assemble_main_volumes", "seal_volumes", "start_assembly", "visible_documents", "visible_volumes",
 ]
 

@@ -111,9 +111,17 @@ def store_stream(stream: Readable, *, content_type: str, size: int | None = None
 
 
 def store_bytes(data: bytes, *, content_type: str) -> StoredObject:
-    """Store a small in-memory value (generated documents, manifests, receipts)."""
-    ref = get_store().put_bytes(data, content_type=content_type)
-    return _row_for(ref)
+    """Store a small in-memory value (generated documents, manifests, receipts).
+
+    Content that the engine's prepare phase already wrote (:mod:`casehub.objectstore.prepared`)
+    is not written again: inside the short transaction only its row is created.
+    """
+    import hashlib
+
+    from casehub.objectstore.prepared import current, prepared_ref
+
+    ref = prepared_ref(hashlib.sha256(data).hexdigest()) if current() is not None else None
+    return _row_for(ref or get_store().put_bytes(data, content_type=content_type))
 
 
 def _sha(obj_or_sha: StoredObject | str) -> str:
