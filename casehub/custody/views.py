@@ -31,7 +31,7 @@ from casehub.audit.services import record_event
 from casehub.cases.identity import require_id_numbers
 from casehub.cases.models import PersonRole
 from casehub.cases.selectors import get_visible_case, visible_cases
-from casehub.custody import services
+from casehub.custody import services, timeline
 from casehub.custody.forms import NoticeForm, PaperTransferForm, RegisterCustodyForm
 from casehub.custody.models import CustodyCertificate, CustodyNotice, CustodyRecord
 from casehub.custody.selectors import (
@@ -97,6 +97,7 @@ def detainee(request: HttpRequest, pk: int) -> HttpResponse:
         "notices": record.notices.select_related("agency").order_by("issued_at", "id"),
         "events": record.events.select_related("agency", "responsible_agency", "actor"),
         "can_acknowledge": has_capability(request.user, ACKNOWLEDGE_CUSTODY),
+        "timeline": timeline.build(record.case, [record.person]),
     })
 
 
