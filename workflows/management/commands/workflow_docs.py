@@ -20,17 +20,36 @@ A case changes stage and agency only through `workflows.engine.fire(case, name, 
 inputs)`. A transition is a pipeline you can read top to bottom in its spec (`TransitionSpec`): who
 may fire it, its inputs, guards, effects (numbers, generated documents, persons' custody status),
 the package, the custody steps, the clocks — and the engine runs exactly those, nothing hidden. Each
-call is one `transaction.atomic(durable=True)`: the case row is locked (`select_for_update`), its
-stage re-checked after the lock (a stale stage or `expected_version` raises `CaseChanged`), the
-actor checked (agency kind, capability, and being the *holder*, the *receiver* of the pending package
-or its *sender*), the inputs cleaned, the guards checked; then the effects, the hand-over (signed
-package, permissions), the clocks, the case row, a `TransitionLog` row, the declared custody steps
+call has two phases. **Prepare**, outside any transaction and without any lock: the transition runs
+in a mode that writes no row (`ctx.preparing`) — the numbers it will issue are peeked at
+(`casehub.cases.numbering.peek_number`), the generated documents are rendered, the volumes the
+package will carry are sealed on paper, built, stamped and PAdES-signed
+(`casehub.dossier.services.prepare_main_volumes`), and every one of them is written to the object
+store as a content-addressed object, remembered under its *recipe* (a hash of everything it is made
+from, `casehub.objectstore.prepared`). **Apply**, one `transaction.atomic(durable=True)`: the case row
+is locked (`select_for_update`), its stage re-checked after the lock (a stale stage or
+`expected_version` raises `CaseChanged`) and its version compared with the one the prepare phase
+read (changed meanwhile: `CaseChanged`, nothing written), the actor checked (agency kind,
+capability, and being the *holder*, the *receiver* of the pending package or its *sender*), the
+inputs cleaned, the guards checked; then the effects, the hand-over (signed package, permissions),
+the clocks, the case row, a `TransitionLog` row, the declared custody steps
 (`casehub.custody.handlers.run`), the stage stay (`casehub.metrics.handlers.record`), and the audit
-events. The dashboard rollups follow every row the transition writes in the same transaction (the
-rolled-up models keep them from their own `save()`; a queryset `update()` of a rolled-up field is
-refused, `casehub.metrics.tracking`). No signal receiver takes part: `case_transitioned` is sent
-*after* the commit, to observers that can neither change nor veto the transition. Verification of
-a sent package and notifications run after commit.
+events. In the apply phase the same code computes each recipe from the rows it reads under the lock
+and gets the prepared bytes back (`store_bytes` of prepared content writes only the row); if what a
+document or volume is made from changed in between (another case took the number that was peeked
+at, the date turned), that one is built again inside the transaction — correct, only slower. The
+dashboard rollups follow every row the transition writes in the same transaction (the rolled-up
+models keep them from their own `save()`; a queryset `update()` of a rolled-up field is refused,
+`casehub.metrics.tracking`). No signal receiver takes part: `case_transitioned` is sent *after* the
+commit, to observers that can neither change nor veto the transition. Verification of a sent
+package and notifications run after commit.
+
+A prepared object whose apply never commits (a race, a refusal, a crash) stays in the store
+unreferenced, exactly like the content of any transaction that rolled back: the store is
+write-once and content-addressed, so it is harmless and never confused with another object, and
+`manage.py verify_storage --all --show-unreferenced` lists it (docs/storage.md; tested by
+`tests/workflow/test_prepare_phase.py`). A retry of the same transition prepares the same recipes
+and reuses the same names.
 
 State only the engine writes refuses any other writer (`casehub.cases.state`): assigning
 `case.stage`, `case.holder_agency`, a person's `custody_status` or a custody record's `measure`
@@ -40,11 +59,12 @@ outside the engine raises `EngineOwnedState`, and so does a queryset `update()` 
 the appending transaction commits — page views and downloads too. A transition therefore collects
 its audit events (`casehub.audit.services.deferred`) and appends them, in order and in one batch, at
 the very end of its transaction: the chain is locked only for those inserts and the commit, not
-during assembly, PDF generation and signing. Measured below (`bench/engine.py`). Not done yet: a
-separate *prepare* phase outside the case lock (rendering, assembling and signing into
-content-addressed objects before the transaction, so the case row is locked only for the writes);
-today the slow work runs inside the case's transaction, which blocks only other writers of the same
-case.
+during assembly, PDF generation and signing. With the prepare phase the *case row* is locked only
+for the writes too: while a send is being prepared, other writers of the same case and every audited
+action go on (tested: `test_while_a_send_is_prepared_other_writers_of_the_case_and_the_audit_chain_are_not_blocked`).
+What still runs under the case lock: the manifest's CMS signature and the receipt's (small JSON),
+and the custody steps' signed PDFs (one 换押证 per detained person, change notices) — the custody
+participant does not prepare yet. Measured below (`bench/engine.py`).
 
 **Errors.** An outage of the object store, the signer (a signing error, a device that does not
 answer) or the message broker rolls everything back and raises `SideEffectFailed` (API: 503
@@ -199,26 +219,36 @@ row 4 to hold on those pages (asked of the dossier owner).
 
 
 # Measured numbers (not generated: re-run the benchmark and update them here).
-BENCH = """Measured with `bench/engine.py` on PostgreSQL, the shared 2-core development machine under a load
-average of 15-17 from other jobs (absolute numbers are pessimistic and noisy; re-run on quiet
-hardware). Sending = `transfer_for_review` of a 200-page dossier (seal, assemble, stamp and sign the
-volume, generate the 起诉意见书, sign the manifest and one custody certificate). Views = the case page
-(`cases:detail`, which records `case.viewed`), 2 client threads for 60 s, alone and while another
-process sends 200-page cases back to back.
+BENCH = """Measured with `bench/engine.py --approvals --pages 200 --sends 2 --rounds 3 --seconds 20` on
+PostgreSQL, on the shared 2-core development machine while other jobs kept its load average at
+15-23 (a case page took over a second; absolute numbers are pessimistic and noisy — re-run on
+quiet hardware). Each timed transition is a supervisor's approval of `transfer_for_review` of a
+200-page dossier: seal, assemble, stamp and sign the volume(s), generate the 起诉意见书, sign the
+manifest and one custody certificate. Views = the case page (`cases:detail`, which records
+`case.viewed`), 2 client threads, idle for 20 s and then while another process runs two approvals
+back to back; medians of 3 rounds. *Before* = the engine without the prepare phase (main at
+`fab5ff6`, all work inside the transaction), *after* = with it; the same benchmark file.
 
-| | audit events deferred (now) | appended as recorded (`--no-defer`, before) |
+| | before (load 18.3) | after (load 22.2) |
 | --- | --- | --- |
-| audit lock held by one send, no other load on the chain | 10.5, 18.4 and 27.6 ms in three runs (target ≤ 20 ms) | — |
-| audit lock held by sends under concurrent views (max, incl. waiting for the lock) | 107 ms | 5,832 ms |
-| case page alone | 7.3 req/s | 6.4 req/s |
-| case page with concurrent sends | 4.9 req/s (−32 %) | 3.4 req/s (−48 %) |
+| one approval, total | 54.1 s | 56.7 s |
+| case row locked per approval (median / max) | 52.9 s / 64.5 s (98 % of the approval) | 23.3 s / 29.4 s (41 %) |
+| audit lock held per approval (median / max; target ≤ 20 ms) | 1,374 ms / 1,536 ms | 1,382 ms / 1,578 ms |
+| case page idle | 1.6 req/s, p99 2.2 s | 0.8 req/s, p99 3.8 s |
+| case page during approvals | 1.0 req/s (−36 %), p99 4.0 s (1.84 × idle) | 0.7 req/s (−23 %), p99 5.1 s (1.35 × idle) |
 
-The lock is now held only for one batched insert of the transition's ~10 events and the commit, not
-for the seconds of assembly and signing. The target of ≤ 10 % fewer views is **not met** here: on
-two shared cores the sending process itself takes a whole core from the views (PDF assembly and
-signing are CPU work), which no lock change removes; the lock's own share of the loss is the
-difference between the two columns. The ≤ 20 ms hold is met in two of three runs on this loaded
-machine (the COMMIT's WAL flush dominates what remains).
+What the numbers say. The prepare phase moved the volume assembly, its PAdES signature and the
+generated document out of the case lock: the case row is now locked for 41 % of an approval instead
+of 98 %. The remaining 23 s under the lock on this machine are almost all the custody step
+(`issue_certificates`): rendering the 换押证 with the CJK font and PAdES-signing it with a visible
+stamp (font subsetting) took 27.6 of 31.3 s of the profiled apply phase — the custody participant
+does not prepare yet, so the ≤ 20 ms goals are **not met**. The audit lock is held only for the one
+batched insert of the ~10 events and the COMMIT (events are appended at the very end), but on a
+machine with a load of 20 on two cores that step is descheduled for over a second (an earlier run
+of one send with no concurrent views, at a load of 15-17, measured 10-28 ms). Views lost less and their p99 grew less with
+the prepare phase (−23 % and 1.35 × against −36 % and 1.84 ×), but the targets (≤ 10 %, ≤ 1.2 ×)
+are not met either: PDF assembly and signing are CPU work that takes a core from the views wherever
+it runs, and the rounds ran under different loads (18 vs 22), so the comparison is indicative only.
 """
 
 
