@@ -58,6 +58,10 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
     from workflows.definition import BY_NAME
     from workflows.models import ApprovalRequest, ApprovalStatus, TransitionLog
 
+    # Each suspect's timeline is drawn from custody records, clocks and transfers: the apps above
+    # this one (like the engine imported here), so the import is at run time.
+    from casehub.custody import timeline
+
     p.require_capability(request.user, *CASE_READERS, message=_("您的角色无权访问此页面。"))
     case = get_visible_case(request.user, pk)
     # What waits on this case inside the user's own agency (another agency's approvals are not ours to see).
@@ -93,6 +97,7 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "transitions": transitions,
         "blocked": blocked,
         "history": history,
+        "timeline": timeline.build(case),
         "pending_approval": pending_approval,
         "pending_label": BY_NAME[pending_approval.transition].label if pending_approval else "",
         "dossier_url": reverse("dossier:case", args=[case.pk]) if p.has_capability(request.user, p.READ_DOSSIER) else "",
