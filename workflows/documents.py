@@ -491,3 +491,43 @@ def non_prosecution(ctx: Any) -> list[Draft]:
     return [Draft(title, _render(ctx, title, number=_number(ctx, NumberKind.NON_PROSECUTION),
                                  fields=[(_("案件名称"), case.title)], paragraphs=paragraphs,
                                  footer_lines=_footer(ctx, _("（院印）"))))]
+
+
+# --- preview ----------------------------------------------------------------------------------
+
+
+def preview(case: Any, spec: Any, *, user: Any, inputs: dict[str, Any]) -> list[Draft]:
+    """The documents ``spec`` would generate on ``case`` from ``inputs`` now, watermarked as a draft:
+    for the officer before firing and the supervisor before approving. Nothing is stored, signed or
+    numbered (numbers read 「文号待编」)."""
+    from workflows import engine
+
+    ctx = PreviewContext(case=case, spec=spec, actor=user, acting_user=user, inputs=dict(inputs), source=case.stage,
+                         now=timezone.now(), holder_before=case.holder_agency)
+    try:
+        ctx.recipients = engine._recipients(ctx)
+    except engine.TransitionError:
+        ctx.recipients = []  # no recipient chosen yet: the addressee line stays empty
+    return build_all(ctx)
+
+
+def merged(drafts: Sequence[Draft]) -> bytes:
+    """One PDF of the drafts, in order (a preview of several documents opens as one file)."""
+    import io
+
+    import pikepdf
+
+    if len(drafts) == 1:
+        return drafts[0].pdf
+    out = pikepdf.new()
+    sources = [pikepdf.open(io.BytesIO(d.pdf)) for d in drafts]
+    try:
+        for src in sources:
+            out.pages.extend(src.pages)
+        buffer = io.BytesIO()
+        out.save(buffer)
+        return buffer.getvalue()
+    finally:
+        for src in sources:
+            src.close()
+

@@ -148,6 +148,13 @@ RULES: dict[str, Rule] = {
                                lambda sc: {"pk": sc.transfer.pk, "name": "manifest.json"},
                                may_see_case=SENDER_AND_RECEIVER),
     "transfers:approval": Rule(frozenset({"investigator", "police_supervisor"}), lambda sc: {"pk": sc.approval.pk}),
+    # The draft of the documents a transition generates: who may fire it (from the typed inputs),
+    # and for a pending approval the officer who asked and the supervisor who decides.
+    "transfers:fire_preview": Rule(frozenset({"investigator"}),
+                                   lambda sc: {"case_pk": sc.case.pk, "transition_name": "transfer_for_review"},
+                                   get=False, payload=lambda sc: {**REVIEW_INPUTS, "version": sc.case.version}),
+    "transfers:approval_preview": Rule(frozenset({"investigator", "police_supervisor"}),
+                                       lambda sc: {"pk": sc.pending_approval.pk}),
     "clocks:list": Rule(CLOCK_ROLES),
     # --- custody 换押: the sent case's detained suspect, certificate police → procuratorate ------------
     "custody:inbox": Rule(DETENTION, may_see_case=DETENTION),
