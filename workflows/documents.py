@@ -493,6 +493,57 @@ def non_prosecution(ctx: Any) -> list[Draft]:
                                  footer_lines=_footer(ctx, _("（院印）"))))]
 
 
+# --- court ------------------------------------------------------------------------------------
+
+
+@builder("generate_judgment", gettext_lazy("刑事判决书"))
+def judgment(ctx: Any) -> list[Draft]:
+    """刑事判决书 (CPL arts. 200-203; SPC Interpretation arts. 302-303): the prosecuting procuratorate,
+    the defendants, the indictment, the court's reasoning, the recorded decision per defendant, the
+    appeal period and court (art. 230), the judge and the date of announcement."""
+    from workflows.models import JudgmentDecision
+
+    case, inp = ctx.case, ctx.inputs
+    persons = suspects(case)
+    decisions = {d.person_id: d for d in JudgmentDecision.objects.filter(case=case)}
+    indictment_log = _log_time(case, "indict")
+    prosecutor = _prosecutor(case)
+    paragraphs = [_("公诉机关%(name)s。") % {"name": prosecutor.name if prosecutor else ""}]
+    paragraphs += [person_block(p, case, DEFENDANT) for p in persons]
+    paragraphs += [
+        _("%(prosecutor)s以%(number)s起诉书指控被告人%(names)s犯%(charge)s，于%(date)s向本院提起公诉。"
+          "本院依法组成合议庭，公开开庭审理了本案。现已审理终结。")
+        % {"prosecutor": prosecutor.name if prosecutor else "", "number": latest_number(case, NumberKind.INDICTMENT),
+           "names": "、".join(p.name for p in persons), "charge": charge_names(case), "date": _day(indictment_log)},
+        _("判决如下："),
+    ]
+    if persons and all(p.pk in decisions for p in persons):  # the decision recorded per defendant
+        lines = [decisions[p.pk].main_text for p in persons]
+    else:  # as typed at the announcement
+        lines = _lines(strip_leading(inp.get("verdict"), "判决如下"))
+    numerals = "一二三四五六七八九十"
+    paragraphs += [f"{numerals[i] if i < 10 else i + 1}、{line}" if len(lines) > 1 else line for i, line in enumerate(lines)]
+    paragraphs.append(_("如不服本判决，可在接到判决书的第二日起十日内，通过本院或者直接向上一级人民法院提出上诉。"
+                        "书面上诉的，应当提交上诉状正本一份，副本二份。"))
+    announced = inp.get("announced_on") or timezone.localdate()
+    judge = (ctx.actor.get_full_name() or ctx.actor.get_username()) if ctx.actor is not None else ""
+    title = str(TITLES["generate_judgment"][0])
+    footer = [_("审判员　%(name)s") % {"name": judge}, _day(announced), _("（院印）"), ctx.holder_before.name]
+    return [Draft(title, _render(ctx, title, number=latest_number(case, NumberKind.COURT_DOCKET),
+                                 fields=[(_("案件名称"), case.title),
+                                         (_("宣判方式"), _("当庭宣判") if inp.get("in_court", "yes") == "yes"
+                                          else _("定期宣判"))],
+                                 paragraphs=paragraphs, footer_lines=footer))]
+
+
+def _prosecutor(case: Any) -> Any:
+    from workflows.models import Transfer
+
+    sent = Transfer.objects.filter(case=case, kind="indictment", mode="online").select_related("from_agency").order_by(
+        "-sent_at", "-id").first()
+    return sent.from_agency if sent else None
+
+
 # --- preview ----------------------------------------------------------------------------------
 
 

@@ -156,6 +156,12 @@ def generate_review_extension(ctx: Any) -> None:
 
 
 @effect
+def generate_judgment(ctx: Any) -> None:
+    """刑事判决书 (arts. 200-203), signed by the court; the delivery packages carry it (art. 202)."""
+    _generate(ctx, "generate_judgment")
+
+
+@effect
 def generate_indictment(ctx: Any) -> None:
     """起诉书 (art. 176)."""
     _generate(ctx, "generate_indictment")

@@ -16,6 +16,7 @@ urlpatterns = [
     path("<int:pk>/reverify/", views.reverify, name="reverify"),
     path("<int:pk>/download/<str:name>", views.download, name="download"),
     path("approval/<int:pk>/", views.approval, name="approval"),
+    path("case/<int:case_pk>/judgment/", views.judgment, name="judgment"),
     path("approval/<int:pk>/preview.pdf", views.approval_preview, name="approval_preview"),
     path("paper/new/", views.register_paper, name="paper_register"),
 ]

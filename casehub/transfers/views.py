@@ -367,6 +367,50 @@ def approval(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
+def judgment(request: HttpRequest, case_pk: int) -> HttpResponse:
+    """The judge records the decision for each defendant before announcing the judgment (arts. 200-201)."""
+    from casehub.cases.models import PersonRole
+    from workflows import judgment as judgments
+    from workflows.models import JudgmentDecision, Outcome, Penalty
+
+    user = request.user
+    if not p.has_capability(user, p.DELIVER_JUDGMENT):
+        raise Http404
+    case = get_visible_case(user, case_pk)
+    if not judgments.may_record(user, case):
+        raise Http404
+    persons = list(case.persons.filter(role=PersonRole.SUSPECT).order_by("id"))
+    errors: dict[int, list[str]] = {}
+    if request.method == "POST":
+        for person in persons:
+            prefix = f"p{person.pk}-"
+            outcome = request.POST.get(prefix + "outcome", "")
+            if not outcome:
+                continue
+            try:
+                judgments.record_decision(case, person, outcome=outcome, acting_user=user,
+                                          charge=request.POST.get(prefix + "charge", ""),
+                                          penalty=request.POST.get(prefix + "penalty", ""),
+                                          term=request.POST.get(prefix + "term", ""))
+            except ValidationError as exc:
+                errors[person.pk] = [m for ms in exc.message_dict.values() for m in ms] if hasattr(
+                    exc, "error_dict") else list(exc.messages)
+        if not errors:
+            messages.success(request, _("判决结果已记录。"))
+            return redirect("transfers:judgment", case_pk=case.pk)
+    decisions = {d.person_id: d for d in JudgmentDecision.objects.filter(case=case)}
+    default_charge = "、".join(o.name for o in case.offences.all())
+    rows = [{"person": person, "decision": decisions.get(person.pk), "errors": errors.get(person.pk, []),
+             "charge": decisions[person.pk].charge if person.pk in decisions else default_charge}
+            for person in persons]
+    return render(request, "transfers/judgment.html", {
+        "case": case, "rows": rows, "outcomes": Outcome.choices, "penalties": Penalty.choices,
+        "announce_url": reverse("transfers:fire", args=[case.pk, "announce_judgment"]),
+    }, status=400 if errors else 200)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
 def register_paper(request: HttpRequest) -> HttpResponse:
     user = request.user
     if not p.has_capability(user, p.REGISTER_PAPER_TRANSFER) or user.agency is None:

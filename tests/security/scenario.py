@@ -213,6 +213,23 @@ def _pending_arrest_request(sc: Scenario) -> Any:
                        inputs={"reason": _text("reason", "提请逮捕的事实")}).approval
 
 
+def _to_trial(sc: Scenario, case: Case) -> Case:
+    """The accepted case indicted and docketed: district A's court holds it (the judge records the
+    judgment there)."""
+    from workflows import engine
+
+    d = sc.district
+    with _capture(execute=True):
+        result = engine.fire(case, "indict", acting_user=d.prosecutor,
+                             inputs={"facts": _text("reason", "起诉事实"), "charges": _text("reason", "盗窃罪")})
+        engine.decide_approval(result.approval, acting_user=d.procuratorate_supervisor, approve=True,
+                               comment=_text("comment", "同意"))
+    with _capture(execute=True):
+        engine.fire(case, "docket_case", acting_user=d.court_clerk)
+    case.refresh_from_db()
+    return case
+
+
 def _transfer_objects(sc: Scenario) -> None:
     from casehub.dossier.models import Volume
     from workflows import engine
@@ -238,6 +255,10 @@ def _transfer_objects(sc: Scenario) -> None:
     with _capture(execute=True):
         engine.fire(accepted, "accept_review_transfer", acting_user=sc.district.prosecutor)
     sc.extra["accepted_transfer"] = accepted.transfers.get()
+    trial = _send_case(sc, "审判案件")
+    with _capture(execute=True):
+        engine.fire(trial, "accept_review_transfer", acting_user=sc.district.prosecutor)
+    sc.extra["trial_case"] = _to_trial(sc, trial)
 
 
 def _legal_aid_objects(sc: Scenario) -> None:
