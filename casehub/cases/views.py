@@ -76,10 +76,11 @@ def _judgment(user: Any, case: Any) -> dict[str, Any]:
 
 @login_required
 def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    # Each suspect's timeline is drawn from custody records, clocks and transfers: the apps above
-    # this one (like the engine imported here), so the import is at run time.
+    # Each suspect's timeline is drawn from custody records, clocks and transfers, and the legal-aid
+    # card from casehub.legalaid: the apps above this one (like the engine imported here), so the
+    # imports are at run time.
     from casehub.custody import timeline
-    from casehub.legalaid.selectors import case_requests  # up the layers: the case page shows legal aid
+    from casehub.legalaid.selectors import case_requests
     from workflows import engine
     from workflows.definition import BY_NAME
     from workflows.models import ApprovalRequest, ApprovalStatus, TransitionLog
