@@ -410,6 +410,19 @@ def _create_document(*, case: Case, user: Any, part: str, category: str, title: 
     )
 
 
+def issued_pdf(pdf_bytes: bytes, *, agency: Any, title: str) -> bytes:
+    """The PDF as the agency issues it (PAdES-signed, :func:`sign_issued_document`) — an artifact of
+    the unsigned bytes, prepared by the workflow engine before its transaction when it can be."""
+    import hashlib
+
+    from casehub.objectstore.prepared import artifact
+
+    recipe = {"kind": "dossier.issued", "pdf": hashlib.sha256(pdf_bytes).hexdigest(), "agency": agency.code,
+              "title": title.strip()}
+    return artifact(recipe, lambda: sign_issued_document(pdf_bytes, agency, title=title.strip()),
+                    label=f"signed {title.strip()}")
+
+
 def describe_generated_pdf(pdf_bytes: bytes, *, title: str, category: str) -> dict[str, Any]:
     """What :func:`add_generated_document` will file for these bytes, for the engine's prepare
     phase (:func:`prepare_main_volumes`): SHA-256, pages, title and category."""
@@ -425,13 +438,16 @@ def describe_generated_pdf(pdf_bytes: bytes, *, title: str, category: str) -> di
 
 
 def add_generated_document(
-    *, case: Case, acting_user: Any, title: str, category: str, pdf_bytes: bytes, part: str = Part.MAIN
+    *, case: Case, acting_user: Any, title: str, category: str, pdf_bytes: bytes, part: str = Part.MAIN,
+    sign: bool = True,
 ) -> Document:
     """File a PDF the platform generated (certificate, decision, receipt …) into the dossier.
 
     Synchronous and trusted (the engine made it), so it skips the active-content scan but still
     refuses bytes that are not a readable PDF. The caller is responsible for permission; the
-    document lands in ``acting_user``'s agency's draft volume of ``part``.
+    document lands in ``acting_user``'s agency's draft volume of ``part``. Every document an
+    agency issues carries its signature (docs/pki.md): with ``sign`` (the default) the PDF is
+    PAdES-signed by ``acting_user``'s agency before it is stored, the visible stamp on its last page.
     """
     import io
 
@@ -444,6 +460,8 @@ def add_generated_document(
             page_count = len(pdf.pages)
     except pikepdf.PdfError as exc:
         raise ValidationError(_("生成的文书不是有效的 PDF。")) from exc
+    if sign:
+        pdf_bytes = issued_pdf(pdf_bytes, agency=acting_user.agency, title=title)
     stored = objectstore.store_bytes(pdf_bytes, content_type="application/pdf")
     with transaction.atomic():
         locked = _lock_case(case.pk)
@@ -641,6 +659,15 @@ def assemble_volume(volume: Volume, *, acting_user: Any) -> Volume:
                      "sha256": stored.sha256, "size": stored.size, "documents": [d.pk for d in docs]},
         )
     return locked
+
+
+def sign_issued_document(pdf_bytes: bytes, agency: Any, *, title: str) -> bytes:
+    """PAdES-sign a document ``agency`` issues (generated legal documents): its key, its name on the
+    visible stamp on the last page."""
+    from casehub.pki.services import signer_for
+    from signing.pades import sign_pdf
+
+    return sign_pdf(pdf_bytes, signer_for(agency), reason=f"签发：{title}", stamp_text=agency.name)
 
 
 def sign_volume(pdf_bytes: bytes, volume: Volume) -> bytes:
