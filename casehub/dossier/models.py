@@ -131,6 +131,15 @@ class Document(models.Model):
         Volume, verbose_name=_("所属卷"), null=True, blank=True, on_delete=models.PROTECT, related_name="documents"
     )
     position = models.PositiveIntegerField(_("卷内顺序"), default=0)
+    # A draft withdrawn before it was ever sealed or sent (uploaded by mistake): the row and its
+    # bytes stay, out of every volume and no longer current; who, when and why are kept here and
+    # in the trail (``document.withdrawn``). A sealed document is never withdrawn, only corrected.
+    withdrawn_at = models.DateTimeField(_("撤回时间"), null=True, blank=True)
+    withdrawn_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("撤回人"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+",
+    )
+    withdrawal_reason = models.TextField(_("撤回理由"), blank=True)
     # Fixed when the volume is sealed: the volume page number of the document's first page.
     first_page = models.PositiveIntegerField(_("起始页"), null=True, blank=True)
 
@@ -148,6 +157,15 @@ class Document(models.Model):
         if self.first_page is None:
             return None
         return self.first_page + self.page_count - 1
+
+    @property
+    def is_withdrawn(self) -> bool:
+        return self.withdrawn_at is not None
+
+    @property
+    def is_draft(self) -> bool:
+        """Current, in its agency's draft volume: never sealed, never sent, still changeable."""
+        return (self.is_current and self.volume_id is not None and self.volume.status == VolumeStatus.DRAFT)
 
     @property
     def page_range(self) -> str:

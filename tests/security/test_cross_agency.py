@@ -128,6 +128,11 @@ RULES: dict[str, Rule] = {
     "dossier:reorder": Rule(frozenset({"investigator"}), lambda sc: {"volume_pk": sc.volume.pk}, get=False,
                             payload=lambda sc: {"order": [sc.document.pk]}),
     "dossier:document": Rule(POLICE_READERS, lambda sc: {"pk": sc.document.pk}),
+    # Changing or withdrawing a draft document: its agency's uploaders only, while it is a draft.
+    "dossier:document_edit": Rule(frozenset({"investigator"}), lambda sc: {"pk": sc.document.pk},
+                                  payload=lambda sc: {"title": "越权改名", "category": "other"}),
+    "dossier:document_withdraw": Rule(frozenset({"investigator"}), lambda sc: {"pk": sc.document.pk}, get=False,
+                                      payload=lambda sc: {"reason": "越权撤回"}),
     "dossier:document_file": Rule(POLICE_READERS, lambda sc: {"pk": sc.document.pk}),
     "dossier:volume": Rule(POLICE_READERS, lambda sc: {"pk": sc.volume.pk}),
     # An assembled volume of the sent case: the sender reads it; the receiver only after acceptance.

@@ -7,4 +7,9 @@
   if (language) {
     language.addEventListener("change", function () { language.form.submit(); });
   }
+  // Buttons that need a second thought (sealing a volume, withdrawing a document) say what they
+  // will do and ask first.
+  document.querySelectorAll("[data-confirm]").forEach(function (b) {
+    b.addEventListener("click", function (e) { if (!window.confirm(b.dataset.confirm)) { e.preventDefault(); } });
+  });
 })();
