@@ -15,6 +15,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -84,7 +85,15 @@ class Volume(models.Model):
         ]
 
     def __str__(self) -> str:
+        # Stable, in Chinese: package manifests record it. Pages show ``label``.
         return self.title or f"{self.get_part_display()} 第{self.number}卷"
+
+    @property
+    def label(self) -> str:
+        """"<agency> 正卷 第1卷" in the reader's language (``title`` keeps the Chinese one the
+        assembled PDF carries)."""
+        return gettext("%(agency)s %(part)s 第%(n)s卷") % {
+            "agency": self.agency.name, "part": self.get_part_display(), "n": self.number}
 
     @property
     def is_editable(self) -> bool:
@@ -197,6 +206,8 @@ class _Job(models.Model):
     # than the broker's redelivery time is shown as stalled and may be retried (see ``stalled``).
     updated_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # A finished job the user cleared from the progress panel (the row and the trail stay).
+    dismissed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         abstract = True

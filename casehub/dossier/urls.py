@@ -9,6 +9,7 @@ app_name = "dossier"
 urlpatterns = [
     path("case/<int:case_pk>/", views.case_dossier, name="case"),
     path("case/<int:case_pk>/jobs/", views.case_jobs, name="jobs"),
+    path("case/<int:case_pk>/jobs/clear/", views.clear_jobs, name="clear_jobs"),
     path("jobs/<str:kind>/<uuid:pk>/retry/", views.retry_job, name="retry_job"),
     path("case/<int:case_pk>/upload/", views.upload, name="upload"),
     path("case/<int:case_pk>/uploads/", views.chunked_start, name="chunked_start"),

@@ -23,6 +23,7 @@ from django.http import (
 )
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET, require_POST
@@ -116,10 +117,37 @@ def case_dossier(request: HttpRequest, case_pk: int) -> HttpResponse:
 
 
 def _recent_jobs(user: Any, case: Case) -> dict[str, Any]:
-    ingest_jobs = list(IngestJob.objects.filter(case=case, agency_id=user.agency_id).order_by("-created_at")[:20])
-    assembly_jobs = list(AssemblyJob.objects.filter(case=case, agency_id=user.agency_id).order_by("-created_at")[:5])
+    ingest_jobs = list(IngestJob.objects.filter(case=case, agency_id=user.agency_id, dismissed_at__isnull=True)
+                       .order_by("-created_at")[:20])
+    assembly_jobs = list(AssemblyJob.objects.filter(case=case, agency_id=user.agency_id, dismissed_at__isnull=True)
+                         .order_by("-created_at")[:5])
     running = any(not j.is_finished for j in ingest_jobs + assembly_jobs)
-    return {"ingest": ingest_jobs, "assembly": assembly_jobs, "running": running}
+    finished = sum(1 for j in ingest_jobs + assembly_jobs if j.is_finished)
+    return {"ingest": ingest_jobs, "assembly": assembly_jobs, "running": running, "finished": finished}
+
+
+@login_required
+@require_POST
+def clear_jobs(request: HttpRequest, case_pk: int) -> HttpResponse:
+    """Clear the agency's finished jobs (done or failed) of a case from the progress panel, or one
+    of them (``job``). Nothing of the dossier changes and the rows stay: a panel setting."""
+    case = _case_for_reader(request, case_pk)
+    now = timezone.now()
+    cleared = 0
+    for model in (IngestJob, AssemblyJob):
+        jobs = model.objects.filter(case=case, agency_id=request.user.agency_id, dismissed_at__isnull=True,
+                                    status__in=services.FINISHED)
+        if request.POST.get("job"):
+            try:
+                jobs = jobs.filter(pk=uuid.UUID(request.POST["job"]))
+            except ValueError:
+                return HttpResponseBadRequest(_("任务编号无效。"))
+        cleared += jobs.update(dismissed_at=now)
+    if request.htmx:
+        return render(request, "dossier/_jobs.html", {"case": case, "jobs": _recent_jobs(request.user, case),
+                                                  "can_upload": _can_upload(request.user, case)})
+    messages.info(request, _("已清除 %(n)s 个已结束的任务。") % {"n": cleared})
+    return redirect("dossier:case", case_pk=case.pk)
 
 
 @login_required
@@ -127,7 +155,8 @@ def _recent_jobs(user: Any, case: Case) -> dict[str, Any]:
 def case_jobs(request: HttpRequest, case_pk: int) -> HttpResponse:
     """The progress panel, polled by htmx every second while something is running."""
     case = _case_for_reader(request, case_pk)
-    return render(request, "dossier/_jobs.html", {"case": case, "jobs": _recent_jobs(request.user, case)})
+    return render(request, "dossier/_jobs.html", {"case": case, "jobs": _recent_jobs(request.user, case),
+                                                  "can_upload": _can_upload(request.user, case)})
 
 
 @login_required

@@ -121,3 +121,16 @@ def test_the_arrow_buttons_reorder_without_javascript_and_saving_confirms(client
     assert "已保存卷内顺序（3 份材料）" in client.get(response["Location"]).content.decode()
     client.post(url, {"order": [a.pk, c.pk, b.pk], "move": f"{a.pk}:up"})  # the top stays the top
     assert list(volume.documents.order_by("position").values_list("title", flat=True)) == ["甲", "丙", "乙"]
+
+
+def test_a_failed_upload_stays_listed_until_cleared_and_says_how_to_go_on(client, case, district, upload):
+    failed = upload(b"this is not a pdf", title="坏文件", name="bad.pdf")
+    assert failed.status == "failed"
+    client.force_login(district.investigator)
+    jobs = client.get(reverse("dossier:jobs", args=[case.pk])).content.decode()
+    assert "bad.pdf" in jobs and "修正后重新上传" in jobs and 'name="job"' in jobs
+    response = client.post(reverse("dossier:clear_jobs", args=[case.pk]), {"job": str(failed.pk)})
+    assert response.status_code == 302
+    assert "bad.pdf" not in client.get(reverse("dossier:jobs", args=[case.pk])).content.decode()
+    failed.refresh_from_db()
+    assert failed.dismissed_at is not None and failed.status == "failed"  # the row stays

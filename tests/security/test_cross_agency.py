@@ -119,6 +119,7 @@ RULES: dict[str, Rule] = {
     "cases:person_add": Rule(frozenset({"investigator"}), _case(), payload=lambda sc: NEW_PERSON),
     "dossier:case": Rule(POLICE_READERS, _case("case_pk")),
     "dossier:jobs": Rule(POLICE_READERS, _case("case_pk")),
+    "dossier:clear_jobs": Rule(POLICE_READERS, _case("case_pk"), get=False),
     "dossier:upload": Rule(frozenset({"investigator"}), _case("case_pk"), get=False),
     "dossier:chunked_start": Rule(frozenset({"investigator"}), _case("case_pk"), get=False),
     "dossier:assemble": Rule(frozenset({"investigator"}), _case("case_pk"), get=False),

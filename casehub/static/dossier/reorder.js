@@ -22,7 +22,7 @@
       if (unsaved) { unsaved.hidden = false; }
       if (status && item) {
         status.textContent = (form.dataset.msgMoved || "")
-          .replace("%(title)s", item.dataset.title).replace("%(n)s", String(all.indexOf(item) + 1));
+          .replace("{title}", item.dataset.title).replace("{n}", String(all.indexOf(item) + 1));
       }
     }
 
