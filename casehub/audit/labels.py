@@ -70,7 +70,7 @@ ACTION_LABELS: dict[str, str | Promise] = {
     "clock.warning": _("期限即将届满提醒"),
     "clock.overdue": _("期限超期提醒"),
     "holidays.loaded": _("载入节假日"),
-    "notification.sent": _("发送通知"),
+    "notification.sent": _("发送站内通知"),
     "custody.document_viewed": _("查看换押文书"),
     "transfer.verified": _("核验移送包"),
     "transfer.reverify_requested": _("请求重新核验"),
