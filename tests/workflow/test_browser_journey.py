@@ -144,9 +144,8 @@ def test_case_journey_police_procuratorate_court(browser, live_server, tmp_path)
     if title and title[0].is_displayed():
         title[0].send_keys("现场勘验笔录")
     click(browser, browser.find_element(By.ID, "upload-button"))
-    deadline = time.time() + 60
-    while not case.documents.exists() and time.time() < deadline:
-        time.sleep(0.5)
+    # Watch the page, not the database (SQLite: reading while the live server writes can lock).
+    WebDriverWait(browser, 90).until(lambda b: b.find_elements(By.CSS_SELECTOR, '.job[data-status="done"]'))
     assert case.documents.exists(), "the upload did not reach the dossier"
     screenshot(browser, "journey-01-dossier-uploaded")
     home(browser, live_server, "investigator", "01", my_cases=["钱九涉嫌盗窃案"], headline=None)
