@@ -161,7 +161,7 @@ def test_case_journey_police_procuratorate_court(browser, live_server, tmp_path)
     assert stage_of(case) == "review_requested"
     home(browser, live_server, "police_supervisor", "02b")
     assert lacks(browser, "transfers-approvals", "钱九涉嫌盗窃案"), "the decided approval is still listed"
-    home(browser, live_server, "investigator", "02b", notifications=["审批结果（已同意）：钱九涉嫌盗窃案"])
+    home(browser, live_server, "investigator", "02b", notifications=["审批结果（已批准）：钱九涉嫌盗窃案"])
     home(browser, live_server, "prosecutor", "02b", transfers_incoming=["钱九涉嫌盗窃案"],
          notifications=["收到移送审查起诉：钱九涉嫌盗窃案"])
 
