@@ -106,6 +106,7 @@ class AuditAction(StrEnum):
     CLOCK_RESUMED = "clock.resumed"
     CLOCK_EXTENDED = "clock.extended"
     CLOCK_RECOUNTED = "clock.recounted"
+    CLOCK_REOPENED = "clock.reopened"
     CLOCK_WARNING = "clock.warning"
     CLOCK_OVERDUE = "clock.overdue"
     HOLIDAYS_LOADED = "holidays.loaded"

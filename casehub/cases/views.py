@@ -81,11 +81,16 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
         entry.source_display, entry.target_display = stage_label(entry.source), stage_label(entry.target)
         spec = BY_NAME.get(entry.transition)
         entry.transition_display = spec.label if spec else entry.transition
+    # Each person's own procedural state: the measure, who decided it since when, and their clocks.
+    persons = list(case.persons.select_related("detention_centre", "measure_authority").prefetch_related("clocks"))
+    for person in persons:
+        person.running_clocks = sorted((c for c in person.clocks.all() if c.status != "stopped"),
+                                       key=lambda c: (c.due_date, c.pk))
     return render(request, "cases/detail.html", {
         "case": case,
         "stage_display": stage_label(case.stage),
         "numbers": case.numbers.select_related("agency"),
-        "persons": case.persons.select_related("detention_centre"),
+        "persons": persons,
         "offences": case.offences.all(),
         "officers": case.handling_officers.all(),
         "show_id": p.has_capability(request.user, p.VIEW_PERSON_ID),
