@@ -369,7 +369,8 @@ TRANSITIONS: tuple[TransitionSpec, ...] = (
                 InputSpec("charges", _("指控罪名及法律依据"), "textarea"),
                 _forward_to(AgencyKind.COURT)),
         guards=("no_pending_approval", "has_suspect", "has_main_documents"),
-        clocks=(ClockOp("stop", ClockKind.REVIEW_PROSECUTION),),
+        clocks=(ClockOp("stop", ClockKind.REVIEW_PROSECUTION),
+                ClockOp("open", ClockKind.COURT_ACCEPTANCE, agency="recipient")),
         effects=("issue_indictment_number", "generate_indictment"),
         needs_approval=True, article="刑事诉讼法第一百七十六条",
         custody=("issue_certificates", "notices"),
@@ -381,7 +382,8 @@ TRANSITIONS: tuple[TransitionSpec, ...] = (
                           choices=(("刑初", "刑初"), ("刑终", "刑终"), ("刑再", "刑再"), ("刑更", "刑更")),
                           default="刑初"),),
         guards=("package_verified", "custody_ready"),
-        clocks=(ClockOp("stop", "*", agency="sender"), ClockOp("open", ClockKind.TRIAL)),
+        clocks=(ClockOp("stop", "*", agency="sender"), ClockOp("stop", ClockKind.COURT_ACCEPTANCE),
+                ClockOp("open", ClockKind.TRIAL)),
         effects=("issue_docket_number",),
         article="刑事诉讼法第一百八十六条、第二百零八条",
         custody=("take_over", "notices"),
@@ -389,14 +391,16 @@ TRANSITIONS: tuple[TransitionSpec, ...] = (
     TransitionSpec(
         "reject_indictment", _("不予立案（退回起诉）"), (Stage.COURT_FILING,), SENDER_STAGE,
         AgencyKind.COURT, p.DOCKET_CASE, party=RECEIVER, handover=REJECT, inputs=(REASON,),
-        clocks=(ClockOp("reopen", ClockKind.REVIEW_PROSECUTION),), style="danger",
+        clocks=(ClockOp("stop", ClockKind.COURT_ACCEPTANCE), ClockOp("reopen", ClockKind.REVIEW_PROSECUTION)),
+        style="danger",
         description=_("退回的起诉不重新计算审查起诉期限：检察院原期限继续计算；羁押权属未转移，法院不发羁押期限变更通知。"),
         custody=("cancel_certificates",),
     ),
     TransitionSpec(
         "withdraw_indictment", _("撤回起诉"), (Stage.COURT_FILING,), SENDER_STAGE,
         AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION, party=SENDER, handover=WITHDRAW, inputs=(REASON,),
-        clocks=(ClockOp("reopen", ClockKind.REVIEW_PROSECUTION),), style="secondary",
+        clocks=(ClockOp("stop", ClockKind.COURT_ACCEPTANCE), ClockOp("reopen", ClockKind.REVIEW_PROSECUTION)),
+        style="secondary",
         description=_("立案前撤回起诉不重新计算审查起诉期限：原期限继续计算。"),
         custody=("cancel_certificates",),
     ),
@@ -543,6 +547,10 @@ def kinds_arriving_in(stage: str) -> set[str]:
     return {t.transfer_kind for t in TRANSITIONS if t.target == stage and t.transfer_kind}
 
 
+# Clocks that never bound a person's custody: stopping them changes no detention centre's date.
+CLOCKS_NOT_BOUNDING_CUSTODY = frozenset({ClockKind.COURT_ACCEPTANCE})
+
+
 def _custody_problems(t: TransitionSpec) -> list[str]:
     """Custody must be declared wherever a custody-moving package travels (the 换押 rules)."""
     from casehub.custody import handlers
@@ -562,7 +570,8 @@ def _custody_problems(t: TransitionSpec) -> list[str]:
             problems.append(f"{t.name}: accepting custody needs the custody_ready guard")
     if t.handover in (REJECT, WITHDRAW) and arriving:
         need.add(handlers.CANCEL_CERTIFICATES)
-    if any(op.op != "reopen" for op in t.clocks) or (
+    if any(op.op != "reopen" and not (op.op == "stop" and op.kind in CLOCKS_NOT_BOUNDING_CUSTODY)
+           for op in t.clocks) or (
             {"mark_suspects_arrested", "release_detained", "release_refused"} & set(t.effects)):
         need.add(handlers.NOTICES)
     problems += [f"{t.name}: custody step {s} not declared" for s in sorted(need - set(t.custody))]

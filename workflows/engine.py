@@ -947,3 +947,186 @@ def extend_investigation_custody(person: Any, *, requested_on: date, decision: s
                               "requested_on": requested_on, "due_date": clock.due_date,
                               "notice": getattr(notice, "number", "")})
     return clock
+
+
+# --- reconsideration and review of a refusal (art. 92) ----------------------------------------
+
+REFUSAL_CHALLENGE_DAYS = 5  # MPS Provisions 2020 art. 141: within 5 days of receiving the decision
+
+
+def _latest_refusal(person: Any) -> Any:
+    from casehub.cases.models import CaseNumber, NumberKind
+
+    return (CaseNumber.objects.filter(person=person, kind=NumberKind.ARREST_REFUSAL).select_related("agency")
+            .order_by("-issued_at", "-id").first())
+
+
+def _challenge_clock(person: Any, kind: str, *, active: bool) -> Any:
+    from casehub.clocks.models import ACTIVE_STATUSES, Clock, ClockStatus
+
+    statuses = ACTIVE_STATUSES if active else (ClockStatus.STOPPED,)
+    return (Clock.objects.select_for_update().filter(person=person, kind=kind, status__in=statuses)
+            .select_related("agency").order_by("-started_at", "-id").first())
+
+
+def _arrest_after_all(case: Case, person: Any, *, procuratorate: Agency, reason: str, acting_user: Any) -> None:
+    """The refusal is changed: the person is arrested (a 批准逮捕决定书 of the procuratorate that
+    refused), custody after arrest starts for the police (art. 156) and the detention centre is told."""
+    from casehub.cases.models import CustodyStatus, NumberKind
+    from casehub.cases.numbering import issue_number
+    from casehub.clocks import services as clocks
+    from casehub.clocks.kinds import ClockKind
+    from casehub.custody import services as custody
+    from casehub.custody.models import CustodyRecord
+
+    now = timezone.now()
+    police = case.holder_agency if case.holder_agency.kind == "police" else case.origin_agency
+    person.custody_status, person.measure_since, person.measure_authority = CustodyStatus.ARRESTED, now, procuratorate
+    person.custody_since = now
+    person.save(update_fields=["custody_status", "measure_since", "measure_authority", "custody_since"])
+    issue_number(case, procuratorate, NumberKind.ARREST_DECISION, person=person)
+    clocks.open_clock(case, ClockKind.INVESTIGATION_CUSTODY, agency=police, start=now, person=person,
+                      decision=reason[:200], acting_user=acting_user)
+    record = CustodyRecord.objects.filter(person=person).first()
+    if record is not None and not record.in_custody:
+        custody.resume_after_arrest(record, police=police, deciding=procuratorate, reason=reason,
+                                    acting_user=acting_user, at=now)
+    clocks.refresh_custody(case, acting_user=acting_user)
+
+
+def request_arrest_reconsideration(person: Any, *, reason: str, acting_user: Any) -> Any:
+    """要求复议 (art. 92; MPS Provisions 2020 art. 141): the police ask the procuratorate that refused
+    a person's arrest to reconsider, within 5 days of the refusal; the person stays released. The
+    procuratorate's 7 days (SPP Rules 2019 art. 290) run on their own clock."""
+    from django.core.exceptions import ValidationError
+
+    from casehub.agencies.permissions import PREPARE_OUTGOING
+    from casehub.cases.models import CustodyStatus
+    from casehub.clocks import services as clocks
+    from casehub.clocks.counting import local_day
+    from casehub.clocks.kinds import ClockKind
+
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": [_("请写明要求复议的理由。")]})
+    agency = getattr(acting_user, "agency", None)
+    with engine_writes(), transaction.atomic(), audit.deferred():
+        case = _lock(person.case_id)
+        person = type(person).objects.select_for_update().get(pk=person.pk)
+        if agency is None or agency.kind != "police" or agency.pk != case.holder_agency_id \
+                or not has_capability(acting_user, PREPARE_OUTGOING):
+            raise NotAllowed(_("只有本案的侦查机关可以要求复议。"))
+        refusal = _latest_refusal(person)
+        if refusal is None or person.custody_status == CustodyStatus.ARRESTED:
+            raise ValidationError({"reason": [_("该人员没有不批准逮捕的决定。")]})
+        if (timezone.localdate() - local_day(refusal.issued_at)).days > REFUSAL_CHALLENGE_DAYS:
+            raise ValidationError({"reason": [_("要求复议应当在收到不批准逮捕决定书后五日以内提出。")]})
+        if _challenge_clock(person, ClockKind.ARREST_RECONSIDERATION, active=True) is not None or \
+                clocks_since(person, ClockKind.ARREST_RECONSIDERATION, refusal.issued_at):
+            raise ValidationError({"reason": [_("已就该决定要求过复议。")]})
+        clock = clocks.open_clock(case, ClockKind.ARREST_RECONSIDERATION, agency=refusal.agency,
+                                  start=timezone.now(), person=person, decision=reason[:200], acting_user=acting_user)
+        case.version += 1
+        case.save(update_fields=["version", "updated_at"])
+        record_event("workflow.person_decision", actor=acting_user, agency=agency, obj=clock, case=case,
+                     details={"decision": "arrest_reconsideration_requested", "persons": [person.pk],
+                              "refusal": refusal.number, "reason": reason, "due_date": clock.due_date,
+                              "article": "刑事诉讼法第九十二条"})
+    return clock
+
+
+def clocks_since(person: Any, kind: str, since: Any) -> bool:
+    from casehub.clocks.models import Clock
+
+    return Clock.objects.filter(person=person, kind=kind, started_at__gte=since).exists()
+
+
+def decide_arrest_reconsideration(person: Any, *, changed: bool, reason: str, acting_user: Any) -> Any:
+    """复议决定 (SPP Rules 2019 art. 290): the procuratorate that refused decides whether to change its
+    refusal. Kept: the person stays released. Changed: the person is arrested."""
+    return _decide_challenge(person, kind="arrest_reconsideration", changed=changed, reason=reason,
+                             acting_user=acting_user)
+
+
+def request_arrest_review(person: Any, *, reason: str, acting_user: Any) -> Any:
+    """提请复核 (art. 92; MPS Provisions 2020 art. 141): if the reconsideration kept the refusal, the
+    police may ask the next-higher procuratorate to review it within 5 days; it decides within 15
+    days (SPP Rules 2019 art. 291), on its own clock, while the person stays released."""
+    from django.core.exceptions import ValidationError
+
+    from casehub.agencies.models import AgencyKind
+    from casehub.agencies.permissions import PREPARE_OUTGOING
+    from casehub.cases.models import CustodyStatus
+    from casehub.clocks import services as clocks
+    from casehub.clocks.counting import local_day
+    from casehub.clocks.kinds import ClockKind
+
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": [_("请写明提请复核的理由。")]})
+    agency = getattr(acting_user, "agency", None)
+    with engine_writes(), transaction.atomic(), audit.deferred():
+        case = _lock(person.case_id)
+        person = type(person).objects.select_for_update().get(pk=person.pk)
+        if agency is None or agency.kind != "police" or agency.pk != case.holder_agency_id \
+                or not has_capability(acting_user, PREPARE_OUTGOING):
+            raise NotAllowed(_("只有本案的侦查机关可以提请复核。"))
+        decided = _challenge_clock(person, ClockKind.ARREST_RECONSIDERATION, active=False)
+        if decided is None or person.custody_status == CustodyStatus.ARRESTED:
+            raise ValidationError({"reason": [_("只有复议维持不批准逮捕决定的，才能提请复核。")]})
+        if (timezone.localdate() - local_day(decided.stopped_at)).days > REFUSAL_CHALLENGE_DAYS:
+            raise ValidationError({"reason": [_("提请复核应当在收到复议决定书后五日以内提出。")]})
+        if clocks_since(person, ClockKind.ARREST_REVIEW_HIGHER, decided.stopped_at):
+            raise ValidationError({"reason": [_("已就该决定提请过复核。")]})
+        higher = decided.agency.parent
+        if higher is None or higher.kind != AgencyKind.PROCURATORATE:
+            raise ValidationError({"reason": [_("没有登记上一级人民检察院，无法提请复核。")]})
+        access.grant(case, higher, act=False)
+        clock = clocks.open_clock(case, ClockKind.ARREST_REVIEW_HIGHER, agency=higher, start=timezone.now(),
+                                  person=person, decision=reason[:200], acting_user=acting_user)
+        case.version += 1
+        case.save(update_fields=["version", "updated_at"])
+        record_event("workflow.person_decision", actor=acting_user, agency=agency, obj=clock, case=case,
+                     details={"decision": "arrest_review_requested", "persons": [person.pk], "to": higher.code,
+                              "reason": reason, "due_date": clock.due_date, "article": "刑事诉讼法第九十二条"})
+    return clock
+
+
+def decide_arrest_review(person: Any, *, changed: bool, reason: str, acting_user: Any) -> Any:
+    """复核决定 (SPP Rules 2019 art. 291): the higher procuratorate decides; if it changes the refusal
+    the procuratorate below approves the arrest and the police execute it."""
+    return _decide_challenge(person, kind="arrest_review_higher", changed=changed, reason=reason,
+                             acting_user=acting_user)
+
+
+def _decide_challenge(person: Any, *, kind: str, changed: bool, reason: str, acting_user: Any) -> Any:
+    from django.core.exceptions import ValidationError
+
+    from casehub.agencies.permissions import DECIDE_ARREST
+    from casehub.clocks import services as clocks
+
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": [_("请写明决定的理由。")]})
+    agency = getattr(acting_user, "agency", None)
+    with engine_writes(), transaction.atomic(), audit.deferred():
+        case = _lock(person.case_id)
+        person = type(person).objects.select_for_update().get(pk=person.pk)
+        clock = _challenge_clock(person, kind, active=True)
+        if clock is None:
+            raise ValidationError({"reason": [_("没有待决定的复议或复核。")]})
+        if agency is None or agency.pk != clock.agency_id or not has_capability(acting_user, DECIDE_ARREST):
+            raise NotAllowed(_("只有受理复议或复核的人民检察院可以作出决定。"))
+        clocks.stop_clocks(case, [kind], at=timezone.now(), person=person, acting_user=acting_user,
+                           reason="changed" if changed else "kept")
+        if changed:
+            refusal = _latest_refusal(person)
+            _arrest_after_all(case, person, procuratorate=refusal.agency if refusal else agency,
+                              reason=reason, acting_user=acting_user)
+        case.version += 1
+        case.save(update_fields=["version", "updated_at"])
+        record_event("workflow.person_decision", actor=acting_user, agency=agency, obj=clock, case=case,
+                     details={"decision": f"{kind}_decided", "persons": [person.pk], "changed": changed,
+                              "reason": reason, "on_time": timezone.localdate() <= clock.due_date,
+                              "article": "刑事诉讼法第九十二条"})
+    return clock

@@ -44,10 +44,13 @@ class ClockKind(models.TextChoices):
     ARREST_REQUEST = "arrest_request", _("提请批准逮捕期限")
     ARREST_DECISION = "arrest_decision", _("审查批准逮捕期限")
     ARREST_DECISION_NOT_DETAINED = "arrest_decision_not_detained", _("审查批准逮捕期限（未被拘留）")
+    ARREST_RECONSIDERATION = "arrest_reconsideration", _("不批准逮捕复议期限")
+    ARREST_REVIEW_HIGHER = "arrest_review_higher", _("不批准逮捕复核期限")
     INVESTIGATION_CUSTODY = "investigation_custody", _("侦查羁押期限")
     DETENTION = "detention", _("拘留羁押期限")
     REVIEW_PROSECUTION = "review_prosecution", _("审查起诉期限")
     SUPPLEMENTARY_INVESTIGATION = "supplementary_investigation", _("补充侦查期限")
+    COURT_ACCEPTANCE = "court_acceptance", _("受理审查期限")
     TRIAL = "trial", _("审理期限")
     JUDGMENT_DELIVERY = "judgment_delivery", _("判决书送达期限")
     APPEAL_WINDOW = "appeal_window", _("申诉期限")
@@ -81,6 +84,11 @@ SPECS: dict[str, ClockSpec] = {
     # SPP Rules 2019 art. 282: a suspect who is not detained — 15 days, 20 if major or complex.
     ClockKind.ARREST_DECISION_NOT_DETAINED: ClockSpec(Period(days=15), custody=False, article="91",
                                                       max_extension=Period(days=5)),
+    # Art. 92; SPP Rules 2019 art. 290: the procuratorate decides the police's request to reconsider
+    # a refusal within 7 days of receiving it (the person stays released meanwhile).
+    ClockKind.ARREST_RECONSIDERATION: ClockSpec(Period(days=7), custody=False, article="92"),
+    # Art. 92; SPP Rules 2019 art. 291: the higher procuratorate decides a review within 15 days.
+    ClockKind.ARREST_REVIEW_HIGHER: ClockSpec(Period(days=15), custody=False, article="92"),
     # Art. 156: custody after arrest during investigation, 2 months (+1 month art. 156, +2 arts. 158-159).
     ClockKind.INVESTIGATION_CUSTODY: ClockSpec(Period(months=2), custody=True, article="156-159",
                                                max_extension=Period(months=5)),
@@ -92,6 +100,8 @@ SPECS: dict[str, ClockSpec] = {
                                             max_extension=Period(days=15)),
     # Art. 175 para. 3: each supplementary investigation within 1 month, at most twice.
     ClockKind.SUPPLEMENTARY_INVESTIGATION: ClockSpec(Period(months=1), custody=False, article="175"),
+    # SPC Interpretation 2021 art. 219: the court reviews an indictment for acceptance within 7 days.
+    ClockKind.COURT_ACCEPTANCE: ClockSpec(Period(days=7), custody=False, article="186; SPC Interpretation 219"),
     # Art. 208: judgment within 2 months of acceptance, at most 3 (+3 with the higher court's approval).
     ClockKind.TRIAL: ClockSpec(Period(months=2), custody=False, article="208",
                                max_extension=Period(months=4)),

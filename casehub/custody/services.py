@@ -444,6 +444,21 @@ def issue_notice(
     return notice
 
 
+def resume_after_arrest(record: CustodyRecord, *, police: Agency, deciding: Agency, reason: str,
+                        acting_user: Any = None, at: datetime | None = None) -> CustodyNotice:
+    """A released person is arrested after all (the procuratorate changed its refusal on
+    reconsideration or review, CPL art. 92): the record is in custody again, the police
+    responsible, and the detention centre receives the arrest notice with the new end date."""
+    at = at or timezone.now()
+    with transaction.atomic():
+        record = CustodyRecord.objects.select_for_update().get(pk=record.pk)
+        record.status, record.ended_at, record.detained_at = RecordStatus.IN_CUSTODY, None, at
+        record.responsible_agency, record.stage = police, record.case.stage
+        record.save()
+        return issue_notice(record, kind=NoticeKind.ARREST, reason=reason, agency=deciding,
+                            acting_user=acting_user, at=at)
+
+
 def issue_notice_by_user(record: CustodyRecord, *, kind: str, reason: str, acting_user: Any,
                          new_end: date | None = None) -> CustodyNotice:
     """An officer of the responsible agency records a custody decision from the custody page.

@@ -308,7 +308,10 @@ def test_court_returning_the_indictment_restarts_nothing_and_signs_no_custody_no
     notices_before = CustodyNotice.objects.count()
     drive.fire(gang_case, "indict", "prosecutor", facts="经审查查明……", charges="盗窃罪")
     assert not _running(gang_case, kind=ClockKind.REVIEW_PROSECUTION).exists()
+    acceptance = _running(gang_case, kind=ClockKind.COURT_ACCEPTANCE).get()  # SPC Interpretation art. 219
+    assert (acceptance.agency, acceptance.period_days, acceptance.custody) == (district.court, 7, True)
     drive.fire(gang_case, "reject_indictment", "court_clerk", reason="材料不全")
+    assert Clock.objects.get(pk=acceptance.pk).status == ClockStatus.STOPPED
     again = _running(gang_case, kind=ClockKind.REVIEW_PROSECUTION).get()
     assert (again.pk, again.started_at, again.due_date) == (review.pk, review.started_at, review.due_date)
     assert not CustodyNotice.objects.filter(agency=district.court).exists()
@@ -330,3 +333,77 @@ def test_non_prosecution_ends_every_measure_and_empties_the_detainee_list(client
     assert not _running(gang_case).exists()
     client.force_login(district.detention_officer)
     assert "data-record=" not in client.get(reverse("custody:detainees")).content.decode()
+
+
+def test_reconsideration_and_review_run_on_their_own_clocks_while_the_person_stays_released(
+        gang_case, drive, district, make_user):
+    """Art. 92; MPS Provisions 2020 art. 141; SPP Rules 2019 arts. 290-291: the police ask the
+    procuratorate that refused 李四's arrest to reconsider (7 days to decide), then the higher
+    procuratorate to review (15 days); 李四 stays released throughout, and when the review changes
+    the refusal 李四 is arrested — and only 李四."""
+    from casehub.agencies.models import AgencyKind, Role
+    from tests.fixtures.district import make_agency
+    from workflows import engine
+
+    city = make_agency(AgencyKind.PROCURATORATE, "JC440300", "深圳市人民检察院", abbreviation="深", region="440300")
+    district.procuratorate.parent = city
+    district.procuratorate.save(update_fields=["parent"])
+    city_prosecutor = make_user(city, [Role.PROSECUTOR])
+    people = _people(gang_case)
+    li = people["李四"]
+    _request_and_accept(drive, gang_case)
+    drive.fire(gang_case, "approve_arrest", "prosecutor", refused=[li.pk])
+
+    asked = engine.request_arrest_reconsideration(li, reason="证据足以证明其参与盗窃", acting_user=district.investigator)
+    assert (asked.kind, asked.agency, asked.period_days) == (
+        ClockKind.ARREST_RECONSIDERATION, district.procuratorate, 7)
+    assert _people(gang_case)["李四"].custody_status == CustodyStatus.RELEASED
+    with pytest.raises(engine.NotAllowed):
+        engine.decide_arrest_reconsideration(li, changed=True, reason="x", acting_user=city_prosecutor)
+    engine.decide_arrest_reconsideration(li, changed=False, reason="维持不批准逮捕决定", acting_user=district.prosecutor)
+    assert Clock.objects.get(pk=asked.pk).status == ClockStatus.STOPPED
+    assert _people(gang_case)["李四"].custody_status == CustodyStatus.RELEASED
+
+    review = engine.request_arrest_review(li, reason="提请复核", acting_user=district.investigator)
+    assert (review.kind, review.agency, review.period_days) == (ClockKind.ARREST_REVIEW_HIGHER, city, 15)
+    zhang_custody = _running(gang_case, person=people["张三"]).get()
+    engine.decide_arrest_review(li, changed=True, reason="复核决定变更，应予逮捕", acting_user=city_prosecutor)
+
+    people = _people(gang_case)
+    assert people["李四"].custody_status == CustodyStatus.ARRESTED
+    assert _running(gang_case, person=li).get().kind == ClockKind.INVESTIGATION_CUSTODY
+    assert CustodyRecord.objects.get(person=li).status == RecordStatus.IN_CUSTODY
+    assert people["王五"].custody_status == CustodyStatus.BAIL
+    same = _running(gang_case, person=people["张三"]).get()
+    assert (same.pk, same.due_date) == (zhang_custody.pk, zhang_custody.due_date)
+
+
+def test_reconsideration_after_five_days_is_refused(gang_case, drive, district, time_machine):
+    """MPS Provisions 2020 art. 141: the request to reconsider comes within 5 days of the refusal."""
+    from django.core.exceptions import ValidationError
+
+    from workflows import engine
+
+    li = _people(gang_case)["李四"]
+    _request_and_accept(drive, gang_case)
+    drive.fire(gang_case, "approve_arrest", "prosecutor", refused=[li.pk])
+    time_machine.move_to(timezone.now() + timedelta(days=6))
+    with pytest.raises(ValidationError, match="五日"):
+        engine.request_arrest_reconsideration(li, reason="迟到的复议", acting_user=district.investigator)
+    assert not Clock.objects.filter(person=li, kind=ClockKind.ARREST_RECONSIDERATION).exists()
+
+
+def test_case_page_shows_each_persons_measure_authority_and_clocks(client, gang_case, drive, district):
+    """The case page shows each person's own procedural state: measure, deciding authority, clocks."""
+    from django.urls import reverse
+
+    people = _people(gang_case)
+    _request_and_accept(drive, gang_case, persons=[people["张三"].pk])
+    drive.fire(gang_case, "approve_arrest", "prosecutor")
+    client.force_login(district.investigator)
+    page = client.get(reverse("cases:detail", args=[gang_case.pk])).content.decode()
+    rows = {name: page.split(f'data-person="{p.pk}"', 1)[1].split("</tr>", 1)[0] for name, p in people.items()}
+    assert 'data-measure="arrested"' in rows["张三"] and district.procuratorate.name in rows["张三"]
+    assert 'data-clock="investigation_custody"' in rows["张三"]
+    assert 'data-measure="detained"' in rows["李四"] and 'data-clock="arrest_request"' in rows["李四"]
+    assert 'data-measure="bail"' in rows["王五"] and "data-clock=" not in rows["王五"]
