@@ -54,9 +54,14 @@ def case_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    from casehub.legalaid.selectors import case_requests  # up the layers: the case page shows legal aid
     from workflows import engine
     from workflows.definition import BY_NAME
     from workflows.models import ApprovalRequest, ApprovalStatus, TransitionLog
+
+    # Each suspect's timeline is drawn from custody records, clocks and transfers: the apps above
+    # this one (like the engine imported here), so the import is at run time.
+    from casehub.custody import timeline
 
     p.require_capability(request.user, *CASE_READERS, message=_("您的角色无权访问此页面。"))
     case = get_visible_case(request.user, pk)
@@ -98,12 +103,16 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "transitions": transitions,
         "blocked": blocked,
         "history": history,
+        "timeline": timeline.build(case),
         "pending_approval": pending_approval,
         "pending_label": BY_NAME[pending_approval.transition].label if pending_approval else "",
         "dossier_url": reverse("dossier:case", args=[case.pk]) if p.has_capability(request.user, p.READ_DOSSIER) else "",
         "clocks_url": reverse("clocks:case", args=[case.pk]),
         "custody_url": reverse("custody:case", args=[case.pk])
         if any(p.has_capability(request.user, c) for c in (p.MANAGE_CUSTODY, p.READ_DOSSIER)) else "",
+        "legal_aid": case_requests(case),
+        "legal_aid_url": reverse("legalaid:request", args=[case.pk])
+        if p.has_capability(request.user, p.NOTIFY_LEGAL_AID) and can_act(request.user, case) else "",
     })
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -25,11 +28,24 @@ class NoticeForm(forms.Form):
 
 
 class PaperTransferForm(forms.Form):
+    """A custody transfer done on paper. ``handover``: the paper hand-over of the case (registered
+    through the engine) it went with — then the sender is that hand-over's; otherwise the case moved
+    on the platform and only the certificate was on paper (the receiver holds the case)."""
+
     person = forms.IntegerField(widget=forms.HiddenInput)
+    handover = forms.TypedChoiceField(label=_("对应的纸质移送"), required=False, empty_value=None)
     from_agency = forms.ModelChoiceField(Agency.objects.exclude(kind__in=[AgencyKind.DETENTION_CENTRE,
                                                                            AgencyKind.COMMITTEE]),
-                                         label=_("移送机关"))
+                                         label=_("移送机关"), required=False)
     transferred_at = forms.DateTimeField(label=_("换押时间"),
                                          widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
     reference = forms.CharField(label=_("纸质换押证编号"), max_length=100)
     period_end = forms.DateField(label=_("法定期限止"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args: Any, handovers: Sequence[Any] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._handovers = {str(t.pk): t for t in handovers}
+        self.fields["handover"].choices = [("", "—")] + [
+            (str(t.pk), f"{t.get_kind_display()} · {t.from_agency} · {t.paper_received_on:%Y-%m-%d}"
+                        f"{' · ' + t.external_reference if t.external_reference else ''}") for t in handovers]
+        self.fields["handover"].coerce = self._handovers.get

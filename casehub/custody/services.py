@@ -51,6 +51,12 @@ CUSTODY_TRANSFER_KINDS: dict[str, str] = {
     "supplementary_return": "补充侦查",
     "indictment": "审判",
 }
+# The stage (workflows.definition.Stage) a person's custody is in after a paper hand-over of that kind.
+PAPER_STAGES: dict[str, str] = {
+    "review_transfer": "prosecution_review",
+    "supplementary_return": "supplementary_investigation",
+    "indictment": "trial",
+}
 # Clocks that bound the custody of a person in a stage, most specific first.
 STAGE_CLOCKS = (ClockKind.SUPPLEMENTARY_INVESTIGATION, ClockKind.REVIEW_PROSECUTION, ClockKind.TRIAL)
 # A person's own clocks, whoever runs them (the police's request period, the procuratorate's decision
@@ -504,10 +510,22 @@ def sync_with_case(case: Case, *, agency: Agency, acting_user: Any = None, at: d
 
 def register_paper_transfer(
     person: Person, *, from_agency: Agency, to_agency: Agency, transferred_at: datetime, reference: str,
-    acting_user: Any, period_end: date | None = None,
+    acting_user: Any, period_end: date | None = None, paper_transfer: Any = None,
 ) -> CustodyCertificate:
     """登记纸质换押: a custody transfer that happened on paper is recorded (channel=paper) so the
-    e-custody-transfer rate has a true denominator. The receiving agency must hold the case."""
+    e-custody-transfer rate has a true denominator.
+
+    Two cases:
+
+    - ``paper_transfer`` is None: the case moved on the platform but the certificate went on paper;
+      the receiving agency must hold the case.
+    - ``paper_transfer`` is a paper hand-over of this case registered by the receiving agency through
+      the engine (:func:`workflows.engine.register_paper_transfer`, ``mode=paper``) whose kind moves
+      custody (:data:`CUSTODY_TRANSFER_KINDS`): the case stays with its holder on the platform, so
+      the receiver of that hand-over registers the custody transfer that went with it. The
+      certificate points at that transfer (one hand-over, counted once per person); registering the
+      same person twice for it is refused.
+    """
     reference = (reference or "").strip()
     if not reference:
         raise ValidationError(_("请填写纸质换押证编号。"))
@@ -515,19 +533,32 @@ def register_paper_transfer(
     if agency is None or agency.pk not in (from_agency.pk, to_agency.pk) or not has_capability(
             acting_user, REGISTER_PAPER_TRANSFER):
         raise PermissionDenied(_("只有移送或接收机关可以登记纸质换押。"))
+    if paper_transfer is not None and agency.pk != to_agency.pk:
+        raise PermissionDenied(_("纸质移送的换押由接收机关登记。"))
     if transferred_at > timezone.now():
         raise ValidationError(_("换押时间不能晚于现在。"))
     with transaction.atomic():
         case = Case.objects.select_for_update().get(pk=person.case_id)
-        if case.holder_agency_id != to_agency.pk:
-            raise ValidationError(_("换押接收机关必须是本案的承办机关。"))
+        if paper_transfer is not None:
+            _check_paper_handover(paper_transfer, case=case, from_agency=from_agency, to_agency=to_agency)
+            if CustodyCertificate.objects.filter(transfer_id=paper_transfer.pk, person=person).exclude(
+                    status=CertificateStatus.CANCELLED).exists():
+                raise ValidationError(_("%(name)s在该次纸质移送中的换押已经登记。") % {"name": person.name})
+        elif case.holder_agency_id != to_agency.pk:
+            raise ValidationError(_("换押接收机关必须是本案的承办机关；案件以纸质方式移送的，请先登记纸质移送，再按该次移送登记换押。"))
         record = CustodyRecord.objects.select_for_update().filter(person=person).first()
         if record is None:
             raise ValidationError(_("%(name)s没有羁押记录，请先登记羁押。") % {"name": person.name})
+        if record.status != RecordStatus.IN_CUSTODY:
+            raise ValidationError(_("%(name)s已不在羁押中。") % {"name": person.name})
         if record.responsible_agency_id != from_agency.pk:
             raise ValidationError(_("%(name)s的羁押权属机关不是%(agency)s。")
                                   % {"name": person.name, "agency": from_agency.name})
-        record.responsible_agency, record.stage = to_agency, case.stage
+        if _pending_certificate(record) is not None:
+            raise ValidationError(_("%(name)s有待接收的换押证。") % {"name": person.name})
+        from_stage = record.stage
+        to_stage = PAPER_STAGES.get(paper_transfer.kind, case.stage) if paper_transfer is not None else case.stage
+        record.responsible_agency, record.stage = to_agency, to_stage
         record.period_kind, start, end = custody_period(record, to_agency)
         record.period_start = start or local_day(transferred_at)
         record.period_end = period_end or end
@@ -535,13 +566,38 @@ def register_paper_transfer(
         cert = CustodyCertificate.objects.create(
             number=_number(agency, "custody_paper", "换押登", transferred_at), channel=Channel.PAPER, record=record,
             case=case, person=person, detention_centre=record.detention_centre, from_agency=from_agency,
-            to_agency=to_agency, to_stage=case.stage, reason=_("纸质换押登记"), status=CertificateStatus.TAKEN_OVER,
-            issued_at=transferred_at, issued_by=acting_user, taken_over_at=transferred_at, taken_over_by=acting_user,
+            to_agency=to_agency, from_stage=from_stage, to_stage=to_stage, reason=_("纸质换押登记"),
+            transfer=paper_transfer, transition="register_paper_transfer" if paper_transfer is not None else "",
+            status=CertificateStatus.TAKEN_OVER, issued_at=transferred_at, issued_by=acting_user,
+            taken_over_at=transferred_at, taken_over_by=acting_user,
             period_start=record.period_start, period_end=record.period_end, paper_reference=reference[:100],
         )
         _event(record, EventKind.PAPER, at=timezone.now(), actor=acting_user, agency=agency, certificate=cert,
                note=reference)
         record_event("custody.paper_registered", actor=acting_user, obj=cert, case=case,
                      details={"person": person.pk, "reference": reference, "from": from_agency.code,
-                              "to": to_agency.code, "transferred_at": transferred_at})
+                              "to": to_agency.code, "transferred_at": transferred_at,
+                              "paper_transfer": paper_transfer.pk if paper_transfer is not None else None})
+    _notify_centre(record.detention_centre_id, title=_("纸质换押已登记：%(name)s") % {"name": person.name},
+                   record_id=record.pk, key=f"custody-paper-{cert.pk}", case=case)
     return cert
+
+
+def _check_paper_handover(paper_transfer: Any, *, case: Case, from_agency: Agency, to_agency: Agency) -> None:
+    """The paper hand-over a custody transfer is registered for must be this case's, on paper,
+    from ``from_agency`` to ``to_agency``, of a kind with which custody moves."""
+    if (paper_transfer.mode != "paper"  # workflows.models.TransferMode.PAPER
+            or paper_transfer.case_id != case.pk
+            or paper_transfer.to_agency_id != to_agency.pk or paper_transfer.from_agency_id != from_agency.pk):
+        raise ValidationError(_("该纸质移送不是本案由%(from)s移送%(to)s的纸质移送。")
+                              % {"from": from_agency.name, "to": to_agency.name})
+    if paper_transfer.kind not in CUSTODY_TRANSFER_KINDS:
+        raise ValidationError(_("该类移送不转移羁押（只有移送审查起诉、退回补充侦查和提起公诉随案换押）。"))
+
+
+def paper_handovers_for_custody(case: Case, agency: Agency) -> Any:
+    """Paper hand-overs of ``case`` received by ``agency`` with which custody moves (newest first)."""
+    from workflows.models import Transfer  # same layer; the model is only read here
+
+    return (Transfer.objects.filter(case=case, to_agency=agency, mode="paper", kind__in=list(CUSTODY_TRANSFER_KINDS))
+            .select_related("from_agency").order_by("-sent_at", "-id"))

@@ -31,7 +31,7 @@ from casehub.audit.services import record_event
 from casehub.cases.identity import require_id_numbers
 from casehub.cases.models import PersonRole
 from casehub.cases.selectors import get_visible_case, visible_cases
-from casehub.custody import services
+from casehub.custody import services, timeline
 from casehub.custody.forms import NoticeForm, PaperTransferForm, RegisterCustodyForm
 from casehub.custody.models import CustodyCertificate, CustodyNotice, CustodyRecord
 from casehub.custody.selectors import (
@@ -97,6 +97,7 @@ def detainee(request: HttpRequest, pk: int) -> HttpResponse:
         "notices": record.notices.select_related("agency").order_by("issued_at", "id"),
         "events": record.events.select_related("agency", "responsible_agency", "actor"),
         "can_acknowledge": has_capability(request.user, ACKNOWLEDGE_CUSTODY),
+        "timeline": timeline.build(record.case, [record.person]),
     })
 
 
@@ -162,7 +163,13 @@ def case_custody(request: HttpRequest, case_id: int) -> HttpResponse:
     case = get_visible_case(request.user, case_id)
     user = request.user
     can_manage = has_capability(user, MANAGE_CUSTODY) and case.holder_agency_id == user.agency_id
-    can_paper = has_capability(user, REGISTER_PAPER_TRANSFER) and case.holder_agency_id == user.agency_id
+    # Paper hand-overs of this case the user's agency received (registered through the engine):
+    # their receiver registers the custody transfer that went with them, although the case stays
+    # with its holder on the platform.
+    paper_handovers = (list(services.paper_handovers_for_custody(case, user.agency))
+                       if has_capability(user, REGISTER_PAPER_TRANSFER) and user.agency_id else [])
+    can_paper = has_capability(user, REGISTER_PAPER_TRANSFER) and (
+        case.holder_agency_id == user.agency_id or bool(paper_handovers))
     if request.method == "GET":
         record_event("custody.viewed", actor=user, obj=case, case=case)  # detainees, custody periods
     if request.method == "POST":
@@ -185,14 +192,20 @@ def case_custody(request: HttpRequest, case_id: int) -> HttpResponse:
                                               reason=form.cleaned_data["reason"], acting_user=user,
                                               new_end=form.cleaned_data["new_end"])
             elif action == "paper" and can_paper:
-                form = PaperTransferForm(request.POST)
+                form = PaperTransferForm(request.POST, handovers=paper_handovers)
                 if not form.is_valid():
                     raise ValidationError([f"{k}: {' '.join(v)}" for k, v in form.errors.items()])
                 person = case.persons.get(pk=form.cleaned_data["person"])
+                handover = form.cleaned_data.get("handover")
+                from_agency = handover.from_agency if handover is not None else form.cleaned_data["from_agency"]
+                if from_agency is None:
+                    raise ValidationError(_("请选择移送机关或纸质移送。"))
+                if handover is None and case.holder_agency_id != user.agency_id:
+                    raise ValidationError(_("请选择与本次换押对应的纸质移送。"))
                 services.register_paper_transfer(
-                    person, from_agency=form.cleaned_data["from_agency"], to_agency=user.agency,
+                    person, from_agency=from_agency, to_agency=user.agency,
                     transferred_at=form.cleaned_data["transferred_at"], reference=form.cleaned_data["reference"],
-                    acting_user=user, period_end=form.cleaned_data["period_end"])
+                    acting_user=user, period_end=form.cleaned_data["period_end"], paper_transfer=handover)
             else:
                 raise Http404
         except (ValidationError, PermissionDenied) as exc:
@@ -212,5 +225,6 @@ def case_custody(request: HttpRequest, case_id: int) -> HttpResponse:
         "notices": CustodyNotice.objects.filter(case=case).select_related("person", "agency"),
         "problems": services.check_ready_for_acceptance(case),
         "can_manage": can_manage, "can_paper": can_paper,
-        "register_form": RegisterCustodyForm(), "notice_form": NoticeForm(), "paper_form": PaperTransferForm(),
+        "register_form": RegisterCustodyForm(), "notice_form": NoticeForm(),
+        "paper_form": PaperTransferForm(handovers=paper_handovers),
     })

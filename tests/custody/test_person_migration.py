@@ -18,7 +18,7 @@ from django.db.migrations.executor import MigrationExecutor
 from casehub.cases.models import Person
 from casehub.clocks.models import Clock
 
-BEFORE = [("cases", "0001_initial"), ("clocks", "0001_initial")]
+BEFORE = [("cases", "0001_initial"), ("clocks", "0002_alter_clock_kind")]
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 

@@ -32,14 +32,14 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ("cases", "0002_person_measure"),
-        ('clocks', '0001_initial'),
+        ('clocks', '0002_alter_clock_kind'),
     ]
 
     operations = [
         migrations.AlterField(
             model_name='clock',
             name='kind',
-            field=models.CharField(choices=[('arrest_request', '提请批准逮捕期限'), ('arrest_decision', '审查批准逮捕期限'), ('arrest_decision_not_detained', '审查批准逮捕期限（未被拘留）'), ('arrest_reconsideration', '不批准逮捕复议期限'), ('arrest_review_higher', '不批准逮捕复核期限'), ('investigation_custody', '侦查羁押期限'), ('detention', '拘留羁押期限'), ('review_prosecution', '审查起诉期限'), ('supplementary_investigation', '补充侦查期限'), ('court_acceptance', '受理审查期限'), ('trial', '审理期限'), ('judgment_delivery', '判决书送达期限'), ('appeal_window', '申诉期限')], max_length=40, verbose_name='期限类别'),
+            field=models.CharField(choices=[('arrest_request', '提请批准逮捕期限'), ('arrest_decision', '审查批准逮捕期限'), ('arrest_decision_not_detained', '审查批准逮捕期限（未被拘留）'), ('arrest_reconsideration', '不批准逮捕复议期限'), ('arrest_review_higher', '不批准逮捕复核期限'), ('investigation_custody', '侦查羁押期限'), ('detention', '拘留羁押期限'), ('review_prosecution', '审查起诉期限'), ('supplementary_investigation', '补充侦查期限'), ('court_acceptance', '受理审查期限'), ('trial', '审理期限'), ('judgment_delivery', '判决书送达期限'), ('appeal_window', '申诉期限'), ('legal_aid_notice', '通知法律援助期限'), ('legal_aid_assignment', '指派律师期限')], max_length=40, verbose_name='期限类别'),
         ),
         migrations.RunPython(custody_per_person, migrations.RunPython.noop),
 ]
