@@ -54,14 +54,14 @@ def case_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    from casehub.legalaid.selectors import case_requests  # up the layers: the case page shows legal aid
+    # Each suspect's timeline is drawn from custody records, clocks and transfers, and the legal-aid
+    # card from casehub.legalaid: the apps above this one (like the engine imported here), so the
+    # imports are at run time.
+    from casehub.custody import timeline
+    from casehub.legalaid.selectors import case_requests
     from workflows import engine
     from workflows.definition import BY_NAME
     from workflows.models import ApprovalRequest, ApprovalStatus, TransitionLog
-
-    # Each suspect's timeline is drawn from custody records, clocks and transfers: the apps above
-    # this one (like the engine imported here), so the import is at run time.
-    from casehub.custody import timeline
 
     p.require_capability(request.user, *CASE_READERS, message=_("您的角色无权访问此页面。"))
     case = get_visible_case(request.user, pk)

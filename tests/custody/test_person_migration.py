@@ -18,7 +18,7 @@ from django.db.migrations.executor import MigrationExecutor
 from casehub.cases.models import Person
 from casehub.clocks.models import Clock
 
-BEFORE = [("cases", "0001_initial"), ("clocks", "0002_alter_clock_kind")]
+BEFORE = [("cases", "0002_number_sequence_per_type_code"), ("clocks", "0002_alter_clock_kind")]
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 

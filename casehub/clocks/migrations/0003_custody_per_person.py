@@ -31,7 +31,7 @@ def custody_per_person(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("cases", "0002_person_measure"),
+        ("cases", "0003_person_measure"),
         ('clocks', '0002_alter_clock_kind'),
     ]
 

@@ -31,7 +31,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("workflows", "0001_initial"),
         ('agencies', '0002_password_change_required'),
-        ('cases', '0001_initial'),
+        ('cases', '0002_number_sequence_per_type_code'),
     ]
 
     operations = [
