@@ -173,8 +173,8 @@ def _field_for(inp: d.InputSpec) -> serializers.Field:
     if inp.type == "persons":
         common["help_text"] = f"{common['help_text']} (ids of persons of the case, GET /cases/{{id}}/; " \
                               f"omitted: the default the description names)"
-        return serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=ID_MAX),
-                                     allow_empty=True, max_length=500, **common)
+        return serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=d.INT_MAX),
+                                     allow_empty=True, **common)
     raise ValueError(f"input type {inp.type} has no API field")  # a definition bug: fail at import
 
 
