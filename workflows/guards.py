@@ -82,7 +82,7 @@ def has_arrest_candidate(ctx: GuardContext) -> str | None:
 
 @guard
 def arrest_persons_requestable(ctx: GuardContext) -> str | None:
-    """Arts. 80, 87: the police request the arrest of chosen suspects, each not yet arrested
+    """Art. 87 (with art. 80): the police request the arrest of chosen suspects, each not yet arrested
     (a 提请批准逮捕书 lists them; the procuratorate decides on each of them)."""
     from workflows import persons
 

@@ -17,6 +17,7 @@ from django.db.migrations.executor import MigrationExecutor
 
 from casehub.cases.models import Person
 from casehub.clocks.models import Clock
+from workflows.models import TransitionLog
 
 BEFORE = [("cases", "0002_number_sequence_per_type_code"), ("clocks", "0002_alter_clock_kind")]
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -39,7 +40,6 @@ def test_existing_persons_and_clocks_are_carried_over(district):
     OldCase = old.get_model("cases", "Case")
     OldPerson = old.get_model("cases", "Person")
     OldClock = old.get_model("clocks", "Clock")
-    OldLog = old.get_model("workflows", "TransitionLog")
     case = OldCase.objects.create(title="旧案", origin_agency_id=district.police.pk,
                                   holder_agency_id=district.police.pk, created_by_id=district.investigator.pk)
     since = datetime(2026, 3, 2, 10, tzinfo=SHANGHAI)
@@ -47,7 +47,7 @@ def test_existing_persons_and_clocks_are_carried_over(district):
     arrested = OldPerson.objects.create(case=case, name="乙", custody_status="arrested", custody_since=since)
     bailed = OldPerson.objects.create(case=case, name="丙", custody_status="bail")
     free = OldPerson.objects.create(case=case, name="丁")
-    OldLog.objects.create(case_id=case.pk, transition="approve_arrest", source="arrest_review",
+    TransitionLog.objects.create(case_id=case.pk, transition="approve_arrest", source="arrest_review",
                           target="investigation", from_agency_id=district.procuratorate.pk)
     # A decision period of the detained person, moved past the weekend by its kind (Sat 7 March 2026
     # → Mon 9 March), and one of the person on bail.

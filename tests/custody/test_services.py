@@ -169,7 +169,7 @@ def test_release_ends_custody_its_clocks_and_deadline_listing(gang_case, distric
     record.refresh_from_db()
     assert record.status == RecordStatus.RELEASED and record.ended_at is not None
     assert record.person.custody_status == CustodyStatus.RELEASED
-    assert Clock.objects.get(person=record.person, kind="detention").status == ClockStatus.STOPPED
+    assert Clock.objects.get(person=record.person, kind="arrest_request").status == ClockStatus.STOPPED
     assert [r["record"].person.name for r in deadline_list(district.detention_officer, today=listed_on)] == ["李四"]
     with pytest.raises(ValidationError):
         services.issue_notice_by_user(record, kind=NoticeKind.EXTENSION, reason="x", acting_user=district.investigator)
