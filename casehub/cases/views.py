@@ -61,6 +61,7 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
     # Each suspect's timeline is drawn from custody records, clocks and transfers: the apps above
     # this one (like the engine imported here), so the import is at run time.
     from casehub.custody import timeline
+    from workflows import separation
 
     p.require_capability(request.user, *CASE_READERS, message=_("您的角色无权访问此页面。"))
     case = get_visible_case(request.user, pk)
@@ -83,7 +84,7 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
     for entry in history:
         entry.source_display, entry.target_display = stage_label(entry.source), stage_label(entry.target)
-        spec = BY_NAME.get(entry.transition)
+        spec = BY_NAME.get(entry.transition) or separation.SPECS.get(entry.transition)
         entry.transition_display = spec.label if spec else entry.transition
     return render(request, "cases/detail.html", {
         "case": case,
@@ -98,6 +99,8 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "blocked": blocked,
         "history": history,
         "timeline": timeline.build(case),
+        "can_separate": case.status == "active" and can_act(request.user, case)
+        and p.has_capability(request.user, p.PREPARE_OUTGOING),
         "pending_approval": pending_approval,
         "pending_label": BY_NAME[pending_approval.transition].label if pending_approval else "",
         "dossier_url": reverse("dossier:case", args=[case.pk]) if p.has_capability(request.user, p.READ_DOSSIER) else "",

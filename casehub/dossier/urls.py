@@ -18,6 +18,7 @@ urlpatterns = [
     path("volume/<int:volume_pk>/reorder/", views.reorder, name="reorder"),
     path("document/<int:pk>/", views.document_detail, name="document"),
     path("document/<int:pk>/file/", views.document_file, name="document_file"),
+    path("document/<int:pk>/concerns/", views.document_concerns, name="document_concerns"),
     path("volume/<int:pk>/", views.volume_detail, name="volume"),
     path("volume/<int:pk>/file/", views.volume_file, name="volume_file"),
 ]

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from casehub.transfers import views
+from casehub.transfers import separation, views
 
 app_name = "transfers"
 
@@ -16,4 +16,6 @@ urlpatterns = [
     path("<int:pk>/download/<str:name>", views.download, name="download"),
     path("approval/<int:pk>/", views.approval, name="approval"),
     path("paper/new/", views.register_paper, name="paper_register"),
+    path("case/<int:case_pk>/split/", separation.split, name="split"),
+    path("case/<int:case_pk>/join/", separation.join, name="join"),
 ]
