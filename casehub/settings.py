@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "workflows",
     "casehub.transfers",
     "casehub.custody",
+    "casehub.legalaid",
     "casehub.notifications",
     "casehub.metrics",
     "casehub.integration",

@@ -11,6 +11,7 @@ urlpatterns = [
     path("transfers/", include("casehub.transfers.urls")),
     path("custody/", include("casehub.custody.urls")),
     path("clocks/", include("casehub.clocks.urls")),
+    path("legalaid/", include("casehub.legalaid.urls")),
     path("audit/", include("casehub.audit.urls")),
     path("metrics/", include("casehub.metrics.urls")),
     path("objects/", include("casehub.objectstore.urls")),

@@ -1,7 +1,8 @@
 """The demo district that ``manage.py load_demo`` creates (demo only — never in production).
 
 One district (Longgang, Shenzhen): a police sub-bureau, a procuratorate, a court, a detention
-centre and a political-legal committee, with one user for each role. All demo users share the
+centre, a political-legal committee, the justice bureau (legal aid, community correction) and a law
+firm whose lawyer the bureau assigns, with one user for each role. All demo users share the
 documented password :data:`DEMO_PASSWORD`.
 """
 
@@ -34,6 +35,8 @@ AGENCIES = (
     DemoAgency("court", AgencyKind.COURT, "FY440307", "深圳市龙岗区人民法院", "深龙", "粤0307"),
     DemoAgency("detention", AgencyKind.DETENTION_CENTRE, "KSS440307", "深圳市龙岗区看守所"),
     DemoAgency("committee", AgencyKind.COMMITTEE, "ZFW440307", "中共深圳市龙岗区委政法委员会"),
+    DemoAgency("justice", AgencyKind.JUSTICE_BUREAU, "SFJ440307", "深圳市龙岗区司法局"),
+    DemoAgency("law_firm", AgencyKind.LAW_FIRM, "LS440307", "广东龙岗律师事务所"),
 )
 
 # username, agency key, roles, display name — keys match tests/fixtures/district.py
@@ -48,6 +51,9 @@ USERS = (
     ("court_supervisor", "court", [Role.SUPERVISOR], "吴庭长"),
     ("detention_officer", "detention", [Role.DETENTION_OFFICER], "郑管教"),
     ("auditor", "committee", [Role.AUDITOR], "冯督察"),
+    ("legal_aid_officer", "justice", [Role.LEGAL_AID_OFFICER], "陈援助"),
+    ("correction_officer", "justice", [Role.CORRECTION_OFFICER], "褚矫正"),
+    ("lawyer", "law_firm", [Role.LAWYER], "卫律师"),
 )
 
 

@@ -13,6 +13,11 @@ class AgencyKind(models.TextChoices):
     COURT = "court", _("人民法院")
     DETENTION_CENTRE = "detention", _("看守所")
     COMMITTEE = "committee", _("政法委")
+    # The justice bureau assigns legal aid and duty lawyers (CPL arts. 35-36, 278; Legal Aid Law
+    # arts. 25, 36) and runs community correction (CPL art. 269).
+    JUSTICE_BUREAU = "justice", _("司法局")
+    # A law firm: its lawyers are the counsel the bureau assigns (they read what CPL art. 40 allows).
+    LAW_FIRM = "law_firm", _("律师事务所")
 
 
 class Role(models.TextChoices):
@@ -24,10 +29,14 @@ class Role(models.TextChoices):
     DETENTION_OFFICER = "detention_officer", _("看守所民警")
     AUDITOR = "auditor", _("督察考核")
     AGENCY_ADMIN = "agency_admin", _("机构管理员")
+    LEGAL_AID_OFFICER = "legal_aid_officer", _("法律援助人员")
+    CORRECTION_OFFICER = "correction_officer", _("社区矫正工作人员")
+    LAWYER = "lawyer", _("律师")
 
 
 class Agency(models.Model):
-    """A police sub-bureau, procuratorate, court, detention centre or political-legal committee."""
+    """A police sub-bureau, procuratorate, court, detention centre, political-legal committee, justice
+    bureau or law firm."""
 
     kind = models.CharField(_("类别"), max_length=20, choices=AgencyKind.choices)
     name = models.CharField(_("名称"), max_length=100)
@@ -133,6 +142,10 @@ class Capability(models.Model):
             ("view_metrics", "考核统计 / view circulation metrics"),
             ("view_audit", "审计日志 / view and verify the audit trail"),
             ("manage_agency_users", "人员管理 / manage the users of one's own agency"),
+            ("notify_legal_aid", "通知法律援助 / send legal-aid notices and duty-lawyer requests"),
+            ("assign_counsel", "指派律师 / assign counsel or a duty lawyer"),
+            ("community_correction", "社区矫正 / community correction"),
+            ("read_as_counsel", "辩护阅卷 / read the case file as assigned counsel"),
         ]
 
     def __str__(self) -> str:

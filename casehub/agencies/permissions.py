@@ -38,29 +38,41 @@ VIEW_PERSON_ID = "view_person_id"
 VIEW_METRICS = "view_metrics"
 VIEW_AUDIT = "view_audit"
 MANAGE_AGENCY_USERS = "manage_agency_users"
+NOTIFY_LEGAL_AID = "notify_legal_aid"
+ASSIGN_COUNSEL = "assign_counsel"
+COMMUNITY_CORRECTION = "community_correction"
+READ_AS_COUNSEL = "read_as_counsel"
 
 ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     Role.INVESTIGATOR: frozenset({
         REGISTER_CASE, EDIT_CASE, READ_DOSSIER, UPLOAD_DOCUMENT, ASSEMBLE_VOLUME, PREPARE_OUTGOING,
-        REGISTER_PAPER_TRANSFER, MANAGE_CUSTODY, VIEW_PERSON_ID,
+        REGISTER_PAPER_TRANSFER, MANAGE_CUSTODY, VIEW_PERSON_ID, NOTIFY_LEGAL_AID,
     }),
     # Supervisors approve what leaves the agency; they see identity numbers masked.
     Role.SUPERVISOR: frozenset({READ_DOSSIER, APPROVE_OUTGOING}),
     Role.PROSECUTOR: frozenset({
         READ_DOSSIER, UPLOAD_DOCUMENT, ASSEMBLE_VOLUME, PREPARE_OUTGOING, REVIEW_INCOMING, DECIDE_ARREST,
-        DECIDE_PROSECUTION, REGISTER_PAPER_TRANSFER, MANAGE_CUSTODY, VIEW_PERSON_ID,
+        DECIDE_PROSECUTION, REGISTER_PAPER_TRANSFER, MANAGE_CUSTODY, VIEW_PERSON_ID, NOTIFY_LEGAL_AID,
     }),
     Role.COURT_CLERK: frozenset({
         READ_DOSSIER, UPLOAD_DOCUMENT, REVIEW_INCOMING, DOCKET_CASE, DELIVER_JUDGMENT, REGISTER_PAPER_TRANSFER,
         VIEW_PERSON_ID,
     }),
     Role.JUDGE: frozenset({READ_DOSSIER, UPLOAD_DOCUMENT, PREPARE_OUTGOING, DELIVER_JUDGMENT, MANAGE_CUSTODY,
-                           VIEW_PERSON_ID}),
+                           VIEW_PERSON_ID, NOTIFY_LEGAL_AID}),
     # The centre holds the person: it matches a custody certificate to the detainee by full identity
     # (casehub.cases.identity); it sees no one but its own detainees.
     Role.DETENTION_OFFICER: frozenset({ACKNOWLEDGE_CUSTODY, VIEW_DETAINEES, VIEW_PERSON_ID}),
     Role.AUDITOR: frozenset({VIEW_METRICS, VIEW_AUDIT}),
     Role.AGENCY_ADMIN: frozenset({MANAGE_AGENCY_USERS}),
+    # The justice bureau: legal aid receives the notices of police, procuratorate and court and
+    # assigns counsel (Legal Aid Law art. 36); it sees the notice (who, why, which case number), not
+    # the case file. Community correction (CPL art. 269) has no hand-over on the platform yet.
+    Role.LEGAL_AID_OFFICER: frozenset({ASSIGN_COUNSEL}),
+    Role.CORRECTION_OFFICER: frozenset({COMMUNITY_CORRECTION}),
+    # An assigned lawyer reads the case file of the cases assigned to them, as counsel, from the
+    # review for prosecution on (CPL art. 40) - never the work file (casehub.legalaid.selectors).
+    Role.LAWYER: frozenset({READ_AS_COUNSEL}),
 }
 
 # Which roles exist in which kind of agency.
@@ -70,6 +82,8 @@ ROLES_BY_AGENCY_KIND: dict[str, frozenset[str]] = {
     AgencyKind.COURT: frozenset({Role.COURT_CLERK, Role.JUDGE, Role.SUPERVISOR, Role.AGENCY_ADMIN}),
     AgencyKind.DETENTION_CENTRE: frozenset({Role.DETENTION_OFFICER, Role.SUPERVISOR, Role.AGENCY_ADMIN}),
     AgencyKind.COMMITTEE: frozenset({Role.AUDITOR, Role.AGENCY_ADMIN}),
+    AgencyKind.JUSTICE_BUREAU: frozenset({Role.LEGAL_AID_OFFICER, Role.CORRECTION_OFFICER, Role.AGENCY_ADMIN}),
+    AgencyKind.LAW_FIRM: frozenset({Role.LAWYER, Role.AGENCY_ADMIN}),
 }
 
 

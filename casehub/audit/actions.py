@@ -102,6 +102,11 @@ class AuditAction(StrEnum):
     CUSTODY_PAPER_REGISTERED = "custody.paper_registered"
     CUSTODY_DOCUMENT_VIEWED = "custody.document_viewed"
     CUSTODY_VIEWED = "custody.viewed"
+    # legal aid (casehub.legalaid)
+    LEGAL_AID_REQUESTED = "legal_aid.requested"
+    LEGAL_AID_VIEWED = "legal_aid.viewed"
+    LEGAL_AID_COUNSEL_ASSIGNED = "legal_aid.counsel_assigned"
+    LEGAL_AID_COUNSEL_FILE_VIEWED = "legal_aid.counsel_file_viewed"
     # clocks, holidays, notifications
     CLOCK_OPENED = "clock.opened"
     CLOCK_STOPPED = "clock.stopped"

@@ -54,6 +54,7 @@ def case_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    from casehub.legalaid.selectors import case_requests  # up the layers: the case page shows legal aid
     from workflows import engine
     from workflows.definition import BY_NAME
     from workflows.models import ApprovalRequest, ApprovalStatus, TransitionLog
@@ -107,6 +108,9 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "clocks_url": reverse("clocks:case", args=[case.pk]),
         "custody_url": reverse("custody:case", args=[case.pk])
         if any(p.has_capability(request.user, c) for c in (p.MANAGE_CUSTODY, p.READ_DOSSIER)) else "",
+        "legal_aid": case_requests(case),
+        "legal_aid_url": reverse("legalaid:request", args=[case.pk])
+        if p.has_capability(request.user, p.NOTIFY_LEGAL_AID) and can_act(request.user, case) else "",
     })
 
 

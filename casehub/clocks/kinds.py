@@ -35,6 +35,8 @@ class ClockSpec:
     article: str
     # The longest the law lets this period grow by extensions within one stage (None = no cap here).
     max_extension: Period | None = None
+    # The law whose ``article`` sets the period (most are the Criminal Procedure Law's).
+    law: str = "刑事诉讼法"
 
 
 class ClockKind(models.TextChoices):
@@ -47,6 +49,8 @@ class ClockKind(models.TextChoices):
     TRIAL = "trial", _("审理期限")
     JUDGMENT_DELIVERY = "judgment_delivery", _("判决书送达期限")
     APPEAL_WINDOW = "appeal_window", _("申诉期限")
+    LEGAL_AID_NOTICE = "legal_aid_notice", _("通知法律援助期限")
+    LEGAL_AID_ASSIGNMENT = "legal_aid_assignment", _("指派律师期限")
 
     @property
     def spec(self) -> ClockSpec:
@@ -63,6 +67,10 @@ class ClockKind(models.TextChoices):
     @property
     def article(self) -> str:
         return SPECS[self].article
+
+    @property
+    def law(self) -> str:
+        return SPECS[self].law
 
 
 SPECS: dict[str, ClockSpec] = {
@@ -90,6 +98,12 @@ SPECS: dict[str, ClockSpec] = {
     ClockKind.JUDGMENT_DELIVERY: ClockSpec(Period(days=5), custody=False, article="202"),
     # Arts. 177, 180-181: a non-prosecution decision may be appealed within 7 days of service.
     ClockKind.APPEAL_WINDOW: ClockSpec(Period(days=7), custody=False, article="177, 180-181"),
+    # Legal Aid Law art. 36 (CPL arts. 35, 278): police, procuratorate and court notify the legal-aid
+    # agency within 3 days of finding that a suspect without counsel is a minor, blind, deaf or mute,
+    # not fully able to understand their acts, or may face life imprisonment or death (LAL art. 25).
+    ClockKind.LEGAL_AID_NOTICE: ClockSpec(Period(days=3), custody=False, article="36", law="法律援助法"),
+    # Legal Aid Law art. 36: the legal-aid agency assigns a lawyer within 3 days of the notice.
+    ClockKind.LEGAL_AID_ASSIGNMENT: ClockSpec(Period(days=3), custody=False, article="36", law="法律援助法"),
 }
 
 assert set(SPECS) == set(ClockKind.values), "every clock kind declares its period"

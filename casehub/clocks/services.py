@@ -185,8 +185,9 @@ def extend_clock(
         cap = spec.max_extension
         if cap is None or total_months > cap.months or total_days > cap.days:
             raise ValidationError(
-                _("%(kind)s 最多可延长 %(cap)s（刑事诉讼法第%(article)s条）。")
-                % {"kind": clock.get_kind_display(), "cap": _format_period(cap), "article": spec.article}
+                _("%(kind)s 最多可延长 %(cap)s（%(law)s第%(article)s条）。")
+                % {"kind": clock.get_kind_display(), "cap": _format_period(cap), "law": spec.law,
+                   "article": spec.article}
             )
         previous = clock.due_date
         clock.period_months += months

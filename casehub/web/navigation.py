@@ -25,6 +25,7 @@ ENTRIES: tuple[NavEntry, ...] = (
     NavEntry(_("收件箱"), "transfers:inbox", (p.REVIEW_INCOMING, p.APPROVE_OUTGOING, p.PREPARE_OUTGOING)),
     NavEntry(_("办案期限"), "clocks:list", (p.READ_DOSSIER, p.APPROVE_OUTGOING)),
     NavEntry(_("换押"), "custody:inbox", (p.ACKNOWLEDGE_CUSTODY, p.VIEW_DETAINEES)),
+    NavEntry(_("法律援助"), "legalaid:inbox", (p.ASSIGN_COUNSEL, p.READ_AS_COUNSEL)),
     NavEntry(_("考核统计"), "metrics:dashboard", (p.VIEW_METRICS,)),
     NavEntry(_("审计日志"), "audit:list", (p.VIEW_AUDIT,)),
     NavEntry(_("存储核验"), "objectstore:sweeps", (p.VIEW_AUDIT,)),

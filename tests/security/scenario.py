@@ -84,7 +84,7 @@ def _build(district: Any) -> Scenario:
     number = case.numbers.first().number
     sc = Scenario(district=district, case=case, person=person, secrets=[title, suspect, number, "44030719900101123X"],
                   id_numbers=["44030719900101123X"])
-    for step in (_api_objects, _dossier_objects, _transfer_objects, _integration_objects):
+    for step in (_api_objects, _dossier_objects, _transfer_objects, _integration_objects, _legal_aid_objects):
         try:
             step(sc)
         except Exception as exc:  # noqa: BLE001 - reported by the URL that needed the object, with the cause
@@ -220,3 +220,20 @@ def _transfer_objects(sc: Scenario) -> None:
     with _capture(execute=True):
         engine.fire(accepted, "accept_review_transfer", acting_user=sc.district.prosecutor)
     sc.extra["accepted_transfer"] = accepted.transfers.get()
+
+
+def _legal_aid_objects(sc: Scenario) -> None:
+    """A defence notice on the case the procuratorate accepted for review, answered by the bureau of
+    district A with its lawyer, who may then read the file (CPL art. 40)."""
+    from casehub.legalaid import services
+    from casehub.legalaid.selectors import counsel_documents
+
+    d = sc.district
+    accepted = sc.accepted_transfer.case
+    aid = services.send_request(accepted, accepted.persons.get(), kind="defence", ground="minor",
+                                found_on=timezone.localdate(), note=_text("reason", "未成年"),
+                                acting_user=d.prosecutor)
+    sc.extra["legal_aid"] = services.assign_counsel(aid, acting_user=d.legal_aid_officer, lawyer=d.lawyer)
+    sc.extra["counsel_document"] = counsel_documents(aid).first()
+    # The bureau and the assigned lawyer see this case's title (never its persons' ID numbers).
+    sc.extra["legal_aid_visible"] = [accepted.title]

@@ -116,6 +116,17 @@ RULES: dict[str, Rule] = {
     "cases:list": Rule(CASE_LIST_ROLES),
     "cases:register": Rule(frozenset({"investigator"})),
     "cases:detail": Rule(POLICE_READERS, _case()),
+    # Legal aid (casehub.legalaid): the holder notifies, the bureau assigns, the lawyer reads.
+    "legalaid:request": Rule(frozenset({"investigator"}), _case("case_pk"), payload=lambda sc: {
+        "person": sc.person.pk, "kind": "duty_lawyer", "ground": "no_counsel"}),
+    "legalaid:inbox": Rule(frozenset({"legal_aid_officer", "lawyer"})),
+    "legalaid:detail": Rule(frozenset({"legal_aid_officer"}), lambda sc: {"pk": sc.legal_aid.pk},
+                            may_see_case=frozenset({"legal_aid_officer"})),
+    "legalaid:counsel": Rule(frozenset({"lawyer"}), lambda sc: {"pk": sc.legal_aid.pk},
+                             may_see_case=frozenset({"lawyer"})),
+    "legalaid:counsel_document": Rule(frozenset({"lawyer"}), lambda sc: {"pk": sc.legal_aid.pk,
+                                                                          "doc_pk": sc.counsel_document.pk},
+                                      may_see_case=frozenset({"lawyer"})),
     "cases:person_add": Rule(frozenset({"investigator"}), _case(), payload=lambda sc: NEW_PERSON),
     "dossier:case": Rule(POLICE_READERS, _case("case_pk")),
     "dossier:jobs": Rule(POLICE_READERS, _case("case_pk")),
@@ -353,6 +364,7 @@ def _url(ep: Endpoint, sc: Any) -> str:
 
 # Who may see the particulars of each of district A's cases anywhere (pages, lists, inboxes, API).
 SEES_POLICE_CASE = POLICE_READERS | AUDITORS
+LEGAL_AID_SIDE = frozenset({"legal_aid_officer", "lawyer"})
 SEES_SENT_CASES = POLICE_READERS | frozenset({"prosecutor", "procuratorate_supervisor", "detention_officer"}) | AUDITORS
 
 
@@ -364,7 +376,9 @@ def _leaks(response, sc: Any, side: str = "X", key: str = "") -> list[str]:
     if not (side == "A" and key in SEES_POLICE_CASE):
         hidden += sc.secrets
     if not (side == "A" and key in SEES_SENT_CASES):
-        hidden += sc.shared_secrets
+        # The bureau and the lawyer it assigned see the title of the case with the legal-aid notice.
+        seen = sc.extra.get("legal_aid_visible", []) if side == "A" and key in LEGAL_AID_SIDE else []
+        hidden += [s for s in sc.shared_secrets if s not in seen]
     return [s for s in hidden if s in text]
 
 
@@ -482,7 +496,7 @@ def test_no_endpoint_leaks_district_a_to_anyone_without_the_right(sc, other_dist
 
 # Object-level writes whose payload the positive control sends as the user with the right, in this
 # order (firing the transfer last: it moves the case on).
-WRITE_CONTROLS = ("cases:person_add", "api:case-person-list", "custody:case", "api:case-custody-notices",
+WRITE_CONTROLS = ("cases:person_add", "legalaid:request", "api:case-person-list", "custody:case", "api:case-custody-notices",
                   "transfers:fire")
 
 
