@@ -44,7 +44,7 @@ from casehub.custody.models import (
 
 WIDTH = 960
 LABEL_WIDTH = 190
-RIGHT_PAD = 24
+RIGHT_PAD = 100  # room for the last due-date label
 ROW = 22
 BAR = 14
 AXIS = 28

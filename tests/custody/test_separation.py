@@ -132,7 +132,7 @@ def test_split_keeps_custody_and_clocks_and_the_package_carries_the_persons_docu
     assert not CustodyCertificate.objects.filter(person=zhang, to_agency=district.court).exists()
 
 
-def test_split_refuses_what_it_cannot_do(gang_case, district, other_district, client):
+def test_split_refuses_what_it_cannot_do(gang_case, district, other_district, client, api_client_for):
     case = gang_case
     zhang, li, wang = (case.persons.get(name=n) for n in ("张三", "李四", "王五"))
     with pytest.raises(ValidationError):  # someone must stay
@@ -145,6 +145,18 @@ def test_split_refuses_what_it_cannot_do(gang_case, district, other_district, cl
         assert client.post(reverse("transfers:split", args=[case.pk]),
                            {"persons": [li.pk], "reason": "越权"}).status_code == 404
     assert Case.objects.count() == 1
+    # Through the API: the same doors, then the holder's investigator splits 李四 off.
+    url = f"/api/v1/cases/{case.pk}/split/"
+    body = {"persons": [li.pk], "reason": "李四在逃，另案处理"}
+    assert api_client_for(other_district.investigator).post(url, body, format="json").status_code == 404
+    assert api_client_for(district.prosecutor).post(url, body, format="json").status_code == 404
+    assert api_client_for(district.police_supervisor).post(url, body, format="json").status_code == 403
+    r = api_client_for(district.investigator).post(url, body, format="json")
+    assert r.status_code == 201, r.content
+    new = Case.objects.get(pk=r.json()["case"])
+    assert r.json()["persons"] == [li.pk] and "公（刑）立字" in r.json()["numbers"][0]
+    assert CustodyRecord.objects.get(person=li).case == new
+    assert Clock.objects.get(person=li, kind="detention").case == new
 
 
 def _detained_case(district, name, id_number):
