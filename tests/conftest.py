@@ -33,7 +33,9 @@ def _worker_cache(caches: dict) -> dict | None:
     from urllib.parse import urlsplit, urlunsplit
 
     parts = urlsplit(default["LOCATION"])
-    db = 12 + int(worker[2:])  # 12, 13, ...: clear of the databases CI and the worker tests use (1, 9)
+    # 12, 13, ...: clear of the databases CI and the worker tests use (1, 9). Two runs sharing one
+    # Redis (two checkouts on one machine) give each its own range with CASEHUB_TEST_CACHE_DB_BASE.
+    db = int(os.environ.get("CASEHUB_TEST_CACHE_DB_BASE", "12")) + int(worker[2:])
     return {**caches, "default": {**default, "LOCATION": urlunsplit(parts._replace(path=f"/{db}"))}}
 
 

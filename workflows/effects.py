@@ -11,10 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from django.utils import timezone
-from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
-
 from casehub.cases.models import CaseNumber, CustodyStatus, NumberKind, PersonRole
 from casehub.cases.numbering import issue_number
 
@@ -27,18 +23,12 @@ def effect(fn: Effect) -> Effect:
     return fn
 
 
-# The legal document each generating effect adds to the dossier: the approval page and the
-# transition form name what will be generated before it exists.
-GENERATED_TITLES: dict[str, Any] = {
-    "generate_prosecution_recommendation": gettext_lazy("起诉意见书"),
-    "generate_indictment": gettext_lazy("起诉书"),
-    "generate_non_prosecution_decision": gettext_lazy("不起诉决定书"),
-}
-
-
 def generated_titles(effects: tuple[str, ...]) -> list[Any]:
-    """Titles of the documents the named effects will generate, in order."""
-    return [GENERATED_TITLES[name] for name in effects if name in GENERATED_TITLES]
+    """Titles of the documents the named effects will generate, in order (the approval page and the
+    transition form name what will be generated before it exists)."""
+    from workflows.documents import TITLES
+
+    return [title for name in effects for title in TITLES.get(name, ())]
 
 
 def run(ctx: Any) -> None:
@@ -113,104 +103,71 @@ def release_detained(ctx: Any) -> None:
 
 
 # --- generated documents ----------------------------------------------------------------------
+# Built by workflows.documents (pure builders, also used by the preview pages); filed into the
+# issuing agency's draft volume and PAdES-signed by it (casehub.dossier.services.add_generated_document).
 
 
-def _suspect_fields(case: Any) -> list[tuple[str, str]]:
-    fields = []
-    for p in case.persons.filter(role=PersonRole.SUSPECT):
-        parts = [p.name, p.get_sex_display() if p.sex else "",
-                 p.birth_date.strftime("%Y年%m月%d日出生") if p.birth_date else "",
-                 _("身份证号 %(id)s") % {"id": p.id_number} if p.id_number else "",
-                 _("住 %(addr)s") % {"addr": p.address} if p.address else ""]
-        custody = p.get_custody_status_display()
-        if p.is_detained and p.detention_centre_id:
-            custody += _("，现羁押于%(centre)s") % {"centre": p.detention_centre.name}
-        parts.append(custody)
-        fields.append((_("犯罪嫌疑人"), "，".join(x for x in parts if x)))
-    return fields
-
-
-def _add_document(ctx: Any, *, title: str, pdf: bytes) -> None:
+def _generate(ctx: Any, name: str) -> None:
     from casehub.dossier import services as dossier
     from casehub.dossier.models import Category
+    from workflows import documents
 
-    doc = dossier.add_generated_document(
-        case=ctx.case, acting_user=ctx.acting_user, title=title, category=Category.PROCEDURAL, pdf_bytes=pdf
-    )
-    ctx.documents.append(doc)
-
-
-def _render(title: str, **kw: Any) -> bytes:
-    from casehub.pdfgen.forms import render_form
-
-    return render_form(title, **kw)
+    for draft in documents.build(ctx, name):
+        ctx.documents.append(dossier.add_generated_document(
+            case=ctx.case, acting_user=ctx.acting_user, title=draft.title, category=Category.PROCEDURAL,
+            pdf_bytes=draft.pdf,
+        ))
 
 
-def _today() -> str:
-    return timezone.localdate().strftime("%Y年%m月%d日")
+@effect
+def generate_arrest_request(ctx: Any) -> None:
+    """提请批准逮捕书 (art. 87)."""
+    _generate(ctx, "generate_arrest_request")
+
+
+@effect
+def generate_arrest_approval(ctx: Any) -> None:
+    """批准逮捕决定书 (art. 90), per person."""
+    _generate(ctx, "generate_arrest_approval")
+
+
+@effect
+def generate_arrest_refusal(ctx: Any) -> None:
+    """不批准逮捕决定书 (art. 90), per person."""
+    _generate(ctx, "generate_arrest_refusal")
 
 
 @effect
 def generate_prosecution_recommendation(ctx: Any) -> None:
-    """起诉意见书 (art. 162): suspects and custody, facts, numbered evidence, legal basis, addressee."""
-    case, inp = ctx.case, ctx.inputs
-    evidence = [line.strip() for line in str(inp.get("evidence", "")).splitlines() if line.strip()]
-    paragraphs = [
-        _("案件来源：%(source)s立案侦查。") % {"source": case.origin_agency.name},
-        _("经依法侦查查明：%(facts)s") % {"facts": inp.get("facts", "")},
-        _("认定上述事实的证据如下：") + "".join(f"\n{i}. {e}" for i, e in enumerate(evidence, 1)),
-        _("法律依据：%(basis)s") % {"basis": inp.get("legal_basis") or _("《中华人民共和国刑事诉讼法》第一百六十二条")},
-        _("此致\n%(to)s") % {"to": ctx.recipient.name},
-    ]
-    pdf = _render(_("起诉意见书"), number=ctx.numbers.get(NumberKind.PROSECUTION_RECOMMENDATION, ""),
-                  fields=[(_("案件名称"), case.title), *_suspect_fields(case)], paragraphs=paragraphs,
-                  footer_lines=[ctx.holder_before.name, _today(), _("（公章）")])
-    _add_document(ctx, title=str(GENERATED_TITLES["generate_prosecution_recommendation"]), pdf=pdf)
+    """起诉意见书 (art. 162)."""
+    _generate(ctx, "generate_prosecution_recommendation")
+
+
+@effect
+def generate_supplementary_return(ctx: Any) -> None:
+    """退回补充侦查决定书 and 补充侦查提纲 (art. 175(2))."""
+    _generate(ctx, "generate_supplementary_return")
+
+
+@effect
+def generate_review_extension(ctx: Any) -> None:
+    """延长审查起诉期限决定书 (art. 172)."""
+    _generate(ctx, "generate_review_extension")
+
+
+@effect
+def generate_judgment(ctx: Any) -> None:
+    """刑事判决书 (arts. 200-203), signed by the court; the delivery packages carry it (art. 202)."""
+    _generate(ctx, "generate_judgment")
 
 
 @effect
 def generate_indictment(ctx: Any) -> None:
-    """起诉书 (art. 176): defendants, facts, charges and legal basis, addressed to the court."""
-    case, inp = ctx.case, ctx.inputs
-    paragraphs = [
-        _("本案由%(police)s侦查终结，以%(number)s移送本院审查起诉。")
-        % {"police": case.origin_agency.name, "number": _latest_number(case, NumberKind.PROSECUTION_RECOMMENDATION)},
-        _("经依法审查查明：%(facts)s") % {"facts": inp.get("facts", "")},
-        _("本院认为：%(charges)s依照《中华人民共和国刑事诉讼法》第一百七十六条的规定，提起公诉，请依法判处。")
-        % {"charges": inp.get("charges", "")},
-        _("此致\n%(to)s") % {"to": ctx.recipient.name},
-    ]
-    pdf = _render(_("起诉书"), number=ctx.numbers.get(NumberKind.INDICTMENT, ""),
-                  fields=[(_("案件名称"), case.title), *_suspect_fields(case)], paragraphs=paragraphs,
-                  footer_lines=[ctx.holder_before.name, _today(), _("（院印）")])
-    _add_document(ctx, title=str(GENERATED_TITLES["generate_indictment"]), pdf=pdf)
+    """起诉书 (art. 176)."""
+    _generate(ctx, "generate_indictment")
 
 
 @effect
 def generate_non_prosecution_decision(ctx: Any) -> None:
-    """不起诉决定书 (art. 177-181): investigating authority and transfer, supplementary investigations,
-    facts, legal basis and the 7-day appeal window."""
-    from workflows.models import TransitionLog
-
-    case, inp = ctx.case, ctx.inputs
-    returns = TransitionLog.objects.filter(case=case, transition="return_for_supplementary").order_by("occurred_at")
-    first_transfer = TransitionLog.objects.filter(case=case, transition="accept_review_transfer").order_by(
-        "occurred_at").first()
-    paragraphs = [
-        _("本案由%(police)s侦查终结，于%(date)s移送本院审查起诉。")
-        % {"police": case.origin_agency.name,
-           "date": timezone.localtime(first_transfer.occurred_at).strftime("%Y年%m月%d日") if first_transfer else ""},
-    ]
-    if returns:
-        dates = "、".join(timezone.localtime(r.occurred_at).strftime("%Y年%m月%d日") for r in returns)
-        paragraphs.append(_("本院于%(dates)s退回补充侦查，共%(n)d次。") % {"dates": dates, "n": len(returns)})
-    paragraphs += [
-        _("经本院依法审查查明：%(facts)s") % {"facts": inp.get("facts", "")},
-        _("本院认为，%(basis)s决定对犯罪嫌疑人不起诉。") % {"basis": inp.get("legal_basis", "")},
-        _("被不起诉人如不服本决定，可以自收到本决定书后七日以内向本院申诉。"
-          "被害人如不服本决定，可以自收到本决定书后七日以内向上一级人民检察院申诉。"),
-    ]
-    pdf = _render(_("不起诉决定书"), number=ctx.numbers.get(NumberKind.NON_PROSECUTION, ""),
-                  fields=[(_("案件名称"), case.title), *_suspect_fields(case)], paragraphs=paragraphs,
-                  footer_lines=[ctx.holder_before.name, _today(), _("（院印）")])
-    _add_document(ctx, title=str(GENERATED_TITLES["generate_non_prosecution_decision"]), pdf=pdf)
+    """不起诉决定书 (arts. 177-181)."""
+    _generate(ctx, "generate_non_prosecution_decision")

@@ -773,7 +773,7 @@ def decide_custody(record: Any, *, kind: str, reason: str, acting_user: Any, new
         message = _("逮捕须经人民检察院批准（刑事诉讼法第八十条、第八十七条），由“批准逮捕”流程记录，不能以变更通知登记。")
         raise ValidationError({"kind": [message]})
     if agency is None or agency.pk != record.responsible_agency_id or not has_capability(acting_user, spec.capability):
-        raise NotAllowed(_("只有羁押权属机关可以发出羁押期限变更通知。"))
+        raise NotAllowed(_("只有羁押权属机关可以发出变更羁押期限通知书。"))
     with engine_writes(), transaction.atomic(), audit.deferred():
         case = _lock(record.case_id)
         person = Person.objects.select_for_update().get(pk=record.person_id)

@@ -226,3 +226,55 @@ class TransitionLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.transition}: {self.source} → {self.target}"
+
+
+class Outcome(models.TextChoices):
+    GUILTY = "guilty", _("有罪判处刑罚")
+    EXEMPTED = "exempted", _("有罪免予刑事处罚")
+    ACQUITTED = "acquitted", _("无罪")
+
+
+class Penalty(models.TextChoices):
+    DEATH = "death", _("死刑")
+    LIFE = "life", _("无期徒刑")
+    FIXED_TERM = "fixed_term", _("有期徒刑")
+    CRIMINAL_DETENTION = "criminal_detention", _("拘役")
+    PUBLIC_SURVEILLANCE = "public_surveillance", _("管制")
+    FINE_ONLY = "fine_only", _("单处罚金")
+
+
+class JudgmentDecision(models.Model):
+    """The judge's decision for one defendant (CPL arts. 200-201): guilty with the sentence and its
+    kind, exempted from punishment (Criminal Law art. 37), or acquitted. Recorded by the trial court
+    before the announcement; ``announce_judgment`` generates the signed 刑事判决书 from it."""
+
+    case = models.ForeignKey("cases.Case", on_delete=models.PROTECT, related_name="judgment_decisions")
+    person = models.OneToOneField("cases.Person", on_delete=models.PROTECT, related_name="judgment_decision")
+    outcome = models.CharField(_("判决结果"), max_length=12, choices=Outcome.choices)
+    charge = models.CharField(_("罪名"), max_length=200, blank=True)
+    penalty = models.CharField(_("主刑"), max_length=24, choices=Penalty.choices, blank=True)
+    term = models.CharField(_("刑期"), max_length=100, blank=True, help_text=_("如“一年六个月”；缓刑、附加刑写在此处。"))
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["person_id"]
+        verbose_name = _("判决结果")
+        verbose_name_plural = _("判决结果")
+
+    def __str__(self) -> str:
+        return f"{self.person}: {self.get_outcome_display()}"
+
+    @property
+    def main_text(self) -> str:
+        """The operative line of the judgment for this defendant (判决主文)."""
+        name = self.person.name
+        if self.outcome == Outcome.ACQUITTED:
+            return _("被告人%(name)s无罪。") % {"name": name}
+        if self.outcome == Outcome.EXEMPTED:
+            return _("被告人%(name)s犯%(charge)s，免予刑事处罚。") % {"name": name, "charge": self.charge}
+        if self.penalty == Penalty.FINE_ONLY:
+            return _("被告人%(name)s犯%(charge)s，判处罚金%(term)s。") % {
+                "name": name, "charge": self.charge, "term": self.term}
+        return _("被告人%(name)s犯%(charge)s，判处%(penalty)s%(term)s。") % {
+            "name": name, "charge": self.charge, "penalty": self.get_penalty_display(), "term": self.term}

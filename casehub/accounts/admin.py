@@ -25,8 +25,9 @@ def _is_agency_admin(request: HttpRequest) -> bool:
 
 @admin.register(Agency)
 class AgencyAdmin(admin.ModelAdmin):
-    list_display = ("name", "kind", "code", "region", "abbreviation", "court_code", "require_second_factor")
-    list_filter = ("kind",)
+    list_display = ("name", "kind", "level", "code", "region", "parent", "abbreviation", "court_code",
+                    "require_second_factor")
+    list_filter = ("kind", "level")
     search_fields = ("name", "code", "region")
 
     def has_module_permission(self, request: HttpRequest) -> bool:

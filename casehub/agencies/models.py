@@ -20,6 +20,21 @@ class AgencyKind(models.TextChoices):
     LAW_FIRM = "law_firm", _("律师事务所")
 
 
+class AgencyLevel(models.TextChoices):
+    """The administrative level of an agency: a district's (basic) court and procuratorate handle
+    most cases; the city's intermediate court and procuratorate hear appeals and serious cases; the
+    province's high court and procuratorate approve the longest extensions (CPL arts. 158-159, 243)."""
+
+    DISTRICT = "district", _("区（县）级")
+    CITY = "city", _("市级")
+    PROVINCE = "province", _("省级")
+
+
+# How many leading digits of a six-digit administrative division code name the agency's area:
+# 44 Guangdong, 4403 Shenzhen, 440307 Longgang (GB/T 2260).
+REGION_DIGITS = {AgencyLevel.PROVINCE: 2, AgencyLevel.CITY: 4, AgencyLevel.DISTRICT: 6}
+
+
 class Role(models.TextChoices):
     INVESTIGATOR = "investigator", _("侦查员")
     SUPERVISOR = "supervisor", _("审批人")
@@ -50,6 +65,8 @@ class Agency(models.Model):
         help_text=_("案号中的法院代字，例如 粤0307（仅法院）。"),
     )
     region = models.CharField(_("行政区划代码"), max_length=12, blank=True)
+    level = models.CharField(_("级别"), max_length=10, choices=AgencyLevel.choices, default=AgencyLevel.DISTRICT,
+                             help_text=_("区（县）级、市级或省级；决定督察考核人员可见的范围。"))
     parent = models.ForeignKey(
         "self", verbose_name=_("上级机关"), null=True, blank=True, on_delete=models.PROTECT, related_name="children"
     )
@@ -72,6 +89,20 @@ class Agency(models.Model):
         if self.group_id is None:
             self.group, _created = Group.objects.get_or_create(name=f"agency:{self.code}")
         super().save(*args, **kwargs)
+
+    @property
+    def area_prefix(self) -> str:
+        """The leading digits of the region code that cover the agency's area at its level
+        ("4403" for a Shenzhen city agency with region 440300); the whole code when shorter."""
+        return self.region[:REGION_DIGITS.get(self.level, len(self.region))] if self.region else ""
+
+    @property
+    def parent_region(self) -> str:
+        """The region code of the level above ("440300" above 440307, "440000" above 440300)."""
+        if len(self.region) != 6 or self.level == AgencyLevel.PROVINCE:
+            return ""
+        digits = REGION_DIGITS[AgencyLevel.CITY if self.level == AgencyLevel.DISTRICT else AgencyLevel.PROVINCE]
+        return self.region[:digits].ljust(6, "0")
 
 
 class User(AbstractUser):

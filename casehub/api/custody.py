@@ -208,7 +208,7 @@ class CertificateViewSet(_AcknowledgeMixin, mixins.ListModelMixin, mixins.Retrie
 
 
 @extend_schema_view(
-    list=extend_schema(summary="Custody change notices (羁押期限变更通知)", tags=["custody"],
+    list=extend_schema(summary="Custody change notices (变更羁押期限通知书)", tags=["custody"],
                        parameters=[OpenApiParameter("pending", bool), OpenApiParameter("case", int)]),
     retrieve=extend_schema(summary="One custody change notice", tags=["custody"]),
 )
@@ -255,7 +255,7 @@ class CaseCustodyViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     def get_queryset(self) -> QuerySet[CustodyRecord]:
         return CustodyRecord.objects.filter(case=self._case()).select_related("person", "responsible_agency")
 
-    @extend_schema(summary="Issue a custody change notice (羁押期限变更通知) for one person (the responsible agency)",
+    @extend_schema(summary="Issue a custody change notice (变更羁押期限通知书) for one person (the responsible agency)",
                    tags=["custody"], request=NoticeCreateSerializer, responses={201: NoticeSerializer},
                    examples=[OpenApiExample("extension", request_only=True, value={
                        "kind": "extension", "reason": "深龙检延〔2026〕3号：延长侦查羁押期限一个月", "new_end": "2027-02-20"})])
@@ -263,7 +263,7 @@ class CaseCustodyViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     @idempotent
     def notices(self, request: Request, case_pk: str, pk: str) -> Response:
         record = get_object_or_404(self.get_queryset(), pk=pk)
-        require_any(request.user, p.MANAGE_CUSTODY, message=_("只有羁押权属机关可以发出羁押期限变更通知。"))
+        require_any(request.user, p.MANAGE_CUSTODY, message=_("只有羁押权属机关可以发出变更羁押期限通知书。"))
         serializer = NoticeCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         notice = issue_notice_by_user(record, acting_user=request.user, **serializer.validated_data)

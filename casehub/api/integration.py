@@ -212,9 +212,14 @@ class WebhookEndpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, m
         if "url" in data or data.get("allow_private_network") != endpoint.allow_private_network:
             self._check(data.get("url", endpoint.url), allow)
         with transaction.atomic():
+            fields = sorted(data)  # never the cursor or lease: the delivery worker moves those
+            if data.get("active") and not endpoint.active:
+                endpoint.start_at_now()  # a re-enabled endpoint gets nothing of the time it was off
+                fields += ["cursor_sequence", "cursor_position"]
             for name, value in data.items():
                 setattr(endpoint, name, value)
-            endpoint.save()
+            if fields:
+                endpoint.save(update_fields=fields)
             record_event("webhook.changed", actor=request.user, obj=endpoint, details={"fields": sorted(data)})
         return Response(EndpointSerializer(endpoint).data)
 

@@ -92,6 +92,8 @@ class AuditAction(StrEnum):
     WORKFLOW_APPROVAL_CANCELLED = "workflow.approval_cancelled"
     WORKFLOW_FAILED = "workflow.failed"
     WORKFLOW_PERSON_DECISION = "workflow.person_decision"
+    JUDGMENT_DECISION_RECORDED = "judgment.decision_recorded"  # the judge's decision per defendant
+    WORKFLOW_DOCUMENTS_PREVIEWED = "workflow.documents_previewed"  # a draft of the documents a transition generates
     # custody
     CUSTODY_REGISTERED = "custody.registered"
     CUSTODY_CERTIFICATES_ISSUED = "custody.certificates_issued"

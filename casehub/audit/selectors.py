@@ -1,8 +1,9 @@
 """What an auditor may see of the trail, and the filters of the auditor's view.
 
 Auditors work for a political-legal committee: they see the events of agencies in their
-committee's region (an agency whose region code starts with the committee's; a committee without a
-region code sees everything). An event that belongs to no agency is seen in a region only when it
+committee's area at its level (an agency whose region code starts with the committee's
+``area_prefix``: the whole code for a district committee, the city's four digits for a city
+committee, the province's two for a province's; a committee without a region code sees everything). An event that belongs to no agency is seen in a region only when it
 concerns a case of that region; the rest (failed logins of unknown names, the platform's checkpoints
 and certificates) only by a committee without a region code — an auditor of one district must not
 read another district's, or everyone's, events. Everything comes from one query on indexed columns.
@@ -29,10 +30,13 @@ from casehub.audit.models import AuditEvent
 def auditable_agencies(user: Any) -> QuerySet[Agency]:
     if not has_capability(user, VIEW_AUDIT) or user.agency is None:
         return Agency.objects.none()
-    region = user.agency.region
+    # The committee's level decides its area: a district committee sees its district's agencies, a
+    # city committee every agency of the city (its own and all its districts'), a province's all of
+    # the province (Agency.area_prefix).
+    prefix = user.agency.area_prefix
     agencies = Agency.objects.all()
-    if region:
-        agencies = agencies.filter(region__startswith=region)
+    if prefix:
+        agencies = agencies.filter(region__startswith=prefix)
     return agencies.order_by("kind", "code")
 
 

@@ -97,6 +97,8 @@ class CaseNumber(models.Model):
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="numbers")
     agency = models.ForeignKey("agencies.Agency", on_delete=models.PROTECT, related_name="+")
     kind = models.CharField(max_length=40, choices=NumberKind.choices)
+    # A court numbers each type of case on its own (刑初, 刑终, ...): one sequence per type code.
+    type_code = models.CharField(max_length=10, blank=True, default="")
     year = models.PositiveSmallIntegerField()
     sequence = models.PositiveIntegerField()
     number = models.CharField(_("编号"), max_length=80, unique=True)
@@ -105,7 +107,8 @@ class CaseNumber(models.Model):
     class Meta:
         ordering = ["issued_at", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["agency", "kind", "year", "sequence"], name="uniq_number_sequence"),
+            models.UniqueConstraint(fields=["agency", "kind", "type_code", "year", "sequence"],
+                                    name="uniq_number_sequence_per_type"),
         ]
 
     def __str__(self) -> str:

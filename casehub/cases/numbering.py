@@ -57,4 +57,5 @@ def issue_number(case: Case, agency: Agency, kind: str, *, type_code: str = "", 
     text = pattern_for(agency, kind).format(
         year=year, seq=seq, abbr=agency.abbreviation, court_code=agency.court_code, type_code=type_code
     )
-    return CaseNumber.objects.create(case=case, agency=agency, kind=kind, year=year, sequence=seq, number=text)
+    return CaseNumber.objects.create(case=case, agency=agency, kind=kind, type_code=type_code, year=year,
+                                     sequence=seq, number=text)

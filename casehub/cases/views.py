@@ -5,6 +5,8 @@ Every case comes from :mod:`casehub.cases.selectors`, so another agency's case a
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -52,17 +54,36 @@ def case_list(request: HttpRequest) -> HttpResponse:
     })
 
 
+
+def _judgment(user: Any, case: Any) -> dict[str, Any]:
+    """The judgment on the case page: the decision per defendant, the announcement and the signed
+    刑事判决书 (for readers of the dossier who may read it)."""
+    from casehub.dossier.services import visible_documents
+    from workflows import judgment as judgments
+    from workflows.models import JudgmentDecision, TransitionLog
+
+    log = TransitionLog.objects.filter(case=case, transition="announce_judgment").order_by("-occurred_at").first()
+    announced = None
+    if log is not None:
+        announced = {"date": log.inputs.get("announced_on", ""),
+                     "mode": _("当庭宣判") if log.inputs.get("in_court", "yes") == "yes" else _("定期宣判")}
+    return {
+        "decisions": list(JudgmentDecision.objects.filter(case=case).select_related("person")),
+        "documents": list(visible_documents(user, case).filter(generated=True, title="刑事判决书", is_current=True)),
+        "announced": announced,
+        "record_url": reverse("transfers:judgment", args=[case.pk]) if judgments.may_record(user, case) else "",
+    }
+
 @login_required
 def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    from casehub.legalaid.selectors import case_requests  # up the layers: the case page shows legal aid
-    from workflows import engine
+    # Each suspect's timeline is drawn from custody records, clocks and transfers, and the legal-aid
+    # card from casehub.legalaid: the apps above this one (like the engine imported here), so the
+    # imports are at run time.
+    from casehub.custody import timeline
+    from casehub.legalaid.selectors import case_requests
+    from workflows import engine, separation
     from workflows.definition import BY_NAME
     from workflows.models import ApprovalRequest, ApprovalStatus, TransitionLog
-
-    # Each suspect's timeline is drawn from custody records, clocks and transfers: the apps above
-    # this one (like the engine imported here), so the import is at run time.
-    from casehub.custody import timeline
-    from workflows import separation
 
     p.require_capability(request.user, *CASE_READERS, message=_("您的角色无权访问此页面。"))
     case = get_visible_case(request.user, pk)
@@ -108,6 +129,7 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "clocks_url": reverse("clocks:case", args=[case.pk]),
         "custody_url": reverse("custody:case", args=[case.pk])
         if any(p.has_capability(request.user, c) for c in (p.MANAGE_CUSTODY, p.READ_DOSSIER)) else "",
+        "judgment": _judgment(request.user, case),
         "legal_aid": case_requests(case),
         "legal_aid_url": reverse("legalaid:request", args=[case.pk])
         if p.has_capability(request.user, p.NOTIFY_LEGAL_AID) and can_act(request.user, case) else "",

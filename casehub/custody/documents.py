@@ -30,6 +30,13 @@ def _person_fields(person: Any) -> list[tuple[str, str]]:
     ]
 
 
+def person_term(agency: Any) -> str:
+    """犯罪嫌疑人 before indictment, 被告人 once the case is with the court (CPL art. 176 and after)."""
+    from casehub.agencies.models import AgencyKind
+
+    return _("被告人") if getattr(agency, "kind", "") == AgencyKind.COURT else _("犯罪嫌疑人")
+
+
 def sign_and_store(pdf: bytes, agency: Any, *, reason: str, stamp: str) -> Any:
     """PAdES-sign ``pdf`` as ``agency`` and store it; returns the StoredObject."""
     from casehub.objectstore.services import store_bytes
@@ -61,8 +68,9 @@ def certificate_pdf(cert: Any, *, record: Any) -> bytes:
     ]
     return _render(
         _("换押证"), number=cert.number, fields=fields,
-        paragraphs=[_("%(centre)s：\n犯罪嫌疑人%(name)s一案，因%(reason)s，羁押权属自本证发出并经接收机关确认之日起"
+        paragraphs=[_("%(centre)s：\n%(term)s%(name)s一案，因%(reason)s，羁押权属自本证发出并经接收机关确认之日起"
                       "由%(from)s变更为%(to)s。") % {"centre": cert.detention_centre.name, "name": cert.person.name,
+                                                  "term": person_term(cert.to_agency),
                                                   "reason": cert.reason, "from": cert.from_agency.name,
                                                   "to": cert.to_agency.name}],
         footer_lines=[cert.from_agency.name, _when(cert.issued_at), _("（电子签章）")],
@@ -82,15 +90,15 @@ def receipt_pdf(cert: Any) -> bytes:
     ]
     return _render(
         _("换押证（接收回执）"), number=cert.number, fields=fields,
-        paragraphs=[_("本机关已于%(when)s接收犯罪嫌疑人%(name)s的羁押权属，本阶段法定羁押期限自%(start)s至%(end)s。")
-                    % {"when": _when(cert.taken_over_at), "name": cert.person.name,
+        paragraphs=[_("本机关已于%(when)s接收%(term)s%(name)s的羁押权属，本阶段法定羁押期限自%(start)s至%(end)s。")
+                    % {"when": _when(cert.taken_over_at), "name": cert.person.name, "term": person_term(cert.to_agency),
                        "start": _day(cert.period_start), "end": _day(cert.period_end)}],
         footer_lines=[cert.to_agency.name, _when(cert.taken_over_at), _("（电子签章）")],
     )
 
 
 def notice_pdf(notice: Any) -> bytes:
-    """羁押期限变更通知: the new dates (or measure) of a person within the same stage."""
+    """变更羁押期限通知书: the new dates (or measure) of a person within the same stage."""
     fields = _person_fields(notice.person) + [
         (_("案件名称"), notice.case.title),
         (_("羁押场所"), notice.detention_centre.name),
@@ -100,7 +108,7 @@ def notice_pdf(notice: Any) -> bytes:
         (_("决定机关"), notice.agency.name),
     ]
     return _render(
-        _("羁押期限变更通知"), number=notice.number, fields=fields,
+        _("变更羁押期限通知书"), number=notice.number, fields=fields,
         paragraphs=[_("%(centre)s：\n%(reason)s") % {"centre": notice.detention_centre.name, "reason": notice.reason}],
         footer_lines=[notice.agency.name, _when(notice.issued_at), _("（电子签章）")],
     )

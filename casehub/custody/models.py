@@ -6,7 +6,7 @@
   sending agency when the case (and so the custody) moves; the receiver's take-over and the
   detention centre's acknowledgement are recorded on it. Paper certificates are registered as
   ``channel=paper`` rows so the e-custody-transfer rate has a true denominator.
-- :class:`CustodyNotice`: 羁押期限变更通知 — changes within a stage (extension, detention → arrest,
+- :class:`CustodyNotice`: 变更羁押期限通知书 — changes within a stage (extension, detention → arrest,
   bail, release), signed by the deciding agency; no new transfer.
 - :class:`CustodyEvent`: the history of every change of a record.
 """
@@ -150,7 +150,7 @@ class NoticeKind(models.TextChoices):
 
 
 class CustodyNotice(models.Model):
-    """羁押期限变更通知: a change within a stage, signed by the agency that decided it."""
+    """变更羁押期限通知书: a change within a stage, signed by the agency that decided it."""
 
     number = models.CharField(_("编号"), max_length=80, unique=True)
     kind = models.CharField(_("类别"), max_length=20, choices=NoticeKind.choices)
@@ -174,8 +174,8 @@ class CustodyNotice(models.Model):
 
     class Meta:
         ordering = ["-issued_at", "-id"]
-        verbose_name = _("羁押期限变更通知")
-        verbose_name_plural = _("羁押期限变更通知")
+        verbose_name = _("变更羁押期限通知书")
+        verbose_name_plural = _("变更羁押期限通知书")
 
     def __str__(self) -> str:
         return self.number

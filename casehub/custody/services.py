@@ -384,7 +384,7 @@ def issue_notice(
     record: CustodyRecord, *, kind: str, reason: str, agency: Agency, acting_user: Any = None,
     new_end: date | None = None, at: datetime | None = None,
 ) -> CustodyNotice:
-    """羁押期限变更通知, signed by ``agency`` (the deciding agency): an extension or recount of the
+    """变更羁押期限通知书, signed by ``agency`` (the deciding agency): an extension or recount of the
     period, detention becoming arrest, bail or release. No new transfer."""
     if kind not in NoticeKind.values:
         raise ValidationError(_("变更事项无效。"))
@@ -422,7 +422,7 @@ def issue_notice(
             new_end=new_end, reason=reason, issued_at=at, issued_by=acting_user,
         )
         notice.pdf = documents.sign_and_store(documents.notice_pdf(notice), agency,
-                                              reason=_("羁押期限变更通知 %(n)s") % {"n": notice.number},
+                                              reason=_("变更羁押期限通知书 %(n)s") % {"n": notice.number},
                                               stamp=f"{agency.name} {notice.number}")
         notice.save()
         _event(record, EventKind.NOTICE, at=at, actor=acting_user, agency=agency, notice=notice, note=kind)

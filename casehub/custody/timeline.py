@@ -154,7 +154,7 @@ def _agency_class(agency: Any) -> str:
 def _merge(points: Sequence[tuple[date, Any, str, str]], end: date) -> list[Span]:
     """Change points (day, key, text, css) → consecutive spans, equal neighbours merged."""
     spans: list[Span] = []
-    for i, (day, key, text, css) in enumerate(points):
+    for day, key, text, css in points:
         if spans and spans[-1].detail == str(key):
             continue
         if spans:

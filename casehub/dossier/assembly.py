@@ -76,6 +76,14 @@ def build_volume_pdf(
             src = stack.enter_context(pikepdf.open(str(entry.path)))
             if len(src.pages) != entry.page_count:
                 raise ValueError(f"{entry.row.title!r} has {len(src.pages)} pages, {entry.page_count} recorded")
+            if "/AcroForm" in src.Root:
+                # A signed document (every generated one is): draw its form fields, the visible
+                # signature stamp included, into the page and drop the fields. The stored document
+                # keeps its own signature; a field copied into the volume would be a signature over
+                # other bytes, invalid for any checker, and unreachable from the volume's form.
+                src.flatten_annotations("all")
+                if "/AcroForm" in src.Root:
+                    del src.Root.AcroForm
             start = len(out.pages)
             out.pages.extend(src.pages)
             for offset in range(entry.page_count):

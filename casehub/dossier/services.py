@@ -411,13 +411,16 @@ def _create_document(*, case: Case, user: Any, part: str, category: str, title: 
 
 
 def add_generated_document(
-    *, case: Case, acting_user: Any, title: str, category: str, pdf_bytes: bytes, part: str = Part.MAIN
+    *, case: Case, acting_user: Any, title: str, category: str, pdf_bytes: bytes, part: str = Part.MAIN,
+    sign: bool = True,
 ) -> Document:
     """File a PDF the platform generated (certificate, decision, receipt …) into the dossier.
 
     Synchronous and trusted (the engine made it), so it skips the active-content scan but still
     refuses bytes that are not a readable PDF. The caller is responsible for permission; the
-    document lands in ``acting_user``'s agency's draft volume of ``part``.
+    document lands in ``acting_user``'s agency's draft volume of ``part``. Every document an
+    agency issues carries its signature (docs/pki.md): with ``sign`` (the default) the PDF is
+    PAdES-signed by ``acting_user``'s agency before it is stored, the visible stamp on its last page.
     """
     import io
 
@@ -430,6 +433,8 @@ def add_generated_document(
             page_count = len(pdf.pages)
     except pikepdf.PdfError as exc:
         raise ValidationError(_("生成的文书不是有效的 PDF。")) from exc
+    if sign:
+        pdf_bytes = sign_issued_document(pdf_bytes, acting_user.agency, title=title.strip())
     stored = objectstore.store_bytes(pdf_bytes, content_type="application/pdf")
     with transaction.atomic():
         locked = _lock_case(case.pk)
@@ -587,6 +592,15 @@ def assemble_volume(volume: Volume, *, acting_user: Any) -> Volume:
                      "sha256": stored.sha256, "size": stored.size, "documents": [d.pk for d in docs]},
         )
     return locked
+
+
+def sign_issued_document(pdf_bytes: bytes, agency: Any, *, title: str) -> bytes:
+    """PAdES-sign a document ``agency`` issues (generated legal documents): its key, its name on the
+    visible stamp on the last page."""
+    from casehub.pki.services import signer_for
+    from signing.pades import sign_pdf
+
+    return sign_pdf(pdf_bytes, signer_for(agency), reason=f"签发：{title}", stamp_text=agency.name)
 
 
 def sign_volume(pdf_bytes: bytes, volume: Volume) -> bytes:

@@ -60,6 +60,14 @@ class WebhookEndpoint(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                                    related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+    # The feed is the outbox: the endpoint's cursor is the last feed entry of its agency that the
+    # delivery worker has taken up (sequence, position); everything after it is still to be sent.
+    # A new endpoint starts at the newest entry when it is created (see :meth:`start_at_now`).
+    cursor_sequence = models.BigIntegerField(null=True, blank=True, editable=False)
+    cursor_position = models.PositiveIntegerField(default=0, editable=False)
+    # The lease of the one worker that walks the cursor (at a time, in feed order).
+    lease_token = models.UUIDField(null=True, blank=True, editable=False)
+    lease_until = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["id"]
@@ -68,6 +76,27 @@ class WebhookEndpoint(models.Model):
 
     def __str__(self) -> str:
         return self.url
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if self.cursor_sequence is None:
+            self.start_at_now()
+        super().save(*args, **kwargs)
+
+    def start_at_now(self) -> None:
+        """Put the cursor after the agency's newest feed entry: an endpoint gets what happens from
+        now on (a system catches up on the past from the feed itself)."""
+        self.cursor_sequence, self.cursor_position = latest_position(self.agency_id)
+
+
+# Past every position of a sequence (positions are small: one per event of one audit event).
+END_OF_SEQUENCE = 2**31 - 1
+
+
+def latest_position(agency_id: int) -> tuple[int, int]:
+    """The cursor just after the newest committed feed entry of an agency ((0, 0) when it has none)."""
+    newest = (FeedEntry.objects.filter(agency_id=agency_id).order_by("-sequence")
+              .values_list("sequence", flat=True).first())
+    return (newest, END_OF_SEQUENCE) if newest is not None else (0, 0)
 
 
 class DeliveryStatus(models.TextChoices):
@@ -78,7 +107,9 @@ class DeliveryStatus(models.TextChoices):
 
 
 class WebhookDelivery(models.Model):
-    """One event for one endpoint: its attempts and outcome (written with the event: the outbox)."""
+    """One event for one endpoint: its attempts and outcome. Written by the delivery worker when it
+    takes the event up from the feed past the endpoint's cursor (never in the change's transaction:
+    the feed entry is the outbox), then kept as the endpoint's history, for retries and replay."""
 
     endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
     entry = models.ForeignKey(FeedEntry, on_delete=models.PROTECT, related_name="deliveries")

@@ -4,20 +4,21 @@ Called by :func:`casehub.audit.services.record_event` inside its transaction, af
 is written and while the audit head is locked (see :mod:`casehub.integration.models` for why
 that makes the cursor durable). The audience of each event comes from immutable facts of the
 object (a transfer's sender and receiver, a clock's agency, a certificate's parties), never from
-who happens to hold the case later. Webhook deliveries for subscribed endpoints are written in
-the same transaction (the outbox) and sent after commit.
+who happens to hold the case later. The entries are also the webhooks' outbox: nothing else is
+written for webhooks in the change's transaction; if the agencies have endpoints, one wake-up of
+the delivery worker is asked for after the commit (at most one per transaction).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
 
 from casehub.integration.catalogue import EVENT_TYPES
-from casehub.integration.models import DeliveryStatus, FeedEntry, WebhookDelivery, WebhookEndpoint
+from casehub.integration.models import FeedEntry, WebhookEndpoint
 
 
 @dataclass
@@ -201,30 +202,37 @@ def project(event: Any, obj: Any) -> None:
                 occurred_at=event.occurred_at, case_id=event.case_id, data={"case": case, **public.data},
             ))
     FeedEntry.objects.bulk_create(entries)
-    _queue_deliveries(entries)
-
-
-def _queue_deliveries(entries: Iterable[FeedEntry]) -> None:
-    entries = list(entries)
     agencies = {e.agency_id for e in entries}
-    endpoints = list(WebhookEndpoint.objects.filter(agency_id__in=agencies, active=True))
-    if not endpoints:
-        return
-    deliveries = []
-    for entry in entries:
-        if entry.pk is None:  # backends that do not return ids from bulk_create (none we support)
-            entry = FeedEntry.objects.get(agency_id=entry.agency_id, sequence=entry.sequence, position=entry.position)
-        for endpoint in endpoints:
-            if endpoint.agency_id == entry.agency_id and entry.type in endpoint.event_types:
-                deliveries.append(WebhookDelivery(endpoint=endpoint, entry=entry, status=DeliveryStatus.PENDING,
-                                                  next_attempt_at=entry.occurred_at))
-    if deliveries:
-        created = WebhookDelivery.objects.bulk_create(deliveries)
-        ids = [d.pk for d in created]
-        transaction.on_commit(lambda: _dispatch(ids))
+    if WebhookEndpoint.objects.filter(agency_id__in=agencies, active=True).exists():
+        _wake_after_commit()
 
 
-def _dispatch(ids: list[int]) -> None:
-    from casehub.integration.tasks import dispatch_deliveries
+def _wake_after_commit() -> None:
+    """Ask for one wake-up of the delivery worker when the transaction commits: once per commit,
+    however many events the transaction writes; a rolled-back transaction asks for none.
 
-    dispatch_deliveries(ids)
+    Every projected event registers a callback (so that one in a rolled-back savepoint does not
+    take the others with it); the callbacks of one transaction share a group that runs once.
+    """
+    connection = transaction.get_connection()
+    group = next((func.group for _s, func, _r in connection.run_on_commit
+                  if isinstance(func, _Wake) and not func.group.ran), None)
+    transaction.on_commit(_Wake(group or _WakeGroup()))
+
+
+class _WakeGroup:
+    def __init__(self) -> None:
+        self.ran = False
+
+
+class _Wake:
+    def __init__(self, group: _WakeGroup) -> None:
+        self.group = group
+
+    def __call__(self) -> None:
+        if self.group.ran:
+            return
+        self.group.ran = True
+        from casehub.integration.tasks import request_wake
+
+        request_wake()

@@ -1,5 +1,12 @@
 """Webhooks: CloudEvents bodies signed per Standard Webhooks, sent from the outbox.
 
+The outbox is the change feed itself: a change writes its :class:`FeedEntry` rows in its own
+transaction and nothing else for webhooks. Each endpoint keeps a cursor into its agency's feed;
+the delivery worker (:func:`drain`) holds a lease on the endpoint, walks the entries past the
+cursor in feed order that the endpoint subscribed to, and for each one moves the cursor and writes
+the :class:`WebhookDelivery` row (already claimed) in one small transaction, then sends it. The row
+is the event's history for this endpoint and carries its retries.
+
 A delivery is claimed by moving its ``next_attempt_at`` a lease into the future (no row lock is
 held while the endpoint answers, so a slow endpoint holds up nothing but its own delivery); a
 worker that dies mid-send leaves the lease to expire and the delivery is sent again with the same
@@ -15,6 +22,7 @@ import json
 import os
 import socket
 import threading
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,11 +31,18 @@ import httpx
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from standardwebhooks.webhooks import Webhook
 
-from casehub.integration.models import DeliveryStatus, FeedEntry, WebhookDelivery, WebhookEndpoint
+from casehub.integration.models import (
+    DeliveryStatus,
+    FeedEntry,
+    WebhookDelivery,
+    WebhookEndpoint,
+    latest_position,
+)
 from signing import keys as signing_keys
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the Standard Webhooks prefix, not a secret
@@ -174,11 +189,18 @@ def deliver(delivery_id: int, *, client: httpx.Client | None = None) -> str | No
     if not claim(delivery_id):
         return None
     delivery = WebhookDelivery.objects.select_related("endpoint", "entry").get(pk=delivery_id)
+    return _attempt(delivery, client=client)
+
+
+def _attempt(delivery: WebhookDelivery, *, client: httpx.Client | None = None) -> str:
+    """One attempt of a delivery whose lease the caller holds; records and returns its new status."""
     endpoint, entry = delivery.endpoint, delivery.entry
     status_code: int | None = None
     error = ""
     if not endpoint.active:
         error = _("推送地址已停用。")
+    elif entry.agency_id != endpoint.agency_id:  # never another agency's event, whatever the row says
+        error = _("该事件不属于推送地址所属机构。")
     else:
         try:
             check_url(endpoint.url, allow_private_network=endpoint.allow_private_network)
@@ -207,6 +229,102 @@ def _record(delivery: WebhookDelivery, *, status_code: int | None, error: str) -
         fields.update(status=DeliveryStatus.RETRYING, next_attempt_at=now + backoff(attempts))
     WebhookDelivery.objects.filter(pk=delivery.pk).update(**fields)
     return fields["status"]
+
+
+# --- the cursor ---------------------------------------------------------------------------------
+
+
+def _past(endpoint: WebhookEndpoint) -> Q:
+    cs, cp = endpoint.cursor_sequence or 0, endpoint.cursor_position
+    return Q(sequence__gt=cs) | Q(sequence=cs, position__gt=cp)
+
+
+def _pending_entries(endpoint: WebhookEndpoint) -> QuerySet[FeedEntry]:
+    """What the endpoint is still to get: its agency's entries past its cursor, of the types it
+    subscribed to, in feed order. The agency filter is the whole of the permission rule: feed
+    entries are written per agency, for the agencies that may see the event."""
+    return (FeedEntry.objects.filter(agency_id=endpoint.agency_id, type__in=list(endpoint.event_types))
+            .filter(_past(endpoint)).order_by("sequence", "position"))
+
+
+def has_work(endpoint: WebhookEndpoint) -> bool:
+    return endpoint.active and endpoint.cursor_sequence is not None and _pending_entries(endpoint).exists()
+
+
+def endpoints_with_work() -> list[int]:
+    return [e.pk for e in WebhookEndpoint.objects.filter(active=True).order_by("id") if has_work(e)]
+
+
+def _take_lease(endpoint_id: int, token: uuid.UUID) -> bool:
+    now = timezone.now()
+    return bool(WebhookEndpoint.objects.filter(pk=endpoint_id).filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+                .update(lease_token=token, lease_until=now + LEASE))
+
+
+def _release(endpoint_id: int, token: uuid.UUID) -> None:
+    WebhookEndpoint.objects.filter(pk=endpoint_id, lease_token=token).update(lease_token=None, lease_until=None)
+
+
+def drain(endpoint_id: int, *, client: httpx.Client | None = None, batch: int = 100) -> int:
+    """Send an endpoint everything past its cursor, in feed order; returns how many were sent.
+
+    Only the worker holding the endpoint's lease walks its cursor: two workers never take up the
+    same entry. A worker that finds the lease taken returns at once (the holder re-checks for new
+    entries after it lets go of the lease, so nothing committed meanwhile waits for the beat).
+    """
+    token = uuid.uuid4()
+    sent = 0
+    while _take_lease(endpoint_id, token):
+        try:
+            sent += _walk(endpoint_id, token, client=client, batch=batch)
+        finally:
+            _release(endpoint_id, token)
+        endpoint = WebhookEndpoint.objects.filter(pk=endpoint_id).first()
+        if endpoint is None or not has_work(endpoint):
+            break
+    return sent
+
+
+def _walk(endpoint_id: int, token: uuid.UUID, *, client: httpx.Client | None, batch: int) -> int:
+    sent = 0
+    while True:
+        endpoint = WebhookEndpoint.objects.get(pk=endpoint_id)  # fresh: state, types, secret
+        if not endpoint.active:
+            return sent
+        if endpoint.cursor_sequence is None:  # created around save(): it starts now
+            head = latest_position(endpoint.agency_id)
+            _move(endpoint_id, token, head)
+            return sent
+        # The newest entry before reading: once the matching ones are sent, the cursor may skip to
+        # it (past the entries of types the endpoint does not want), and nothing before it is missed.
+        head = latest_position(endpoint.agency_id)
+        entries = list(_pending_entries(endpoint)[:batch])
+        if not entries:
+            if head > (endpoint.cursor_sequence, endpoint.cursor_position):
+                _move(endpoint_id, token, head)
+            return sent
+        for entry in entries:
+            now = timezone.now()
+            with transaction.atomic():
+                if not _move(endpoint_id, token, (entry.sequence, entry.position)):
+                    return sent  # the lease ran out under us: another worker carries on
+                delivery, created = WebhookDelivery.objects.get_or_create(
+                    endpoint=endpoint, entry=entry,
+                    defaults={"status": DeliveryStatus.PENDING, "next_attempt_at": now + LEASE})
+            if not created:  # already taken up (e.g. before an upgrade): it runs on its own row
+                continue
+            delivery.endpoint, delivery.entry = endpoint, entry
+            _attempt(delivery, client=client)
+            sent += 1
+
+
+def _move(endpoint_id: int, token: uuid.UUID, position: tuple[int, int]) -> bool:
+    """Advance the cursor (and renew the lease) if the lease is still ours."""
+    return bool(WebhookEndpoint.objects.filter(pk=endpoint_id, lease_token=token).update(
+        cursor_sequence=position[0], cursor_position=position[1], lease_until=timezone.now() + LEASE))
+
+
+# --- retries ---------------------------------------------------------------------------------
 
 
 def due(limit: int = 500) -> list[int]:

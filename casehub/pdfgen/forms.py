@@ -14,7 +14,22 @@ _LINE = 7.5  # mm between lines of 12 pt text
 
 
 class _FormPDF(FPDF):
-    """Adds 第 X 页 共 Y 页 at the foot of every page."""
+    """Adds 第 X 页 共 Y 页 at the foot of every page, and the draft watermark when set."""
+
+    watermark: str = ""
+
+    def header(self) -> None:
+        if not self.watermark:
+            return
+        # Drawn first, in light grey, so the text of the page stays readable over it.
+        self.set_font(FONT_FAMILY, size=44)
+        self.set_text_color(215, 215, 215)
+        x, y = self.w / 2, self.h / 2
+        with self.rotation(45, x, y):
+            width = self.get_string_width(self.watermark)
+            self.text(x - width / 2, y, self.watermark)
+        self.set_text_color(0, 0, 0)
+        self.set_font(FONT_FAMILY, size=12)
 
     def footer(self) -> None:
         self.set_y(-15)
@@ -34,6 +49,7 @@ def render_form(
     fields: Sequence[tuple[str, str]] = (),
     paragraphs: Sequence[str] = (),
     footer_lines: Sequence[str] = (),
+    watermark: str = "",
 ) -> bytes:
     """Render a generated legal document and return the PDF bytes.
 
@@ -41,9 +57,13 @@ def render_form(
     ``fields`` (label, value); body ``paragraphs`` with the customary two-character indent;
     ``footer_lines`` (issuing agency, date, "（印）" …) right-aligned at the end. Long content
     flows onto further pages, each numbered 第 X 页 共 Y 页. All strings are drawn literally.
+    ``watermark`` (e.g. "草稿 仅供预览") is drawn diagonally across every page: a preview, never
+    a document that is filed or signed.
     """
-    text = "".join([title, number, *(a + b for a, b in fields), *paragraphs, *footer_lines, "第页共0123456789 "])
+    text = "".join([title, number, *(a + b for a, b in fields), *paragraphs, *footer_lines, watermark,
+                    "第页共0123456789 "])
     pdf = new_document(title=_clean(title), cls=_FormPDF, text=_clean(text).replace("\n", ""))
+    pdf.watermark = _clean(watermark).replace("\n", " ")
     pdf.set_auto_page_break(auto=True, margin=22)
     pdf.alias_nb_pages()
     pdf.add_page()

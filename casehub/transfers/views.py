@@ -15,6 +15,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -129,22 +130,96 @@ def fire(request: HttpRequest, case_pk: int, transition_name: str) -> HttpRespon
     }, status=409 if problems and request.method == "POST" else 200)
 
 
+def generated_titles(effects: tuple[str, ...]) -> list[Any]:
+    from workflows.effects import generated_titles as titles
+
+    return titles(effects)
+
+
 def package_preview(spec: d.TransitionSpec, case: Any) -> dict[str, Any] | None:
-    """What a sending transition will put in the package, for the person who fires it and the
-    approver: the case's current main-file documents (drafts are sealed on sending) and the
-    legal documents the transition generates. None when nothing travels."""
-    if spec.handover not in (d.SEND, d.DELIVER, d.NOTIFY):
-        return None
+    """What a transition will generate and, when it sends a package, what the package will hold —
+    for the person who fires it and the approver: the legal documents the transition generates
+    (a watermarked PDF preview is linked), the case's current main-file documents (drafts are
+    sealed on sending) and the recipients. None when nothing is generated and nothing travels."""
     from workflows.effects import generated_titles
     from workflows.packaging import main_documents
 
-    documents = main_documents(case)
+    generated = generated_titles(spec.effects)
+    sends = spec.handover in (d.SEND, d.DELIVER, d.NOTIFY)
+    if not sends and not generated:
+        return None
+    documents = main_documents(case) if sends else []
     return {
+        "sends": sends,
         "documents": documents,
         "unsealed": sum(1 for doc in documents if doc.volume_id is None or doc.volume.sealed_at is None),
         "pages": sum(int(doc.page_count or 0) for doc in documents),
-        "generated": generated_titles(spec.effects),
+        "generated": generated,
+        "recipients": _preview_recipients(spec, case) if sends else [],
     }
+
+
+def _preview_recipients(spec: d.TransitionSpec, case: Any) -> list[Any]:
+    """Who the package would go to now (the default for a chosen recipient)."""
+    from workflows.documents import PreviewContext
+
+    ctx = PreviewContext(case=case, spec=spec, actor=None, acting_user=None, inputs={}, source=case.stage,
+                         now=timezone.now(), holder_before=case.holder_agency)
+    try:
+        return engine._recipients(ctx)
+    except engine.TransitionError:
+        return []
+
+
+def _pdf_response(drafts: list[Any], *, user: Any, case: Any, spec: d.TransitionSpec, approval: Any = None) -> HttpResponse:
+    from workflows.documents import merged
+
+    if not drafts:
+        raise Http404
+    record_event("workflow.documents_previewed", actor=user, obj=case, case=case.pk,
+                 details={"transition": spec.name, "titles": [draft.title for draft in drafts],
+                          "approval": approval.pk if approval is not None else None})
+    response = HttpResponse(merged(drafts), content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="preview-{spec.name}.pdf"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_POST
+def fire_preview(request: HttpRequest, case_pk: int, transition_name: str) -> HttpResponse:
+    """The documents the transition would generate from the inputs typed so far: rendered now,
+    watermarked 草稿, neither stored nor signed (the officer sees them before firing)."""
+    from workflows.documents import preview
+
+    user = request.user
+    spec = d.BY_NAME.get(transition_name)
+    if spec is None or spec.name == d.REGISTER or not p.has_capability(user, spec.capability):
+        raise Http404
+    case = _case_for(user, case_pk, spec)
+    if spec not in engine.available_transitions(case, user):
+        raise Http404
+    form = TransitionForm(spec, request.POST)
+    form.is_valid()  # what is valid so far; a missing input previews as an empty passage
+    inputs = {k: v for k, v in getattr(form, "cleaned_data", {}).items() if k != "version" and v not in (None, "")}
+    return _pdf_response(preview(case, spec, user=user, inputs=inputs), user=user, case=case, spec=spec)
+
+
+@login_required
+def approval_preview(request: HttpRequest, pk: int) -> HttpResponse:
+    """The documents a pending approval would generate, for the approver (and the officer who asked)."""
+    from workflows.documents import preview
+
+    user = request.user
+    _require_any(user, TRANSFER_READERS)
+    try:
+        item = selectors.visible_approvals(user).get(pk=pk, status=ApprovalStatus.PENDING)
+    except (ApprovalRequest.DoesNotExist, ValueError, TypeError) as exc:
+        raise Http404 from exc
+    spec = d.BY_NAME[item.transition]
+    inputs = engine._inputs_from_json(spec, item.inputs)
+    return _pdf_response(preview(item.case, spec, user=item.requested_by, inputs=inputs), user=user, case=item.case,
+                         spec=spec, approval=item)
 
 
 def reverse_or_blank(name: str, pk: int) -> str:
@@ -281,11 +356,57 @@ def approval(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "transfers/approval.html", {
         "item": item, "spec": spec, "inputs": shown, "case_link": case_url(user, item.case),
         "preview": package_preview(spec, item.case) if item.status == ApprovalStatus.PENDING else None,
+        "preview_url": reverse("transfers:approval_preview", args=[item.pk])
+        if item.status == ApprovalStatus.PENDING and generated_titles(spec.effects) else "",
         "sent": sent, "sent_documents": list(sent.documents.all()) if sent else [],
         "can_decide": item.status == ApprovalStatus.PENDING and p.has_capability(user, p.APPROVE_OUTGOING)
         and user.pk != item.requested_by_id,
         "can_cancel": item.status == ApprovalStatus.PENDING and user.pk == item.requested_by_id,
     })
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def judgment(request: HttpRequest, case_pk: int) -> HttpResponse:
+    """The judge records the decision for each defendant before announcing the judgment (arts. 200-201)."""
+    from casehub.cases.models import PersonRole
+    from workflows import judgment as judgments
+    from workflows.models import JudgmentDecision, Outcome, Penalty
+
+    user = request.user
+    if not p.has_capability(user, p.DELIVER_JUDGMENT):
+        raise Http404
+    case = get_visible_case(user, case_pk)
+    if not judgments.may_record(user, case):
+        raise Http404
+    persons = list(case.persons.filter(role=PersonRole.SUSPECT).order_by("id"))
+    errors: dict[int, list[str]] = {}
+    if request.method == "POST":
+        for person in persons:
+            prefix = f"p{person.pk}-"
+            outcome = request.POST.get(prefix + "outcome", "")
+            if not outcome:
+                continue
+            try:
+                judgments.record_decision(case, person, outcome=outcome, acting_user=user,
+                                          charge=request.POST.get(prefix + "charge", ""),
+                                          penalty=request.POST.get(prefix + "penalty", ""),
+                                          term=request.POST.get(prefix + "term", ""))
+            except ValidationError as exc:
+                errors[person.pk] = [m for ms in exc.message_dict.values() for m in ms] if hasattr(
+                    exc, "error_dict") else list(exc.messages)
+        if not errors:
+            messages.success(request, _("判决结果已记录。"))
+            return redirect("transfers:judgment", case_pk=case.pk)
+    decisions = {d.person_id: d for d in JudgmentDecision.objects.filter(case=case)}
+    default_charge = "、".join(o.name for o in case.offences.all())
+    rows = [{"person": person, "decision": decisions.get(person.pk), "errors": errors.get(person.pk, []),
+             "charge": decisions[person.pk].charge if person.pk in decisions else default_charge}
+            for person in persons]
+    return render(request, "transfers/judgment.html", {
+        "case": case, "rows": rows, "outcomes": Outcome.choices, "penalties": Penalty.choices,
+        "announce_url": reverse("transfers:fire", args=[case.pk, "announce_judgment"]),
+    }, status=400 if errors else 200)
 
 
 @login_required

@@ -43,7 +43,10 @@ class Recorder(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802
         raw = self.rfile.read(int(self.headers.get("content-length") or 0))
         type(self).received.append(({k.lower(): v for k, v in self.headers.items()}, raw))
-        answer = type(self).answers.pop(0) if type(self).answers else 204
+        if "/fail" in self.path:  # an endpoint that is down, whatever the test's script says
+            answer: int | str = 500
+        else:
+            answer = type(self).answers.pop(0) if type(self).answers else 204
         if answer == "close":
             self.close_connection = True
             self.connection.shutdown(2)
@@ -205,44 +208,80 @@ def test_a_worker_that_dies_mid_delivery_leaves_it_to_be_sent_again_with_the_sam
     assert len(ids) == 2 and len(set(ids)) == 1
 
 
-def test_with_a_broker_each_delivery_is_its_own_task_and_nothing_is_sent_in_the_request(
+def test_with_a_broker_a_transaction_publishes_one_wake_up_and_the_worker_sends_per_endpoint(
         wf_case, drive, police_admin, recorder, settings, monkeypatch):
     from casehub.integration import tasks
 
-    _register(police_admin, recorder, types=["package.sent", "case.transitioned", "approval.requested"])
-    messages: list[list[int]] = []
-    queued: list[int] = []
-    monkeypatch.setattr(tasks.fan_out, "delay", lambda ids: messages.append(ids))
-    monkeypatch.setattr(tasks.deliver_webhook, "delay", lambda pk: queued.append(pk))
+    first, _ = _register(police_admin, recorder, types=["package.sent", "case.transitioned", "approval.requested"])
+    second, _ = _register(police_admin, recorder + "/second", types=["approval.requested"])
+    wakes: list[None] = []
+    drains: list[int] = []
+    monkeypatch.setattr(tasks.wake_webhooks, "delay", lambda: wakes.append(None))
+    monkeypatch.setattr(tasks.drain_webhook_endpoint, "delay", lambda pk: drains.append(pk))
     settings.CELERY_TASK_ALWAYS_EAGER = False
     drive.fire(wf_case, "transfer_for_review", "investigator", facts="事实", evidence="证据")
     tasks.enqueuer.flush()
-    # One message per committed transaction (the approval request, then the approved transfer) ...
-    assert len(messages) == 2 and Recorder.received == []
-    for ids in messages:
-        tasks.fan_out(ids)  # ... which the worker fans out into one task per delivery.
-    assert sorted(queued) == sorted(WebhookDelivery.objects.values_list("pk", flat=True))
-    assert len(queued) >= 3 and Recorder.received == []
-    queued.clear()
-    assert tasks.deliver_due_webhooks() == 3  # the beat task finds every pending one
+    # One wake-up message per committed transaction (the approval request, then the approved
+    # transfer, which writes three events), or fewer when they fold into one; nothing sent or written.
+    assert 1 <= len(wakes) <= 2 and Recorder.received == [] and not WebhookDelivery.objects.exists()
+    assert tasks.wake_webhooks() == 2  # the worker: one drain task per endpoint with work ...
+    assert sorted(drains) == [first.pk, second.pk]
+    for pk in drains:
+        tasks.drain_webhook_endpoint(pk)  # ... each sends its endpoint's events in feed order
+    paths = [(h["webhook-id"], json.loads(raw)["type"]) for h, raw in Recorder.received]
+    assert len(paths) == 4
+    sent_first = [d.entry for d in WebhookDelivery.objects.filter(endpoint=first).order_by("id")]
+    assert [e.type for e in sent_first] == ["approval.requested", "case.transitioned", "package.sent"]
+    assert [(e.sequence, e.position) for e in sent_first] == sorted((e.sequence, e.position) for e in sent_first)
+    assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {DeliveryStatus.DELIVERED}
+    drains.clear()
+    assert tasks.deliver_due_webhooks() == 0 and drains == []  # the beat task finds nothing left
+
+
+def test_with_a_redis_broker_no_wake_up_is_published_while_one_is_pending(settings, monkeypatch):
+    from casehub.integration import tasks
+
+    store: dict[str, bytes] = {}
+
+    class FakeRedis:
+        def set(self, key, value, nx=False, ex=None):
+            if nx and key in store:
+                return None
+            store[key] = value
+            return True
+
+        def delete(self, key):
+            store.pop(key, None)
+
+    monkeypatch.setattr(tasks.wake_flag, "_redis", lambda: FakeRedis())
+    monkeypatch.setattr(tasks.webhooks, "endpoints_with_work", lambda: [])
+    published: list[None] = []
+    monkeypatch.setattr(tasks.wake_webhooks, "delay", lambda: published.append(None))
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    for _ in range(3):
+        tasks.request_wake()
+        tasks.enqueuer.flush()
+    assert len(published) == 1  # the first one is still queued: the later commits rely on it
+    tasks.wake_webhooks()  # the worker takes it up (and clears the flag before it reads) ...
+    tasks.request_wake()
     tasks.enqueuer.flush()
-    assert len(messages) == 3 and sorted(messages[-1]) == sorted(WebhookDelivery.objects.values_list("pk", flat=True))
+    assert len(published) == 2  # ... so the next commit publishes again
 
 
 def test_with_a_broker_the_request_does_not_wait_for_it_and_a_broker_outage_loses_nothing(
         wf_case, drive, police_admin, recorder, settings, monkeypatch):
     from casehub.integration import tasks
 
-    _register(police_admin, recorder, types=["approval.requested"])
+    endpoint, _ = _register(police_admin, recorder, types=["approval.requested"])
     settings.CELERY_TASK_ALWAYS_EAGER = False
     publishing, release = threading.Event(), threading.Event()
 
-    def slow_broker(ids):  # the broker takes its time, then is found down
+    def slow_broker():  # the broker takes its time, then is found down
         publishing.set()
         release.wait(10)
         raise ConnectionError("broker down")
 
-    monkeypatch.setattr(tasks.fan_out, "delay", slow_broker)
+    monkeypatch.setattr(tasks.wake_webhooks, "delay", slow_broker)
     from workflows import engine
 
     with drive.capture(execute=True):
@@ -252,14 +291,17 @@ def test_with_a_broker_the_request_does_not_wait_for_it_and_a_broker_outage_lose
     assert not release.is_set()  # the request returned while the message was still being published
     release.set()
     tasks.enqueuer.flush()
-    # The message never reached the broker; the delivery row did not depend on it.
-    pending = WebhookDelivery.objects.get()
-    assert pending.status == DeliveryStatus.PENDING and webhooks.due() == [pending.pk]
+    # The message never reached the broker; the feed entry did not depend on it: the beat task
+    # finds the endpoint behind its cursor and the worker sends the event.
+    assert Recorder.received == [] and webhooks.endpoints_with_work() == [endpoint.pk]
+    monkeypatch.setattr(tasks.drain_webhook_endpoint, "delay", lambda pk: tasks.drain_webhook_endpoint(pk))
+    assert tasks.deliver_due_webhooks() == 1
+    assert WebhookDelivery.objects.get().status == DeliveryStatus.DELIVERED and len(Recorder.received) == 1
 
 
 def test_a_slow_endpoint_does_not_hold_the_request_in_the_embedded_default(wf_case, drive, police_admin, recorder,
                                                                            settings):
-    """Eager mode sends from a background thread: the transition returns while the sender still waits."""
+    """Eager mode sends from background threads: the transition returns while the sender still waits."""
     from unittest import mock
 
     from workflows import engine
@@ -272,12 +314,14 @@ def test_a_slow_endpoint_does_not_hold_the_request_in_the_embedded_default(wf_ca
         started.set()
         release.wait(10)
 
-    with mock.patch.object(webhooks, "deliver", slow_endpoint), drive.capture(execute=True):
-        result = engine.fire(wf_case, "transfer_for_review", acting_user=drive.district.investigator,
-                             inputs={"facts": "事实", "evidence": "证据"})
-    assert result.awaiting_approval
-    assert started.wait(5)  # the delivery is under way in its thread ...
-    assert not release.is_set()  # ... and still waiting, while the request has long returned
+    with mock.patch.object(webhooks, "drain", slow_endpoint), mock.patch.object(webhooks, "endpoints_with_work",
+                                                                               lambda: [1]):
+        with drive.capture(execute=True):
+            result = engine.fire(wf_case, "transfer_for_review", acting_user=drive.district.investigator,
+                                 inputs={"facts": "事实", "evidence": "证据"})
+        assert result.awaiting_approval
+        assert started.wait(5)  # the delivery is under way in its thread ...
+        assert not release.is_set()  # ... and still waiting, while the request has long returned
     release.set()
 
 

@@ -162,3 +162,20 @@ def test_the_readme_demo_table_is_what_load_demo_creates():
             english = str(Role(role).label).lower()
         made[user.username] = (user.agency.name, f"{chinese} {english}")
     assert rows == made
+
+
+def test_load_demo_creates_the_city_level_above_the_district():
+    """#17: the intermediate court 粤03 and the city procuratorate, with their users; the district's
+    procuratorate, court and committee name them as parents; the city auditor sees the district."""
+    from casehub.accounts.demo import ensure_demo_district
+    from casehub.agencies.models import AgencyLevel
+    from casehub.audit.selectors import auditable_agencies
+
+    agencies, users, _created = ensure_demo_district()
+    court, city_court = agencies["court"], agencies["intermediate_court"]
+    assert city_court.level == AgencyLevel.CITY and city_court.court_code == "粤03"
+    assert court.parent == city_court and agencies["procuratorate"].parent == agencies["city_procuratorate"]
+    assert users["intermediate_judge"].agency == city_court
+    assert users["city_prosecutor"].agency == agencies["city_procuratorate"]
+    assert court in auditable_agencies(users["city_auditor"])
+    assert city_court not in auditable_agencies(users["auditor"])

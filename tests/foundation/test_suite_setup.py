@@ -124,6 +124,50 @@ def test_casehub_test_now_pins_every_test_and_a_tests_own_pin_wins(tmp_path):
     assert "now is pinned at 2028-02-28T23:59:00+08:00 (Monday)" in out and "2 passed" in out
 
 
+ORDER_PROBE = '''
+from datetime import date, datetime, timezone
+
+import pytest
+
+SEEN = []
+
+
+def test_first():
+    SEEN.append(("first", date.today()))
+
+
+def test_second():
+    SEEN.append(("second", date.today()))
+
+
+@pytest.mark.time_machine(datetime(2026, 12, 5, 12, 0, tzinfo=timezone.utc))
+def test_own_pin():
+    SEEN.append(("own", date.today()))
+
+
+def test_zz_order():
+    # the last test at each instant: the tests ran grouped by instant, each once per instant, and
+    # the test with its own pin once (with the first instant's group), at its own instant
+    first = [("first", date(2026, 11, 28)), ("second", date(2026, 11, 28)), ("own", date(2026, 12, 5))]
+    if date.today() == date(2026, 11, 28):
+        assert SEEN == first
+    else:
+        assert SEEN == [*first, ("first", date(2028, 2, 28)), ("second", date(2028, 2, 28))]
+'''
+
+
+def test_several_instants_run_each_test_at_each_in_one_session(tmp_path):
+    (tmp_path / "test_probe.py").write_text(ORDER_PROBE)
+    env = {**os.environ, "CASEHUB_TEST_NOW": "2026-11-28T23:30:00+08:00, 2028-02-28T23:59:00+08:00",
+           "PYTHONPATH": str(ROOT)}
+    done = _pytest(["-n", "0", "-p", "tests.fixtures.clock", "-p", "no:django", "-c", os.devnull, "-v",
+                    "--rootdir", str(tmp_path), str(tmp_path / "test_probe.py")], env)
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out[-3000:]
+    assert "each test runs at 2 pinned instants" in out and "7 passed" in out, out[-3000:]
+    assert "test_first[2028-02-28T23:59:00+08:00] PASSED" in out
+
+
 def test_a_malformed_casehub_test_now_stops_the_run_with_one_line(tmp_path):
     (tmp_path / "test_probe.py").write_text(PINNED_PROBE)
     env = {**os.environ, "CASEHUB_TEST_NOW": "2028-02-28 23:59", "PYTHONPATH": str(ROOT)}

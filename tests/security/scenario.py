@@ -196,6 +196,40 @@ def _send_case(sc: Scenario, label: str) -> Case:
     return sent
 
 
+def _pending_arrest_request(sc: Scenario) -> Any:
+    """A case of district A whose arrest request awaits the police supervisor's approval (the
+    approval page previews the 提请批准逮捕书 it will generate)."""
+    from casehub.cases.models import CustodyStatus
+    from workflows import engine
+
+    d = sc.district
+    marker = secrets.token_hex(4)
+    title = _text("title", f"甲区待审批-{marker}")
+    case = register_case(acting_user=d.investigator, title=title, persons=[{
+        "name": _text("name", f"待批捕嫌疑人{marker}"), "sex": "M", "custody_status": CustodyStatus.DETAINED,
+        "custody_since": timezone.now() - timedelta(days=1), "detention_centre": d.detention}])
+    sc.shared_secrets.append(title)
+    return engine.fire(case, "request_arrest", acting_user=d.investigator,
+                       inputs={"reason": _text("reason", "提请逮捕的事实")}).approval
+
+
+def _to_trial(sc: Scenario, case: Case) -> Case:
+    """The accepted case indicted and docketed: district A's court holds it (the judge records the
+    judgment there)."""
+    from workflows import engine
+
+    d = sc.district
+    with _capture(execute=True):
+        result = engine.fire(case, "indict", acting_user=d.prosecutor,
+                             inputs={"facts": _text("reason", "起诉事实"), "charges": _text("reason", "盗窃罪")})
+        engine.decide_approval(result.approval, acting_user=d.procuratorate_supervisor, approve=True,
+                               comment=_text("comment", "同意"))
+    with _capture(execute=True):
+        engine.fire(case, "docket_case", acting_user=d.court_clerk)
+    case.refresh_from_db()
+    return case
+
+
 def _transfer_objects(sc: Scenario) -> None:
     from casehub.dossier.models import Volume
     from workflows import engine
@@ -204,6 +238,7 @@ def _transfer_objects(sc: Scenario) -> None:
     sc.extra["sent_case"] = sent
     sc.extra["approval"] = sent.approval
     sc.extra["transfer"] = sent.transfers.get()
+    sc.extra["pending_approval"] = _pending_arrest_request(sc)
     sc.extra["sent_volume"] = Volume.objects.filter(case=sent, status="assembled").first()
     from casehub.custody.models import CustodyCertificate
 
@@ -220,6 +255,10 @@ def _transfer_objects(sc: Scenario) -> None:
     with _capture(execute=True):
         engine.fire(accepted, "accept_review_transfer", acting_user=sc.district.prosecutor)
     sc.extra["accepted_transfer"] = accepted.transfers.get()
+    trial = _send_case(sc, "审判案件")
+    with _capture(execute=True):
+        engine.fire(trial, "accept_review_transfer", acting_user=sc.district.prosecutor)
+    sc.extra["trial_case"] = _to_trial(sc, trial)
 
 
 def _legal_aid_objects(sc: Scenario) -> None:

@@ -43,6 +43,8 @@ SENDER_AND_RECEIVER = POLICE_READERS | frozenset({"prosecutor", "procuratorate_s
 ID_READERS = frozenset({"investigator", "prosecutor", "court_clerk", "judge", "detention_officer"})
 # Who may see district A's case particulars in a page body at all.
 MAY_SEE_CASE = POLICE_READERS | AUDITORS
+# Who may see the docketed case: every agency that held it, and the auditor.
+TRIAL_READERS = CASE_LIST_ROLES | AUDITORS
 # Who reads its own agency's change feed: every role that works on cases or custody.
 FEED_ROLES = frozenset({"investigator", "police_supervisor", "prosecutor", "procuratorate_supervisor", "court_clerk",
                         "judge", "court_supervisor", "detention_officer"})
@@ -166,6 +168,16 @@ RULES: dict[str, Rule] = {
                            payload=lambda sc: {"other": sc.sent_case.pk, "reason": "越权并案"}),
     "dossier:document_concerns": Rule(frozenset({"investigator"}), lambda sc: {"pk": sc.document.pk}, get=False,
                                       payload=lambda sc: {"persons": [sc.person.pk]}),
+    # The draft of the documents a transition generates: who may fire it (from the typed inputs),
+    # and for a pending approval the officer who asked and the supervisor who decides.
+    "transfers:fire_preview": Rule(frozenset({"investigator"}),
+                                   lambda sc: {"case_pk": sc.case.pk, "transition_name": "transfer_for_review"},
+                                   get=False, payload=lambda sc: {**REVIEW_INPUTS, "version": sc.case.version}),
+    # The judge's decision per defendant, on the case the court holds at trial.
+    "transfers:judgment": Rule(frozenset({"court_clerk", "judge"}), lambda sc: {"case_pk": sc.trial_case.pk},
+                               may_see_case=TRIAL_READERS),
+    "transfers:approval_preview": Rule(frozenset({"investigator", "police_supervisor"}),
+                                       lambda sc: {"pk": sc.pending_approval.pk}),
     "clocks:list": Rule(CLOCK_ROLES),
     # --- custody 换押: the sent case's detained suspect, certificate police → procuratorate ------------
     "custody:inbox": Rule(DETENTION, may_see_case=DETENTION),

@@ -45,7 +45,9 @@ def test_a_transition_that_sends_nothing_shows_no_package(case, district, client
     drive.to_review(case)
     client.force_login(district.prosecutor)
     page = client.get(reverse("transfers:fire", args=[case.pk, "extend_review"])).content.decode()
-    assert 'id="package-preview"' not in page
+    # Nothing travels (no package list, no recipient); the decision it generates is still named.
+    assert 'id="package-documents"' not in page and 'id="package-recipients"' not in page
+    assert "将移送的内容" not in page and "延长审查起诉期限决定书" in page
 
 
 def test_the_case_page_says_what_awaits_approval_and_the_requester_can_withdraw_it(
