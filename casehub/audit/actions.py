@@ -67,6 +67,8 @@ class AuditAction(StrEnum):
     DOCUMENT_DOWNLOADED = "document.downloaded"
     DOCUMENT_LINK_ISSUED = "document.link_issued"
     DOCUMENT_DOWNLOAD_FAILED = "document.download_failed"
+    DOCUMENT_EDITED = "document.edited"
+    DOCUMENT_WITHDRAWN = "document.withdrawn"
     INGEST_RETRIED = "ingest.retried"
     ASSEMBLY_RETRIED = "assembly.retried"
     VOLUME_REORDERED = "volume.reordered"

@@ -451,6 +451,105 @@ def add_generated_document(
     return document
 
 
+# --- changing a draft document -----------------------------------------------------------------
+
+
+def check_can_change_draft(user: Any, document: Document) -> None:
+    """Raise PermissionDenied unless ``user`` may retitle, re-date, re-categorise or withdraw
+    ``document`` now: the agency that filed it, while it handles the case, and only while the
+    document sits in that agency's draft volume (never sealed, so never sent). A generated
+    document is the record of a transition and stays as the engine filed it."""
+    check_can_upload(user, document.case, document.part)
+    if document.owner_agency_id != user.agency_id:
+        raise PermissionDenied(_("只能修改本机关归档的材料。"))
+    volume = document.volume
+    if not document.is_current or volume is None or volume.status != VolumeStatus.DRAFT:
+        raise PermissionDenied(_("材料已封卷或已被更正，不能再修改；如有错误请上传更正材料。"))
+    if volume.agency_id != user.agency_id:
+        raise PermissionDenied(_("只能修改本机关的卷。"))
+    if document.generated:
+        raise PermissionDenied(_("系统生成的文书不能修改或撤回。"))
+
+
+def _locked_draft(document: Document, acting_user: Any) -> Document:
+    """Lock the case and the document, and check again under the lock (a concurrent sealing or
+    sending may have fixed the document since the page was shown)."""
+    _lock_case(document.case_id)
+    locked = Document.objects.select_for_update().select_related("case", "volume").get(pk=document.pk)
+    check_can_change_draft(acting_user, locked)
+    return locked
+
+
+def edit_draft_document(*, document: Document, acting_user: Any, title: str, category: str,
+                        doc_date: date | None) -> Document:
+    """Retitle, re-date or re-categorise a draft document (before sealing); one audit event with
+    the old and new values. Returns the document (unchanged, and nothing recorded, when nothing
+    changed)."""
+    title = (title or "").strip()
+    errors: dict[str, str] = {}
+    if not title:
+        errors["title"] = _("请填写材料标题。")
+    if category not in Category.values:
+        errors["category"] = _("材料类别无效。")
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        locked = _locked_draft(document, acting_user)
+        new = {"title": title[:200], "category": category, "doc_date": doc_date}
+        changes = {field: [_plain(getattr(locked, field)), _plain(value)]
+                   for field, value in new.items() if getattr(locked, field) != value}
+        if not changes:
+            return locked
+        for field, value in new.items():
+            setattr(locked, field, value)
+        locked.save(update_fields=list(new))
+        record_event(
+            "document.edited", actor=acting_user, agency=acting_user.agency, obj=locked, case=locked.case_id,
+            details={"title": locked.title, "changes": changes},
+        )
+    return locked
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def withdraw_draft_document(*, document: Document, acting_user: Any, reason: str) -> Document:
+    """Withdraw a draft document uploaded by mistake: it leaves the draft volume and is no longer
+    current, but the row, its stored bytes and the trail stay (nothing is destroyed). If it was a
+    correction, the version it corrected becomes current again, in its old place when that was
+    the same draft volume."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": _("请说明撤回理由。")})
+    with transaction.atomic():
+        locked = _locked_draft(document, acting_user)
+        volume, position = locked.volume, locked.position
+        locked.is_current = False
+        locked.volume = None
+        locked.withdrawn_at = timezone.now()
+        locked.withdrawn_by = acting_user
+        locked.withdrawal_reason = reason[:2000]
+        locked.save(update_fields=["is_current", "volume", "withdrawn_at", "withdrawn_by", "withdrawal_reason"])
+        restored = None
+        if locked.supersedes_id is not None:
+            older = Document.objects.select_for_update().get(pk=locked.supersedes_id)
+            if not older.is_current and older.withdrawn_at is None:
+                older.is_current = True
+                fields = ["is_current"]
+                if older.volume_id is None:  # it had left this draft volume for its correction
+                    older.volume, older.position = volume, position
+                    fields += ["volume", "position"]
+                older.save(update_fields=fields)
+                restored = older.pk
+        record_event(
+            "document.withdrawn", actor=acting_user, agency=acting_user.agency, obj=locked, case=locked.case_id,
+            details={"title": locked.title, "sha256": locked.sha256, "pages": locked.page_count,
+                     "volume": volume.pk, "reason": locked.withdrawal_reason, "restored": restored},
+        )
+    return locked
+
+
 # --- ordering ----------------------------------------------------------------------------------
 
 
@@ -797,7 +896,7 @@ def run_assembly_job(job_id: str) -> AssemblyJob:
 
 
 __all__ = [
-    "add_generated_document", "assemble_volume", "ingest_upload", "main_file_documents", "reorder_documents", "retry_job",
+    "add_generated_document", "assemble_volume", "edit_draft_document", "withdraw_draft_document", "ingest_upload", "main_file_documents", "reorder_documents", "retry_job",
     "seal_and_assemble_main_volumes", "seal_volumes", "start_assembly", "visible_documents", "visible_volumes",
 ]
 

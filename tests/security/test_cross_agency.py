@@ -132,6 +132,7 @@ RULES: dict[str, Rule] = {
     "cases:person_add": Rule(frozenset({"investigator"}), _case(), payload=lambda sc: NEW_PERSON),
     "dossier:case": Rule(POLICE_READERS, _case("case_pk")),
     "dossier:jobs": Rule(POLICE_READERS, _case("case_pk")),
+    "dossier:clear_jobs": Rule(POLICE_READERS, _case("case_pk"), get=False),
     "dossier:upload": Rule(frozenset({"investigator"}), _case("case_pk"), get=False),
     "dossier:chunked_start": Rule(frozenset({"investigator"}), _case("case_pk"), get=False),
     "dossier:assemble": Rule(frozenset({"investigator"}), _case("case_pk"), get=False),
@@ -141,6 +142,11 @@ RULES: dict[str, Rule] = {
     "dossier:reorder": Rule(frozenset({"investigator"}), lambda sc: {"volume_pk": sc.volume.pk}, get=False,
                             payload=lambda sc: {"order": [sc.document.pk]}),
     "dossier:document": Rule(POLICE_READERS, lambda sc: {"pk": sc.document.pk}),
+    # Changing or withdrawing a draft document: its agency's uploaders only, while it is a draft.
+    "dossier:document_edit": Rule(frozenset({"investigator"}), lambda sc: {"pk": sc.document.pk},
+                                  payload=lambda sc: {"title": "越权改名", "category": "other"}),
+    "dossier:document_withdraw": Rule(frozenset({"investigator"}), lambda sc: {"pk": sc.document.pk}, get=False,
+                                      payload=lambda sc: {"reason": "越权撤回"}),
     "dossier:document_file": Rule(POLICE_READERS, lambda sc: {"pk": sc.document.pk}),
     "dossier:volume": Rule(POLICE_READERS, lambda sc: {"pk": sc.volume.pk}),
     # An assembled volume of the sent case: the sender reads it; the receiver only after acceptance.
