@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from casehub.agencies.models import Agency, AgencyKind
 from casehub.agencies.permissions import (
@@ -44,6 +45,7 @@ from casehub.custody.models import (
     NoticeKind,
     RecordStatus,
 )
+from casehub.notifications.messages import message
 
 # Transfer kinds (workflows.models.TransferKind values) with which custody moves.
 CUSTODY_TRANSFER_KINDS: dict[str, str] = {
@@ -129,7 +131,7 @@ def _check_centre(centre: Agency) -> None:
         raise ValidationError(_("羁押场所必须是看守所。"))
 
 
-def _notify_centre(centre_id: int, *, title: str, record_id: int, key: str, case: Any) -> None:
+def _notify_centre(centre_id: int, *, title: Any, record_id: int, key: str, case: Any) -> None:
     """Tell the centre's officers (in-app, e-mail if configured) after commit; best effort."""
     def _send() -> None:
         from django.urls import reverse
@@ -287,8 +289,8 @@ def issue_certificates(
             cert.save()
             _event(record, EventKind.ISSUED, at=at, actor=acting_user, agency=from_agency, certificate=cert)
             _notify_centre(record.detention_centre_id, record_id=record.pk, case=case, key=f"custody-cert:{cert.pk}",
-                           title=_("换押：%(name)s，%(from)s → %(to)s") % {
-                               "name": person.name, "from": from_agency.name, "to": to_agency.name})
+                           title=message(gettext_noop("换押：%(name)s，%(from)s → %(to)s"),
+                                         name=person.name, **{"from": from_agency.name, "to": to_agency.name}))
             issued.append(cert)
         if issued:
             record_event(
@@ -442,8 +444,8 @@ def issue_notice(
         _event(record, EventKind.NOTICE, at=at, actor=acting_user, agency=agency, notice=notice, note=kind)
         _notify_centre(record.detention_centre_id, record_id=record.pk, case=record.case,
                        key=f"custody-notice:{notice.pk}",
-                       title=_("羁押期限变更：%(name)s，%(kind)s") % {"name": record.person.name,
-                                                                "kind": notice.get_kind_display()})
+                       title=message(gettext_noop("羁押期限变更：%(name)s，%(kind)s"), name=record.person.name,
+                                     kind=NoticeKind(notice.kind).label))
         record_event("custody.notice_issued", actor=acting_user, agency=agency, obj=notice, case=record.case_id,
                      details={"number": notice.number, "kind": kind, "person": record.person_id,
                               "previous_end": previous, "new_end": new_end, "pdf_sha256": notice.pdf.sha256})
