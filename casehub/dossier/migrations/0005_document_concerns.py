@@ -7,7 +7,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('cases', '0001_initial'),
-        ('dossier', '0002_job_updated_at'),
+        ('dossier', '0004_job_dismissed'),
     ]
 
     operations = [
