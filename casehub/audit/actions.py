@@ -54,9 +54,12 @@ class AuditAction(StrEnum):
     CASE_REGISTERED = "case.registered"
     CASE_VIEWED = "case.viewed"
     CASE_PERSONS_VIEWED = "case.persons_viewed"
+    CASE_SPLIT = "case.split"  # 分案处理 (workflows.separation)
+    CASE_JOINED = "case.joined"  # 并案处理 (workflows.separation)
     PERSON_ADDED = "person.added"
     # dossier
     DOCUMENT_UPLOADED = "document.uploaded"
+    DOCUMENT_CONCERNS_CHANGED = "document.concerns_changed"
     DOCUMENT_REJECTED = "document.rejected"
     DOCUMENT_GENERATED = "document.generated"
     DOCUMENT_VIEWED = "document.viewed"
@@ -115,6 +118,7 @@ class AuditAction(StrEnum):
     CLOCK_RESUMED = "clock.resumed"
     CLOCK_EXTENDED = "clock.extended"
     CLOCK_RECOUNTED = "clock.recounted"
+    CLOCK_REOPENED = "clock.reopened"
     CLOCK_WARNING = "clock.warning"
     CLOCK_OVERDUE = "clock.overdue"
     HOLIDAYS_LOADED = "holidays.loaded"

@@ -44,7 +44,7 @@ from casehub.custody.models import (
 
 WIDTH = 960
 LABEL_WIDTH = 190
-RIGHT_PAD = 24
+RIGHT_PAD = 100  # room for the last due-date label
 ROW = 22
 BAR = 14
 AXIS = 28
@@ -154,7 +154,7 @@ def _agency_class(agency: Any) -> str:
 def _merge(points: Sequence[tuple[date, Any, str, str]], end: date) -> list[Span]:
     """Change points (day, key, text, css) → consecutive spans, equal neighbours merged."""
     spans: list[Span] = []
-    for i, (day, key, text, css) in enumerate(points):
+    for day, key, text, css in points:
         if spans and spans[-1].detail == str(key):
             continue
         if spans:

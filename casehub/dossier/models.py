@@ -151,6 +151,10 @@ class Document(models.Model):
     withdrawal_reason = models.TextField(_("撤回理由"), blank=True)
     # Fixed when the volume is sealed: the volume page number of the document's first page.
     first_page = models.PositiveIntegerField(_("起始页"), null=True, blank=True)
+    # The persons of the case this document concerns (涉及人员), e.g. one suspect's interrogation
+    # record: when the case is split (分案处理), the document goes with them; empty = the whole case.
+    concerns = models.ManyToManyField("cases.Person", verbose_name=_("涉及人员"), blank=True,
+                                      related_name="concerning_documents")
 
     class Meta:
         ordering = ["case", "part", "volume__number", "position", "id"]

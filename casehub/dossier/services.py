@@ -1079,3 +1079,61 @@ def append_chunk(upload: ChunkedUpload, offset: int, data: bytes) -> ChunkedUplo
         locked.received += len(data)
         locked.save(update_fields=["received"])
     return locked
+
+
+# --- persons a document concerns --------------------------------------------------------------
+
+
+def mark_concerns(document: Document, *, persons: list[Any], acting_user: Any) -> Document:
+    """Mark the persons of the case ``document`` concerns (涉及人员), so that separate handling
+    (:func:`workflows.separation.split_case`) carries it with them. The agency handling the case
+    marks its current documents; an empty list means the document concerns the whole case."""
+    from casehub.cases.models import Person
+
+    case = document.case
+    if not has_capability(acting_user, UPLOAD_DOCUMENT) or not can_act(acting_user, case):
+        raise PermissionDenied(_("您所在机关当前不承办此案件，不能标注材料。"))
+    if not document.is_current:
+        raise ValidationError({"persons": [_("只能标注现行版本的材料。")]})
+    ids = {p.pk if hasattr(p, "pk") else int(p) for p in persons}
+    chosen = list(Person.objects.filter(case=case, pk__in=ids).order_by("id"))
+    if len(chosen) != len(ids):
+        raise ValidationError({"persons": [_("只能选择本案的涉案人员。")]})
+    with transaction.atomic():
+        before = sorted(document.concerns.values_list("pk", flat=True))
+        document.concerns.set(chosen)
+        record_event("document.concerns_changed", actor=acting_user, obj=document, case=case,
+                     details={"title": document.title, "before": before, "after": [p.pk for p in chosen]})
+    return document
+
+
+def carry_document(document: Document, target: Case, *, copy: bool, acting_user: Any,
+                   concerns: list[Any] | None = None) -> Document:
+    """Put ``document`` into ``target``'s dossier for separate handling or joining
+    (:mod:`workflows.separation`, which holds the case locks and checks who acts).
+
+    ``copy=False`` moves the row (for a document bound into no sealed volume: it leaves its draft
+    volume); ``copy=True`` adds a new row for the same stored file, leaving the original where it
+    was (a sealed or sent volume keeps its documents). Either way the document lands in the
+    target's draft volume in the usual category order, so the target's next package binds it.
+    ``concerns``: the persons the copy concerns (default: those of the original).
+    """
+    agency = document.volume.agency if (document.volume_id and not copy) else acting_user.agency
+    volume = _draft_volume(target, document.part, agency)
+    position = _insert_position(volume, document.category)
+    if not copy:
+        document.case, document.volume, document.position, document.first_page = target, volume, position, None
+        document.save(update_fields=["case", "volume", "position", "first_page"])
+        return document
+    persons = list(document.concerns.all()) if concerns is None else concerns
+    original = document.pk
+    document.pk = document.id = None
+    document._state.adding = True
+    document._prefetched_objects_cache = {}  # the original's persons, not the copy's
+    document.case, document.volume, document.position, document.first_page = target, volume, position, None
+    document.supersedes, document.reason, document.is_current = None, "", True
+    document.save()
+    document.concerns.set(persons)
+    record_event("document.uploaded", actor=acting_user, obj=document, case=target,
+                 details={"title": document.title, "sha256": document.sha256, "copied_from": original})
+    return document

@@ -21,6 +21,7 @@ urlpatterns = [
     path("document/<int:pk>/edit/", views.document_edit, name="document_edit"),
     path("document/<int:pk>/withdraw/", views.document_withdraw, name="document_withdraw"),
     path("document/<int:pk>/file/", views.document_file, name="document_file"),
+    path("document/<int:pk>/concerns/", views.document_concerns, name="document_concerns"),
     path("volume/<int:pk>/", views.volume_detail, name="volume"),
     path("volume/<int:pk>/file/", views.volume_file, name="volume_file"),
 ]

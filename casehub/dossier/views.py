@@ -437,11 +437,36 @@ def document_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if doc.volume is not None and doc.volume.status == VolumeStatus.ASSEMBLED:
         volume_signature = services.volume_signature_status(doc.volume)
     _audit_read(request, "document.viewed", doc, doc.case_id, title=doc.title, sha256=doc.sha256)
+    concerns = list(doc.concerns.order_by("id"))
+    can_mark = doc.is_current and p.has_capability(request.user, p.UPLOAD_DOCUMENT) and can_act(request.user, doc.case)
     return render(request, "dossier/document.html", {
         "doc": doc, "case": doc.case, "versions": versions, "newer": newer,
+        "concerns": concerns, "can_mark": can_mark,
+        "case_persons": list(doc.case.persons.order_by("id")) if can_mark else [],
         "signature": signature, "volume_signature": volume_signature,
         "file_url": reverse("dossier:document_file", args=[doc.pk]),
     })
+
+
+@login_required
+@require_POST
+def document_concerns(request: HttpRequest, pk: int) -> HttpResponse:
+    """Mark the persons a document concerns (the holder agency; anyone else: 404)."""
+    from django.core.exceptions import PermissionDenied
+
+    doc = get_visible_document(request.user, pk)
+    if not (p.has_capability(request.user, p.UPLOAD_DOCUMENT) and can_act(request.user, doc.case)):
+        raise Http404
+    try:
+        ids = [int(v) for v in request.POST.getlist("persons")]
+        services.mark_concerns(doc, persons=ids, acting_user=request.user)
+    except PermissionDenied as exc:
+        raise Http404 from exc
+    except (ValueError, ValidationError) as exc:
+        messages.error(request, "；".join(getattr(exc, "messages", None) or [_("人员无效。")]))
+    else:
+        messages.success(request, _("已保存。"))
+    return redirect("dossier:document", doc.pk)
 
 
 def _pdf_response(request: HttpRequest, obj: Any, stored: Any, filename: str, kind: str,

@@ -98,7 +98,7 @@ def fire(request: HttpRequest, case_pk: int, transition_name: str) -> HttpRespon
         reasons = dict((s.name, r) for s, r in engine.blocked_transitions(case, user))
         blocked = reasons.get(spec.name) or [_("当前不能办理“%(label)s”。") % {"label": spec.label}]
     problems: list[str] = list(blocked)
-    form = TransitionForm(spec, request.POST or None, initial={"version": case.version})
+    form = TransitionForm(spec, request.POST or None, initial={"version": case.version}, case=case)
     if request.method == "POST" and not blocked and form.is_valid():
         try:
             result = engine.fire(case, spec.name, acting_user=user, inputs=form.inputs(),
@@ -112,7 +112,7 @@ def fire(request: HttpRequest, case_pk: int, transition_name: str) -> HttpRespon
             # The user has now been told; a second submission decides on the current case.
             data = request.POST.copy()
             data["version"] = str(case.version)
-            form = TransitionForm(spec, data, initial={"version": case.version})
+            form = TransitionForm(spec, data, initial={"version": case.version}, case=case)
             form.is_valid()
         except engine.TransitionError as exc:
             problems = [exc.message]
