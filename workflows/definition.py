@@ -100,13 +100,16 @@ class InputSpec:
 
     name: str
     label: str | Promise
-    type: str = "text"  # text | textarea | date | int | agency | choice
+    type: str = "text"  # text | textarea | date | int | agency | choice | persons
     required: bool = True
     choices: tuple[tuple[str, Any], ...] = ()
     agency_kind: str = ""  # for type="agency"
     help_text: str | Promise = ""
     default: Any = None
     max_length: int | None = None  # text/textarea; None: the type's limit above
+    # type="persons": which persons of the case may be named (workflows.persons.SELECTIONS); left
+    # empty, the input means the selection's default (workflows.persons.resolve).
+    select: str = ""
 
     @property
     def must_be_given(self) -> bool:
@@ -123,14 +126,22 @@ class InputSpec:
 
 @dataclass(frozen=True)
 class ClockOp:
-    """A clock action. ``op``: open | stop | restart | extend; ``agency``: who runs the clock."""
+    """A clock action. ``op``: open | stop | restart | extend | reopen; ``agency``: who runs the clock.
+
+    ``reopen`` counts on with the last stopped clock of the kind (no new period: a package refused
+    or taken back did not end what its sending stopped). ``stop`` of ``"*"`` with ``agency="sender"``
+    stops every clock of the agency that sent the accepted package: its stage ended with the transfer
+    (its custody periods included)."""
 
     op: str
-    kind: str  # a ClockKind value, or "*" (stop only: every running clock of the case)
-    agency: str = "holder_after"  # holder_after | holder_before | recipient
+    kind: str  # a ClockKind value, or "*" (stop only: every running clock of the case / of the sender)
+    agency: str = "holder_after"  # holder_after | holder_before | recipient | sender
     days: int = 0  # extend only; an opened clock takes its period from casehub.clocks.kinds
     months: int = 0
     per_person: bool = False
+    # per_person: the input naming the persons (workflows.persons), or "@arrest_request" for the
+    # persons named in the pending arrest request. Empty: every arrested suspect (legacy tables only).
+    persons: str = ""
 
 
 @dataclass(frozen=True)
@@ -170,6 +181,24 @@ REASON = InputSpec("reason", _("理由"), "textarea")
 OPTIONAL_REASON = InputSpec("reason", _("说明"), "textarea", required=False)
 
 
+def _persons(name: str, label: Any, select: str, help_text: Any = "") -> InputSpec:
+    return InputSpec(name, label, "persons", required=False, select=select, help_text=help_text)
+
+
+ARREST_PERSONS = _persons("persons", _("提请批准逮捕的犯罪嫌疑人"), "arrest_candidates",
+                          _("留空则为全部被拘留的犯罪嫌疑人。"))
+APPROVED_PERSONS = _persons("persons", _("批准逮捕的犯罪嫌疑人"), "arrest_pending",
+                            _("留空则为提请批准逮捕的全部人员（减去不批准逮捕的人员）。"))
+REFUSED_PERSONS = _persons("refused", _("不批准逮捕的犯罪嫌疑人"), "arrest_pending")
+REFUSED_ALL = _persons("persons", _("不批准逮捕的犯罪嫌疑人"), "arrest_pending",
+                       _("留空则为提请批准逮捕的全部人员。"))
+AFTER_REFUSAL = InputSpec(
+    "refused_measure", _("不批准逮捕后的处理"), "choice", required=False, default="released",
+    choices=(("released", _("立即释放")), ("bail", _("取保候审")), ("residential_surveillance", _("监视居住"))),
+    help_text=_("刑事诉讼法第九十一条第三款：不批准逮捕的，立即释放；需要继续侦查并符合条件的，依法取保候审或者监视居住。"),
+)
+
+
 def _forward_to(kind: str) -> InputSpec:
     return InputSpec(
         "to_agency", _("接收机关"), "agency", required=False, agency_kind=kind,
@@ -190,11 +219,14 @@ TRANSITIONS: tuple[TransitionSpec, ...] = (
         "request_arrest", _("提请批准逮捕"), (Stage.INVESTIGATION,),
         Stage.ARREST_REQUESTED, AgencyKind.POLICE, p.PREPARE_OUTGOING,
         handover=SEND, recipient=FORWARD, transfer_kind=TransferKind.ARREST_REQUEST,
-        inputs=(REASON, _forward_to(AgencyKind.PROCURATORATE)),
-        guards=("no_pending_approval", "has_arrest_candidate"),
-        clocks=(ClockOp("open", ClockKind.ARREST_DECISION, agency="recipient"),),
+        inputs=(REASON, ARREST_PERSONS, _forward_to(AgencyKind.PROCURATORATE)),
+        guards=("no_pending_approval", "has_arrest_candidate", "arrest_persons_requestable"),
+        clocks=(ClockOp("stop", ClockKind.ARREST_REQUEST, per_person=True, persons="persons"),
+                ClockOp("open", ClockKind.ARREST_DECISION, agency="recipient", per_person=True, persons="persons")),
         effects=("generate_arrest_request",),
         needs_approval=True, article="刑事诉讼法第八十七条、第九十一条",
+        description=_("提请批准逮捕书列明被提请的犯罪嫌疑人；检察院对每一人分别作出决定，"
+                      "期限自收到提请之日起计算：被拘留的七日，未被拘留的十五日（重大、复杂的二十日）。"),
         custody=("notices",),
     ),
     TransitionSpec(
@@ -205,33 +237,47 @@ TRANSITIONS: tuple[TransitionSpec, ...] = (
     TransitionSpec(
         "reject_arrest_request", _("退回提请批捕"), (Stage.ARREST_REQUESTED,), SENDER_STAGE,
         AgencyKind.PROCURATORATE, p.REVIEW_INCOMING, party=RECEIVER, handover=REJECT, inputs=(REASON,),
-        clocks=(ClockOp("stop", ClockKind.ARREST_DECISION),), style="danger",
+        clocks=(ClockOp("stop", ClockKind.ARREST_DECISION, per_person=True, persons="@arrest_request"),
+                ClockOp("reopen", ClockKind.ARREST_REQUEST, per_person=True, persons="@arrest_request")),
+        style="danger",
         custody=("cancel_certificates", "notices"),
     ),
     TransitionSpec(
         "withdraw_arrest_request", _("撤回提请批捕"), (Stage.ARREST_REQUESTED,), SENDER_STAGE,
         AgencyKind.POLICE, p.PREPARE_OUTGOING, party=SENDER, handover=WITHDRAW, inputs=(REASON,),
-        clocks=(ClockOp("stop", ClockKind.ARREST_DECISION),), style="secondary",
+        clocks=(ClockOp("stop", ClockKind.ARREST_DECISION, per_person=True, persons="@arrest_request"),
+                ClockOp("reopen", ClockKind.ARREST_REQUEST, per_person=True, persons="@arrest_request")),
+        style="secondary",
         custody=("cancel_certificates", "notices"),
     ),
     TransitionSpec(
         "approve_arrest", _("批准逮捕"), (Stage.ARREST_REVIEW,), Stage.INVESTIGATION,
         AgencyKind.PROCURATORATE, p.DECIDE_ARREST, handover=DELIVER, recipient=BACK_TO_SENDER,
-        transfer_kind=TransferKind.ARREST_DECISION, inputs=(OPTIONAL_REASON,),
-        guards=("no_pending_approval",),
-        clocks=(ClockOp("stop", ClockKind.ARREST_DECISION),
-                ClockOp("open", ClockKind.INVESTIGATION_CUSTODY, agency="recipient", per_person=True)),
-        effects=("issue_arrest_decision_number", "generate_arrest_approval", "mark_suspects_arrested"),
-        needs_approval=True, article="刑事诉讼法第九十条、第九十一条、第一百五十六条",
+        transfer_kind=TransferKind.ARREST_DECISION,
+        inputs=(APPROVED_PERSONS, REFUSED_PERSONS, AFTER_REFUSAL, OPTIONAL_REASON),
+        guards=("no_pending_approval", "arrest_persons_decided"),
+        clocks=(ClockOp("stop", ClockKind.ARREST_DECISION, per_person=True, persons="persons"),
+                ClockOp("stop", ClockKind.ARREST_DECISION, per_person=True, persons="refused"),
+                ClockOp("open", ClockKind.INVESTIGATION_CUSTODY, agency="recipient", per_person=True,
+                        persons="persons")),
+        effects=("issue_arrest_decision_number", "generate_arrest_approval", "generate_arrest_refusal",
+                 "mark_suspects_arrested", "release_refused"),
+        needs_approval=True, article="刑事诉讼法第八十条、第九十条、第九十一条、第一百五十六条",
+        description=_("对提请的每一名犯罪嫌疑人分别决定：批准的执行逮捕，侦查羁押期限自逮捕之日起计算；"
+                      "同时不批准的人员立即释放或变更强制措施。其他人员不受影响。"),
+        extra={"approved": "persons", "refused": "refused"},
         custody=("notices",),
     ),
     TransitionSpec(
         "refuse_arrest", _("不批准逮捕"), (Stage.ARREST_REVIEW,), Stage.INVESTIGATION,
         AgencyKind.PROCURATORATE, p.DECIDE_ARREST, handover=DELIVER, recipient=BACK_TO_SENDER,
-        transfer_kind=TransferKind.ARREST_DECISION, inputs=(REASON,), guards=("no_pending_approval",),
-        clocks=(ClockOp("stop", ClockKind.ARREST_DECISION),), effects=("issue_arrest_decision_number", "generate_arrest_refusal",
-                                                                 "release_detained"),
+        transfer_kind=TransferKind.ARREST_DECISION, inputs=(REFUSED_ALL, AFTER_REFUSAL, REASON),
+        guards=("no_pending_approval", "arrest_persons_decided"),
+        clocks=(ClockOp("stop", ClockKind.ARREST_DECISION, per_person=True, persons="persons"),),
+        effects=("issue_arrest_decision_number", "generate_arrest_refusal", "release_refused"),
         needs_approval=True, article="刑事诉讼法第九十条、第九十一条", style="danger",
+        description=_("不批准逮捕的人员立即释放（或取保候审、监视居住）；其他犯罪嫌疑人不受影响。"),
+        extra={"refused": "persons"},
         custody=("notices",),
     ),
     # --- transfer for review and prosecution (art. 162, 172) ---
@@ -265,7 +311,7 @@ TRANSITIONS: tuple[TransitionSpec, ...] = (
         "accept_review_transfer", _("受理审查起诉"), (Stage.REVIEW_REQUESTED,), Stage.PROSECUTION_REVIEW,
         AgencyKind.PROCURATORATE, p.REVIEW_INCOMING, party=RECEIVER, handover=ACCEPT,
         guards=("package_verified", "custody_ready"),
-        clocks=(ClockOp("restart", ClockKind.REVIEW_PROSECUTION),),
+        clocks=(ClockOp("stop", "*", agency="sender"), ClockOp("restart", ClockKind.REVIEW_PROSECUTION)),
         effects=("issue_review_number",),
         article="刑事诉讼法第一百七十二条、第一百七十五条",
         description=_("审查起诉期限一个月；补充侦查后重新移送的，重新计算。"),
@@ -329,7 +375,8 @@ TRANSITIONS: tuple[TransitionSpec, ...] = (
                           help_text=_("写入起诉书（《人民检察院刑事诉讼规则》第二百七十四条）。")),
                 _forward_to(AgencyKind.COURT)),
         guards=("no_pending_approval", "has_suspect", "has_main_documents"),
-        clocks=(ClockOp("stop", ClockKind.REVIEW_PROSECUTION),),
+        clocks=(ClockOp("stop", ClockKind.REVIEW_PROSECUTION),
+                ClockOp("open", ClockKind.COURT_ACCEPTANCE, agency="recipient")),
         effects=("issue_indictment_number", "generate_indictment"),
         needs_approval=True, article="刑事诉讼法第一百七十六条",
         custody=("issue_certificates", "notices"),
@@ -341,7 +388,8 @@ TRANSITIONS: tuple[TransitionSpec, ...] = (
                           choices=(("刑初", "刑初"), ("刑终", "刑终"), ("刑再", "刑再"), ("刑更", "刑更")),
                           default="刑初"),),
         guards=("package_verified", "custody_ready"),
-        clocks=(ClockOp("open", ClockKind.TRIAL),),
+        clocks=(ClockOp("stop", "*", agency="sender"), ClockOp("stop", ClockKind.COURT_ACCEPTANCE),
+                ClockOp("open", ClockKind.TRIAL)),
         effects=("issue_docket_number",),
         article="刑事诉讼法第一百八十六条、第二百零八条",
         custody=("take_over", "notices"),
@@ -349,14 +397,18 @@ TRANSITIONS: tuple[TransitionSpec, ...] = (
     TransitionSpec(
         "reject_indictment", _("不予立案（退回起诉）"), (Stage.COURT_FILING,), SENDER_STAGE,
         AgencyKind.COURT, p.DOCKET_CASE, party=RECEIVER, handover=REJECT, inputs=(REASON,),
-        clocks=(ClockOp("restart", ClockKind.REVIEW_PROSECUTION),), style="danger",
-        custody=("cancel_certificates", "notices"),
+        clocks=(ClockOp("stop", ClockKind.COURT_ACCEPTANCE), ClockOp("reopen", ClockKind.REVIEW_PROSECUTION)),
+        style="danger",
+        description=_("退回的起诉不重新计算审查起诉期限：检察院原期限继续计算；羁押权属未转移，法院不发羁押期限变更通知。"),
+        custody=("cancel_certificates",),
     ),
     TransitionSpec(
         "withdraw_indictment", _("撤回起诉"), (Stage.COURT_FILING,), SENDER_STAGE,
         AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION, party=SENDER, handover=WITHDRAW, inputs=(REASON,),
-        clocks=(ClockOp("restart", ClockKind.REVIEW_PROSECUTION),), style="secondary",
-        custody=("cancel_certificates", "notices"),
+        clocks=(ClockOp("stop", ClockKind.COURT_ACCEPTANCE), ClockOp("reopen", ClockKind.REVIEW_PROSECUTION)),
+        style="secondary",
+        description=_("立案前撤回起诉不重新计算审查起诉期限：原期限继续计算。"),
+        custody=("cancel_certificates",),
     ),
     TransitionSpec(
         "announce_judgment", _("宣告判决"), (Stage.TRIAL,), Stage.JUDGMENT_DELIVERY,
@@ -505,6 +557,10 @@ def kinds_arriving_in(stage: str) -> set[str]:
     return {t.transfer_kind for t in TRANSITIONS if t.target == stage and t.transfer_kind}
 
 
+# Clocks that never bound a person's custody: stopping them changes no detention centre's date.
+CLOCKS_NOT_BOUNDING_CUSTODY = frozenset({ClockKind.COURT_ACCEPTANCE})
+
+
 def _custody_problems(t: TransitionSpec) -> list[str]:
     """Custody must be declared wherever a custody-moving package travels (the 换押 rules)."""
     from casehub.custody import handlers
@@ -524,7 +580,9 @@ def _custody_problems(t: TransitionSpec) -> list[str]:
             problems.append(f"{t.name}: accepting custody needs the custody_ready guard")
     if t.handover in (REJECT, WITHDRAW) and arriving:
         need.add(handlers.CANCEL_CERTIFICATES)
-    if t.clocks or {"mark_suspects_arrested", "release_detained"} & set(t.effects):
+    if any(op.op != "reopen" and not (op.op == "stop" and op.kind in CLOCKS_NOT_BOUNDING_CUSTODY)
+           for op in t.clocks) or (
+            {"mark_suspects_arrested", "release_detained", "release_refused"} & set(t.effects)):
         need.add(handlers.NOTICES)
     problems += [f"{t.name}: custody step {s} not declared" for s in sorted(need - set(t.custody))]
     return problems

@@ -88,7 +88,7 @@ def table_rows() -> list[dict[str, Any]]:
             "who": f"{_kind_label(t.agency_kind)} · {caps.get(t.capability, t.capability)}"
                    + {"holder": "", "receiver": _("（接收机关）"), "sender": _("（移送机关）")}[t.party],
             "approval": t.requires_approval, "guards": list(t.guards),
-            "clocks": [f"{c.op} {c.kind}" for c in t.clocks], "package": t.transfer_kind, "article": t.article,
+            "clocks": [f"{c.op} {c.kind}" + (" of the sender" if c.agency == "sender" else "") for c in t.clocks], "package": t.transfer_kind, "article": t.article,
             "inputs": [i.name + ("" if i.required else "?") for i in t.inputs],
         })
     return rows
@@ -137,7 +137,8 @@ def participants(t: d.TransitionSpec) -> dict[str, list[str]]:
         if t.recipient:
             text += f", {_RECIPIENT_TEXT[t.recipient]}"
         out["package"].append(text)
-    out["clocks"] = [f"{c.op} {c.kind}" + (" per person" if c.per_person else "") for c in t.clocks]
+    out["clocks"] = [f"{c.op} {c.kind}" + (" per person" if c.per_person else "")
+                     + (" of the sender" if c.agency == "sender" else "") for c in t.clocks]
     if t.handover in (d.SEND, d.DELIVER, d.NOTIFY):
         out["rollups"].append("transfers (TransferDay, case first-seen)")
     if t.handover in (d.ACCEPT, d.REJECT):

@@ -258,10 +258,27 @@ def arrest_candidates(case: Any) -> list[Any]:
     return [p for p in suspects(case) if p.custody_status not in (CustodyStatus.ARRESTED, CustodyStatus.RELEASED)]
 
 
+def _chosen(ctx: Any) -> tuple[list[Any], list[Any], list[Any]]:
+    """(requested, approved, refused) persons of an arrest transition: the persons its inputs name
+    (workflows.persons), never the other suspects of the case."""
+    from workflows import persons as chosen
+
+    spec = getattr(ctx, "spec", None)
+    if spec is None:
+        return arrest_candidates(ctx.case), [], []
+    inputs = chosen.resolve(ctx.case, spec, dict(ctx.inputs or {}))
+    approved, refused = chosen.decided(spec, inputs)
+
+    def load(ids: list[int]) -> list[Any]:
+        return list(ctx.case.persons.filter(pk__in=ids).order_by("id"))
+
+    return load(inputs.get("persons") or []), load(approved), load(refused)
+
+
 @builder("generate_arrest_request", gettext_lazy("提请批准逮捕书"))
 def arrest_request(ctx: Any) -> list[Draft]:
     """提请批准逮捕书 (CPL art. 87, MPS Provisions art. 137): persons, facts, reasons, the request."""
-    case, persons = ctx.case, arrest_candidates(ctx.case)
+    case, persons = ctx.case, _chosen(ctx)[0]  # the persons the request names
     names = "、".join(p.name for p in persons)
     paragraphs = [person_block(p, case, SUSPECT) for p in persons]
     paragraphs += [
@@ -324,9 +341,12 @@ def _request_date(case: Any) -> str:
 
 def _arrest_decision(ctx: Any, *, approved: bool) -> list[Draft]:
     case = ctx.case
-    persons = arrest_candidates(case)
+    # One decision per decided person, numbered from its own series (批捕 / 不批捕), art. 90.
+    _requested, approved_persons, refused_persons = _chosen(ctx)
+    persons = approved_persons if approved else refused_persons
     title = str(_("批准逮捕决定书") if approved else _("不批准逮捕决定书"))
-    numbers = [n for n in _number(ctx, NumberKind.ARREST_DECISION).split("、")]
+    numbers = [n for n in _number(ctx, NumberKind.ARREST_DECISION if approved
+                                  else NumberKind.ARREST_REFUSAL).split("、")]
     drafts = []
     for index, person in enumerate(persons):
         opening = _("%(police)s：\n你局于%(date)s提请批准逮捕犯罪嫌疑人%(name)s，") % {

@@ -38,7 +38,8 @@ def run(ctx: Any) -> None:
 
 def _number(ctx: Any, agency: Any, kind: str, **kw: Any) -> str:
     number = issue_number(ctx.case, agency, kind, **kw).number
-    ctx.numbers[kind] = number
+    # One decision per person (art. 90): the log lists every number of the kind it issued.
+    ctx.numbers[kind] = f"{ctx.numbers[kind]}、{number}" if ctx.numbers.get(kind) else number
     return number
 
 
@@ -49,8 +50,14 @@ def _latest_number(case: Any, kind: str) -> str:
 
 @effect
 def issue_arrest_decision_number(ctx: Any) -> None:
-    """批准/不批准逮捕决定书 number of the deciding procuratorate (art. 90)."""
-    _number(ctx, ctx.holder_before, NumberKind.ARREST_DECISION)
+    """One 批准逮捕决定书 per approved person and one 不批准逮捕决定书 per refused person, each from its
+    own series of the deciding procuratorate (art. 90; 检刑批 / 检刑不批)."""
+    from workflows import persons
+
+    approved, refused = persons.decided(ctx.spec, ctx.inputs)
+    for kind, ids in ((NumberKind.ARREST_DECISION, approved), (NumberKind.ARREST_REFUSAL, refused)):
+        for person in ctx.case.persons.filter(pk__in=ids).order_by("id"):
+            _number(ctx, ctx.holder_before, kind, person=person)
 
 
 @effect
@@ -85,21 +92,49 @@ def issue_docket_number(ctx: Any) -> None:
     _number(ctx, ctx.holder_after, NumberKind.COURT_DOCKET, type_code=ctx.inputs.get("type_code") or "刑初")
 
 
+def _change_measure(persons: Any, status: str, *, authority: Any, at: Any) -> None:
+    """The persons' measure becomes ``status``, decided by ``authority`` at ``at`` (engine-owned state,
+    written inside the transition)."""
+    for person in persons:
+        person.custody_status, person.measure_since, person.measure_authority = status, at, authority
+        if status in (CustodyStatus.DETAINED, CustodyStatus.ARRESTED) and person.custody_since is None:
+            person.custody_since = at
+        person.save(update_fields=["custody_status", "measure_since", "measure_authority", "custody_since"])
+
+
 @effect
 def mark_suspects_arrested(ctx: Any) -> None:
-    """Art. 90: the police execute an approved arrest at once; custody after arrest starts (art. 156)."""
-    ctx.case.persons.filter(role=PersonRole.SUSPECT).exclude(
-        custody_status__in=[CustodyStatus.ARRESTED, CustodyStatus.RELEASED]
-    ).update(custody_status=CustodyStatus.ARRESTED, custody_since=ctx.now)
+    """Art. 90: the police execute an approved arrest at once; custody after arrest starts (art. 156).
+    Only the persons the procuratorate approved: a co-suspect on bail or already arrested is untouched."""
+    from workflows import persons
+
+    approved, _refused = persons.decided(ctx.spec, ctx.inputs)
+    chosen = ctx.case.persons.filter(pk__in=approved, role=PersonRole.SUSPECT).exclude(
+        custody_status__in=[CustodyStatus.ARRESTED, CustodyStatus.RELEASED]).order_by("id")
+    _change_measure(chosen, CustodyStatus.ARRESTED, authority=ctx.holder_before, at=ctx.now)
+
+
+@effect
+def release_refused(ctx: Any) -> None:
+    """Art. 91 para. 3: a person whose arrest is not approved is released at once — or, where the
+    investigation goes on and the conditions are met, put on bail or under residential surveillance
+    (decided by the police). Only the refused persons; nobody else's measure changes."""
+    from workflows import persons
+
+    _approved, refused = persons.decided(ctx.spec, ctx.inputs)
+    status = str(ctx.inputs.get("refused_measure") or CustodyStatus.RELEASED)
+    chosen = ctx.case.persons.filter(pk__in=refused).order_by("id")
+    _change_measure(chosen, status, authority=ctx.holder_after, at=ctx.now)
 
 
 @effect
 def release_detained(ctx: Any) -> None:
-    """Art. 91 para. 3 (arrest not approved: release at once) and art. 178 (non-prosecution:
-    a detained person is released immediately)."""
-    ctx.case.persons.filter(custody_status__in=[CustodyStatus.DETAINED, CustodyStatus.ARRESTED]).update(
-        custody_status=CustodyStatus.RELEASED
-    )
+    """Art. 178 (non-prosecution): a detained person is released at once, and any other coercive
+    measure (bail, residential surveillance) is lifted with the decision."""
+    held = ctx.case.persons.filter(role=PersonRole.SUSPECT, custody_status__in=[
+        CustodyStatus.DETAINED, CustodyStatus.ARRESTED, CustodyStatus.BAIL,
+        CustodyStatus.RESIDENTIAL_SURVEILLANCE]).order_by("id")
+    _change_measure(held, CustodyStatus.RELEASED, authority=ctx.holder_before, at=ctx.now)
 
 
 # --- generated documents ----------------------------------------------------------------------

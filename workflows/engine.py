@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from casehub.agencies.models import Agency
-from casehub.agencies.permissions import APPROVE_OUTGOING, has_capability
+from casehub.agencies.permissions import APPROVE_OUTGOING, MANAGE_CUSTODY, has_capability
 from casehub.audit import services as audit
 from casehub.audit.services import record_event
 from casehub.cases import access
@@ -34,6 +34,7 @@ from casehub.cases.models import Case, CaseStatus
 from casehub.cases.state import engine_writes
 from workflows import definition as d
 from workflows import guards as g
+from workflows import persons
 from workflows.models import (
     ApprovalRequest,
     ApprovalStatus,
@@ -336,6 +337,12 @@ def _convert(inp: d.InputSpec, value: Any) -> Any:
     if inp.type == "agency":
         pk = value.pk if isinstance(value, Agency) else int(value)
         return Agency.objects.get(pk=pk, kind=inp.agency_kind)
+    if inp.type == "persons":  # ids of persons of the case; which ones is a guard's question
+        items = value.split(",") if isinstance(value, str) else list(value)
+        ids = sorted({int(getattr(v, "pk", v)) for v in items if str(getattr(v, "pk", v)).strip()})
+        if any(not 0 < pk <= d.INT_MAX for pk in ids):
+            raise ValueError("not a person id")
+        return ids
     raise ValueError(f"unknown input type {inp.type}")
 
 
@@ -432,6 +439,7 @@ def _fire(case: Case, spec: d.TransitionSpec, acting_user: Any, cleaned: dict[st
         problem = _actor_problem(locked, spec, acting_user, pending)
         if problem:
             raise NotAllowed(problem)
+        cleaned = persons.resolve(locked, spec, cleaned)  # the approver sees who is concerned
         reasons = g.failing(spec.guards, g.GuardContext(locked, spec, acting_user, cleaned, pending))
         if reasons:
             raise GuardFailed(reasons)
@@ -542,6 +550,7 @@ def _execute(
     from casehub.metrics import handlers as stays
     from workflows import effects, packaging, timekeeping
 
+    inputs = persons.resolve(case, spec, inputs)
     source = case.stage
     target = spec.target
     if target == d.SENDER_STAGE:
@@ -780,8 +789,12 @@ def decide_custody(record: Any, *, kind: str, reason: str, acting_user: Any, new
         notice = custody.issue_notice(record, kind=spec.notice_kind, reason=reason, agency=agency,
                                       acting_user=acting_user, new_end=new_end)
         if spec.new_status and person.custody_status != spec.new_status:
-            person.custody_status = spec.new_status
-            person.save(update_fields=["custody_status"])
+            person.custody_status, person.measure_since, person.measure_authority = (
+                spec.new_status, timezone.now(), agency)
+            person.save(update_fields=["custody_status", "measure_since", "measure_authority"])
+            from casehub.clocks.services import refresh_custody
+
+            refresh_custody(case, acting_user=acting_user)  # art. 105(4) follows the person's custody
         case.version += 1
         case.save(update_fields=["version", "updated_at"])
         record_event("workflow.person_decision", actor=acting_user, agency=agency, obj=notice, case=case,
@@ -790,7 +803,7 @@ def decide_custody(record: Any, *, kind: str, reason: str, acting_user: Any, new
     return notice
 
 
-def record_own_detention(person: Any, *, centre: Agency, since: Any) -> None:
+def record_own_detention(person: Any, *, centre: Agency, since: Any, agency: Agency | None = None) -> None:
     """The holder's own custody decision, recorded on the person: the police detain (刑事拘留,
     CPL arts. 82, 85) on their own authority, so registering a detention needs no other decision.
     Called by :func:`casehub.custody.services.register_custody` inside its transaction."""
@@ -798,7 +811,9 @@ def record_own_detention(person: Any, *, centre: Agency, since: Any) -> None:
 
     with engine_writes():
         person.custody_status, person.custody_since, person.detention_centre = CustodyStatus.DETAINED, since, centre
-        person.save(update_fields=["custody_status", "custody_since", "detention_centre"])
+        person.measure_since, person.measure_authority = since, agency or person.measure_authority
+        person.save(update_fields=["custody_status", "custody_since", "detention_centre", "measure_since",
+                                   "measure_authority"])
 
 
 def record_registration(case: Case, *, acting_user: Any) -> TransitionLog:
@@ -813,3 +828,305 @@ def record_registration(case: Case, *, acting_user: Any) -> TransitionLog:
     )
     stays.record(log)
     return log
+
+
+# --- per-person clock decisions ---------------------------------------------------------------
+
+# Art. 91(1)(2): the 3-day request period may be extended by 1-4 days in special cases, and to 30 days
+# in all for a major suspect of roaming, serial or gang crime — extra days at most, per category.
+ARREST_REQUEST_EXTENSIONS: dict[str, tuple[int, str]] = {
+    "special": (4, "特殊情况，延长一日至四日（刑事诉讼法第九十一条第一款）"),
+    "roaming": (27, "流窜作案、多次作案、结伙作案的重大嫌疑分子，延长至三十日（刑事诉讼法第九十一条第二款）"),
+}
+# Arts. 156, 158, 159: investigation custody after arrest, extended in this order.
+CUSTODY_EXTENSIONS: tuple[tuple[str, int, str], ...] = (
+    ("156", 1, "刑事诉讼法第一百五十六条（上一级人民检察院批准延长一个月）"),
+    ("158", 2, "刑事诉讼法第一百五十八条（省级人民检察院批准延长二个月）"),
+    ("159", 2, "刑事诉讼法第一百五十九条（省级人民检察院批准再延长二个月）"),
+)
+EXTENSION_REQUEST_LEAD_DAYS = 7  # SPP Rules 2019 art. 309: filed at least 7 days before expiry
+
+
+def _person_clock(person: Any, kind: str) -> Any:
+    from casehub.clocks.models import ACTIVE_STATUSES, Clock
+
+    return (Clock.objects.select_for_update().filter(person=person, kind=kind, status__in=ACTIVE_STATUSES)
+            .order_by("-started_at", "-id").first())
+
+
+def _notify_new_end(person: Any, *, agency: Agency, reason: str, acting_user: Any) -> Any:
+    """The detention centre learns the person's new end date by a signed change notice."""
+    from casehub.custody import services as custody
+    from casehub.custody.models import CustodyRecord, NoticeKind, RecordStatus
+
+    record = CustodyRecord.objects.filter(person=person, status=RecordStatus.IN_CUSTODY).first()
+    if record is None:
+        return None
+    return custody.issue_notice(record, kind=NoticeKind.EXTENSION, reason=reason, agency=agency,
+                                acting_user=acting_user)
+
+
+def extend_arrest_request(person: Any, *, days: int, category: str, reason: str, acting_user: Any) -> Any:
+    """延长提请批准逮捕期限: a detained suspect's 3-day request period (art. 91(1)) is extended by
+    ``days``, approved by a county-level police chief (MPS Provisions 2020 art. 129) — in casehub
+    the police agency's approving officer — with the category and the reason recorded. Decided
+    before the period runs out; the detention centre receives a notice of the new end."""
+    from django.core.exceptions import ValidationError
+
+    from casehub.clocks import services as clocks
+    from casehub.clocks.kinds import ClockKind
+
+    reason = (reason or "").strip()
+    if category not in ARREST_REQUEST_EXTENSIONS:
+        raise ValidationError({"category": [_("延长事由无效。")]})
+    if not reason:
+        raise ValidationError({"reason": [_("请写明延长的理由。")]})
+    agency = getattr(acting_user, "agency", None)
+    with engine_writes(), transaction.atomic(), audit.deferred():
+        case = _lock(person.case_id)
+        if (agency is None or agency.pk != case.holder_agency_id or agency.kind != "police"
+                or not has_capability(acting_user, APPROVE_OUTGOING)):
+            raise NotAllowed(_("延长提请批准逮捕的期限须经县级以上公安机关负责人批准（公安机关办理刑事案件程序规定第一百二十九条）。"))
+        clock = _person_clock(person, ClockKind.ARREST_REQUEST)
+        if clock is None or clock.due_date < timezone.localdate():
+            raise ValidationError({"days": [_("提请批准逮捕的期限已届满或未在计算，不能延长。")]})
+        cap, label = ARREST_REQUEST_EXTENSIONS[category]
+        already = clock.period_days - ClockKind.ARREST_REQUEST.period.days
+        if days < 1 or already + days > cap:
+            raise ValidationError({"days": [_("%(label)s：最多还可延长%(n)d日。") % {"label": label,
+                                                                              "n": max(cap - already, 0)}]})
+        decision = f"{label}；{reason}；批准人：{acting_user.get_full_name() or acting_user.get_username()}"
+        clock = clocks.extend_clock(clock, days=days, decision=decision[:200], acting_user=acting_user)
+        notice = _notify_new_end(person, agency=agency, reason=decision, acting_user=acting_user)
+        case.version += 1
+        case.save(update_fields=["version", "updated_at"])
+        record_event("workflow.person_decision", actor=acting_user, agency=agency, obj=clock, case=case,
+                     details={"decision": "arrest_request_extension", "persons": [person.pk], "days": days,
+                              "category": category, "reason": reason, "due_date": clock.due_date,
+                              "notice": getattr(notice, "number", ""), "article": "刑事诉讼法第九十一条"})
+    return clock
+
+
+def extend_investigation_custody(person: Any, *, requested_on: date, decision: str, acting_user: Any) -> Any:
+    """The decision on an extension of custody after arrest (arts. 156, 158, 159, in that order) is
+    recorded by the police agency responsible for the person's custody, with the day it filed the
+    request. A request filed less than 7 days before the period ends is refused (SPP Rules 2019
+    art. 309). The detention centre receives a notice of the new end."""
+    from django.core.exceptions import ValidationError
+
+    from casehub.clocks import services as clocks
+    from casehub.clocks.kinds import ClockKind
+
+    decision = (decision or "").strip()
+    if not decision:
+        raise ValidationError({"decision": [_("请填写批准延长的决定（文号）。")]})
+    agency = getattr(acting_user, "agency", None)
+    with engine_writes(), transaction.atomic(), audit.deferred():
+        case = _lock(person.case_id)
+        clock = _person_clock(person, ClockKind.INVESTIGATION_CUSTODY)
+        if clock is None:
+            raise ValidationError({"decision": [_("该人员没有正在计算的侦查羁押期限。")]})
+        if agency is None or agency.pk != clock.agency_id or not has_capability(acting_user, MANAGE_CUSTODY):
+            raise NotAllowed(_("只有羁押权属机关可以登记延长侦查羁押期限的决定。"))
+        done = clock.extensions.count()
+        if done >= len(CUSTODY_EXTENSIONS):
+            raise ValidationError({"decision": [_("侦查羁押期限已依照第一百五十六条、第一百五十八条、第一百五十九条延长，不能再延长。")]})
+        article, months, label = CUSTODY_EXTENSIONS[done]
+        latest = clock.due_date - timedelta(days=EXTENSION_REQUEST_LEAD_DAYS)
+        if requested_on > latest:
+            raise ValidationError({"requested_on": [
+                _("延长侦查羁押期限应当在期限届满七日前提出（人民检察院刑事诉讼规则第三百零九条）；本期限届满日为%(due)s，"
+                  "最迟应于%(latest)s提出。") % {"due": clock.due_date, "latest": latest}]})
+        text = f"{label}；{decision}；{requested_on.isoformat()}提请"
+        clock = clocks.extend_clock(clock, months=months, decision=text[:200], acting_user=acting_user)
+        notice = _notify_new_end(person, agency=agency, reason=text, acting_user=acting_user)
+        case.version += 1
+        case.save(update_fields=["version", "updated_at"])
+        record_event("workflow.person_decision", actor=acting_user, agency=agency, obj=clock, case=case,
+                     details={"decision": "custody_extension", "persons": [person.pk], "article": article,
+                              "requested_on": requested_on, "due_date": clock.due_date,
+                              "notice": getattr(notice, "number", "")})
+    return clock
+
+
+# --- reconsideration and review of a refusal (art. 92) ----------------------------------------
+
+REFUSAL_CHALLENGE_DAYS = 5  # MPS Provisions 2020 art. 141: within 5 days of receiving the decision
+
+
+def _latest_refusal(person: Any) -> Any:
+    from casehub.cases.models import CaseNumber, NumberKind
+
+    return (CaseNumber.objects.filter(person=person, kind=NumberKind.ARREST_REFUSAL).select_related("agency")
+            .order_by("-issued_at", "-id").first())
+
+
+def _challenge_clock(person: Any, kind: str, *, active: bool) -> Any:
+    from casehub.clocks.models import ACTIVE_STATUSES, Clock, ClockStatus
+
+    statuses = ACTIVE_STATUSES if active else (ClockStatus.STOPPED,)
+    return (Clock.objects.select_for_update().filter(person=person, kind=kind, status__in=statuses)
+            .select_related("agency").order_by("-started_at", "-id").first())
+
+
+def _arrest_after_all(case: Case, person: Any, *, procuratorate: Agency, reason: str, acting_user: Any) -> None:
+    """The refusal is changed: the person is arrested (a 批准逮捕决定书 of the procuratorate that
+    refused), custody after arrest starts for the police (art. 156) and the detention centre is told."""
+    from casehub.cases.models import CustodyStatus, NumberKind
+    from casehub.cases.numbering import issue_number
+    from casehub.clocks import services as clocks
+    from casehub.clocks.kinds import ClockKind
+    from casehub.custody import services as custody
+    from casehub.custody.models import CustodyRecord
+
+    now = timezone.now()
+    police = case.holder_agency if case.holder_agency.kind == "police" else case.origin_agency
+    person.custody_status, person.measure_since, person.measure_authority = CustodyStatus.ARRESTED, now, procuratorate
+    person.custody_since = now
+    person.save(update_fields=["custody_status", "measure_since", "measure_authority", "custody_since"])
+    issue_number(case, procuratorate, NumberKind.ARREST_DECISION, person=person)
+    clocks.open_clock(case, ClockKind.INVESTIGATION_CUSTODY, agency=police, start=now, person=person,
+                      decision=reason[:200], acting_user=acting_user)
+    record = CustodyRecord.objects.filter(person=person).first()
+    if record is not None and not record.in_custody:
+        custody.resume_after_arrest(record, police=police, deciding=procuratorate, reason=reason,
+                                    acting_user=acting_user, at=now)
+    clocks.refresh_custody(case, acting_user=acting_user)
+
+
+def request_arrest_reconsideration(person: Any, *, reason: str, acting_user: Any) -> Any:
+    """要求复议 (art. 92; MPS Provisions 2020 art. 141): the police ask the procuratorate that refused
+    a person's arrest to reconsider, within 5 days of the refusal; the person stays released. The
+    procuratorate's 7 days (SPP Rules 2019 art. 290) run on their own clock."""
+    from django.core.exceptions import ValidationError
+
+    from casehub.agencies.permissions import PREPARE_OUTGOING
+    from casehub.cases.models import CustodyStatus
+    from casehub.clocks import services as clocks
+    from casehub.clocks.counting import local_day
+    from casehub.clocks.kinds import ClockKind
+
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": [_("请写明要求复议的理由。")]})
+    agency = getattr(acting_user, "agency", None)
+    with engine_writes(), transaction.atomic(), audit.deferred():
+        case = _lock(person.case_id)
+        person = type(person).objects.select_for_update().get(pk=person.pk)
+        if agency is None or agency.kind != "police" or agency.pk != case.holder_agency_id \
+                or not has_capability(acting_user, PREPARE_OUTGOING):
+            raise NotAllowed(_("只有本案的侦查机关可以要求复议。"))
+        refusal = _latest_refusal(person)
+        if refusal is None or person.custody_status == CustodyStatus.ARRESTED:
+            raise ValidationError({"reason": [_("该人员没有不批准逮捕的决定。")]})
+        if (timezone.localdate() - local_day(refusal.issued_at)).days > REFUSAL_CHALLENGE_DAYS:
+            raise ValidationError({"reason": [_("要求复议应当在收到不批准逮捕决定书后五日以内提出。")]})
+        if _challenge_clock(person, ClockKind.ARREST_RECONSIDERATION, active=True) is not None or \
+                clocks_since(person, ClockKind.ARREST_RECONSIDERATION, refusal.issued_at):
+            raise ValidationError({"reason": [_("已就该决定要求过复议。")]})
+        clock = clocks.open_clock(case, ClockKind.ARREST_RECONSIDERATION, agency=refusal.agency,
+                                  start=timezone.now(), person=person, decision=reason[:200], acting_user=acting_user)
+        case.version += 1
+        case.save(update_fields=["version", "updated_at"])
+        record_event("workflow.person_decision", actor=acting_user, agency=agency, obj=clock, case=case,
+                     details={"decision": "arrest_reconsideration_requested", "persons": [person.pk],
+                              "refusal": refusal.number, "reason": reason, "due_date": clock.due_date,
+                              "article": "刑事诉讼法第九十二条"})
+    return clock
+
+
+def clocks_since(person: Any, kind: str, since: Any) -> bool:
+    from casehub.clocks.models import Clock
+
+    return Clock.objects.filter(person=person, kind=kind, started_at__gte=since).exists()
+
+
+def decide_arrest_reconsideration(person: Any, *, changed: bool, reason: str, acting_user: Any) -> Any:
+    """复议决定 (SPP Rules 2019 art. 290): the procuratorate that refused decides whether to change its
+    refusal. Kept: the person stays released. Changed: the person is arrested."""
+    return _decide_challenge(person, kind="arrest_reconsideration", changed=changed, reason=reason,
+                             acting_user=acting_user)
+
+
+def request_arrest_review(person: Any, *, reason: str, acting_user: Any) -> Any:
+    """提请复核 (art. 92; MPS Provisions 2020 art. 141): if the reconsideration kept the refusal, the
+    police may ask the next-higher procuratorate to review it within 5 days; it decides within 15
+    days (SPP Rules 2019 art. 291), on its own clock, while the person stays released."""
+    from django.core.exceptions import ValidationError
+
+    from casehub.agencies.models import AgencyKind
+    from casehub.agencies.permissions import PREPARE_OUTGOING
+    from casehub.cases.models import CustodyStatus
+    from casehub.clocks import services as clocks
+    from casehub.clocks.counting import local_day
+    from casehub.clocks.kinds import ClockKind
+
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": [_("请写明提请复核的理由。")]})
+    agency = getattr(acting_user, "agency", None)
+    with engine_writes(), transaction.atomic(), audit.deferred():
+        case = _lock(person.case_id)
+        person = type(person).objects.select_for_update().get(pk=person.pk)
+        if agency is None or agency.kind != "police" or agency.pk != case.holder_agency_id \
+                or not has_capability(acting_user, PREPARE_OUTGOING):
+            raise NotAllowed(_("只有本案的侦查机关可以提请复核。"))
+        decided = _challenge_clock(person, ClockKind.ARREST_RECONSIDERATION, active=False)
+        if decided is None or person.custody_status == CustodyStatus.ARRESTED:
+            raise ValidationError({"reason": [_("只有复议维持不批准逮捕决定的，才能提请复核。")]})
+        if (timezone.localdate() - local_day(decided.stopped_at)).days > REFUSAL_CHALLENGE_DAYS:
+            raise ValidationError({"reason": [_("提请复核应当在收到复议决定书后五日以内提出。")]})
+        if clocks_since(person, ClockKind.ARREST_REVIEW_HIGHER, decided.stopped_at):
+            raise ValidationError({"reason": [_("已就该决定提请过复核。")]})
+        higher = decided.agency.parent
+        if higher is None or higher.kind != AgencyKind.PROCURATORATE:
+            raise ValidationError({"reason": [_("没有登记上一级人民检察院，无法提请复核。")]})
+        access.grant(case, higher, act=False)
+        clock = clocks.open_clock(case, ClockKind.ARREST_REVIEW_HIGHER, agency=higher, start=timezone.now(),
+                                  person=person, decision=reason[:200], acting_user=acting_user)
+        case.version += 1
+        case.save(update_fields=["version", "updated_at"])
+        record_event("workflow.person_decision", actor=acting_user, agency=agency, obj=clock, case=case,
+                     details={"decision": "arrest_review_requested", "persons": [person.pk], "to": higher.code,
+                              "reason": reason, "due_date": clock.due_date, "article": "刑事诉讼法第九十二条"})
+    return clock
+
+
+def decide_arrest_review(person: Any, *, changed: bool, reason: str, acting_user: Any) -> Any:
+    """复核决定 (SPP Rules 2019 art. 291): the higher procuratorate decides; if it changes the refusal
+    the procuratorate below approves the arrest and the police execute it."""
+    return _decide_challenge(person, kind="arrest_review_higher", changed=changed, reason=reason,
+                             acting_user=acting_user)
+
+
+def _decide_challenge(person: Any, *, kind: str, changed: bool, reason: str, acting_user: Any) -> Any:
+    from django.core.exceptions import ValidationError
+
+    from casehub.agencies.permissions import DECIDE_ARREST
+    from casehub.clocks import services as clocks
+
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": [_("请写明决定的理由。")]})
+    agency = getattr(acting_user, "agency", None)
+    with engine_writes(), transaction.atomic(), audit.deferred():
+        case = _lock(person.case_id)
+        person = type(person).objects.select_for_update().get(pk=person.pk)
+        clock = _challenge_clock(person, kind, active=True)
+        if clock is None:
+            raise ValidationError({"reason": [_("没有待决定的复议或复核。")]})
+        if agency is None or agency.pk != clock.agency_id or not has_capability(acting_user, DECIDE_ARREST):
+            raise NotAllowed(_("只有受理复议或复核的人民检察院可以作出决定。"))
+        clocks.stop_clocks(case, [kind], at=timezone.now(), person=person, acting_user=acting_user,
+                           reason="changed" if changed else "kept")
+        if changed:
+            refusal = _latest_refusal(person)
+            _arrest_after_all(case, person, procuratorate=refusal.agency if refusal else agency,
+                              reason=reason, acting_user=acting_user)
+        case.version += 1
+        case.save(update_fields=["version", "updated_at"])
+        record_event("workflow.person_decision", actor=acting_user, agency=agency, obj=clock, case=case,
+                     details={"decision": f"{kind}_decided", "persons": [person.pk], "changed": changed,
+                              "reason": reason, "on_time": timezone.localdate() <= clock.due_date,
+                              "article": "刑事诉讼法第九十二条"})
+    return clock

@@ -81,6 +81,24 @@ def has_arrest_candidate(ctx: GuardContext) -> str | None:
 
 
 @guard
+def arrest_persons_requestable(ctx: GuardContext) -> str | None:
+    """Art. 87 (with art. 80): the police request the arrest of chosen suspects, each not yet arrested
+    (a 提请批准逮捕书 lists them; the procuratorate decides on each of them)."""
+    from workflows import persons
+
+    return persons.requestable_problem(ctx.case, ctx.spec, ctx.inputs)
+
+
+@guard
+def arrest_persons_decided(ctx: GuardContext) -> str | None:
+    """Art. 90 (SPP Rules 2019 arts. 282, 289): the procuratorate approves or refuses the arrest
+    of every person of the request, one decision each; no other person is touched."""
+    from workflows import persons
+
+    return persons.decision_problem(ctx.case, ctx.spec, ctx.inputs)
+
+
+@guard
 def has_main_documents(ctx: GuardContext) -> str | None:
     """Art. 162/176: the case file travels with the transfer — at least one main-file document."""
     from workflows import packaging

@@ -17,7 +17,11 @@ from typing import Any
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from casehub.cases.models import CustodyStatus, PersonRole
+from casehub.clocks.kinds import ClockKind
+
+# A per-person clock whose period depends on whether the person is detained when it opens
+# (SPP Rules 2019 art. 282: 7 days for a detained suspect, 15 for one who is not).
+NOT_DETAINED_VARIANT = {ClockKind.ARREST_DECISION: ClockKind.ARREST_DECISION_NOT_DETAINED}
 
 
 def _agency(ctx: Any, which: str) -> Any:
@@ -39,13 +43,17 @@ def apply(ctx: Any) -> None:
 
     decision = f"{ctx.spec.label}（{ctx.spec.article}）" if ctx.spec.article else str(ctx.spec.label)
     for op in ctx.spec.clocks:
-        if op.op == "stop":
+        if op.per_person:
+            _per_person(ctx, op, decision)
+        elif op.op == "stop" and op.agency == "sender":
+            sender = ctx.pending.from_agency if ctx.pending is not None else ctx.holder_before
+            services.stop_clocks(ctx.case, None if op.kind == "*" else [op.kind], at=ctx.now,
+                                 agency=sender, reason=ctx.spec.name)
+        elif op.op == "stop":
             services.stop_clocks(ctx.case, None if op.kind == "*" else [op.kind], at=ctx.now,
                                  reason=ctx.spec.name)
-        elif op.op == "open" and op.per_person:
-            for person in ctx.case.persons.filter(role=PersonRole.SUSPECT, custody_status=CustodyStatus.ARRESTED):
-                services.restart_clock(ctx.case, op.kind, agency=_agency(ctx, op.agency), start=_start(ctx, op),
-                                       person=person, decision=decision)
+        elif op.op == "reopen":
+            services.reopen_clock(ctx.case, op.kind, at=ctx.now, reason=ctx.spec.name)
         elif op.op == "open":
             services.open_clock(ctx.case, op.kind, agency=_agency(ctx, op.agency), start=_start(ctx, op),
                                 decision=decision)
@@ -64,3 +72,32 @@ def apply(ctx: Any) -> None:
                                   acting_user=ctx.acting_user)
         else:  # pragma: no cover - check_definition() keeps this unreachable
             raise ValueError(f"unknown clock operation {op.op}")
+    # Art. 105(4) per person: the transition may have arrested or released someone.
+    services.refresh_custody(ctx.case, acting_user=ctx.acting_user)
+
+
+def _per_person(ctx: Any, op: Any, decision: str) -> None:
+    """A clock operation for each person the transition names (``op.persons``), and nobody else:
+    an approval for one suspect opens no clock for a co-suspect and restarts none already running."""
+    from casehub.clocks import services
+    from casehub.clocks.models import ACTIVE_STATUSES, Clock
+    from workflows import persons
+
+    kinds = [op.kind, *([NOT_DETAINED_VARIANT[op.kind]] if op.kind in NOT_DETAINED_VARIANT else [])]
+    chosen = persons.named(ctx.case, ctx.inputs, op.persons)
+    if op.op == "stop" and chosen:
+        # A clock opened for the whole request before decisions were per person ends with it.
+        services.stop_clocks(ctx.case, kinds, at=ctx.now, unassigned=True, reason=ctx.spec.name)
+    for person in chosen:
+        if op.op == "stop":
+            services.stop_clocks(ctx.case, kinds, at=ctx.now, person=person, reason=ctx.spec.name)
+        elif op.op == "reopen":
+            services.reopen_clock(ctx.case, op.kind, person=person, at=ctx.now, reason=ctx.spec.name)
+        elif op.op == "open":
+            kind = op.kind if person.is_detained or op.kind not in NOT_DETAINED_VARIANT else kinds[1]
+            if Clock.objects.filter(case=ctx.case, person=person, kind=kind, status__in=ACTIVE_STATUSES).exists():
+                continue  # a period the law does not restart keeps running
+            services.open_clock(ctx.case, kind, agency=_agency(ctx, op.agency), start=_start(ctx, op),
+                                person=person, decision=decision)
+        else:  # pragma: no cover - check_definition() keeps this unreachable
+            raise ValueError(f"unknown per-person clock operation {op.op}")

@@ -4,7 +4,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import SimpleRouter
 
-from casehub.api import clocks, custody, dossier, integration, views, workflow
+from casehub.api import clocks, custody, dossier, integration, separation, views, workflow
 from casehub.api.errors import not_found_view
 
 app_name = "api"
@@ -53,6 +53,9 @@ urlpatterns = [
     path("events/", integration.EventFeedView.as_view(), name="events"),
     path("transfers/<int:pk>/archive/", integration.TransferArchiveView.as_view(), name="transfer-archive"),
     path("cases/<int:case_pk>/packages/", integration.PackageSubmissionView.as_view(), name="case-package-submit"),
+    path("cases/<int:case_pk>/split/", separation.SplitView.as_view(), name="case-split"),
+    path("cases/<int:case_pk>/join/", separation.JoinView.as_view(), name="case-join"),
+    path("documents/<int:pk>/concerns/", separation.DocumentConcernsView.as_view(), name="document-concerns"),
     *workflow.action_urlpatterns(),
     path("", include(router.urls)),
     # Anything else under /api/v1/ is the API's JSON 404, not the UI's HTML page.

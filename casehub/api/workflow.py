@@ -170,6 +170,11 @@ def _field_for(inp: d.InputSpec) -> serializers.Field:
         common["help_text"] = f"{common['help_text']} (id of a {inp.agency_kind} agency, GET /agencies/?kind=" \
                               f"{inp.agency_kind})"
         return serializers.IntegerField(min_value=1, max_value=ID_MAX, allow_null=not required, **common)
+    if inp.type == "persons":
+        common["help_text"] = f"{common['help_text']} (ids of persons of the case, GET /cases/{{id}}/; " \
+                              f"omitted: the default the description names)"
+        return serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=d.INT_MAX),
+                                     allow_empty=True, **common)
     raise ValueError(f"input type {inp.type} has no API field")  # a definition bug: fail at import
 
 
@@ -178,6 +183,8 @@ def _camel(name: str) -> str:
 
 
 def _example_value(inp: d.InputSpec) -> Any:
+    if inp.type == "persons":
+        return [1]
     return {"date": "2026-11-25", "int": 1, "agency": None}.get(inp.type) or (
         str(inp.choices[0][0]) if inp.choices else "……"
     )

@@ -54,9 +54,12 @@ class AuditAction(StrEnum):
     CASE_REGISTERED = "case.registered"
     CASE_VIEWED = "case.viewed"
     CASE_PERSONS_VIEWED = "case.persons_viewed"
+    CASE_SPLIT = "case.split"  # 分案处理 (workflows.separation)
+    CASE_JOINED = "case.joined"  # 并案处理 (workflows.separation)
     PERSON_ADDED = "person.added"
     # dossier
     DOCUMENT_UPLOADED = "document.uploaded"
+    DOCUMENT_CONCERNS_CHANGED = "document.concerns_changed"
     DOCUMENT_REJECTED = "document.rejected"
     DOCUMENT_GENERATED = "document.generated"
     DOCUMENT_VIEWED = "document.viewed"
@@ -64,6 +67,8 @@ class AuditAction(StrEnum):
     DOCUMENT_DOWNLOADED = "document.downloaded"
     DOCUMENT_LINK_ISSUED = "document.link_issued"
     DOCUMENT_DOWNLOAD_FAILED = "document.download_failed"
+    DOCUMENT_EDITED = "document.edited"
+    DOCUMENT_WITHDRAWN = "document.withdrawn"
     INGEST_RETRIED = "ingest.retried"
     ASSEMBLY_RETRIED = "assembly.retried"
     VOLUME_REORDERED = "volume.reordered"
@@ -113,6 +118,7 @@ class AuditAction(StrEnum):
     CLOCK_RESUMED = "clock.resumed"
     CLOCK_EXTENDED = "clock.extended"
     CLOCK_RECOUNTED = "clock.recounted"
+    CLOCK_REOPENED = "clock.reopened"
     CLOCK_WARNING = "clock.warning"
     CLOCK_OVERDUE = "clock.overdue"
     HOLIDAYS_LOADED = "holidays.loaded"

@@ -133,11 +133,14 @@ ACCOUNT_FIELD_LABELS = {
 def notify_account_holder(user: Any, fields: list[str], event: Any) -> None:
     """Tell the user their account changed (in the app, and by e-mail where configured): a change
     they did not make — by an administrator, or by someone who took their password — shows at once."""
+    from django.utils.translation import gettext_noop
+
+    from casehub.notifications.messages import message
     from casehub.notifications.services import notify
 
     names = "、".join(str(ACCOUNT_FIELD_LABELS.get(f, f)) for f in fields)
-    notify([user], kind="account", title=str(_("您的账户已变更")),
-           body=str(_("变更内容：%(fields)s。如非本人所为，请立即联系本机构管理员。") % {"fields": names}),
+    notify([user], kind="account", title=message(gettext_noop("您的账户已变更")),
+           body=message(gettext_noop("变更内容：%(fields)s。如非本人所为，请立即联系本机构管理员。"), fields=names),
            key=f"account:{event.sequence}")
 
 

@@ -86,6 +86,7 @@ class NumberKind(models.TextChoices):
     PROSECUTION_RECOMMENDATION = "prosecution_recommendation", _("起诉意见书")
     PROCURATORATE_REVIEW = "procuratorate_review", _("检察院受案号")
     ARREST_DECISION = "arrest_decision", _("批捕决定书")
+    ARREST_REFUSAL = "arrest_refusal", _("不批准逮捕决定书")
     INDICTMENT = "indictment", _("起诉书")
     NON_PROSECUTION = "non_prosecution", _("不起诉决定书")
     COURT_DOCKET = "court_docket", _("法院案号")
@@ -102,6 +103,9 @@ class CaseNumber(models.Model):
     year = models.PositiveSmallIntegerField()
     sequence = models.PositiveIntegerField()
     number = models.CharField(_("编号"), max_length=80, unique=True)
+    # A decision about one person (批准/不批准逮捕决定书: one per person, CPL art. 90); null: the case.
+    person = models.ForeignKey("cases.Person", null=True, blank=True, on_delete=models.PROTECT,
+                               related_name="numbers")
     issued_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -189,6 +193,14 @@ class Person(models.Model):
         "agencies.Agency", verbose_name=_("羁押场所"), null=True, blank=True, on_delete=models.PROTECT,
         related_name="detainees", limit_choices_to={"kind": "detention"},
     )
+    # The person's own procedural state: the measure above, who decided it and since when. Bail and
+    # residential surveillance are limits per deciding authority (CPL art. 79; SPP Rules 2019
+    # arts. 103, 113), so the authority is part of the state, not a detail of the history.
+    measure_since = models.DateTimeField(_("强制措施起始时间"), null=True, blank=True)
+    measure_authority = models.ForeignKey(
+        "agencies.Agency", verbose_name=_("决定机关"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = EngineOwnedQuerySet.as_manager()
@@ -206,6 +218,10 @@ class Person(models.Model):
         return self.custody_status in (CustodyStatus.DETAINED, CustodyStatus.ARRESTED)
 
     @property
+    def is_suspect(self) -> bool:
+        return self.role == PersonRole.SUSPECT
+
+    @property
     def masked_id_number(self) -> str:
         """``440307********1234``: enough to tell people apart, not enough to misuse."""
         from casehub.cases.identity import mask_id_number
@@ -216,4 +232,4 @@ class Person(models.Model):
 # Only the workflow engine changes these (casehub.cases.state): a case's stage and holder, and a
 # person's custody status — a measure the law gives to a deciding authority.
 protect(Case, "stage", "holder_agency")
-protect(Person, "custody_status")
+protect(Person, "custody_status", "measure_since", "measure_authority")

@@ -6,6 +6,8 @@ concurrent issuers get consecutive numbers and a rolled-back transaction gives i
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -17,6 +19,7 @@ DEFAULT_PATTERNS: dict[str, str] = {
     NumberKind.PROSECUTION_RECOMMENDATION: "{abbr}公（刑）诉字〔{year}〕{seq:03d}号",
     NumberKind.PROCURATORATE_REVIEW: "{abbr}检刑受〔{year}〕{seq}号",
     NumberKind.ARREST_DECISION: "{abbr}检刑批〔{year}〕{seq}号",
+    NumberKind.ARREST_REFUSAL: "{abbr}检刑不批〔{year}〕{seq}号",
     NumberKind.INDICTMENT: "{abbr}检刑诉〔{year}〕{seq}号",
     NumberKind.NON_PROSECUTION: "{abbr}检刑不诉〔{year}〕{seq}号",
     NumberKind.COURT_DOCKET: "（{year}）{court_code}{type_code}{seq}号",
@@ -50,12 +53,14 @@ def next_sequence(agency: Agency, kind: str, year: int, type_code: str = "") -> 
     raise RuntimeError("could not take a number")  # pragma: no cover
 
 
-def issue_number(case: Case, agency: Agency, kind: str, *, type_code: str = "", year: int | None = None) -> CaseNumber:
-    """Give ``case`` the next ``kind`` number of ``agency`` (e.g. 刑初 docket number at a court)."""
+def issue_number(case: Case, agency: Agency, kind: str, *, type_code: str = "", year: int | None = None,
+                 person: Any = None) -> CaseNumber:
+    """Give ``case`` the next ``kind`` number of ``agency`` (e.g. 刑初 docket number at a court); a
+    decision about one person (批准/不批准逮捕决定书) names the ``person``."""
     year = year or timezone.localdate().year
     seq = next_sequence(agency, kind, year, type_code)
     text = pattern_for(agency, kind).format(
         year=year, seq=seq, abbr=agency.abbreviation, court_code=agency.court_code, type_code=type_code
     )
     return CaseNumber.objects.create(case=case, agency=agency, kind=kind, type_code=type_code, year=year,
-                                     sequence=seq, number=text)
+                                     sequence=seq, number=text, person=person)

@@ -36,7 +36,7 @@ def register_case(
     agency = acting_user.agency
     if agency is None or agency.kind != AgencyKind.POLICE or not has_capability(acting_user, REGISTER_CASE):
         raise PermissionDenied(_("只有公安机关的侦查员可以立案登记。"))
-    from casehub.cases.persons import check_initial_custody
+    from casehub.cases.persons import check_initial_custody, with_initial_measure
 
     persons = list(persons)
     for person in persons:
@@ -51,7 +51,7 @@ def register_case(
         number = issue_number(case, agency, NumberKind.POLICE_FILING)
         access.grant(case, agency, act=True)
         for person in persons:
-            Person.objects.create(case=case, **person)
+            Person.objects.create(case=case, **with_initial_measure(person, agency))
         # The initial transition of the process definition leaves its log row like every other.
         from workflows.engine import record_registration
 

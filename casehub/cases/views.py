@@ -81,7 +81,7 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
     # imports are at run time.
     from casehub.custody import timeline
     from casehub.legalaid.selectors import case_requests
-    from workflows import engine
+    from workflows import engine, separation
     from workflows.definition import BY_NAME
     from workflows.models import ApprovalRequest, ApprovalStatus, TransitionLog
 
@@ -106,13 +106,18 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
     for entry in history:
         entry.source_display, entry.target_display = stage_label(entry.source), stage_label(entry.target)
-        spec = BY_NAME.get(entry.transition)
+        spec = BY_NAME.get(entry.transition) or separation.SPECS.get(entry.transition)
         entry.transition_display = spec.label if spec else entry.transition
+    # Each person's own procedural state: the measure, who decided it since when, and their clocks.
+    persons = list(case.persons.select_related("detention_centre", "measure_authority").prefetch_related("clocks"))
+    for person in persons:
+        person.running_clocks = sorted((c for c in person.clocks.all() if c.status != "stopped"),
+                                       key=lambda c: (c.due_date, c.pk))
     return render(request, "cases/detail.html", {
         "case": case,
         "stage_display": stage_label(case.stage),
         "numbers": case.numbers.select_related("agency"),
-        "persons": case.persons.select_related("detention_centre"),
+        "persons": persons,
         "offences": case.offences.all(),
         "officers": case.handling_officers.all(),
         "show_id": p.has_capability(request.user, p.VIEW_PERSON_ID),
@@ -121,6 +126,8 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "blocked": blocked,
         "history": history,
         "timeline": timeline.build(case),
+        "can_separate": case.status == "active" and can_act(request.user, case)
+        and p.has_capability(request.user, p.PREPARE_OUTGOING),
         "pending_approval": pending_approval,
         "pending_label": BY_NAME[pending_approval.transition].label if pending_approval else "",
         "dossier_url": reverse("dossier:case", args=[case.pk]) if p.has_capability(request.user, p.READ_DOSSIER) else "",

@@ -1,7 +1,10 @@
 """The statutory clocks of the Criminal Procedure Law (2018) that casehub keeps.
 
-Each kind declares its period, whether it is a *custody* period (CPL art. 105 para. 4: a custody
-period is never extended because its last day is a holiday) and the article it implements.
+Each kind declares its period, whether it is *always* a custody period and the article it implements.
+CPL art. 105 para. 4 (a period is not extended because its last day is a holiday while the suspect
+or defendant is in custody) is decided per clock from the custody of the person it concerns — for a
+stage clock, of any suspect or defendant of the case (:func:`casehub.clocks.services.held_in_custody`);
+``custody=True`` here marks the kinds that only exist while a person is held (custody after arrest).
 The periods here are the defaults a clock opens with; an extension is a separate, recorded
 decision (:func:`casehub.clocks.services.extend_clock`).
 """
@@ -42,10 +45,14 @@ class ClockSpec:
 class ClockKind(models.TextChoices):
     ARREST_REQUEST = "arrest_request", _("提请批准逮捕期限")
     ARREST_DECISION = "arrest_decision", _("审查批准逮捕期限")
+    ARREST_DECISION_NOT_DETAINED = "arrest_decision_not_detained", _("审查批准逮捕期限（未被拘留）")
+    ARREST_RECONSIDERATION = "arrest_reconsideration", _("不批准逮捕复议期限")
+    ARREST_REVIEW_HIGHER = "arrest_review_higher", _("不批准逮捕复核期限")
     INVESTIGATION_CUSTODY = "investigation_custody", _("侦查羁押期限")
     DETENTION = "detention", _("拘留羁押期限")
     REVIEW_PROSECUTION = "review_prosecution", _("审查起诉期限")
     SUPPLEMENTARY_INVESTIGATION = "supplementary_investigation", _("补充侦查期限")
+    COURT_ACCEPTANCE = "court_acceptance", _("受理审查期限")
     TRIAL = "trial", _("审理期限")
     JUDGMENT_DELIVERY = "judgment_delivery", _("判决书送达期限")
     APPEAL_WINDOW = "appeal_window", _("申诉期限")
@@ -75,11 +82,21 @@ class ClockKind(models.TextChoices):
 
 SPECS: dict[str, ClockSpec] = {
     # Art. 91 para. 1: police ask for arrest approval within 3 days of detention (extendable 1-4 days,
-    # para. 2: up to 30 days for roaming/serial/gang suspects) - by extension decisions.
+    # para. 2: up to 30 days for roaming/serial/gang suspects) - by extension decisions approved by a
+    # county-level police chief (MPS Provisions 2020 art. 129).
     ClockKind.ARREST_REQUEST: ClockSpec(Period(days=3), custody=False, article="91",
                                         max_extension=Period(days=27)),
-    # Art. 91 para. 3: the procuratorate decides within 7 days of receiving the request.
+    # Art. 91 para. 3 / SPP Rules 2019 art. 282: the procuratorate decides within 7 days of receiving
+    # the request for a detained suspect, per person.
     ClockKind.ARREST_DECISION: ClockSpec(Period(days=7), custody=False, article="91"),
+    # SPP Rules 2019 art. 282: a suspect who is not detained — 15 days, 20 if major or complex.
+    ClockKind.ARREST_DECISION_NOT_DETAINED: ClockSpec(Period(days=15), custody=False, article="91",
+                                                      max_extension=Period(days=5)),
+    # Art. 92; SPP Rules 2019 art. 290: the procuratorate decides the police's request to reconsider
+    # a refusal within 7 days of receiving it (the person stays released meanwhile).
+    ClockKind.ARREST_RECONSIDERATION: ClockSpec(Period(days=7), custody=False, article="92"),
+    # Art. 92; SPP Rules 2019 art. 291: the higher procuratorate decides a review within 15 days.
+    ClockKind.ARREST_REVIEW_HIGHER: ClockSpec(Period(days=15), custody=False, article="92"),
     # Art. 156: custody after arrest during investigation, 2 months (+1 month art. 156, +2 arts. 158-159).
     ClockKind.INVESTIGATION_CUSTODY: ClockSpec(Period(months=2), custody=True, article="156-159",
                                                max_extension=Period(months=5)),
@@ -91,6 +108,8 @@ SPECS: dict[str, ClockSpec] = {
                                             max_extension=Period(days=15)),
     # Art. 175 para. 3: each supplementary investigation within 1 month, at most twice.
     ClockKind.SUPPLEMENTARY_INVESTIGATION: ClockSpec(Period(months=1), custody=False, article="175"),
+    # SPC Interpretation 2021 art. 219: the court reviews an indictment for acceptance within 7 days.
+    ClockKind.COURT_ACCEPTANCE: ClockSpec(Period(days=7), custody=False, article="186; SPC Interpretation 219"),
     # Art. 208: judgment within 2 months of acceptance, at most 3 (+3 with the higher court's approval).
     ClockKind.TRIAL: ClockSpec(Period(months=2), custody=False, article="208",
                                max_extension=Period(months=4)),

@@ -57,6 +57,48 @@ def _details(clock: Clock, **extra: Any) -> dict[str, Any]:
     }
 
 
+def held_in_custody(case: Any, person: Any = None) -> bool:
+    """CPL art. 105 para. 4: is the period "in custody" — is the person it concerns held (detained or
+    arrested)? A clock of no particular person (a stage period: review, trial, supplementary
+    investigation) is in custody while any suspect or defendant of the case is held. Read from the
+    database, so a decision earlier in the same transaction counts."""
+    from casehub.cases.models import CustodyStatus, Person, PersonRole
+
+    held = [CustodyStatus.DETAINED, CustodyStatus.ARRESTED]
+    if person is not None:
+        return Person.objects.filter(pk=getattr(person, "pk", person), custody_status__in=held).exists()
+    case_id = getattr(case, "pk", case)
+    return Person.objects.filter(case_id=case_id, role=PersonRole.SUSPECT, custody_status__in=held).exists()
+
+
+def _custody_flag(clock_kind: ClockKind, case: Any, person: Any) -> bool:
+    return clock_kind.custody or held_in_custody(case, person)
+
+
+def refresh_custody(case: Any, *, acting_user: Any = None) -> list[Clock]:
+    """Re-decide art. 105(4) for the case's active clocks after a person's custody changed (an
+    arrest, a release, a detention registered): a period of a person no longer held may move past
+    a holiday again, one of a person now held ends on its last day. Returns the clocks changed."""
+    changed = []
+    with transaction.atomic():
+        for clock in Clock.objects.select_for_update().filter(case=case, status__in=ACTIVE_STATUSES):
+            flag = _custody_flag(clock.clock_kind, case, clock.person_id)
+            if flag == clock.custody:
+                continue
+            before = clock.due_date
+            clock.custody = flag
+            _apply_due(clock)
+            if clock.due_date != before:
+                clock.warned_on = None
+            clock.save(update_fields=["custody", "due_date", "provisional", "warned_on"])
+            changed.append(clock)
+        if changed:
+            record_event("clock.recounted", actor=acting_user, case=case,
+                         details={"changed": [{"clock": c.pk, "custody": c.custody, "after": c.due_date}
+                                              for c in changed], "reason": "custody"})
+    return changed
+
+
 def open_clock(
     case: Any, kind: str, *, agency: Any, start: datetime | date, person: Any = None, decision: str = "",
     acting_user: Any = None,
@@ -70,8 +112,8 @@ def open_clock(
     with transaction.atomic():
         clock = Clock(
             case=case, kind=clock_kind.value, agency=agency, person=person, started_at=_aware(start),
-            period_months=period.months, period_days=period.days, custody=clock_kind.custody,
-            decision=decision[:200],
+            period_months=period.months, period_days=period.days,
+            custody=_custody_flag(clock_kind, case, person), decision=decision[:200],
         )
         _apply_due(clock)
         clock.save()
@@ -82,9 +124,10 @@ def open_clock(
 
 def stop_clocks(
     case: Any, kinds: list[str] | None = None, *, at: datetime | date, person: Any = None,
-    acting_user: Any = None, reason: str = "",
+    acting_user: Any = None, reason: str = "", agency: Any = None, unassigned: bool = False,
 ) -> list[Clock]:
-    """Stop the case's active clocks (of ``kinds``, for ``person`` if given); returns those stopped."""
+    """Stop the case's active clocks (of ``kinds``, for ``person``, of ``agency`` if given; with
+    ``unassigned`` only those of no particular person); returns those stopped."""
     kinds = [_kind(k).value for k in kinds] if kinds is not None else None
     with transaction.atomic():
         qs = Clock.objects.select_for_update().filter(case=case, status__in=ACTIVE_STATUSES)
@@ -92,6 +135,10 @@ def stop_clocks(
             qs = qs.filter(kind__in=kinds)
         if person is not None:
             qs = qs.filter(person=person)
+        if agency is not None:
+            qs = qs.filter(agency=agency)
+        if unassigned:
+            qs = qs.filter(person__isnull=True)
         clocks = list(qs.order_by("id"))
         if not clocks:
             return []
@@ -109,6 +156,28 @@ def stop_clocks(
                      "at": stopped_at, "reason": reason},
         )
     return clocks
+
+
+def reopen_clock(
+    case: Any, kind: str, *, person: Any = None, at: datetime | date, acting_user: Any = None, reason: str = "",
+) -> Clock | None:
+    """Count on with the last stopped clock of ``kind`` (for ``person``), as if it had never stopped:
+    a package refused or taken back did not do what stopped it (an arrest request the procuratorate
+    did not accept was never filed). Its period and due date are unchanged; no new period starts."""
+    with transaction.atomic():
+        qs = Clock.objects.select_for_update().filter(case=case, kind=_kind(kind).value)
+        if person is not None:
+            qs = qs.filter(person=person)
+        if qs.filter(status__in=ACTIVE_STATUSES).exists():
+            return None
+        clock = qs.filter(status=ClockStatus.STOPPED).order_by("-stopped_at", "-id").first()
+        if clock is None:
+            return None
+        clock.status, clock.stopped_at = ClockStatus.RUNNING, None
+        clock.save(update_fields=["status", "stopped_at"])
+        record_event("clock.reopened", actor=acting_user, agency=clock.agency, obj=clock, case=case,
+                     details=_details(clock, at=_aware(at), reason=reason))
+    return clock
 
 
 def _locked(clock: Clock) -> Clock:

@@ -9,12 +9,14 @@ from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from casehub.agencies.models import Role, User
 from casehub.agencies.permissions import role_group_name
 from casehub.audit.services import record_event
+from casehub.clocks.kinds import ClockKind
 from casehub.clocks.models import Clock, ClockStatus
+from casehub.notifications.messages import message
 from casehub.notifications.services import notify
 
 
@@ -56,15 +58,16 @@ def check_clocks(today: date | None = None) -> dict[str, int]:
 
 
 def _notify(clock: Clock, *, overdue: bool) -> None:
+    # msgid + parameters: each supervisor reads it in their own language (the kind too).
     who = f"（{clock.person.name}）" if clock.person_id else ""
-    params = {"case": clock.case.title, "kind": clock.get_kind_display(), "who": who, "due": clock.due_date}
+    params = {"case": clock.case.title, "kind": ClockKind(clock.kind).label, "who": who, "due": clock.due_date}
     if overdue:
-        title = _("已超期：%(case)s %(kind)s%(who)s") % params
-        body = _("%(kind)s已于 %(due)s 届满，请立即处理。") % params
+        title = message(gettext_noop("已超期：%(case)s %(kind)s%(who)s"), **params)
+        body = message(gettext_noop("%(kind)s已于 %(due)s 届满，请立即处理。"), **params)
         key = f"clock:{clock.pk}:overdue:{clock.due_date}"
     else:
-        title = _("即将到期：%(case)s %(kind)s%(who)s") % params
-        body = _("%(kind)s将于 %(due)s 届满。") % params
+        title = message(gettext_noop("即将到期：%(case)s %(kind)s%(who)s"), **params)
+        body = message(gettext_noop("%(kind)s将于 %(due)s 届满。"), **params)
         key = f"clock:{clock.pk}:warn:{clock.due_date}"
     notify(_supervisors(clock.agency_id), kind="clock", title=title, body=body, case=clock.case,
            url=reverse("clocks:case", args=[clock.case_id]), key=key)

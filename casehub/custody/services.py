@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from casehub.agencies.models import Agency, AgencyKind
 from casehub.agencies.permissions import (
@@ -44,6 +45,7 @@ from casehub.custody.models import (
     NoticeKind,
     RecordStatus,
 )
+from casehub.notifications.messages import message
 
 # Transfer kinds (workflows.models.TransferKind values) with which custody moves.
 CUSTODY_TRANSFER_KINDS: dict[str, str] = {
@@ -59,7 +61,13 @@ PAPER_STAGES: dict[str, str] = {
 }
 # Clocks that bound the custody of a person in a stage, most specific first.
 STAGE_CLOCKS = (ClockKind.SUPPLEMENTARY_INVESTIGATION, ClockKind.REVIEW_PROSECUTION, ClockKind.TRIAL)
-PERSON_CLOCKS = (ClockKind.INVESTIGATION_CUSTODY, ClockKind.DETENTION)
+# A person's own clocks, whoever runs them (the police's request period, the procuratorate's decision
+# period, custody after arrest), most specific first.
+PERSON_CLOCKS = (ClockKind.INVESTIGATION_CUSTODY, ClockKind.ARREST_DECISION, ClockKind.ARREST_DECISION_NOT_DETAINED,
+                 ClockKind.ARREST_REQUEST, ClockKind.DETENTION)
+# Art. 91 para. 3: after the police's request period, the procuratorate has 7 days to decide; a
+# detention lasts at most until then.
+ARREST_DECISION_DAYS = 7
 DETAINED = (CustodyStatus.DETAINED, CustodyStatus.ARRESTED)
 
 
@@ -91,8 +99,9 @@ def governing_clock(record: CustodyRecord, agency: Agency | None = None) -> Cloc
     runs, else the person's own custody clock (art. 156 after arrest, art. 91 detention)."""
     agency = agency or record.responsible_agency
     clocks = list(
-        Clock.objects.filter(case_id=record.case_id, agency=agency, status__in=ACTIVE_STATUSES)
-        .filter(Q(kind__in=STAGE_CLOCKS, person__isnull=True) | Q(kind__in=PERSON_CLOCKS, person=record.person_id))
+        Clock.objects.filter(case_id=record.case_id, status__in=ACTIVE_STATUSES)
+        .filter(Q(kind__in=STAGE_CLOCKS, person__isnull=True, agency=agency)
+                | Q(kind__in=PERSON_CLOCKS, person=record.person_id))
         .order_by("-started_at", "-id")
     )
     order = [*STAGE_CLOCKS, *PERSON_CLOCKS]
@@ -109,8 +118,11 @@ def custody_period(record: CustodyRecord, agency: Agency | None = None) -> tuple
     clock = governing_clock(record, agency)
     if clock is None:
         return "", None, None
-    due = due_date(clock.started_at, months=clock.period_months, days=clock.period_days + clock.paused_days,
-                   custody=True)
+    # While the person is held the clock itself counts as a custody period (art. 105(4) per person,
+    # casehub.clocks.services.held_in_custody), so this is the clock's own due date.
+    extra = ARREST_DECISION_DAYS if clock.kind == ClockKind.ARREST_REQUEST else 0
+    due = due_date(clock.started_at, months=clock.period_months,
+                   days=clock.period_days + clock.paused_days + extra, custody=True)
     return clock.kind, local_day(clock.started_at), due.date
 
 
@@ -119,7 +131,7 @@ def _check_centre(centre: Agency) -> None:
         raise ValidationError(_("羁押场所必须是看守所。"))
 
 
-def _notify_centre(centre_id: int, *, title: str, record_id: int, key: str, case: Any) -> None:
+def _notify_centre(centre_id: int, *, title: Any, record_id: int, key: str, case: Any) -> None:
     """Tell the centre's officers (in-app, e-mail if configured) after commit; best effort."""
     def _send() -> None:
         from django.urls import reverse
@@ -164,8 +176,9 @@ def register_custody(
 ) -> CustodyRecord:
     """登记羁押: the holder agency records that ``person`` is held in ``detention_centre``.
 
-    For the police, a detention opens the 30-day detention clock and an arrest the 2-month
-    investigation custody clock for the person (CPL arts. 91, 156) unless one runs already.
+    For the police, a detention opens the person's 3-day arrest-request clock (CPL art. 91) unless
+    one runs already; the detention centre's period ends 7 days after it (the procuratorate's
+    decision period, art. 91 para. 3).
     """
     if measure not in Measure.values:
         raise ValidationError(_("强制措施无效。"))
@@ -186,14 +199,17 @@ def register_custody(
             raise ValidationError(_("羁押起始时间不能晚于现在。"))
         from workflows.engine import record_own_detention
 
-        record_own_detention(person, centre=detention_centre, since=since)
-        if agency.kind == AgencyKind.POLICE:
-            from casehub.clocks.services import open_clock
+        record_own_detention(person, centre=detention_centre, since=since, agency=agency)
+        from casehub.clocks.services import open_clock, refresh_custody
 
-            kind = ClockKind.DETENTION if measure == Measure.DETENTION else ClockKind.INVESTIGATION_CUSTODY
+        if agency.kind == AgencyKind.POLICE:
+            # Art. 91: the police ask for arrest approval within 3 days of the detention (extended
+            # only by a recorded decision, MPS Provisions 2020 art. 129).
+            kind = ClockKind.ARREST_REQUEST
             if not Clock.objects.filter(case=case, person=person, kind=kind, status__in=ACTIVE_STATUSES).exists():
                 open_clock(case, kind, agency=agency, start=since, person=person, acting_user=acting_user,
                            decision=_("登记羁押"))
+        refresh_custody(case, acting_user=acting_user)  # art. 105(4): the case's periods now run in custody
         now = timezone.now()
         record = _create_record(person, centre=detention_centre, measure=measure, since=since, agency=agency,
                                 stage=case.stage, at=now, actor=acting_user, note=_("登记羁押"))
@@ -273,8 +289,8 @@ def issue_certificates(
             cert.save()
             _event(record, EventKind.ISSUED, at=at, actor=acting_user, agency=from_agency, certificate=cert)
             _notify_centre(record.detention_centre_id, record_id=record.pk, case=case, key=f"custody-cert:{cert.pk}",
-                           title=_("换押：%(name)s，%(from)s → %(to)s") % {
-                               "name": person.name, "from": from_agency.name, "to": to_agency.name})
+                           title=message(gettext_noop("换押：%(name)s，%(from)s → %(to)s"),
+                                         name=person.name, **{"from": from_agency.name, "to": to_agency.name}))
             issued.append(cert)
         if issued:
             record_event(
@@ -428,12 +444,27 @@ def issue_notice(
         _event(record, EventKind.NOTICE, at=at, actor=acting_user, agency=agency, notice=notice, note=kind)
         _notify_centre(record.detention_centre_id, record_id=record.pk, case=record.case,
                        key=f"custody-notice:{notice.pk}",
-                       title=_("羁押期限变更：%(name)s，%(kind)s") % {"name": record.person.name,
-                                                                "kind": notice.get_kind_display()})
+                       title=message(gettext_noop("羁押期限变更：%(name)s，%(kind)s"), name=record.person.name,
+                                     kind=NoticeKind(notice.kind).label))
         record_event("custody.notice_issued", actor=acting_user, agency=agency, obj=notice, case=record.case_id,
                      details={"number": notice.number, "kind": kind, "person": record.person_id,
                               "previous_end": previous, "new_end": new_end, "pdf_sha256": notice.pdf.sha256})
     return notice
+
+
+def resume_after_arrest(record: CustodyRecord, *, police: Agency, deciding: Agency, reason: str,
+                        acting_user: Any = None, at: datetime | None = None) -> CustodyNotice:
+    """A released person is arrested after all (the procuratorate changed its refusal on
+    reconsideration or review, CPL art. 92): the record is in custody again, the police
+    responsible, and the detention centre receives the arrest notice with the new end date."""
+    at = at or timezone.now()
+    with transaction.atomic():
+        record = CustodyRecord.objects.select_for_update().get(pk=record.pk)
+        record.status, record.ended_at, record.detained_at = RecordStatus.IN_CUSTODY, None, at
+        record.responsible_agency, record.stage = police, record.case.stage
+        record.save()
+        return issue_notice(record, kind=NoticeKind.ARREST, reason=reason, agency=deciding,
+                            acting_user=acting_user, at=at)
 
 
 def issue_notice_by_user(record: CustodyRecord, *, kind: str, reason: str, acting_user: Any,

@@ -44,7 +44,7 @@ from casehub.custody.models import (
 
 WIDTH = 960
 LABEL_WIDTH = 190
-RIGHT_PAD = 24
+RIGHT_PAD = 100  # room for the last due-date label
 ROW = 22
 BAR = 14
 AXIS = 28
@@ -117,7 +117,7 @@ class PersonTimeline:
                  for s in self.holders]
         rows += [{"what": _("强制措施"), "text": s.text, "start": s.start, "end": s.end, "due": None}
                  for s in self.measures]
-        rows += [{"what": _("期限"), "text": f"{c.label}（{c.status}）", "start": c.start,
+        rows += [{"what": _("期限"), "text": _("%(what)s（%(note)s）") % {"what": c.label, "note": c.status}, "start": c.start,
                   "end": c.end if c.clock.status == ClockStatus.STOPPED else None, "due": c.due,
                   "clock": c.clock.pk} for c in self.clocks]
         rows += [{"what": _("移送/换押"), "text": m.text, "start": m.on, "end": None, "due": None} for m in self.handovers]
@@ -154,7 +154,7 @@ def _agency_class(agency: Any) -> str:
 def _merge(points: Sequence[tuple[date, Any, str, str]], end: date) -> list[Span]:
     """Change points (day, key, text, css) → consecutive spans, equal neighbours merged."""
     spans: list[Span] = []
-    for i, (day, key, text, css) in enumerate(points):
+    for day, key, text, css in points:
         if spans and spans[-1].detail == str(key):
             continue
         if spans:
@@ -255,7 +255,7 @@ def build(case: Any, persons: Sequence[Person] | None = None, *, today: date | N
             tl.holders, tl.measures = _record_bands(record, events.get(record.pk, []), today)
             for c in certs.get(person.pk, []):
                 channel = str(c.get_channel_display())
-                tl.handovers.append(Mark(_day(c.issued_at), f"{c.from_agency} → {c.to_agency}（{channel}）",
+                tl.handovers.append(Mark(_day(c.issued_at), _("%(what)s（%(note)s）") % {"what": f"{c.from_agency} → {c.to_agency}", "note": channel},
                                          "tl-paper" if c.channel == "paper" else "tl-handover",
                                          detail=c.number))
         else:

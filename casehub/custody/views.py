@@ -17,6 +17,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -152,7 +153,16 @@ def acknowledge(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
     except ValidationError as exc:
         messages.error(request, "；".join(exc.messages))
     else:
-        messages.success(request, _("已确认。") if changed else _("此前已确认，无需重复确认。"))
+        if not changed:
+            messages.success(request, _("此前已确认，无需重复确认。"))
+        else:
+            messages.success(request, _("已确认 %(number)s（%(person)s）。") % {"number": item.number,
+                                                                       "person": item.person.name})
+    # Back to the list the officer confirmed from (the inbox), else the detainee's page.
+    back = request.POST.get("next", "")
+    if back and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()},
+                                                 require_https=request.is_secure()):
+        return redirect(back)
     return redirect("custody:detainee", item.record_id)
 
 

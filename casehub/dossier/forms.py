@@ -39,6 +39,28 @@ class UploadForm(DocumentMetadataForm):
     file = forms.FileField(label=_("文件"))
 
 
+class DraftDocumentForm(forms.Form):
+    """Retitle, re-date or re-categorise a draft document (before it is sealed)."""
+
+    title = forms.CharField(label=_("标题"), max_length=200)
+    category = forms.ChoiceField(label=_("类别"), choices=Category.choices)
+    doc_date = forms.DateField(label=_("文书日期"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            css = "form-select" if isinstance(field.widget, forms.Select) else "form-control"
+            field.widget.attrs.setdefault("class", css)
+        self.fields["doc_date"].widget.format = "%Y-%m-%d"
+
+
+class WithdrawForm(forms.Form):
+    """Withdraw a draft document uploaded by mistake; the reason is kept."""
+
+    reason = forms.CharField(label=_("撤回理由"), max_length=2000,
+                             widget=forms.Textarea(attrs={"rows": 2, "class": "form-control"}))
+
+
 class ChunkedStartForm(forms.Form):
     filename = forms.CharField(max_length=255)
     size = forms.IntegerField(min_value=1)

@@ -15,6 +15,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -84,7 +85,15 @@ class Volume(models.Model):
         ]
 
     def __str__(self) -> str:
+        # Stable, in Chinese: package manifests record it. Pages show ``label``.
         return self.title or f"{self.get_part_display()} 第{self.number}卷"
+
+    @property
+    def label(self) -> str:
+        """"<agency> 正卷 第1卷" in the reader's language (``title`` keeps the Chinese one the
+        assembled PDF carries)."""
+        return gettext("%(agency)s %(part)s 第%(n)s卷") % {
+            "agency": self.agency.name, "part": self.get_part_display(), "n": self.number}
 
     @property
     def is_editable(self) -> bool:
@@ -131,8 +140,21 @@ class Document(models.Model):
         Volume, verbose_name=_("所属卷"), null=True, blank=True, on_delete=models.PROTECT, related_name="documents"
     )
     position = models.PositiveIntegerField(_("卷内顺序"), default=0)
+    # A draft withdrawn before it was ever sealed or sent (uploaded by mistake): the row and its
+    # bytes stay, out of every volume and no longer current; who, when and why are kept here and
+    # in the trail (``document.withdrawn``). A sealed document is never withdrawn, only corrected.
+    withdrawn_at = models.DateTimeField(_("撤回时间"), null=True, blank=True)
+    withdrawn_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("撤回人"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+",
+    )
+    withdrawal_reason = models.TextField(_("撤回理由"), blank=True)
     # Fixed when the volume is sealed: the volume page number of the document's first page.
     first_page = models.PositiveIntegerField(_("起始页"), null=True, blank=True)
+    # The persons of the case this document concerns (涉及人员), e.g. one suspect's interrogation
+    # record: when the case is split (分案处理), the document goes with them; empty = the whole case.
+    concerns = models.ManyToManyField("cases.Person", verbose_name=_("涉及人员"), blank=True,
+                                      related_name="concerning_documents")
 
     class Meta:
         ordering = ["case", "part", "volume__number", "position", "id"]
@@ -148,6 +170,15 @@ class Document(models.Model):
         if self.first_page is None:
             return None
         return self.first_page + self.page_count - 1
+
+    @property
+    def is_withdrawn(self) -> bool:
+        return self.withdrawn_at is not None
+
+    @property
+    def is_draft(self) -> bool:
+        """Current, in its agency's draft volume: never sealed, never sent, still changeable."""
+        return (self.is_current and self.volume_id is not None and self.volume.status == VolumeStatus.DRAFT)
 
     @property
     def page_range(self) -> str:
@@ -179,6 +210,8 @@ class _Job(models.Model):
     # than the broker's redelivery time is shown as stalled and may be retried (see ``stalled``).
     updated_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # A finished job the user cleared from the progress panel (the row and the trail stay).
+    dismissed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         abstract = True

@@ -451,6 +451,105 @@ def add_generated_document(
     return document
 
 
+# --- changing a draft document -----------------------------------------------------------------
+
+
+def check_can_change_draft(user: Any, document: Document) -> None:
+    """Raise PermissionDenied unless ``user`` may retitle, re-date, re-categorise or withdraw
+    ``document`` now: the agency that filed it, while it handles the case, and only while the
+    document sits in that agency's draft volume (never sealed, so never sent). A generated
+    document is the record of a transition and stays as the engine filed it."""
+    check_can_upload(user, document.case, document.part)
+    if document.owner_agency_id != user.agency_id:
+        raise PermissionDenied(_("只能修改本机关归档的材料。"))
+    volume = document.volume
+    if not document.is_current or volume is None or volume.status != VolumeStatus.DRAFT:
+        raise PermissionDenied(_("材料已封卷或已被更正，不能再修改；如有错误请上传更正材料。"))
+    if volume.agency_id != user.agency_id:
+        raise PermissionDenied(_("只能修改本机关的卷。"))
+    if document.generated:
+        raise PermissionDenied(_("系统生成的文书不能修改或撤回。"))
+
+
+def _locked_draft(document: Document, acting_user: Any) -> Document:
+    """Lock the case and the document, and check again under the lock (a concurrent sealing or
+    sending may have fixed the document since the page was shown)."""
+    _lock_case(document.case_id)
+    locked = Document.objects.select_for_update().select_related("case", "volume").get(pk=document.pk)
+    check_can_change_draft(acting_user, locked)
+    return locked
+
+
+def edit_draft_document(*, document: Document, acting_user: Any, title: str, category: str,
+                        doc_date: date | None) -> Document:
+    """Retitle, re-date or re-categorise a draft document (before sealing); one audit event with
+    the old and new values. Returns the document (unchanged, and nothing recorded, when nothing
+    changed)."""
+    title = (title or "").strip()
+    errors: dict[str, str] = {}
+    if not title:
+        errors["title"] = _("请填写材料标题。")
+    if category not in Category.values:
+        errors["category"] = _("材料类别无效。")
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        locked = _locked_draft(document, acting_user)
+        new = {"title": title[:200], "category": category, "doc_date": doc_date}
+        changes = {field: [_plain(getattr(locked, field)), _plain(value)]
+                   for field, value in new.items() if getattr(locked, field) != value}
+        if not changes:
+            return locked
+        for field, value in new.items():
+            setattr(locked, field, value)
+        locked.save(update_fields=list(new))
+        record_event(
+            "document.edited", actor=acting_user, agency=acting_user.agency, obj=locked, case=locked.case_id,
+            details={"title": locked.title, "changes": changes},
+        )
+    return locked
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def withdraw_draft_document(*, document: Document, acting_user: Any, reason: str) -> Document:
+    """Withdraw a draft document uploaded by mistake: it leaves the draft volume and is no longer
+    current, but the row, its stored bytes and the trail stay (nothing is destroyed). If it was a
+    correction, the version it corrected becomes current again, in its old place when that was
+    the same draft volume."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": _("请说明撤回理由。")})
+    with transaction.atomic():
+        locked = _locked_draft(document, acting_user)
+        volume, position = locked.volume, locked.position
+        locked.is_current = False
+        locked.volume = None
+        locked.withdrawn_at = timezone.now()
+        locked.withdrawn_by = acting_user
+        locked.withdrawal_reason = reason[:2000]
+        locked.save(update_fields=["is_current", "volume", "withdrawn_at", "withdrawn_by", "withdrawal_reason"])
+        restored = None
+        if locked.supersedes_id is not None:
+            older = Document.objects.select_for_update().get(pk=locked.supersedes_id)
+            if not older.is_current and older.withdrawn_at is None:
+                older.is_current = True
+                fields = ["is_current"]
+                if older.volume_id is None:  # it had left this draft volume for its correction
+                    older.volume, older.position = volume, position
+                    fields += ["volume", "position"]
+                older.save(update_fields=fields)
+                restored = older.pk
+        record_event(
+            "document.withdrawn", actor=acting_user, agency=acting_user.agency, obj=locked, case=locked.case_id,
+            details={"title": locked.title, "sha256": locked.sha256, "pages": locked.page_count,
+                     "volume": volume.pk, "reason": locked.withdrawal_reason, "restored": restored},
+        )
+    return locked
+
+
 # --- ordering ----------------------------------------------------------------------------------
 
 
@@ -797,7 +896,7 @@ def run_assembly_job(job_id: str) -> AssemblyJob:
 
 
 __all__ = [
-    "add_generated_document", "assemble_volume", "ingest_upload", "main_file_documents", "reorder_documents", "retry_job",
+    "add_generated_document", "assemble_volume", "edit_draft_document", "withdraw_draft_document", "ingest_upload", "main_file_documents", "reorder_documents", "retry_job",
     "seal_and_assemble_main_volumes", "seal_volumes", "start_assembly", "visible_documents", "visible_volumes",
 ]
 
@@ -835,3 +934,61 @@ def append_chunk(upload: ChunkedUpload, offset: int, data: bytes) -> ChunkedUplo
         locked.received += len(data)
         locked.save(update_fields=["received"])
     return locked
+
+
+# --- persons a document concerns --------------------------------------------------------------
+
+
+def mark_concerns(document: Document, *, persons: list[Any], acting_user: Any) -> Document:
+    """Mark the persons of the case ``document`` concerns (涉及人员), so that separate handling
+    (:func:`workflows.separation.split_case`) carries it with them. The agency handling the case
+    marks its current documents; an empty list means the document concerns the whole case."""
+    from casehub.cases.models import Person
+
+    case = document.case
+    if not has_capability(acting_user, UPLOAD_DOCUMENT) or not can_act(acting_user, case):
+        raise PermissionDenied(_("您所在机关当前不承办此案件，不能标注材料。"))
+    if not document.is_current:
+        raise ValidationError({"persons": [_("只能标注现行版本的材料。")]})
+    ids = {p.pk if hasattr(p, "pk") else int(p) for p in persons}
+    chosen = list(Person.objects.filter(case=case, pk__in=ids).order_by("id"))
+    if len(chosen) != len(ids):
+        raise ValidationError({"persons": [_("只能选择本案的涉案人员。")]})
+    with transaction.atomic():
+        before = sorted(document.concerns.values_list("pk", flat=True))
+        document.concerns.set(chosen)
+        record_event("document.concerns_changed", actor=acting_user, obj=document, case=case,
+                     details={"title": document.title, "before": before, "after": [p.pk for p in chosen]})
+    return document
+
+
+def carry_document(document: Document, target: Case, *, copy: bool, acting_user: Any,
+                   concerns: list[Any] | None = None) -> Document:
+    """Put ``document`` into ``target``'s dossier for separate handling or joining
+    (:mod:`workflows.separation`, which holds the case locks and checks who acts).
+
+    ``copy=False`` moves the row (for a document bound into no sealed volume: it leaves its draft
+    volume); ``copy=True`` adds a new row for the same stored file, leaving the original where it
+    was (a sealed or sent volume keeps its documents). Either way the document lands in the
+    target's draft volume in the usual category order, so the target's next package binds it.
+    ``concerns``: the persons the copy concerns (default: those of the original).
+    """
+    agency = document.volume.agency if (document.volume_id and not copy) else acting_user.agency
+    volume = _draft_volume(target, document.part, agency)
+    position = _insert_position(volume, document.category)
+    if not copy:
+        document.case, document.volume, document.position, document.first_page = target, volume, position, None
+        document.save(update_fields=["case", "volume", "position", "first_page"])
+        return document
+    persons = list(document.concerns.all()) if concerns is None else concerns
+    original = document.pk
+    document.pk = document.id = None
+    document._state.adding = True
+    document._prefetched_objects_cache = {}  # the original's persons, not the copy's
+    document.case, document.volume, document.position, document.first_page = target, volume, position, None
+    document.supersedes, document.reason, document.is_current = None, "", True
+    document.save()
+    document.concerns.set(persons)
+    record_event("document.uploaded", actor=acting_user, obj=document, case=target,
+                 details={"title": document.title, "sha256": document.sha256, "copied_from": original})
+    return document

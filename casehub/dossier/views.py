@@ -23,6 +23,7 @@ from django.http import (
 )
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET, require_POST
@@ -33,7 +34,13 @@ from casehub.audit.services import record_event
 from casehub.cases.models import Case
 from casehub.cases.selectors import can_act, get_visible_case
 from casehub.dossier import ingest, services
-from casehub.dossier.forms import ChunkedStartForm, DocumentMetadataForm, UploadForm
+from casehub.dossier.forms import (
+    ChunkedStartForm,
+    DocumentMetadataForm,
+    DraftDocumentForm,
+    UploadForm,
+    WithdrawForm,
+)
 from casehub.dossier.limits import limit
 from casehub.dossier.models import AssemblyJob, ChunkedUpload, Document, IngestJob, Part, VolumeStatus
 from casehub.dossier.selectors import get_visible_document, get_visible_volume, readable_versions
@@ -72,15 +79,18 @@ def case_dossier(request: HttpRequest, case_pk: int) -> HttpResponse:
         services.visible_volumes(user, case).select_related("agency").order_by("part", "agency_id", "number")
     )
     documents = list(
-        services.visible_documents(user, case).select_related("author_agency", "uploaded_by", "supersedes")
+        services.visible_documents(user, case)
+        .select_related("author_agency", "uploaded_by", "supersedes", "withdrawn_by")
         .order_by("position", "id")
     )
     by_volume: dict[int, list[Document]] = {}
-    history = []
+    history, withdrawn = [], []
     for doc in documents:
         if doc.volume_id is not None:
             by_volume.setdefault(doc.volume_id, []).append(doc)
-        if doc.supersedes_id or not doc.is_current:
+        if doc.withdrawn_at is not None:
+            withdrawn.append(doc)
+        elif doc.supersedes_id or not doc.is_current:
             history.append(doc)
     can_upload = _can_upload(user, case)
     can_assemble = p.has_capability(user, p.ASSEMBLE_VOLUME) and can_act(user, case)
@@ -99,7 +109,7 @@ def case_dossier(request: HttpRequest, case_pk: int) -> HttpResponse:
     allow_work = user.agency is not None and user.agency.kind == AgencyKind.POLICE
     form = DocumentMetadataForm(documents=_current_documents(user, case), allow_work_part=allow_work)
     return render(request, "dossier/case.html", {
-        "case": case, "sections": sections, "history": history, "can_upload": can_upload,
+        "case": case, "sections": sections, "history": history, "withdrawn": withdrawn, "can_upload": can_upload,
         "can_assemble": can_assemble, "form": form, "allow_work": allow_work, "max_pages": max_pages,
         "chunk_bytes": CHUNK_BYTES, "max_bytes": limit("CASEHUB_UPLOAD_MAX_BYTES"),
         "jobs": _recent_jobs(user, case),
@@ -107,10 +117,37 @@ def case_dossier(request: HttpRequest, case_pk: int) -> HttpResponse:
 
 
 def _recent_jobs(user: Any, case: Case) -> dict[str, Any]:
-    ingest_jobs = list(IngestJob.objects.filter(case=case, agency_id=user.agency_id).order_by("-created_at")[:20])
-    assembly_jobs = list(AssemblyJob.objects.filter(case=case, agency_id=user.agency_id).order_by("-created_at")[:5])
+    ingest_jobs = list(IngestJob.objects.filter(case=case, agency_id=user.agency_id, dismissed_at__isnull=True)
+                       .order_by("-created_at")[:20])
+    assembly_jobs = list(AssemblyJob.objects.filter(case=case, agency_id=user.agency_id, dismissed_at__isnull=True)
+                         .order_by("-created_at")[:5])
     running = any(not j.is_finished for j in ingest_jobs + assembly_jobs)
-    return {"ingest": ingest_jobs, "assembly": assembly_jobs, "running": running}
+    finished = sum(1 for j in ingest_jobs + assembly_jobs if j.is_finished)
+    return {"ingest": ingest_jobs, "assembly": assembly_jobs, "running": running, "finished": finished}
+
+
+@login_required
+@require_POST
+def clear_jobs(request: HttpRequest, case_pk: int) -> HttpResponse:
+    """Clear the agency's finished jobs (done or failed) of a case from the progress panel, or one
+    of them (``job``). Nothing of the dossier changes and the rows stay: a panel setting."""
+    case = _case_for_reader(request, case_pk)
+    now = timezone.now()
+    cleared = 0
+    for model in (IngestJob, AssemblyJob):
+        jobs = model.objects.filter(case=case, agency_id=request.user.agency_id, dismissed_at__isnull=True,
+                                    status__in=services.FINISHED)
+        if request.POST.get("job"):
+            try:
+                jobs = jobs.filter(pk=uuid.UUID(request.POST["job"]))
+            except ValueError:
+                return HttpResponseBadRequest(_("任务编号无效。"))
+        cleared += jobs.update(dismissed_at=now)
+    if request.htmx:
+        return render(request, "dossier/_jobs.html", {"case": case, "jobs": _recent_jobs(request.user, case),
+                                                  "can_upload": _can_upload(request.user, case)})
+    messages.info(request, _("已清除 %(n)s 个已结束的任务。") % {"n": cleared})
+    return redirect("dossier:case", case_pk=case.pk)
 
 
 @login_required
@@ -118,7 +155,8 @@ def _recent_jobs(user: Any, case: Case) -> dict[str, Any]:
 def case_jobs(request: HttpRequest, case_pk: int) -> HttpResponse:
     """The progress panel, polled by htmx every second while something is running."""
     case = _case_for_reader(request, case_pk)
-    return render(request, "dossier/_jobs.html", {"case": case, "jobs": _recent_jobs(request.user, case)})
+    return render(request, "dossier/_jobs.html", {"case": case, "jobs": _recent_jobs(request.user, case),
+                                                  "can_upload": _can_upload(request.user, case)})
 
 
 @login_required
@@ -274,8 +312,14 @@ def chunk_complete(request: HttpRequest, pk: uuid.UUID) -> JsonResponse:
 def reorder(request: HttpRequest, volume_pk: int) -> HttpResponse:
     volume = get_visible_volume(request.user, volume_pk)
     services.check_can_upload(request.user, volume.case)
+    focus = ""
     try:
         ordered = [int(x) for x in request.POST.getlist("order")]
+        move = request.POST.get("move", "")
+        if move:  # an ↑/↓ button without JavaScript: move one place and save at once
+            pk, _sep, direction = move.partition(":")
+            ordered = _moved(ordered, int(pk), direction)
+            focus = f"#doc-{int(pk)}"
         services.reorder_documents(volume=volume, acting_user=request.user, ordered_ids=ordered)
     except ValueError:
         return HttpResponseBadRequest(_("顺序参数无效。"))
@@ -283,9 +327,22 @@ def reorder(request: HttpRequest, volume_pk: int) -> HttpResponse:
         if request.htmx:
             return HttpResponse("；".join(exc.messages), status=409)
         messages.error(request, "；".join(exc.messages))
-    if request.htmx:
-        return HttpResponse(status=204, headers={"HX-Refresh": "true"})
-    return redirect("dossier:case", case_pk=volume.case_id)
+    else:
+        if request.htmx:
+            return HttpResponse(status=204, headers={"HX-Refresh": "true"})
+        messages.success(request, _("已保存卷内顺序（%(n)s 份材料）。") % {"n": len(ordered)})
+    return redirect(f"{reverse('dossier:case', args=[volume.case_id])}{focus}")
+
+
+def _moved(ordered: list[int], pk: int, direction: str) -> list[int]:
+    """``ordered`` with ``pk`` one place up or down (unchanged at either end)."""
+    if pk not in ordered or direction not in ("up", "down"):
+        raise ValueError(direction)
+    index = ordered.index(pk)
+    other = index - 1 if direction == "up" else index + 1
+    if 0 <= other < len(ordered):
+        ordered[index], ordered[other] = ordered[other], ordered[index]
+    return ordered
 
 
 @login_required
@@ -304,6 +361,61 @@ def assemble(request: HttpRequest, case_pk: int) -> HttpResponse:
     else:
         messages.info(request, _("组卷已开始，请稍候。"))
     return redirect("dossier:case", case_pk=case.pk)
+
+
+# --- changing a draft document -----------------------------------------------------------------
+
+
+def _draft_for_change(request: HttpRequest, pk: int) -> Document:
+    doc = get_visible_document(request.user, pk)  # 404: not the user's to see
+    services.check_can_change_draft(request.user, doc)  # 403: seen, but not changeable (says why)
+    return doc
+
+
+def _edit_page(request: HttpRequest, doc: Document, form: Any, withdraw: Any, status: int = 200) -> HttpResponse:
+    return render(request, "dossier/document_edit.html", {
+        "doc": doc, "case": doc.case, "form": form, "withdraw_form": withdraw,
+    }, status=status)
+
+
+@login_required
+def document_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """Retitle, re-date or re-categorise a draft document; the page also offers its withdrawal."""
+    doc = _draft_for_change(request, pk)
+    if request.method == "POST":
+        form = DraftDocumentForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                services.edit_draft_document(document=doc, acting_user=request.user, title=data["title"],
+                                             category=data["category"], doc_date=data.get("doc_date"))
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    for error in errors:
+                        form.add_error(field if field in form.fields else None, error)
+            else:
+                messages.success(request, _("已保存材料“%(title)s”的信息。") % {"title": data["title"].strip()})
+                return redirect(f"{reverse('dossier:case', args=[doc.case_id])}#doc-{doc.pk}")
+        return _edit_page(request, doc, form, WithdrawForm(), status=400)
+    if request.method != "GET":
+        return HttpResponse(status=405)
+    form = DraftDocumentForm(initial={"title": doc.title, "category": doc.category, "doc_date": doc.doc_date})
+    return _edit_page(request, doc, form, WithdrawForm())
+
+
+@login_required
+@require_POST
+def document_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
+    """Withdraw a draft document (not yet sealed or sent); the record and the file are kept."""
+    doc = _draft_for_change(request, pk)
+    withdraw = WithdrawForm(request.POST)
+    if withdraw.is_valid():
+        services.withdraw_draft_document(document=doc, acting_user=request.user,
+                                         reason=withdraw.cleaned_data["reason"])
+        messages.success(request, _("已撤回材料“%(title)s”，它不会随案移送；文件和撤回记录仍保留。") % {"title": doc.title})
+        return redirect("dossier:case", case_pk=doc.case_id)
+    form = DraftDocumentForm(initial={"title": doc.title, "category": doc.category, "doc_date": doc.doc_date})
+    return _edit_page(request, doc, form, withdraw, status=400)
 
 
 # --- reading -----------------------------------------------------------------------------------
@@ -325,11 +437,36 @@ def document_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if doc.volume is not None and doc.volume.status == VolumeStatus.ASSEMBLED:
         volume_signature = services.volume_signature_status(doc.volume)
     _audit_read(request, "document.viewed", doc, doc.case_id, title=doc.title, sha256=doc.sha256)
+    concerns = list(doc.concerns.order_by("id"))
+    can_mark = doc.is_current and p.has_capability(request.user, p.UPLOAD_DOCUMENT) and can_act(request.user, doc.case)
     return render(request, "dossier/document.html", {
         "doc": doc, "case": doc.case, "versions": versions, "newer": newer,
+        "concerns": concerns, "can_mark": can_mark,
+        "case_persons": list(doc.case.persons.order_by("id")) if can_mark else [],
         "signature": signature, "volume_signature": volume_signature,
         "file_url": reverse("dossier:document_file", args=[doc.pk]),
     })
+
+
+@login_required
+@require_POST
+def document_concerns(request: HttpRequest, pk: int) -> HttpResponse:
+    """Mark the persons a document concerns (the holder agency; anyone else: 404)."""
+    from django.core.exceptions import PermissionDenied
+
+    doc = get_visible_document(request.user, pk)
+    if not (p.has_capability(request.user, p.UPLOAD_DOCUMENT) and can_act(request.user, doc.case)):
+        raise Http404
+    try:
+        ids = [int(v) for v in request.POST.getlist("persons")]
+        services.mark_concerns(doc, persons=ids, acting_user=request.user)
+    except PermissionDenied as exc:
+        raise Http404 from exc
+    except (ValueError, ValidationError) as exc:
+        messages.error(request, "；".join(getattr(exc, "messages", None) or [_("人员无效。")]))
+    else:
+        messages.success(request, _("已保存。"))
+    return redirect("dossier:document", doc.pk)
 
 
 def _pdf_response(request: HttpRequest, obj: Any, stored: Any, filename: str, kind: str,

@@ -24,8 +24,12 @@ STYLE = Style(
 
 
 def _config(**extra: object) -> dict[str, object]:
-    return {"style": STYLE, "js": [], "disable_xml_declaration": True, "width": 900, "height": 360,
-            "legend_at_bottom": True, "print_values": False, "show_y_guides": True, "truncate_label": -1,
+    # pygal sizes label room for Latin letters; Chinese characters are about twice as wide, so
+    # the margins leave room for them (labels were clipped) and the legend gets one column per
+    # series under the plot (it overlapped the axis labels).
+    return {"style": STYLE, "js": [], "disable_xml_declaration": True, "width": 900, "height": 400,
+            "legend_at_bottom": True, "legend_at_bottom_columns": 3, "truncate_legend": -1, "margin": 16,
+            "margin_bottom": 24, "spacing": 16, "print_values": False, "show_y_guides": True, "truncate_label": -1,
             **extra}
 
 
@@ -58,7 +62,8 @@ def rates_by_agency(rows: Sequence[q.RateRow], custody: Sequence[q.CustodyRow], 
         cell["custody"] = q.Ratio(cell["custody"].numerator + c.certificates.numerator,
                                   cell["custody"].denominator + c.certificates.denominator)
     agencies = sorted(by_agency, key=lambda a: names.get(a, ""))
-    chart = pygal.Bar(**_config(title=_("各机关三率（%）"), range=(0, 100), x_label_rotation=15))
+    chart = pygal.Bar(**_config(title=_("各机关三率（%）"), range=(0, 100), x_label_rotation=20,
+                                margin_bottom=48, height=440))
     chart.x_labels = [names.get(a, str(a)) for a in agencies]
     chart.add(_("网上案件流转率"), [_pct(by_agency[a]["online"]) for a in agencies])
     chart.add(_("卷宗电子化率"), [_pct(by_agency[a]["dossier"]) for a in agencies])
@@ -67,7 +72,7 @@ def rates_by_agency(rows: Sequence[q.RateRow], custody: Sequence[q.CustodyRow], 
 
 
 def stage_durations(rows: Sequence[q.DurationRow], stage_labels: dict[str, str]) -> bytes:
-    chart = pygal.HorizontalBar(**_config(title=_("各阶段办理用时（天）")))
+    chart = pygal.HorizontalBar(**_config(title=_("各阶段办理用时（天）"), margin_left=96))
     chart.x_labels = [stage_labels.get(r.group[0], r.group[0]) for r in rows]
     chart.add(_("中位数"), [None if r.median is None else round(r.median, 1) for r in rows])
     chart.add(_("第90百分位"), [None if r.p90 is None else round(r.p90, 1) for r in rows])

@@ -25,7 +25,7 @@ def headline_figures(user: Any) -> Inbox | None:
     url = reverse("metrics:dashboard")
 
     def ratio(label: str, r: q.Ratio) -> InboxItem:
-        return InboxItem(title=f"{label}：{r.percent}", url=url,
+        return InboxItem(title=_("%(label)s：%(value)s") % {"label": label, "value": r.percent}, url=url,
                          detail=_("%(n)d / %(d)d") % {"n": r.numerator, "d": r.denominator})
 
     items = [

@@ -15,7 +15,8 @@ def unread_notifications(user: Any) -> Inbox | None:
     if not user.is_authenticated:
         return None
     qs = Notification.objects.filter(recipient=user, read_at__isnull=True)
-    items = [InboxItem(title=n.title, url=reverse("notifications:open", args=[n.pk]), detail=n.body[:120])
+    items = [InboxItem(title=n.shown_title, url=reverse("notifications:open", args=[n.pk]),
+                       detail=n.shown_body[:120])
              for n in qs[:10]]
     return Inbox(key="notifications", title=_("通知"), items=items, more_url=reverse("notifications:list"),
                  total=qs.count())

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from casehub.audit.services import record_event
+from casehub.notifications.messages import Message
 from casehub.notifications.models import Notification
 
 logger = logging.getLogger(__name__)
@@ -22,20 +23,33 @@ def email_enabled() -> bool:
 
 
 def notify(
-    recipients: Iterable[Any], *, kind: str, title: str, body: str = "", url: str = "", case: Any = None,
-    key: str,
+    recipients: Iterable[Any], *, kind: str, title: str | Message, body: str | Message = "", url: str = "",
+    case: Any = None, key: str,
 ) -> list[Notification]:
     """Notify each recipient once per ``key`` (sending again with the same key does nothing).
+
+    ``title`` and ``body`` are best given as :func:`casehub.notifications.messages.message` (a
+    msgid and parameters): each reader then sees them in their own language. Their parameters
+    are merged (one dict for both).
 
     Returns the notifications created now. E-mail copies go out after commit, only to users with
     an address, only when e-mail is configured; a mail failure is logged, never rolls back.
     """
+    texts: dict[str, Any] = {"params": {}}
+    for name, text in (("title", title), ("body", body)):
+        if isinstance(text, Message):
+            texts[name], texts[f"{name}_msgid"] = text.default_text(), text.msgid
+            texts["params"].update(text.stored_params())
+        else:
+            texts[name] = str(text)
+    texts["title"] = texts["title"][:200]
+    if len(texts.get("title_msgid", "")) > 200:  # too long to keep as a msgid: the default text only
+        texts.pop("title_msgid")
     created: list[Notification] = []
     with transaction.atomic():
         for user in recipients:
             note, was_created = Notification.objects.get_or_create(
-                recipient=user, key=key[:120],
-                defaults={"kind": kind, "title": title[:200], "body": body, "url": url, "case": case},
+                recipient=user, key=key[:120], defaults={"kind": kind, "url": url, "case": case, **texts},
             )
             if was_created:
                 created.append(note)

@@ -13,3 +13,10 @@ class TransfersConfig(AppConfig):
 
         register(inbox.incoming)
         register(inbox.approvals)
+
+        # The auditor reads "workflow.<transition>" events by the transition's name.
+        from casehub.audit.labels import register as register_label
+        from workflows.definition import TRANSITIONS
+
+        for transition in TRANSITIONS:
+            register_label(f"workflow.{transition.name}", transition.label)

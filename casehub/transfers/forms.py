@@ -34,7 +34,19 @@ def _field(inp: InputSpec) -> forms.Field:
     if inp.type == "text":
         return forms.CharField(max_length=inp.length_limit, widget=forms.TextInput(attrs={"class": "form-control"}),
                                **common)
+    if inp.type == "persons":
+        return PersonsField(coerce=int, widget=forms.CheckboxSelectMultiple, **common)
     raise ValueError(f"input type {inp.type} has no form field")  # a definition bug: fail loudly
+
+
+class PersonsField(forms.TypedMultipleChoiceField):
+    """Persons of the case (checkboxes). Which of them may be named is the engine's guard's question;
+    without a case to list (the API's mirror checks), any person id is well-formed."""
+
+    def valid_value(self, value: Any) -> bool:
+        if not self.choices:
+            return str(value).isdigit() and int(value) > 0
+        return super().valid_value(value)
 
 
 class TransitionForm(forms.Form):
@@ -42,17 +54,23 @@ class TransitionForm(forms.Form):
 
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
 
-    def __init__(self, spec: TransitionSpec, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, spec: TransitionSpec, *args: Any, case: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.spec = spec
         for inp in spec.inputs:
             self.fields[inp.name] = _field(inp)
+            if inp.type == "persons" and case is not None:
+                from casehub.cases.models import PersonRole
+
+                self.fields[inp.name].choices = [
+                    (p.pk, f"{p.name}（{p.get_custody_status_display()}）")
+                    for p in case.persons.filter(role=PersonRole.SUSPECT).order_by("id")]
 
     def inputs(self) -> dict[str, Any]:
         data = {}
         for inp in self.spec.inputs:
             value = self.cleaned_data.get(inp.name)
-            if value in (None, ""):
+            if value in (None, "") or (inp.type == "persons" and not value):
                 continue
             data[inp.name] = value.pk if isinstance(value, Agency) else value
         return data

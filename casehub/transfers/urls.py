@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from casehub.transfers import views
+from casehub.transfers import separation, views
 
 app_name = "transfers"
 
@@ -19,4 +19,6 @@ urlpatterns = [
     path("case/<int:case_pk>/judgment/", views.judgment, name="judgment"),
     path("approval/<int:pk>/preview.pdf", views.approval_preview, name="approval_preview"),
     path("paper/new/", views.register_paper, name="paper_register"),
+    path("case/<int:case_pk>/split/", separation.split, name="split"),
+    path("case/<int:case_pk>/join/", separation.join, name="join"),
 ]

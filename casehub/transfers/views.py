@@ -98,7 +98,7 @@ def fire(request: HttpRequest, case_pk: int, transition_name: str) -> HttpRespon
         reasons = dict((s.name, r) for s, r in engine.blocked_transitions(case, user))
         blocked = reasons.get(spec.name) or [_("当前不能办理“%(label)s”。") % {"label": spec.label}]
     problems: list[str] = list(blocked)
-    form = TransitionForm(spec, request.POST or None, initial={"version": case.version})
+    form = TransitionForm(spec, request.POST or None, initial={"version": case.version}, case=case)
     if request.method == "POST" and not blocked and form.is_valid():
         try:
             result = engine.fire(case, spec.name, acting_user=user, inputs=form.inputs(),
@@ -112,7 +112,7 @@ def fire(request: HttpRequest, case_pk: int, transition_name: str) -> HttpRespon
             # The user has now been told; a second submission decides on the current case.
             data = request.POST.copy()
             data["version"] = str(case.version)
-            form = TransitionForm(spec, data, initial={"version": case.version})
+            form = TransitionForm(spec, data, initial={"version": case.version}, case=case)
             form.is_valid()
         except engine.TransitionError as exc:
             problems = [exc.message]
@@ -262,7 +262,8 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         receipt_ok = verify_receipt(transfer)
     return render(request, "transfers/detail.html", {
         "transfer": transfer, "manifest": manifest, "documents": manifest.get("documents", []),
-        "volumes": manifest.get("volumes", []), "persons": _persons_display(manifest.get("persons", [])),
+        "volumes": _volumes_display(transfer, manifest.get("volumes", [])),
+        "persons": _persons_display(manifest.get("persons", [])),
         "actions": _actions_for(user, transfer), "receipt_ok": receipt_ok,
         "is_receiver": transfer.to_agency_id == user.agency_id,
         "case_link": reverse_or_blank("cases:detail", transfer.case_id)
@@ -427,6 +428,19 @@ def register_paper(request: HttpRequest) -> HttpResponse:
             messages.success(request, _("纸质移送已登记。"))
             return redirect("transfers:detail", pk=transfer.pk)
     return render(request, "transfers/paper_form.html", {"form": form})
+
+
+def _volumes_display(transfer: Any, volumes: list[Any]) -> list[Any]:
+    """The manifest's volumes with their label in the reader's language (the manifest keeps the
+    Chinese title it was signed with)."""
+    # Function level: casehub.dossier sits above casehub.transfers (it imports its selectors).
+    from casehub.dossier.models import Volume
+
+    ids = [v.get("id") for v in volumes if isinstance(v, dict)]
+    labels = {v.pk: v.label for v in Volume.objects.filter(pk__in=ids, case_id=transfer.case_id)
+              .select_related("agency")}
+    return [{**v, "label": labels.get(v.get("id"), v.get("title", ""))} if isinstance(v, dict) else v
+            for v in volumes]
 
 
 @login_required

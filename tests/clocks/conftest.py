@@ -32,3 +32,9 @@ def case(district):
         acting_user=district.investigator, title="张某盗窃案",
         persons=[{"name": "张三", "custody_status": CustodyStatus.DETAINED, "detention_centre": district.detention}],
     )
+
+
+@pytest.fixture
+def free_case(district):
+    """A case whose only suspect is not in custody: its periods move past holidays (art. 105(4))."""
+    return register_case(acting_user=district.investigator, title="李某盗窃案", persons=[{"name": "李四"}])

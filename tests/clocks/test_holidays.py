@@ -38,10 +38,10 @@ def test_default_loads_this_and_next_year():
     assert set(HolidayYear.objects.values_list("year", flat=True)) == {year, year + 1}
 
 
-def test_estimate_year_and_confirmation_recounts_provisional_clocks(case, district):
+def test_estimate_year_and_confirmation_recounts_provisional_clocks(free_case, district):
     call_command("load_holidays", "--year", "2030")
     assert not HolidayYear.objects.get(year=2030).is_official
-    clock = open_clock(case, ClockKind.ARREST_DECISION, agency=district.procuratorate, start=at(2030, 3, 1))
+    clock = open_clock(free_case, ClockKind.ARREST_DECISION, agency=district.procuratorate, start=at(2030, 3, 1))
     assert clock.provisional
     call_command("load_holidays", "--year", "2030", "--official")
     clock.refresh_from_db()
@@ -54,12 +54,12 @@ def test_out_of_range_year_is_a_clear_error():
     assert not Holiday.objects.exists()
 
 
-def test_admin_adding_a_holiday_moves_running_due_dates(client, schedule_2026, case, district):
+def test_admin_adding_a_holiday_moves_running_due_dates(client, schedule_2026, case, free_case, district):
     from casehub.agencies.models import User
     from casehub.clocks.models import Clock
 
-    # A non-custody clock due Thu 5 Mar 2026 and a custody clock due the same day.
-    review = open_clock(case, ClockKind.ARREST_DECISION, agency=district.procuratorate, start=at(2026, 2, 26))
+    # A clock of a case with nobody in custody due Thu 5 Mar 2026 and a custody clock due the same day.
+    review = open_clock(free_case, ClockKind.ARREST_DECISION, agency=district.procuratorate, start=at(2026, 2, 26))
     custody = open_clock(case, ClockKind.DETENTION, agency=district.police, start=at(2026, 2, 3),
                          person=case.persons.get())
     assert review.due_date == custody.due_date == date(2026, 3, 5)

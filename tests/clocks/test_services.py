@@ -61,8 +61,8 @@ def test_unknown_kind_is_refused(case, district):
         open_clock(case, "coffee_break", agency=district.police, start=at(2026, 1, 1))
 
 
-def test_extend_review_by_15_days_with_a_decision(schedule_2026, case, district):
-    clock = open_clock(case, ClockKind.REVIEW_PROSECUTION, agency=district.procuratorate, start=at(2026, 3, 10))
+def test_extend_review_by_15_days_with_a_decision(schedule_2026, free_case, district):
+    clock = open_clock(free_case, ClockKind.REVIEW_PROSECUTION, agency=district.procuratorate, start=at(2026, 3, 10))
     clock = extend_clock(clock, days=15, decision="深龙检延〔2026〕3号", acting_user=district.prosecutor)
     assert clock.due_date == date(2026, 4, 27)  # 25 Apr is a Saturday
     assert clock.extended_by == "深龙检延〔2026〕3号"
@@ -72,8 +72,8 @@ def test_extend_review_by_15_days_with_a_decision(schedule_2026, case, district)
     assert AuditEvent.objects.filter(action="clock.extended", object_id=str(clock.pk)).count() == 1
 
 
-def test_extension_without_decision_or_beyond_the_law_changes_nothing(schedule_2026, case, district):
-    clock = open_clock(case, ClockKind.REVIEW_PROSECUTION, agency=district.procuratorate, start=at(2026, 3, 10))
+def test_extension_without_decision_or_beyond_the_law_changes_nothing(schedule_2026, free_case, district):
+    clock = open_clock(free_case, ClockKind.REVIEW_PROSECUTION, agency=district.procuratorate, start=at(2026, 3, 10))
     with pytest.raises(ValidationError):
         extend_clock(clock, days=15, decision="  ")
     extend_clock(clock, days=15, decision="第一次延长")
@@ -89,8 +89,8 @@ def test_arrest_decision_clock_cannot_be_extended(schedule_2026, case, district)
         extend_clock(clock, days=1, decision="x")
 
 
-def test_pause_and_resume_shift_the_due_date_by_the_paused_days(schedule_2026, case, district):
-    clock = open_clock(case, ClockKind.TRIAL, agency=district.court, start=at(2026, 3, 2))
+def test_pause_and_resume_shift_the_due_date_by_the_paused_days(schedule_2026, free_case, district):
+    clock = open_clock(free_case, ClockKind.TRIAL, agency=district.court, start=at(2026, 3, 2))
     assert clock.due_date == date(2026, 5, 6)  # 2 May is a holiday weekend; 3-5 May off
     clock = pause_clock(clock, at=at(2026, 3, 20), reason="精神病鉴定")
     assert clock.remaining_days(date(2026, 4, 30)) == (date(2026, 5, 6) - date(2026, 3, 20)).days

@@ -19,15 +19,20 @@ def test_arrest_approval_turns_detention_into_arrest_by_signed_notice(gang_case,
     drive.fire(gang_case, "request_arrest", "investigator", reason="有证据证明有犯罪事实，可能判处徒刑以上刑罚")
     drive.fire(gang_case, "accept_arrest_request", "prosecutor")
     drive.fire(gang_case, "approve_arrest", "prosecutor", reason="批准逮捕")
-    notices = list(CustodyNotice.objects.filter(case=gang_case).order_by("id"))
+    # The request brought each detainee's end forward to the procuratorate's decision day (police
+    # notices); the approval turns detention into arrest (the procuratorate's notices).
+    notices = list(CustodyNotice.objects.filter(case=gang_case, kind=NoticeKind.ARREST).order_by("id"))
     assert [(n.person.name, n.kind, n.agency) for n in notices] == [
         ("张三", NoticeKind.ARREST, district.procuratorate), ("李四", NoticeKind.ARREST, district.procuratorate)]
+    assert set(CustodyNotice.objects.exclude(kind=NoticeKind.ARREST).values_list("kind", "agency")) == {
+        (NoticeKind.RECALCULATION, district.police.pk)}
     for notice in notices:
         record = CustodyRecord.objects.get(person=notice.person)
         custody = Clock.objects.get(person=notice.person, kind="investigation_custody", status=ClockStatus.RUNNING)
         assert record.measure == Measure.ARREST and record.responsible_agency == district.police
         assert record.period_end == notice.new_end == due_date(custody.started_at, months=2, custody=True).date
-        assert Clock.objects.get(person=notice.person, kind="detention").status == ClockStatus.STOPPED
+        assert {c.status for c in Clock.objects.filter(person=notice.person).exclude(pk=custody.pk)} == {
+            ClockStatus.STOPPED}
     # No transfer of custody happened: arrest review does not move the detainee.
     assert not gang_case.custody_certificates.exists()
 

@@ -32,12 +32,16 @@ from casehub.objectstore.services import read_bytes
 pytestmark = pytest.mark.django_db
 
 
-def test_registration_opens_the_30_day_detention_clock(gang_case, district):
+def test_registration_opens_the_3_day_arrest_request_clock(gang_case, district):
+    """Art. 91: a detention gives the police 3 days to request arrest (not a 30-day clock); the
+    detention lasts at most until the procuratorate's 7 days after that."""
     zhang = gang_case.persons.get(name="张三")
     record = CustodyRecord.objects.get(person=zhang)
-    clock = Clock.objects.get(case=gang_case, person=zhang, kind="detention")
+    clock = Clock.objects.get(case=gang_case, person=zhang, kind="arrest_request")
     assert clock.custody and clock.agency == district.police
-    assert record.period_end == due_date(record.detained_at, days=30, custody=True).date
+    assert not Clock.objects.filter(case=gang_case, kind="detention").exists()
+    assert clock.due_date == due_date(record.detained_at, days=3, custody=True).date
+    assert record.period_end == due_date(record.detained_at, days=3 + 7, custody=True).date
     assert (record.responsible_agency, record.measure, record.status) == (
         district.police, Measure.DETENTION, RecordStatus.IN_CUSTODY)
     zhang.refresh_from_db()
@@ -165,7 +169,7 @@ def test_release_ends_custody_its_clocks_and_deadline_listing(gang_case, distric
     record.refresh_from_db()
     assert record.status == RecordStatus.RELEASED and record.ended_at is not None
     assert record.person.custody_status == CustodyStatus.RELEASED
-    assert Clock.objects.get(person=record.person, kind="detention").status == ClockStatus.STOPPED
+    assert Clock.objects.get(person=record.person, kind="arrest_request").status == ClockStatus.STOPPED
     assert [r["record"].person.name for r in deadline_list(district.detention_officer, today=listed_on)] == ["李四"]
     with pytest.raises(ValidationError):
         services.issue_notice_by_user(record, kind=NoticeKind.EXTENSION, reason="x", acting_user=district.investigator)

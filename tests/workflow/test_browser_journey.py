@@ -1,6 +1,8 @@
 """The whole journey in a real browser (headless Chromium): a case goes from the police to the
 procuratorate, back for supplementary investigation, to court, and is closed with a judgment.
-Each user sees only their part; screenshots are saved under artifacts/screenshots/."""
+Each user sees only their part, and at each step the home page of every role involved shows what
+that role must do now (asserted panel by panel); screenshots of the pages and of every home page
+visited are saved under artifacts/screenshots/ (ignored by git, kept by CI as artefacts)."""
 
 from __future__ import annotations
 
@@ -87,6 +89,29 @@ def accept_incoming(browser, live_server, user, transition, shot, **inputs):
     submit_transition(browser, **inputs)
 
 
+def home(browser, live_server, user, step, **panels):
+    """Sign in as ``user``, open the home page, save its screenshot, and check its panels:
+    ``panels`` maps a panel key (``data-inbox``, dashes as underscores) to texts it must show, or
+    to None when the role must not have that panel at all."""
+    as_user(browser, live_server, user)
+    browser.get(f"{live_server.url}/")
+    screenshot(browser, f"journey-home-{step}-{user}")
+    for key, texts in panels.items():
+        cards = browser.find_elements(By.CSS_SELECTOR, f'[data-inbox="{key.replace("_", "-")}"]')
+        if texts is None:
+            assert not cards, f"step {step}: {user} has a {key} panel"
+            continue
+        assert cards, f"step {step}: {user} has no {key} panel"
+        text = cards[0].text
+        for expected in texts:
+            assert expected in text, f"step {step}: {user}'s {key} panel does not show {expected!r}:\n{text}"
+
+
+def lacks(browser, key, text):
+    cards = browser.find_elements(By.CSS_SELECTOR, f'[data-inbox="{key}"]')
+    return not cards or text not in cards[0].text
+
+
 def stage_of(case):
     case.refresh_from_db()
     return case.stage
@@ -119,19 +144,26 @@ def test_case_journey_police_procuratorate_court(browser, live_server, tmp_path)
     if title and title[0].is_displayed():
         title[0].send_keys("现场勘验笔录")
     click(browser, browser.find_element(By.ID, "upload-button"))
-    deadline = time.time() + 60
-    while not case.documents.exists() and time.time() < deadline:
-        time.sleep(0.5)
+    # Watch the page, not the database (SQLite: reading while the live server writes can lock).
+    WebDriverWait(browser, 90).until(lambda b: b.find_elements(By.CSS_SELECTOR, '.job[data-status="done"]'))
     assert case.documents.exists(), "the upload did not reach the dossier"
     screenshot(browser, "journey-01-dossier-uploaded")
+    home(browser, live_server, "investigator", "01", my_cases=["钱九涉嫌盗窃案"], headline=None)
 
     # 2. Transfer for review; the police supervisor approves it.
     open_case(browser, live_server, case)
     click_transition(browser, "transfer_for_review")
     submit_transition(browser, facts="钱九于2026年1月入室盗窃笔记本电脑一台。", evidence="现场勘验笔录")
     assert "已提交本机关审批" in browser.page_source
+    home(browser, live_server, "police_supervisor", "02", transfers_approvals=["钱九涉嫌盗窃案"],
+         notifications=["待审批：钱九涉嫌盗窃案"])
     approve_pending(browser, live_server, "police_supervisor", "journey-02-supervisor-approval")
     assert stage_of(case) == "review_requested"
+    home(browser, live_server, "police_supervisor", "02b")
+    assert lacks(browser, "transfers-approvals", "钱九涉嫌盗窃案"), "the decided approval is still listed"
+    home(browser, live_server, "investigator", "02b", notifications=["审批结果（已批准）：钱九涉嫌盗窃案"])
+    home(browser, live_server, "prosecutor", "02b", transfers_incoming=["钱九涉嫌盗窃案"],
+         notifications=["收到移送审查起诉：钱九涉嫌盗窃案"])
 
     # 3. The prosecutor cannot open the case yet, sees the verified package, accepts it.
     as_user(browser, live_server, "prosecutor")
@@ -143,12 +175,19 @@ def test_case_journey_police_procuratorate_court(browser, live_server, tmp_path)
     open_case(browser, live_server, case)
     assert "审查起诉" in browser.find_element(By.ID, "case-stage").text
     screenshot(browser, "journey-04-under-review")
+    home(browser, live_server, "prosecutor", "04", my_cases=["钱九涉嫌盗窃案"], clocks=["钱九涉嫌盗窃案"])
+    assert lacks(browser, "transfers-incoming", "钱九涉嫌盗窃案")
+    home(browser, live_server, "investigator", "04")
+    assert lacks(browser, "my-cases", "钱九涉嫌盗窃案"), "a case handed over stays in the sender's list"
+    as_user(browser, live_server, "prosecutor")
+    open_case(browser, live_server, case)
 
     # 4. Return for supplementary investigation (approved), the investigator answers and re-sends.
     click_transition(browser, "return_for_supplementary")
     submit_transition(browser, reason="补充调取监控录像。")
     approve_pending(browser, live_server, "procuratorate_supervisor", "journey-05-return-approval")
     assert stage_of(case) == "supplementary_investigation"
+    home(browser, live_server, "investigator", "05", my_cases=["钱九涉嫌盗窃案"], clocks=["补充侦查", "钱九涉嫌盗窃案"])
     as_user(browser, live_server, "investigator")
     open_case(browser, live_server, case)
     assert "补充侦查" in browser.find_element(By.ID, "case-stage").text
@@ -169,6 +208,10 @@ def test_case_journey_police_procuratorate_court(browser, live_server, tmp_path)
     year = timezone.localdate().year
     assert f"（{year}）粤0307刑初1号" in browser.page_source
     screenshot(browser, "journey-10-docketed")
+    home(browser, live_server, "judge", "10", my_cases=["钱九涉嫌盗窃案"], clocks=["钱九涉嫌盗窃案"])
+    home(browser, live_server, "court_clerk", "10", my_cases=["钱九涉嫌盗窃案"])
+    home(browser, live_server, "detention_officer", "10", custody=["钱九"], my_cases=None)
+    home(browser, live_server, "auditor", "10", headline=["网上案件流转率"], my_cases=None)
 
     # 6. The judge announces the judgment; the clerk delivers it and the case closes.
     as_user(browser, live_server, "judge")
@@ -188,3 +231,5 @@ def test_case_journey_police_procuratorate_court(browser, live_server, tmp_path)
         assert "结案" in browser.find_element(By.ID, "case-stage").text
         assert not browser.find_elements(By.CSS_SELECTOR, "#case-actions a[data-transition]")
     screenshot(browser, "journey-11-closed")
+    home(browser, live_server, "judge", "11")
+    assert lacks(browser, "my-cases", "钱九涉嫌盗窃案") and lacks(browser, "clocks", "钱九涉嫌盗窃案")

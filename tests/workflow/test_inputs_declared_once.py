@@ -33,6 +33,8 @@ def _id(param: Any) -> str:
 def _valid(inp: d.InputSpec) -> Any:
     if inp.type == "agency":
         return Agency.objects.filter(kind=inp.agency_kind).order_by("pk").first().pk
+    if inp.type == "persons":  # ids of persons; whether they belong to the case is a guard's question
+        return [1, 2]
     return {"date": "2026-01-05", "int": "7", "choice": str(inp.choices[0][0]) if inp.choices else ""}.get(
         inp.type, "正文")
 
@@ -52,7 +54,8 @@ def _errors(spec: d.TransitionSpec, data: dict[str, Any]) -> dict[str, set[str]]
 
 
 def test_every_transition_input_is_covered():
-    assert len(INPUTS) >= 20 and {inp.type for _s, inp in INPUTS} >= {"textarea", "agency", "choice", "date"}
+    assert len(INPUTS) >= 20 and {inp.type for _s, inp in INPUTS} >= {"textarea", "agency", "choice", "date",
+                                                                       "persons"}
 
 
 @pytest.mark.parametrize("pair", INPUTS, ids=_id)
@@ -82,3 +85,10 @@ def test_form_serializer_and_engine_agree_on_required_and_limits(pair, district)
         assert _errors(spec, at_limit) == {"form": set(), "api": set(), "engine": set()}
         over = {**valid, inp.name: "字" * (inp.length_limit + 1)}
         assert _errors(spec, over) == {"form": {inp.name}, "api": {inp.name}, "engine": {inp.name}}
+
+
+@pytest.mark.parametrize("bad", [["x"], [0], "1,abc"])
+def test_a_persons_input_refuses_what_is_not_a_list_of_ids(bad):
+    spec = d.get("request_arrest")
+    assert _errors(spec, {"reason": "正文", "persons": bad}) == {"form": {"persons"}, "api": {"persons"},
+                                                               "engine": {"persons"}}

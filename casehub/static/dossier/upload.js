@@ -198,9 +198,3 @@
   }
 
 })();
-
-/* Buttons that need a second thought (sealing a volume cannot be undone). */
-document.querySelectorAll("[data-confirm]").forEach(function (b) {
-  "use strict";
-  b.addEventListener("click", function (e) { if (!window.confirm(b.dataset.confirm)) { e.preventDefault(); } });
-});
