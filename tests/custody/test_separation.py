@@ -156,7 +156,7 @@ def test_split_refuses_what_it_cannot_do(gang_case, district, other_district, cl
     new = Case.objects.get(pk=r.json()["case"])
     assert r.json()["persons"] == [li.pk] and "公（刑）立字" in r.json()["numbers"][0]
     assert CustodyRecord.objects.get(person=li).case == new
-    assert Clock.objects.get(person=li, kind="detention").case == new
+    assert Clock.objects.get(person=li, kind="arrest_request").case == new
 
 
 def _detained_case(district, name, id_number):
@@ -196,10 +196,10 @@ def test_join_brings_persons_with_custody_and_clocks_and_closes_the_other(
     zhao.refresh_from_db()
     other.refresh_from_db()
     assert zhao.case == kept
-    assert _snapshot(zhao) == zhao_before  # the detention clock runs on, same due date
+    assert _snapshot(zhao) == zhao_before  # the arrest-request clock of the detention runs on, same due date
     assert _snapshot(kept.persons.get(name="张三")) == zhang_before
     assert CustodyRecord.objects.get(person=zhao).case == kept
-    assert Clock.objects.get(person=zhao, kind="detention").case == kept
+    assert Clock.objects.get(person=zhao, kind="arrest_request").case == kept
     assert (other.status, other.stage) == (CaseStatus.CLOSED, d.Stage.CLOSED)
     doc.refresh_from_db()
     assert doc.case == kept

@@ -190,7 +190,9 @@ def test_a_generated_document_is_filed_synchronously(case, district):
     doc = services.add_generated_document(case=case, acting_user=district.investigator, title="换押证",
                                           category="procedural", pdf_bytes=pdf)
     assert doc.generated and doc.page_count == 1 and doc.volume.status == VolumeStatus.DRAFT
-    assert read_bytes(doc.stored) == pdf
+    stored = read_bytes(doc.stored)
+    # Filed signed by the issuing agency: the signature is an incremental update after the rendered bytes.
+    assert stored.startswith(pdf) and len(stored) > len(pdf) and b"/ByteRange" in stored[len(pdf):]
     assert AuditEvent.objects.filter(action="document.generated", object_id=str(doc.pk)).exists()
     with pytest.raises(ValidationError):
         services.add_generated_document(case=case, acting_user=district.investigator, title="坏",

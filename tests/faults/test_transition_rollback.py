@@ -50,6 +50,17 @@ def case(district, tmp_path):
     return case
 
 
+def _agency_keys_issued(*agencies) -> None:
+    """Issue the agencies' signing certificates before the snapshot. The prepare phase signs before
+    the transition's transaction, so an agency's first signature issues its certificate there (PKI
+    state of the agency, committed on its own, not part of any transition); the transition itself
+    must leave nothing behind."""
+    from casehub.pki import services as pki
+
+    for agency in agencies:
+        pki.signer_for(agency)
+
+
 def snapshot(case: Case) -> dict:
     """Everything a transition touches, as plain values."""
     from casehub.custody.models import CustodyCertificate, CustodyRecord
@@ -100,6 +111,7 @@ def test_signing_failure_while_sending_rolls_back_everything(case, district, mon
     result = engine.fire(case, "transfer_for_review", acting_user=district.investigator,
                          inputs={"facts": "事实", "evidence": "证据一"})
     assert result.awaiting_approval
+    _agency_keys_issued(district.police, district.procuratorate, district.court)
     before = snapshot(case)
     _failing_sign(monkeypatch, on="manifest")
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
@@ -128,6 +140,7 @@ def test_signing_failure_while_accepting_rolls_back_everything(case, district, m
     with django_capture_on_commit_callbacks(execute=True):
         engine.decide_approval(result.approval, acting_user=district.police_supervisor, approve=True, comment="同意")
     case.refresh_from_db()
+    _agency_keys_issued(district.police, district.procuratorate, district.court)
     before = snapshot(case)
     _failing_sign(monkeypatch, on="receipt")
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
@@ -149,6 +162,7 @@ def test_a_failing_effect_after_a_number_was_issued_gives_the_number_back(case, 
 
     result = engine.fire(case, "transfer_for_review", acting_user=district.investigator,
                          inputs={"facts": "事实", "evidence": "证据一"})
+    _agency_keys_issued(district.police, district.procuratorate, district.court)
     before = snapshot(case)
     monkeypatch.setitem(effects.EFFECTS, "generate_prosecution_recommendation", broken)
     with pytest.raises(Exception) as info:  # noqa: PT011 - checked by _raised
@@ -164,6 +178,7 @@ def test_the_user_is_told_why_when_signing_fails(case, district, client, monkeyp
                          inputs={"facts": "事实", "evidence": "证据一"})
     client.raise_request_exception = False
     client.force_login(district.police_supervisor)  # (records auth.login)
+    _agency_keys_issued(district.police, district.procuratorate, district.court)
     before = snapshot(case)
     _failing_sign(monkeypatch, on="manifest")
     response = client.post(reverse("transfers:approval", args=[result.approval.pk]),
