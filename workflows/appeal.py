@@ -206,17 +206,46 @@ def executor_fits(ctx: GuardContext) -> str | None:
     """CPL art. 264, art. 269: the documents go to the authority that executes the sentence — community
     correction for probation and public surveillance, the police (or the detention centre for a short
     remaining term) for a custodial sentence."""
-    from workflows.models import JudgmentDecision
-
     chosen = ctx.inputs.get("executor")
     if chosen is None:
         return None
-    needed = {executor_for(d) for d in JudgmentDecision.objects.filter(case=ctx.case)} - {""}
+    needed = sentences_to_execute(ctx.case)
     if chosen == "detention":
         chosen = "police"
     if needed and chosen not in needed:
         return _("所选执行机关与判处的刑罚不符：管制、缓刑交付社区矫正机构，监禁刑交付公安机关或者看守所。")
     return None
+
+
+def sentences_to_execute(case: Any) -> set[str]:
+    from workflows.models import JudgmentDecision
+
+    return {executor_for(d) for d in JudgmentDecision.objects.filter(case=case)} - {""}
+
+
+@guard
+def something_to_execute(ctx: GuardContext) -> str | None:
+    """CPL art. 264: only a sentence is handed over for execution (an acquittal, an exemption or a fine
+    the court collects itself is not)."""
+    from workflows.models import JudgmentDecision
+
+    if JudgmentDecision.objects.filter(case=ctx.case).exists() and not sentences_to_execute(ctx.case):
+        return _("本案没有需要交付执行的刑罚（无罪、免予刑事处罚或者单处罚金）。")
+    return None
+
+
+@guard
+def nothing_to_execute(ctx: GuardContext) -> str | None:
+    """CPL art. 264: a case with a sentence to execute closes only when an executing authority took it."""
+    if not _decided(ctx.case) or sentences_to_execute(ctx.case):
+        return _("本案有需要交付执行的刑罚，应当交付执行机关。")
+    return None
+
+
+def _decided(case: Any) -> bool:
+    from workflows.models import JudgmentDecision
+
+    return JudgmentDecision.objects.filter(case=case).exists()
 
 
 # --- recipients and effects -------------------------------------------------------------------

@@ -691,11 +691,20 @@ APPEAL_TRANSITIONS: tuple[TransitionSpec, ...] = (
         transfer_kind=TransferKind.EXECUTION,
         inputs=(InputSpec("executor", _("执行机关"), "choice", choices=EXECUTORS, default="police"),
                 OPTIONAL_REASON),
-        guards=("no_pending_approval", "executor_fits"),
+        guards=("no_pending_approval", "something_to_execute", "executor_fits"),
         clocks=(ClockOp("stop", ClockKind.EXECUTION_HANDOVER),),
         article="刑事诉讼法第二百六十四条、第二百六十九条；社区矫正法第二十条；最高人民法院解释第五百一十一条、第五百一十九条",
         description=_("判决生效后十日以内将判决书、执行通知书等法律文书送达执行机关；判处管制、宣告缓刑的，"
                       "送达社区矫正机构。执行机关签收后羁押记录终结，案件结案。"),
+        custody=("notices",),
+    ),
+    TransitionSpec(
+        "close_without_execution", _("结案（无须交付执行）"), (Stage.EXECUTION,), Stage.CLOSED,
+        AgencyKind.COURT, p.DELIVER_JUDGMENT, inputs=(OPTIONAL_REASON,),
+        guards=("no_pending_approval", "nothing_to_execute"),
+        clocks=(ClockOp("stop", "*"),),
+        article="刑事诉讼法第二百五十九条、第二百六十条",
+        description=_("判决无罪、免予刑事处罚或者单处罚金（由人民法院执行）的，判决生效后结案。"),
         custody=("notices",),
     ),
 ) + tuple(

@@ -175,3 +175,16 @@ def test_probation_goes_to_community_correction(case, drive, district, time_mach
     assert case.transfers.get(kind="execution").to_agency == district.justice
     drive.fire(case, "accept_execution_correction", "correction_officer")
     assert case.status == CaseStatus.CLOSED
+
+
+def test_an_acquittal_closes_once_effective_without_execution(case, drive, district, time_machine):
+    """Arts. 259-260: nothing to execute — the effective acquittal closes the case; no hand-over."""
+    time_machine.move_to("2026-03-02T10:00:00+08:00")
+    _judged(drive, district, case, decisions={"张三": {"outcome": "acquitted"}})
+    assert case.persons.get().custody_status == CustodyStatus.RELEASED  # released on announcement
+    time_machine.move_to("2026-03-13T10:00:00+08:00")
+    drive.fire(case, "judgment_effective", "court_clerk")
+    with pytest.raises(engine.GuardFailed, match="没有需要交付执行"):
+        engine.fire(case, "hand_over_for_execution", acting_user=district.court_clerk, inputs={"executor": "police"})
+    drive.fire(case, "close_without_execution", "court_clerk")
+    assert case.status == CaseStatus.CLOSED
