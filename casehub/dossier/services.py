@@ -502,7 +502,7 @@ def _locked_draft(document: Document, acting_user: Any) -> Document:
     """Lock the case and the document, and check again under the lock (a concurrent sealing or
     sending may have fixed the document since the page was shown)."""
     _lock_case(document.case_id)
-    locked = Document.objects.select_for_update().select_related("case", "volume").get(pk=document.pk)
+    locked = Document.objects.select_for_update(of=("self",)).select_related("case", "volume").get(pk=document.pk)
     check_can_change_draft(acting_user, locked)
     return locked
 
