@@ -282,8 +282,8 @@ def issue_certificates(
                 from_agency=from_agency, to_agency=to_agency, from_stage=record.stage, to_stage=to_stage,
                 reason=reason[:100], transition=transition, transfer=transfer, issued_at=at, issued_by=acting_user,
             )
-            cert.pdf = documents.sign_and_store(
-                documents.certificate_pdf(cert, record=record), from_agency,
+            cert.pdf = documents.sign_and_store_form(
+                documents.certificate_form(cert, record=record), from_agency,
                 reason=_("换押证 %(n)s") % {"n": cert.number}, stamp=f"{from_agency.name} 换押 {cert.number}",
             )
             cert.save()
@@ -331,8 +331,8 @@ def take_over(
                                        "updated_at"])
             cert.status, cert.taken_over_at, cert.taken_over_by = CertificateStatus.TAKEN_OVER, at, acting_user
             cert.period_start, cert.period_end = record.period_start, record.period_end
-            cert.receipt_pdf = documents.sign_and_store(
-                documents.receipt_pdf(cert), agency, reason=_("接收换押 %(n)s") % {"n": cert.number},
+            cert.receipt_pdf = documents.sign_and_store_form(
+                documents.receipt_form(cert), agency, reason=_("接收换押 %(n)s") % {"n": cert.number},
                 stamp=f"{agency.name} 接收换押 {cert.number}",
             )
             cert.save(update_fields=["status", "taken_over_at", "taken_over_by", "period_start", "period_end",
@@ -437,7 +437,7 @@ def issue_notice(
             person=record.person, detention_centre=record.detention_centre, agency=agency, previous_end=previous,
             new_end=new_end, reason=reason, issued_at=at, issued_by=acting_user,
         )
-        notice.pdf = documents.sign_and_store(documents.notice_pdf(notice), agency,
+        notice.pdf = documents.sign_and_store_form(documents.notice_form(notice), agency,
                                               reason=_("变更羁押期限通知书 %(n)s") % {"n": notice.number},
                                               stamp=f"{agency.name} {notice.number}")
         notice.save()

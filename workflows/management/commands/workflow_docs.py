@@ -37,7 +37,29 @@ the clocks, the case row, a `TransitionLog` row, the declared custody steps
 events. In the apply phase the same code computes each recipe from the rows it reads under the lock
 and gets the prepared bytes back (`store_bytes` of prepared content writes only the row); if what a
 document or volume is made from changed in between (another case took the number that was peeked
-at, the date turned), that one is built again inside the transaction — correct, only slower. The
+at, the date turned), that one is built again inside the transaction — correct, only slower. A
+transition that takes several numbers of one series (one arrest decision per person) peeks every
+one of them (`peek_number(offset=…)`), not only the first.
+
+**Rehearsal.** What the custody steps sign (one 换押证 per detained person, the receiver's take-over
+receipts, change notices for arrests, releases and changed periods) and the CMS signatures of the
+manifest and the receipt are made from rows the apply phase itself writes: the numbers of the
+custody series per person, the periods of the clocks the transition opens, the persons its effects
+arrest or release. So, between prepare and apply, the engine *rehearses* the apply phase: the same
+durable transaction, up to its very end, then rolled back (`workflows.engine._rehearse`; no audit
+event is appended, no on-commit work runs, nothing written survives). In the rehearsal a signed
+form or signature is not built — its recipe (the form's fields as text, the signer, the signed
+bytes' hash) is recorded and placeholder bytes stand in; after the rollback, outside any
+transaction and lock, every recorded form is rendered, PAdES-signed and written to the store
+(signatures kept in memory). The apply phase then computes the same recipes and takes the prepared
+bytes; it renders and signs nothing when nothing changed in between. The per-person decisions
+outside `fire` (`decide_custody`, the extensions, reconsideration and review) are rehearsed the same
+way. The rehearsal costs a second, short run of the writes under the case lock (not under the
+audit lock). A manifest carries the ids of the rows the send creates (the transfer, the filed
+documents and volumes); PostgreSQL does not hand the same ids out again after a rollback, so there
+the manifest's CMS signature (one ECDSA signature of a few kilobytes of JSON, about a millisecond)
+is still made in the transaction; the receipt's, the certificates' and the notices' are prepared.
+The
 dashboard rollups follow every row the transition writes in the same transaction (the rolled-up
 models keep them from their own `save()`; a queryset `update()` of a rolled-up field is refused,
 `casehub.metrics.tracking`). No signal receiver takes part: `case_transitioned` is sent *after* the
@@ -48,7 +70,8 @@ A prepared object whose apply never commits (a race, a refusal, a crash) stays i
 unreferenced, exactly like the content of any transaction that rolled back: the store is
 write-once and content-addressed, so it is harmless and never confused with another object, and
 `manage.py verify_storage --all --show-unreferenced` lists it (docs/storage.md; tested by
-`tests/workflow/test_prepare_phase.py`). A retry of the same transition prepares the same recipes
+`tests/workflow/test_prepare_phase.py`, for generated documents and volumes and for custody
+certificates signed after a rehearsal whose apply found the case changed). A retry of the same transition prepares the same recipes
 and reuses the same names.
 
 State only the engine writes refuses any other writer (`casehub.cases.state`): assigning
@@ -62,9 +85,8 @@ the very end of its transaction: the chain is locked only for those inserts and 
 during assembly, PDF generation and signing. With the prepare phase the *case row* is locked only
 for the writes too: while a send is being prepared, other writers of the same case and every audited
 action go on (tested: `test_while_a_send_is_prepared_other_writers_of_the_case_and_the_audit_chain_are_not_blocked`).
-What still runs under the case lock: the manifest's CMS signature and the receipt's (small JSON),
-and the custody steps' signed PDFs (one 换押证 per detained person, change notices) — the custody
-participant does not prepare yet. Measured below (`bench/engine.py`).
+What still runs under the case lock: the writes themselves and, on PostgreSQL, the manifest's CMS
+signature (see *Rehearsal*). Measured below (`bench/engine.py`).
 
 **Errors.** An outage of the object store, the signer (a signing error, a device that does not
 answer) or the message broker rolls everything back and raises `SideEffectFailed` (API: 503
