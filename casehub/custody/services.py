@@ -21,7 +21,6 @@ from django.utils.translation import gettext_noop
 
 from casehub.agencies.models import Agency, AgencyKind
 from casehub.agencies.permissions import (
-    ACKNOWLEDGE_CUSTODY,
     MANAGE_CUSTODY,
     REGISTER_PAPER_TRANSFER,
     has_capability,
@@ -33,6 +32,7 @@ from casehub.clocks.counting import due_date, local_day
 from casehub.clocks.kinds import ClockKind
 from casehub.clocks.models import ACTIVE_STATUSES, Clock
 from casehub.custody import documents
+from casehub.custody.doors import CERTIFICATES, NOTICES
 from casehub.custody.models import (
     CertificateStatus,
     Channel,
@@ -371,9 +371,10 @@ def cancel_certificates(transfer: Any, *, reason: str, acting_user: Any = None,
 def acknowledge(item: CustodyCertificate | CustodyNotice, *, acting_user: Any) -> bool:
     """The detention centre acknowledges a certificate or notice. Returns False (and changes
     nothing) when it was already acknowledged: acknowledging twice is harmless."""
-    if (acting_user is None or acting_user.agency_id != item.detention_centre_id
-            or not has_capability(acting_user, ACKNOWLEDGE_CUSTODY)):
+    if acting_user is None:
         raise PermissionDenied(_("只有该看守所的民警可以确认。"))
+    door = CERTIFICATES if isinstance(item, CustodyCertificate) else NOTICES
+    door.check(acting_user, item, "acknowledge")  # the one rule: casehub.custody.doors
     model = type(item)
     with transaction.atomic():
         locked = model.objects.select_for_update().get(pk=item.pk)
