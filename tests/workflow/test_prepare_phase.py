@@ -16,7 +16,7 @@ from django.db import connection, transaction
 
 from casehub.audit.models import AuditEvent
 from casehub.audit.services import record_event
-from casehub.cases.models import Case, CustodyStatus, NumberSequence, PersonRole
+from casehub.cases.models import Case, NumberSequence, PersonRole
 from casehub.cases.services import register_case
 from casehub.custody import documents as custody_documents
 from casehub.custody.models import CustodyCertificate, CustodyEvent, CustodyNotice
@@ -268,9 +268,8 @@ def two_suspects(district, tmp_path):
     """A case with two detained suspects and one uploaded piece of evidence."""
     from django.utils import timezone
 
-    from tests.dossier import files
-
     from casehub.custody.services import register_custody
+    from tests.dossier import files
 
     since = timezone.now() - timezone.timedelta(days=1)
     case = register_case(acting_user=district.investigator, title="张三、李四涉嫌盗窃案", summary="结伙盗窃", persons=[
