@@ -55,7 +55,7 @@ def test_a_transfer_is_404_to_who_may_not_see_it_and_403_to_who_sees_it_but_may_
 
 @pytest.mark.django_db
 def test_a_custody_certificate_is_404_to_who_may_not_see_it_and_403_to_who_sees_it_but_may_not_acknowledge(
-        sent, district, other_district, client, api_as):
+        sent, district, other_district, client, api_as, drive):
     _transfer, certificate = sent
     acknowledge = reverse("custody:acknowledge", args=["certificate", certificate.pk])
     pdf = reverse("custody:pdf", args=["certificate", certificate.pk])
@@ -77,6 +77,7 @@ def test_a_custody_certificate_is_404_to_who_may_not_see_it_and_403_to_who_sees_
         assert api_as(outsider).post(api_acknowledge).status_code == 404
     assert CustodyCertificate.objects.get(pk=certificate.pk).acknowledged_at is None
 
-    # The centre's officer acknowledges.
+    # The centre's officer acknowledges (once the procuratorate has taken custody over).
+    drive.fire(certificate.case, "accept_review_transfer", "prosecutor")
     assert _page(client, district.detention_officer, "post", acknowledge) == 302
     assert CustodyCertificate.objects.get(pk=certificate.pk).acknowledged_by == district.detention_officer

@@ -17,6 +17,7 @@ from casehub.transfers.services import register_paper_transfer
 from workflows.models import Transfer
 
 
+@pytest.mark.own_clock
 def test_rollups_maintained_through_the_engine_equal_a_rebuild_from_scratch(run_simulation):
     run_simulation(cases=6, start=date(2025, 1, 1), days=220, seed=5, paper_share=0.3)
     maintained = rollup.snapshot()
@@ -87,6 +88,7 @@ def test_a_period_reads_whole_years_months_and_single_days():
     assert period_spans(Period(date(2025, 3, 1), date(2025, 3, 31))) == ([], [date(2025, 3, 1)], [])
 
 
+@pytest.mark.own_clock
 def test_distinct_counts_from_the_first_seen_chains_equal_counting_the_base_rows(run_simulation, monkeypatch):
     """With every agency in scope the dashboard counts cases, persons and hand-overs from the
     FirstSeenDay chains; a narrower scope counts the base rows. Both must agree, for any period."""

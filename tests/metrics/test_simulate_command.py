@@ -25,6 +25,7 @@ def test_bad_arguments_are_refused_before_anything_happens(args, message):
     assert not Transfer.objects.exists()
 
 
+@pytest.mark.own_clock
 def test_the_same_seed_gives_the_same_traffic(django_capture_on_commit_callbacks, tmp_path):
     def run(prefix: str):
         actors = ensure_actors(prefix)
@@ -76,6 +77,7 @@ def test_simulate_refuses_a_database_with_real_cases_unless_told_into_existing(d
     refuse_unsafe_target(into_existing=True)  # the explicit flag lets it through
 
 
+@pytest.mark.own_clock
 def test_cases_a_simulation_made_do_not_count_as_real(django_capture_on_commit_callbacks, tmp_path):
     from casehub.cases.models import Case
     from casehub.metrics.simulation import real_case_count, refuse_unsafe_target

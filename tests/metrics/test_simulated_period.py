@@ -47,6 +47,7 @@ def quantiles(values: list[float]) -> tuple[float, float]:
     return statistics.median(values), statistics.quantiles(values, n=10, method="inclusive")[8]
 
 
+@pytest.mark.own_clock
 def test_every_dashboard_number_equals_the_simulators_own_account(run_simulation, sim_auditor, client):
     """One simulated period (the expensive part, done once), then every table checked in turn."""
     actors, ledger = run_simulation(cases=7, start=date(2025, 1, 1), days=220, seed=11, paper_share=0.3)
