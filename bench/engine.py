@@ -24,6 +24,11 @@ how long it held the audit chain's head lock (first append → end of COMMIT) an
 (``SELECT … FOR UPDATE`` → end of COMMIT). ``--rounds N`` repeats the idle/busy pair N times and
 reports medians (the machine is shared: single runs are noisy); the load average is printed.
 
+The engine rehearses a transition's apply phase (rolled back) before it applies it; the case row's
+lock in the rehearsal is reported separately. Because the development machine is shared, the
+benchmark also reports CPU seconds of its own processes — per send, per view request, and while the
+sender held the audit lock and the case row — which other jobs on the machine do not inflate.
+
 ``--no-defer`` measures the engine as it was before the audit events were batched (every event
 appended when it is recorded).
 
@@ -115,6 +120,11 @@ appends: list[float] = []  # time inside the appending step itself (lock wait + 
 case_holds: list[float] = []  # the case row's lock: SELECT … FOR UPDATE in the engine → end of COMMIT
 rehearsal_holds: list[float] = []  # the same lock in the engine's rehearsal (SELECT … FOR UPDATE → ROLLBACK)
 send_cpu: list[float] = []  # CPU seconds of the sending process per timed transition (load-independent)
+# CPU seconds the sending process spent while it held each lock (load-independent; the database
+# server's own time is not in it): audit chain, case row in the transaction, case row in the rehearsal.
+audit_cpu: list[float] = []
+case_cpu: list[float] = []
+rehearsal_cpu: list[float] = []
 
 
 def instrument_audit_lock() -> None:
@@ -132,6 +142,7 @@ def instrument_audit_lock() -> None:
         inside = connection.in_atomic_block
         if inside and not getattr(connection, "_bench_lock_at", None):
             connection._bench_lock_at = time.perf_counter()
+            connection._bench_lock_cpu = time.process_time()
         started = time.perf_counter()
         try:
             return original_chain(events)
@@ -144,10 +155,12 @@ def instrument_audit_lock() -> None:
         started = getattr(self, "_bench_lock_at", None)
         if started:
             holds.append(time.perf_counter() - started)
+            audit_cpu.append(time.process_time() - self._bench_lock_cpu)
             self._bench_lock_at = None
         case_locked = getattr(self, "_bench_case_lock_at", None)
         if case_locked:
             case_holds.append(time.perf_counter() - case_locked)
+            case_cpu.append(time.process_time() - self._bench_case_lock_cpu)
             self._bench_case_lock_at = None
 
     def rollback(self):
@@ -155,6 +168,7 @@ def instrument_audit_lock() -> None:
         case_locked = getattr(self, "_bench_case_lock_at", None)
         if case_locked:
             rehearsal_holds.append(time.perf_counter() - case_locked)
+            rehearsal_cpu.append(time.process_time() - self._bench_case_lock_cpu)
         self._bench_lock_at = self._bench_case_lock_at = None
 
     from workflows import engine
@@ -165,6 +179,7 @@ def instrument_audit_lock() -> None:
     def _lock(case):
         if not getattr(connection, "_bench_case_lock_at", None):
             connection._bench_case_lock_at = time.perf_counter()
+            connection._bench_case_lock_cpu = time.process_time()
         return original_lock(case)
 
     audit._chain = _chain
@@ -218,6 +233,8 @@ def send(case, district, *, approvals: bool = False) -> float:
         appends.clear()
         case_holds.clear()
         rehearsal_holds.clear()
+        for cpu_list in (audit_cpu, case_cpu, rehearsal_cpu):
+            cpu_list.clear()
         cpu = time.process_time()
         start = time.perf_counter()
         result = engine.decide_approval(asked.approval, acting_user=district.police_supervisor, approve=True)
@@ -229,6 +246,8 @@ def send(case, district, *, approvals: bool = False) -> float:
     appends.clear()
     case_holds.clear()
     rehearsal_holds.clear()
+    for cpu_list in (audit_cpu, case_cpu, rehearsal_cpu):
+        cpu_list.clear()
     cpu = time.process_time()
     start = time.perf_counter()
     engine.fire(case, "transfer_for_review", acting_user=district.investigator, inputs=inputs)
@@ -281,7 +300,8 @@ def sender_process(args: argparse.Namespace) -> None:
         for pk in args.sender:
             took = send(Case.objects.get(pk=pk), district, approvals=args.approvals)
             print(f"sent {took:.3f} {max(holds, default=0):.4f} {max(case_holds, default=0):.4f} "
-                  f"{max(rehearsal_holds, default=0):.4f} {send_cpu[-1]:.3f}", flush=True)
+                  f"{max(rehearsal_holds, default=0):.4f} {send_cpu[-1]:.3f} {max(audit_cpu, default=0):.4f} "
+                  f"{max(case_cpu, default=0):.4f} {max(rehearsal_cpu, default=0):.4f}", flush=True)
 
 
 def main() -> None:
@@ -328,7 +348,9 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
           f"total; audit lock held {max(holds, default=0) * 1000:.1f} ms (target ≤ 20 ms): {len(appends)} append "
           f"step(s) taking {sum(appends) * 1000:.1f} ms, the rest until the end of COMMIT; case row locked "
           f"{max(case_holds, default=0) * 1000:.1f} ms (and {max(rehearsal_holds, default=0) * 1000:.1f} ms by the "
-          f"rehearsal); {send_cpu[-1]:.2f} s CPU", flush=True)
+          f"rehearsal); {send_cpu[-1]:.2f} s CPU in all. CPU of this process while it held the audit lock "
+          f"{max(audit_cpu, default=0) * 1000:.1f} ms, the case row {max(case_cpu, default=0) * 1000:.1f} ms "
+          f"(rehearsal {max(rehearsal_cpu, default=0) * 1000:.1f} ms)", flush=True)
 
     # Readers of the police's own case (the viewed case is never sent).
     users = ([district.investigator, district.police_supervisor] * args.views_threads)[:args.views_threads]
@@ -370,6 +392,9 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
             "idle_cpu": idle_cpu, "busy_cpu": busy_cpu,
             "rehearsal_max": max((float(x[4]) for x in sends), default=0.0),
             "send_cpu": statistics.median([float(x[5]) for x in sends]) if sends else 0.0,
+            "audit_cpu": statistics.median([float(x[6]) for x in sends]) if sends else 0.0,
+            "case_cpu": statistics.median([float(x[7]) for x in sends]) if sends else 0.0,
+            "rehearsal_cpu": statistics.median([float(x[8]) for x in sends]) if sends else 0.0,
         })
         r = rounds[-1]
         print(f"   round {len(rounds)}: idle {r['idle']:.1f} req/s p99 {r['idle_p99'] * 1000:.0f} ms; busy "
@@ -399,7 +424,8 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
           f"lowest audit-lock max {min(r['audit_max'] for r in rounds) * 1000:.1f} ms")
     print(f"   CPU per case-page request (the viewing process, load-independent): idle "
           f"{med('idle_cpu') * 1000:.0f} ms, during sends {med('busy_cpu') * 1000:.0f} ms; CPU per send "
-          f"{med('send_cpu'):.2f} s")
+          f"{med('send_cpu'):.2f} s; CPU while holding the audit lock {med('audit_cpu') * 1000:.1f} ms, the case row "
+          f"{med('case_cpu') * 1000:.1f} ms (rehearsal {med('rehearsal_cpu') * 1000:.1f} ms)")
 
 
 if __name__ == "__main__":
