@@ -254,7 +254,22 @@ def _actor_problem(case: Case, spec: d.TransitionSpec, user: Any, pending: Trans
     elif spec.party == d.SENDER:
         if pending is None or pending.from_agency_id != user.agency_id:
             return _("只有移送机关可以撤回移送。")
+    elif spec.party == d.HIGHER:
+        holder = case.holder_agency
+        if holder is None or holder.parent_id != user.agency_id:
+            return _("只有上一级机关可以办理“%(label)s”。") % {"label": spec.label}
+    elif spec.party == d.PROSECUTING:
+        if prosecuting_agency(case) != user.agency_id:
+            return _("只有提起公诉的人民检察院可以办理“%(label)s”。") % {"label": spec.label}
     return None
+
+
+def prosecuting_agency(case: Case) -> int | None:
+    """The procuratorate whose indictment the court holding the case accepted (art. 228: it protests
+    the judgment of the court of its level)."""
+    return (Transfer.objects.filter(case=case, kind=TransferKind.INDICTMENT, status=TransferStatus.ACCEPTED,
+                                    to_agency_id=case.holder_agency_id)
+            .order_by("-sent_at", "-id").values_list("from_agency_id", flat=True).first())
 
 
 def _agency_kind_label(spec: d.TransitionSpec) -> str:
@@ -820,8 +835,25 @@ def _recipients(ctx: Context) -> list[Agency]:
         if last is None:
             raise GuardFailed([_("找不到向本机关移送本案的机关。")])
         return [last.from_agency]
+    if spec.recipient == d.UP:
+        higher = ctx.holder_before.parent
+        if higher is None or higher.kind != ctx.holder_before.kind:
+            raise GuardFailed([_("没有登记上一级人民法院。")])
+        return [higher]
+    if spec.recipient == d.EXECUTOR:
+        from workflows import appeal
+
+        executing = appeal.executing_authority(ctx.case, ctx.holder_before, str(ctx.inputs.get("executor") or ""))
+        if executing is None:
+            raise GuardFailed([_("找不到执行机关。")])
+        return [executing]
     if spec.recipient == d.EARLIER_AGENCIES:
         ids = access.agencies_with(ctx.case, access.VIEW) - {ctx.holder_before.pk}
+        if ctx.holder_before.kind == "court":
+            # The court above read the case to approve an extension (art. 208); it held nothing.
+            ids -= {ctx.holder_before.parent_id}
+            ids -= set(Agency.objects.filter(pk__in=ids, kind__in=("detention", "justice", "law_firm"))
+                       .values_list("pk", flat=True))
         return list(Agency.objects.filter(pk__in=ids).order_by("kind", "code"))
     return []
 

@@ -56,6 +56,16 @@ def case_list(request: HttpRequest) -> HttpResponse:
 
 
 
+def _procedure(case: Any) -> str:
+    """The trial procedure in force once a court docketed the case (CPL arts. 208, 220, 225)."""
+    from workflows import trial
+    from workflows.models import TransitionLog
+
+    if not TransitionLog.objects.filter(case=case, transition__in=trial.SETS_PROCEDURE).exists():
+        return ""
+    return trial.procedure_label(case)
+
+
 def _judgment(user: Any, case: Any) -> dict[str, Any]:
     """The judgment on the case page: the decision per defendant, the announcement and the signed
     刑事判决书 (for readers of the dossier who may read it)."""
@@ -192,6 +202,7 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "case": case,
         "stage_display": stage_label(case.stage),
         "numbers": case.numbers.select_related("agency"),
+        "procedure": _procedure(case),
         "persons": persons,
         "offences": case.offences.all(),
         "handlers": _handlers(case, history),

@@ -52,15 +52,24 @@ CUSTODY_TRANSFER_KINDS: dict[str, str] = {
     "review_transfer": "审查起诉",
     "supplementary_return": "补充侦查",
     "indictment": "审判",
+    "trial_supplementary": "补充侦查",  # arts. 204-205: the court postpones, the procuratorate investigates
+    "supplementary_evidence": "审判",
+    "appeal": "第二审",  # arts. 231-232: the case goes up with the defendants' custody
+    "remand": "重新审判",  # art. 236: back to the first-instance court
 }
 # The stage (workflows.definition.Stage) a person's custody is in after a paper hand-over of that kind.
 PAPER_STAGES: dict[str, str] = {
     "review_transfer": "prosecution_review",
     "supplementary_return": "supplementary_investigation",
     "indictment": "trial",
+    "trial_supplementary": "trial_supplementary",
+    "supplementary_evidence": "trial",
+    "appeal": "second_instance",
+    "remand": "trial",
 }
 # Clocks that bound the custody of a person in a stage, most specific first.
-STAGE_CLOCKS = (ClockKind.SUPPLEMENTARY_INVESTIGATION, ClockKind.REVIEW_PROSECUTION, ClockKind.TRIAL)
+STAGE_CLOCKS = (ClockKind.SUPPLEMENTARY_INVESTIGATION, ClockKind.REVIEW_PROSECUTION, ClockKind.TRIAL_SUPPLEMENTARY,
+                ClockKind.TRIAL_SPEEDY, ClockKind.TRIAL_SUMMARY, ClockKind.TRIAL, ClockKind.SECOND_INSTANCE)
 # A person's own clocks, whoever runs them (the police's request period, the procuratorate's decision
 # period, custody after arrest), most specific first.
 PERSON_CLOCKS = (ClockKind.INVESTIGATION_CUSTODY, ClockKind.ARREST_DECISION, ClockKind.ARREST_DECISION_NOT_DETAINED,
@@ -424,8 +433,9 @@ def issue_notice(
         previous = record.period_end
         if kind == NoticeKind.ARREST:
             record.measure = Measure.ARREST
-        if kind in (NoticeKind.BAIL, NoticeKind.RELEASE):
-            record.status = RecordStatus.BAIL if kind == NoticeKind.BAIL else RecordStatus.RELEASED
+        if kind in (NoticeKind.BAIL, NoticeKind.RELEASE, NoticeKind.EXECUTION):
+            record.status = {NoticeKind.BAIL: RecordStatus.BAIL, NoticeKind.RELEASE: RecordStatus.RELEASED,
+                             NoticeKind.EXECUTION: RecordStatus.EXECUTED}[kind]
             record.ended_at = at
             new_end = None
         elif new_end is None:
@@ -436,7 +446,8 @@ def issue_notice(
         # The person's own custody clocks follow the measure: an arrest ends the detention clock
         # (art. 156 custody after arrest runs instead); bail or release ends both.
         ended = {NoticeKind.ARREST: [ClockKind.DETENTION],
-                 NoticeKind.BAIL: list(PERSON_CLOCKS), NoticeKind.RELEASE: list(PERSON_CLOCKS)}.get(kind)
+                 NoticeKind.BAIL: list(PERSON_CLOCKS), NoticeKind.RELEASE: list(PERSON_CLOCKS),
+                 NoticeKind.EXECUTION: list(PERSON_CLOCKS)}.get(kind)
         if ended:
             from casehub.clocks.services import stop_clocks
 

@@ -144,7 +144,8 @@ def package_preview(spec: d.TransitionSpec, case: Any) -> dict[str, Any] | None:
 
     generated = generated_titles(spec.effects)
     sends = spec.handover in (d.SEND, d.DELIVER, d.NOTIFY)
-    if not sends and not generated:
+    numbers = _preview_numbers(spec, case)
+    if not sends and not generated and not numbers:
         return None
     documents = main_documents(case) if sends else []
     return {
@@ -153,8 +154,26 @@ def package_preview(spec: d.TransitionSpec, case: Any) -> dict[str, Any] | None:
         "unsealed": sum(1 for doc in documents if doc.volume_id is None or doc.volume.sealed_at is None),
         "pages": sum(int(doc.page_count or 0) for doc in documents),
         "generated": generated,
+        "numbers": numbers,
         "recipients": _preview_recipients(spec, case) if sends else [],
     }
+
+
+def _preview_numbers(spec: d.TransitionSpec, case: Any) -> list[str]:
+    """The court number a docketing will issue, shown before the clerk confirms it (peeked at, not
+    taken: another case docketed meanwhile takes it and this one gets the next)."""
+    from casehub.cases.models import NumberKind
+    from casehub.cases.numbering import peek_number
+
+    if "issue_docket_number" not in spec.effects:
+        return []
+    court = case.holder_agency
+    if spec.handover == d.ACCEPT:
+        pending = engine.pending_transfer(case)
+        court = pending.to_agency if pending is not None else None
+    type_input = spec.input("type_code")
+    type_code = str(type_input.default) if type_input is not None and type_input.default else "刑初"
+    return [peek_number(court, NumberKind.COURT_DOCKET, type_code=type_code)] if court is not None else []
 
 
 def _preview_recipients(spec: d.TransitionSpec, case: Any) -> list[Any]:
@@ -388,7 +407,9 @@ def judgment(request: HttpRequest, case_pk: int) -> HttpResponse:
                 judgments.record_decision(case, person, outcome=outcome, acting_user=user,
                                           charge=request.POST.get(prefix + "charge", ""),
                                           penalty=request.POST.get(prefix + "penalty", ""),
-                                          term=request.POST.get(prefix + "term", ""))
+                                          term=request.POST.get(prefix + "term", ""),
+                                          probation=bool(request.POST.get(prefix + "probation")),
+                                          custody_reached_term=bool(request.POST.get(prefix + "custody_reached_term")))
             except ValidationError as exc:
                 errors[person.pk] = [m for ms in exc.message_dict.values() for m in ms] if hasattr(
                     exc, "error_dict") else list(exc.messages)

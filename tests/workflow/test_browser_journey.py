@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
@@ -213,7 +214,9 @@ def test_case_journey_police_procuratorate_court(browser, live_server, tmp_path)
     home(browser, live_server, "detention_officer", "10", custody=["钱九"], my_cases=None)
     home(browser, live_server, "auditor", "10", headline=["网上案件流转率"], my_cases=None)
 
-    # 6. The judge announces the judgment; the clerk delivers it and the case closes.
+    # 6. The judge announces the judgment; the clerk delivers it; the police officer and the prosecutor
+    # open the delivered judgment; no appeal within the window (art. 230): it takes effect, is handed
+    # over for execution (art. 264) and the case closes.
     as_user(browser, live_server, "judge")
     open_case(browser, live_server, case)
     click_transition(browser, "announce_judgment")
@@ -222,6 +225,16 @@ def test_case_journey_police_procuratorate_court(browser, live_server, tmp_path)
     open_case(browser, live_server, case)
     click_transition(browser, "deliver_judgment")
     submit_transition(browser)
+    assert stage_of(case) == "appeal_period"
+    from casehub.dossier.models import Document
+
+    judgment = Document.objects.get(case=case, title="刑事判决书")
+    for user in ("investigator", "prosecutor"):
+        as_user(browser, live_server, user)
+        browser.get(live_server.url + reverse("dossier:document", args=[judgment.pk]))
+        assert "刑事判决书" in browser.page_source and "404" not in browser.title
+    screenshot(browser, "journey-10b-judgment-delivered")
+    _execute(case)
     assert stage_of(case) == "closed"
 
     # 7. Everyone who held the case sees it closed; nobody has an action left.
@@ -233,3 +246,24 @@ def test_case_journey_police_procuratorate_court(browser, live_server, tmp_path)
     screenshot(browser, "journey-11-closed")
     home(browser, live_server, "judge", "11")
     assert lacks(browser, "my-cases", "钱九涉嫌盗窃案") and lacks(browser, "clocks", "钱九涉嫌盗窃案")
+
+
+def _execute(case):
+    """The appeal windows pass (art. 230), the judgment takes effect and the police sign for its
+    execution (art. 264) — through the engine, eleven days later."""
+    from datetime import timedelta
+
+    import time_machine
+
+    from casehub.agencies.models import User
+    from workflows import engine
+
+    clerk, police = User.objects.get(username="court_clerk"), User.objects.get(username="investigator")
+    with time_machine.travel(timezone.now() + timedelta(days=11), tick=True):
+        engine.fire(case, "judgment_effective", acting_user=clerk, inputs={})
+        engine.fire(case, "hand_over_for_execution", acting_user=clerk, inputs={"executor": "police"})
+        transfer = case.transfers.get(kind="execution")
+        from casehub.transfers.tasks import verify_transfer
+
+        verify_transfer.apply(args=[transfer.pk])
+        engine.fire(case, "accept_execution", acting_user=police, inputs={})

@@ -30,8 +30,9 @@ from, `casehub.objectstore.prepared`). **Apply**, one `transaction.atomic(durabl
 is locked (`select_for_update`), its stage re-checked after the lock (a stale stage or
 `expected_version` raises `CaseChanged`) and its version compared with the one the prepare phase
 read (changed meanwhile: `CaseChanged`, nothing written), the actor checked (agency kind,
-capability, and being the *holder*, the *receiver* of the pending package or its *sender*), the
-inputs cleaned, the guards checked; then the effects, the hand-over (signed package, permissions),
+capability, and being the *holder*, the *receiver* of the pending package or its *sender* — or, for
+an extension of the trial period, the court above the holder (*higher*), for a protest the
+procuratorate whose indictment the court accepted (*prosecuting*)), the inputs cleaned, the guards checked; then the effects, the hand-over (signed package, permissions),
 the clocks, the case row, a `TransitionLog` row, the declared custody steps
 (`casehub.custody.handlers.run`), the stage stay (`casehub.metrics.handlers.record`), and the audit
 events. In the apply phase the same code computes each recipe from the rows it reads under the lock
@@ -138,6 +139,22 @@ periods into signed change notices to the detention centre. Accepting custody is
 evaluates, so an acceptance that would fail is never offered.
 
 {participants}
+## From docketing to execution
+
+`workflows.trial` holds the first-instance procedures: the court records 速裁, 简易 or ordinary
+procedure on docketing (only the code 刑初 is offered there, and the court number is shown before the
+clerk confirms); each has its trial clock, resolved from the clock marker `@trial`, with the
+conversions, the trial court's own extension, the next-higher court's (party *higher*, requested 15
+days before expiry) and the Supreme People's Court's, postponement for supplementary investigation
+(the procuratorate holds the case for its month; the period is recounted on return) and suspension
+(the period pauses). `workflows.appeal` holds what follows the judgment: per-defendant appeal windows
+from the day after receipt, appeals recorded by the first-instance court and protests by the
+prosecuting procuratorate, the whole case sent up with custody after the windows expired, the
+second instance (file review not counted, extension, final decision or remand — a 速裁 case retried
+under the ordinary procedure), the judgment taking effect, and the hand-over for execution that
+ends custody when the executing authority signs the receipt and only then closes the case.
+Periods and articles: docs/clocks.md; custody: docs/custody.md.
+
 ## Decisions about persons
 
 A change of a person's custody measure that the law gives to a deciding authority is recorded by the
