@@ -360,8 +360,11 @@ def approval(request: HttpRequest, pk: int) -> HttpResponse:
             else:
                 raise Http404
         except engine.TransitionError as exc:
+            # Shown again with the comment as typed (nothing was decided); the message says why.
             messages.error(request, exc.message)
-        return redirect("transfers:approval", pk=item.pk)
+            item.refresh_from_db()
+        else:
+            return redirect("transfers:approval", pk=item.pk)
     labels = {i.name: i.label for i in spec.inputs}
     shown = [(labels.get(k, k), v["name"] if isinstance(v, dict) and "name" in v else v)
              for k, v in item.inputs.items()]
@@ -371,6 +374,7 @@ def approval(request: HttpRequest, pk: int) -> HttpResponse:
                 .order_by("sent_at", "id").first())
     return render(request, "transfers/approval.html", {
         "item": item, "spec": spec, "inputs": shown, "case_link": case_url(user, item.case),
+        "comment": request.POST.get("comment", "") if request.method == "POST" else "",
         "preview": package_preview(spec, item.case) if item.status == ApprovalStatus.PENDING else None,
         "preview_url": reverse("transfers:approval_preview", args=[item.pk])
         if item.status == ApprovalStatus.PENDING and generated_titles(spec.effects) else "",
