@@ -7,7 +7,8 @@ schedules it with ``transaction.on_commit``.
 
 The engine runs the effects twice. First in its *prepare* phase, outside any transaction
 (``ctx.preparing``): only the effects :func:`prepares` names run, a number is the one the counter will
-give next (:func:`casehub.cases.numbering.peek_number`, nothing is taken) and a generated
+give (:func:`casehub.cases.numbering.peek_number`, nothing is taken; the second number of a series
+the transition takes — one decision per person — is the one after it) and a generated
 document is rendered and written to the object store but not filed. Then in the transaction,
 where rendering the same document again returns the prepared bytes
 (:func:`casehub.objectstore.prepared.artifact`) — unless what it is made from changed meanwhile.
@@ -50,7 +51,11 @@ def _number(ctx: Any, agency: Any, kind: str, **kw: Any) -> str:
         from casehub.cases.numbering import peek_number
 
         kw.pop("person", None)
-        number = peek_number(agency, kind, **kw)
+        # Every number of the series this transition takes, not only the first: one per person.
+        series = (agency.pk, kind, kw.get("type_code", ""))
+        ctx.peeked[series] = ctx.peeked.get(series, -1) + 1
+        number = peek_number(agency, kind, offset=ctx.peeked[series], **kw)
+        ctx.peeked_numbers.append((agency.pk, number))
     else:
         number = issue_number(ctx.case, agency, kind, **kw).number
     # One decision per person (art. 90): the log lists every number of the kind it issued.

@@ -21,7 +21,6 @@ from django.utils.translation import gettext_noop
 
 from casehub.agencies.models import Agency, AgencyKind
 from casehub.agencies.permissions import (
-    ACKNOWLEDGE_CUSTODY,
     MANAGE_CUSTODY,
     REGISTER_PAPER_TRANSFER,
     has_capability,
@@ -33,6 +32,7 @@ from casehub.clocks.counting import due_date, local_day
 from casehub.clocks.kinds import ClockKind
 from casehub.clocks.models import ACTIVE_STATUSES, Clock
 from casehub.custody import documents
+from casehub.custody.doors import CERTIFICATES, NOTICES
 from casehub.custody.models import (
     CertificateStatus,
     Channel,
@@ -291,8 +291,8 @@ def issue_certificates(
                 from_agency=from_agency, to_agency=to_agency, from_stage=record.stage, to_stage=to_stage,
                 reason=reason[:100], transition=transition, transfer=transfer, issued_at=at, issued_by=acting_user,
             )
-            cert.pdf = documents.sign_and_store(
-                documents.certificate_pdf(cert, record=record), from_agency,
+            cert.pdf = documents.sign_and_store_form(
+                documents.certificate_form(cert, record=record), from_agency,
                 reason=_("换押证 %(n)s") % {"n": cert.number}, stamp=f"{from_agency.name} 换押 {cert.number}",
             )
             cert.save()
@@ -340,8 +340,8 @@ def take_over(
                                        "updated_at"])
             cert.status, cert.taken_over_at, cert.taken_over_by = CertificateStatus.TAKEN_OVER, at, acting_user
             cert.period_start, cert.period_end = record.period_start, record.period_end
-            cert.receipt_pdf = documents.sign_and_store(
-                documents.receipt_pdf(cert), agency, reason=_("接收换押 %(n)s") % {"n": cert.number},
+            cert.receipt_pdf = documents.sign_and_store_form(
+                documents.receipt_form(cert), agency, reason=_("接收换押 %(n)s") % {"n": cert.number},
                 stamp=f"{agency.name} 接收换押 {cert.number}",
             )
             cert.save(update_fields=["status", "taken_over_at", "taken_over_by", "period_start", "period_end",
@@ -381,9 +381,10 @@ def acknowledge(item: CustodyCertificate | CustodyNotice, *, acting_user: Any) -
     """The detention centre acknowledges a certificate or notice. Returns False (and changes
     nothing) when it was already acknowledged: acknowledging twice is harmless. A certificate is
     acknowledged once the receiver has taken custody over (ValidationError while only sent)."""
-    if (acting_user is None or acting_user.agency_id != item.detention_centre_id
-            or not has_capability(acting_user, ACKNOWLEDGE_CUSTODY)):
+    if acting_user is None:
         raise PermissionDenied(_("只有该看守所的民警可以确认。"))
+    door = CERTIFICATES if isinstance(item, CustodyCertificate) else NOTICES
+    door.check(acting_user, item, "acknowledge")  # the one rule: casehub.custody.doors
     model = type(item)
     with transaction.atomic():
         locked = model.objects.select_for_update().get(pk=item.pk)
@@ -456,7 +457,7 @@ def issue_notice(
             person=record.person, detention_centre=record.detention_centre, agency=agency, previous_end=previous,
             new_end=new_end, reason=reason, issued_at=at, issued_by=acting_user,
         )
-        notice.pdf = documents.sign_and_store(documents.notice_pdf(notice), agency,
+        notice.pdf = documents.sign_and_store_form(documents.notice_form(notice), agency,
                                               reason=_("变更羁押期限通知书 %(n)s") % {"n": notice.number},
                                               stamp=f"{agency.name} {notice.number}")
         notice.save()

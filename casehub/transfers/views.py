@@ -11,7 +11,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
@@ -22,23 +22,20 @@ from django.views.decorators.http import require_http_methods, require_POST
 from casehub.agencies import permissions as p
 from casehub.audit.services import record_event
 from casehub.cases.identity import manifest_for, require_id_numbers
-from casehub.cases.selectors import CASE_READERS, get_visible_case, visible_cases
+from casehub.cases.selectors import get_visible_case, visible_cases
 from casehub.transfers import selectors, services
 from casehub.transfers.changes import mark_changes, package_changes
+from casehub.transfers.doors import INBOX_CAPABILITIES, TRANSFER_READERS, TRANSFERS
 from casehub.transfers.forms import PaperTransferForm, TransitionForm
 from workflows import definition as d
 from workflows import diagram, engine
 from workflows.models import ApprovalRequest, ApprovalStatus, Transfer, TransferStatus
 
-INBOX_CAPABILITIES = (p.REVIEW_INCOMING, p.APPROVE_OUTGOING, p.PREPARE_OUTGOING, p.DOCKET_CASE, p.DELIVER_JUDGMENT,
-                      p.REGISTER_PAPER_TRANSFER)
-# Roles that work with packages; others (an agency administrator, a detention officer) get 404.
-TRANSFER_READERS = (*INBOX_CAPABILITIES, *CASE_READERS)
 
-
-def _get_transfer(user: Any, pk: Any) -> Transfer:
-    _require_any(user, TRANSFER_READERS)
-    return selectors.get_visible_transfer(user, pk)
+def _get_transfer(user: Any, pk: Any, action: str | None = None) -> Transfer:
+    """The package if the user may see it (404 otherwise), checked for ``action`` (403): the one
+    rule of :mod:`casehub.agencies.doors`, the same door as the API's."""
+    return TRANSFERS.get(user, pk, action)
 
 
 def _require_any(user: Any, capabilities: tuple[str, ...]) -> None:
@@ -304,13 +301,9 @@ def verification(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def reverify(request: HttpRequest, pk: int) -> HttpResponse:
-    transfer = _get_transfer(request.user, pk)
-    try:
-        services.reverify(transfer, acting_user=request.user)
-    except PermissionDenied as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.info(request, _("已重新开始校验。"))
+    transfer = _get_transfer(request.user, pk, "reverify")  # the sender sees it but may not: 403
+    services.reverify(transfer, acting_user=request.user)
+    messages.info(request, _("已重新开始校验。"))
     return redirect("transfers:detail", pk=transfer.pk)
 
 
