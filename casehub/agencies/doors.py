@@ -14,6 +14,12 @@ the reason the user may not do it (or None). Views call :meth:`Door.get` (``Http
 :class:`casehub.api.doors.DoorPermission` (DRF answers ``get_object`` outside ``visible`` with 404
 and a refused object permission with 403). The doors themselves live with their objects
 (:mod:`casehub.transfers.doors`, :mod:`casehub.custody.doors`).
+
+A list (a page or an endpoint that shows "the objects of this kind you may see") has a
+:class:`ListDoor`: a role that can never read such objects gets **403** there, with the reason —
+the list's existence is no secret and there is no object to hide — while each object in it stays
+behind its :class:`Door` (404 outside the user's reach). Views call :meth:`ListDoor.check`; the API
+names ``list_door`` on the viewset (:class:`casehub.api.doors.ListDoorPermission`).
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
 from django.http import Http404
+
+from casehub.agencies.permissions import has_capability
 
 Refusal = Callable[[Any, Any], "str | None"]
 
@@ -60,6 +68,34 @@ class Door:
 
     def can(self, user: Any, obj: Model, action: str) -> bool:
         return not self.refusal(user, obj, action)
+
+
+@dataclass(frozen=True)
+class ListDoor:
+    """Who may open a list of objects of one kind at all (403 with ``reason`` otherwise)."""
+
+    name: str
+    may: Callable[[Any], bool]
+    reason: Callable[[], str]
+
+    def refusal(self, user: Any) -> str | None:
+        """Why ``user`` may not open the list, or None."""
+        if not getattr(user, "is_authenticated", False) or not self.may(user):
+            return self.reason()
+        return None
+
+    def check(self, user: Any) -> None:
+        reason = self.refusal(user)
+        if reason:
+            raise PermissionDenied(reason)
+
+    def can(self, user: Any) -> bool:
+        return not self.refusal(user)
+
+
+def any_capability(*capabilities: str) -> Callable[[Any], bool]:
+    """``ListDoor.may`` for "a role with one of these capabilities"."""
+    return lambda user: any(has_capability(user, c) for c in capabilities)
 
 
 def nothing_for(user: Any) -> bool:

@@ -4,6 +4,11 @@ A viewset names its ``door`` and, in ``door_actions``, which of its actions need
 door's actions. Its ``get_queryset`` for a single object is ``door.visible(user)``, so
 ``get_object`` answers 404 for an object the user may not see; :class:`DoorPermission` then
 answers 403, with the door's reason, when the user may see it but not do the action.
+
+A viewset with a list names its ``list_door`` (:class:`casehub.agencies.doors.ListDoor`):
+:class:`ListDoorPermission` answers 403, with the reason, to a role that can never read such
+objects, on the actions in ``list_door_actions`` (the list; for some, creating in it). Its single
+objects stay 404 for that role: ``get_queryset`` is empty for it.
 """
 
 from __future__ import annotations
@@ -29,4 +34,20 @@ class DoorPermission(BasePermission):
         return True
 
 
-DOOR_PERMISSIONS = [IsAuthenticated, DoorPermission]
+class ListDoorPermission(BasePermission):
+    """403 with the list door's reason for a role that can never read the objects listed."""
+
+    message = ""
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        door = getattr(view, "list_door", None)
+        if door is None or getattr(view, "action", None) not in getattr(view, "list_door_actions", ("list",)):
+            return True
+        reason = door.refusal(request.user)
+        if reason:
+            self.message = reason
+            return False
+        return True
+
+
+DOOR_PERMISSIONS = [IsAuthenticated, ListDoorPermission, DoorPermission]

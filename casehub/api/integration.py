@@ -22,6 +22,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from casehub.agencies import permissions as p
+from casehub.agencies.doors import ListDoor, any_capability
+from casehub.api.doors import DOOR_PERMISSIONS
 from casehub.api.idempotency import idempotent
 from casehub.api.models import CredentialKind
 from casehub.api.strict import QueryFilter, StrictModelSerializer, StrictSerializer
@@ -41,6 +43,13 @@ def _client_credential(request: Request) -> Any:
 
 def _is_admin(user: Any) -> bool:
     return p.has_capability(user, p.MANAGE_AGENCY_USERS)
+
+
+# The lists of this module (casehub.agencies.doors): 403 with the reason to a role that reads none.
+FEED = ListDoor("integration.feed", lambda user: bool(user.agency_id) and any_capability(*FEED_READERS)(user),
+                lambda: _("您的角色无权读取变更事件。"))
+# A system client manages its own endpoints whatever its user's roles (the view lets it through).
+WEBHOOK_MANAGERS = ListDoor("integration.webhooks", _is_admin, lambda: _("只有系统客户端或机构管理员可以管理推送地址。"))
 
 
 # --- the feed ------------------------------------------------------------------------------------
@@ -80,8 +89,7 @@ class EventFeedView(APIView):
     )
     def get(self, request: Request) -> Response:
         user = request.user
-        if not user.agency_id or not any(p.has_capability(user, c) for c in FEED_READERS):
-            raise exceptions.PermissionDenied(_("您的角色无权读取变更事件。"))
+        FEED.check(user)
         query = FeedQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         after, limit = query.validated_data["after"], query.validated_data["limit"]
@@ -164,12 +172,18 @@ class WebhookEndpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, m
     ordering = "-id"
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
-    def _require_manager(self) -> None:
-        if not (_client_credential(self.request) or _is_admin(self.request.user)):
-            raise exceptions.PermissionDenied(_("只有系统客户端或机构管理员可以管理推送地址。"))
+    # The one rule (casehub.agencies.doors): listing and registering endpoints is 403 to anyone but
+    # a system client or the agency's administrator; one endpoint they may not see is 404.
+    permission_classes = DOOR_PERMISSIONS
+    list_door_actions = ("list", "create")
+
+    @property
+    def list_door(self) -> ListDoor | None:
+        return None if _client_credential(self.request) else WEBHOOK_MANAGERS
 
     def get_queryset(self) -> QuerySet[WebhookEndpoint]:
-        self._require_manager()
+        if not (_client_credential(self.request) or _is_admin(self.request.user)):
+            return WebhookEndpoint.objects.none()
         qs = WebhookEndpoint.objects.filter(agency_id=self.request.user.agency_id).select_related("credential")
         client = _client_credential(self.request)
         if client is not None and not _is_admin(self.request.user):
@@ -186,7 +200,6 @@ class WebhookEndpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, m
 
     @idempotent(secret_fields=("secret",))
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        self._require_manager()
         serializer = EndpointSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data

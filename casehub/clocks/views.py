@@ -6,21 +6,13 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from casehub.agencies.permissions import APPROVE_OUTGOING, READ_DOSSIER, has_capability
 from casehub.cases.selectors import get_visible_case
+from casehub.clocks.doors import CLOCK_LIST
 from casehub.clocks.selectors import agency_clocks, case_clocks
-
-CAPABILITIES = (READ_DOSSIER, APPROVE_OUTGOING)
-
-
-def _check(request: HttpRequest) -> None:
-    # 404, not 403: the page does not exist for users whose roles do not work with clocks.
-    if not any(has_capability(request.user, c) for c in CAPABILITIES):
-        raise Http404
 
 
 def _rows(clocks, today):
@@ -29,7 +21,7 @@ def _rows(clocks, today):
 
 @login_required
 def clock_list(request: HttpRequest) -> HttpResponse:
-    _check(request)
+    CLOCK_LIST.check(request.user)  # a role that works on no cases: 403 (casehub.clocks.doors)
     today = timezone.localdate()
     clocks = agency_clocks(request.user)
     within = request.GET.get("within", "")
@@ -43,8 +35,8 @@ def clock_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def case_clock_list(request: HttpRequest, case_id: int) -> HttpResponse:
-    _check(request)
-    case = get_visible_case(request.user, case_id)
+    case = get_visible_case(request.user, case_id)  # a case the user may not see: 404
+    CLOCK_LIST.check(request.user)
     today = timezone.localdate()
     return render(request, "clocks/case.html", {
         "case": case, "rows": _rows(case_clocks(case), today), "today": today,

@@ -4,6 +4,11 @@ the one rule of :mod:`casehub.agencies.doors`, used by the custody pages and the
 Seeing: the detention centre it is addressed to (its officers); an agency that sent or received
 it (a certificate) or decided it (a notice); an agency that may see its case — each through a role
 that reads cases or manages custody. Acting: only the centre's officers acknowledge.
+
+The lists: the centre's pages (its inbox of items to acknowledge, its detainees) and the API's
+detainee list are 403 to anyone but a detention officer; the API's lists of certificates and notices
+are 403 to a role that reads neither. A single detainee record outside the officer's own centre, or
+asked for by anyone else, is 404.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
 from casehub.agencies import permissions as p
-from casehub.agencies.doors import Door, nothing_for
+from casehub.agencies.doors import Door, ListDoor, any_capability, nothing_for
 from casehub.cases.selectors import CASE_READERS, visible_cases
 from casehub.custody.models import CustodyCertificate, CustodyNotice
 from casehub.custody.selectors import is_detention_officer
@@ -45,3 +50,7 @@ CERTIFICATES = Door("custody.certificate", lambda user: _visible(CustodyCertific
                     {"acknowledge": _acknowledge})
 NOTICES = Door("custody.notice", lambda user: _visible(CustodyNotice, user), {"acknowledge": _acknowledge})
 DOORS = {"certificate": CERTIFICATES, "notice": NOTICES}
+
+CENTRE_LIST = ListDoor("custody.centre", is_detention_officer, lambda: _("只有看守所民警可以查看在押人员。"))
+ITEM_LIST = ListDoor("custody.items", lambda user: is_detention_officer(user) or any_capability(*CUSTODY_READERS)(user),
+                     lambda: _("您的角色无权查看换押。"))

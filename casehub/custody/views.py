@@ -33,25 +33,19 @@ from casehub.cases.identity import require_id_numbers
 from casehub.cases.models import PersonRole
 from casehub.cases.selectors import get_visible_case
 from casehub.custody import services, timeline
-from casehub.custody.doors import DOORS
+from casehub.custody.doors import CENTRE_LIST, DOORS
 from casehub.custody.forms import NoticeForm, PaperTransferForm, RegisterCustodyForm
 from casehub.custody.models import CustodyCertificate, CustodyNotice, CustodyRecord
 from casehub.custody.selectors import (
     centre_records,
     deadline_list,
     get_centre_record,
-    is_detention_officer,
     pending_acknowledgements,
 )
 from storage.base import content_disposition
 
 # The documents of each custody item: the signed certificate/notice, and the certificate's receipt.
 PDF_PARTS: dict[str, tuple[str, ...]] = {"certificate": ("main", "receipt"), "notice": ("main",)}
-
-
-def _require_officer(request: HttpRequest) -> None:
-    if not is_detention_officer(request.user):
-        raise Http404
 
 
 def _chosen_day(request: HttpRequest) -> date:
@@ -64,7 +58,7 @@ def _chosen_day(request: HttpRequest) -> date:
 
 @login_required
 def inbox(request: HttpRequest) -> HttpResponse:
-    _require_officer(request)
+    CENTRE_LIST.check(request.user)  # anyone but a detention officer: 403 (casehub.agencies.doors)
     certs, notices = pending_acknowledgements(request.user)
     today = timezone.localdate()
     return render(request, "custody/inbox.html", {
@@ -75,7 +69,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def detainees(request: HttpRequest) -> HttpResponse:
-    _require_officer(request)
+    CENTRE_LIST.check(request.user)
     today = _chosen_day(request)
     within = request.GET.get("within", "")
     if request.GET.get("deadlines"):
@@ -91,8 +85,7 @@ def detainees(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def detainee(request: HttpRequest, pk: int) -> HttpResponse:
-    _require_officer(request)
-    record = get_centre_record(request.user, pk)
+    record = get_centre_record(request.user, pk)  # not this officer's centre, or not an officer: 404
     return render(request, "custody/detainee.html", {
         "record": record, "today": timezone.localdate(),
         "certificates": record.certificates.select_related("from_agency", "to_agency").order_by("issued_at", "id"),

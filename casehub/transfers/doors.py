@@ -4,6 +4,10 @@
 Seeing: the sending and the receiving agency, through a role that works with packages or reads
 cases. Acting: re-verifying is the receiver's, while the package waits for it. Accepting and
 rejecting are workflow transitions (:func:`workflows.engine.fire` checks them).
+
+Internal approval requests follow the same rule: an agency's own requests, seen by the roles that
+read packages (404 otherwise); deciding or withdrawing one is checked by the workflow engine (403
+with its reason; a role without approval rights is refused before). The inbox and the approval list are lists: 403 to a role that reads none.
 """
 
 from __future__ import annotations
@@ -14,10 +18,10 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from casehub.agencies import permissions as p
-from casehub.agencies.doors import Door
+from casehub.agencies.doors import Door, ListDoor, any_capability
 from casehub.cases.selectors import CASE_READERS
-from casehub.transfers.selectors import visible_transfers
-from workflows.models import Transfer, TransferStatus
+from casehub.transfers.selectors import visible_approvals, visible_transfers
+from workflows.models import ApprovalRequest, Transfer, TransferStatus
 
 INBOX_CAPABILITIES = (p.REVIEW_INCOMING, p.APPROVE_OUTGOING, p.PREPARE_OUTGOING, p.DOCKET_CASE, p.DELIVER_JUDGMENT,
                       p.REGISTER_PAPER_TRANSFER)
@@ -39,3 +43,22 @@ def _reverify(user: Any, transfer: Transfer) -> str | None:
 
 
 TRANSFERS = Door("transfer", _visible, {"reverify": _reverify})
+
+
+def _visible_approvals(user: Any) -> QuerySet[ApprovalRequest]:
+    if not any(p.has_capability(user, c) for c in TRANSFER_READERS):
+        return ApprovalRequest.objects.none()
+    return visible_approvals(user)
+
+
+def _decide(user: Any, approval: ApprovalRequest) -> str | None:
+    if not p.has_capability(user, p.APPROVE_OUTGOING):
+        return _("只有本机关的审批人可以审批。")
+    return None  # the rest (not one's own request, still pending) is the engine's, with its reason
+
+
+APPROVALS = Door("approval", _visible_approvals, {"decide": _decide})
+
+# The lists: the inbox page (packages and approvals) and the API's transfer list; the API's approval list.
+TRANSFER_LIST = ListDoor("transfer.list", any_capability(*TRANSFER_READERS), lambda: _("您的角色无权查看移送。"))
+APPROVAL_LIST = ListDoor("approval.list", any_capability(*TRANSFER_READERS), lambda: _("您的角色无权查看内部审批。"))

@@ -25,7 +25,7 @@ from casehub.cases.identity import manifest_for, require_id_numbers
 from casehub.cases.selectors import get_visible_case, visible_cases
 from casehub.transfers import selectors, services
 from casehub.transfers.changes import mark_changes, package_changes
-from casehub.transfers.doors import INBOX_CAPABILITIES, TRANSFER_READERS, TRANSFERS
+from casehub.transfers.doors import APPROVALS, TRANSFER_LIST, TRANSFERS
 from casehub.transfers.forms import PaperTransferForm, TransitionForm
 from workflows import definition as d
 from workflows import diagram, engine
@@ -36,11 +36,6 @@ def _get_transfer(user: Any, pk: Any, action: str | None = None) -> Transfer:
     """The package if the user may see it (404 otherwise), checked for ``action`` (403): the one
     rule of :mod:`casehub.agencies.doors`, the same door as the API's."""
     return TRANSFERS.get(user, pk, action)
-
-
-def _require_any(user: Any, capabilities: tuple[str, ...]) -> None:
-    if not any(p.has_capability(user, c) for c in capabilities):
-        raise Http404
 
 
 def case_url(user: Any, case: Any) -> str:
@@ -56,7 +51,7 @@ def case_url(user: Any, case: Any) -> str:
 @login_required
 def inbox(request: HttpRequest) -> HttpResponse:
     user = request.user
-    _require_any(user, INBOX_CAPABILITIES)
+    TRANSFER_LIST.check(user)  # a role that reads no packages: 403 (casehub.agencies.doors)
     mine = selectors.visible_transfers(user)
     context = {
         "incoming": selectors.incoming_pending(user) if p.has_capability(user, p.REVIEW_INCOMING) else [],
@@ -228,11 +223,7 @@ def approval_preview(request: HttpRequest, pk: int) -> HttpResponse:
     from workflows.documents import preview
 
     user = request.user
-    _require_any(user, TRANSFER_READERS)
-    try:
-        item = selectors.visible_approvals(user).get(pk=pk, status=ApprovalStatus.PENDING)
-    except (ApprovalRequest.DoesNotExist, ValueError, TypeError) as exc:
-        raise Http404 from exc
+    item = APPROVALS.get(user, pk, queryset=ApprovalRequest.objects.filter(status=ApprovalStatus.PENDING))
     spec = d.BY_NAME[item.transition]
     inputs = engine._inputs_from_json(spec, item.inputs)
     return _pdf_response(preview(item.case, spec, user=item.requested_by, inputs=inputs), user=user, case=item.case,
@@ -338,15 +329,13 @@ def download(request: HttpRequest, pk: int, name: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def approval(request: HttpRequest, pk: int) -> HttpResponse:
     user = request.user
-    _require_any(user, TRANSFER_READERS)
-    try:
-        item = selectors.visible_approvals(user).get(pk=pk)
-    except (ApprovalRequest.DoesNotExist, ValueError, TypeError) as exc:
-        raise Http404 from exc
+    item = APPROVALS.get(user, pk)  # another agency's, or a role that reads none: 404
     spec = d.BY_NAME[item.transition]
     if request.method == "POST":
         action = request.POST.get("action")
         comment = request.POST.get("comment", "")
+        if action in ("approve", "reject"):
+            APPROVALS.check(user, item, "decide")  # sees it but may not decide: 403, as in the API
         try:
             if action == "approve":
                 engine.decide_approval(item, acting_user=user, approve=True, comment=comment)
