@@ -78,6 +78,8 @@ STAY = "stay"  # nothing travels
 
 # Target marker: back to the stage the pending package was sent from.
 SENDER_STAGE = "@sender_stage"
+# Target marker: the stage stays what it is (a decision recorded in any of the sources).
+SAME_STAGE = "@same_stage"
 
 # Recipient rules for packages.
 FORWARD = "forward"  # next agency up the chain, chosen by the sender (default: same region)
@@ -126,7 +128,10 @@ class InputSpec:
 
 @dataclass(frozen=True)
 class ClockOp:
-    """A clock action. ``op``: open | stop | restart | extend | reopen; ``agency``: who runs the clock.
+    """A clock action. ``op``: open | stop | restart | extend | reopen | period; ``agency``: who runs the clock.
+
+    ``period`` sets the running clock's period to ``months``/``days`` counted from its own start (the
+    review period of a fast-track plea case, art. 172, and back to one month).
 
     ``reopen`` counts on with the last stopped clock of the kind (no new period: a package refused
     or taken back did not end what its sending stopped). ``stop`` of ``"*"`` with ``agency="sender"``
@@ -204,6 +209,99 @@ def _forward_to(kind: str) -> InputSpec:
         "to_agency", _("接收机关"), "agency", required=False, agency_kind=kind,
         help_text=_("留空则移送同一行政区划的机关。"),
     )
+
+
+# --- plea and leniency 认罪认罚 --------------------------------------------------------------
+
+PLEA_PERSONS = _persons("persons", _("认罪认罚的犯罪嫌疑人"), "suspects", _("留空则为本案全部犯罪嫌疑人。"))
+SENTENCING_FORM = InputSpec(
+    "sentencing_form", _("量刑建议的提出方式"), "choice", required=False, default="indictment",
+    choices=(("indictment", _("在起诉书中写明")), ("separate", _("另行制作量刑建议书"))),
+    help_text=_("《人民检察院刑事诉讼规则》第二百七十四条：量刑建议一般应当在起诉书中写明，也可以单独制作量刑建议书，"
+                "与起诉书一并移送人民法院。"),
+)
+PROCEDURE = InputSpec(
+    "procedure", _("建议适用的审判程序"), "choice", required=False, default="ordinary",
+    choices=(("fast_track", _("速裁程序")), ("summary", _("简易程序")), ("ordinary", _("普通程序"))),
+    help_text=_("速裁程序：可能判处三年有期徒刑以下刑罚、事实清楚、证据确实充分、被告人认罪认罚并同意适用"
+                "（刑事诉讼法第二百二十二条）；简易程序：事实清楚、证据充分、被告人承认所指控的犯罪事实（第二百一十四条）。"),
+)
+
+PLEA_TRANSITIONS: tuple[TransitionSpec, ...] = (
+    TransitionSpec(
+        "record_plea", _("记录认罪认罚"), (Stage.INVESTIGATION, Stage.SUPPLEMENTARY_INVESTIGATION), SAME_STAGE,
+        AgencyKind.POLICE, p.PREPARE_OUTGOING,
+        inputs=(PLEA_PERSONS, InputSpec("statement", _("认罪认罚情况"), "textarea",
+                                        help_text=_("犯罪嫌疑人自愿如实供述、承认指控的犯罪事实、愿意接受处罚的情况，"
+                                                    "以及已告知其诉讼权利和认罪认罚的法律规定。"))),
+        guards=("plea_persons_valid",),
+        effects=("record_police_plea",),
+        article="刑事诉讼法第十五条、第一百二十条第二款、第一百六十二条第二款",
+        description=_("犯罪嫌疑人自愿认罪的，应当记录在案，随案移送，并在起诉意见书中写明有关情况。"),
+        style="secondary",
+    ),
+    TransitionSpec(
+        "record_plea_statement", _("记录认罪认罚具结"), (Stage.PROSECUTION_REVIEW,), Stage.PROSECUTION_REVIEW,
+        AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION,
+        inputs=(
+            PLEA_PERSONS,
+            InputSpec("counsel_role", _("在场律师身份"), "choice",
+                      choices=(("counsel", _("辩护人")), ("duty_lawyer", _("值班律师")))),
+            InputSpec("counsel_name", _("辩护人或值班律师姓名"), "text", max_length=60),
+            InputSpec("statement_document", _("认罪认罚具结书（卷宗材料编号）"), "int", required=False,
+                      help_text=_("先将签署的具结书上传至本院卷宗，再填写其材料编号。第一百七十四条第二款情形可不填。")),
+            InputSpec("exemption", _("无需签署具结书的情形"), "choice", required=False, default="none",
+                      choices=(("none", _("不适用（应当签署具结书）")),
+                               ("174_2_1", _("盲、聋、哑人或者尚未完全丧失辨认或者控制自己行为能力的精神病人")),
+                               ("174_2_2", _("未成年犯罪嫌疑人的法定代理人、辩护人对认罪认罚有异议")),
+                               ("174_2_3", _("其他不需要签署认罪认罚具结书的情形")))),
+            InputSpec("guardian_name", _("在场的法定代理人（未成年人）"), "text", required=False, max_length=60),
+            InputSpec("sentencing", _("量刑建议"), "textarea",
+                      help_text=_("主刑、附加刑、是否适用缓刑等（刑事诉讼法第一百七十六条第二款）。")),
+        ),
+        guards=("plea_persons_valid", "plea_statement_complete"),
+        effects=("record_procuratorate_plea",),
+        article="刑事诉讼法第一百七十三条、第一百七十四条、第一百七十六条第二款",
+        description=_("犯罪嫌疑人认罪认罚的，在辩护人或者值班律师在场的情况下签署认罪认罚具结书；"
+                      "未成年人还应有法定代理人在场。"),
+        style="secondary",
+    ),
+    TransitionSpec(
+        "adopt_fast_track_review", _("适用速裁审查期限"), (Stage.PROSECUTION_REVIEW,), Stage.PROSECUTION_REVIEW,
+        AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION,
+        inputs=(InputSpec("reason", _("符合速裁程序适用条件的理由"), "textarea"),),
+        guards=("no_pending_approval", "all_suspects_plead", "review_not_extended", "review_not_fast_track",
+                "fast_track_period_open"),
+        clocks=(ClockOp("period", ClockKind.REVIEW_PROSECUTION, days=10),),
+        article="刑事诉讼法第一百七十二条第一款",
+        description=_("犯罪嫌疑人认罪认罚、符合速裁程序适用条件的，审查起诉期限为十日，自受理之日起计算；"
+                      "不符合速裁程序适用条件的认罪认罚案件仍为一个月。"),
+        style="secondary",
+        custody=("notices",),
+    ),
+    TransitionSpec(
+        "extend_fast_track_review", _("速裁审查期限延长至十五日"), (Stage.PROSECUTION_REVIEW,),
+        Stage.PROSECUTION_REVIEW, AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION,
+        inputs=(InputSpec("decision", _("可能判处一年以上有期徒刑的理由"), "textarea"),),
+        guards=("no_pending_approval", "fast_track_review_of_ten_days"),
+        clocks=(ClockOp("period", ClockKind.REVIEW_PROSECUTION, days=15),),
+        needs_approval=True, article="刑事诉讼法第一百七十二条第一款",
+        description=_("对可能判处的有期徒刑超过一年的，速裁案件的审查起诉期限可以延长至十五日。"),
+        style="secondary",
+        custody=("notices",),
+    ),
+    TransitionSpec(
+        "revert_fast_track_review", _("不再适用速裁审查期限"), (Stage.PROSECUTION_REVIEW,), Stage.PROSECUTION_REVIEW,
+        AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION,
+        inputs=(InputSpec("reason", _("不再符合速裁程序适用条件的理由"), "textarea"),),
+        guards=("fast_track_review_active",),
+        clocks=(ClockOp("period", ClockKind.REVIEW_PROSECUTION, months=1),),
+        article="刑事诉讼法第一百七十二条第一款；人民检察院刑事诉讼规则第二百七十三条",
+        description=_("不再符合速裁程序适用条件的，审查起诉期限恢复为一个月，仍自受理之日起计算。"),
+        style="secondary",
+        custody=("notices",),
+    ),
+)
 
 
 REGISTER = "register_case"  # the initial transition, run by casehub.cases.services.register_case
@@ -333,7 +431,7 @@ TRANSITIONS: tuple[TransitionSpec, ...] = (
         "extend_review", _("延长审查起诉期限"), (Stage.PROSECUTION_REVIEW,), Stage.PROSECUTION_REVIEW,
         AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION,
         inputs=(InputSpec("decision", _("延长决定（文号及理由）"), "textarea"),),
-        guards=("no_pending_approval", "review_not_extended"),
+        guards=("no_pending_approval", "review_not_extended", "review_not_fast_track"),
         clocks=(ClockOp("extend", ClockKind.REVIEW_PROSECUTION, days=15),),
         effects=("generate_review_extension",),
         needs_approval=True, article="刑事诉讼法第一百七十二条", style="secondary",
@@ -372,12 +470,14 @@ TRANSITIONS: tuple[TransitionSpec, ...] = (
         inputs=(InputSpec("facts", _("起诉书认定的犯罪事实"), "textarea"),
                 InputSpec("charges", _("指控罪名及法律依据"), "textarea"),
                 InputSpec("sentencing", _("量刑建议"), "textarea", required=False,
-                          help_text=_("写入起诉书（《人民检察院刑事诉讼规则》第二百七十四条）。")),
+                          help_text=_("写入起诉书（《人民检察院刑事诉讼规则》第二百七十四条）。已记录认罪认罚的，"
+                                      "各被告人的量刑建议取自认罪认罚记录。")),
+                SENTENCING_FORM, PROCEDURE,
                 _forward_to(AgencyKind.COURT)),
-        guards=("no_pending_approval", "has_suspect", "has_main_documents"),
+        guards=("no_pending_approval", "has_suspect", "has_main_documents", "procedure_fits_plea"),
         clocks=(ClockOp("stop", ClockKind.REVIEW_PROSECUTION),
                 ClockOp("open", ClockKind.COURT_ACCEPTANCE, agency="recipient")),
-        effects=("issue_indictment_number", "generate_indictment"),
+        effects=("issue_indictment_number", "generate_indictment", "generate_sentencing_recommendation"),
         needs_approval=True, article="刑事诉讼法第一百七十六条",
         custody=("issue_certificates", "notices"),
     ),
@@ -434,6 +534,8 @@ TRANSITIONS: tuple[TransitionSpec, ...] = (
         custody=("notices",),
     ),
 )
+
+TRANSITIONS = TRANSITIONS + PLEA_TRANSITIONS
 
 BY_NAME: dict[str, TransitionSpec] = {t.name: t for t in TRANSITIONS}
 
@@ -547,9 +649,16 @@ def sending_stages(pending_stage: str) -> list[str]:
 
 
 def possible_targets(spec: TransitionSpec) -> list[str]:
+    if spec.target == SAME_STAGE:
+        return sorted(spec.sources)
     if spec.target != SENDER_STAGE:
         return [spec.target]
     return sorted({s for src in spec.sources for s in sending_stages(src)})
+
+
+def targets_from(spec: TransitionSpec, source: str) -> list[str]:
+    """Where ``spec`` takes a case that is in ``source`` (a ``SAME_STAGE`` decision stays there)."""
+    return [source] if spec.target == SAME_STAGE else possible_targets(spec)
 
 
 def kinds_arriving_in(stage: str) -> set[str]:

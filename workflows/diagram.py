@@ -19,7 +19,7 @@ def edges() -> list[tuple[str, str, d.TransitionSpec]]:
     for t in d.TRANSITIONS:
         sources = t.sources or ("__start__",)
         for s in sources:
-            for target in d.possible_targets(t):
+            for target in d.targets_from(t, s):
                 out.append((s, target, t))
     return out
 
@@ -149,7 +149,7 @@ def participants(t: d.TransitionSpec) -> dict[str, list[str]]:
         out["rollups"].append("custody transfers (CertificateDay, person/hand-over first-seen)")
     if any(c.op in ("stop", "restart") for c in t.clocks):
         out["rollups"].append("clocks met/late (ClockDay)")
-    if any(target != s for s in t.sources for target in d.possible_targets(t)):
+    if any(target != s for s in t.sources for target in d.targets_from(t, s)):
         out["rollups"].append("stage stay (StageStay, DurationBucket stay)")
     if t.needs_approval:
         out["notifications"].append("supervisors: approval requested; the officer: approval decided")

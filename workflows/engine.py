@@ -641,6 +641,8 @@ def _context(case: Case, spec: d.TransitionSpec, *, actor: Any, acting_user: Any
              pending: Transfer | None, approval: ApprovalRequest | None, now: Any) -> Context:
     """The transition's context: its target, the holder before and after, the recipients."""
     target = spec.target
+    if target == d.SAME_STAGE:
+        target = case.stage
     if target == d.SENDER_STAGE:
         if pending is None or not pending.sender_stage:
             raise CaseChanged(_("找不到待处理的移送。"))

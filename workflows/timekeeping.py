@@ -60,6 +60,18 @@ def apply(ctx: Any) -> None:
         elif op.op == "restart":
             services.restart_clock(ctx.case, op.kind, agency=_agency(ctx, op.agency), start=_start(ctx, op),
                                    decision=decision)
+        elif op.op == "period":
+            # A period the law sets by the kind of case, counted from the clock's own start (art. 172:
+            # ten days, fifteen, or back to one month — always from the receipt of the case).
+            clock = (Clock.objects.filter(case=ctx.case, kind=op.kind, status__in=ACTIVE_STATUSES)
+                     .order_by("-started_at", "-id").first())
+            if clock is None:
+                from workflows.engine import GuardFailed
+
+                raise GuardFailed([_("没有正在计算的期限。")])
+            services.set_period(clock, days=op.days, months=op.months,
+                                decision=str(ctx.inputs.get("decision") or ctx.inputs.get("reason") or decision),
+                                acting_user=ctx.acting_user)
         elif op.op == "extend":
             clock = (Clock.objects.filter(case=ctx.case, kind=op.kind, status__in=ACTIVE_STATUSES)
                      .order_by("-started_at", "-id").first())
