@@ -32,6 +32,7 @@ class Stage:
     PROSECUTION_REVIEW = "prosecution_review"
     SUPPLEMENTARY_INVESTIGATION = "supplementary_investigation"
     COURT_FILING = "court_filing"
+    CONDITIONAL_NON_PROSECUTION = "conditional_non_prosecution"
     TRIAL = "trial"
     JUDGMENT_DELIVERY = "judgment_delivery"
     CLOSED = "closed"
@@ -56,6 +57,7 @@ STAGES: dict[str, StageSpec] = {
         StageSpec(Stage.PROSECUTION_REVIEW, _("审查起诉"), AgencyKind.PROCURATORATE),
         StageSpec(Stage.SUPPLEMENTARY_INVESTIGATION, _("补充侦查"), AgencyKind.POLICE),
         StageSpec(Stage.COURT_FILING, _("提起公诉（待立案）"), AgencyKind.PROCURATORATE, pending=True),
+        StageSpec(Stage.CONDITIONAL_NON_PROSECUTION, _("附条件不起诉考验期"), AgencyKind.PROCURATORATE),
         StageSpec(Stage.TRIAL, _("审理"), AgencyKind.COURT),
         StageSpec(Stage.JUDGMENT_DELIVERY, _("宣判送达"), AgencyKind.COURT),
         StageSpec(Stage.CLOSED, _("结案"), None, final=True),
@@ -66,6 +68,8 @@ STAGES: dict[str, StageSpec] = {
 HOLDER = "holder"  # the agency currently holding the case (with the act permission)
 RECEIVER = "receiver"  # the addressee of the pending package
 SENDER = "sender"  # the sender of the pending package (withdrawal)
+INVESTIGATOR = "investigator"  # the police agency that registered the case (art. 179: it contests a non-prosecution)
+SUPERIOR = "superior"  # the next-higher agency of the holder (art. 179: review by the higher procuratorate)
 
 # How the case changes hands.
 SEND = "send"  # a package goes out; the receiver must verify and accept it
@@ -147,6 +151,7 @@ class ClockOp:
     # per_person: the input naming the persons (workflows.persons), or "@arrest_request" for the
     # persons named in the pending arrest request. Empty: every arrested suspect (legacy tables only).
     persons: str = ""
+    months_input: str = ""  # period only: the input that gives the months (art. 283: 6-12 months)
 
 
 @dataclass(frozen=True)
@@ -304,6 +309,154 @@ PLEA_TRANSITIONS: tuple[TransitionSpec, ...] = (
 )
 
 
+# --- non-prosecution of its kinds, conditional non-prosecution, and its challenges -----------------
+
+NON_PROSECUTION_KIND = InputSpec(
+    "kind", _("不起诉的种类"), "choice", required=False,
+    choices=(("statutory", _("法定不起诉（刑事诉讼法第一百七十七条第一款）")),
+             ("discretionary", _("酌定不起诉（刑事诉讼法第一百七十七条第二款）")),
+             ("insufficient_evidence", _("证据不足不起诉（刑事诉讼法第一百七十五条第四款）"))),
+    help_text=_("证据不足不起诉：二次退回补充侦查后仍证据不足的，应当不起诉；一次退回补充侦查后，经检察长批准，"
+                "可以不起诉（《人民检察院刑事诉讼规则》第三百六十七条）。留空则按法律依据判断。"),
+)
+AFTER_CLOSING = {"after_closing": True}
+
+NON_PROSECUTION_TRANSITIONS: tuple[TransitionSpec, ...] = (
+    TransitionSpec(
+        "decide_conditional_non_prosecution", _("附条件不起诉"), (Stage.PROSECUTION_REVIEW,),
+        Stage.CONDITIONAL_NON_PROSECUTION, AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION,
+        inputs=(InputSpec("facts", _("经审查查明的事实及悔罪表现"), "textarea"),
+                InputSpec("probation_months", _("考验期（月）"), "int", help_text=_("六个月以上一年以下。")),
+                InputSpec("sentence_up_to_one_year", _("可能判处的刑罚"), "choice",
+                          choices=(("yes", _("一年有期徒刑以下刑罚")), ("no", _("一年有期徒刑以上刑罚")))),
+                InputSpec("heard", _("听取公安机关、被害人意见的情况"), "textarea"),
+                InputSpec("conditions", _("考验期内应当遵守的规定及矫治教育要求"), "textarea", required=False)),
+        guards=("no_pending_approval", "conditional_non_prosecution_fits"),
+        clocks=(ClockOp("stop", ClockKind.REVIEW_PROSECUTION),
+                ClockOp("open", ClockKind.CONDITIONAL_PROBATION),
+                ClockOp("period", ClockKind.CONDITIONAL_PROBATION, months_input="probation_months")),
+        effects=("generate_conditional_non_prosecution", "release_detained"),
+        needs_approval=True, article="刑事诉讼法第二百八十二条、第二百八十三条",
+        description=_("未成年人涉嫌刑法分则第四章、第五章、第六章规定的犯罪，可能判处一年有期徒刑以下刑罚，符合起诉条件，"
+                      "但有悔罪表现的，可以作出附条件不起诉的决定；考验期六个月以上一年以下，从决定之日起计算。"),
+        style="warning",
+        custody=("notices",),
+    ),
+    TransitionSpec(
+        "prosecute_on_objection", _("未成年人异议，作出起诉决定"), (Stage.CONDITIONAL_NON_PROSECUTION,),
+        Stage.PROSECUTION_REVIEW, AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION,
+        inputs=(InputSpec("reason", _("异议人及异议内容"), "textarea"),),
+        clocks=(ClockOp("stop", ClockKind.CONDITIONAL_PROBATION),
+                ClockOp("reopen", ClockKind.REVIEW_PROSECUTION)),
+        article="刑事诉讼法第二百八十二条第三款",
+        description=_("未成年犯罪嫌疑人及其法定代理人对附条件不起诉决定有异议的，人民检察院应当作出起诉的决定。"),
+        style="secondary",
+        custody=("notices",),
+    ),
+    TransitionSpec(
+        "revoke_conditional_non_prosecution", _("撤销附条件不起诉"), (Stage.CONDITIONAL_NON_PROSECUTION,),
+        Stage.PROSECUTION_REVIEW, AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION,
+        inputs=(InputSpec("ground", _("撤销的情形"), "choice", choices=(
+                    ("new_crime", _("实施新的犯罪")),
+                    ("earlier_crime", _("发现决定附条件不起诉以前还有其他犯罪需要追诉")),
+                    ("violation", _("违反治安管理规定或者考察机关的监督管理规定，情节严重")))),
+                InputSpec("reason", _("事实和理由"), "textarea")),
+        guards=("no_pending_approval", "probation_running"),
+        clocks=(ClockOp("stop", ClockKind.CONDITIONAL_PROBATION),
+                ClockOp("reopen", ClockKind.REVIEW_PROSECUTION)),
+        effects=("generate_conditional_revocation",),
+        needs_approval=True, article="刑事诉讼法第二百八十四条第一款", style="danger",
+        description=_("考验期内有第二百八十四条第一款情形之一的，撤销附条件不起诉的决定，提起公诉。"),
+        custody=("notices",),
+    ),
+    TransitionSpec(
+        "decide_final_non_prosecution", _("考验期满不起诉"), (Stage.CONDITIONAL_NON_PROSECUTION,), Stage.CLOSED,
+        AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION, handover=NOTIFY, recipient=EARLIER_AGENCIES,
+        transfer_kind=TransferKind.NON_PROSECUTION,
+        inputs=(InputSpec("facts", _("考验期内的表现"), "textarea"),),
+        guards=("no_pending_approval", "probation_over"),
+        clocks=(ClockOp("stop", "*"),),
+        effects=("issue_non_prosecution_number", "generate_non_prosecution_decision", "release_detained"),
+        needs_approval=True, article="刑事诉讼法第二百八十四条第二款",
+        description=_("被附条件不起诉的未成年犯罪嫌疑人在考验期内没有第二百八十四条第一款情形，考验期满的，作出不起诉的决定。"),
+        custody=("notices",),
+        extra={"non_prosecution_kind": "conditional"},
+    ),
+    # Art. 179: the police contest a non-prosecution — reconsideration by the procuratorate that decided,
+    # then review by the next-higher one (MPS Provisions art. 294: 7 days each; SPP Rules arts. 379-380:
+    # 30 days to decide each). The closed case stays closed unless the decision is revoked.
+    TransitionSpec(
+        "request_np_reconsideration", _("要求复议不起诉决定"), (Stage.CLOSED,), SAME_STAGE,
+        AgencyKind.POLICE, p.PREPARE_OUTGOING, party=INVESTIGATOR,
+        inputs=(InputSpec("reason", _("认为不起诉决定有错误的理由"), "textarea"),),
+        guards=("no_pending_approval", "non_prosecution_reconsiderable"),
+        clocks=(ClockOp("open", ClockKind.NP_RECONSIDERATION),),
+        effects=("generate_np_reconsideration_request",),
+        needs_approval=True, article="刑事诉讼法第一百七十九条；公安机关办理刑事案件程序规定第二百九十四条第一款",
+        description=_("公安机关认为不起诉决定有错误的，应当在收到不起诉决定书后七日以内制作要求复议意见书，"
+                      "经县级以上公安机关负责人批准后，移送人民检察院复议；人民检察院在三十日以内作出复议决定。"),
+        style="warning", custody=("notices",), extra=AFTER_CLOSING,
+    ),
+    TransitionSpec(
+        "keep_non_prosecution", _("复议维持不起诉决定"), (Stage.CLOSED,), SAME_STAGE,
+        AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION,
+        inputs=(REASON,),
+        guards=("no_pending_approval", "np_reconsideration_pending"),
+        clocks=(ClockOp("stop", ClockKind.NP_RECONSIDERATION),),
+        effects=("generate_np_reconsideration_decision",),
+        needs_approval=True, article="刑事诉讼法第一百七十九条；人民检察院刑事诉讼规则第三百七十九条第二款",
+        style="secondary", custody=("notices",), extra={**AFTER_CLOSING, "kept": True},
+    ),
+    TransitionSpec(
+        "revoke_non_prosecution", _("复议撤销不起诉决定"), (Stage.CLOSED,), Stage.PROSECUTION_REVIEW,
+        AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION,
+        inputs=(REASON,),
+        guards=("no_pending_approval", "np_reconsideration_pending"),
+        clocks=(ClockOp("stop", ClockKind.NP_RECONSIDERATION),
+                ClockOp("restart", ClockKind.REVIEW_PROSECUTION)),
+        effects=("generate_np_reconsideration_decision",),
+        needs_approval=True, article="刑事诉讼法第一百七十九条；人民检察院刑事诉讼规则第三百七十九条第二款",
+        description=_("复议认为不起诉决定错误的，撤销不起诉决定，案件回到审查起诉，重新计算审查起诉期限；"
+                      "已解除的强制措施需要时另行决定。"),
+        style="danger", custody=("notices",), extra={**AFTER_CLOSING, "kept": False},
+    ),
+    TransitionSpec(
+        "request_np_review", _("提请复核不起诉决定"), (Stage.CLOSED,), SAME_STAGE,
+        AgencyKind.POLICE, p.PREPARE_OUTGOING, party=INVESTIGATOR,
+        inputs=(InputSpec("reason", _("提请复核的理由"), "textarea"),),
+        guards=("no_pending_approval", "non_prosecution_reviewable"),
+        clocks=(ClockOp("open", ClockKind.NP_REVIEW, agency="superior"),),
+        effects=("grant_superior", "generate_np_review_request"),
+        needs_approval=True, article="刑事诉讼法第一百七十九条；公安机关办理刑事案件程序规定第二百九十四条第二款",
+        description=_("要求复议的意见不被接受的，可以在收到复议决定书后七日以内提请上一级人民检察院复核；"
+                      "上一级人民检察院在三十日以内作出复核决定。"),
+        style="warning", custody=("notices",), extra=AFTER_CLOSING,
+    ),
+    TransitionSpec(
+        "keep_non_prosecution_on_review", _("复核维持不起诉决定"), (Stage.CLOSED,), SAME_STAGE,
+        AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION, party=SUPERIOR,
+        inputs=(REASON,),
+        guards=("np_review_pending",),
+        clocks=(ClockOp("stop", ClockKind.NP_REVIEW),),
+        effects=("generate_np_review_decision",),
+        article="刑事诉讼法第一百七十九条；人民检察院刑事诉讼规则第三百八十条",
+        style="secondary", custody=("notices",), extra={**AFTER_CLOSING, "kept": True},
+    ),
+    TransitionSpec(
+        "revoke_non_prosecution_on_review", _("复核撤销不起诉决定"), (Stage.CLOSED,), Stage.PROSECUTION_REVIEW,
+        AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION, party=SUPERIOR,
+        inputs=(REASON,),
+        guards=("np_review_pending",),
+        clocks=(ClockOp("stop", ClockKind.NP_REVIEW),
+                ClockOp("restart", ClockKind.REVIEW_PROSECUTION, agency="holder_before")),
+        effects=("generate_np_review_decision",),
+        article="刑事诉讼法第一百七十九条；人民检察院刑事诉讼规则第三百八十条",
+        description=_("上一级人民检察院复核认为不起诉决定错误的，撤销下级人民检察院的不起诉决定，由其重新审查起诉。"),
+        style="danger", custody=("notices",), extra={**AFTER_CLOSING, "kept": False},
+    ),
+)
+
+
 REGISTER = "register_case"  # the initial transition, run by casehub.cases.services.register_case
 
 TRANSITIONS: tuple[TransitionSpec, ...] = (
@@ -454,8 +607,9 @@ TRANSITIONS: tuple[TransitionSpec, ...] = (
         AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION, handover=NOTIFY, recipient=EARLIER_AGENCIES,
         transfer_kind=TransferKind.NON_PROSECUTION,
         inputs=(InputSpec("facts", _("经审查查明的事实"), "textarea"),
-                InputSpec("legal_basis", _("不起诉的法律依据"), "textarea")),
-        guards=("no_pending_approval",),
+                InputSpec("legal_basis", _("不起诉的法律依据"), "textarea"),
+                NON_PROSECUTION_KIND),
+        guards=("no_pending_approval", "non_prosecution_kind_allowed"),
         clocks=(ClockOp("stop", "*"),),
         effects=("issue_non_prosecution_number", "generate_non_prosecution_decision", "release_detained"),
         needs_approval=True, article="刑事诉讼法第一百七十五条第四款、第一百七十七条、第一百七十八条",
@@ -535,7 +689,7 @@ TRANSITIONS: tuple[TransitionSpec, ...] = (
     ),
 )
 
-TRANSITIONS = TRANSITIONS + PLEA_TRANSITIONS
+TRANSITIONS = TRANSITIONS + PLEA_TRANSITIONS + NON_PROSECUTION_TRANSITIONS
 
 BY_NAME: dict[str, TransitionSpec] = {t.name: t for t in TRANSITIONS}
 
@@ -634,6 +788,12 @@ PAPER_REGISTRATION = RegistrationSpec(
     guards=("paper_from_own_region", "paper_kind_fits_direction"),
     description=_("接收机关登记在平台外以纸质方式完成的移送，计入网上流转率的分母；不改变案件的承办机关。"),
 )
+
+
+def after_closing(spec: TransitionSpec) -> bool:
+    """Whether ``spec`` may act on a closed case (the police's reconsideration and review of a
+    non-prosecution, art. 179, and the procuratorates' answers)."""
+    return bool(spec.extra.get("after_closing"))
 
 
 def get(name: str) -> TransitionSpec:

@@ -511,17 +511,12 @@ def non_prosecution(ctx: Any) -> list[Draft]:
     if returns:
         paragraphs.append(_("本院于%(dates)s退回补充侦查，共%(n)s次。")
                           % {"dates": "、".join(_day(r.occurred_at) for r in returns), "n": chinese_number(len(returns))})
-    paragraphs += [
-        _("经本院依法审查查明：%(facts)s") % {"facts": strip_leading(inp.get("facts"), "经本院依法审查查明", "经依法审查查明",
-                                                                    "经审查查明")},
-        _("本院认为，%(basis)s决定对%(names)s不起诉。") % {
-            "basis": _sentence(strip_leading(inp.get("legal_basis"), "本院认为")),
-            "names": "、".join(p.name for p in suspects(case))},
-        _("被害人如不服本决定，可以自收到本决定书后七日以内向上一级人民检察院申诉，请求提起公诉；也可以不经申诉，"
-          "直接向人民法院起诉。"),
-    ]
-    if _discretionary(inp.get("legal_basis")):  # art. 181: the appeal of the non-prosecuted person, 177(2) only
-        paragraphs.append(_("被不起诉人如不服本决定，可以自收到本决定书后七日以内向本院申诉。"))
+    paragraphs.append(_("经本院依法审查查明：%(facts)s") % {
+        "facts": strip_leading(inp.get("facts"), "经本院依法审查查明", "经依法审查查明", "经审查查明")})
+    # The legal formula of the decision's kind and its notices (arts. 175(4), 177, 179-181, 284).
+    from workflows import nonprosecution
+
+    paragraphs += nonprosecution.non_prosecution_paragraphs(ctx)
     title = str(TITLES["generate_non_prosecution_decision"][0])
     return [Draft(title, _render(ctx, title, number=_number(ctx, NumberKind.NON_PROSECUTION),
                                  fields=[(_("案件名称"), case.title)], paragraphs=paragraphs,

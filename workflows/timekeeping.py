@@ -25,6 +25,8 @@ NOT_DETAINED_VARIANT = {ClockKind.ARREST_DECISION: ClockKind.ARREST_DECISION_NOT
 
 
 def _agency(ctx: Any, which: str) -> Any:
+    if which == "superior":  # art. 179: the higher procuratorate reviews
+        return ctx.holder_before.parent
     return {"holder_after": ctx.holder_after, "holder_before": ctx.holder_before,
             "recipient": ctx.recipient or ctx.holder_after}[which]
 
@@ -69,7 +71,8 @@ def apply(ctx: Any) -> None:
                 from workflows.engine import GuardFailed
 
                 raise GuardFailed([_("没有正在计算的期限。")])
-            services.set_period(clock, days=op.days, months=op.months,
+            months = int(ctx.inputs[op.months_input]) if op.months_input else op.months
+            services.set_period(clock, days=op.days, months=months,
                                 decision=str(ctx.inputs.get("decision") or ctx.inputs.get("reason") or decision),
                                 acting_user=ctx.acting_user)
         elif op.op == "extend":

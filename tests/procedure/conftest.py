@@ -120,3 +120,24 @@ def _fresh_pki_cache():
     invalidate_cache()
     yield
     invalidate_cache()
+
+
+def record_returns(case, district, n: int, *, when: datetime) -> None:
+    """``n`` earlier returns for supplementary investigation, as ``return_for_supplementary`` logs them
+    (the count SPP Rules arts. 350, 367 read; the return itself is tested in tests/workflow)."""
+    for _ in range(n):
+        _log(case, "return_for_supplementary", Stage.PROSECUTION_REVIEW, Stage.SUPPLEMENTARY_INVESTIGATION,
+             actor=district.prosecutor, from_agency=district.procuratorate, to_agency=district.police, when=when)
+
+
+@pytest.fixture
+def city_procuratorate(district, make_user):
+    """The next-higher procuratorate (it reviews, art. 179) with one prosecutor."""
+    from casehub.agencies.models import Role
+    from tests.fixtures.district import make_agency
+
+    city = make_agency("procuratorate", "JC440300", "深圳市人民检察院", abbreviation="深", region="440300")
+    district.procuratorate.parent = city
+    district.procuratorate.save(update_fields=["parent"])
+    district.users["city_prosecutor"] = make_user(city, [Role.PROSECUTOR], username="city_prosecutor")
+    return city
