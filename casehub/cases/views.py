@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -74,6 +75,78 @@ def _judgment(user: Any, case: Any) -> dict[str, Any]:
         "record_url": reverse("transfers:judgment", args=[case.pk]) if judgments.may_record(user, case) else "",
     }
 
+# Whose acts make a person the case's handler (承办人) at their agency: the investigator, the
+# prosecutor, the judge. A supervisor approves and a filing clerk dockets; neither handles the case.
+HANDLER_ROLES = ("investigator", "prosecutor", "judge")
+
+
+def _handlers(case: Any, history: list[Any]) -> dict[str, Any]:
+    """The case's handlers per agency, from what they did on it: registering it (the handling
+    officers), firing or requesting a transition, uploading to the dossier. ``current`` are those
+    of the agency that holds the case now; ``earlier`` the other agencies', in the order the case
+    reached them. An agency's supervisors and filing clerks are not handlers."""
+    from workflows.models import ApprovalRequest
+
+    acts: list[tuple[Any, int | None, Any]] = [(u, u.agency_id, case.created_at) for u in case.handling_officers.all()]
+    acts += [(e.actor, e.actor_agency_id, e.occurred_at) for e in history if e.actor_id]
+    acts += [(a.requested_by, a.agency_id, a.requested_at)
+             for a in ApprovalRequest.objects.filter(case=case).select_related("requested_by")]
+    acts += [(d.uploaded_by, d.owner_agency_id, d.uploaded_at)
+             for d in case.documents.filter(generated=False).select_related("uploaded_by")]
+    users = {u.pk for u, _agency, _at in acts}
+    handlers = set(get_user_model().objects.filter(pk__in=users, groups__name__in=[f"role:{r}" for r in HANDLER_ROLES])
+                   .values_list("pk", flat=True))
+    by_agency: dict[int, dict[str, Any]] = {}
+    for user, agency_id, _at in sorted(acts, key=lambda a: a[2]):
+        if user.pk not in handlers or agency_id is None or user.agency_id != agency_id:
+            continue
+        group = by_agency.setdefault(agency_id, {"agency_id": agency_id, "users": []})
+        if user not in group["users"]:
+            group["users"].append(user)
+    from casehub.agencies.models import Agency
+
+    names = {a.pk: a for a in Agency.objects.filter(pk__in=[*by_agency, case.holder_agency_id])}
+    for agency_id, group in by_agency.items():
+        group["agency"] = names.get(agency_id)
+    holder = case.holder_agency_id if case.status == "active" else None
+    current = by_agency.get(holder) if holder else None
+    return {
+        "current": current["users"] if current else [],
+        "holder": names.get(holder) if holder else None,
+        "earlier": [g for a, g in by_agency.items() if a != holder],
+    }
+
+
+def _outlines(history: list[Any]) -> list[Any]:
+    """The 补充侦查提纲 given with each return for supplementary investigation, oldest first."""
+    return [e for e in history if e.transition == "return_for_supplementary"]
+
+
+def _outline_documents(user: Any, case: Any, entry: Any) -> list[Any]:
+    """The signed documents the return generated (its decision, the outline), as far as the user may read them."""
+    from casehub.dossier.services import visible_documents
+
+    if not entry.transfer_id or not p.has_capability(user, p.READ_DOSSIER):
+        return []
+    return list(visible_documents(user, case).filter(generated=True, transfers__pk=entry.transfer_id)
+                .order_by("id"))
+
+
+def _package_changes(user: Any, case: Any, history: list[Any]) -> None:
+    """Mark, on the history's re-sent packages the user may open, what changed against the previous
+    package on the same route (casehub.transfers.changes)."""
+    from casehub.transfers.changes import package_changes
+    from casehub.transfers.selectors import visible_transfers
+
+    visible = {t.pk: t for t in visible_transfers(user).filter(case=case, mode="online")}
+    for entry in history:
+        transfer = visible.get(entry.transfer_id)
+        if transfer is not None and transfer.transition != entry.transition:
+            transfer = None  # the acceptance or refusal of a package: shown on the row that sent it
+        entry.package = transfer
+        entry.package_changes = package_changes(transfer) if transfer is not None else None
+
+
 @login_required
 def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
     # Each suspect's timeline is drawn from custody records, clocks and transfers, and the legal-aid
@@ -99,11 +172,13 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
     blocked = [
         {"label": spec.label, "reasons": reasons} for spec, reasons in engine.blocked_transitions(case, request.user)
     ]
-    history = (
+    history = list(
         TransitionLog.objects.filter(case=case)
         .select_related("actor", "actor_agency", "from_agency", "to_agency")
         .order_by("occurred_at", "id")
     )
+    _package_changes(request.user, case, history)
+    outlines = _outlines(history)
     for entry in history:
         entry.source_display, entry.target_display = stage_label(entry.source), stage_label(entry.target)
         spec = BY_NAME.get(entry.transition) or separation.SPECS.get(entry.transition)
@@ -119,7 +194,14 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "numbers": case.numbers.select_related("agency"),
         "persons": persons,
         "offences": case.offences.all(),
-        "officers": case.handling_officers.all(),
+        "handlers": _handlers(case, history),
+        "outline": outlines[-1] if outlines and case.stage == "supplementary_investigation" else None,
+        "outline_count": len(outlines),
+        "outline_documents": _outline_documents(request.user, case, outlines[-1])
+        if outlines and case.stage == "supplementary_investigation" else [],
+        "supplementary_clock": case.clocks.filter(kind="supplementary_investigation")
+        .exclude(status="stopped").order_by("due_date", "id").first()
+        if case.stage == "supplementary_investigation" else None,
         "show_id": p.has_capability(request.user, p.VIEW_PERSON_ID),
         "can_edit": can_act(request.user, case) and p.has_capability(request.user, p.EDIT_CASE),
         "transitions": transitions,

@@ -370,7 +370,8 @@ def cancel_certificates(transfer: Any, *, reason: str, acting_user: Any = None,
 
 def acknowledge(item: CustodyCertificate | CustodyNotice, *, acting_user: Any) -> bool:
     """The detention centre acknowledges a certificate or notice. Returns False (and changes
-    nothing) when it was already acknowledged: acknowledging twice is harmless."""
+    nothing) when it was already acknowledged: acknowledging twice is harmless. A certificate is
+    acknowledged once the receiver has taken custody over (ValidationError while only sent)."""
     if (acting_user is None or acting_user.agency_id != item.detention_centre_id
             or not has_capability(acting_user, ACKNOWLEDGE_CUSTODY)):
         raise PermissionDenied(_("只有该看守所的民警可以确认。"))
@@ -381,6 +382,13 @@ def acknowledge(item: CustodyCertificate | CustodyNotice, *, acting_user: Any) -
             return False
         if isinstance(locked, CustodyCertificate) and locked.status == CertificateStatus.CANCELLED:
             raise ValidationError(_("该换押证已作废。"))
+        if isinstance(locked, CustodyCertificate) and locked.status == CertificateStatus.ISSUED:
+            # Sent, not taken over: custody has not moved yet (the receiver may still refuse the
+            # package), so there is nothing the centre could confirm.
+            raise ValidationError(
+                _("换押证 %(number)s 尚未被%(to)s接收，%(person)s的羁押仍由%(from)s负责；请在接收后确认。")
+                % {"number": locked.number, "to": locked.to_agency.name, "person": locked.person.name,
+                   "from": locked.from_agency.name})
         now = timezone.now()
         locked.acknowledged_at, locked.acknowledged_by = now, acting_user
         locked.save(update_fields=["acknowledged_at", "acknowledged_by"])

@@ -24,6 +24,7 @@ from casehub.audit.services import record_event
 from casehub.cases.identity import manifest_for, require_id_numbers
 from casehub.cases.selectors import CASE_READERS, get_visible_case, visible_cases
 from casehub.transfers import selectors, services
+from casehub.transfers.changes import mark_changes, package_changes
 from casehub.transfers.forms import PaperTransferForm, TransitionForm
 from workflows import definition as d
 from workflows import diagram, engine
@@ -260,8 +261,10 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         from workflows.packaging import verify_receipt
 
         receipt_ok = verify_receipt(transfer)
+    changes = package_changes(transfer)
     return render(request, "transfers/detail.html", {
-        "transfer": transfer, "manifest": manifest, "documents": manifest.get("documents", []),
+        "transfer": transfer, "manifest": manifest, "changes": changes,
+        "documents": mark_changes(manifest.get("documents", []), changes),
         "volumes": _volumes_display(transfer, manifest.get("volumes", [])),
         "persons": _persons_display(manifest.get("persons", [])),
         "actions": _actions_for(user, transfer), "receipt_ok": receipt_ok,
