@@ -457,6 +457,69 @@ NON_PROSECUTION_TRANSITIONS: tuple[TransitionSpec, ...] = (
 )
 
 
+# --- police closing: withdrawal of the case, termination for one suspect (art. 163) -------------
+
+CLOSING_GROUND = InputSpec(
+    "ground", _("撤销案件的情形"), "choice",
+    choices=(("no_crime", _("没有犯罪事实")), ("trivial", _("情节显著轻微、危害不大，不认为是犯罪")),
+             ("time_barred", _("犯罪已过追诉时效期限")), ("pardon", _("经特赦令免除刑罚")),
+             ("death", _("犯罪嫌疑人死亡")), ("other", _("其他依法不追究刑事责任的情形"))),
+    help_text=_("公安机关办理刑事案件程序规定第一百八十六条第一款。"),
+)
+
+POLICE_CLOSING_TRANSITIONS: tuple[TransitionSpec, ...] = (
+    TransitionSpec(
+        "withdraw_case", _("撤销案件"), (Stage.INVESTIGATION, Stage.SUPPLEMENTARY_INVESTIGATION), Stage.CLOSED,
+        AgencyKind.POLICE, p.PREPARE_OUTGOING, handover=NOTIFY, recipient=EARLIER_AGENCIES,
+        transfer_kind=TransferKind.POLICE_CLOSING,
+        inputs=(CLOSING_GROUND, InputSpec("reason", _("撤销案件的事实和理由"), "textarea")),
+        guards=("no_pending_approval",),
+        clocks=(ClockOp("stop", "*"), ClockOp("open", ClockKind.CLOSING_NOTICE)),
+        effects=("generate_withdrawal_decision", "generate_release_certificates", "release_detained"),
+        needs_approval=True,
+        article="刑事诉讼法第一百六十三条；公安机关办理刑事案件程序规定第一百八十六条、第一百八十七条、第一百八十九条、第二百九十六条",
+        description=_("发现不应对犯罪嫌疑人追究刑事责任的，经县级以上公安机关负责人批准撤销案件；在押的立即释放，发给释放证明书；"
+                      "已逮捕的通知原批准逮捕的人民检察院；补充侦查期间撤销的，通知退查的人民检察院。三日以内告知原犯罪嫌疑人、"
+                      "被害人或者其近亲属、法定代理人以及案件移送机关。"),
+        style="danger",
+        custody=("notices",),
+    ),
+    TransitionSpec(
+        "terminate_investigation", _("终止侦查"), (Stage.INVESTIGATION, Stage.SUPPLEMENTARY_INVESTIGATION), SAME_STAGE,
+        AgencyKind.POLICE, p.PREPARE_OUTGOING, handover=NOTIFY, recipient=EARLIER_AGENCIES,
+        transfer_kind=TransferKind.POLICE_CLOSING,
+        inputs=(_persons("persons", _("终止侦查的犯罪嫌疑人"), "suspects"),
+                InputSpec("ground", _("终止侦查的情形"), "choice", choices=(
+                    ("not_the_offender", _("犯罪不是该犯罪嫌疑人实施的")),
+                    ("not_punishable", _("共同犯罪中该犯罪嫌疑人不够刑事处罚")),
+                    ("other", _("其他依法不追究刑事责任的情形")))),
+                InputSpec("reason", _("终止侦查的事实和理由"), "textarea")),
+        guards=("no_pending_approval", "termination_persons_valid"),
+        clocks=(ClockOp("stop", ClockKind.ARREST_REQUEST, per_person=True, persons="persons"),
+                ClockOp("stop", ClockKind.DETENTION, per_person=True, persons="persons"),
+                ClockOp("stop", ClockKind.INVESTIGATION_CUSTODY, per_person=True, persons="persons"),
+                ClockOp("open", ClockKind.CLOSING_NOTICE)),
+        effects=("generate_termination_decision", "generate_release_certificates", "terminate_persons"),
+        needs_approval=True,
+        article="公安机关办理刑事案件程序规定第一百八十六条第二款、第一百八十七条、第一百八十九条第二款",
+        description=_("犯罪不是该犯罪嫌疑人实施的，或者共同犯罪中部分犯罪嫌疑人不够刑事处罚的，对其终止侦查，案件继续侦查；"
+                      "在押的立即释放，发给释放证明书，已逮捕的通知原批准逮捕的人民检察院；三日以内告知原犯罪嫌疑人。"),
+        style="warning",
+        custody=("notices",),
+    ),
+    TransitionSpec(
+        "record_closing_notice", _("登记撤销案件、终止侦查的告知"),
+        (Stage.INVESTIGATION, Stage.SUPPLEMENTARY_INVESTIGATION, Stage.CLOSED), SAME_STAGE,
+        AgencyKind.POLICE, p.PREPARE_OUTGOING, party=INVESTIGATOR,
+        inputs=(InputSpec("notified", _("已告知的人员、方式和日期"), "textarea"),),
+        guards=("closing_notice_due",),
+        clocks=(ClockOp("stop", ClockKind.CLOSING_NOTICE),),
+        article="公安机关办理刑事案件程序规定第一百八十九条",
+        style="secondary", custody=("notices",), extra=AFTER_CLOSING,
+    ),
+)
+
+
 REGISTER = "register_case"  # the initial transition, run by casehub.cases.services.register_case
 
 TRANSITIONS: tuple[TransitionSpec, ...] = (
@@ -689,7 +752,7 @@ TRANSITIONS: tuple[TransitionSpec, ...] = (
     ),
 )
 
-TRANSITIONS = TRANSITIONS + PLEA_TRANSITIONS + NON_PROSECUTION_TRANSITIONS
+TRANSITIONS = TRANSITIONS + PLEA_TRANSITIONS + NON_PROSECUTION_TRANSITIONS + POLICE_CLOSING_TRANSITIONS
 
 BY_NAME: dict[str, TransitionSpec] = {t.name: t for t in TRANSITIONS}
 
@@ -762,6 +825,7 @@ TRANSFER_DIRECTIONS: dict[str, frozenset[tuple[str, str]]] = {
     TransferKind.NON_PROSECUTION: frozenset({(AgencyKind.PROCURATORATE, AgencyKind.POLICE)}),
     TransferKind.INDICTMENT: frozenset({(AgencyKind.PROCURATORATE, AgencyKind.COURT)}),
     TransferKind.INDICTMENT_RETURN: frozenset({(AgencyKind.COURT, AgencyKind.PROCURATORATE)}),
+    TransferKind.POLICE_CLOSING: frozenset({(AgencyKind.POLICE, AgencyKind.PROCURATORATE)}),
     TransferKind.JUDGMENT: frozenset({(AgencyKind.COURT, AgencyKind.PROCURATORATE),
                                       (AgencyKind.COURT, AgencyKind.POLICE)}),
 }

@@ -152,7 +152,10 @@ def _numbered(lines: Sequence[str]) -> str:
 
 
 def suspects(case: Any) -> list[Any]:
-    return list(case.persons.filter(role=PersonRole.SUSPECT).select_related("detention_centre").order_by("id"))
+    """The suspects of the case's documents: not those whose investigation was terminated (终止侦查,
+    MPS Provisions art. 186(2))."""
+    return list(case.persons.filter(role=PersonRole.SUSPECT, termination__isnull=True)
+                .select_related("detention_centre").order_by("id"))
 
 
 def offences(case: Any) -> list[Any]:

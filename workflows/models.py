@@ -30,6 +30,7 @@ class TransferKind(models.TextChoices):
     INDICTMENT = "indictment", _("提起公诉")
     INDICTMENT_RETURN = "indictment_return", _("退回起诉")
     JUDGMENT = "judgment", _("判决送达")
+    POLICE_CLOSING = "police_closing", _("撤销案件、终止侦查通知")
 
 
 class TransferMode(models.TextChoices):
@@ -333,3 +334,24 @@ class PleaRecord(models.Model):
     def confirmed(self) -> bool:
         """The procuratorate recorded the plea (art. 173-174): with a statement or an art. 174(2) ground."""
         return self.recorded_at is not None
+
+
+class InvestigationTermination(models.Model):
+    """终止侦查: the police end the investigation of one suspect while the case goes on (MPS
+    Provisions 2020 arts. 186(2), 187). The person stays on the case's record but is no longer a
+    suspect of its documents and transfers (:func:`workflows.documents.suspects`)."""
+
+    case = models.ForeignKey("cases.Case", on_delete=models.PROTECT, related_name="terminations")
+    person = models.OneToOneField("cases.Person", on_delete=models.PROTECT, related_name="termination")
+    ground = models.CharField(_("终止侦查的情形"), max_length=20)
+    reason = models.TextField(_("理由"), blank=True)
+    decided_at = models.DateTimeField(_("决定时间"))
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["person_id"]
+        verbose_name = _("终止侦查")
+        verbose_name_plural = _("终止侦查")
+
+    def __str__(self) -> str:
+        return f"{self.person}: {self.ground}"

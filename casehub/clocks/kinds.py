@@ -61,6 +61,7 @@ class ClockKind(models.TextChoices):
     NP_RECONSIDERATION = "np_reconsideration", _("不起诉复议期限")
     NP_REVIEW = "np_review", _("不起诉复核期限")
     CONDITIONAL_PROBATION = "conditional_probation", _("附条件不起诉考验期")
+    CLOSING_NOTICE = "closing_notice", _("撤销案件、终止侦查告知期限")
 
     @property
     def spec(self) -> ClockSpec:
@@ -137,6 +138,11 @@ SPECS.update({
     # Art. 283(2): the probation of a conditional non-prosecution is 6 to 12 months from the decision
     # (the decision sets it; the clock opens with the shortest and takes the decided period).
     ClockKind.CONDITIONAL_PROBATION: ClockSpec(Period(months=6), custody=False, article="283"),
+    # MPS Provisions 2020 art. 189: within 3 days of withdrawing a case the police tell the former
+    # suspect, the victim (or relatives, legal representative) and the referring body; within 3 days
+    # of terminating a suspect's investigation, that person.
+    ClockKind.CLOSING_NOTICE: ClockSpec(Period(days=3), custody=False, article="189",
+                                        law="公安机关办理刑事案件程序规定"),
 })
 
 assert set(SPECS) == set(ClockKind.values), "every clock kind declares its period"

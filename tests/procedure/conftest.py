@@ -141,3 +141,42 @@ def city_procuratorate(district, make_user):
     district.procuratorate.save(update_fields=["parent"])
     district.users["city_prosecutor"] = make_user(city, [Role.PROSECUTOR], username="city_prosecutor")
     return city
+
+
+def put_in_supplementary(case, district, *, when: datetime):
+    """The case as ``return_for_supplementary`` leaves it: back with the police, the procuratorate
+    that returned it reading it, its package delivered, one return logged."""
+    put_in_review(case, district, when=when)
+    police, procuratorate = district.police, district.procuratorate
+    with engine_writes():
+        case.stage, case.holder_agency = Stage.SUPPLEMENTARY_INVESTIGATION, police
+        case.version += 1
+        case.save(update_fields=["stage", "holder_agency", "version", "updated_at"])
+    access.grant(case, police, act=True)
+    access.grant(case, procuratorate, act=False)
+    clocks.stop_clocks(case, [ClockKind.REVIEW_PROSECUTION], at=when, reason="return_for_supplementary")
+    Transfer.objects.create(case=case, kind=TransferKind.SUPPLEMENTARY_RETURN, from_agency=procuratorate,
+                            to_agency=police, status=TransferStatus.DELIVERED, sent_at=when, decided_at=when,
+                            requires_acceptance=False, sender_stage=Stage.PROSECUTION_REVIEW,
+                            transition="return_for_supplementary")
+    record_returns(case, district, 1, when=when)
+    clocks.open_clock(case, ClockKind.SUPPLEMENTARY_INVESTIGATION, agency=police, start=when,
+                      decision="退回补充侦查（刑事诉讼法第一百七十五条）")
+    case.refresh_from_db()
+    return case
+
+
+def arrested(person, district, *, since: datetime) -> None:
+    """``person`` in custody under an arrest the procuratorate approved (as ``approve_arrest`` leaves it)."""
+    from casehub.custody.models import CustodyRecord
+    from casehub.custody.services import register_custody
+
+    register_custody(person, detention_centre=district.detention, measure="detained", since=since,
+                     acting_user=district.investigator)
+    with engine_writes():
+        person.custody_status, person.measure_since = CustodyStatus.ARRESTED, since
+        person.measure_authority = district.procuratorate
+        person.save(update_fields=["custody_status", "measure_since", "measure_authority"])
+        record = CustodyRecord.objects.get(person=person)
+        record.measure = "arrested"
+        record.save(update_fields=["measure"])
