@@ -110,23 +110,44 @@ def default_stamp_font() -> str | None:
 
 
 _STAMP_FIXED_CHARS = "0123456789-:+ .()电子签章UTC"
-_subset_dir: str | None = None
+# Bump when the subsetting options below change: cached files of the old options are then ignored.
+_STAMP_CACHE_VERSION = 1
+
+
+def _stamp_cache_dir() -> str:
+    """Where stamp-font subsets persist between processes: the user's cache directory, or the
+    system temporary directory when that is not writable (a read-only home in a container)."""
+    import tempfile
+
+    base = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
+                        "casehub", "stamp-fonts")
+    for candidate in (base, os.path.join(tempfile.gettempdir(), "casehub-stamp-fonts")):
+        try:
+            os.makedirs(candidate, exist_ok=True)
+            if os.access(candidate, os.W_OK):
+                return candidate
+        except OSError:
+            continue
+    return tempfile.mkdtemp(prefix="casehub-stamp-fonts-")
 
 
 @lru_cache(maxsize=512)
 def _subset_font(font_path: str, chars: str) -> str:
-    """A small copy of ``font_path`` holding only ``chars``; cached per process.
+    """A small copy of ``font_path`` holding only ``chars``; cached per process and on disk.
 
     pyHanko subsets the stamp font on every signature, which for a full CJK font costs most of a
-    second; subsetting once per distinct stamp text here makes later signatures cheap.
+    second; subsetting once per distinct stamp text (an agency's name: a handful per installation)
+    makes later signatures cheap, also in the next process (each web and worker process, each
+    restart). The file name is a hash of the font (path, size, modification time), the characters
+    and the options, and is written atomically, so a stale or half-written subset is never read.
     """
-    global _subset_dir
-    import tempfile
-
     from fontTools import subset
 
-    if _subset_dir is None:
-        _subset_dir = tempfile.mkdtemp(prefix="casehub-stamp-fonts-")
+    stat = os.stat(font_path)
+    key = f"{_STAMP_CACHE_VERSION}:{font_path}:{stat.st_size}:{stat.st_mtime_ns}:{chars}"
+    out = os.path.join(_stamp_cache_dir(), f"stamp-{hashlib.sha256(key.encode()).hexdigest()[:32]}.ttf")
+    if os.path.isfile(out):
+        return out
     options = subset.Options()
     options.layout_features = ["*"]
     options.notdef_outline = True
@@ -134,9 +155,10 @@ def _subset_font(font_path: str, chars: str) -> str:
     subsetter = subset.Subsetter(options)
     subsetter.populate(text=chars)
     subsetter.subset(font)
-    out = os.path.join(_subset_dir, f"stamp-{hashlib.sha256((font_path + chars).encode()).hexdigest()[:24]}.ttf")
-    font.save(out)
+    tmp = f"{out}.{os.getpid()}.tmp"
+    font.save(tmp)
     font.close()
+    os.replace(tmp, out)  # atomic: concurrent builders each write a complete file
     return out
 
 

@@ -56,3 +56,17 @@ def _isolated_data_dir(settings, tmp_path):
     invalidate_cache()
     yield
     invalidate_cache()
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:
+    """On PostgreSQL the test databases commit without waiting for the WAL flush
+    (``synchronous_commit=off``): a crash may lose the last commits of a database that is thrown
+    away anyway, and what other transactions see (locks, isolation) is unchanged. Thousands of
+    small commits (transactional tests, flushes, the race tests) each skip a disk flush."""
+    from django.conf import settings
+
+    for db in settings.DATABASES.values():
+        if db["ENGINE"].endswith("postgresql"):
+            options = db.setdefault("OPTIONS", {})
+            options["options"] = (options.get("options", "") + " -c synchronous_commit=off").strip()

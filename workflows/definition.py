@@ -21,6 +21,8 @@ from django.utils.translation import gettext_lazy as _
 from casehub.agencies import permissions as p
 from casehub.agencies.models import AgencyKind
 from casehub.clocks.kinds import ClockKind
+from workflows import trial
+from workflows.appeal import EXECUTORS, SECOND_INSTANCE_RESULTS
 from workflows.models import TransferKind
 
 
@@ -34,6 +36,14 @@ class Stage:
     COURT_FILING = "court_filing"
     CONDITIONAL_NON_PROSECUTION = "conditional_non_prosecution"
     TRIAL = "trial"
+    TRIAL_SUSPENDED = "trial_suspended"
+    TRIAL_SUPPLEMENTARY = "trial_supplementary"
+    APPEAL_PERIOD = "appeal_period"
+    APPEAL_FILED = "appeal_filed"
+    SECOND_INSTANCE = "second_instance"
+    FILE_REVIEW = "second_instance_file_review"
+    EXECUTION = "execution"
+    EXECUTION_SENT = "execution_sent"
     JUDGMENT_DELIVERY = "judgment_delivery"
     CLOSED = "closed"
 
@@ -59,7 +69,15 @@ STAGES: dict[str, StageSpec] = {
         StageSpec(Stage.COURT_FILING, _("提起公诉（待立案）"), AgencyKind.PROCURATORATE, pending=True),
         StageSpec(Stage.CONDITIONAL_NON_PROSECUTION, _("附条件不起诉考验期"), AgencyKind.PROCURATORATE),
         StageSpec(Stage.TRIAL, _("审理"), AgencyKind.COURT),
+        StageSpec(Stage.TRIAL_SUSPENDED, _("中止审理"), AgencyKind.COURT),
+        StageSpec(Stage.TRIAL_SUPPLEMENTARY, _("延期审理（补充侦查）"), AgencyKind.PROCURATORATE),
         StageSpec(Stage.JUDGMENT_DELIVERY, _("宣判送达"), AgencyKind.COURT),
+        StageSpec(Stage.APPEAL_PERIOD, _("上诉、抗诉期间"), AgencyKind.COURT),
+        StageSpec(Stage.APPEAL_FILED, _("上诉、抗诉移送（待第二审受理）"), AgencyKind.COURT, pending=True),
+        StageSpec(Stage.SECOND_INSTANCE, _("第二审"), AgencyKind.COURT),
+        StageSpec(Stage.FILE_REVIEW, _("第二审（检察院阅卷）"), AgencyKind.COURT),
+        StageSpec(Stage.EXECUTION, _("判决生效（待交付执行）"), AgencyKind.COURT),
+        StageSpec(Stage.EXECUTION_SENT, _("交付执行（待执行机关接收）"), AgencyKind.COURT, pending=True),
         StageSpec(Stage.CLOSED, _("结案"), None, final=True),
     )
 }
@@ -70,6 +88,8 @@ RECEIVER = "receiver"  # the addressee of the pending package
 SENDER = "sender"  # the sender of the pending package (withdrawal)
 INVESTIGATOR = "investigator"  # the police agency that registered the case (art. 179: it contests a non-prosecution)
 SUPERIOR = "superior"  # the next-higher agency of the holder (art. 179: review by the higher procuratorate)
+HIGHER = "higher"  # the agency above the holder (agency.parent): approvals the law gives it (art. 208)
+PROSECUTING = "prosecuting"  # the procuratorate whose indictment the court accepted (protest, art. 228)
 
 # How the case changes hands.
 SEND = "send"  # a package goes out; the receiver must verify and accept it
@@ -89,6 +109,8 @@ SAME_STAGE = "@same_stage"
 FORWARD = "forward"  # next agency up the chain, chosen by the sender (default: same region)
 BACK_TO_SENDER = "back"  # the agency that sent the case to the current holder
 EARLIER_AGENCIES = "earlier"  # every agency that held the case before (judgment, non-prosecution)
+UP = "up"  # the court above the holder (agency.parent): an appealed or protested case (art. 231)
+EXECUTOR = "executor"  # the executing authority the input ``executor`` names (arts. 264, 269)
 
 
 # The limits of the inputs, one set for the engine, the UI form and the API serializer (all three are
@@ -132,10 +154,11 @@ class InputSpec:
 
 @dataclass(frozen=True)
 class ClockOp:
-    """A clock action. ``op``: open | stop | restart | extend | reopen | period; ``agency``: who runs the clock.
-
-    ``period`` sets the running clock's period to ``months``/``days`` counted from its own start (the
-    review period of a fast-track plea case, art. 172, and back to one month).
+    """A clock action. ``op``: open | stop | restart | extend | reopen | pause | resume | period;
+    ``agency``: who runs the clock. ``kind`` ``"@trial"`` (:data:`workflows.trial.TRIAL_PERIOD`) is the
+    trial period of the procedure in force (:mod:`workflows.trial`). ``period`` sets the running clock's
+    period to ``months``/``days`` counted from its own start (the review period of a fast-track plea
+    case, art. 172, and back to one month).
 
     ``reopen`` counts on with the last stopped clock of the kind (no new period: a package refused
     or taken back did not end what its sending stopped). ``stop`` of ``"*"`` with ``agency="sender"``
@@ -188,6 +211,11 @@ class TransitionSpec:
 
 
 REASON = InputSpec("reason", _("理由"), "textarea")
+PROCEDURE = InputSpec(
+    "procedure", _("审判程序"), "choice", required=False, choices=trial.PROCEDURES, default=trial.ORDINARY,
+    help_text=_("速裁程序：受理后十日以内审结，可能判处有期徒刑超过一年的可延长至十五日（第二百二十五条）；"
+                "简易程序：二十日以内，可能判处有期徒刑超过三年的可延长至一个半月（第二百二十条）；"
+                "普通程序：二个月以内，至迟不超过三个月（第二百零八条）。"))
 OPTIONAL_REASON = InputSpec("reason", _("说明"), "textarea", required=False)
 
 
@@ -702,13 +730,15 @@ TRANSITIONS: tuple[TransitionSpec, ...] = (
         "docket_case", _("立案受理并编立案号"), (Stage.COURT_FILING,), Stage.TRIAL,
         AgencyKind.COURT, p.DOCKET_CASE, party=RECEIVER, handover=ACCEPT,
         inputs=(InputSpec("type_code", _("案件类型代字"), "choice", required=False,
-                          choices=(("刑初", "刑初"), ("刑终", "刑终"), ("刑再", "刑再"), ("刑更", "刑更")),
-                          default="刑初"),),
+                          choices=(("刑初", _("刑初（第一审公诉案件）")),), default="刑初",
+                          help_text=_("提起公诉的案件编“刑初”字号；“刑终”只用于上诉、抗诉的第二审案件。")),
+                PROCEDURE),
         guards=("package_verified", "custody_ready"),
         clocks=(ClockOp("stop", "*", agency="sender"), ClockOp("stop", ClockKind.COURT_ACCEPTANCE),
-                ClockOp("open", ClockKind.TRIAL)),
+                ClockOp("open", trial.TRIAL_PERIOD)),
         effects=("issue_docket_number",),
-        article="刑事诉讼法第一百八十六条、第二百零八条",
+        article="刑事诉讼法第一百八十六条、第二百零八条、第二百二十条、第二百二十五条",
+        description=_("审理期限按审判程序计算：速裁程序十日、简易程序二十日、普通程序二个月，自受理之日起计算。"),
         custody=("take_over", "notices"),
     ),
     TransitionSpec(
@@ -736,22 +766,279 @@ TRANSITIONS: tuple[TransitionSpec, ...] = (
                 InputSpec("verdict", _("判决主文"), "textarea",
                           help_text=_("已为每名被告人记录判决结果的，判决书按记录逐人写明判决主文。"))),
         guards=("announced_not_in_future",),
-        effects=("generate_judgment",),
-        clocks=(ClockOp("stop", ClockKind.TRIAL), ClockOp("open", ClockKind.JUDGMENT_DELIVERY)),
-        article="刑事诉讼法第二百零二条、第二百零八条",
+        effects=("generate_judgment", "release_on_announcement"),
+        clocks=(ClockOp("stop", trial.TRIAL_PERIOD), ClockOp("open", ClockKind.JUDGMENT_DELIVERY)),
+        article="刑事诉讼法第二百零二条、第二百零八条、第二百六十条；最高人民法院解释第一百七十条",
+        description=_("当庭宣判的，五日以内送达判决书；定期宣判的，宣判后立即送达。在押被告人被判决无罪、免除刑事处罚，"
+                      "或者被判处管制、宣告缓刑、单处附加刑，或者羁押时间已到判处的刑期的，宣判后立即释放。"),
         custody=("notices",),
     ),
     TransitionSpec(
-        "deliver_judgment", _("送达判决书并结案"), (Stage.JUDGMENT_DELIVERY,), Stage.CLOSED,
+        "deliver_judgment", _("送达判决书"), (Stage.JUDGMENT_DELIVERY,), Stage.APPEAL_PERIOD,
         AgencyKind.COURT, p.DELIVER_JUDGMENT, handover=NOTIFY, recipient=EARLIER_AGENCIES,
-        transfer_kind=TransferKind.JUDGMENT, inputs=(OPTIONAL_REASON,),
-        clocks=(ClockOp("stop", "*"),),
-        article="刑事诉讼法第二百零二条",
-        description=_("判决书送达人民检察院和公安机关，案件结案。"),
+        transfer_kind=TransferKind.JUDGMENT,
+        inputs=(InputSpec("received_on", _("被告人收到判决书的日期"), "date", required=False,
+                          help_text=_("上诉、抗诉期限从接到判决书的第二日起算；留空为今天。")),
+                OPTIONAL_REASON),
+        guards=("received_after_announcement",),
+        clocks=(ClockOp("stop", ClockKind.JUDGMENT_DELIVERY), ClockOp("stop", ClockKind.JUDGMENT_DELIVERY_IMMEDIATE),
+                ClockOp("open", ClockKind.APPEAL_PERIOD, per_person=True, persons="@defendants")),
+        article="刑事诉讼法第二百零二条、第二百三十条",
+        description=_("判决书送达人民检察院和公安机关；每名被告人的上诉、抗诉期限为十日，从接到判决书的第二日起算。"),
         custody=("notices",),
     ),
 )
 
+# --- first-instance trial procedures and their periods (arts. 204-208, 220-226) ---------------
+# workflows.trial says how each procedure's period is counted; "@trial" is its clock.
+
+TRIAL_TRANSITIONS: tuple[TransitionSpec, ...] = (
+    TransitionSpec(
+        "convert_procedure", _("变更审判程序"), (Stage.TRIAL,), Stage.TRIAL, AgencyKind.COURT, p.DELIVER_JUDGMENT,
+        inputs=(InputSpec("procedure", _("转为"), "choice", choices=trial.PROCEDURES[:2]), REASON),
+        guards=("no_pending_approval", "procedure_convertible"),
+        clocks=(ClockOp("stop", trial.TRIAL_PERIOD), ClockOp("open", trial.TRIAL_PERIOD)),
+        article="刑事诉讼法第二百二十一条、第二百二十六条；最高人民法院解释第三百六十八条、第三百七十六条",
+        description=_("速裁程序可转为简易程序或普通程序，简易程序可转为普通程序；审理期限自作出决定之日起按新程序重新计算。"),
+        style="secondary", custody=("notices",),
+    ),
+    TransitionSpec(
+        "extend_trial", _("延长审理期限（本院）"), (Stage.TRIAL,), Stage.TRIAL, AgencyKind.COURT, p.DELIVER_JUDGMENT,
+        inputs=(InputSpec("decision", _("延长的理由（可能判处的刑罚）"), "textarea"),),
+        guards=("no_pending_approval", "trial_extension_allowed"),
+        clocks=(ClockOp("extend", trial.TRIAL_PERIOD),),
+        needs_approval=True, article="刑事诉讼法第二百零八条、第二百二十条、第二百二十五条",
+        description=_("由本院决定：速裁程序延长至十五日（可能判处的有期徒刑超过一年），简易程序延长至一个半月"
+                      "（超过三年），普通程序延长至三个月。"),
+        style="secondary", custody=("notices",),
+    ),
+    TransitionSpec(
+        "request_higher_extension", _("报请上一级人民法院批准延长审理期限"), (Stage.TRIAL,), Stage.TRIAL,
+        AgencyKind.COURT, p.DELIVER_JUDGMENT,
+        inputs=(InputSpec("ground", _("延长的事由"), "choice", choices=trial.HIGHER_GROUNDS), REASON),
+        guards=("no_pending_approval", "higher_extension_requestable"),
+        effects=("grant_higher_court",),
+        needs_approval=True, article="刑事诉讼法第二百零八条；最高人民法院解释第二百一十条",
+        description=_("可能判处死刑、附带民事诉讼或者有第一百五十八条情形之一的普通程序案件，经上一级人民法院批准，"
+                      "可以延长三个月，限一次；应当在期限届满十五日以前报请。"),
+        style="secondary",
+    ),
+    TransitionSpec(
+        "approve_higher_extension", _("批准延长审理期限"), (Stage.TRIAL,), Stage.TRIAL,
+        AgencyKind.COURT, p.DELIVER_JUDGMENT, party=HIGHER,
+        inputs=(InputSpec("decision", _("批准决定（文号）"), "text"),),
+        guards=("higher_extension_pending",),
+        clocks=(ClockOp("extend", trial.TRIAL_PERIOD),),
+        article="刑事诉讼法第二百零八条；最高人民法院解释第二百一十条",
+        description=_("上一级人民法院批准延长审理期限三个月。"), custody=("notices",),
+    ),
+    TransitionSpec(
+        "refuse_higher_extension", _("不批准延长审理期限"), (Stage.TRIAL,), Stage.TRIAL,
+        AgencyKind.COURT, p.DELIVER_JUDGMENT, party=HIGHER, inputs=(REASON,),
+        guards=("higher_extension_pending",),
+        article="最高人民法院解释第二百一十条", style="danger",
+        description=_("不同意延长的，应当在审理期限届满五日以前作出决定。"),
+    ),
+    TransitionSpec(
+        "record_spc_extension", _("登记最高人民法院批准延长审理期限"), (Stage.TRIAL,), Stage.TRIAL,
+        AgencyKind.COURT, p.DELIVER_JUDGMENT,
+        inputs=(InputSpec("months", _("延长月数（一至三个月）"), "int"),
+                InputSpec("decision", _("最高人民法院批准文号"), "text")),
+        guards=("no_pending_approval", "spc_extension_allowed"),
+        clocks=(ClockOp("extend", trial.TRIAL_PERIOD),),
+        article="刑事诉讼法第二百零八条；最高人民法院解释第二百一十条",
+        description=_("上一级人民法院批准延长后因特殊情况还需要延长的，经最高人民法院批准，每次延长一至三个月。"),
+        style="secondary", custody=("notices",),
+    ),
+    TransitionSpec(
+        "postpone_for_supplementary", _("延期审理（补充侦查）"), (Stage.TRIAL,), Stage.TRIAL_SUPPLEMENTARY,
+        AgencyKind.COURT, p.DELIVER_JUDGMENT, handover=DELIVER, recipient=BACK_TO_SENDER,
+        transfer_kind=TransferKind.TRIAL_SUPPLEMENTARY,
+        inputs=(InputSpec("reason", _("检察院延期审理建议（文号及理由）"), "textarea"),),
+        guards=("no_pending_approval", "fewer_than_two_postponements"),
+        clocks=(ClockOp("stop", trial.TRIAL_PERIOD),
+                ClockOp("open", ClockKind.TRIAL_SUPPLEMENTARY, agency="recipient")),
+        article="刑事诉讼法第二百零四条第二项、第二百零五条；最高人民法院解释第二百七十四条",
+        description=_("检察院建议补充侦查的，合议庭同意后延期审理，不得超过两次；检察院应当在一个月以内补充侦查完毕。"
+                      "审理期限停止计算，补充侦查完毕移送法院后重新计算（第二百零八条第三款）。"),
+        style="warning", custody=("issue_certificates", "take_over_at_once", "notices"),
+    ),
+    TransitionSpec(
+        "return_after_supplementary", _("补充侦查完毕移送人民法院"), (Stage.TRIAL_SUPPLEMENTARY,), Stage.TRIAL,
+        AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION, handover=DELIVER, recipient=BACK_TO_SENDER,
+        transfer_kind=TransferKind.SUPPLEMENTARY_EVIDENCE,
+        inputs=(InputSpec("reason", _("补充侦查情况"), "textarea"),),
+        guards=("no_pending_approval",),
+        clocks=(ClockOp("stop", ClockKind.TRIAL_SUPPLEMENTARY), ClockOp("open", trial.TRIAL_PERIOD)),
+        article="刑事诉讼法第二百零五条、第二百零八条第三款",
+        description=_("人民法院收到补充侦查的案件后重新计算审理期限。"),
+        custody=("issue_certificates", "take_over_at_once", "notices"),
+    ),
+    TransitionSpec(
+        "suspend_trial", _("中止审理"), (Stage.TRIAL,), Stage.TRIAL_SUSPENDED, AgencyKind.COURT, p.DELIVER_JUDGMENT,
+        inputs=(InputSpec("ground", _("中止审理的事由"), "choice", choices=trial.SUSPENSION_GROUNDS), REASON),
+        guards=("no_pending_approval",),
+        clocks=(ClockOp("pause", trial.TRIAL_PERIOD),),
+        article="刑事诉讼法第二百零六条、第一百四十九条",
+        description=_("中止审理的期间不计入审理期限；恢复审理后继续计算剩余的期限。"),
+        style="warning", custody=("notices",),
+    ),
+    TransitionSpec(
+        "resume_trial", _("恢复审理"), (Stage.TRIAL_SUSPENDED,), Stage.TRIAL, AgencyKind.COURT, p.DELIVER_JUDGMENT,
+        inputs=(OPTIONAL_REASON,),
+        clocks=(ClockOp("resume", trial.TRIAL_PERIOD),),
+        article="刑事诉讼法第二百零六条第二款",
+        description=_("中止审理的原因消失后恢复审理，审理期限继续计算。"), custody=("notices",),
+    ),
+)
+
+TRANSITIONS = TRANSITIONS + TRIAL_TRANSITIONS
+
+
+# --- appeal, second instance, effect and execution (arts. 230-244, 259-264, 269) --------------
+# workflows.appeal says who may appeal when, who receives what and how custody ends.
+
+PERSONS_CHALLENGED = InputSpec("persons", _("上诉或者被抗诉的被告人"), "persons", select="defendants",
+                               help_text=_("共同犯罪案件中部分被告人上诉或者被抗诉的，全案移送第二审（第二百三十三条第二款）。"))
+
+APPEAL_TRANSITIONS: tuple[TransitionSpec, ...] = (
+    TransitionSpec(
+        "record_appeal", _("登记被告人上诉"), (Stage.APPEAL_PERIOD,), Stage.APPEAL_PERIOD,
+        AgencyKind.COURT, p.DELIVER_JUDGMENT,
+        inputs=(PERSONS_CHALLENGED, InputSpec("reason", _("上诉状（上诉理由）"), "textarea")),
+        guards=("appeal_persons_in_window",),
+        clocks=(ClockOp("open", ClockKind.APPEAL_FORWARD),),
+        article="刑事诉讼法第二百二十七条、第二百三十条、第二百三十一条",
+        description=_("被告人通过原审人民法院提出上诉；上诉期满后三日以内将上诉状连同案卷、证据移送上一级人民法院。"),
+        style="warning", custody=("notices",),
+    ),
+    TransitionSpec(
+        "protest", _("提出抗诉"), (Stage.APPEAL_PERIOD,), Stage.APPEAL_PERIOD,
+        AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION, party=PROSECUTING,
+        inputs=(PERSONS_CHALLENGED, InputSpec("reason", _("抗诉书（抗诉理由）"), "textarea")),
+        guards=("no_pending_approval", "appeal_persons_in_window"),
+        clocks=(ClockOp("open", ClockKind.APPEAL_FORWARD),),
+        needs_approval=True, article="刑事诉讼法第二百二十八条、第二百三十条；最高人民法院解释第三百八十四条",
+        description=_("人民检察院认为第一审判决确有错误的，通过原审人民法院提出抗诉。"),
+        style="warning", custody=("notices",),
+    ),
+    TransitionSpec(
+        "forward_appeal", _("移送第二审人民法院"), (Stage.APPEAL_PERIOD,), Stage.APPEAL_FILED,
+        AgencyKind.COURT, p.DELIVER_JUDGMENT, handover=SEND, recipient=UP, transfer_kind=TransferKind.APPEAL,
+        inputs=(OPTIONAL_REASON,),
+        guards=("no_pending_approval", "appeal_lodged", "appeal_windows_expired", "has_higher_court"),
+        clocks=(ClockOp("stop", ClockKind.APPEAL_PERIOD), ClockOp("stop", ClockKind.APPEAL_FORWARD)),
+        article="刑事诉讼法第二百三十一条、第二百三十三条；最高人民法院解释第三百八十一条、第三百八十四条、第三百八十九条",
+        description=_("上诉、抗诉期满后三日以内，全案连同案卷、证据移送上一级人民法院，被告人随案换押。"),
+        custody=("issue_certificates", "notices"),
+    ),
+    TransitionSpec(
+        "docket_appeal", _("受理第二审案件并编立案号"), (Stage.APPEAL_FILED,), Stage.SECOND_INSTANCE,
+        AgencyKind.COURT, p.DOCKET_CASE, party=RECEIVER, handover=ACCEPT,
+        inputs=(InputSpec("type_code", _("案件类型代字"), "choice", required=False,
+                          choices=(("刑终", _("刑终（第二审案件）")),), default="刑终"),),
+        guards=("package_verified", "custody_ready"),
+        clocks=(ClockOp("stop", "*", agency="sender"), ClockOp("open", ClockKind.SECOND_INSTANCE)),
+        effects=("issue_docket_number",),
+        article="刑事诉讼法第二百四十三条", custody=("take_over", "notices"),
+        description=_("第二审人民法院受理上诉、抗诉案件，应当在二个月以内审结。"),
+    ),
+    TransitionSpec(
+        "start_file_review", _("通知检察院阅卷"), (Stage.SECOND_INSTANCE,), Stage.FILE_REVIEW,
+        AgencyKind.COURT, p.DELIVER_JUDGMENT, inputs=(OPTIONAL_REASON,),
+        guards=("no_pending_approval",),
+        clocks=(ClockOp("pause", ClockKind.SECOND_INSTANCE),), effects=("grant_same_level_procuratorate",),
+        article="刑事诉讼法第二百三十五条", style="secondary",
+        description=_("人民检察院应当在一个月以内查阅完毕；查阅案卷的时间不计入审理期限。"), custody=("notices",),
+    ),
+    TransitionSpec(
+        "end_file_review", _("检察院阅卷完毕"), (Stage.FILE_REVIEW,), Stage.SECOND_INSTANCE,
+        AgencyKind.COURT, p.DELIVER_JUDGMENT, inputs=(OPTIONAL_REASON,),
+        clocks=(ClockOp("resume", ClockKind.SECOND_INSTANCE),),
+        article="刑事诉讼法第二百三十五条", custody=("notices",),
+    ),
+    TransitionSpec(
+        "extend_second_instance", _("延长第二审审理期限"), (Stage.SECOND_INSTANCE,), Stage.SECOND_INSTANCE,
+        AgencyKind.COURT, p.DELIVER_JUDGMENT,
+        inputs=(InputSpec("ground", _("延长的事由"), "choice", choices=trial.HIGHER_GROUNDS),
+                InputSpec("decision", _("高级人民法院批准文号"), "text")),
+        guards=("no_pending_approval", "second_instance_not_extended"),
+        clocks=(ClockOp("extend", ClockKind.SECOND_INSTANCE, months=2),),
+        article="刑事诉讼法第二百四十三条", style="secondary",
+        description=_("可能判处死刑、附带民事诉讼或者有第一百五十八条情形之一的，经省、自治区、直辖市高级人民法院批准，可以延长二个月。"),
+        custody=("notices",),
+    ),
+    TransitionSpec(
+        "decide_second_instance", _("第二审宣判（终审）"), (Stage.SECOND_INSTANCE,), Stage.EXECUTION,
+        AgencyKind.COURT, p.DELIVER_JUDGMENT, handover=DELIVER, recipient=BACK_TO_SENDER,
+        transfer_kind=TransferKind.JUDGMENT,
+        inputs=(InputSpec("result", _("第二审结果"), "choice", choices=SECOND_INSTANCE_RESULTS),
+                InputSpec("verdict", _("判决、裁定主文"), "textarea")),
+        guards=("no_pending_approval",),
+        clocks=(ClockOp("stop", ClockKind.SECOND_INSTANCE),
+                ClockOp("open", ClockKind.EXECUTION_HANDOVER, agency="recipient")),
+        article="刑事诉讼法第二百三十三条、第二百三十六条、第二百四十四条、第二百五十九条",
+        description=_("第二审的判决、裁定是终审的判决、裁定，对全案被告人发生法律效力；由第一审人民法院在十日以内交付执行。"),
+        custody=("notices",),
+    ),
+    TransitionSpec(
+        "remand", _("发回重新审判"), (Stage.SECOND_INSTANCE,), Stage.TRIAL,
+        AgencyKind.COURT, p.DELIVER_JUDGMENT, handover=DELIVER, recipient=BACK_TO_SENDER,
+        transfer_kind=TransferKind.REMAND, inputs=(REASON,),
+        guards=("no_pending_approval",),
+        effects=("set_retrial_procedure",),
+        clocks=(ClockOp("stop", ClockKind.SECOND_INSTANCE), ClockOp("open", trial.TRIAL_PERIOD, agency="recipient")),
+        article="刑事诉讼法第二百三十六条、第二百三十八条、第二百四十一条；最高人民法院解释第三百七十七条",
+        description=_("原审人民法院从收到发回的案件之日起，重新计算审理期限；速裁程序案件发回的，适用第一审普通程序重新审判。"),
+        style="warning", custody=("issue_certificates", "take_over_at_once", "notices"),
+    ),
+    TransitionSpec(
+        "judgment_effective", _("判决发生法律效力"), (Stage.APPEAL_PERIOD,), Stage.EXECUTION,
+        AgencyKind.COURT, p.DELIVER_JUDGMENT, inputs=(OPTIONAL_REASON,),
+        guards=("no_pending_approval", "no_appeal_lodged", "appeal_windows_expired"),
+        clocks=(ClockOp("stop", ClockKind.APPEAL_PERIOD), ClockOp("open", ClockKind.EXECUTION_HANDOVER)),
+        article="刑事诉讼法第二百五十九条、第二百六十四条",
+        description=_("已过法定期限没有上诉、抗诉的判决是发生法律效力的判决；应当在十日以内交付执行。"),
+        custody=("notices",),
+    ),
+    TransitionSpec(
+        "hand_over_for_execution", _("交付执行"), (Stage.EXECUTION,), Stage.EXECUTION_SENT,
+        AgencyKind.COURT, p.DELIVER_JUDGMENT, handover=SEND, recipient=EXECUTOR,
+        transfer_kind=TransferKind.EXECUTION,
+        inputs=(InputSpec("executor", _("执行机关"), "choice", choices=EXECUTORS, default="police"),
+                OPTIONAL_REASON),
+        guards=("no_pending_approval", "something_to_execute", "executor_fits"),
+        clocks=(ClockOp("stop", ClockKind.EXECUTION_HANDOVER),),
+        article="刑事诉讼法第二百六十四条、第二百六十九条；社区矫正法第二十条；最高人民法院解释第五百一十一条、第五百一十九条",
+        description=_("判决生效后十日以内将判决书、执行通知书等法律文书送达执行机关；判处管制、宣告缓刑的，"
+                      "送达社区矫正机构。执行机关签收后羁押记录终结，案件结案。"),
+        custody=("notices",),
+    ),
+    TransitionSpec(
+        "close_without_execution", _("结案（无须交付执行）"), (Stage.EXECUTION,), Stage.CLOSED,
+        AgencyKind.COURT, p.DELIVER_JUDGMENT, inputs=(OPTIONAL_REASON,),
+        guards=("no_pending_approval", "nothing_to_execute"),
+        clocks=(ClockOp("stop", "*"),),
+        article="刑事诉讼法第二百五十九条、第二百六十条",
+        description=_("判决无罪、免予刑事处罚或者单处罚金（由人民法院执行）的，判决生效后结案。"),
+        custody=("notices",),
+    ),
+) + tuple(
+    TransitionSpec(
+        name, _("接收交付执行"), (Stage.EXECUTION_SENT,), Stage.CLOSED, kind, capability, party=RECEIVER,
+        handover=ACCEPT, guards=("package_verified",), effects=("end_custody_for_execution",),
+        article="刑事诉讼法第二百六十四条、第二百六十九条",
+        description=_("执行机关核验并签收法律文书，罪犯交付执行，羁押记录终结，案件结案。"),
+        custody=("notices",),
+    )
+    for name, kind, capability in (
+        ("accept_execution", AgencyKind.POLICE, p.MANAGE_CUSTODY),
+        ("accept_execution_detention", AgencyKind.DETENTION_CENTRE, p.ACKNOWLEDGE_CUSTODY),
+        ("accept_execution_correction", AgencyKind.JUSTICE_BUREAU, p.COMMUNITY_CORRECTION),
+    )
+)
+
+TRANSITIONS = TRANSITIONS + APPEAL_TRANSITIONS
 TRANSITIONS = TRANSITIONS + PLEA_TRANSITIONS + NON_PROSECUTION_TRANSITIONS + POLICE_CLOSING_TRANSITIONS
 
 BY_NAME: dict[str, TransitionSpec] = {t.name: t for t in TRANSITIONS}
@@ -827,7 +1114,14 @@ TRANSFER_DIRECTIONS: dict[str, frozenset[tuple[str, str]]] = {
     TransferKind.INDICTMENT_RETURN: frozenset({(AgencyKind.COURT, AgencyKind.PROCURATORATE)}),
     TransferKind.POLICE_CLOSING: frozenset({(AgencyKind.POLICE, AgencyKind.PROCURATORATE)}),
     TransferKind.JUDGMENT: frozenset({(AgencyKind.COURT, AgencyKind.PROCURATORATE),
-                                      (AgencyKind.COURT, AgencyKind.POLICE)}),
+                                      (AgencyKind.COURT, AgencyKind.POLICE), (AgencyKind.COURT, AgencyKind.COURT)}),
+    TransferKind.TRIAL_SUPPLEMENTARY: frozenset({(AgencyKind.COURT, AgencyKind.PROCURATORATE)}),
+    TransferKind.SUPPLEMENTARY_EVIDENCE: frozenset({(AgencyKind.PROCURATORATE, AgencyKind.COURT)}),
+    TransferKind.APPEAL: frozenset({(AgencyKind.COURT, AgencyKind.COURT)}),
+    TransferKind.REMAND: frozenset({(AgencyKind.COURT, AgencyKind.COURT)}),
+    TransferKind.EXECUTION: frozenset({(AgencyKind.COURT, AgencyKind.POLICE),
+                                       (AgencyKind.COURT, AgencyKind.DETENTION_CENTRE),
+                                       (AgencyKind.COURT, AgencyKind.JUSTICE_BUREAU)}),
 }
 
 
@@ -915,7 +1209,8 @@ def _custody_problems(t: TransitionSpec) -> list[str]:
         need.add(handlers.CANCEL_CERTIFICATES)
     if any(op.op != "reopen" and not (op.op == "stop" and op.kind in CLOCKS_NOT_BOUNDING_CUSTODY)
            for op in t.clocks) or (
-            {"mark_suspects_arrested", "release_detained", "release_refused"} & set(t.effects)):
+            {"mark_suspects_arrested", "release_detained", "release_refused", "release_on_announcement"}
+            & set(t.effects)):
         need.add(handlers.NOTICES)
     problems += [f"{t.name}: custody step {s} not declared" for s in sorted(need - set(t.custody))]
     return problems

@@ -87,7 +87,8 @@ def table_rows() -> list[dict[str, Any]]:
             "to": ", ".join(str(d.STAGES[s].label) for s in d.possible_targets(t)),
             "who": f"{_kind_label(t.agency_kind)} · {caps.get(t.capability, t.capability)}"
                    + {"holder": "", "receiver": _("（接收机关）"), "sender": _("（移送机关）"),
-                 "investigator": _("（侦查机关）"), "superior": _("（上一级人民检察院）")}[t.party],
+                 "investigator": _("（侦查机关）"), "superior": _("（上一级人民检察院）"),
+                 "higher": _("（上一级机关）"), "prosecuting": _("（提起公诉的检察院）")}[t.party],
             "approval": t.requires_approval, "guards": list(t.guards),
             "clocks": [f"{c.op} {c.kind}" + (" of the sender" if c.agency == "sender" else "") for c in t.clocks], "package": t.transfer_kind, "article": t.article,
             "inputs": [i.name + ("" if i.required else "?") for i in t.inputs],
@@ -121,6 +122,8 @@ _RECIPIENT_TEXT = {
     d.FORWARD: "to the chosen agency of the sender's own region (default: the same-level one)",
     d.BACK_TO_SENDER: "back to the agency that sent the case electronically (paper registrations never count)",
     d.EARLIER_AGENCIES: "to every agency that held the case before",
+    d.UP: "to the court above the holder (an appeal or protest)",
+    d.EXECUTOR: "to the executing authority the input names (police, detention centre, community correction)",
 }
 
 

@@ -7,7 +7,8 @@ schedules it with ``transaction.on_commit``.
 
 The engine runs the effects twice. First in its *prepare* phase, outside any transaction
 (``ctx.preparing``): only the effects :func:`prepares` names run, a number is the one the counter will
-give next (:func:`casehub.cases.numbering.peek_number`, nothing is taken) and a generated
+give (:func:`casehub.cases.numbering.peek_number`, nothing is taken; the second number of a series
+the transition takes — one decision per person — is the one after it) and a generated
 document is rendered and written to the object store but not filed. Then in the transaction,
 where rendering the same document again returns the prepared bytes
 (:func:`casehub.objectstore.prepared.artifact`) — unless what it is made from changed meanwhile.
@@ -50,7 +51,11 @@ def _number(ctx: Any, agency: Any, kind: str, **kw: Any) -> str:
         from casehub.cases.numbering import peek_number
 
         kw.pop("person", None)
-        number = peek_number(agency, kind, **kw)
+        # Every number of the series this transition takes, not only the first: one per person.
+        series = (agency.pk, kind, kw.get("type_code", ""))
+        ctx.peeked[series] = ctx.peeked.get(series, -1) + 1
+        number = peek_number(agency, kind, offset=ctx.peeked[series], **kw)
+        ctx.peeked_numbers.append((agency.pk, number))
     else:
         number = issue_number(ctx.case, agency, kind, **kw).number
     # One decision per person (art. 90): the log lists every number of the kind it issued.
@@ -167,6 +172,22 @@ def release_detained(ctx: Any) -> None:
     _change_measure(held, CustodyStatus.RELEASED, authority=ctx.holder_before, at=ctx.now)
 
 
+@effect
+def release_on_announcement(ctx: Any) -> None:
+    """CPL art. 260; SPC Interpretation art. 170: a defendant in custody is released as soon as the
+    judgment is announced when acquitted, not criminally responsible or exempted from punishment;
+    sentenced to public surveillance, probation or a supplementary penalty alone (even before the
+    judgment takes effect); or when the time in custody has reached the sentence. The custody
+    step ``notices`` then sends the detention centre a signed release notice, which ends the record."""
+    from workflows.models import JudgmentDecision
+
+    held = [CustodyStatus.DETAINED, CustodyStatus.ARRESTED]
+    ids = [d.person_id for d in JudgmentDecision.objects.filter(case=ctx.case).select_related("person")
+           if d.release_ground]
+    chosen = ctx.case.persons.filter(pk__in=ids, custody_status__in=held).order_by("id")
+    _change_measure(chosen, CustodyStatus.RELEASED, authority=ctx.holder_before, at=ctx.now)
+
+
 # --- generated documents ----------------------------------------------------------------------
 # Built by workflows.documents (pure builders, also used by the preview pages); filed into the
 # issuing agency's draft volume and PAdES-signed by it (casehub.dossier.services.add_generated_document).
@@ -243,3 +264,43 @@ def generate_indictment(ctx: Any) -> None:
 def generate_non_prosecution_decision(ctx: Any) -> None:
     """不起诉决定书 (arts. 177-181)."""
     _generate(ctx, "generate_non_prosecution_decision")
+
+
+@effect
+def grant_higher_court(ctx: Any) -> None:
+    """Art. 208: the next-higher court decides on the extension the trial court requests; it reads
+    the case to decide (no right to act on it)."""
+    from casehub.cases import access
+
+    higher = ctx.holder_before.parent
+    if higher is not None:
+        access.grant(ctx.case, higher, act=False)
+
+
+@effect
+def grant_same_level_procuratorate(ctx: Any) -> None:
+    """Art. 235: the second-instance court sends the file to the procuratorate of its own level to read
+    (the city procuratorate for the intermediate court); it reads, it does not act."""
+    from casehub.agencies.models import Agency, AgencyKind
+    from casehub.cases import access
+
+    for agency in Agency.objects.filter(kind=AgencyKind.PROCURATORATE, region=ctx.holder_before.region)[:1]:
+        access.grant(ctx.case, agency, act=False)
+
+
+@effect
+def set_retrial_procedure(ctx: Any) -> None:
+    """Art. 241; SPC Interpretation art. 377: the remanded case is tried again under the first-instance
+    procedure it had — a 速裁 case under the ordinary procedure. Written into the transition's inputs,
+    so the log records it and the trial period opens for it."""
+    from workflows import appeal
+
+    ctx.inputs["procedure"] = appeal.retrial_procedure(ctx.case)
+
+
+@effect
+def end_custody_for_execution(ctx: Any) -> None:
+    """Art. 264: the executing authority took the convicts over; their custody records end."""
+    from workflows import appeal
+
+    appeal.end_custody_for_execution(ctx)

@@ -213,6 +213,8 @@ class Context:
     after_commit: list[Any] = field(default_factory=list)
     preparing: bool = False  # the prepare phase: write no row (see workflows.effects)
     prepared_documents: list[dict[str, Any]] = field(default_factory=list)  # rendered, not yet filed
+    peeked: dict[tuple[Any, ...], int] = field(default_factory=dict)  # numbers peeked per series (prepare)
+    peeked_numbers: list[tuple[int, str]] = field(default_factory=list)  # (agency id, number), in order
 
     @property
     def recipient(self) -> Agency | None:
@@ -263,12 +265,25 @@ def _actor_problem(case: Case, spec: d.TransitionSpec, user: Any, pending: Trans
     elif spec.party == d.SENDER:
         if pending is None or pending.from_agency_id != user.agency_id:
             return _("只有移送机关可以撤回移送。")
+    elif spec.party == d.HIGHER:
+        holder = case.holder_agency
+        if holder is None or holder.parent_id != user.agency_id:
+            return _("只有上一级机关可以办理“%(label)s”。") % {"label": spec.label}
+    elif spec.party == d.PROSECUTING:
+        if prosecuting_agency(case) != user.agency_id:
+            return _("只有提起公诉的人民检察院可以办理“%(label)s”。") % {"label": spec.label}
     return None
 
 
 def _open_for(case: Case, spec: d.TransitionSpec) -> bool:
     """A closed case takes only the transitions declared to act after closing (art. 179)."""
     return case.status != CaseStatus.CLOSED or d.after_closing(spec)
+def prosecuting_agency(case: Case) -> int | None:
+    """The procuratorate whose indictment the court holding the case accepted (art. 228: it protests
+    the judgment of the court of its level)."""
+    return (Transfer.objects.filter(case=case, kind=TransferKind.INDICTMENT, status=TransferStatus.ACCEPTED,
+                                    to_agency_id=case.holder_agency_id)
+            .order_by("-sent_at", "-id").values_list("from_agency_id", flat=True).first())
 
 
 def _agency_kind_label(spec: d.TransitionSpec) -> str:
@@ -427,7 +442,10 @@ def fire(
         preparation = None
         if not spec.requires_approval:
             preparation = _prepare(case.pk, spec, actor=acting_user, acting_user=acting_user, inputs=cleaned)
-        return _retrying_sqlite_lock(lambda: _fire(case, spec, acting_user, cleaned, expected_version, preparation))
+        apply = lambda: _fire(case, spec, acting_user, cleaned, expected_version, preparation)  # noqa: E731
+        if preparation is not None:
+            _rehearse(preparation, apply)
+        return _retrying_sqlite_lock(apply)
 
     result = _side_effects_guarded(run, case=case, transition=spec.name, acting_user=acting_user)
     _sync_caller_case(case, result.case)
@@ -444,9 +462,55 @@ class Preparation:
 
 
 def _prepares_anything(spec: d.TransitionSpec) -> bool:
+    """Whether the transition renders or signs anything: generated documents, volumes, a signed
+    manifest or receipt, custody certificates, receipts or change notices."""
     from workflows import effects
 
-    return spec.handover in (d.SEND, d.DELIVER, d.NOTIFY) or any(effects.prepares(e) for e in spec.effects)
+    signing_custody = set(spec.custody) - {"cancel_certificates"}
+    return (spec.handover in (d.SEND, d.DELIVER, d.NOTIFY, d.ACCEPT, d.REJECT) or bool(signing_custody)
+            or any(effects.prepares(e) for e in spec.effects))
+
+
+class _Rehearsed(Exception):  # noqa: N818 - not an error: ends a rehearsal by rolling it back
+    """Raised at the end of a rehearsed apply phase, inside its transaction: rolls it back."""
+
+
+def _end_of_rehearsal() -> None:
+    """Called as the last statement of every transaction the engine may rehearse: a rehearsal
+    never commits (and its deferred audit events are dropped with the exception)."""
+    from casehub.objectstore.prepared import rehearsing
+
+    if rehearsing():
+        raise _Rehearsed
+
+
+def _rehearse(preparation: Preparation | Prepared, apply: Any) -> None:
+    """Run the apply phase once as a rehearsal, then build what it will sign — outside the transaction.
+
+    Custody certificates, take-over receipts and change notices, and the CMS signatures of a
+    manifest or receipt, are made from rows the transaction itself writes (numbers per person,
+    the periods of the clocks it opens, the persons it arrests or releases). The rehearsal is the
+    apply phase itself, run under its locks up to its end and rolled back there (no audit event is
+    appended, no on-commit work runs); a deferrable artifact is not built in it, only its recipe is
+    kept (:mod:`casehub.objectstore.prepared`). Then, with no transaction and no lock, those forms
+    are rendered, PAdES-signed and stored, the signatures made; the real apply phase computes the
+    same recipes and finds them prepared. If the state changes in between (another case took a
+    number), the recipe differs and the form is built in the transaction — correct, only slower.
+    A refusal found by the rehearsal (stale case, guard, actor) is the answer: raised as is.
+    """
+    from casehub.objectstore.prepared import REHEARSE
+
+    prepared = preparation.prepared if isinstance(preparation, Preparation) else preparation
+    with prepared.active(REHEARSE):
+        try:
+            _retrying_sqlite_lock(apply)
+        except _Rehearsed:
+            pass
+        else:  # pragma: no cover - every rehearsed transaction ends in _end_of_rehearsal
+            raise AssertionError("a rehearsal committed")
+    prepared.build_pending()
+    prepared.hits.clear()
+    prepared.misses.clear()
 
 
 def _prepare(case_pk: int, spec: d.TransitionSpec, *, actor: Any, acting_user: Any, inputs: dict[str, Any],
@@ -472,14 +536,17 @@ def _prepare(case_pk: int, spec: d.TransitionSpec, *, actor: Any, acting_user: A
     if g.failing(spec.guards, g.GuardContext(snapshot, spec, actor, inputs, pending, approval=approval)):
         return None
     preparation = Preparation(version=snapshot.version, now=timezone.now(), prepared=Artifacts())
+    inputs = persons.resolve(snapshot, spec, inputs)  # as the apply phase will (every person it numbers)
     ctx = _context(snapshot, spec, actor=actor, acting_user=acting_user, inputs=inputs, pending=pending,
                    approval=approval, now=preparation.now)
     ctx.preparing = True
     with preparation.prepared.active(PREPARE):
         effects.run(ctx)
         if spec.handover in (d.SEND, d.DELIVER, d.NOTIFY):
+            agency_id = getattr(acting_user, "agency_id", None)
+            first = next((number for pk, number in ctx.peeked_numbers if pk == agency_id), "")
             dossier.prepare_main_volumes(snapshot, acting_user=acting_user, at=preparation.now,
-                                         new_documents=ctx.prepared_documents)
+                                         new_documents=ctx.prepared_documents, first_case_number=first)
     return preparation
 
 
@@ -540,6 +607,7 @@ def _fire(case: Case, spec: d.TransitionSpec, acting_user: Any, cleaned: dict[st
         else:
             result = _execute(locked, spec, actor=acting_user, acting_user=acting_user, inputs=cleaned,
                               pending=pending, preparation=preparation)
+        _end_of_rehearsal()
     return result
 
 
@@ -553,7 +621,10 @@ def decide_approval(
 
     def run() -> TransitionResult | None:
         preparation = _prepare_approved(approval, acting_user) if approve else None
-        return _retrying_sqlite_lock(lambda: _decide(approval, acting_user, approve, comment, preparation))
+        apply = lambda: _decide(approval, acting_user, approve, comment, preparation)  # noqa: E731
+        if preparation is not None:
+            _rehearse(preparation, apply)
+        return _retrying_sqlite_lock(apply)
 
     return _side_effects_guarded(run, case=approval.case, transition=approval.transition, acting_user=acting_user)
 
@@ -602,6 +673,7 @@ def _decide(approval: ApprovalRequest, acting_user: Any, approve: bool, comment:
                 details={"transition": spec.name, "comment": comment},
             )
             _notify_after_commit("approval_decided", approval=approval)
+            _end_of_rehearsal()
             return None
         _check_source(locked, spec, None)
         _check_prepared(locked, preparation)
@@ -620,6 +692,7 @@ def _decide(approval: ApprovalRequest, acting_user: Any, approve: bool, comment:
         result = _execute(locked, spec, actor=approval.requested_by, acting_user=acting_user, inputs=cleaned,
                           pending=pending, approval=approval, preparation=preparation)
         _notify_after_commit("approval_decided", approval=approval)
+        _end_of_rehearsal()
     return result
 
 
@@ -678,14 +751,15 @@ def _execute(
 ) -> TransitionResult:
     from contextlib import nullcontext
 
-    from casehub.objectstore.prepared import APPLY
+    from casehub.objectstore.prepared import APPLY, rehearsing
 
     inputs = persons.resolve(case, spec, inputs)
     ctx = _context(case, spec, actor=actor, acting_user=acting_user, inputs=inputs, pending=pending,
                    approval=approval, now=preparation.now if preparation is not None else timezone.now())
-    with preparation.prepared.active(APPLY) if preparation is not None else nullcontext():
+    applying = preparation is not None and not rehearsing()  # a rehearsal keeps its own phase
+    with preparation.prepared.active(APPLY) if applying else nullcontext():
         result = _apply(ctx)
-    if preparation is not None and preparation.prepared.misses:
+    if applying and preparation.prepared.misses:
         logger.info("transition %s on case %s: not prepared, built in the transaction: %s", spec.name, case.pk,
                     ", ".join(preparation.prepared.misses))
     return result
@@ -776,8 +850,25 @@ def _recipients(ctx: Context) -> list[Agency]:
         if last is None:
             raise GuardFailed([_("找不到向本机关移送本案的机关。")])
         return [last.from_agency]
+    if spec.recipient == d.UP:
+        higher = ctx.holder_before.parent
+        if higher is None or higher.kind != ctx.holder_before.kind:
+            raise GuardFailed([_("没有登记上一级人民法院。")])
+        return [higher]
+    if spec.recipient == d.EXECUTOR:
+        from workflows import appeal
+
+        executing = appeal.executing_authority(ctx.case, ctx.holder_before, str(ctx.inputs.get("executor") or ""))
+        if executing is None:
+            raise GuardFailed([_("找不到执行机关。")])
+        return [executing]
     if spec.recipient == d.EARLIER_AGENCIES:
         ids = access.agencies_with(ctx.case, access.VIEW) - {ctx.holder_before.pk}
+        if ctx.holder_before.kind == "court":
+            # The court above read the case to approve an extension (art. 208); it held nothing.
+            ids -= {ctx.holder_before.parent_id}
+            ids -= set(Agency.objects.filter(pk__in=ids, kind__in=("detention", "justice", "law_firm"))
+                       .values_list("pk", flat=True))
         return list(Agency.objects.filter(pk__in=ids).order_by("kind", "code"))
     return []
 
@@ -894,6 +985,19 @@ def register_paper_transfer(
     return transfer
 
 
+def _prepared_apply(apply: Any) -> Any:
+    """A decision outside :func:`fire` that signs a custody notice: rehearsed first, so that the
+    notices it will sign are rendered and signed before (outside) its transaction (:func:`_rehearse`),
+    then applied with them."""
+    from casehub.objectstore.prepared import APPLY
+    from casehub.objectstore.prepared import Prepared as Artifacts
+
+    prepared = Artifacts()
+    _rehearse(prepared, apply)
+    with prepared.active(APPLY):
+        return apply()
+
+
 def decide_custody(record: Any, *, kind: str, reason: str, acting_user: Any, new_end: date | None = None) -> Any:
     """The responsible agency decides about one person's custody (:data:`d.PERSON_DECISIONS`).
 
@@ -902,6 +1006,11 @@ def decide_custody(record: Any, *, kind: str, reason: str, acting_user: Any, new
     audit event records the decision. The police cannot record an arrest here: it needs the
     procuratorate's approval (CPL arts. 80, 87) and is recorded by the ``approve_arrest`` transition.
     """
+    return _prepared_apply(
+        lambda: _decide_custody_once(record, kind=kind, reason=reason, acting_user=acting_user, new_end=new_end))
+
+
+def _decide_custody_once(record: Any, *, kind: str, reason: str, acting_user: Any, new_end: date | None = None) -> Any:
     from django.core.exceptions import ValidationError
 
     from casehub.cases.models import Person
@@ -933,6 +1042,7 @@ def decide_custody(record: Any, *, kind: str, reason: str, acting_user: Any, new
         record_event("workflow.person_decision", actor=acting_user, agency=agency, obj=notice, case=case,
                      details={"decision": spec.name, "persons": [person.pk], "status": person.custody_status,
                               "notice": notice.number, "article": spec.article})
+        _end_of_rehearsal()
     return notice
 
 
@@ -1004,6 +1114,11 @@ def extend_arrest_request(person: Any, *, days: int, category: str, reason: str,
     ``days``, approved by a county-level police chief (MPS Provisions 2020 art. 129) — in casehub
     the police agency's approving officer — with the category and the reason recorded. Decided
     before the period runs out; the detention centre receives a notice of the new end."""
+    return _prepared_apply(
+        lambda: _extend_arrest_request_once(person, days=days, category=category, reason=reason, acting_user=acting_user))
+
+
+def _extend_arrest_request_once(person: Any, *, days: int, category: str, reason: str, acting_user: Any) -> Any:
     from django.core.exceptions import ValidationError
 
     from casehub.clocks import services as clocks
@@ -1037,6 +1152,7 @@ def extend_arrest_request(person: Any, *, days: int, category: str, reason: str,
                      details={"decision": "arrest_request_extension", "persons": [person.pk], "days": days,
                               "category": category, "reason": reason, "due_date": clock.due_date,
                               "notice": getattr(notice, "number", ""), "article": "刑事诉讼法第九十一条"})
+        _end_of_rehearsal()
     return clock
 
 
@@ -1045,6 +1161,11 @@ def extend_investigation_custody(person: Any, *, requested_on: date, decision: s
     recorded by the police agency responsible for the person's custody, with the day it filed the
     request. A request filed less than 7 days before the period ends is refused (SPP Rules 2019
     art. 309). The detention centre receives a notice of the new end."""
+    return _prepared_apply(
+        lambda: _extend_investigation_custody_once(person, requested_on=requested_on, decision=decision, acting_user=acting_user))
+
+
+def _extend_investigation_custody_once(person: Any, *, requested_on: date, decision: str, acting_user: Any) -> Any:
     from django.core.exceptions import ValidationError
 
     from casehub.clocks import services as clocks
@@ -1079,6 +1200,7 @@ def extend_investigation_custody(person: Any, *, requested_on: date, decision: s
                      details={"decision": "custody_extension", "persons": [person.pk], "article": article,
                               "requested_on": requested_on, "due_date": clock.due_date,
                               "notice": getattr(notice, "number", "")})
+        _end_of_rehearsal()
     return clock
 
 
@@ -1233,6 +1355,11 @@ def decide_arrest_review(person: Any, *, changed: bool, reason: str, acting_user
 
 
 def _decide_challenge(person: Any, *, kind: str, changed: bool, reason: str, acting_user: Any) -> Any:
+    return _prepared_apply(
+        lambda: _decide_challenge_once(person, kind=kind, changed=changed, reason=reason, acting_user=acting_user))
+
+
+def _decide_challenge_once(person: Any, *, kind: str, changed: bool, reason: str, acting_user: Any) -> Any:
     from django.core.exceptions import ValidationError
 
     from casehub.agencies.permissions import DECIDE_ARREST
@@ -1262,4 +1389,5 @@ def _decide_challenge(person: Any, *, kind: str, changed: bool, reason: str, act
                      details={"decision": f"{kind}_decided", "persons": [person.pk], "changed": changed,
                               "reason": reason, "on_time": timezone.localdate() <= clock.due_date,
                               "article": "刑事诉讼法第九十二条"})
+        _end_of_rehearsal()
     return clock

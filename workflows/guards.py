@@ -222,3 +222,8 @@ def failing(names: tuple[str, ...], ctx: GuardContext) -> list[str]:
         if reason:
             reasons.append(reason)
     return reasons
+
+
+# The trial procedures register their guards here too (workflows.trial imports ``guard`` above).
+from workflows import appeal as _appeal  # noqa: E402,F401
+from workflows import trial as _trial  # noqa: E402,F401

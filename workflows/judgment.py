@@ -33,7 +33,7 @@ def may_record(user: Any, case: Case) -> bool:
 
 
 def record_decision(case: Case, person: Any, *, outcome: str, acting_user: Any, charge: str = "", penalty: str = "",
-                    term: str = "") -> JudgmentDecision:
+                    term: str = "", probation: bool = False, custody_reached_term: bool = False) -> JudgmentDecision:
     """Record (or correct, until announcement) the decision for ``person``."""
     if not may_record(acting_user, case):
         raise PermissionDenied(_("只有审理本案的人民法院可以在宣判前记录判决结果。"))
@@ -47,16 +47,21 @@ def record_decision(case: Case, person: Any, *, outcome: str, acting_user: Any, 
             raise ValidationError({"penalty": _("有罪判决须写明主刑。")})
         if penalty not in (Penalty.DEATH, Penalty.LIFE) and not term:
             raise ValidationError({"term": _("请填写刑期或罚金数额。")})
+        if probation and penalty not in (Penalty.FIXED_TERM, Penalty.CRIMINAL_DETENTION):
+            raise ValidationError({"probation": _("缓刑只适用于被判处拘役、三年以下有期徒刑的犯罪分子（刑法第七十二条）。")})
     else:
-        penalty, term = "", ""
+        penalty, term, probation, custody_reached_term = "", "", False, False
     if outcome != Outcome.ACQUITTED and not charge:
         raise ValidationError({"charge": _("请填写罪名。")})
     with transaction.atomic():
         Case.objects.select_for_update().get(pk=case.pk)
         decision, _created = JudgmentDecision.objects.update_or_create(
             person=person, defaults={"case": case, "outcome": outcome, "charge": charge, "penalty": penalty,
-                                     "term": term, "recorded_by": acting_user, "recorded_at": timezone.now()})
+                                     "term": term, "probation": bool(probation),
+                                     "custody_reached_term": bool(custody_reached_term),
+                                     "recorded_by": acting_user, "recorded_at": timezone.now()})
         record_event("judgment.decision_recorded", actor=acting_user, obj=decision, case=case,
                      details={"person": person.pk, "outcome": outcome, "charge": charge, "penalty": penalty,
-                              "term": term})
+                              "term": term, "probation": bool(probation),
+                              "custody_reached_term": bool(custody_reached_term)})
     return decision

@@ -31,6 +31,11 @@ class TransferKind(models.TextChoices):
     INDICTMENT_RETURN = "indictment_return", _("退回起诉")
     JUDGMENT = "judgment", _("判决送达")
     POLICE_CLOSING = "police_closing", _("撤销案件、终止侦查通知")
+    TRIAL_SUPPLEMENTARY = "trial_supplementary", _("延期审理补充侦查")
+    SUPPLEMENTARY_EVIDENCE = "supplementary_evidence", _("补充侦查完毕移送人民法院")
+    APPEAL = "appeal", _("上诉、抗诉案件移送")
+    REMAND = "remand", _("发回重审")
+    EXECUTION = "execution", _("交付执行")
 
 
 class TransferMode(models.TextChoices):
@@ -255,6 +260,10 @@ class JudgmentDecision(models.Model):
     charge = models.CharField(_("罪名"), max_length=200, blank=True)
     penalty = models.CharField(_("主刑"), max_length=24, choices=Penalty.choices, blank=True)
     term = models.CharField(_("刑期"), max_length=100, blank=True, help_text=_("如“一年六个月”；缓刑、附加刑写在此处。"))
+    probation = models.BooleanField(_("宣告缓刑"), default=False)
+    custody_reached_term = models.BooleanField(
+        _("羁押时间已到判处的刑期"), default=False,
+        help_text=_("被告人被羁押的时间已到判处的刑期的，宣判后立即释放（最高人民法院解释第一百七十条第三项）。"))
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     recorded_at = models.DateTimeField(default=timezone.now)
 
@@ -267,6 +276,20 @@ class JudgmentDecision(models.Model):
         return f"{self.person}: {self.get_outcome_display()}"
 
     @property
+    def release_ground(self) -> str:
+        """Why a defendant held in custody is released on the announcement, or "" (CPL art. 260;
+        SPC Interpretation art. 170: acquittal, no criminal responsibility or exemption; public
+        surveillance, probation or a supplementary penalty alone even before the judgment takes
+        effect; time in custody reaching the sentence)."""
+        if self.outcome in (Outcome.ACQUITTED, Outcome.EXEMPTED):
+            return "刑事诉讼法第二百六十条；最高人民法院解释第一百七十条第一项"
+        if self.probation or self.penalty in (Penalty.PUBLIC_SURVEILLANCE, Penalty.FINE_ONLY):
+            return "最高人民法院解释第一百七十条第二项"
+        if self.custody_reached_term:
+            return "最高人民法院解释第一百七十条第三项"
+        return ""
+
+    @property
     def main_text(self) -> str:
         """The operative line of the judgment for this defendant (判决主文)."""
         name = self.person.name
@@ -277,8 +300,11 @@ class JudgmentDecision(models.Model):
         if self.penalty == Penalty.FINE_ONLY:
             return _("被告人%(name)s犯%(charge)s，判处罚金%(term)s。") % {
                 "name": name, "charge": self.charge, "term": self.term}
-        return _("被告人%(name)s犯%(charge)s，判处%(penalty)s%(term)s。") % {
+        text = _("被告人%(name)s犯%(charge)s，判处%(penalty)s%(term)s") % {
             "name": name, "charge": self.charge, "penalty": self.get_penalty_display(), "term": self.term}
+        if self.probation and "缓刑" not in self.term:
+            text += _("，宣告缓刑")
+        return text + "。"
 
 
 class CounselRole(models.TextChoices):

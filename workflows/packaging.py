@@ -57,10 +57,16 @@ def _canonical(value: Any) -> bytes:
 
 
 def _sign(agency: Any, data: bytes) -> bytes:
+    """The agency's detached CMS signature of ``data``, a prepared artifact (kept on the row, not in
+    the store): the engine's rehearsal finds the manifest or receipt it will sign and signs it
+    outside the transaction; the transaction uses that signature if it signs the same bytes."""
+    from casehub.objectstore.prepared import artifact
     from casehub.pki.services import signer_for
     from signing.cms import sign_detached
 
-    return sign_detached(data, signer_for(agency))
+    recipe = {"kind": "cms.detached", "agency": agency.code, "sha256": hashlib.sha256(data).hexdigest()}
+    return artifact(recipe, lambda: sign_detached(data, signer_for(agency)), content_type="application/pkcs7-signature",
+                    label=f"CMS {agency.code}", deferrable=True, store=False)
 
 
 # --- sending --------------------------------------------------------------------------------

@@ -56,6 +56,8 @@ def _default(case: Case, select: str, taken: set[int]) -> list[int]:
         return [pk for pk in pending_arrest_request(case) if pk not in taken]
     if select == "suspects":
         return [p.pk for p in case.persons.filter(role=PersonRole.SUSPECT).order_by("id")]
+    if select == "defendants":  # an appeal or a protest names its defendants: no default
+        return []
     raise ValueError(f"unknown persons selection {select!r}")
 
 
@@ -88,6 +90,8 @@ def named(case: Case, inputs: dict[str, Any], source: str) -> list[Person]:
     """The persons a clock operation or an effect concerns: an input's list, or ``@arrest_request``."""
     if source == "@arrest_request":
         ids = pending_arrest_request(case)
+    elif source == "@defendants":
+        ids = list(case.persons.filter(role=PersonRole.SUSPECT).values_list("pk", flat=True))
     else:
         ids = inputs.get(source) or []
     return list(case.persons.filter(pk__in=ids).order_by("id"))

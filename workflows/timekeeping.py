@@ -22,6 +22,8 @@ from casehub.clocks.kinds import ClockKind
 # A per-person clock whose period depends on whether the person is detained when it opens
 # (SPP Rules 2019 art. 282: 7 days for a detained suspect, 15 for one who is not).
 NOT_DETAINED_VARIANT = {ClockKind.ARREST_DECISION: ClockKind.ARREST_DECISION_NOT_DETAINED}
+# Clocks a transition opens only if none runs yet (art. 231: the three days after the window).
+OPENED_ONCE = frozenset({ClockKind.APPEAL_FORWARD})
 
 
 def _agency(ctx: Any, which: str) -> Any:
@@ -31,7 +33,23 @@ def _agency(ctx: Any, which: str) -> Any:
             "recipient": ctx.recipient or ctx.holder_after}[which]
 
 
+def _variant(ctx: Any, kind: str) -> str:
+    """Art. 202 para. 2: a judgment announced in court is served within 5 days; one announced on a
+    later date, immediately."""
+    if kind == ClockKind.JUDGMENT_DELIVERY and ctx.inputs.get("in_court") == "no":
+        return ClockKind.JUDGMENT_DELIVERY_IMMEDIATE
+    return kind
+
+
 def _start(ctx: Any, op: Any) -> Any:
+    if op.kind == ClockKind.APPEAL_FORWARD:
+        from workflows import appeal
+
+        return appeal.forward_start(ctx)
+    # Art. 230: each appeal window runs from the day after the defendant received the judgment.
+    received = ctx.inputs.get("received_on")
+    if op.kind == ClockKind.APPEAL_PERIOD and received is not None:
+        return timezone.make_aware(datetime.combine(received, time(9, 0)))
     # The delivery period runs from the announcement in court (art. 202), not from the click.
     announced = ctx.inputs.get("announced_on")
     if op.kind == "judgment_delivery" and announced is not None:
@@ -42,10 +60,13 @@ def _start(ctx: Any, op: Any) -> Any:
 def apply(ctx: Any) -> None:
     from casehub.clocks import services
     from casehub.clocks.models import ACTIVE_STATUSES, Clock
+    from workflows import trial
 
     decision = f"{ctx.spec.label}（{ctx.spec.article}）" if ctx.spec.article else str(ctx.spec.label)
     for op in ctx.spec.clocks:
-        if op.per_person:
+        if op.kind == trial.TRIAL_PERIOD:
+            _trial_period(ctx, op, decision)
+        elif op.per_person:
             _per_person(ctx, op, decision)
         elif op.op == "stop" and op.agency == "sender":
             sender = ctx.pending.from_agency if ctx.pending is not None else ctx.holder_before
@@ -57,8 +78,18 @@ def apply(ctx: Any) -> None:
         elif op.op == "reopen":
             services.reopen_clock(ctx.case, op.kind, at=ctx.now, reason=ctx.spec.name)
         elif op.op == "open":
-            services.open_clock(ctx.case, op.kind, agency=_agency(ctx, op.agency), start=_start(ctx, op),
-                                decision=decision)
+            if op.kind in OPENED_ONCE and Clock.objects.filter(case=ctx.case, kind=op.kind,
+                                                                status__in=ACTIVE_STATUSES).exists():
+                continue  # a second appeal does not move the three days after the window
+            services.open_clock(ctx.case, _variant(ctx, op.kind), agency=_agency(ctx, op.agency),
+                                start=_start(ctx, op), decision=decision)
+        elif op.op in ("pause", "resume"):
+            clock = (Clock.objects.filter(case=ctx.case, kind=op.kind, status__in=ACTIVE_STATUSES)
+                     .order_by("-started_at", "-id").first())
+            if clock is not None and op.op == "pause":
+                services.pause_clock(clock, at=ctx.now, acting_user=ctx.acting_user, reason=ctx.spec.name)
+            elif clock is not None and clock.paused_at is not None:
+                services.resume_clock(clock, at=ctx.now, acting_user=ctx.acting_user)
         elif op.op == "restart":
             services.restart_clock(ctx.case, op.kind, agency=_agency(ctx, op.agency), start=_start(ctx, op),
                                    decision=decision)
@@ -89,6 +120,28 @@ def apply(ctx: Any) -> None:
             raise ValueError(f"unknown clock operation {op.op}")
     # Art. 105(4) per person: the transition may have arrested or released someone.
     services.refresh_custody(ctx.case, acting_user=ctx.acting_user)
+
+
+def _trial_period(ctx: Any, op: Any, decision: str) -> None:
+    """The trial period of the procedure in force (:mod:`workflows.trial`): opened for the
+    procedure the transition names or the case has, stopped whatever its procedure, extended by the
+    rules of its procedure, paused while the trial is suspended and resumed with the days left."""
+    from casehub.clocks import services
+    from workflows import trial
+
+    if op.op == "stop":
+        services.stop_clocks(ctx.case, list(trial.TRIAL_CLOCKS), at=ctx.now, reason=ctx.spec.name)
+    elif op.op in ("open", "restart"):
+        services.restart_clock(ctx.case, trial.clock_kind_for(ctx), agency=_agency(ctx, op.agency),
+                               start=_start(ctx, op), decision=decision)
+    elif op.op == "extend":
+        trial.extend(ctx)
+    elif op.op == "pause":
+        trial.pause(ctx)
+    elif op.op == "resume":
+        trial.resume(ctx)
+    else:  # pragma: no cover - check_definition() keeps this unreachable
+        raise ValueError(f"unknown trial clock operation {op.op}")
 
 
 def _per_person(ctx: Any, op: Any, decision: str) -> None:

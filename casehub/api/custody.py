@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -30,6 +30,7 @@ from rest_framework.views import APIView
 
 from casehub.agencies import permissions as p
 from casehub.api.base import require_any
+from casehub.api.doors import DOOR_PERMISSIONS
 from casehub.api.idempotency import idempotent
 from casehub.api.serializers import ID_MAX, AgencyRefSerializer
 from casehub.api.strict import QueryFilter, StrictModelSerializer, StrictSerializer
@@ -37,6 +38,7 @@ from casehub.audit.services import record_event
 from casehub.cases.identity import id_number_for
 from casehub.cases.selectors import CASE_READERS, get_visible_case
 from casehub.custody import selectors as custody
+from casehub.custody.doors import CERTIFICATES, CUSTODY_READERS, NOTICES
 from casehub.custody.models import (
     CertificateStatus,
     CustodyCertificate,
@@ -156,20 +158,19 @@ class DetaineeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
 
 def _visible_custody_items(model: type, request: Request) -> QuerySet:
-    """A detention centre sees what was addressed to it; an agency sees what it sent or received."""
+    """The custody door's objects (:mod:`casehub.custody.doors`, the same as the custody pages'): the
+    list answers 403 to a role that reads none; a single item the user may not see is a 404."""
     user = request.user
-    require_any(user, *CUSTODY_VIEWERS, *CASE_READERS, message=_("您的角色无权查看换押。"))
-    if custody.is_detention_officer(user):
-        qs = model.objects.filter(detention_centre_id=user.agency_id)
-    elif model is CustodyCertificate:
-        qs = model.objects.filter(Q(from_agency_id=user.agency_id) | Q(to_agency_id=user.agency_id))
-    else:
-        qs = model.objects.filter(agency_id=user.agency_id)
-    return qs.select_related("person")
+    door = CERTIFICATES if model is CustodyCertificate else NOTICES
+    if getattr(request.parser_context.get("view"), "action", None) == "list":
+        require_any(user, *CUSTODY_VIEWERS, *CUSTODY_READERS, message=_("您的角色无权查看换押。"))
+    return door.visible(user).select_related("person")
 
 
 class _AcknowledgeMixin:
     model: type
+    permission_classes = DOOR_PERMISSIONS
+    door_actions = {"acknowledge": "acknowledge"}  # only the centre's officers: 403 for others who see it
 
     @extend_schema(summary="Acknowledge (detention officers); acknowledging twice changes nothing",
                    tags=["custody"], request=None, responses=AcknowledgedSerializer)
@@ -191,6 +192,7 @@ class CertificateViewSet(_AcknowledgeMixin, mixins.ListModelMixin, mixins.Retrie
                          viewsets.GenericViewSet):
     serializer_class = CertificateSerializer
     queryset = CustodyCertificate.objects.none()
+    door = CERTIFICATES
     ordering = "-id"
 
     def get_queryset(self) -> QuerySet[CustodyCertificate]:
@@ -215,6 +217,7 @@ class CertificateViewSet(_AcknowledgeMixin, mixins.ListModelMixin, mixins.Retrie
 class NoticeViewSet(_AcknowledgeMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = NoticeSerializer
     queryset = CustodyNotice.objects.none()
+    door = NOTICES
     ordering = "-id"
 
     def get_queryset(self) -> QuerySet[CustodyNotice]:

@@ -39,6 +39,7 @@ from casehub.agencies.models import AgencyKind
 from casehub.agencies.permissions import has_capability
 from casehub.api import tasks
 from casehub.api.base import accepted, require_any
+from casehub.api.doors import DOOR_PERMISSIONS
 from casehub.api.errors import Conflict, InternalError
 from casehub.api.idempotency import idempotent
 from casehub.api.models import ApiTask
@@ -48,7 +49,8 @@ from casehub.audit.services import record_event
 from casehub.cases.identity import manifest_for, require_id_numbers
 from casehub.cases.models import Case
 from casehub.cases.selectors import CASE_READERS, actionable_cases, get_visible_case
-from casehub.transfers.selectors import pending_transfer_to, visible_approvals, visible_transfers
+from casehub.transfers.doors import TRANSFER_READERS, TRANSFERS
+from casehub.transfers.selectors import pending_transfer_to, visible_approvals
 from workflows import definition as d
 from workflows import engine
 from workflows.models import (
@@ -472,7 +474,6 @@ class PaperTransferSerializer(StrictSerializer):
     complete = serializers.BooleanField(default=False)
 
 
-TRANSFER_READERS = (*CASE_READERS, p.APPROVE_OUTGOING, p.PREPARE_OUTGOING, p.REVIEW_INCOMING)
 
 
 @extend_schema_view(
@@ -488,13 +489,19 @@ class TransferViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     serializer_class = TransferSerializer
     queryset = Transfer.objects.none()
     ordering = "-id"
+    # The one rule (casehub.transfers.doors, the same door as the package pages'): a package the user
+    # may not see is a 404; re-verifying one they see but did not receive is a 403.
+    door = TRANSFERS
+    permission_classes = DOOR_PERMISSIONS
+    door_actions = {"verify": "reverify"}
 
     def get_serializer_class(self) -> type:
         return TransferDetailSerializer if self.action == "retrieve" else TransferSerializer
 
     def get_queryset(self) -> Any:
-        require_any(self.request.user, *TRANSFER_READERS, message=_("您的角色无权查看移送。"))
-        qs = visible_transfers(self.request.user)
+        if self.action == "list":
+            require_any(self.request.user, *TRANSFER_READERS, message=_("您的角色无权查看移送。"))
+        qs = TRANSFERS.visible(self.request.user)
         if self.action == "list":
             f = TransferFilter(data=self.request.query_params)
             f.is_valid(raise_exception=True)

@@ -167,6 +167,7 @@ class CustodyStatus(models.TextChoices):
     BAIL = "bail", _("取保候审")
     RESIDENTIAL_SURVEILLANCE = "residential_surveillance", _("监视居住")
     RELEASED = "released", _("已释放")
+    EXECUTED = "executed", _("已交付执行")
 
 
 class Sex(models.TextChoices):

@@ -66,8 +66,9 @@ def issue_number(case: Case, agency: Agency, kind: str, *, type_code: str = "", 
                                      sequence=seq, number=text, person=person)
 
 
-def peek_number(agency: Agency, kind: str, *, type_code: str = "", year: int | None = None) -> str:
-    """The number :func:`issue_number` would give next, without taking it (no lock, no write).
+def peek_number(agency: Agency, kind: str, *, type_code: str = "", year: int | None = None, offset: int = 0) -> str:
+    """The number :func:`issue_number` would give next, without taking it (no lock, no write);
+    with ``offset`` n, the one it would give after n more (a transition that takes several).
 
     The workflow engine renders a generated document before its transaction with this number; if
     another transaction takes it first, the number issued in the transaction differs and the
@@ -77,5 +78,6 @@ def peek_number(agency: Agency, kind: str, *, type_code: str = "", year: int | N
     last = (NumberSequence.objects.filter(agency=agency, kind=kind, type_code=type_code, year=year)
             .values_list("last", flat=True).first()) or 0
     return pattern_for(agency, kind).format(
-        year=year, seq=last + 1, abbr=agency.abbreviation, court_code=agency.court_code, type_code=type_code
+        year=year, seq=last + 1 + offset, abbr=agency.abbreviation, court_code=agency.court_code,
+        type_code=type_code,
     )

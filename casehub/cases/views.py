@@ -56,6 +56,16 @@ def case_list(request: HttpRequest) -> HttpResponse:
 
 
 
+def _procedure(case: Any) -> str:
+    """The trial procedure in force once a court docketed the case (CPL arts. 208, 220, 225)."""
+    from workflows import trial
+    from workflows.models import TransitionLog
+
+    if not TransitionLog.objects.filter(case=case, transition__in=trial.SETS_PROCEDURE).exists():
+        return ""
+    return trial.procedure_label(case)
+
+
 def _judgment(user: Any, case: Any) -> dict[str, Any]:
     """The judgment on the case page: the decision per defendant, the announcement and the signed
     刑事判决书 (for readers of the dossier who may read it)."""
@@ -82,10 +92,12 @@ HANDLER_ROLES = ("investigator", "prosecutor", "judge")
 
 def _handlers(case: Any, history: list[Any]) -> dict[str, Any]:
     """The case's handlers per agency, from what they did on it: registering it (the handling
-    officers), firing or requesting a transition, uploading to the dossier. ``current`` are those
+    officers), firing or requesting a transition, uploading to the dossier, recording a judgment.
+    Nobody assigns a judge on the platform, so a case just docketed by the filing clerk has no
+    handler at the court until its judge acts on it. ``current`` are those
     of the agency that holds the case now; ``earlier`` the other agencies', in the order the case
     reached them. An agency's supervisors and filing clerks are not handlers."""
-    from workflows.models import ApprovalRequest
+    from workflows.models import ApprovalRequest, JudgmentDecision
 
     acts: list[tuple[Any, int | None, Any]] = [(u, u.agency_id, case.created_at) for u in case.handling_officers.all()]
     acts += [(e.actor, e.actor_agency_id, e.occurred_at) for e in history if e.actor_id]
@@ -93,6 +105,8 @@ def _handlers(case: Any, history: list[Any]) -> dict[str, Any]:
              for a in ApprovalRequest.objects.filter(case=case).select_related("requested_by")]
     acts += [(d.uploaded_by, d.owner_agency_id, d.uploaded_at)
              for d in case.documents.filter(generated=False).select_related("uploaded_by")]
+    acts += [(j.recorded_by, j.recorded_by.agency_id, j.recorded_at)
+             for j in JudgmentDecision.objects.filter(case=case).select_related("recorded_by")]
     users = {u.pk for u, _agency, _at in acts}
     handlers = set(get_user_model().objects.filter(pk__in=users, groups__name__in=[f"role:{r}" for r in HANDLER_ROLES])
                    .values_list("pk", flat=True))
@@ -128,8 +142,8 @@ def _outline_documents(user: Any, case: Any, entry: Any) -> list[Any]:
 
     if not entry.transfer_id or not p.has_capability(user, p.READ_DOSSIER):
         return []
-    return list(visible_documents(user, case).filter(generated=True, transfers__pk=entry.transfer_id)
-                .order_by("id"))
+    return list(visible_documents(user, case).filter(generated=True, transfers__pk=entry.transfer_id,
+                                                     author_agency_id=entry.actor_agency_id).order_by("id"))
 
 
 def _package_changes(user: Any, case: Any, history: list[Any]) -> None:
@@ -192,6 +206,7 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "case": case,
         "stage_display": stage_label(case.stage),
         "numbers": case.numbers.select_related("agency"),
+        "procedure": _procedure(case),
         "persons": persons,
         "offences": case.offences.all(),
         "handlers": _handlers(case, history),

@@ -54,7 +54,15 @@ class ClockKind(models.TextChoices):
     SUPPLEMENTARY_INVESTIGATION = "supplementary_investigation", _("补充侦查期限")
     COURT_ACCEPTANCE = "court_acceptance", _("受理审查期限")
     TRIAL = "trial", _("审理期限")
+    TRIAL_SPEEDY = "trial_speedy", _("审理期限（速裁程序）")
+    TRIAL_SUMMARY = "trial_summary", _("审理期限（简易程序）")
+    TRIAL_SUPPLEMENTARY = "trial_supplementary", _("延期审理补充侦查期限")
+    APPEAL_PERIOD = "appeal_period", _("上诉、抗诉期限")
+    APPEAL_FORWARD = "appeal_forward", _("上诉、抗诉案件移送期限")
+    SECOND_INSTANCE = "second_instance", _("第二审审理期限")
+    EXECUTION_HANDOVER = "execution_handover", _("交付执行期限")
     JUDGMENT_DELIVERY = "judgment_delivery", _("判决书送达期限")
+    JUDGMENT_DELIVERY_IMMEDIATE = "judgment_delivery_immediate", _("判决书送达期限（定期宣判，立即送达）")
     APPEAL_WINDOW = "appeal_window", _("申诉期限")
     LEGAL_AID_NOTICE = "legal_aid_notice", _("通知法律援助期限")
     LEGAL_AID_ASSIGNMENT = "legal_aid_assignment", _("指派律师期限")
@@ -117,8 +125,34 @@ SPECS: dict[str, ClockSpec] = {
     # Art. 208: judgment within 2 months of acceptance, at most 3 (+3 with the higher court's approval).
     ClockKind.TRIAL: ClockSpec(Period(months=2), custody=False, article="208",
                                max_extension=Period(months=4)),
+    # Art. 225: the fast-track procedure (速裁) ends within 10 days of acceptance, 15 where the possible
+    # sentence exceeds one year of imprisonment (decided within the trial court).
+    ClockKind.TRIAL_SPEEDY: ClockSpec(Period(days=10), custody=False, article="225",
+                                      max_extension=Period(days=5)),
+    # Art. 220: the summary procedure (简易) ends within 20 days of acceptance, 1.5 months where the
+    # possible sentence exceeds three years (workflows.trial sets the extended period).
+    ClockKind.TRIAL_SUMMARY: ClockSpec(Period(days=20), custody=False, article="220"),
+    # Arts. 204(2), 205: a trial postponed for supplementary investigation at the procuratorate's
+    # proposal; the procuratorate completes it within one month (at most twice, SPC Interpretation 274).
+    ClockKind.TRIAL_SUPPLEMENTARY: ClockSpec(Period(months=1), custody=False, article="204-205"),
+    # Art. 230: an appeal or protest against a judgment within 10 days from the day after receiving it
+    # (5 days for a ruling), per defendant.
+    ClockKind.APPEAL_PERIOD: ClockSpec(Period(days=10), custody=False, article="230"),
+    # Art. 231; SPC Interpretation arts. 381, 384: the first-instance court sends an appealed or
+    # protested case to the court above within 3 days after the appeal period expired.
+    ClockKind.APPEAL_FORWARD: ClockSpec(Period(days=3), custody=False, article="231"),
+    # Art. 243: the second instance ends within 2 months of acceptance; +2 months with the provincial
+    # high court's approval in the categories of art. 158 (and for a death sentence or civil action).
+    ClockKind.SECOND_INSTANCE: ClockSpec(Period(months=2), custody=False, article="243",
+                                         max_extension=Period(months=2)),
+    # Art. 264; SPC Interpretation art. 511: the documents go to the executing authority within 10 days
+    # of the judgment taking effect.
+    ClockKind.EXECUTION_HANDOVER: ClockSpec(Period(days=10), custody=False, article="264"),
     # Art. 202 para. 2: judgment announced in court is served within 5 days.
     ClockKind.JUDGMENT_DELIVERY: ClockSpec(Period(days=5), custody=False, article="202"),
+    # Art. 202 para. 2: a judgment announced on a later date is served immediately — casehub counts
+    # it due the day after the announcement (a period in days starts the next day, art. 105).
+    ClockKind.JUDGMENT_DELIVERY_IMMEDIATE: ClockSpec(Period(days=1), custody=False, article="202"),
     # Arts. 177, 180-181: a non-prosecution decision may be appealed within 7 days of service.
     ClockKind.APPEAL_WINDOW: ClockSpec(Period(days=7), custody=False, article="177, 180-181"),
     # Legal Aid Law art. 36 (CPL arts. 35, 278): police, procuratorate and court notify the legal-aid

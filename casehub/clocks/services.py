@@ -307,6 +307,40 @@ def set_period(
         record_event("clock.period_set", actor=acting_user, agency=clock.agency, obj=clock, case=clock.case_id,
                      details=_details(clock, previous_due_date=previous, months=months, days=days,
                                       decision=decision))
+def extend_clock_to(
+    clock: Clock, *, months: int, days: int, decision: str, acting_user: Any = None,
+) -> Clock:
+    """Set a clock's whole period to ``months`` + ``days`` by a recorded decision, where the law
+    says "extended *to*" rather than "by" (CPL art. 220: summary procedure 20 days, extended to one
+    and a half months) or allows repeated extensions that no per-kind cap describes (art. 208: the
+    Supreme People's Court's 1-3 months at a time). The caller checks what the law allows; here the
+    period may only grow."""
+    decision = (decision or "").strip()
+    if not decision:
+        raise ValidationError(_("延长期限必须载明决定（文号或理由）。"))
+    with transaction.atomic():
+        clock = _locked(clock)
+        if not clock.is_active:
+            raise ValidationError(_("已结束的期限不能延长。"))
+        previous, before = clock.due_date, (clock.period_months, clock.period_days)
+        clock.period_months, clock.period_days = months, days
+        _apply_due(clock)
+        if clock.due_date <= previous and (months, days) <= before:
+            raise ValidationError(_("延长后的期限必须长于原期限。"))
+        clock.extended_by = (clock.extended_by + "\n" if clock.extended_by else "") + decision
+        if clock.status == ClockStatus.OVERDUE and clock.due_date >= timezone.localdate():
+            clock.status, clock.overdue_since = ClockStatus.RUNNING, None
+        clock.warned_on = None
+        clock.save(update_fields=["period_months", "period_days", "due_date", "provisional", "extended_by",
+                                  "status", "overdue_since", "warned_on"])
+        ClockExtension.objects.create(
+            clock=clock, months=max(months - before[0], 0), days=max(days - before[1], 0),
+            decision=decision[:200], previous_due_date=previous,
+            new_due_date=clock.due_date, decided_by=acting_user,
+        )
+        record_event("clock.extended", actor=acting_user, agency=clock.agency, obj=clock, case=clock.case_id,
+                     details=_details(clock, previous_due_date=previous, months=months - before[0],
+                                      days=days - before[1], decision=decision))
     return clock
 
 

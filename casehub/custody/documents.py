@@ -2,6 +2,12 @@
 
 Each is rendered by :func:`casehub.pdfgen.forms.render_form` with the fields of the paper form,
 signed (PAdES) with the deciding agency's key and stored write-once in the object store.
+
+Rendering (CJK font subsetting) and signing with a visible stamp take most of a second per page, so
+a signed form is a prepared artifact (:mod:`casehub.objectstore.prepared`) whose recipe is the
+form itself (its fields as text), the signing agency, reason and stamp: the workflow engine's
+rehearsal of a transition finds out which forms it will sign, builds them outside the transaction,
+and the transaction only writes the rows that reference them.
 """
 
 from __future__ import annotations
@@ -40,10 +46,26 @@ def person_term(agency: Any) -> str:
 def sign_and_store(pdf: bytes, agency: Any, *, reason: str, stamp: str) -> Any:
     """PAdES-sign ``pdf`` as ``agency`` and store it; returns the StoredObject."""
     from casehub.objectstore.services import store_bytes
+
+    return store_bytes(_sign(pdf, agency, reason=reason, stamp=stamp), content_type="application/pdf")
+
+
+def _sign(pdf: bytes, agency: Any, *, reason: str, stamp: str) -> bytes:
     from casehub.pki.services import signer_for
     from signing.pades import sign_pdf
 
-    signed = sign_pdf(pdf, signer_for(agency), reason=reason, stamp_text=stamp)
+    return sign_pdf(pdf, signer_for(agency), reason=reason, stamp_text=stamp)
+
+
+def sign_and_store_form(form: dict[str, Any], agency: Any, *, reason: str, stamp: str) -> Any:
+    """Render ``form`` (the keyword arguments of ``render_form``), sign it as ``agency`` and store it;
+    returns the StoredObject. Prepared by the engine when it can be (a deferrable artifact)."""
+    from casehub.objectstore.prepared import artifact
+    from casehub.objectstore.services import store_bytes
+
+    recipe = {"kind": "custody.signed_form", "form": form, "agency": agency.code, "reason": reason, "stamp": stamp}
+    signed = artifact(recipe, lambda: _sign(_render(**form), agency, reason=reason, stamp=stamp),
+                      label=f"{form['title']} {form.get('number', '')}", deferrable=True)
     return store_bytes(signed, content_type="application/pdf")
 
 
@@ -53,7 +75,20 @@ def _render(title: str, **kwargs: Any) -> bytes:
     return render_form(title, **kwargs)
 
 
+def _form(title: str, **kwargs: Any) -> dict[str, Any]:
+    """The arguments of ``render_form`` as plain text (a recipe, and what :func:`_render` takes)."""
+    kwargs["fields"] = [[str(label), str(value)] for label, value in kwargs.get("fields", [])]
+    for key in ("paragraphs", "footer_lines"):
+        if key in kwargs:
+            kwargs[key] = [str(line) for line in kwargs[key]]
+    return {"title": str(title), **kwargs}
+
+
 def certificate_pdf(cert: Any, *, record: Any) -> bytes:
+    return _render(**certificate_form(cert, record=record))
+
+
+def certificate_form(cert: Any, *, record: Any) -> dict[str, Any]:
     """换押证 (sender's part): person, detention centre, from/to agency, stage, reason, time."""
     fields = _person_fields(cert.person) + [
         (_("案件名称"), cert.case.title),
@@ -66,7 +101,7 @@ def certificate_pdf(cert: Any, *, record: Any) -> bytes:
         (_("诉讼阶段"), cert.to_stage),
         (_("移送时间"), _when(cert.issued_at)),
     ]
-    return _render(
+    return _form(
         _("换押证"), number=cert.number, fields=fields,
         paragraphs=[_("%(centre)s：\n%(term)s%(name)s一案，因%(reason)s，羁押权属自本证发出并经接收机关确认之日起"
                       "由%(from)s变更为%(to)s。") % {"centre": cert.detention_centre.name, "name": cert.person.name,
@@ -78,6 +113,10 @@ def certificate_pdf(cert: Any, *, record: Any) -> bytes:
 
 
 def receipt_pdf(cert: Any) -> bytes:
+    return _render(**receipt_form(cert))
+
+
+def receipt_form(cert: Any) -> dict[str, Any]:
     """换押证 (receiver's part): take-over time and the statutory start and end of the stage."""
     fields = _person_fields(cert.person) + [
         (_("换押证编号"), cert.number),
@@ -88,7 +127,7 @@ def receipt_pdf(cert: Any) -> bytes:
         (_("法定期限起"), _day(cert.period_start)),
         (_("法定期限止"), _day(cert.period_end)),
     ]
-    return _render(
+    return _form(
         _("换押证（接收回执）"), number=cert.number, fields=fields,
         paragraphs=[_("本机关已于%(when)s接收%(term)s%(name)s的羁押权属，本阶段法定羁押期限自%(start)s至%(end)s。")
                     % {"when": _when(cert.taken_over_at), "name": cert.person.name, "term": person_term(cert.to_agency),
@@ -98,6 +137,10 @@ def receipt_pdf(cert: Any) -> bytes:
 
 
 def notice_pdf(notice: Any) -> bytes:
+    return _render(**notice_form(notice))
+
+
+def notice_form(notice: Any) -> dict[str, Any]:
     """变更羁押期限通知书: the new dates (or measure) of a person within the same stage."""
     fields = _person_fields(notice.person) + [
         (_("案件名称"), notice.case.title),
@@ -107,7 +150,7 @@ def notice_pdf(notice: Any) -> bytes:
         (_("新届满日期"), _day(notice.new_end) if notice.new_end else "—"),
         (_("决定机关"), notice.agency.name),
     ]
-    return _render(
+    return _form(
         _("变更羁押期限通知书"), number=notice.number, fields=fields,
         paragraphs=[_("%(centre)s：\n%(reason)s") % {"centre": notice.detention_centre.name, "reason": notice.reason}],
         footer_lines=[notice.agency.name, _when(notice.issued_at), _("（电子签章）")],

@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from casehub.custody.models import CertificateStatus
 from casehub.custody.selectors import is_detention_officer, pending_acknowledgements
 from casehub.web.inboxes import Inbox, InboxItem
 
@@ -19,7 +20,9 @@ def custody_inbox(user: Any) -> Inbox | None:
     items = [
         InboxItem(title=_("换押：%(name)s") % {"name": c.person.name},
                   url=reverse("custody:detainee", args=[c.record_id]),
-                  detail=f"{c.from_agency} → {c.to_agency} · {c.number}")
+                  # Sent, not yet taken over: listed, but it can be confirmed only after the take-over.
+                  detail=f"{c.from_agency} → {c.to_agency} · {c.number}"
+                  + (f" · {c.get_status_display()}" if c.status == CertificateStatus.ISSUED else ""))
         for c in certs[:10]
     ] + [
         InboxItem(title=_("羁押期限变更：%(name)s") % {"name": n.person.name},

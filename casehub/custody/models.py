@@ -30,6 +30,7 @@ class RecordStatus(models.TextChoices):
     IN_CUSTODY = "in_custody", _("在押")
     BAIL = "bail", _("取保候审")
     RELEASED = "released", _("已释放")
+    EXECUTED = "executed", _("已交付执行")
 
 
 class Channel(models.TextChoices):
@@ -147,6 +148,7 @@ class NoticeKind(models.TextChoices):
     ARREST = "arrest", _("拘留变更为逮捕")
     BAIL = "bail", _("变更为取保候审")
     RELEASE = "release", _("释放")
+    EXECUTION = "execution", _("交付执行")
 
 
 class CustodyNotice(models.Model):

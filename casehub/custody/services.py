@@ -21,7 +21,6 @@ from django.utils.translation import gettext_noop
 
 from casehub.agencies.models import Agency, AgencyKind
 from casehub.agencies.permissions import (
-    ACKNOWLEDGE_CUSTODY,
     MANAGE_CUSTODY,
     REGISTER_PAPER_TRANSFER,
     has_capability,
@@ -33,6 +32,7 @@ from casehub.clocks.counting import due_date, local_day
 from casehub.clocks.kinds import ClockKind
 from casehub.clocks.models import ACTIVE_STATUSES, Clock
 from casehub.custody import documents
+from casehub.custody.doors import CERTIFICATES, NOTICES
 from casehub.custody.models import (
     CertificateStatus,
     Channel,
@@ -52,15 +52,24 @@ CUSTODY_TRANSFER_KINDS: dict[str, str] = {
     "review_transfer": "审查起诉",
     "supplementary_return": "补充侦查",
     "indictment": "审判",
+    "trial_supplementary": "补充侦查",  # arts. 204-205: the court postpones, the procuratorate investigates
+    "supplementary_evidence": "审判",
+    "appeal": "第二审",  # arts. 231-232: the case goes up with the defendants' custody
+    "remand": "重新审判",  # art. 236: back to the first-instance court
 }
 # The stage (workflows.definition.Stage) a person's custody is in after a paper hand-over of that kind.
 PAPER_STAGES: dict[str, str] = {
     "review_transfer": "prosecution_review",
     "supplementary_return": "supplementary_investigation",
     "indictment": "trial",
+    "trial_supplementary": "trial_supplementary",
+    "supplementary_evidence": "trial",
+    "appeal": "second_instance",
+    "remand": "trial",
 }
 # Clocks that bound the custody of a person in a stage, most specific first.
-STAGE_CLOCKS = (ClockKind.SUPPLEMENTARY_INVESTIGATION, ClockKind.REVIEW_PROSECUTION, ClockKind.TRIAL)
+STAGE_CLOCKS = (ClockKind.SUPPLEMENTARY_INVESTIGATION, ClockKind.REVIEW_PROSECUTION, ClockKind.TRIAL_SUPPLEMENTARY,
+                ClockKind.TRIAL_SPEEDY, ClockKind.TRIAL_SUMMARY, ClockKind.TRIAL, ClockKind.SECOND_INSTANCE)
 # A person's own clocks, whoever runs them (the police's request period, the procuratorate's decision
 # period, custody after arrest), most specific first.
 PERSON_CLOCKS = (ClockKind.INVESTIGATION_CUSTODY, ClockKind.ARREST_DECISION, ClockKind.ARREST_DECISION_NOT_DETAINED,
@@ -282,8 +291,8 @@ def issue_certificates(
                 from_agency=from_agency, to_agency=to_agency, from_stage=record.stage, to_stage=to_stage,
                 reason=reason[:100], transition=transition, transfer=transfer, issued_at=at, issued_by=acting_user,
             )
-            cert.pdf = documents.sign_and_store(
-                documents.certificate_pdf(cert, record=record), from_agency,
+            cert.pdf = documents.sign_and_store_form(
+                documents.certificate_form(cert, record=record), from_agency,
                 reason=_("换押证 %(n)s") % {"n": cert.number}, stamp=f"{from_agency.name} 换押 {cert.number}",
             )
             cert.save()
@@ -331,8 +340,8 @@ def take_over(
                                        "updated_at"])
             cert.status, cert.taken_over_at, cert.taken_over_by = CertificateStatus.TAKEN_OVER, at, acting_user
             cert.period_start, cert.period_end = record.period_start, record.period_end
-            cert.receipt_pdf = documents.sign_and_store(
-                documents.receipt_pdf(cert), agency, reason=_("接收换押 %(n)s") % {"n": cert.number},
+            cert.receipt_pdf = documents.sign_and_store_form(
+                documents.receipt_form(cert), agency, reason=_("接收换押 %(n)s") % {"n": cert.number},
                 stamp=f"{agency.name} 接收换押 {cert.number}",
             )
             cert.save(update_fields=["status", "taken_over_at", "taken_over_by", "period_start", "period_end",
@@ -372,9 +381,10 @@ def acknowledge(item: CustodyCertificate | CustodyNotice, *, acting_user: Any) -
     """The detention centre acknowledges a certificate or notice. Returns False (and changes
     nothing) when it was already acknowledged: acknowledging twice is harmless. A certificate is
     acknowledged once the receiver has taken custody over (ValidationError while only sent)."""
-    if (acting_user is None or acting_user.agency_id != item.detention_centre_id
-            or not has_capability(acting_user, ACKNOWLEDGE_CUSTODY)):
+    if acting_user is None:
         raise PermissionDenied(_("只有该看守所的民警可以确认。"))
+    door = CERTIFICATES if isinstance(item, CustodyCertificate) else NOTICES
+    door.check(acting_user, item, "acknowledge")  # the one rule: casehub.custody.doors
     model = type(item)
     with transaction.atomic():
         locked = model.objects.select_for_update().get(pk=item.pk)
@@ -423,8 +433,9 @@ def issue_notice(
         previous = record.period_end
         if kind == NoticeKind.ARREST:
             record.measure = Measure.ARREST
-        if kind in (NoticeKind.BAIL, NoticeKind.RELEASE):
-            record.status = RecordStatus.BAIL if kind == NoticeKind.BAIL else RecordStatus.RELEASED
+        if kind in (NoticeKind.BAIL, NoticeKind.RELEASE, NoticeKind.EXECUTION):
+            record.status = {NoticeKind.BAIL: RecordStatus.BAIL, NoticeKind.RELEASE: RecordStatus.RELEASED,
+                             NoticeKind.EXECUTION: RecordStatus.EXECUTED}[kind]
             record.ended_at = at
             new_end = None
         elif new_end is None:
@@ -435,7 +446,8 @@ def issue_notice(
         # The person's own custody clocks follow the measure: an arrest ends the detention clock
         # (art. 156 custody after arrest runs instead); bail or release ends both.
         ended = {NoticeKind.ARREST: [ClockKind.DETENTION],
-                 NoticeKind.BAIL: list(PERSON_CLOCKS), NoticeKind.RELEASE: list(PERSON_CLOCKS)}.get(kind)
+                 NoticeKind.BAIL: list(PERSON_CLOCKS), NoticeKind.RELEASE: list(PERSON_CLOCKS),
+                 NoticeKind.EXECUTION: list(PERSON_CLOCKS)}.get(kind)
         if ended:
             from casehub.clocks.services import stop_clocks
 
@@ -445,7 +457,7 @@ def issue_notice(
             person=record.person, detention_centre=record.detention_centre, agency=agency, previous_end=previous,
             new_end=new_end, reason=reason, issued_at=at, issued_by=acting_user,
         )
-        notice.pdf = documents.sign_and_store(documents.notice_pdf(notice), agency,
+        notice.pdf = documents.sign_and_store_form(documents.notice_form(notice), agency,
                                               reason=_("变更羁押期限通知书 %(n)s") % {"n": notice.number},
                                               stamp=f"{agency.name} {notice.number}")
         notice.save()

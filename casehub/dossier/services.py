@@ -502,7 +502,7 @@ def _locked_draft(document: Document, acting_user: Any) -> Document:
     """Lock the case and the document, and check again under the lock (a concurrent sealing or
     sending may have fixed the document since the page was shown)."""
     _lock_case(document.case_id)
-    locked = Document.objects.select_for_update().select_related("case", "volume").get(pk=document.pk)
+    locked = Document.objects.select_for_update(of=("self",)).select_related("case", "volume").get(pk=document.pk)
     check_can_change_draft(acting_user, locked)
     return locked
 
@@ -673,14 +673,16 @@ def _page_range(first_page: int | None, page_count: int) -> str:
 
 
 def _volume_recipe(*, case: Case, agency: Any, title: str, page_count: int, sealed_at: Any,
-                   documents: list[dict[str, Any]]) -> dict[str, Any]:
+                   documents: list[dict[str, Any]], first_case_number: str = "") -> dict[str, Any]:
     """Everything the signed PDF of a volume is made from (its recipe, :mod:`casehub.objectstore.prepared`).
 
     ``documents``: in binding order, each ``{"sha256", "page_count", "first_page", "title",
     "author", "date"}``. The same recipe gives the same pages (only the signature's time differs).
     """
     subtitle = [case.title]
-    case_number = _case_number(case, agency)
+    # The agency's first number when the transition being prepared will issue it.
+    case_number = (first_case_number if first_case_number and not case.numbers.filter(agency=agency).exists()
+                   else _case_number(case, agency))
     if case_number:
         subtitle.append(case_number)
     subtitle.append(f"{title}  共{page_count}页")
@@ -903,7 +905,8 @@ def seal_and_assemble_main_volumes(case: Case, *, acting_user: Any, at: Any = No
 
 
 def prepare_main_volumes(case: Case, *, acting_user: Any, at: Any,
-                         new_documents: list[dict[str, Any]] = ()) -> int:  # type: ignore[assignment]
+                         new_documents: list[dict[str, Any]] = (),  # type: ignore[assignment]
+                         first_case_number: str = "") -> int:
     """The engine's prepare phase of :func:`seal_and_assemble_main_volumes`, outside any transaction.
 
     Works out, from the rows as they are now, the volumes that sealing at ``at`` will produce —
@@ -924,7 +927,9 @@ def prepare_main_volumes(case: Case, *, acting_user: Any, at: Any,
         docs = volume.documents.select_related("author_agency").order_by("position", "id")
         recipes.append((_volume_recipe(case=case, agency=agency, title=volume.title or _volume_title(volume, agency),
                                        page_count=volume.page_count, sealed_at=volume.sealed_at,
-                                       documents=[_document_recipe(d) for d in docs]), f"volume {volume.number}"))
+                                       documents=[_document_recipe(d) for d in docs],
+                                       first_case_number=first_case_number),
+                        f"volume {volume.number}"))
     draft = Volume.objects.filter(case=case, part=Part.MAIN, agency=agency, status=VolumeStatus.DRAFT).first()
     if draft is not None:
         rows = [(doc.position, _document_recipe(doc), doc.category)
@@ -958,7 +963,7 @@ def prepare_main_volumes(case: Case, *, acting_user: Any, at: Any,
             page += doc["page_count"]
             documents.append(doc)
         recipes.append((_volume_recipe(case=case, agency=agency, title=title, page_count=page - 1, sealed_at=at,
-                                       documents=documents), f"volume {number}"))
+                                       documents=documents, first_case_number=first_case_number), f"volume {number}"))
     for recipe, label in recipes:
         artifact(recipe, lambda recipe=recipe: _build_volume(recipe, agency), label=label)
     return len(recipes)

@@ -43,7 +43,8 @@ from casehub.agencies.models import Agency, AgencyKind, Role
 SIMULATED_TRANSITIONS = (
     "request_arrest", "accept_arrest_request", "approve_arrest", "refuse_arrest", "transfer_for_review",
     "accept_review_transfer", "return_for_supplementary", "resubmit_for_review", "decide_non_prosecution",
-    "indict", "docket_case", "announce_judgment", "deliver_judgment",
+    "indict", "docket_case", "announce_judgment", "deliver_judgment", "judgment_effective",
+    "hand_over_for_execution", "accept_execution",
 )
 SUPERVISOR = {AgencyKind.POLICE: "police_supervisor", AgencyKind.PROCURATORATE: "procuratorate_supervisor",
               AgencyKind.COURT: "court_supervisor"}
@@ -466,6 +467,14 @@ class Simulation:
         self._fire(i, case, "announce_judgment", "judge", announced_on=announced.isoformat(), verdict="判处有期徒刑一年")
         yield after(0.5, 6)
         self._fire(i, case, "deliver_judgment", "court_clerk")
+        # No appeal: after the 10-day window (CPL art. 230) the judgment takes effect and is handed over
+        # for execution within 10 days (art. 264); the police sign for it and the case closes.
+        yield after(11, 14)
+        self._fire(i, case, "judgment_effective", "court_clerk")
+        yield after(0.5, 9)
+        self._fire(i, case, "hand_over_for_execution", "court_clerk", executor="police")
+        yield after(0.05, 2)
+        self._fire(i, case, "accept_execution", "investigator")
 
 
 def simulate(options: Options, *, actors: Actors | None = None, commit_runner: Callable[[], Any] | None = None,

@@ -16,6 +16,14 @@ did (counted in :attr:`Prepared.misses`). Prepared objects whose transaction nev
 the store unreferenced — harmless, like any content stored by a transaction that rolled back, and
 listed by ``manage.py verify_storage --all`` (docs/storage.md).
 
+Some artifacts can only be described by running the transaction itself: the custody certificates
+of a send carry the numbers, periods and persons the transaction will write, a receipt the time and
+numbers of the answer. For those the engine runs the apply phase once as a *rehearsal*
+(:data:`REHEARSE`, rolled back at its end, no audit event appended): an artifact marked
+``deferrable`` is not built there — its recipe is remembered and placeholder bytes stand in — and
+after the rollback, outside any transaction, :meth:`Prepared.build_pending` builds and stores
+them. The real apply phase then computes the same recipes and finds them prepared.
+
 Nothing here touches the database; a store outage while preparing raises :class:`storage.StorageError`
 before any transaction was opened.
 """
@@ -33,7 +41,9 @@ from typing import Any
 from storage import ObjectRef
 
 PREPARE = "prepare"
+REHEARSE = "rehearse"
 APPLY = "apply"
+PLACEHOLDER = b"casehub-rehearsal-placeholder:"
 
 _CURRENT: ContextVar[Prepared | None] = ContextVar("casehub_prepared", default=None)
 
@@ -48,25 +58,38 @@ def recipe_key(recipe: Any) -> str:
 class Prepared:
     """The artifacts of one prepare phase, and what the apply phase made of them."""
 
-    artifacts: dict[str, tuple[ObjectRef, bytes]] = field(default_factory=dict)
+    artifacts: dict[str, tuple[ObjectRef | None, bytes]] = field(default_factory=dict)
     phase: str = PREPARE
     hits: list[str] = field(default_factory=list)
     misses: list[str] = field(default_factory=list)
+    # Deferred by a rehearsal: recipe key -> (build, content type, store it?, label).
+    pending: dict[str, tuple[Callable[[], bytes], str, bool, str]] = field(default_factory=dict)
 
     @property
     def refs(self) -> dict[str, ObjectRef]:
         """Prepared objects by SHA-256 (already in the store)."""
-        return {ref.sha256: ref for ref, _data in self.artifacts.values()}
+        return {ref.sha256: ref for ref, _data in self.artifacts.values() if ref is not None}
+
+    def build_pending(self) -> int:
+        """Build (and store) what a rehearsal deferred; outside any transaction. Returns how many."""
+        built = 0
+        for key, (build, content_type, store, _label) in list(self.pending.items()):
+            data = build()
+            self.artifacts[key] = (_put(data, content_type) if store else None, data)
+            built += 1
+        self.pending.clear()
+        return built
 
     @contextmanager
     def active(self, phase: str) -> Iterator[Prepared]:
         """Make this the current preparation for the block, in ``phase`` (prepare or apply)."""
-        self.phase = phase
+        previous, self.phase = self.phase, phase
         token = _CURRENT.set(self)
         try:
             yield self
         finally:
             _CURRENT.reset(token)
+            self.phase = previous
 
 
 def current() -> Prepared | None:
@@ -80,39 +103,68 @@ def preparing() -> bool:
     return prepared is not None and prepared.phase == PREPARE
 
 
+def rehearsing() -> bool:
+    """True while the engine rehearses its apply phase (a transaction that is always rolled back)."""
+    prepared = _CURRENT.get()
+    return prepared is not None and prepared.phase == REHEARSE
+
+
+def _put(data: bytes, content_type: str) -> ObjectRef:
+    from casehub.objectstore.services import get_store
+
+    return get_store().put_bytes(data, content_type=content_type)
+
+
 def artifact(recipe: Any, build: Callable[[], bytes], *, content_type: str = "application/pdf",
-             label: str = "") -> bytes:
+             label: str = "", deferrable: bool = False, store: bool = True) -> bytes:
     """The bytes ``build()`` makes from ``recipe`` — built now, or taken from the prepare phase.
 
     Without a current preparation this is just ``build()``. While preparing, the bytes are built
-    and written to the object store (an outage raises ``StorageError``). While applying, prepared
-    bytes of the same recipe are returned without building; otherwise they are built here.
+    and written to the object store (an outage raises ``StorageError``; ``store=False``: kept in
+    memory only, for bytes a row holds itself, such as a detached signature). While rehearsing, a
+    ``deferrable`` artifact is not built: its recipe is remembered for
+    :meth:`Prepared.build_pending` and placeholder bytes are returned (the rehearsal is rolled
+    back; nothing it writes survives). While applying, prepared bytes of the same recipe are
+    returned without building; otherwise they are built here.
     """
     prepared = _CURRENT.get()
     if prepared is None:
         return build()
     key = recipe_key(recipe)
+    found = prepared.artifacts.get(key)
     if prepared.phase == APPLY:
-        found = prepared.artifacts.get(key)
         if found is not None:
             prepared.hits.append(label or key)
             return found[1]
         prepared.misses.append(label or key)
         return build()
+    if found is not None:
+        return found[1]
+    if prepared.phase == REHEARSE and deferrable:
+        prepared.pending[key] = (build, content_type, store, label or key)
+        return PLACEHOLDER + key.encode()
     data = build()
-    from casehub.objectstore.services import get_store
-
-    ref = get_store().put_bytes(data, content_type=content_type)
-    prepared.artifacts[key] = (ref, data)
+    prepared.artifacts[key] = (_put(data, content_type) if store else None, data)
     return data
 
 
 def prepared_ref(sha256: str) -> ObjectRef | None:
-    """The store reference of content the current apply phase's preparation already stored."""
+    """The store reference of content the current preparation already stored (applying or rehearsing)."""
     prepared = _CURRENT.get()
-    if prepared is None or prepared.phase != APPLY:
+    if prepared is None or prepared.phase == PREPARE:
         return None
     for ref, _data in prepared.artifacts.values():
-        if ref.sha256 == sha256:
+        if ref is not None and ref.sha256 == sha256:
             return ref
     return None
+
+
+def rehearsal_ref(data: bytes, content_type: str) -> ObjectRef | None:
+    """While rehearsing, a reference for content that need not be written: the rehearsal's rows
+    are rolled back, so a row may point at content the store has not got (placeholders, or the
+    bytes the real apply phase will store). None outside a rehearsal."""
+    if not rehearsing():
+        return None
+    sha256 = hashlib.sha256(data).hexdigest()
+    return prepared_ref(sha256) or ObjectRef(sha256=sha256, size=len(data), key=f"rehearsal/{sha256}",
+                                             content_type=content_type)

@@ -114,13 +114,16 @@ def store_bytes(data: bytes, *, content_type: str) -> StoredObject:
     """Store a small in-memory value (generated documents, manifests, receipts).
 
     Content that the engine's prepare phase already wrote (:mod:`casehub.objectstore.prepared`)
-    is not written again: inside the short transaction only its row is created.
+    is not written again: inside the short transaction only its row is created. The engine's
+    rehearsal of a transaction (rolled back) writes nothing to the store.
     """
     import hashlib
 
-    from casehub.objectstore.prepared import current, prepared_ref
+    from casehub.objectstore.prepared import current, prepared_ref, rehearsal_ref
 
-    ref = prepared_ref(hashlib.sha256(data).hexdigest()) if current() is not None else None
+    ref = None
+    if current() is not None:  # a rehearsal writes nothing to the store: its rows are rolled back
+        ref = rehearsal_ref(data, content_type) or prepared_ref(hashlib.sha256(data).hexdigest())
     return _row_for(ref or get_store().put_bytes(data, content_type=content_type))
 
 

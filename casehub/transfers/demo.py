@@ -1,8 +1,10 @@
 """Demo cases driven through the real engine (``manage.py load_demo``; never in production).
 
-Five cases at different points of the process, each with generated documents in its dossier:
+Six cases at different points of the process, each with generated documents in its dossier:
 one waiting for the arrest decision, one under review for prosecution, one returned once for
-supplementary investigation, one on trial at court, one closed with a delivered judgment.
+supplementary investigation, one on trial at court, one on appeal (the defendant appealed within the
+window; the court sends it up once the window has passed), and one executed and closed (the
+judgment took effect, the police signed for its execution, custody ended).
 Idempotent: a case whose title already exists at the demo police agency is left alone.
 """
 
@@ -106,7 +108,38 @@ def create_demo_cases(users: dict[str, Any]) -> None:
         _to_review(users, case, "周八醉酒驾驶机动车。")
         _fire(users, case, "indict", "prosecutor", facts="周八醉酒驾驶机动车，血液酒精含量为180mg/100ml。",
               charges="被告人周八的行为触犯《中华人民共和国刑法》第一百三十三条之一，应当以危险驾驶罪追究其刑事责任。")
-        _fire(users, case, "docket_case", "court_clerk", type_code="刑初")
-        _fire(users, case, "announce_judgment", "judge", announced_on=timezone.localdate().isoformat(),
+        _fire(users, case, "docket_case", "court_clerk", type_code="刑初", procedure="speedy")
+        _judge(users, case, "危险驾驶罪", "criminal_detention", "四个月，并处罚金人民币八千元")
+        # Served 13 days ago: the 10-day window (art. 230) has passed without an appeal.
+        today = timezone.localdate()
+        _fire(users, case, "announce_judgment", "judge", announced_on=(today - timedelta(days=13)).isoformat(),
               verdict="被告人周八犯危险驾驶罪，判处拘役四个月，并处罚金人民币八千元。")
-        _fire(users, case, "deliver_judgment", "court_clerk", reason="已向公诉机关和侦查机关送达判决书。")
+        _fire(users, case, "deliver_judgment", "court_clerk", reason="已向公诉机关和侦查机关送达判决书。",
+              received_on=(today - timedelta(days=13)).isoformat())
+        _fire(users, case, "judgment_effective", "court_clerk", reason="上诉、抗诉期满，未上诉、抗诉。")
+        _fire(users, case, "hand_over_for_execution", "court_clerk", executor="police",
+              reason="送达判决书、执行通知书，由公安机关执行拘役。")
+        _fire(users, case, "accept_execution", "investigator")
+
+    case = _new_case(users, "吴九涉嫌故意伤害案", "吴九", "440307199309090016", "吴九酒后持啤酒瓶将被害人打成轻伤二级。")
+    if case:
+        _to_review(users, case, "吴九酒后持啤酒瓶将被害人打成轻伤二级。")
+        _fire(users, case, "indict", "prosecutor", facts="吴九酒后持啤酒瓶将被害人打成轻伤二级。",
+              charges="被告人吴九的行为触犯《中华人民共和国刑法》第二百三十四条，应当以故意伤害罪追究其刑事责任。")
+        _fire(users, case, "docket_case", "court_clerk", type_code="刑初", procedure="summary")
+        _judge(users, case, "故意伤害罪", "fixed_term", "一年六个月")
+        today = timezone.localdate()
+        _fire(users, case, "announce_judgment", "judge", announced_on=(today - timedelta(days=8)).isoformat(),
+              verdict="被告人吴九犯故意伤害罪，判处有期徒刑一年六个月。")
+        _fire(users, case, "deliver_judgment", "court_clerk", received_on=(today - timedelta(days=8)).isoformat())
+        person = case.persons.get()
+        _fire(users, case, "record_appeal", "court_clerk", persons=[person.pk],
+              reason="上诉人吴九认为原判量刑过重，请求二审改判。")
+
+
+def _judge(users: dict[str, Any], case: Case, charge: str, penalty: str, term: str) -> None:
+    from workflows import judgment
+
+    for person in case.persons.filter(role=PersonRole.SUSPECT):
+        judgment.record_decision(case, person, outcome="guilty", charge=charge, penalty=penalty, term=term,
+                                 acting_user=users["judge"])

@@ -6,21 +6,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.utils.translation import gettext as _
 
-from casehub.agencies.permissions import REVIEW_INCOMING, has_capability
 from casehub.audit.services import record_event
+from casehub.transfers.doors import TRANSFERS
 from workflows.engine import register_paper_transfer  # noqa: F401 - paper hand-overs go through the engine
-from workflows.models import Transfer, TransferStatus, VerificationStatus
+from workflows.models import Transfer, VerificationStatus
 
 
 def reverify(transfer: Transfer, *, acting_user: Any) -> None:
     """The receiver asks for the package to be verified again (e.g. after storage was repaired)."""
-    if (acting_user.agency_id != transfer.to_agency_id or not has_capability(acting_user, REVIEW_INCOMING)
-            or transfer.status != TransferStatus.SENT):
-        raise PermissionDenied(_("只能重新校验发给本机关的待接收移送。"))
+    TRANSFERS.check(acting_user, transfer, "reverify")  # the one rule: casehub.transfers.doors
     with transaction.atomic(durable=True):
         Transfer.objects.filter(pk=transfer.pk).update(verification_status=VerificationStatus.PENDING,
                                                        verification_progress=0)

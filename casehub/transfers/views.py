@@ -11,7 +11,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
@@ -22,23 +22,20 @@ from django.views.decorators.http import require_http_methods, require_POST
 from casehub.agencies import permissions as p
 from casehub.audit.services import record_event
 from casehub.cases.identity import manifest_for, require_id_numbers
-from casehub.cases.selectors import CASE_READERS, get_visible_case, visible_cases
+from casehub.cases.selectors import get_visible_case, visible_cases
 from casehub.transfers import selectors, services
 from casehub.transfers.changes import mark_changes, package_changes
+from casehub.transfers.doors import INBOX_CAPABILITIES, TRANSFER_READERS, TRANSFERS
 from casehub.transfers.forms import PaperTransferForm, TransitionForm
 from workflows import definition as d
 from workflows import diagram, engine
 from workflows.models import ApprovalRequest, ApprovalStatus, Transfer, TransferStatus
 
-INBOX_CAPABILITIES = (p.REVIEW_INCOMING, p.APPROVE_OUTGOING, p.PREPARE_OUTGOING, p.DOCKET_CASE, p.DELIVER_JUDGMENT,
-                      p.REGISTER_PAPER_TRANSFER)
-# Roles that work with packages; others (an agency administrator, a detention officer) get 404.
-TRANSFER_READERS = (*INBOX_CAPABILITIES, *CASE_READERS)
 
-
-def _get_transfer(user: Any, pk: Any) -> Transfer:
-    _require_any(user, TRANSFER_READERS)
-    return selectors.get_visible_transfer(user, pk)
+def _get_transfer(user: Any, pk: Any, action: str | None = None) -> Transfer:
+    """The package if the user may see it (404 otherwise), checked for ``action`` (403): the one
+    rule of :mod:`casehub.agencies.doors`, the same door as the API's."""
+    return TRANSFERS.get(user, pk, action)
 
 
 def _require_any(user: Any, capabilities: tuple[str, ...]) -> None:
@@ -147,7 +144,8 @@ def package_preview(spec: d.TransitionSpec, case: Any) -> dict[str, Any] | None:
 
     generated = generated_titles(spec.effects)
     sends = spec.handover in (d.SEND, d.DELIVER, d.NOTIFY)
-    if not sends and not generated:
+    numbers = _preview_numbers(spec, case)
+    if not sends and not generated and not numbers:
         return None
     documents = main_documents(case) if sends else []
     return {
@@ -156,8 +154,26 @@ def package_preview(spec: d.TransitionSpec, case: Any) -> dict[str, Any] | None:
         "unsealed": sum(1 for doc in documents if doc.volume_id is None or doc.volume.sealed_at is None),
         "pages": sum(int(doc.page_count or 0) for doc in documents),
         "generated": generated,
+        "numbers": numbers,
         "recipients": _preview_recipients(spec, case) if sends else [],
     }
+
+
+def _preview_numbers(spec: d.TransitionSpec, case: Any) -> list[str]:
+    """The court number a docketing will issue, shown before the clerk confirms it (peeked at, not
+    taken: another case docketed meanwhile takes it and this one gets the next)."""
+    from casehub.cases.models import NumberKind
+    from casehub.cases.numbering import peek_number
+
+    if "issue_docket_number" not in spec.effects:
+        return []
+    court = case.holder_agency
+    if spec.handover == d.ACCEPT:
+        pending = engine.pending_transfer(case)
+        court = pending.to_agency if pending is not None else None
+    type_input = spec.input("type_code")
+    type_code = str(type_input.default) if type_input is not None and type_input.default else "刑初"
+    return [peek_number(court, NumberKind.COURT_DOCKET, type_code=type_code)] if court is not None else []
 
 
 def _preview_recipients(spec: d.TransitionSpec, case: Any) -> list[Any]:
@@ -285,13 +301,9 @@ def verification(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def reverify(request: HttpRequest, pk: int) -> HttpResponse:
-    transfer = _get_transfer(request.user, pk)
-    try:
-        services.reverify(transfer, acting_user=request.user)
-    except PermissionDenied as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.info(request, _("已重新开始校验。"))
+    transfer = _get_transfer(request.user, pk, "reverify")  # the sender sees it but may not: 403
+    services.reverify(transfer, acting_user=request.user)
+    messages.info(request, _("已重新开始校验。"))
     return redirect("transfers:detail", pk=transfer.pk)
 
 
@@ -348,8 +360,11 @@ def approval(request: HttpRequest, pk: int) -> HttpResponse:
             else:
                 raise Http404
         except engine.TransitionError as exc:
+            # Shown again with the comment as typed (nothing was decided); the message says why.
             messages.error(request, exc.message)
-        return redirect("transfers:approval", pk=item.pk)
+            item.refresh_from_db()
+        else:
+            return redirect("transfers:approval", pk=item.pk)
     labels = {i.name: i.label for i in spec.inputs}
     shown = [(labels.get(k, k), v["name"] if isinstance(v, dict) and "name" in v else v)
              for k, v in item.inputs.items()]
@@ -359,6 +374,7 @@ def approval(request: HttpRequest, pk: int) -> HttpResponse:
                 .order_by("sent_at", "id").first())
     return render(request, "transfers/approval.html", {
         "item": item, "spec": spec, "inputs": shown, "case_link": case_url(user, item.case),
+        "comment": request.POST.get("comment", "") if request.method == "POST" else "",
         "preview": package_preview(spec, item.case) if item.status == ApprovalStatus.PENDING else None,
         "preview_url": reverse("transfers:approval_preview", args=[item.pk])
         if item.status == ApprovalStatus.PENDING and generated_titles(spec.effects) else "",
@@ -395,7 +411,9 @@ def judgment(request: HttpRequest, case_pk: int) -> HttpResponse:
                 judgments.record_decision(case, person, outcome=outcome, acting_user=user,
                                           charge=request.POST.get(prefix + "charge", ""),
                                           penalty=request.POST.get(prefix + "penalty", ""),
-                                          term=request.POST.get(prefix + "term", ""))
+                                          term=request.POST.get(prefix + "term", ""),
+                                          probation=bool(request.POST.get(prefix + "probation")),
+                                          custody_reached_term=bool(request.POST.get(prefix + "custody_reached_term")))
             except ValidationError as exc:
                 errors[person.pk] = [m for ms in exc.message_dict.values() for m in ms] if hasattr(
                     exc, "error_dict") else list(exc.messages)

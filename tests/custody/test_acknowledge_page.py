@@ -52,6 +52,9 @@ def test_a_sent_certificate_is_not_confirmed_and_a_taken_over_one_is_confirmed_f
     row = _row(client.get(inbox_url).content.decode(), cert)
     assert "data-awaiting-takeover" in row and f"待{district.procuratorate.name}接收后确认" in row
     assert ack_url not in row
+    # The home page lists it as waiting for the take-over.
+    home = client.get(reverse("home")).content.decode()
+    assert f"{cert.number} · 已发出，待接收" in home
     # ...and a confirmation sent anyway is refused, naming who still holds custody.
     response = client.post(ack_url, {"next": inbox_url}, follow=True)
     assert response.redirect_chain == [(inbox_url, 302)]

@@ -189,12 +189,13 @@ RULES: dict[str, Rule] = {
     "custody:inbox": Rule(DETENTION, may_see_case=DETENTION),
     "custody:detainees": Rule(DETENTION, may_see_case=DETENTION),
     "custody:detainee": Rule(DETENTION, lambda sc: {"pk": sc.custody_record.pk}, may_see_case=DETENTION),
-    # Signed PDFs with the person's full ID number: the police reader without view_person_id
-    # (the supervisor) is refused (casehub.cases.identity).
-    "custody:pdf": Rule((POLICE_READERS | DETENTION) & ID_READERS,
+    # Signed PDFs with the person's full ID number: the reader without view_person_id (the
+    # supervisors) is refused (casehub.cases.identity). Who sees a certificate is one rule for the
+    # pages and the API (casehub.custody.doors): the sender, the receiver it is addressed to, the centre.
+    "custody:pdf": Rule((SENDER_AND_RECEIVER | DETENTION) & ID_READERS,
                         lambda sc: {"kind": "certificate", "pk": sc.certificate.pk},
                         may_see_case=SENDER_AND_RECEIVER | DETENTION),
-    "custody:pdf_part": Rule((POLICE_READERS | DETENTION) & ID_READERS,
+    "custody:pdf_part": Rule((SENDER_AND_RECEIVER | DETENTION) & ID_READERS,
                              lambda sc: {"kind": "certificate", "pk": sc.certificate.pk, "part": "main"},
                              may_see_case=SENDER_AND_RECEIVER | DETENTION),
     "custody:acknowledge": Rule(DETENTION, lambda sc: {"kind": "certificate", "pk": sc.certificate.pk},
@@ -257,7 +258,7 @@ RULES: dict[str, Rule] = {
     "api:custody-detainee-list": Rule(DETENTION, may_see_case=DETENTION),
     "api:custody-detainee-detail": Rule(DETENTION, lambda sc: {"pk": sc.custody_record.pk}, may_see_case=DETENTION),
     "api:custody-certificate-list": Rule(ALL),
-    # The receiving procuratorate sees the certificate it is to take over (the UI's PDF view does not).
+    # The receiving procuratorate sees the certificate it is to take over (as on the pages).
     "api:custody-certificate-detail": Rule(SENDER_AND_RECEIVER | DETENTION, lambda sc: {"pk": sc.certificate.pk},
                                            may_see_case=SENDER_AND_RECEIVER | DETENTION),
     "api:custody-certificate-acknowledge": Rule(DETENTION, lambda sc: {"pk": sc.certificate.pk}, get=False,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from datetime import UTC, datetime, timedelta
 from io import BytesIO
 
@@ -281,3 +282,30 @@ def test_a_recorded_time_decides_revocation_for_a_pdf(plain_pdf, test_pki):
     # ... but the platform stored the file before the revocation, so it stands.
     (sig,) = verify_pdf(signed_pdf, trust, trusted_time=stored_at).signatures
     assert sig.valid and sig.time_source == "record"
+
+
+def test_a_stamp_font_subset_is_built_once_and_found_again_by_the_next_process(tmp_path, monkeypatch):
+    """The subset lives on disk: a new process (here: a cleared in-process cache) reuses the file
+    instead of subsetting the CJK font again; another stamp text gets its own file."""
+    from fontTools import subset
+
+    from signing import pades
+
+    font = pades.default_stamp_font()
+    assert font is not None
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    pades._subset_font.cache_clear()
+    first = pades._subset_font(font, "人民检察院")
+    assert first.startswith(str(tmp_path)) and os.path.getsize(first) > 0
+
+    pades._subset_font.cache_clear()
+
+    def no_subsetting(*args, **kwargs):
+        raise AssertionError("the cached subset should have been reused")
+
+    monkeypatch.setattr(subset, "Subsetter", no_subsetting)
+    assert pades._subset_font(font, "人民检察院") == first
+    with pytest.raises(AssertionError, match="reused"):
+        pades._subset_font(font, "人民法院")
+    assert not [p for p in os.listdir(os.path.dirname(first)) if p.endswith(".tmp")]
+    pades._subset_font.cache_clear()

@@ -75,6 +75,18 @@ class Driver:
         self.fire(case, "accept_review_transfer", "prosecutor")
         return case
 
+    def to_execution(self, case):
+        """After the judgment was served: the appeal windows pass with no appeal (CPL art. 230), the
+        judgment takes effect, the court hands it to the police for execution (art. 264) and the
+        police sign for it — the case closes."""
+        import time_machine
+
+        with time_machine.travel(timezone.now() + timedelta(days=11), tick=True):
+            self.fire(case, "judgment_effective", "court_clerk")
+            self.fire(case, "hand_over_for_execution", "court_clerk", executor="police")
+            self.fire(case, "accept_execution", "investigator")
+        return case
+
     def to_court(self, case):
         self.to_review(case)
         self.fire(case, "indict", "prosecutor", facts="经审查查明……", charges="盗窃罪，刑法第二百六十四条。")

@@ -84,3 +84,8 @@ def test_the_navbar_collapses_on_a_phone(browser, live_server):
     WebDriverWait(browser, 5).until(lambda b: b.find_element(By.ID, "main-nav").is_displayed())
     assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
     screenshot(browser, "home-investigator-390px-menu-open")
+    # The English name of the platform is longer: it wraps, the page does not scroll sideways.
+    browser.add_cookie({"name": "django_language", "value": "en"})
+    browser.get(f"{live_server.url}/")
+    assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"
+    assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")

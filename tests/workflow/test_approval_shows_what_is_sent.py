@@ -61,3 +61,22 @@ def test_the_case_page_says_what_awaits_approval_and_the_requester_can_withdraw_
     assert "提请批准逮捕" in notice and "investigator" in notice and approval_url in notice and "查看或撤回" in notice
     client.post(approval_url, {"action": "cancel"})
     assert 'id="case-pending"' not in client.get(reverse("cases:detail", args=[case.pk])).content.decode()
+
+
+def test_a_refused_decision_comes_back_with_the_comment_as_typed(case, district, client, monkeypatch):
+    result = engine.fire(case, "transfer_for_review", acting_user=district.investigator,
+                         inputs={"facts": "入室盗窃", "evidence": "证人证言"})
+
+    def refused(*args, **kwargs):
+        raise engine.GuardFailed(["卷宗材料已变动，请核对后再审批"])
+
+    monkeypatch.setattr(engine, "decide_approval", refused)
+    client.force_login(district.police_supervisor)
+    url = reverse("transfers:approval", args=[result.approval.pk])
+    response = client.post(url, {"action": "approve", "comment": "同意移送，材料已逐页核对。"})
+    assert response.status_code == 200  # not a redirect that drops what was typed
+    assert [str(m) for m in response.context["messages"]] == ["卷宗材料已变动，请核对后再审批"]
+    page = response.content.decode()
+    assert ">同意移送，材料已逐页核对。</textarea>" in page and 'id="approve"' in page
+    result.approval.refresh_from_db()
+    assert result.approval.status == "pending"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
@@ -16,6 +17,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from casehub.cases.models import Case
 from tests.dossier import files
+from tests.fixtures.axe import describe, run_axe
 from tests.fixtures.browser import login, screenshot
 from tests.fixtures.district import PASSWORD, build_district
 
@@ -78,15 +80,26 @@ def approve_pending(browser, live_server, supervisor, shot):
     WebDriverWait(browser, 60).until(attr_is("approval-status", "data-status", "approved"))
 
 
-def accept_incoming(browser, live_server, user, transition, shot, **inputs):
+def accept_incoming(browser, live_server, user, transition, shot, check=None, **inputs):
     as_user(browser, live_server, user)
     browser.get(f"{live_server.url}/transfers/inbox/")
     click(browser, browser.find_element(By.CSS_SELECTOR, "#inbox-incoming a"))
     WebDriverWait(browser, 60).until(attr_is("verification", "data-status", "passed"))
     assert browser.find_elements(By.CSS_SELECTOR, "#manifest-documents tbody tr")
     screenshot(browser, shot)
+    if check is not None:
+        check(browser)
     click(browser, browser.find_element(By.CSS_SELECTOR, f'#transfer-actions a[data-transition="{transition}"]'))
     submit_transition(browser, **inputs)
+
+
+def check_resent_package(browser):
+    """The re-sent package marks what is new since the first one (the return's documents)."""
+    summary = browser.find_element(By.CSS_SELECTOR, "[data-package-changes]").text
+    assert "较" in summary and "新增 2 份" in summary, summary
+    assert browser.find_elements(By.CSS_SELECTOR, '#manifest-documents [data-change="new"]')
+    found = run_axe(browser)
+    assert not found, describe(found)
 
 
 def home(browser, live_server, user, step, **panels):
@@ -191,10 +204,17 @@ def test_case_journey_police_procuratorate_court(browser, live_server, tmp_path)
     as_user(browser, live_server, "investigator")
     open_case(browser, live_server, case)
     assert "补充侦查" in browser.find_element(By.ID, "case-stage").text
+    # The outline is in view while the supplementary investigation runs; the police handle the case.
+    assert "补充调取监控录像。" in browser.find_element(By.ID, "supplementary-outline").text
+    assert "investigator" in browser.find_element(By.ID, "case-current-handlers").text
+    assert "prosecutor" in browser.find_element(By.ID, "case-earlier-handlers").text
+    found = run_axe(browser)
+    assert not found, describe(found)
     click_transition(browser, "resubmit_for_review")
     submit_transition(browser, reason="已补充调取监控录像。")
     approve_pending(browser, live_server, "police_supervisor", "journey-06-resubmit-approval")
-    accept_incoming(browser, live_server, "prosecutor", "accept_review_transfer", "journey-07-resubmitted")
+    accept_incoming(browser, live_server, "prosecutor", "accept_review_transfer", "journey-07-resubmitted",
+                    check=check_resent_package)
 
     # 5. Indictment; the court clerk verifies, accepts and dockets.
     open_case(browser, live_server, case)
@@ -213,15 +233,29 @@ def test_case_journey_police_procuratorate_court(browser, live_server, tmp_path)
     home(browser, live_server, "detention_officer", "10", custody=["钱九"], my_cases=None)
     home(browser, live_server, "auditor", "10", headline=["网上案件流转率"], my_cases=None)
 
-    # 6. The judge announces the judgment; the clerk delivers it and the case closes.
+    # 6. The judge announces the judgment; the clerk delivers it; the police officer and the prosecutor
+    # open the delivered judgment; no appeal within the window (art. 230): it takes effect, is handed
+    # over for execution (art. 264) and the case closes.
     as_user(browser, live_server, "judge")
     open_case(browser, live_server, case)
     click_transition(browser, "announce_judgment")
     submit_transition(browser, announced_on=timezone.localdate().isoformat(), verdict="被告人钱九犯盗窃罪，判处有期徒刑一年。")
+    open_case(browser, live_server, case)
+    assert "judge" in browser.find_element(By.ID, "case-current-handlers").text  # the court's handler now
     as_user(browser, live_server, "court_clerk")
     open_case(browser, live_server, case)
     click_transition(browser, "deliver_judgment")
     submit_transition(browser)
+    assert stage_of(case) == "appeal_period"
+    from casehub.dossier.models import Document
+
+    judgment = Document.objects.get(case=case, title="刑事判决书")
+    for user in ("investigator", "prosecutor"):
+        as_user(browser, live_server, user)
+        browser.get(live_server.url + reverse("dossier:document", args=[judgment.pk]))
+        assert "刑事判决书" in browser.page_source and "404" not in browser.title
+    screenshot(browser, "journey-10b-judgment-delivered")
+    _execute(case)
     assert stage_of(case) == "closed"
 
     # 7. Everyone who held the case sees it closed; nobody has an action left.
@@ -233,3 +267,24 @@ def test_case_journey_police_procuratorate_court(browser, live_server, tmp_path)
     screenshot(browser, "journey-11-closed")
     home(browser, live_server, "judge", "11")
     assert lacks(browser, "my-cases", "钱九涉嫌盗窃案") and lacks(browser, "clocks", "钱九涉嫌盗窃案")
+
+
+def _execute(case):
+    """The appeal windows pass (art. 230), the judgment takes effect and the police sign for its
+    execution (art. 264) — through the engine, eleven days later."""
+    from datetime import timedelta
+
+    import time_machine
+
+    from casehub.agencies.models import User
+    from workflows import engine
+
+    clerk, police = User.objects.get(username="court_clerk"), User.objects.get(username="investigator")
+    with time_machine.travel(timezone.now() + timedelta(days=11), tick=True):
+        engine.fire(case, "judgment_effective", acting_user=clerk, inputs={})
+        engine.fire(case, "hand_over_for_execution", acting_user=clerk, inputs={"executor": "police"})
+        transfer = case.transfers.get(kind="execution")
+        from casehub.transfers.tasks import verify_transfer
+
+        verify_transfer.apply(args=[transfer.pk])
+        engine.fire(case, "accept_execution", acting_user=police, inputs={})

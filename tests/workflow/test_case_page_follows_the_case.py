@@ -36,35 +36,39 @@ def _handlers(page: str) -> tuple[str, str]:
     return current, earlier
 
 
-def test_return_and_resend_marks_the_new_documents_and_shows_the_outline_while_it_runs(
-        make_case, district, drive, client, tmp_path):
+def _returned(make_case, drive):
+    """Sent for review, accepted, returned for supplementary investigation with OUTLINE."""
     case = make_case(detained=False)
-    first_doc = case.documents.get(title="证据材料1")
     drive.fire(case, "transfer_for_review", "investigator", facts="入室盗窃。", evidence="证人证言")
-    first = case.transfers.get()
     drive.fire(case, "accept_review_transfer", "prosecutor")
-    client.force_login(district.prosecutor)
-    url = reverse("cases:detail", args=[case.pk])
-    current, earlier = _handlers(client.get(url).content.decode())
-    assert "prosecutor" in current and district.procuratorate.name in current and "investigator" not in current
-    assert district.police.name in earlier and "investigator" in earlier
-
-    # The prosecutor returns the case: the outline is on the case page for the whole investigation.
     drive.fire(case, "return_for_supplementary", "prosecutor", reason=OUTLINE)
+    return case
+
+
+def test_the_outline_is_in_view_while_the_supplementary_investigation_runs(make_case, district, drive, client):
+    case = _returned(make_case, drive)
     client.force_login(district.investigator)
-    page = client.get(url).content.decode()
+    page = client.get(reverse("cases:detail", args=[case.pk])).content.decode()
     card = _section(page, 'id="supplementary-outline"')
     assert OUTLINE in card and district.procuratorate.name in card
     due = case.clocks.get(kind="supplementary_investigation").due_date
     assert f"补充侦查应于 {due:%Y-%m-%d} 前完毕" in card
     outline_doc = case.documents.get(generated=True, title="补充侦查提纲")
     assert reverse("dossier:document", args=[outline_doc.pk]) in card  # the signed outline itself
+    assert "起诉意见书" not in card  # the return's own documents, not the police's that travelled with it
+    # The police hold the case again: their investigator is the handler, the prosecutor an earlier one.
     current, earlier = _handlers(page)
-    assert "investigator" in current and "prosecutor" in earlier  # the police hold the case again
+    assert "investigator" in current and district.police.name in current and "prosecutor" not in current
+    assert district.procuratorate.name in earlier and "prosecutor" in earlier
 
+
+def test_a_resent_package_marks_what_is_new_since_the_previous_one_and_the_outline_stays_in_history(
+        make_case, district, drive, client, tmp_path):
+    case = _returned(make_case, drive)
+    first = case.transfers.get(kind="review_transfer")
     # The investigator adds a document and corrects one, then sends the case again.
     _upload(case, district.investigator, tmp_path, "补充询问笔录（王某）")
-    _upload(case, district.investigator, tmp_path, "证据材料1（更正）", supersedes=first_doc)
+    _upload(case, district.investigator, tmp_path, "证据材料1（更正）", supersedes=case.documents.get(title="证据材料1"))
     drive.fire(case, "resubmit_for_review", "investigator", reason="已按提纲补充。")
     second = case.transfers.filter(kind="review_transfer").exclude(pk=first.pk).get()
 
@@ -86,7 +90,7 @@ def test_return_and_resend_marks_the_new_documents_and_shows_the_outline_while_i
 
     # On the case page, the row that re-sent the case says the same; the outline card is gone,
     # the outline stays in the history.
-    page = client.get(url).content.decode()
+    page = client.get(reverse("cases:detail", args=[case.pk])).content.decode()
     history = _section(page, 'id="history"', "</table>")
     resent = history[history.index("补充侦查完毕重新移送"):]
     resent = resent[:resent.index("</tr>")]
@@ -94,6 +98,8 @@ def test_return_and_resend_marks_the_new_documents_and_shows_the_outline_while_i
     assert 'id="supplementary-outline"' not in page
     log = case.transition_log.get(transition="return_for_supplementary")
     assert OUTLINE in _section(history, f'id="outline-{log.pk}"', "</td>")
+    current, _earlier = _handlers(page)
+    assert "investigator" in current  # sent, not yet accepted: the police still hold the case
 
 
 def test_the_handler_follows_the_case_to_court_and_the_earlier_ones_stay_listed(

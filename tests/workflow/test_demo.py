@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from casehub.cases.models import Case, CaseStatus
+from casehub.custody.models import CustodyRecord, RecordStatus
 from casehub.transfers.demo import create_demo_cases
 from workflows import definition as d
-from workflows.models import Transfer, VerificationStatus
+from workflows.models import Transfer, TransitionLog, VerificationStatus
 
 
 def test_demo_cases_reach_their_stages_and_are_idempotent(district):
@@ -17,9 +18,16 @@ def test_demo_cases_reach_their_stages_and_are_idempotent(district):
         "赵六涉嫌故意伤害案": d.Stage.SUPPLEMENTARY_INVESTIGATION,
         "孙七涉嫌盗窃案": d.Stage.TRIAL,
         "周八涉嫌危险驾驶案": d.Stage.CLOSED,
+        "吴九涉嫌故意伤害案": d.Stage.APPEAL_PERIOD,
     }
-    assert Case.objects.get(title="周八涉嫌危险驾驶案").status == CaseStatus.CLOSED
+    # Executed (#17): the judgment took effect, the police signed for its execution, custody ended.
+    executed = Case.objects.get(title="周八涉嫌危险驾驶案")
+    assert executed.status == CaseStatus.CLOSED
+    assert executed.transfers.get(kind="execution").receipt_signature
+    assert CustodyRecord.objects.get(case=executed).status == RecordStatus.EXECUTED
+    # On appeal: the defendant appealed within the window (art. 230).
+    assert TransitionLog.objects.filter(case__title="吴九涉嫌故意伤害案", transition="record_appeal").exists()
     assert all(t.verification_status == VerificationStatus.PASSED for t in Transfer.objects.all())
     transfers = Transfer.objects.count()
     create_demo_cases(district.users)
-    assert Case.objects.count() == 5 and Transfer.objects.count() == transfers
+    assert Case.objects.count() == 6 and Transfer.objects.count() == transfers

@@ -1,4 +1,5 @@
-"""The whole journey through the engine: police → procuratorate → (police) → procuratorate → court → closed."""
+"""The whole journey through the engine: police → procuratorate → (police) → procuratorate → court →
+judgment effective → execution → closed."""
 
 from __future__ import annotations
 
@@ -35,14 +36,16 @@ def test_case_travels_from_police_to_judgment(case, drive, district):
 
     drive.fire(case, "announce_judgment", "judge", announced_on="2026-01-05", verdict="被告人张三犯盗窃罪，判处有期徒刑一年。")
     drive.fire(case, "deliver_judgment", "court_clerk")
+    assert case.stage == d.Stage.APPEAL_PERIOD and case.status == CaseStatus.ACTIVE  # art. 230
+    drive.to_execution(case)
     assert case.stage == d.Stage.CLOSED and case.status == CaseStatus.CLOSED
     assert not Clock.objects.filter(case=case, status=ClockStatus.RUNNING).exists()
     names = list(TransitionLog.objects.filter(case=case).values_list("transition", flat=True))
     assert names == ["register_case", "transfer_for_review", "accept_review_transfer", "return_for_supplementary",
                      "resubmit_for_review", "accept_review_transfer", "indict", "docket_case", "announce_judgment",
-                     "deliver_judgment"]
+                     "deliver_judgment", "judgment_effective", "hand_over_for_execution", "accept_execution"]
     judgment = case.transfers.filter(kind="judgment")
     assert {t.to_agency for t in judgment} == {district.police, district.procuratorate}
     assert all(t.verification_status == VerificationStatus.PASSED for t in case.transfers.all())
-    assert case.persons.get().custody_status == CustodyStatus.DETAINED
-    assert case.transfers.filter(status=TransferStatus.ACCEPTED).count() == 3
+    assert case.persons.get().custody_status == CustodyStatus.EXECUTED  # custody ended with execution
+    assert case.transfers.filter(status=TransferStatus.ACCEPTED).count() == 4

@@ -96,6 +96,7 @@ def test_row7_closed_case_is_read_only_for_everyone_who_held_it(case, drive, dis
     drive.to_court(case)
     drive.fire(case, "announce_judgment", "judge", announced_on="2026-01-05", verdict="有期徒刑一年")
     drive.fire(case, "deliver_judgment", "court_clerk")
+    drive.to_execution(case)
     for who in ("investigator", "prosecutor", "court_clerk"):
         user = district.users[who]
         assert sees(user, case) and not can_act(user, case)

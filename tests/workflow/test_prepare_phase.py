@@ -16,7 +16,10 @@ from django.db import connection, transaction
 
 from casehub.audit.models import AuditEvent
 from casehub.audit.services import record_event
-from casehub.cases.models import Case, NumberSequence
+from casehub.cases.models import Case, NumberSequence, PersonRole
+from casehub.cases.services import register_case
+from casehub.custody import documents as custody_documents
+from casehub.custody.models import CustodyCertificate, CustodyEvent, CustodyNotice
 from casehub.dossier import services as dossier
 from casehub.dossier.models import Document, Volume, VolumeStatus
 from casehub.objectstore import services as objectstore
@@ -61,6 +64,14 @@ def heavy_work(monkeypatch):
     return calls
 
 
+def _signed(stored: StoredObject) -> bool:
+    """The stored PDF carries a valid signature and is the content its row names."""
+    from casehub.pki.services import trust_store
+    from signing.pades import verify_pdf
+
+    return verify_pdf(objectstore.read_bytes(stored), trust_store(), expected_sha256=stored.sha256).valid
+
+
 def _locked_part(calls: list[str]) -> list[str]:
     """What ran after the case row was locked (the last lock: the send's own transaction)."""
     return calls[len(calls) - calls[::-1].index("LOCK"):]
@@ -84,10 +95,15 @@ def test_the_send_renders_assembles_and_signs_before_its_transaction(case, distr
 
     assert result.transfer is not None and result.transfer.volume_count == 1
     # The 起诉意见书 was rendered once and the volume built and signed once, both before the case was
-    # locked; the transaction used the prepared bytes (only the custody certificate, a custody
-    # step, is still rendered under the lock).
-    assert heavy_work[:3] == ["起诉意见书", "volume", "LOCK"]
-    assert _locked_part(heavy_work) == ["换押证"]
+    # locked. Then the apply phase was rehearsed (the first lock, rolled back) to learn which custody
+    # certificate it signs; the certificate was rendered and signed after that, outside any lock; the
+    # transaction (the last lock) used the prepared bytes and rendered nothing.
+    assert heavy_work == ["起诉意见书", "volume", "LOCK", "换押证", "LOCK"]
+    assert _locked_part(heavy_work) == []
+    certificate = CustodyCertificate.objects.get(case=case)
+    assert certificate.number.endswith("1号") and _signed(certificate.pdf)
+    # The rehearsal left nothing behind: no row points at content the store has not got.
+    assert not StoredObject.objects.filter(key__startswith="rehearsal/").exists()
     generated = Document.objects.get(case=case, generated=True)
     volume = Volume.objects.get(case=case, status=VolumeStatus.ASSEMBLED)
     assert generated.volume_id == volume.pk and generated.title == "起诉意见书"
@@ -107,8 +123,8 @@ def test_an_approval_prepares_before_its_transaction_too(case, district, heavy_w
     with django_capture_on_commit_callbacks(execute=True):
         result = engine.decide_approval(asked.approval, acting_user=district.police_supervisor, approve=True)
     assert result.transfer is not None
-    assert heavy_work[:3] == ["起诉意见书", "volume", "LOCK"]
-    assert _locked_part(heavy_work) == ["换押证"]
+    assert heavy_work == ["起诉意见书", "volume", "LOCK", "换押证", "LOCK"]
+    assert _locked_part(heavy_work) == []
 
 
 @pytest.mark.django_db
@@ -245,3 +261,108 @@ def test_while_a_send_is_prepared_other_writers_of_the_case_and_the_audit_chain_
     assert "error" not in outcome, outcome
     case.refresh_from_db()
     assert case.stage == d.Stage.REVIEW_REQUESTED
+
+
+@pytest.fixture
+def two_suspects(district, tmp_path):
+    """A case with two detained suspects and one uploaded piece of evidence."""
+    from django.utils import timezone
+
+    from casehub.custody.services import register_custody
+    from tests.dossier import files
+
+    since = timezone.now() - timezone.timedelta(days=1)
+    case = register_case(acting_user=district.investigator, title="张三、李四涉嫌盗窃案", summary="结伙盗窃", persons=[
+        {"role": PersonRole.SUSPECT, "name": name, "sex": "M", "id_number": f"44030719900101{n}"}
+        for n, name in (("1234", "张三"), ("5678", "李四"))])
+    for person in case.persons.order_by("id"):  # the police's own detention, with its custody record
+        register_custody(person, detention_centre=district.detention, measure="detained", since=since,
+                         acting_user=district.investigator)
+    path = files.write(tmp_path, "evidence.pdf", files.text_pdf(2, "evidence"))
+    job = dossier.ingest_upload(case=case, acting_user=district.investigator, uploaded_file_or_path=path,
+                                title="证据材料", category="evidence")
+    assert job.status == "done", job.message
+    return case
+
+
+@pytest.mark.django_db
+def test_two_suspects_certificates_are_both_prepared_with_the_numbers_the_transaction_takes(
+        two_suspects, district, no_approval, heavy_work, django_capture_on_commit_callbacks):
+    """One 换押证 per detained suspect, each with its own number of the sender's series: the rehearsal
+    learns both numbers (1 and 2), both certificates are rendered and signed outside the transaction,
+    and the transaction renders neither again."""
+    with django_capture_on_commit_callbacks(execute=True):
+        engine.fire(two_suspects, "transfer_for_review", acting_user=district.investigator, inputs=SEND_INPUTS)
+
+    assert heavy_work == ["起诉意见书", "volume", "LOCK", "换押证", "换押证", "LOCK"]
+    assert _locked_part(heavy_work) == []
+    certificates = list(CustodyCertificate.objects.filter(case=two_suspects).order_by("person_id"))
+    assert [c.person.name for c in certificates] == ["张三", "李四"]
+    assert sorted(c.number[-3:] for c in certificates) == ["〕1号", "〕2号"]
+    assert all(_signed(c.pdf) for c in certificates)
+    assert certificates[0].pdf_id != certificates[1].pdf_id
+
+
+@pytest.mark.django_db
+def test_two_suspects_arrest_decisions_and_notices_are_prepared_for_every_person(
+        two_suspects, district, heavy_work, settings, django_capture_on_commit_callbacks):
+    """批准逮捕 of two suspects takes two numbers of the 批捕 series and two of the notice series (one
+    批准逮捕决定书 and one change notice per person): the prepare phase predicts the second 批捕 number
+    too, and the rehearsal the notices, so nothing is rendered under the transaction's lock."""
+    settings.CASEHUB_WORKFLOW_APPROVALS = {"request_arrest": False, "approve_arrest": False}
+    with django_capture_on_commit_callbacks(execute=True):  # the package is verified after commit
+        engine.fire(two_suspects, "request_arrest", acting_user=district.investigator,
+                    inputs={"reason": "涉嫌盗窃，有逮捕必要。"})
+    with django_capture_on_commit_callbacks(execute=True):
+        engine.fire(two_suspects, "accept_arrest_request", acting_user=district.prosecutor, inputs={})
+    heavy_work.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        result = engine.fire(two_suspects, "approve_arrest", acting_user=district.prosecutor, inputs={})
+
+    # Prepare: both decisions (numbers 1 and 2) and the volume; rehearsal; both notices; apply.
+    assert heavy_work == ["批准逮捕决定书", "批准逮捕决定书", "volume", "LOCK", "变更羁押期限通知书",
+                          "变更羁押期限通知书", "LOCK"]
+    numbers = result.log.inputs["numbers"]["arrest_decision"].split("、")
+    assert len(numbers) == 2 and numbers[0] != numbers[1]
+    notices = CustodyNotice.objects.filter(case=two_suspects, kind="arrest")
+    assert notices.count() == 2 and all(_signed(n.pdf) for n in notices)
+
+
+@pytest.mark.django_db
+def test_a_case_changed_after_the_certificates_were_prepared_leaves_nothing_but_unreferenced_objects(
+        two_suspects, district, no_approval, monkeypatch):
+    """Another writer changes the case after the rehearsal and the signing of the certificates, before
+    the transaction: the send is refused as CaseChanged; no certificate, custody event or number of it
+    remains, and its signed certificates are content nobody references, which the sweep lists."""
+    case = two_suspects
+    version, documents = case.version, Document.objects.filter(case=case).count()
+    sign = custody_documents._sign
+    signed_shas: list[str] = []
+
+    def sign_then_another_writer(pdf, agency, **kwargs):
+        import hashlib
+
+        data = sign(pdf, agency, **kwargs)
+        signed_shas.append(hashlib.sha256(data).hexdigest())
+        if len(signed_shas) == 2:  # both certificates are signed: a custody decision moves the case on
+            with engine.engine_writes(), transaction.atomic():
+                locked = Case.objects.select_for_update().get(pk=case.pk)
+                locked.version += 1
+                locked.save(update_fields=["version", "updated_at"])
+        return data
+
+    monkeypatch.setattr(custody_documents, "_sign", sign_then_another_writer)
+    with pytest.raises(engine.CaseChanged):
+        engine.fire(case, "transfer_for_review", acting_user=district.investigator, inputs=SEND_INPUTS)
+
+    _nothing_written(case, version + 1, documents)
+    assert not CustodyCertificate.objects.filter(case=case).exists()
+    assert not CustodyEvent.objects.filter(record__case=case, kind="issued").exists()
+    assert not NumberSequence.objects.filter(kind="custody_certificate").exclude(last=0).exists()
+    assert len(signed_shas) == 2
+    store = objectstore.get_store()
+    assert all(store.exists(sha) for sha in signed_shas)
+    assert not StoredObject.objects.filter(sha256__in=signed_shas).exists()
+    unreferenced = []
+    run_sweep(scope="all", on_problem=lambda p: unreferenced.append(p.sha256) if p.problem == "unreferenced" else None)
+    assert set(signed_shas) <= set(unreferenced)

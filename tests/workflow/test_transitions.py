@@ -278,7 +278,7 @@ def test_announce_and_deliver_judgment(case, drive, district):
     assert (delivery.due_date - timezone.localdate()).days >= 5
     assert not running(case, "trial").exists()
     drive.fire(case, "deliver_judgment", "court_clerk")
-    assert case.status == CaseStatus.CLOSED
+    assert case.stage == d.Stage.APPEAL_PERIOD and case.status == CaseStatus.ACTIVE  # art. 230: may appeal
     assert {t.to_agency for t in case.transfers.filter(kind="judgment")} == {district.police, district.procuratorate}
 
 

@@ -23,8 +23,10 @@ DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, 
 UNITS = {"十": 10, "百": 100, "千": 1000}
 NUMERAL = "[零一二两三四五六七八九十百千]+"
 LAWS = {"人民检察院刑事诉讼规则": "SPP Rules", "公安机关办理刑事案件程序规定": "MPS Provisions", "刑事诉讼法": "CPL",
-        "刑法": "Criminal Law"}
-CITATION = re.compile(rf"(?P<law>{'|'.join(LAWS)})?第(?P<article>{NUMERAL})条(?:第(?P<paragraph>{NUMERAL})款)?")
+        "刑法": "Criminal Law", "最高人民法院解释": "SPC Interpretation", "社区矫正法": "Community Corrections Law"}
+# 第N条 (article), 第N款 (paragraph) and 第N项 (item): "CPL art. 208(3)", "CPL art. 204(2)".
+CITATION = re.compile(rf"(?P<law>{'|'.join(LAWS)})?第(?P<article>{NUMERAL})条(?:第(?P<paragraph>{NUMERAL})款)?"
+                      rf"(?:第(?P<item>{NUMERAL})项)?")
 CJK = re.compile(r"[\u3400-\u9fff]")
 
 
@@ -55,13 +57,16 @@ def law(text: object) -> str:
         number = str(chinese_number(match["article"]))
         if match["paragraph"]:
             number += f"({chinese_number(match['paragraph'])})"
+        if match["item"]:
+            number += f"({chinese_number(match['item'])})"
         if match["law"]:
             seen_law["law"] = LAWS[match["law"]]
             return f"{seen_law['law']} art. {number}"
         return number if seen_law["law"] else f"art. {number}"
 
     result = CITATION.sub(cite, value)
-    return result.replace("、", ", ").replace("，", ", ").replace("；", "; ").replace("。", ".")
+    return (result.replace("、", ", ").replace("，", ", ").replace("；", "; ").replace("。", ".")
+            .replace("至", "–"))
 
 
 @register.filter

@@ -34,14 +34,37 @@ from, `casehub.objectstore.prepared`). **Apply**, one `transaction.atomic(durabl
 is locked (`select_for_update`), its stage re-checked after the lock (a stale stage or
 `expected_version` raises `CaseChanged`) and its version compared with the one the prepare phase
 read (changed meanwhile: `CaseChanged`, nothing written), the actor checked (agency kind,
-capability, and being the *holder*, the *receiver* of the pending package or its *sender*), the
-inputs cleaned, the guards checked; then the effects, the hand-over (signed package, permissions),
+capability, and being the *holder*, the *receiver* of the pending package or its *sender* — or, for
+an extension of the trial period, the court above the holder (*higher*), for a protest the
+procuratorate whose indictment the court accepted (*prosecuting*)), the inputs cleaned, the guards checked; then the effects, the hand-over (signed package, permissions),
 the clocks, the case row, a `TransitionLog` row, the declared custody steps
 (`casehub.custody.handlers.run`), the stage stay (`casehub.metrics.handlers.record`), and the audit
 events. In the apply phase the same code computes each recipe from the rows it reads under the lock
 and gets the prepared bytes back (`store_bytes` of prepared content writes only the row); if what a
 document or volume is made from changed in between (another case took the number that was peeked
-at, the date turned), that one is built again inside the transaction — correct, only slower. The
+at, the date turned), that one is built again inside the transaction — correct, only slower. A
+transition that takes several numbers of one series (one arrest decision per person) peeks every
+one of them (`peek_number(offset=…)`), not only the first.
+
+**Rehearsal.** What the custody steps sign (one 换押证 per detained person, the receiver's take-over
+receipts, change notices for arrests, releases and changed periods) and the CMS signatures of the
+manifest and the receipt are made from rows the apply phase itself writes: the numbers of the
+custody series per person, the periods of the clocks the transition opens, the persons its effects
+arrest or release. So, between prepare and apply, the engine *rehearses* the apply phase: the same
+durable transaction, up to its very end, then rolled back (`workflows.engine._rehearse`; no audit
+event is appended, no on-commit work runs, nothing written survives). In the rehearsal a signed
+form or signature is not built — its recipe (the form's fields as text, the signer, the signed
+bytes' hash) is recorded and placeholder bytes stand in; after the rollback, outside any
+transaction and lock, every recorded form is rendered, PAdES-signed and written to the store
+(signatures kept in memory). The apply phase then computes the same recipes and takes the prepared
+bytes; it renders and signs nothing when nothing changed in between. The per-person decisions
+outside `fire` (`decide_custody`, the extensions, reconsideration and review) are rehearsed the same
+way. The rehearsal costs a second, short run of the writes under the case lock (not under the
+audit lock). A manifest carries the ids of the rows the send creates (the transfer, the filed
+documents and volumes); PostgreSQL does not hand the same ids out again after a rollback, so there
+the manifest's CMS signature (one ECDSA signature of a few kilobytes of JSON, about a millisecond)
+is still made in the transaction; the receipt's, the certificates' and the notices' are prepared.
+The
 dashboard rollups follow every row the transition writes in the same transaction (the rolled-up
 models keep them from their own `save()`; a queryset `update()` of a rolled-up field is refused,
 `casehub.metrics.tracking`). No signal receiver takes part: `case_transitioned` is sent *after* the
@@ -52,7 +75,8 @@ A prepared object whose apply never commits (a race, a refusal, a crash) stays i
 unreferenced, exactly like the content of any transaction that rolled back: the store is
 write-once and content-addressed, so it is harmless and never confused with another object, and
 `manage.py verify_storage --all --show-unreferenced` lists it (docs/storage.md; tested by
-`tests/workflow/test_prepare_phase.py`). A retry of the same transition prepares the same recipes
+`tests/workflow/test_prepare_phase.py`, for generated documents and volumes and for custody
+certificates signed after a rehearsal whose apply found the case changed). A retry of the same transition prepares the same recipes
 and reuses the same names.
 
 State only the engine writes refuses any other writer (`casehub.cases.state`): assigning
@@ -66,9 +90,8 @@ the very end of its transaction: the chain is locked only for those inserts and 
 during assembly, PDF generation and signing. With the prepare phase the *case row* is locked only
 for the writes too: while a send is being prepared, other writers of the same case and every audited
 action go on (tested: `test_while_a_send_is_prepared_other_writers_of_the_case_and_the_audit_chain_are_not_blocked`).
-What still runs under the case lock: the manifest's CMS signature and the receipt's (small JSON),
-and the custody steps' signed PDFs (one 换押证 per detained person, change notices) — the custody
-participant does not prepare yet. Measured below (`bench/engine.py`).
+What still runs under the case lock: the writes themselves and, on PostgreSQL, the manifest's CMS
+signature (see *Rehearsal*). Measured below (`bench/engine.py`).
 
 **Errors.** An outage of the object store, the signer (a signing error, a device that does not
 answer) or the message broker rolls everything back and raises `SideEffectFailed` (API: 503
@@ -120,6 +143,22 @@ periods into signed change notices to the detention centre. Accepting custody is
 evaluates, so an acceptance that would fail is never offered.
 
 {participants}
+## From docketing to execution
+
+`workflows.trial` holds the first-instance procedures: the court records 速裁, 简易 or ordinary
+procedure on docketing (only the code 刑初 is offered there, and the court number is shown before the
+clerk confirms); each has its trial clock, resolved from the clock marker `@trial`, with the
+conversions, the trial court's own extension, the next-higher court's (party *higher*, requested 15
+days before expiry) and the Supreme People's Court's, postponement for supplementary investigation
+(the procuratorate holds the case for its month; the period is recounted on return) and suspension
+(the period pauses). `workflows.appeal` holds what follows the judgment: per-defendant appeal windows
+from the day after receipt, appeals recorded by the first-instance court and protests by the
+prosecuting procuratorate, the whole case sent up with custody after the windows expired, the
+second instance (file review not counted, extension, final decision or remand — a 速裁 case retried
+under the ordinary procedure), the judgment taking effect, and the hand-over for execution that
+ends custody when the executing authority signs the receipt and only then closes the case.
+Periods and articles: docs/clocks.md; custody: docs/custody.md.
+
 ## Decisions about persons
 
 A change of a person's custody measure that the law gives to a deciding authority is recorded by the
@@ -223,36 +262,53 @@ row 4 to hold on those pages (asked of the dossier owner).
 
 
 # Measured numbers (not generated: re-run the benchmark and update them here).
-BENCH = """Measured with `bench/engine.py --approvals --pages 200 --sends 2 --rounds 3 --seconds 20` on
-PostgreSQL, on the shared 2-core development machine while other jobs kept its load average at
-15-23 (a case page took over a second; absolute numbers are pessimistic and noisy — re-run on
-quiet hardware). Each timed transition is a supervisor's approval of `transfer_for_review` of a
-200-page dossier: seal, assemble, stamp and sign the volume(s), generate the 起诉意见书, sign the
-manifest and one custody certificate. Views = the case page (`cases:detail`, which records
-`case.viewed`), 2 client threads, idle for 20 s and then while another process runs two approvals
-back to back; medians of 3 rounds. *Before* = the engine without the prepare phase (main at
-`fab5ff6`, all work inside the transaction), *after* = with it; the same benchmark file.
+BENCH = """Measured on PostgreSQL with `bench/engine.py --pages 200 --sends 2 --rounds 2 --seconds 15`, once
+with `--approvals` (a supervisor's `decide_approval` runs `transfer_for_review`, as in production)
+and once firing `transfer_for_review` directly, on the shared 2-core development machine while other
+jobs (test suites, browsers) kept its load average at **13-18**: a process got an eighth of a core,
+so wall-clock times are several times what the same work takes on a quiet machine. The benchmark
+therefore also reports the **CPU time** its own process spent — in all, and while it held each lock
+(the database server's time is not in it) — which the load does not inflate. Each timed transition
+seals, assembles, stamps and signs a 200-page volume, generates the 起诉意见书, signs the manifest
+and one 换押证. Views = the case page (`cases:detail`, which records `case.viewed`), 2 client
+threads, idle and then while another process runs two sends back to back.
 
-| | before (load 18.3) | after (load 22.2) |
-| --- | --- | --- |
-| one approval, total | 54.1 s | 56.7 s |
-| case row locked per approval (median / max) | 52.9 s / 64.5 s (98 % of the approval) | 23.3 s / 29.4 s (41 %) |
-| audit lock held per approval (median / max; target ≤ 20 ms) | 1,374 ms / 1,536 ms | 1,382 ms / 1,578 ms |
-| case page idle | 1.6 req/s, p99 2.2 s | 0.8 req/s, p99 3.8 s |
-| case page during approvals | 1.0 req/s (−36 %), p99 4.0 s (1.84 × idle) | 0.7 req/s (−23 %), p99 5.1 s (1.35 × idle) |
+*Before* = the engine with the prepare phase but the custody participant under the lock (the table
+this section had, `--approvals`, load 22); *now* = custody forms and the receipt's signature prepared
+after a rehearsal.
 
-What the numbers say. The prepare phase moved the volume assembly, its PAdES signature and the
-generated document out of the case lock: the case row is now locked for 41 % of an approval instead
-of 98 %. The remaining 23 s under the lock on this machine are almost all the custody step
-(`issue_certificates`): rendering the 换押证 with the CJK font and PAdES-signing it with a visible
-stamp (font subsetting) took 27.6 of 31.3 s of the profiled apply phase — the custody participant
-does not prepare yet, so the ≤ 20 ms goals are **not met**. The audit lock is held only for the one
-batched insert of the ~10 events and the COMMIT (events are appended at the very end), but on a
-machine with a load of 20 on two cores that step is descheduled for over a second (an earlier run
-of one send with no concurrent views, at a load of 15-17, measured 10-28 ms). Views lost less and their p99 grew less with
-the prepare phase (−23 % and 1.35 × against −36 % and 1.84 ×), but the targets (≤ 10 %, ≤ 1.2 ×)
-are not met either: PDF assembly and signing are CPU work that takes a core from the views wherever
-it runs, and the rounds ran under different loads (18 vs 22), so the comparison is indicative only.
+| | before (approvals, load 22) | now: approvals (load 16-18) | now: sends (load 13-14) |
+| --- | --- | --- | --- |
+| one transition alone, total (CPU) | 56.7 s | 22.6 s (1.65 s CPU) | 5.9 s (1.61 s CPU) |
+| case row locked by the transaction (median / max) | 23.3 s / 29.4 s | 3.5 s / 3.8 s | 3.2 s / 3.3 s; alone 0.51 s, 178 ms CPU |
+| … and by the rehearsal (rolled back) | — | max 4.4 s | max 3.3 s; alone 0.46 s, 148 ms CPU |
+| audit lock held (median / max; target ≤ 20 ms) | 1,382 ms / 1,578 ms | 602 ms / 727 ms | 502 ms / 614 ms; alone 103 ms |
+| … CPU of the sender while holding it | — | — | 35 ms median (alone 27 ms) |
+| case page idle | 0.8 req/s, p99 3.8 s | 2.1 req/s, p99 1.6 s | 2.7 req/s, p99 1.8 s |
+| case page during sends | 0.7 req/s (−23 %), p99 1.35 × | 1.5 req/s (−28 %), p99 1.51 × | 1.4 req/s (−49 %), p99 2.05 × |
+| fastest single round: loss | — | −18 % | −7.5 % (idle 1.6, busy 1.5 req/s) |
+| CPU per case-page request, idle / during sends | — | 76 / 79 ms | 80 / 89 ms |
+
+What the numbers say. Rendering and signing the 换押证 no longer happens under the case lock: the
+transaction renders and signs nothing (tested), and the case row is held for a few hundred
+milliseconds of CPU (writes, the manifest's CMS signature, the volumes' rows) instead of ~25 s of
+rendering; under the same kind of load the lock time fell from 23 s to about 3 s, and to 0.5 s for a
+send that had the machine to itself. The rehearsal costs a second hold of the case row of the same
+size (its writes are rolled back), not of the audit lock.
+
+Targets — **not met**, and why:
+
+- *Audit lock ≤ 20 ms*: appending the ~10 events of a send is about 30 queries (a probe for foreign
+  rows per event, the integration projection per event, the head update) plus the COMMIT: 27-35 ms
+  of the sender's own CPU, and 100-700 ms of wall-clock time on this machine, where the process is
+  descheduled while it holds the lock. On quiet hardware the CPU figure is the floor: the step must
+  lose queries to get under 20 ms (one probe per batch instead of per event, batched projections) —
+  not done here, the audit chain's owner's call.
+- *Views lose ≤ 10 %*: the median loss was 28 % (approvals) and 49 % (sends); one round lost 7.5 %.
+  The views are not waiting for locks so much as for the CPU: a send is 1.6-2.4 s of PDF assembly and
+  signing on a machine with two cores shared by ~15 runnable processes, and it takes that core from
+  the views wherever it runs. The CPU a view request itself costs grew by only 4-11 % during sends.
+  A fair test of this target needs a machine where the views and the sender have their own cores.
 """
 
 

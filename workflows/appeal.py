@@ -1,0 +1,291 @@
+"""After the first-instance judgment: the appeal and protest window, the second instance, the judgment
+taking effect and its execution (CPL arts. 230-244, 259-264, 269; SPC Interpretation 2021 arts. 377,
+381, 384, 389-390, 511, 519; Community Correction Law art. 20).
+
+| step | transition | period |
+| --- | --- | --- |
+| the judgment is served | ``deliver_judgment`` | each defendant's 10-day window from the day after receipt (art. 230) |
+| a defendant appeals (through the first-instance court) | ``record_appeal`` | the court sends the case up within 3 days after the window expired (art. 231; SPC Interp. 381) |
+| the procuratorate protests (through the first-instance court) | ``protest`` | the same (SPC Interp. 384) |
+| the case goes to the court above | ``forward_appeal`` → ``docket_appeal`` | second instance 2 months, +2 with the provincial high court (art. 243) |
+| the procuratorate reads the file | ``start_file_review`` / ``end_file_review`` | not counted (art. 235) |
+| the court above decides | ``decide_second_instance`` (final, art. 244) or ``remand`` (art. 236) | a remanded case is tried again from receipt (art. 241; a 速裁 case under the ordinary procedure, SPC Interp. 377) |
+| nobody appealed or protested | ``judgment_effective`` (art. 259) | hand-over for execution within 10 days (art. 264) |
+| execution | ``hand_over_for_execution`` → ``accept_execution*`` | custody ends; the case closes |
+
+A joint-crime case is one case: one defendant's appeal or the procuratorate's protest sends the whole
+case up and the court above reviews every defendant (art. 233(2); SPC Interpretation arts. 389-390);
+the judgment of the defendants who did not appeal takes effect with the second-instance decision.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from casehub.cases.models import CustodyStatus, PersonRole
+from casehub.clocks.kinds import ClockKind
+from workflows.guards import GuardContext, guard
+
+DEFENDANTS = "@defendants"  # ClockOp.persons: every defendant of the case
+
+# Who executes what (arts. 264, 269): custodial sentences through the police (who deliver the convict
+# to prison; they execute 拘役 themselves), a short remaining term in the detention centre, community
+# sentences (probation, public surveillance) by the justice bureau's community correction.
+EXECUTORS: tuple[tuple[str, Any], ...] = (
+    ("police", gettext_lazy("公安机关（送交监狱执行；拘役由公安机关执行）")),
+    ("detention", gettext_lazy("看守所（剩余刑期三个月以下，代为执行）")),
+    ("justice", gettext_lazy("司法行政机关社区矫正机构（管制、缓刑）")),
+)
+SECOND_INSTANCE_RESULTS: tuple[tuple[str, Any], ...] = (
+    ("upheld", gettext_lazy("驳回上诉、抗诉，维持原判（第二百三十六条第一款第一项）")),
+    ("revised", gettext_lazy("改判（第二百三十六条第一款第二项）")),
+)
+
+
+def defendants(case: Any) -> Any:
+    return case.persons.filter(role=PersonRole.SUSPECT).order_by("id")
+
+
+def _windows(case: Any) -> Any:
+    from casehub.clocks.models import Clock
+
+    return Clock.objects.filter(case=case, kind=ClockKind.APPEAL_PERIOD)
+
+
+def open_windows(case: Any) -> list[int]:
+    """Defendants whose appeal window still runs today."""
+    from casehub.clocks.models import ACTIVE_STATUSES
+
+    today = timezone.localdate()
+    return sorted(set(_windows(case).filter(status__in=ACTIVE_STATUSES, due_date__gte=today)
+                      .values_list("person_id", flat=True)))
+
+
+def windows_end(case: Any) -> Any:
+    """The last day any defendant may still appeal (None before the judgment was served)."""
+    from casehub.clocks.models import ACTIVE_STATUSES
+
+    return _windows(case).filter(status__in=ACTIVE_STATUSES).aggregate(end=Max("due_date"))["end"]
+
+
+def _since_delivery(case: Any, names: tuple[str, ...]) -> Any:
+    from workflows.models import TransitionLog
+
+    served = (TransitionLog.objects.filter(case=case, transition="deliver_judgment")
+              .order_by("-occurred_at", "-id").first())
+    qs = TransitionLog.objects.filter(case=case, transition__in=names)
+    return qs.filter(occurred_at__gte=served.occurred_at) if served is not None else qs.none()
+
+
+def appeals(case: Any) -> dict[int, list[str]]:
+    """Per defendant, who challenged the judgment since it was served: "appeal" and/or "protest"."""
+    found: dict[int, list[str]] = {}
+    for log in _since_delivery(case, ("record_appeal", "protest")):
+        for pk in log.inputs.get("persons") or []:
+            found.setdefault(int(pk), []).append("appeal" if log.transition == "record_appeal" else "protest")
+    return found
+
+
+def forward_start(ctx: Any) -> Any:
+    """Art. 231; SPC Interpretation arts. 381, 384: the three days run from the end of the window."""
+    from datetime import datetime, time
+
+    end = windows_end(ctx.case)
+    if end is None:
+        return ctx.now
+    return timezone.make_aware(datetime.combine(end, time(23, 59)))
+
+
+# --- guards -----------------------------------------------------------------------------------
+
+
+@guard
+def appeal_persons_in_window(ctx: GuardContext) -> str | None:
+    """Art. 230: each defendant named appeals (or is protested against) within their own window."""
+    named = ctx.inputs.get("persons")
+    open_ = set(open_windows(ctx.case))
+    if not open_:
+        return _("上诉、抗诉期限已经届满（刑事诉讼法第二百三十条）。")
+    if named is not None:
+        if not named:
+            return _("请选择提出上诉或者被抗诉的被告人。")
+        late = set(int(pk) for pk in named) - open_
+        if late:
+            return _("所选被告人的上诉、抗诉期限已届满或者不是本案被告人。")
+    return None
+
+
+@guard
+def received_after_announcement(ctx: GuardContext) -> str | None:
+    """CPL art. 230: the window runs from the day after the defendant received the judgment — a day
+    between its announcement and today."""
+    from datetime import date
+
+    from workflows.models import TransitionLog
+
+    received = ctx.inputs.get("received_on")
+    if not isinstance(received, date):
+        return None
+    if received > timezone.localdate():
+        return _("收到判决书的日期不能晚于今天。")
+    announced = (TransitionLog.objects.filter(case=ctx.case, transition="announce_judgment")
+                 .order_by("-occurred_at", "-id").values_list("inputs", flat=True).first() or {}).get("announced_on")
+    if announced and received.isoformat() < str(announced):
+        return _("收到判决书的日期不能早于宣判日期。")
+    return None
+
+
+@guard
+def appeal_lodged(ctx: GuardContext) -> str | None:
+    """CPL art. 231, art. 232: there is an appeal or a protest to send up."""
+    if not appeals(ctx.case):
+        return _("没有被告人上诉，人民检察院也没有抗诉。")
+    return None
+
+
+@guard
+def no_appeal_lodged(ctx: GuardContext) -> str | None:
+    """Art. 259: a judgment takes effect when the window passed with no appeal and no protest."""
+    if appeals(ctx.case):
+        return _("已有上诉或者抗诉，判决未发生法律效力，应当移送第二审人民法院。")
+    return None
+
+
+@guard
+def appeal_windows_expired(ctx: GuardContext) -> str | None:
+    """CPL art. 230, art. 231; SPC Interpretation arts. 381, 384: the case goes up (or the judgment takes
+    effect) only after every defendant's window has expired."""
+    end = windows_end(ctx.case)
+    if end is not None and end >= timezone.localdate():
+        return _("上诉、抗诉期限至%(end)s届满，期满后才能移送或者生效。") % {"end": end}
+    return None
+
+
+@guard
+def has_higher_court(ctx: GuardContext) -> str | None:
+    """CPL art. 231: the case goes to the court one level above (``agency.parent``)."""
+    holder = ctx.case.holder_agency
+    if holder is None or holder.parent_id is None or holder.parent.kind != "court":
+        return _("没有登记上一级人民法院。")
+    return None
+
+
+@guard
+def second_instance_not_extended(ctx: GuardContext) -> str | None:
+    """Art. 243: the provincial high court's approval adds two months, once."""
+    from casehub.clocks.models import ACTIVE_STATUSES, Clock
+
+    clock = (Clock.objects.filter(case=ctx.case, kind=ClockKind.SECOND_INSTANCE, status__in=ACTIVE_STATUSES)
+             .order_by("-started_at").first())
+    if clock is None:
+        return _("没有正在计算的第二审审理期限。")
+    if clock.extensions.exists():
+        return _("第二审审理期限已经延长过二个月（刑事诉讼法第二百四十三条）。")
+    return None
+
+
+def executor_for(decision: Any) -> str:
+    """Which authority executes a defendant's sentence ("" where nobody does: acquittal, exemption,
+    a fine the court itself collects)."""
+    from workflows.models import Outcome, Penalty
+
+    if decision is None or decision.outcome != Outcome.GUILTY or decision.penalty == Penalty.FINE_ONLY:
+        return ""
+    if decision.probation or decision.penalty == Penalty.PUBLIC_SURVEILLANCE:
+        return "justice"
+    return "police"
+
+
+@guard
+def executor_fits(ctx: GuardContext) -> str | None:
+    """CPL art. 264, art. 269: the documents go to the authority that executes the sentence — community
+    correction for probation and public surveillance, the police (or the detention centre for a short
+    remaining term) for a custodial sentence."""
+    chosen = ctx.inputs.get("executor")
+    if chosen is None:
+        return None
+    needed = sentences_to_execute(ctx.case)
+    if chosen == "detention":
+        chosen = "police"
+    if needed and chosen not in needed:
+        return _("所选执行机关与判处的刑罚不符：管制、缓刑交付社区矫正机构，监禁刑交付公安机关或者看守所。")
+    return None
+
+
+def sentences_to_execute(case: Any) -> set[str]:
+    from workflows.models import JudgmentDecision
+
+    return {executor_for(d) for d in JudgmentDecision.objects.filter(case=case)} - {""}
+
+
+@guard
+def something_to_execute(ctx: GuardContext) -> str | None:
+    """CPL art. 264: only a sentence is handed over for execution (an acquittal, an exemption or a fine
+    the court collects itself is not)."""
+    from workflows.models import JudgmentDecision
+
+    if JudgmentDecision.objects.filter(case=ctx.case).exists() and not sentences_to_execute(ctx.case):
+        return _("本案没有需要交付执行的刑罚（无罪、免予刑事处罚或者单处罚金）。")
+    return None
+
+
+@guard
+def nothing_to_execute(ctx: GuardContext) -> str | None:
+    """CPL art. 264: a case with a sentence to execute closes only when an executing authority took it."""
+    if not _decided(ctx.case) or sentences_to_execute(ctx.case):
+        return _("本案有需要交付执行的刑罚，应当交付执行机关。")
+    return None
+
+
+def _decided(case: Any) -> bool:
+    from workflows.models import JudgmentDecision
+
+    return JudgmentDecision.objects.filter(case=case).exists()
+
+
+# --- recipients and effects -------------------------------------------------------------------
+
+
+def executing_authority(case: Any, holder: Any, executor: str) -> Any:
+    """The executing agency the court sends the documents to."""
+    from casehub.agencies.models import Agency, AgencyKind
+    from casehub.custody.models import CustodyRecord
+
+    if executor == "detention":
+        record = CustodyRecord.objects.filter(case=case).select_related("detention_centre").order_by("-id").first()
+        if record is not None:
+            return record.detention_centre
+        return Agency.objects.filter(kind=AgencyKind.DETENTION_CENTRE, region=holder.region).first()
+    if executor == "justice":
+        return Agency.objects.filter(kind=AgencyKind.JUSTICE_BUREAU, region=holder.region).first()
+    return case.origin_agency
+
+
+def retrial_procedure(case: Any) -> str:
+    """SPC Interpretation art. 377: a remanded 速裁 case is retried under the ordinary procedure."""
+    from workflows import trial
+
+    current = trial.procedure(case)
+    return trial.ORDINARY if current == trial.SPEEDY else current
+
+
+def end_custody_for_execution(ctx: Any) -> None:
+    """The executing authority took the convicts over (art. 264): each custody record ends with a
+    signed notice to the detention centre, and the defendants are no longer held for the case."""
+    from casehub.custody import services as custody
+    from casehub.custody.models import CustodyRecord, NoticeKind, RecordStatus
+
+    for record in CustodyRecord.objects.filter(case=ctx.case, status=RecordStatus.IN_CUSTODY):
+        custody.issue_notice(record, kind=NoticeKind.EXECUTION, agency=ctx.holder_before,
+                             acting_user=ctx.acting_user, reason=_("判决已生效，交付执行（刑事诉讼法第二百六十四条）。"),
+                             at=ctx.now)
+    held = [CustodyStatus.DETAINED, CustodyStatus.ARRESTED]
+    for person in defendants(ctx.case).filter(custody_status__in=held):
+        person.custody_status, person.measure_since, person.measure_authority = (
+            CustodyStatus.EXECUTED, ctx.now, ctx.holder_before)
+        person.save(update_fields=["custody_status", "measure_since", "measure_authority"])
