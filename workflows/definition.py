@@ -255,7 +255,7 @@ SENTENCING_FORM = InputSpec(
 )
 PROCEDURE = InputSpec(
     "procedure", _("建议适用的审判程序"), "choice", required=False, default="ordinary",
-    choices=(("fast_track", _("速裁程序")), ("summary", _("简易程序")), ("ordinary", _("普通程序"))),
+    choices=(("speedy", _("速裁程序")), ("summary", _("简易程序")), ("ordinary", _("普通程序"))),
     help_text=_("速裁程序：可能判处三年有期徒刑以下刑罚、事实清楚、证据确实充分、被告人认罪认罚并同意适用"
                 "（刑事诉讼法第二百二十二条）；简易程序：事实清楚、证据充分、被告人承认所指控的犯罪事实（第二百一十四条）。"),
 )

@@ -178,7 +178,7 @@ def fast_track_review_active(ctx: GuardContext) -> str | None:
 def procedure_fits_plea(ctx: GuardContext) -> str | None:
     """Art. 222: the fast-track trial is proposed only when every defendant pleads and accepts
     punishment (recorded by the procuratorate)."""
-    if ctx.inputs.get("procedure") == "fast_track" and not all_plead(ctx.case):
+    if ctx.inputs.get("procedure") == "speedy" and not all_plead(ctx.case):
         return _("建议适用速裁程序的，每一名被告人都应当认罪认罚（刑事诉讼法第二百二十二条）。")
     return None
 
@@ -229,7 +229,7 @@ def generate_sentencing_recommendation(ctx: Any) -> None:
 
 # --- wording the other documents take from the plea ---------------------------------------------
 
-PROCEDURES = {"fast_track": gettext_lazy("速裁程序"), "summary": gettext_lazy("简易程序"),
+PROCEDURES = {"speedy": gettext_lazy("速裁程序"), "summary": gettext_lazy("简易程序"),
               "ordinary": gettext_lazy("普通程序")}
 
 

@@ -58,7 +58,7 @@ def plea_case(users: dict[str, Any]) -> None:
               reason="犯罪嫌疑人认罪认罚，事实清楚，证据确实、充分，可能判处三年有期徒刑以下刑罚，同意适用速裁程序。")
         _fire(users, case, "indict", "prosecutor", facts="吴九在超市盗窃商品，价值人民币二千元。",
               charges="被告人吴九的行为触犯《中华人民共和国刑法》第二百六十四条，应当以盗窃罪追究其刑事责任。",
-              sentencing_form="separate", procedure="fast_track")
+              sentencing_form="separate", procedure="speedy")
 
 
 def non_prosecution_case(users: dict[str, Any]) -> None:

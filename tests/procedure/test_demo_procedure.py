@@ -15,7 +15,7 @@ def test_the_demo_plea_case_is_indicted_for_the_fast_track(district):
     assert case.stage == d.Stage.COURT_FILING
     assert PleaRecord.objects.get(case=case).statement is not None
     assert TransitionLog.objects.filter(case=case, transition="adopt_fast_track_review").exists()
-    assert TransitionLog.objects.get(case=case, transition="indict").inputs["procedure"] == "fast_track"
+    assert TransitionLog.objects.get(case=case, transition="indict").inputs["procedure"] == "speedy"
 
 
 def test_the_demo_non_prosecution_is_a_discretionary_one(district):

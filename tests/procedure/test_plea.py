@@ -145,7 +145,7 @@ def test_fast_track_trial_is_proposed_only_when_every_defendant_pleads(in_review
 
     spec = get("indict")
     reasons = failing(("procedure_fits_plea",), GuardContext(in_review, spec, district.prosecutor,
-                                                             {"procedure": "fast_track"}))
+                                                             {"procedure": "speedy"}))
     assert reasons and "第二百二十二条" in reasons[0]
     assert not failing(("procedure_fits_plea",), GuardContext(in_review, spec, district.prosecutor,
                                                               {"procedure": "summary"}))

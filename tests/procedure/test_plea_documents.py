@@ -39,7 +39,7 @@ def test_the_indictment_and_the_separate_sentencing_recommendation_are_signed(ne
          statement_document=statement.pk, sentencing="判处有期徒刑八个月，并处罚金人民币二千元")
     fire(case, "adopt_fast_track_review", "prosecutor", reason="符合速裁程序适用条件。")
     fire(case, "indict", "prosecutor", facts="2026年10月入室盗窃。", charges="盗窃罪", sentencing_form="separate",
-         procedure="fast_track")
+         procedure="speedy")
 
     indictment = Document.objects.filter(case=case, generated=True, title="起诉书").latest("id")
     data = read_bytes(indictment.stored)
