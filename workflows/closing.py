@@ -33,11 +33,12 @@ def termination_persons_valid(ctx: GuardContext) -> str | None:
     """MPS Provisions art. 186(2): the investigation of *some* suspects ends and the case goes on —
     each person named is a suspect still investigated, and at least one suspect remains (otherwise
     the case is withdrawn, art. 186(1))."""
+    remaining_ids = {p.pk for p in docs.suspects(ctx.case)}
+    if len(remaining_ids) < 2:
+        return _("对全部犯罪嫌疑人都不追究刑事责任的，应当撤销案件（公安机关办理刑事案件程序规定第一百八十六条）。")
     ids = ctx.inputs.get("persons")
     if ids is None:
         return None
-    remaining = set(docs.suspects(ctx.case))
-    remaining_ids = {p.pk for p in remaining}
     if not ids or not set(ids) <= remaining_ids:
         return _("请选择本案仍在侦查的犯罪嫌疑人。")
     if remaining_ids <= set(ids):
