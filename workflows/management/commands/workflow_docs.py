@@ -312,14 +312,18 @@ Targets — **not met**, and why:
 """
 
 
+def render() -> str:
+    """The whole of docs/workflow.md, as the command writes it."""
+    with translation.override("zh-hans"):
+        return (HEADER.replace("{mermaid}", diagram.mermaid()).replace("{table}", diagram.markdown_table())
+                .replace("{participants}", diagram.participants_table())
+                .replace("{decisions}", diagram.decisions_table()).replace("{bench}", BENCH))
+
+
 class Command(BaseCommand):
     help = "Regenerate docs/workflow.md from the process definition."
 
     def handle(self, *args, **options) -> None:
-        with translation.override("zh-hans"):
-            text = (HEADER.replace("{mermaid}", diagram.mermaid()).replace("{table}", diagram.markdown_table())
-                    .replace("{participants}", diagram.participants_table())
-                    .replace("{decisions}", diagram.decisions_table()).replace("{bench}", BENCH))
         path = Path(settings.BASE_DIR) / "docs" / "workflow.md"
-        path.write_text(text, "utf-8")
+        path.write_text(render(), "utf-8")
         self.stdout.write(f"wrote {path}")
