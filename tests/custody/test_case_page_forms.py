@@ -14,7 +14,14 @@ from django.urls import reverse
 from django.utils import timezone
 
 from casehub.cases import access
-from casehub.custody.models import Channel, CustodyCertificate, CustodyNotice, CustodyRecord, Measure, NoticeKind
+from casehub.custody.models import (
+    Channel,
+    CustodyCertificate,
+    CustodyNotice,
+    CustodyRecord,
+    Measure,
+    NoticeKind,
+)
 from workflows import engine
 
 pytestmark = pytest.mark.django_db
