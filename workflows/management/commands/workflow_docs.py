@@ -16,6 +16,10 @@ HEADER = """# The workflow engine
 diagram below are the definition the engine runs (`tests/workflow/test_engine_contracts.py` fails
 when this file is stale).*
 
+The paths beside the main line — plea and fast-track review, the kinds of non-prosecution and their
+challenges, the police's withdrawal and termination — are explained with their articles in
+[procedure.md](procedure.md).
+
 A case changes stage and agency only through `workflows.engine.fire(case, name, *, acting_user,
 inputs)`. A transition is a pipeline you can read top to bottom in its spec (`TransitionSpec`): who
 may fire it, its inputs, guards, effects (numbers, generated documents, persons' custody status),
