@@ -42,10 +42,12 @@ PYTEST_MARKERS ?=
 else
 PYTEST_MARKERS ?= not slow
 endif
-# Two workers: the CI machine has two cores (each worker gets its own test database).
+# Two workers: the CI machine has two cores (each worker gets its own test database). worksteal: a
+# worker that runs out of tests takes some of the other's queue; with the default "load" schedule the
+# other worker was left alone with a queue of long tests at the end (7 minutes of one idle core seen).
 PYTEST_WORKERS ?= 2
 test: install-dev
-	$(PY) -m pytest -n $(PYTEST_WORKERS) -m "$(PYTEST_MARKERS)" $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist worksteal -m "$(PYTEST_MARKERS)" $(PYTEST_ARGS)
 
 ## The long runs (marked slow) with the full fuzz budget (hypothesis profile "long").
 test-slow: install-dev

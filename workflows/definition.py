@@ -34,6 +34,7 @@ class Stage:
     PROSECUTION_REVIEW = "prosecution_review"
     SUPPLEMENTARY_INVESTIGATION = "supplementary_investigation"
     COURT_FILING = "court_filing"
+    CONDITIONAL_NON_PROSECUTION = "conditional_non_prosecution"
     TRIAL = "trial"
     TRIAL_SUSPENDED = "trial_suspended"
     TRIAL_SUPPLEMENTARY = "trial_supplementary"
@@ -66,6 +67,7 @@ STAGES: dict[str, StageSpec] = {
         StageSpec(Stage.PROSECUTION_REVIEW, _("审查起诉"), AgencyKind.PROCURATORATE),
         StageSpec(Stage.SUPPLEMENTARY_INVESTIGATION, _("补充侦查"), AgencyKind.POLICE),
         StageSpec(Stage.COURT_FILING, _("提起公诉（待立案）"), AgencyKind.PROCURATORATE, pending=True),
+        StageSpec(Stage.CONDITIONAL_NON_PROSECUTION, _("附条件不起诉考验期"), AgencyKind.PROCURATORATE),
         StageSpec(Stage.TRIAL, _("审理"), AgencyKind.COURT),
         StageSpec(Stage.TRIAL_SUSPENDED, _("中止审理"), AgencyKind.COURT),
         StageSpec(Stage.TRIAL_SUPPLEMENTARY, _("延期审理（补充侦查）"), AgencyKind.PROCURATORATE),
@@ -84,6 +86,8 @@ STAGES: dict[str, StageSpec] = {
 HOLDER = "holder"  # the agency currently holding the case (with the act permission)
 RECEIVER = "receiver"  # the addressee of the pending package
 SENDER = "sender"  # the sender of the pending package (withdrawal)
+INVESTIGATOR = "investigator"  # the police agency that registered the case (art. 179: it contests a non-prosecution)
+SUPERIOR = "superior"  # the next-higher agency of the holder (art. 179: review by the higher procuratorate)
 HIGHER = "higher"  # the agency above the holder (agency.parent): approvals the law gives it (art. 208)
 PROSECUTING = "prosecuting"  # the procuratorate whose indictment the court accepted (protest, art. 228)
 
@@ -98,6 +102,8 @@ STAY = "stay"  # nothing travels
 
 # Target marker: back to the stage the pending package was sent from.
 SENDER_STAGE = "@sender_stage"
+# Target marker: the stage stays what it is (a decision recorded in any of the sources).
+SAME_STAGE = "@same_stage"
 
 # Recipient rules for packages.
 FORWARD = "forward"  # next agency up the chain, chosen by the sender (default: same region)
@@ -148,9 +154,11 @@ class InputSpec:
 
 @dataclass(frozen=True)
 class ClockOp:
-    """A clock action. ``op``: open | stop | restart | extend | reopen | pause | resume; ``agency``: who
-    runs the clock. ``kind`` ``"@trial"`` (:data:`workflows.trial.TRIAL_PERIOD`) is the trial period
-    of the procedure in force (:mod:`workflows.trial`).
+    """A clock action. ``op``: open | stop | restart | extend | reopen | pause | resume | period;
+    ``agency``: who runs the clock. ``kind`` ``"@trial"`` (:data:`workflows.trial.TRIAL_PERIOD`) is the
+    trial period of the procedure in force (:mod:`workflows.trial`). ``period`` sets the running clock's
+    period to ``months``/``days`` counted from its own start (the review period of a fast-track plea
+    case, art. 172, and back to one month).
 
     ``reopen`` counts on with the last stopped clock of the kind (no new period: a package refused
     or taken back did not end what its sending stopped). ``stop`` of ``"*"`` with ``agency="sender"``
@@ -166,6 +174,7 @@ class ClockOp:
     # per_person: the input naming the persons (workflows.persons), or "@arrest_request" for the
     # persons named in the pending arrest request. Empty: every arrested suspect (legacy tables only).
     persons: str = ""
+    months_input: str = ""  # period only: the input that gives the months (art. 283: 6-12 months)
 
 
 @dataclass(frozen=True)
@@ -233,6 +242,310 @@ def _forward_to(kind: str) -> InputSpec:
         "to_agency", _("接收机关"), "agency", required=False, agency_kind=kind,
         help_text=_("留空则移送同一行政区划的机关。"),
     )
+
+
+# --- plea and leniency 认罪认罚 --------------------------------------------------------------
+
+PLEA_PERSONS = _persons("persons", _("认罪认罚的犯罪嫌疑人"), "suspects", _("留空则为本案全部犯罪嫌疑人。"))
+SENTENCING_FORM = InputSpec(
+    "sentencing_form", _("量刑建议的提出方式"), "choice", required=False, default="indictment",
+    choices=(("indictment", _("在起诉书中写明")), ("separate", _("另行制作量刑建议书"))),
+    help_text=_("《人民检察院刑事诉讼规则》第二百七十四条：量刑建议一般应当在起诉书中写明，也可以单独制作量刑建议书，"
+                "与起诉书一并移送人民法院。"),
+)
+PROCEDURE = InputSpec(
+    "procedure", _("建议适用的审判程序"), "choice", required=False, default="ordinary",
+    choices=(("speedy", _("速裁程序")), ("summary", _("简易程序")), ("ordinary", _("普通程序"))),
+    help_text=_("速裁程序：可能判处三年有期徒刑以下刑罚、事实清楚、证据确实充分、被告人认罪认罚并同意适用"
+                "（刑事诉讼法第二百二十二条）；简易程序：事实清楚、证据充分、被告人承认所指控的犯罪事实（第二百一十四条）。"),
+)
+
+PLEA_TRANSITIONS: tuple[TransitionSpec, ...] = (
+    TransitionSpec(
+        "record_plea", _("记录认罪认罚"), (Stage.INVESTIGATION, Stage.SUPPLEMENTARY_INVESTIGATION), SAME_STAGE,
+        AgencyKind.POLICE, p.PREPARE_OUTGOING,
+        inputs=(PLEA_PERSONS, InputSpec("statement", _("认罪认罚情况"), "textarea",
+                                        help_text=_("犯罪嫌疑人自愿如实供述、承认指控的犯罪事实、愿意接受处罚的情况，"
+                                                    "以及已告知其诉讼权利和认罪认罚的法律规定。"))),
+        guards=("plea_persons_valid",),
+        effects=("record_police_plea",),
+        article="刑事诉讼法第十五条、第一百二十条第二款、第一百六十二条第二款",
+        description=_("犯罪嫌疑人自愿认罪的，应当记录在案，随案移送，并在起诉意见书中写明有关情况。"),
+        style="secondary",
+    ),
+    TransitionSpec(
+        "record_plea_statement", _("记录认罪认罚具结"), (Stage.PROSECUTION_REVIEW,), Stage.PROSECUTION_REVIEW,
+        AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION,
+        inputs=(
+            PLEA_PERSONS,
+            InputSpec("counsel_role", _("在场律师身份"), "choice",
+                      choices=(("counsel", _("辩护人")), ("duty_lawyer", _("值班律师")))),
+            InputSpec("counsel_name", _("辩护人或值班律师姓名"), "text", max_length=60),
+            InputSpec("statement_document", _("认罪认罚具结书（卷宗材料编号）"), "int", required=False,
+                      help_text=_("先将签署的具结书上传至本院卷宗，再填写其材料编号。第一百七十四条第二款情形可不填。")),
+            InputSpec("exemption", _("无需签署具结书的情形"), "choice", required=False, default="none",
+                      choices=(("none", _("不适用（应当签署具结书）")),
+                               ("174_2_1", _("盲、聋、哑人或者尚未完全丧失辨认或者控制自己行为能力的精神病人")),
+                               ("174_2_2", _("未成年犯罪嫌疑人的法定代理人、辩护人对认罪认罚有异议")),
+                               ("174_2_3", _("其他不需要签署认罪认罚具结书的情形")))),
+            InputSpec("guardian_name", _("在场的法定代理人（未成年人）"), "text", required=False, max_length=60),
+            InputSpec("sentencing", _("量刑建议"), "textarea",
+                      help_text=_("主刑、附加刑、是否适用缓刑等（刑事诉讼法第一百七十六条第二款）。")),
+        ),
+        guards=("plea_persons_valid", "plea_statement_complete"),
+        effects=("record_procuratorate_plea",),
+        article="刑事诉讼法第一百七十三条、第一百七十四条、第一百七十六条第二款",
+        description=_("犯罪嫌疑人认罪认罚的，在辩护人或者值班律师在场的情况下签署认罪认罚具结书；"
+                      "未成年人还应有法定代理人在场。"),
+        style="secondary",
+    ),
+    TransitionSpec(
+        "adopt_fast_track_review", _("适用速裁审查期限"), (Stage.PROSECUTION_REVIEW,), Stage.PROSECUTION_REVIEW,
+        AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION,
+        inputs=(InputSpec("reason", _("符合速裁程序适用条件的理由"), "textarea"),),
+        guards=("no_pending_approval", "all_suspects_plead", "review_not_extended", "review_not_fast_track",
+                "fast_track_period_open"),
+        clocks=(ClockOp("period", ClockKind.REVIEW_PROSECUTION, days=10),),
+        article="刑事诉讼法第一百七十二条第一款",
+        description=_("犯罪嫌疑人认罪认罚、符合速裁程序适用条件的，审查起诉期限为十日，自受理之日起计算；"
+                      "不符合速裁程序适用条件的认罪认罚案件仍为一个月。"),
+        style="secondary",
+        custody=("notices",),
+    ),
+    TransitionSpec(
+        "extend_fast_track_review", _("速裁审查期限延长至十五日"), (Stage.PROSECUTION_REVIEW,),
+        Stage.PROSECUTION_REVIEW, AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION,
+        inputs=(InputSpec("decision", _("可能判处一年以上有期徒刑的理由"), "textarea"),),
+        guards=("no_pending_approval", "fast_track_review_of_ten_days"),
+        clocks=(ClockOp("period", ClockKind.REVIEW_PROSECUTION, days=15),),
+        needs_approval=True, article="刑事诉讼法第一百七十二条第一款",
+        description=_("对可能判处的有期徒刑超过一年的，速裁案件的审查起诉期限可以延长至十五日。"),
+        style="secondary",
+        custody=("notices",),
+    ),
+    TransitionSpec(
+        "revert_fast_track_review", _("不再适用速裁审查期限"), (Stage.PROSECUTION_REVIEW,), Stage.PROSECUTION_REVIEW,
+        AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION,
+        inputs=(InputSpec("reason", _("不再符合速裁程序适用条件的理由"), "textarea"),),
+        guards=("fast_track_review_active",),
+        clocks=(ClockOp("period", ClockKind.REVIEW_PROSECUTION, months=1),),
+        article="刑事诉讼法第一百七十二条第一款；人民检察院刑事诉讼规则第二百七十三条",
+        description=_("不再符合速裁程序适用条件的，审查起诉期限恢复为一个月，仍自受理之日起计算。"),
+        style="secondary",
+        custody=("notices",),
+    ),
+)
+
+
+# --- non-prosecution of its kinds, conditional non-prosecution, and its challenges -----------------
+
+NON_PROSECUTION_KIND = InputSpec(
+    "kind", _("不起诉的种类"), "choice", required=False,
+    choices=(("statutory", _("法定不起诉（刑事诉讼法第一百七十七条第一款）")),
+             ("discretionary", _("酌定不起诉（刑事诉讼法第一百七十七条第二款）")),
+             ("insufficient_evidence", _("证据不足不起诉（刑事诉讼法第一百七十五条第四款）"))),
+    help_text=_("证据不足不起诉：二次退回补充侦查后仍证据不足的，应当不起诉；一次退回补充侦查后，经检察长批准，"
+                "可以不起诉（《人民检察院刑事诉讼规则》第三百六十七条）。留空则按法律依据判断。"),
+)
+AFTER_CLOSING = {"after_closing": True}
+
+NON_PROSECUTION_TRANSITIONS: tuple[TransitionSpec, ...] = (
+    TransitionSpec(
+        "decide_conditional_non_prosecution", _("附条件不起诉"), (Stage.PROSECUTION_REVIEW,),
+        Stage.CONDITIONAL_NON_PROSECUTION, AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION,
+        inputs=(InputSpec("facts", _("经审查查明的事实及悔罪表现"), "textarea"),
+                InputSpec("probation_months", _("考验期（月）"), "int", help_text=_("六个月以上一年以下。")),
+                InputSpec("sentence_up_to_one_year", _("可能判处的刑罚"), "choice",
+                          choices=(("yes", _("一年有期徒刑以下刑罚")), ("no", _("一年有期徒刑以上刑罚")))),
+                InputSpec("heard", _("听取公安机关、被害人意见的情况"), "textarea"),
+                InputSpec("conditions", _("考验期内应当遵守的规定及矫治教育要求"), "textarea", required=False)),
+        guards=("no_pending_approval", "conditional_non_prosecution_fits"),
+        clocks=(ClockOp("stop", ClockKind.REVIEW_PROSECUTION),
+                ClockOp("open", ClockKind.CONDITIONAL_PROBATION),
+                ClockOp("period", ClockKind.CONDITIONAL_PROBATION, months_input="probation_months")),
+        effects=("generate_conditional_non_prosecution", "release_detained"),
+        needs_approval=True, article="刑事诉讼法第二百八十二条、第二百八十三条",
+        description=_("未成年人涉嫌刑法分则第四章、第五章、第六章规定的犯罪，可能判处一年有期徒刑以下刑罚，符合起诉条件，"
+                      "但有悔罪表现的，可以作出附条件不起诉的决定；考验期六个月以上一年以下，从决定之日起计算。"),
+        style="warning",
+        custody=("notices",),
+    ),
+    TransitionSpec(
+        "prosecute_on_objection", _("未成年人异议，作出起诉决定"), (Stage.CONDITIONAL_NON_PROSECUTION,),
+        Stage.PROSECUTION_REVIEW, AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION,
+        inputs=(InputSpec("reason", _("异议人及异议内容"), "textarea"),),
+        clocks=(ClockOp("stop", ClockKind.CONDITIONAL_PROBATION),
+                ClockOp("reopen", ClockKind.REVIEW_PROSECUTION)),
+        article="刑事诉讼法第二百八十二条第三款",
+        description=_("未成年犯罪嫌疑人及其法定代理人对附条件不起诉决定有异议的，人民检察院应当作出起诉的决定。"),
+        style="secondary",
+        custody=("notices",),
+    ),
+    TransitionSpec(
+        "revoke_conditional_non_prosecution", _("撤销附条件不起诉"), (Stage.CONDITIONAL_NON_PROSECUTION,),
+        Stage.PROSECUTION_REVIEW, AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION,
+        inputs=(InputSpec("ground", _("撤销的情形"), "choice", choices=(
+                    ("new_crime", _("实施新的犯罪")),
+                    ("earlier_crime", _("发现决定附条件不起诉以前还有其他犯罪需要追诉")),
+                    ("violation", _("违反治安管理规定或者考察机关的监督管理规定，情节严重")))),
+                InputSpec("reason", _("事实和理由"), "textarea")),
+        guards=("no_pending_approval", "probation_running"),
+        clocks=(ClockOp("stop", ClockKind.CONDITIONAL_PROBATION),
+                ClockOp("reopen", ClockKind.REVIEW_PROSECUTION)),
+        effects=("generate_conditional_revocation",),
+        needs_approval=True, article="刑事诉讼法第二百八十四条第一款", style="danger",
+        description=_("考验期内有第二百八十四条第一款情形之一的，撤销附条件不起诉的决定，提起公诉。"),
+        custody=("notices",),
+    ),
+    TransitionSpec(
+        "decide_final_non_prosecution", _("考验期满不起诉"), (Stage.CONDITIONAL_NON_PROSECUTION,), Stage.CLOSED,
+        AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION, handover=NOTIFY, recipient=EARLIER_AGENCIES,
+        transfer_kind=TransferKind.NON_PROSECUTION,
+        inputs=(InputSpec("facts", _("考验期内的表现"), "textarea"),),
+        guards=("no_pending_approval", "probation_over"),
+        clocks=(ClockOp("stop", "*"),),
+        effects=("issue_non_prosecution_number", "generate_non_prosecution_decision", "release_detained"),
+        needs_approval=True, article="刑事诉讼法第二百八十四条第二款",
+        description=_("被附条件不起诉的未成年犯罪嫌疑人在考验期内没有第二百八十四条第一款情形，考验期满的，作出不起诉的决定。"),
+        custody=("notices",),
+        extra={"non_prosecution_kind": "conditional"},
+    ),
+    # Art. 179: the police contest a non-prosecution — reconsideration by the procuratorate that decided,
+    # then review by the next-higher one (MPS Provisions art. 294: 7 days each; SPP Rules arts. 379-380:
+    # 30 days to decide each). The closed case stays closed unless the decision is revoked.
+    TransitionSpec(
+        "request_np_reconsideration", _("要求复议不起诉决定"), (Stage.CLOSED,), SAME_STAGE,
+        AgencyKind.POLICE, p.PREPARE_OUTGOING, party=INVESTIGATOR,
+        inputs=(InputSpec("reason", _("认为不起诉决定有错误的理由"), "textarea"),),
+        guards=("no_pending_approval", "non_prosecution_reconsiderable"),
+        clocks=(ClockOp("open", ClockKind.NP_RECONSIDERATION),),
+        effects=("generate_np_reconsideration_request",),
+        needs_approval=True, article="刑事诉讼法第一百七十九条；公安机关办理刑事案件程序规定第二百九十四条第一款",
+        description=_("公安机关认为不起诉决定有错误的，应当在收到不起诉决定书后七日以内制作要求复议意见书，"
+                      "经县级以上公安机关负责人批准后，移送人民检察院复议；人民检察院在三十日以内作出复议决定。"),
+        style="warning", custody=("notices",), extra=AFTER_CLOSING,
+    ),
+    TransitionSpec(
+        "keep_non_prosecution", _("复议维持不起诉决定"), (Stage.CLOSED,), SAME_STAGE,
+        AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION,
+        inputs=(REASON,),
+        guards=("no_pending_approval", "np_reconsideration_pending"),
+        clocks=(ClockOp("stop", ClockKind.NP_RECONSIDERATION),),
+        effects=("generate_np_reconsideration_decision",),
+        needs_approval=True, article="刑事诉讼法第一百七十九条；人民检察院刑事诉讼规则第三百七十九条第二款",
+        style="secondary", custody=("notices",), extra={**AFTER_CLOSING, "kept": True},
+    ),
+    TransitionSpec(
+        "revoke_non_prosecution", _("复议撤销不起诉决定"), (Stage.CLOSED,), Stage.PROSECUTION_REVIEW,
+        AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION,
+        inputs=(REASON,),
+        guards=("no_pending_approval", "np_reconsideration_pending"),
+        clocks=(ClockOp("stop", ClockKind.NP_RECONSIDERATION),
+                ClockOp("restart", ClockKind.REVIEW_PROSECUTION)),
+        effects=("generate_np_reconsideration_decision",),
+        needs_approval=True, article="刑事诉讼法第一百七十九条；人民检察院刑事诉讼规则第三百七十九条第二款",
+        description=_("复议认为不起诉决定错误的，撤销不起诉决定，案件回到审查起诉，重新计算审查起诉期限；"
+                      "已解除的强制措施需要时另行决定。"),
+        style="danger", custody=("notices",), extra={**AFTER_CLOSING, "kept": False},
+    ),
+    TransitionSpec(
+        "request_np_review", _("提请复核不起诉决定"), (Stage.CLOSED,), SAME_STAGE,
+        AgencyKind.POLICE, p.PREPARE_OUTGOING, party=INVESTIGATOR,
+        inputs=(InputSpec("reason", _("提请复核的理由"), "textarea"),),
+        guards=("no_pending_approval", "non_prosecution_reviewable"),
+        clocks=(ClockOp("open", ClockKind.NP_REVIEW, agency="superior"),),
+        effects=("grant_superior", "generate_np_review_request"),
+        needs_approval=True, article="刑事诉讼法第一百七十九条；公安机关办理刑事案件程序规定第二百九十四条第二款",
+        description=_("要求复议的意见不被接受的，可以在收到复议决定书后七日以内提请上一级人民检察院复核；"
+                      "上一级人民检察院在三十日以内作出复核决定。"),
+        style="warning", custody=("notices",), extra=AFTER_CLOSING,
+    ),
+    TransitionSpec(
+        "keep_non_prosecution_on_review", _("复核维持不起诉决定"), (Stage.CLOSED,), SAME_STAGE,
+        AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION, party=SUPERIOR,
+        inputs=(REASON,),
+        guards=("np_review_pending",),
+        clocks=(ClockOp("stop", ClockKind.NP_REVIEW),),
+        effects=("generate_np_review_decision",),
+        article="刑事诉讼法第一百七十九条；人民检察院刑事诉讼规则第三百八十条",
+        style="secondary", custody=("notices",), extra={**AFTER_CLOSING, "kept": True},
+    ),
+    TransitionSpec(
+        "revoke_non_prosecution_on_review", _("复核撤销不起诉决定"), (Stage.CLOSED,), Stage.PROSECUTION_REVIEW,
+        AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION, party=SUPERIOR,
+        inputs=(REASON,),
+        guards=("np_review_pending",),
+        clocks=(ClockOp("stop", ClockKind.NP_REVIEW),
+                ClockOp("restart", ClockKind.REVIEW_PROSECUTION, agency="holder_before")),
+        effects=("generate_np_review_decision",),
+        article="刑事诉讼法第一百七十九条；人民检察院刑事诉讼规则第三百八十条",
+        description=_("上一级人民检察院复核认为不起诉决定错误的，撤销下级人民检察院的不起诉决定，由其重新审查起诉。"),
+        style="danger", custody=("notices",), extra={**AFTER_CLOSING, "kept": False},
+    ),
+)
+
+
+# --- police closing: withdrawal of the case, termination for one suspect (art. 163) -------------
+
+CLOSING_GROUND = InputSpec(
+    "ground", _("撤销案件的情形"), "choice",
+    choices=(("no_crime", _("没有犯罪事实")), ("trivial", _("情节显著轻微、危害不大，不认为是犯罪")),
+             ("time_barred", _("犯罪已过追诉时效期限")), ("pardon", _("经特赦令免除刑罚")),
+             ("death", _("犯罪嫌疑人死亡")), ("other", _("其他依法不追究刑事责任的情形"))),
+    help_text=_("公安机关办理刑事案件程序规定第一百八十六条第一款。"),
+)
+
+POLICE_CLOSING_TRANSITIONS: tuple[TransitionSpec, ...] = (
+    TransitionSpec(
+        "withdraw_case", _("撤销案件"), (Stage.INVESTIGATION, Stage.SUPPLEMENTARY_INVESTIGATION), Stage.CLOSED,
+        AgencyKind.POLICE, p.PREPARE_OUTGOING, handover=NOTIFY, recipient=EARLIER_AGENCIES,
+        transfer_kind=TransferKind.POLICE_CLOSING,
+        inputs=(CLOSING_GROUND, InputSpec("reason", _("撤销案件的事实和理由"), "textarea")),
+        guards=("no_pending_approval",),
+        clocks=(ClockOp("stop", "*"), ClockOp("open", ClockKind.CLOSING_NOTICE)),
+        effects=("generate_withdrawal_decision", "generate_release_certificates", "release_detained"),
+        needs_approval=True,
+        article="刑事诉讼法第一百六十三条；公安机关办理刑事案件程序规定第一百八十六条、第一百八十七条、第一百八十九条、第二百九十六条",
+        description=_("发现不应对犯罪嫌疑人追究刑事责任的，经县级以上公安机关负责人批准撤销案件；在押的立即释放，发给释放证明书；"
+                      "已逮捕的通知原批准逮捕的人民检察院；补充侦查期间撤销的，通知退查的人民检察院。三日以内告知原犯罪嫌疑人、"
+                      "被害人或者其近亲属、法定代理人以及案件移送机关。"),
+        style="danger",
+        custody=("notices",),
+    ),
+    TransitionSpec(
+        "terminate_investigation", _("终止侦查"), (Stage.INVESTIGATION, Stage.SUPPLEMENTARY_INVESTIGATION), SAME_STAGE,
+        AgencyKind.POLICE, p.PREPARE_OUTGOING, handover=NOTIFY, recipient=EARLIER_AGENCIES,
+        transfer_kind=TransferKind.POLICE_CLOSING,
+        inputs=(_persons("persons", _("终止侦查的犯罪嫌疑人"), "suspects"),
+                InputSpec("ground", _("终止侦查的情形"), "choice", choices=(
+                    ("not_the_offender", _("犯罪不是该犯罪嫌疑人实施的")),
+                    ("not_punishable", _("共同犯罪中该犯罪嫌疑人不够刑事处罚")),
+                    ("other", _("其他依法不追究刑事责任的情形")))),
+                InputSpec("reason", _("终止侦查的事实和理由"), "textarea")),
+        guards=("no_pending_approval", "termination_persons_valid"),
+        clocks=(ClockOp("stop", ClockKind.ARREST_REQUEST, per_person=True, persons="persons"),
+                ClockOp("stop", ClockKind.DETENTION, per_person=True, persons="persons"),
+                ClockOp("stop", ClockKind.INVESTIGATION_CUSTODY, per_person=True, persons="persons"),
+                ClockOp("open", ClockKind.CLOSING_NOTICE)),
+        effects=("generate_termination_decision", "generate_release_certificates", "terminate_persons"),
+        needs_approval=True,
+        article="公安机关办理刑事案件程序规定第一百八十六条第二款、第一百八十七条、第一百八十九条第二款",
+        description=_("犯罪不是该犯罪嫌疑人实施的，或者共同犯罪中部分犯罪嫌疑人不够刑事处罚的，对其终止侦查，案件继续侦查；"
+                      "在押的立即释放，发给释放证明书，已逮捕的通知原批准逮捕的人民检察院；三日以内告知原犯罪嫌疑人。"),
+        style="warning",
+        custody=("notices",),
+    ),
+    TransitionSpec(
+        "record_closing_notice", _("登记撤销案件、终止侦查的告知"),
+        (Stage.INVESTIGATION, Stage.SUPPLEMENTARY_INVESTIGATION, Stage.CLOSED), SAME_STAGE,
+        AgencyKind.POLICE, p.PREPARE_OUTGOING, party=INVESTIGATOR,
+        inputs=(InputSpec("notified", _("已告知的人员、方式和日期"), "textarea"),),
+        guards=("closing_notice_due",),
+        clocks=(ClockOp("stop", ClockKind.CLOSING_NOTICE),),
+        article="公安机关办理刑事案件程序规定第一百八十九条",
+        style="secondary", custody=("notices",), extra=AFTER_CLOSING,
+    ),
+)
 
 
 REGISTER = "register_case"  # the initial transition, run by casehub.cases.services.register_case
@@ -362,7 +675,7 @@ TRANSITIONS: tuple[TransitionSpec, ...] = (
         "extend_review", _("延长审查起诉期限"), (Stage.PROSECUTION_REVIEW,), Stage.PROSECUTION_REVIEW,
         AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION,
         inputs=(InputSpec("decision", _("延长决定（文号及理由）"), "textarea"),),
-        guards=("no_pending_approval", "review_not_extended"),
+        guards=("no_pending_approval", "review_not_extended", "review_not_fast_track"),
         clocks=(ClockOp("extend", ClockKind.REVIEW_PROSECUTION, days=15),),
         effects=("generate_review_extension",),
         needs_approval=True, article="刑事诉讼法第一百七十二条", style="secondary",
@@ -385,8 +698,9 @@ TRANSITIONS: tuple[TransitionSpec, ...] = (
         AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION, handover=NOTIFY, recipient=EARLIER_AGENCIES,
         transfer_kind=TransferKind.NON_PROSECUTION,
         inputs=(InputSpec("facts", _("经审查查明的事实"), "textarea"),
-                InputSpec("legal_basis", _("不起诉的法律依据"), "textarea")),
-        guards=("no_pending_approval",),
+                InputSpec("legal_basis", _("不起诉的法律依据"), "textarea"),
+                NON_PROSECUTION_KIND),
+        guards=("no_pending_approval", "non_prosecution_kind_allowed"),
         clocks=(ClockOp("stop", "*"),),
         effects=("issue_non_prosecution_number", "generate_non_prosecution_decision", "release_detained"),
         needs_approval=True, article="刑事诉讼法第一百七十五条第四款、第一百七十七条、第一百七十八条",
@@ -401,12 +715,14 @@ TRANSITIONS: tuple[TransitionSpec, ...] = (
         inputs=(InputSpec("facts", _("起诉书认定的犯罪事实"), "textarea"),
                 InputSpec("charges", _("指控罪名及法律依据"), "textarea"),
                 InputSpec("sentencing", _("量刑建议"), "textarea", required=False,
-                          help_text=_("写入起诉书（《人民检察院刑事诉讼规则》第二百七十四条）。")),
+                          help_text=_("写入起诉书（《人民检察院刑事诉讼规则》第二百七十四条）。已记录认罪认罚的，"
+                                      "各被告人的量刑建议取自认罪认罚记录。")),
+                SENTENCING_FORM, PROCEDURE,
                 _forward_to(AgencyKind.COURT)),
-        guards=("no_pending_approval", "has_suspect", "has_main_documents"),
+        guards=("no_pending_approval", "has_suspect", "has_main_documents", "procedure_fits_plea"),
         clocks=(ClockOp("stop", ClockKind.REVIEW_PROSECUTION),
                 ClockOp("open", ClockKind.COURT_ACCEPTANCE, agency="recipient")),
-        effects=("issue_indictment_number", "generate_indictment"),
+        effects=("issue_indictment_number", "generate_indictment", "generate_sentencing_recommendation"),
         needs_approval=True, article="刑事诉讼法第一百七十六条",
         custody=("issue_certificates", "notices"),
     ),
@@ -723,6 +1039,7 @@ APPEAL_TRANSITIONS: tuple[TransitionSpec, ...] = (
 )
 
 TRANSITIONS = TRANSITIONS + APPEAL_TRANSITIONS
+TRANSITIONS = TRANSITIONS + PLEA_TRANSITIONS + NON_PROSECUTION_TRANSITIONS + POLICE_CLOSING_TRANSITIONS
 
 BY_NAME: dict[str, TransitionSpec] = {t.name: t for t in TRANSITIONS}
 
@@ -795,6 +1112,7 @@ TRANSFER_DIRECTIONS: dict[str, frozenset[tuple[str, str]]] = {
     TransferKind.NON_PROSECUTION: frozenset({(AgencyKind.PROCURATORATE, AgencyKind.POLICE)}),
     TransferKind.INDICTMENT: frozenset({(AgencyKind.PROCURATORATE, AgencyKind.COURT)}),
     TransferKind.INDICTMENT_RETURN: frozenset({(AgencyKind.COURT, AgencyKind.PROCURATORATE)}),
+    TransferKind.POLICE_CLOSING: frozenset({(AgencyKind.POLICE, AgencyKind.PROCURATORATE)}),
     TransferKind.JUDGMENT: frozenset({(AgencyKind.COURT, AgencyKind.PROCURATORATE),
                                       (AgencyKind.COURT, AgencyKind.POLICE), (AgencyKind.COURT, AgencyKind.COURT)}),
     TransferKind.TRIAL_SUPPLEMENTARY: frozenset({(AgencyKind.COURT, AgencyKind.PROCURATORATE)}),
@@ -830,6 +1148,12 @@ PAPER_REGISTRATION = RegistrationSpec(
 )
 
 
+def after_closing(spec: TransitionSpec) -> bool:
+    """Whether ``spec`` may act on a closed case (the police's reconsideration and review of a
+    non-prosecution, art. 179, and the procuratorates' answers)."""
+    return bool(spec.extra.get("after_closing"))
+
+
 def get(name: str) -> TransitionSpec:
     try:
         return BY_NAME[name]
@@ -843,9 +1167,16 @@ def sending_stages(pending_stage: str) -> list[str]:
 
 
 def possible_targets(spec: TransitionSpec) -> list[str]:
+    if spec.target == SAME_STAGE:
+        return sorted(spec.sources)
     if spec.target != SENDER_STAGE:
         return [spec.target]
     return sorted({s for src in spec.sources for s in sending_stages(src)})
+
+
+def targets_from(spec: TransitionSpec, source: str) -> list[str]:
+    """Where ``spec`` takes a case that is in ``source`` (a ``SAME_STAGE`` decision stays there)."""
+    return [source] if spec.target == SAME_STAGE else possible_targets(spec)
 
 
 def kinds_arriving_in(stage: str) -> set[str]:

@@ -19,7 +19,7 @@ def edges() -> list[tuple[str, str, d.TransitionSpec]]:
     for t in d.TRANSITIONS:
         sources = t.sources or ("__start__",)
         for s in sources:
-            for target in d.possible_targets(t):
+            for target in d.targets_from(t, s):
                 out.append((s, target, t))
     return out
 
@@ -87,7 +87,8 @@ def table_rows() -> list[dict[str, Any]]:
             "to": ", ".join(str(d.STAGES[s].label) for s in d.possible_targets(t)),
             "who": f"{_kind_label(t.agency_kind)} · {caps.get(t.capability, t.capability)}"
                    + {"holder": "", "receiver": _("（接收机关）"), "sender": _("（移送机关）"),
-                      "higher": _("（上一级机关）"), "prosecuting": _("（提起公诉的检察院）")}[t.party],
+                 "investigator": _("（侦查机关）"), "superior": _("（上一级人民检察院）"),
+                 "higher": _("（上一级机关）"), "prosecuting": _("（提起公诉的检察院）")}[t.party],
             "approval": t.requires_approval, "guards": list(t.guards),
             "clocks": [f"{c.op} {c.kind}" + (" of the sender" if c.agency == "sender" else "") for c in t.clocks], "package": t.transfer_kind, "article": t.article,
             "inputs": [i.name + ("" if i.required else "?") for i in t.inputs],
@@ -152,7 +153,7 @@ def participants(t: d.TransitionSpec) -> dict[str, list[str]]:
         out["rollups"].append("custody transfers (CertificateDay, person/hand-over first-seen)")
     if any(c.op in ("stop", "restart") for c in t.clocks):
         out["rollups"].append("clocks met/late (ClockDay)")
-    if any(target != s for s in t.sources for target in d.possible_targets(t)):
+    if any(target != s for s in t.sources for target in d.targets_from(t, s)):
         out["rollups"].append("stage stay (StageStay, DurationBucket stay)")
     if t.needs_approval:
         out["notifications"].append("supervisors: approval requested; the officer: approval decided")

@@ -152,7 +152,10 @@ def _numbered(lines: Sequence[str]) -> str:
 
 
 def suspects(case: Any) -> list[Any]:
-    return list(case.persons.filter(role=PersonRole.SUSPECT).select_related("detention_centre").order_by("id"))
+    """The suspects of the case's documents: not those whose investigation was terminated (终止侦查,
+    MPS Provisions art. 186(2))."""
+    return list(case.persons.filter(role=PersonRole.SUSPECT, termination__isnull=True)
+                .select_related("detention_centre").order_by("id"))
 
 
 def offences(case: Any) -> list[Any]:
@@ -316,6 +319,7 @@ def prosecution_recommendation(ctx: Any) -> list[Draft]:
         _("经依法侦查查明：%(facts)s") % {"facts": strip_leading(inp.get("facts"), "经依法侦查查明", "经侦查查明")},
         _("认定上述事实的证据如下：") + _numbered([strip_leading(e, "认定上述事实的证据如下") for e in evidence]),
         _("上述犯罪事实清楚，证据确实、充分，足以认定。"),
+        *_plea().recommendation_lines(case),  # art. 162(2)
         _("犯罪嫌疑人%(names)s的行为已触犯%(article)s之规定，涉嫌%(charge)s。%(basis)s")
         % {"names": names, "article": charge_articles(case) or _("刑法有关条款"), "charge": charge_names(case),
            "basis": strip_leading(inp.get("legal_basis"), "法律依据")
@@ -459,8 +463,9 @@ def indictment(ctx: Any) -> list[Draft]:
         % {"names": names, "article": charge_articles(case) or _("刑法有关条款"), "charge": charge_names(case),
            "charges": _sentence(strip_leading(inp.get("charges"), "本院认为")).rstrip("，")},
     ]
+    paragraphs += _plea().indictment_lines(case, inp)  # art. 176(2); SPP Rules art. 274
     sentencing = strip_leading(inp.get("sentencing"), "量刑建议")
-    if sentencing:
+    if sentencing and (inp.get("sentencing_form") or "indictment") == "indictment":
         paragraphs.append(_("量刑建议：%(text)s") % {"text": sentencing})
     paragraphs += [
         _("根据《中华人民共和国刑事诉讼法》第一百七十六条的规定，提起公诉，请依法判处。"),
@@ -472,12 +477,20 @@ def indictment(ctx: Any) -> list[Draft]:
         *(_("被告人%(name)s现%(status)s") % {"name": p.name, "status": p.get_custody_status_display()}
           for p in persons if custody_facts(p, case)["centre"] is None),
         _("案卷材料和证据随案移送"),
+        *([_("认罪认罚具结书")] if any(r.statement_id for r in _plea().pleas(case).values()) else []),
+        *([_("量刑建议书")] if inp.get("sentencing_form") == "separate" else []),
     ]
     title = str(TITLES["generate_indictment"][0])
     return [Draft(title, _render(ctx, title, number=_number(ctx, NumberKind.INDICTMENT),
                                  fields=[(_("案件名称"), case.title)],
                                  paragraphs=[*paragraphs, _("附：") + _numbered(attachments)],
                                  footer_lines=_footer(ctx, _("（院印）"))))]
+
+
+def _plea() -> Any:
+    from workflows import plea
+
+    return plea
 
 
 def _discretionary(basis: Any) -> bool:
@@ -501,17 +514,12 @@ def non_prosecution(ctx: Any) -> list[Draft]:
     if returns:
         paragraphs.append(_("本院于%(dates)s退回补充侦查，共%(n)s次。")
                           % {"dates": "、".join(_day(r.occurred_at) for r in returns), "n": chinese_number(len(returns))})
-    paragraphs += [
-        _("经本院依法审查查明：%(facts)s") % {"facts": strip_leading(inp.get("facts"), "经本院依法审查查明", "经依法审查查明",
-                                                                    "经审查查明")},
-        _("本院认为，%(basis)s决定对%(names)s不起诉。") % {
-            "basis": _sentence(strip_leading(inp.get("legal_basis"), "本院认为")),
-            "names": "、".join(p.name for p in suspects(case))},
-        _("被害人如不服本决定，可以自收到本决定书后七日以内向上一级人民检察院申诉，请求提起公诉；也可以不经申诉，"
-          "直接向人民法院起诉。"),
-    ]
-    if _discretionary(inp.get("legal_basis")):  # art. 181: the appeal of the non-prosecuted person, 177(2) only
-        paragraphs.append(_("被不起诉人如不服本决定，可以自收到本决定书后七日以内向本院申诉。"))
+    paragraphs.append(_("经本院依法审查查明：%(facts)s") % {
+        "facts": strip_leading(inp.get("facts"), "经本院依法审查查明", "经依法审查查明", "经审查查明")})
+    # The legal formula of the decision's kind and its notices (arts. 175(4), 177, 179-181, 284).
+    from workflows import nonprosecution
+
+    paragraphs += nonprosecution.non_prosecution_paragraphs(ctx)
     title = str(TITLES["generate_non_prosecution_decision"][0])
     return [Draft(title, _render(ctx, title, number=_number(ctx, NumberKind.NON_PROSECUTION),
                                  fields=[(_("案件名称"), case.title)], paragraphs=paragraphs,

@@ -246,8 +246,19 @@ def _actor_problem(case: Case, spec: d.TransitionSpec, user: Any, pending: Trans
     if not has_capability(user, spec.capability):
         return _("您的角色不能办理“%(label)s”。") % {"label": spec.label}
     if spec.party == d.HOLDER:
-        if case.holder_agency_id != user.agency_id or not access.agencies_with(case, access.ACT) >= {user.agency_id}:
+        if case.holder_agency_id != user.agency_id:
             return _("本机关当前不是本案的承办机关。")
+        # A closed case is acted on by nobody, except by the agency that closed it in the decisions
+        # the law still allows against its closing (art. 179: reconsideration of a non-prosecution).
+        if not d.after_closing(spec) and not access.agencies_with(case, access.ACT) >= {user.agency_id}:
+            return _("本机关当前不是本案的承办机关。")
+    elif spec.party == d.INVESTIGATOR:
+        if case.origin_agency_id != user.agency_id:
+            return _("只有立案侦查本案的公安机关可以办理“%(label)s”。") % {"label": spec.label}
+    elif spec.party == d.SUPERIOR:
+        holder = case.holder_agency
+        if holder is None or holder.parent_id is None or holder.parent_id != user.agency_id:
+            return _("只有上一级人民检察院可以办理“%(label)s”。") % {"label": spec.label}
     elif spec.party == d.RECEIVER:
         if pending is None or pending.to_agency_id != user.agency_id:
             return _("只有接收机关可以接收或退回移送。")
@@ -264,6 +275,9 @@ def _actor_problem(case: Case, spec: d.TransitionSpec, user: Any, pending: Trans
     return None
 
 
+def _open_for(case: Case, spec: d.TransitionSpec) -> bool:
+    """A closed case takes only the transitions declared to act after closing (art. 179)."""
+    return case.status != CaseStatus.CLOSED or d.after_closing(spec)
 def prosecuting_agency(case: Case) -> int | None:
     """The procuratorate whose indictment the court holding the case accepted (art. 228: it protests
     the judgment of the court of its level)."""
@@ -284,9 +298,7 @@ def available_transitions(case: Case, user: Any) -> list[d.TransitionSpec]:
     Input-dependent guards are checked without inputs here; :func:`fire` re-checks everything
     under the lock.
     """
-    if case.status == CaseStatus.CLOSED:
-        return []
-    candidates = [t for t in d.TRANSITIONS if case.stage in t.sources]
+    candidates = [t for t in d.TRANSITIONS if case.stage in t.sources and _open_for(case, t)]
     if not candidates:
         return []
     pending = pending_transfer(case) if d.STAGES[case.stage].pending else None
@@ -302,11 +314,9 @@ def available_transitions(case: Case, user: Any) -> list[d.TransitionSpec]:
 
 def blocked_transitions(case: Case, user: Any) -> list[tuple[d.TransitionSpec, list[str]]]:
     """Transitions the user could fire but for failing guards, with the reasons (for the UI)."""
-    if case.status == CaseStatus.CLOSED:
-        return []
     pending = pending_transfer(case) if d.STAGES.get(case.stage, d.STAGES[d.Stage.CLOSED]).pending else None
     result = []
-    for spec in (t for t in d.TRANSITIONS if case.stage in t.sources):
+    for spec in (t for t in d.TRANSITIONS if case.stage in t.sources and _open_for(case, t)):
         if _actor_problem(case, spec, user, pending):
             continue
         reasons = g.failing(spec.guards, g.GuardContext(case, spec, user, {}, pending))
@@ -404,7 +414,7 @@ def _lock(case: Case | int) -> Case:
 
 
 def _check_source(case: Case, spec: d.TransitionSpec, expected_version: int | None) -> None:
-    if case.status == CaseStatus.CLOSED or case.stage not in spec.sources:
+    if not _open_for(case, spec) or case.stage not in spec.sources:
         raise CaseChanged(
             _("案件状态已变化（当前阶段：%(stage)s），无法办理“%(label)s”，请刷新后重试。")
             % {"stage": d.STAGES[case.stage].label if case.stage in d.STAGES else case.stage, "label": spec.label}
@@ -518,7 +528,7 @@ def _prepare(case_pk: int, spec: d.TransitionSpec, *, actor: Any, acting_user: A
     if not _prepares_anything(spec):
         return None
     snapshot = Case.objects.select_related("holder_agency").get(pk=case_pk)
-    if snapshot.status == CaseStatus.CLOSED or snapshot.stage not in spec.sources:
+    if not _open_for(snapshot, spec) or snapshot.stage not in spec.sources:
         return None
     pending = pending_transfer(snapshot) if d.STAGES[snapshot.stage].pending else None
     if _actor_problem(snapshot, spec, actor, pending):
@@ -716,6 +726,8 @@ def _context(case: Case, spec: d.TransitionSpec, *, actor: Any, acting_user: Any
              pending: Transfer | None, approval: ApprovalRequest | None, now: Any) -> Context:
     """The transition's context: its target, the holder before and after, the recipients."""
     target = spec.target
+    if target == d.SAME_STAGE:
+        target = case.stage
     if target == d.SENDER_STAGE:
         if pending is None or not pending.sender_stage:
             raise CaseChanged(_("找不到待处理的移送。"))
@@ -772,6 +784,9 @@ def _apply(ctx: Context) -> TransitionResult:
         case.status = CaseStatus.CLOSED
         for agency_id in access.agencies_with(case, access.ACT):
             access.grant(case, Agency.objects.get(pk=agency_id), act=False)
+    elif case.status == CaseStatus.CLOSED:  # a closing revoked (art. 179): the holder acts again
+        case.status = CaseStatus.ACTIVE
+        access.grant(case, ctx.holder_after, act=True)
     case.save(update_fields=["stage", "holder_agency", "version", "status", "updated_at"])
 
     reason = str(inputs.get("reason") or inputs.get("decision") or "")

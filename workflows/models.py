@@ -30,6 +30,7 @@ class TransferKind(models.TextChoices):
     INDICTMENT = "indictment", _("提起公诉")
     INDICTMENT_RETURN = "indictment_return", _("退回起诉")
     JUDGMENT = "judgment", _("判决送达")
+    POLICE_CLOSING = "police_closing", _("撤销案件、终止侦查通知")
     TRIAL_SUPPLEMENTARY = "trial_supplementary", _("延期审理补充侦查")
     SUPPLEMENTARY_EVIDENCE = "supplementary_evidence", _("补充侦查完毕移送人民法院")
     APPEAL = "appeal", _("上诉、抗诉案件移送")
@@ -304,3 +305,79 @@ class JudgmentDecision(models.Model):
         if self.probation and "缓刑" not in self.term:
             text += _("，宣告缓刑")
         return text + "。"
+
+
+class CounselRole(models.TextChoices):
+    DEFENCE_COUNSEL = "counsel", _("辩护人")
+    DUTY_LAWYER = "duty_lawyer", _("值班律师")
+
+
+class PleaExemption(models.TextChoices):
+    """CPL art. 174(2): the cases in which a plea needs no signed statement (认罪认罚具结书)."""
+
+    NONE = "", _("不适用（应当签署具结书）")
+    DISABLED = "174_2_1", _("盲、聋、哑人或者尚未完全丧失辨认或者控制自己行为能力的精神病人（第一百七十四条第二款第一项）")
+    MINOR_OBJECTION = "174_2_2", _("未成年犯罪嫌疑人的法定代理人、辩护人对认罪认罚有异议（第一百七十四条第二款第二项）")
+    OTHER = "174_2_3", _("其他不需要签署认罪认罚具结书的情形（第一百七十四条第二款第三项）")
+
+
+class PleaRecord(models.Model):
+    """A suspect's plea and acceptance of punishment (认罪认罚, CPL art. 15), per person.
+
+    The police record it during investigation (art. 120(2); written into the 起诉意见书, art. 162(2));
+    the procuratorate records the counsel or duty lawyer who was present, the signed statement
+    (认罪认罚具结书, an uploaded document; not required in the cases of art. 174(2)), the legal
+    representative of a minor, and the sentencing recommendation (art. 176(2); SPP Rules art. 274).
+    Written only by the plea transitions (:mod:`workflows.plea`)."""
+
+    case = models.ForeignKey("cases.Case", on_delete=models.PROTECT, related_name="pleas")
+    person = models.OneToOneField("cases.Person", on_delete=models.PROTECT, related_name="plea")
+    police_statement = models.TextField(_("侦查阶段认罪认罚情况"), blank=True)
+    police_recorded_at = models.DateTimeField(_("公安机关记录时间"), null=True, blank=True)
+    police_recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                           on_delete=models.PROTECT, related_name="+")
+    counsel_role = models.CharField(_("在场律师身份"), max_length=12, choices=CounselRole.choices, blank=True)
+    counsel_name = models.CharField(_("辩护人或值班律师"), max_length=60, blank=True)
+    statement = models.ForeignKey("dossier.Document", verbose_name=_("认罪认罚具结书"), null=True, blank=True,
+                                  on_delete=models.PROTECT, related_name="+")
+    exemption = models.CharField(_("无需签署具结书的情形"), max_length=8, choices=PleaExemption.choices,
+                                 blank=True)
+    guardian_name = models.CharField(_("在场的法定代理人"), max_length=60, blank=True)
+    sentencing = models.TextField(_("量刑建议"), blank=True)
+    recorded_at = models.DateTimeField(_("检察院记录时间"), null=True, blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="+")
+
+    class Meta:
+        ordering = ["person_id"]
+        verbose_name = _("认罪认罚")
+        verbose_name_plural = _("认罪认罚")
+
+    def __str__(self) -> str:
+        return f"{self.person}: {self.get_counsel_role_display() or '-'}"
+
+    @property
+    def confirmed(self) -> bool:
+        """The procuratorate recorded the plea (art. 173-174): with a statement or an art. 174(2) ground."""
+        return self.recorded_at is not None
+
+
+class InvestigationTermination(models.Model):
+    """终止侦查: the police end the investigation of one suspect while the case goes on (MPS
+    Provisions 2020 arts. 186(2), 187). The person stays on the case's record but is no longer a
+    suspect of its documents and transfers (:func:`workflows.documents.suspects`)."""
+
+    case = models.ForeignKey("cases.Case", on_delete=models.PROTECT, related_name="terminations")
+    person = models.OneToOneField("cases.Person", on_delete=models.PROTECT, related_name="termination")
+    ground = models.CharField(_("终止侦查的情形"), max_length=20)
+    reason = models.TextField(_("理由"), blank=True)
+    decided_at = models.DateTimeField(_("决定时间"))
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["person_id"]
+        verbose_name = _("终止侦查")
+        verbose_name_plural = _("终止侦查")
+
+    def __str__(self) -> str:
+        return f"{self.person}: {self.ground}"

@@ -9,6 +9,7 @@ the guards, the effects, the clocks and the transition log all see the same pers
 | --- | --- | --- |
 | ``arrest_candidates`` | suspects not arrested and not released (CPL arts. 80, 87) | the detained ones; if none is detained, all of them |
 | ``arrest_pending`` | the persons named in the pending arrest request (art. 90: a decision per person) | those of them not named by the transition's other ``persons`` inputs |
+| ``suspects`` | any suspect of the case (a plea, a termination of investigation: per person) | all of them |
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ def _default(case: Case, select: str, taken: set[int]) -> list[int]:
         return detained or [p.pk for p in candidates]
     if select == "arrest_pending":
         return [pk for pk in pending_arrest_request(case) if pk not in taken]
+    if select == "suspects":
+        return [p.pk for p in case.persons.filter(role=PersonRole.SUSPECT).order_by("id")]
     if select == "defendants":  # an appeal or a protest names its defendants: no default
         return []
     raise ValueError(f"unknown persons selection {select!r}")

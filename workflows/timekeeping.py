@@ -27,6 +27,8 @@ OPENED_ONCE = frozenset({ClockKind.APPEAL_FORWARD})
 
 
 def _agency(ctx: Any, which: str) -> Any:
+    if which == "superior":  # art. 179: the higher procuratorate reviews
+        return ctx.holder_before.parent
     return {"holder_after": ctx.holder_after, "holder_before": ctx.holder_before,
             "recipient": ctx.recipient or ctx.holder_after}[which]
 
@@ -91,6 +93,19 @@ def apply(ctx: Any) -> None:
         elif op.op == "restart":
             services.restart_clock(ctx.case, op.kind, agency=_agency(ctx, op.agency), start=_start(ctx, op),
                                    decision=decision)
+        elif op.op == "period":
+            # A period the law sets by the kind of case, counted from the clock's own start (art. 172:
+            # ten days, fifteen, or back to one month — always from the receipt of the case).
+            clock = (Clock.objects.filter(case=ctx.case, kind=op.kind, status__in=ACTIVE_STATUSES)
+                     .order_by("-started_at", "-id").first())
+            if clock is None:
+                from workflows.engine import GuardFailed
+
+                raise GuardFailed([_("没有正在计算的期限。")])
+            months = int(ctx.inputs[op.months_input]) if op.months_input else op.months
+            services.set_period(clock, days=op.days, months=months,
+                                decision=str(ctx.inputs.get("decision") or ctx.inputs.get("reason") or decision),
+                                acting_user=ctx.acting_user)
         elif op.op == "extend":
             clock = (Clock.objects.filter(case=ctx.case, kind=op.kind, status__in=ACTIVE_STATUSES)
                      .order_by("-started_at", "-id").first())

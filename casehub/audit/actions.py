@@ -117,6 +117,7 @@ class AuditAction(StrEnum):
     CLOCK_PAUSED = "clock.paused"
     CLOCK_RESUMED = "clock.resumed"
     CLOCK_EXTENDED = "clock.extended"
+    CLOCK_PERIOD_SET = "clock.period_set"  # the law's period for the kind of case (art. 172 fast track)
     CLOCK_RECOUNTED = "clock.recounted"
     CLOCK_REOPENED = "clock.reopened"
     CLOCK_WARNING = "clock.warning"

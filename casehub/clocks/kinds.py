@@ -66,6 +66,10 @@ class ClockKind(models.TextChoices):
     APPEAL_WINDOW = "appeal_window", _("申诉期限")
     LEGAL_AID_NOTICE = "legal_aid_notice", _("通知法律援助期限")
     LEGAL_AID_ASSIGNMENT = "legal_aid_assignment", _("指派律师期限")
+    NP_RECONSIDERATION = "np_reconsideration", _("不起诉复议期限")
+    NP_REVIEW = "np_review", _("不起诉复核期限")
+    CONDITIONAL_PROBATION = "conditional_probation", _("附条件不起诉考验期")
+    CLOSING_NOTICE = "closing_notice", _("撤销案件、终止侦查告知期限")
 
     @property
     def spec(self) -> ClockSpec:
@@ -158,5 +162,21 @@ SPECS: dict[str, ClockSpec] = {
     # Legal Aid Law art. 36: the legal-aid agency assigns a lawyer within 3 days of the notice.
     ClockKind.LEGAL_AID_ASSIGNMENT: ClockSpec(Period(days=3), custody=False, article="36", law="法律援助法"),
 }
+
+SPECS.update({
+    # Art. 179; SPP Rules 2019 art. 379(2): the procuratorate decides the police's request to
+    # reconsider a non-prosecution within 30 days of receiving it.
+    ClockKind.NP_RECONSIDERATION: ClockSpec(Period(days=30), custody=False, article="179"),
+    # Art. 179; SPP Rules 2019 art. 380: the higher procuratorate decides the review within 30 days.
+    ClockKind.NP_REVIEW: ClockSpec(Period(days=30), custody=False, article="179"),
+    # Art. 283(2): the probation of a conditional non-prosecution is 6 to 12 months from the decision
+    # (the decision sets it; the clock opens with the shortest and takes the decided period).
+    ClockKind.CONDITIONAL_PROBATION: ClockSpec(Period(months=6), custody=False, article="283"),
+    # MPS Provisions 2020 art. 189: within 3 days of withdrawing a case the police tell the former
+    # suspect, the victim (or relatives, legal representative) and the referring body; within 3 days
+    # of terminating a suspect's investigation, that person.
+    ClockKind.CLOSING_NOTICE: ClockSpec(Period(days=3), custody=False, article="189",
+                                        law="公安机关办理刑事案件程序规定"),
+})
 
 assert set(SPECS) == set(ClockKind.values), "every clock kind declares its period"

@@ -190,10 +190,10 @@ def register_custody(
     decision period, art. 91 para. 3).
     """
     if measure not in Measure.values:
-        raise ValidationError(_("强制措施无效。"))
+        raise ValidationError({"measure": [_("强制措施无效。")]})
     if measure != Measure.DETENTION:
         # Arrest is the procuratorate's decision (arts. 80, 87), recorded by the approve_arrest transition.
-        raise ValidationError(_("逮捕须经人民检察院批准（刑事诉讼法第八十条、第八十七条），由“批准逮捕”流程记录，不能直接登记。"))
+        raise ValidationError({"measure": [_("逮捕须经人民检察院批准（刑事诉讼法第八十条、第八十七条），由“批准逮捕”流程记录，不能直接登记。")]})
     _check_centre(detention_centre)
     with transaction.atomic():
         case = Case.objects.select_for_update().get(pk=person.case_id)
@@ -205,7 +205,7 @@ def register_custody(
         if CustodyRecord.objects.filter(person=person).exists():
             raise ValidationError(_("%(name)s已有羁押记录。") % {"name": person.name})
         if since > timezone.now():
-            raise ValidationError(_("羁押起始时间不能晚于现在。"))
+            raise ValidationError({"since": [_("羁押起始时间不能晚于现在。")]})
         from workflows.engine import record_own_detention
 
         record_own_detention(person, centre=detention_centre, since=since, agency=agency)
@@ -550,7 +550,7 @@ def register_paper_transfer(
     """
     reference = (reference or "").strip()
     if not reference:
-        raise ValidationError(_("请填写纸质换押证编号。"))
+        raise ValidationError({"reference": [_("请填写纸质换押证编号。")]})
     agency = getattr(acting_user, "agency", None)
     if agency is None or agency.pk not in (from_agency.pk, to_agency.pk) or not has_capability(
             acting_user, REGISTER_PAPER_TRANSFER):
@@ -558,7 +558,7 @@ def register_paper_transfer(
     if paper_transfer is not None and agency.pk != to_agency.pk:
         raise PermissionDenied(_("纸质移送的换押由接收机关登记。"))
     if transferred_at > timezone.now():
-        raise ValidationError(_("换押时间不能晚于现在。"))
+        raise ValidationError({"transferred_at": [_("换押时间不能晚于现在。")]})
     with transaction.atomic():
         case = Case.objects.select_for_update().get(pk=person.case_id)
         if paper_transfer is not None:

@@ -10,6 +10,7 @@ transfers), through :func:`casehub.cases.selectors.get_visible_case`.
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -42,6 +43,7 @@ from casehub.custody.selectors import (
     get_centre_record,
     pending_acknowledgements,
 )
+from casehub.forms import add_service_errors
 from storage.base import content_disposition
 
 # The documents of each custody item: the signed certificate/notice, and the certificate's receipt.
@@ -148,6 +150,13 @@ def acknowledge(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
     return redirect("custody:detainee", item.record_id)
 
 
+# The forms of the case's custody page, by the ``action`` they post; each belongs to one row (the
+# person's, or for a notice the record's) and posts that row's id in this field.
+CASE_FORMS: dict[str, tuple[type, str]] = {
+    "register": (RegisterCustodyForm, "person"), "notice": (NoticeForm, "record"), "paper": (PaperTransferForm, "person"),
+}
+
+
 @login_required
 def case_custody(request: HttpRequest, case_id: int) -> HttpResponse:
     if not (has_capability(request.user, MANAGE_CUSTODY) or has_capability(request.user, READ_DOSSIER)):
@@ -162,61 +171,112 @@ def case_custody(request: HttpRequest, case_id: int) -> HttpResponse:
                        if has_capability(user, REGISTER_PAPER_TRANSFER) and user.agency_id else [])
     can_paper = has_capability(user, REGISTER_PAPER_TRANSFER) and (
         case.holder_agency_id == user.agency_id or bool(paper_handovers))
+    page = _CustodyPage(case, user, can_manage=can_manage, can_paper=can_paper, paper_handovers=paper_handovers)
     if request.method == "GET":
         record_event("custody.viewed", actor=user, obj=case, case=case)  # detainees, custody periods
-    if request.method == "POST":
-        action = request.POST.get("action")
+        return page.render(request)
+    if request.method != "POST":
+        return HttpResponse(status=405)
+    action = request.POST.get("action", "")
+    if action not in CASE_FORMS or not {"register": can_manage, "notice": can_manage, "paper": can_paper}[action]:
+        raise Http404
+    form = page.form(action, request.POST.get(CASE_FORMS[action][1], ""), data=request.POST)
+    status = 400
+    if form.is_valid():
         try:
-            if action == "register" and can_manage:
-                form = RegisterCustodyForm(request.POST)
-                if not form.is_valid():
-                    raise ValidationError([f"{k}: {' '.join(v)}" for k, v in form.errors.items()])
-                person = case.persons.get(pk=form.cleaned_data["person"])
-                services.register_custody(person, detention_centre=form.cleaned_data["detention_centre"],
-                                          measure=form.cleaned_data["measure"], since=form.cleaned_data["since"],
-                                          acting_user=user)
-            elif action == "notice" and can_manage:
-                form = NoticeForm(request.POST)
-                if not form.is_valid():
-                    raise ValidationError([f"{k}: {' '.join(v)}" for k, v in form.errors.items()])
-                record = CustodyRecord.objects.get(case=case, pk=form.cleaned_data["record"])
-                services.issue_notice_by_user(record, kind=form.cleaned_data["kind"],
-                                              reason=form.cleaned_data["reason"], acting_user=user,
-                                              new_end=form.cleaned_data["new_end"])
-            elif action == "paper" and can_paper:
-                form = PaperTransferForm(request.POST, handovers=paper_handovers)
-                if not form.is_valid():
-                    raise ValidationError([f"{k}: {' '.join(v)}" for k, v in form.errors.items()])
-                person = case.persons.get(pk=form.cleaned_data["person"])
-                handover = form.cleaned_data.get("handover")
-                from_agency = handover.from_agency if handover is not None else form.cleaned_data["from_agency"]
-                if from_agency is None:
-                    raise ValidationError(_("请选择移送机关或纸质移送。"))
-                if handover is None and case.holder_agency_id != user.agency_id:
-                    raise ValidationError(_("请选择与本次换押对应的纸质移送。"))
-                services.register_paper_transfer(
-                    person, from_agency=from_agency, to_agency=user.agency,
-                    transferred_at=form.cleaned_data["transferred_at"], reference=form.cleaned_data["reference"],
-                    acting_user=user, period_end=form.cleaned_data["period_end"], paper_transfer=handover)
-            else:
-                raise Http404
-        except (ValidationError, PermissionDenied) as exc:
-            messages.error(request, "；".join(getattr(exc, "messages", None) or [str(exc)]))
+            _apply_case_form(action, form, case, user)
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        except PermissionDenied as exc:
+            form.add_error(None, "；".join(getattr(exc, "messages", None) or [str(exc) or _("您的角色无权进行此操作。")]))
+            status = 403
         except (case.persons.model.DoesNotExist, CustodyRecord.DoesNotExist) as exc:
             raise Http404 from exc
         else:
             messages.success(request, _("已保存。"))
-        return redirect("custody:case", case.pk)
-    persons = case.persons.filter(role=PersonRole.SUSPECT).select_related("detention_centre").order_by("id")
-    records = {r.person_id: r for r in CustodyRecord.objects.filter(case=case).select_related(
-        "responsible_agency", "detention_centre")}
-    return render(request, "custody/case.html", {
-        "case": case, "rows": [{"person": p, "record": records.get(p.pk)} for p in persons],
-        "certificates": CustodyCertificate.objects.filter(case=case).select_related(
-            "person", "from_agency", "to_agency").order_by("issued_at", "id"),
-        "notices": CustodyNotice.objects.filter(case=case).select_related("person", "agency"),
-        "problems": services.check_ready_for_acceptance(case),
-        "can_manage": can_manage, "can_paper": can_paper,
-        "register_form": RegisterCustodyForm(), "notice_form": NoticeForm(),
-        "paper_form": PaperTransferForm(handovers=paper_handovers),
-    })
+            return redirect("custody:case", case.pk)
+    # Not saved: the page again, the form as the user filled it, its errors next to its fields.
+    return page.render(request, posted=(action, form), status=status)
+
+
+def _apply_case_form(action: str, form: Any, case: Any, user: Any) -> None:
+    data = form.cleaned_data
+    if action == "register":
+        person = case.persons.get(pk=data["person"])
+        services.register_custody(person, detention_centre=data["detention_centre"], measure=data["measure"],
+                                  since=data["since"], acting_user=user)
+    elif action == "notice":
+        record = CustodyRecord.objects.get(case=case, pk=data["record"])
+        services.issue_notice_by_user(record, kind=data["kind"], reason=data["reason"], acting_user=user,
+                                      new_end=data["new_end"])
+    else:
+        person = case.persons.get(pk=data["person"])
+        handover = data.get("handover")
+        from_agency = handover.from_agency if handover is not None else data.get("from_agency")
+        if handover is None and case.holder_agency_id != user.agency_id:
+            raise ValidationError({"handover": [_("请选择与本次换押对应的纸质移送。")]})
+        if from_agency is None:
+            raise ValidationError({"from_agency": [_("请选择移送机关或纸质移送。")]})
+        services.register_paper_transfer(
+            person, from_agency=from_agency, to_agency=user.agency, transferred_at=data["transferred_at"],
+            reference=data["reference"], acting_user=user, period_end=data["period_end"], paper_transfer=handover)
+
+
+class _CustodyPage:
+    """The case's custody page: each suspect's row with the one form that fits it (register
+    custody, change notice or paper transfer). After a failed post the posted form takes its
+    row's place; a form whose row no longer offers it (the person was registered meanwhile) is
+    shown above the table with its errors."""
+
+    def __init__(self, case: Any, user: Any, *, can_manage: bool, can_paper: bool, paper_handovers: list[Any]):
+        self.case, self.user = case, user
+        self.can_manage, self.can_paper, self.paper_handovers = can_manage, can_paper, paper_handovers
+
+    def form(self, action: str, row: Any, data: Any = None) -> Any:
+        form_class, key = CASE_FORMS[action]
+        extra: dict[str, Any] = {}
+        if action == "paper":
+            extra = {"handovers": self.paper_handovers, "holder": self.case.holder_agency_id == self.user.agency_id}
+        return form_class(data, row=row, initial=None if data is not None else {key: row}, **extra)
+
+    def _row_action(self, record: CustodyRecord | None) -> tuple[str, str] | None:
+        """(action, field naming the row) of the form a row offers, if any."""
+        agency = self.user.agency_id
+        if self.can_manage and record is None:
+            return "register", "person"
+        if record is None or record.status != "in_custody":
+            return None
+        if self.can_manage and record.responsible_agency_id == agency:
+            return "notice", "record"
+        if self.can_paper and record.responsible_agency_id != agency:
+            return "paper", "person"
+        return None
+
+    def render(self, request: HttpRequest, posted: tuple[str, Any] | None = None, status: int = 200) -> HttpResponse:
+        case = self.case
+        persons = case.persons.filter(role=PersonRole.SUSPECT).select_related("detention_centre").order_by("id")
+        records = {r.person_id: r for r in CustodyRecord.objects.filter(case=case).select_related(
+            "responsible_agency", "detention_centre")}
+        rows, placed = [], posted is None
+        for person in persons:
+            record = records.get(person.pk)
+            row: dict[str, Any] = {"person": person, "record": record, "action": "", "form": None}
+            offered = self._row_action(record)
+            if offered is not None:
+                action, key = offered
+                row_id = str(record.pk if key == "record" else person.pk)
+                if posted is not None and posted[0] == action and posted[1].data.get(key) == row_id:
+                    row["form"], placed = posted[1], True
+                else:
+                    row["form"] = self.form(action, row_id)
+                row["action"] = action
+            rows.append(row)
+        return render(request, "custody/case.html", {
+            "case": case, "rows": rows,
+            "unplaced_form": None if placed else posted[1],
+            "certificates": CustodyCertificate.objects.filter(case=case).select_related(
+                "person", "from_agency", "to_agency").order_by("issued_at", "id"),
+            "notices": CustodyNotice.objects.filter(case=case).select_related("person", "agency"),
+            "problems": services.check_ready_for_acceptance(case),
+            "can_manage": self.can_manage, "can_paper": self.can_paper,
+        }, status=status)

@@ -8,9 +8,10 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from casehub.dossier.models import Category, Document, Part
+from casehub.forms import StyledForm
 
 
-class DocumentMetadataForm(forms.Form):
+class DocumentMetadataForm(StyledForm):
     """What the uploader says about a file; the file itself is judged by the ingest pipeline."""
 
     title = forms.CharField(label=_("标题"), max_length=200)
@@ -59,6 +60,18 @@ class WithdrawForm(forms.Form):
 
     reason = forms.CharField(label=_("撤回理由"), max_length=2000,
                              widget=forms.Textarea(attrs={"rows": 2, "class": "form-control"}))
+
+
+class ConcernsForm(forms.Form):
+    """The persons of the case a document concerns (涉及人员); none: the whole case."""
+
+    persons = forms.ModelMultipleChoiceField(
+        label=_("标注涉及人员"), queryset=None, required=False, widget=forms.CheckboxSelectMultiple,
+        error_messages={"invalid_choice": _("只能选择本案的涉案人员。"), "invalid_pk_value": _("人员无效。")})
+
+    def __init__(self, *args: Any, persons: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["persons"].queryset = persons
 
 
 class ChunkedStartForm(forms.Form):

@@ -37,6 +37,7 @@ from casehub.dossier import ingest, services
 from casehub.dossier.doors import DOSSIERS
 from casehub.dossier.forms import (
     ChunkedStartForm,
+    ConcernsForm,
     DocumentMetadataForm,
     DraftDocumentForm,
     UploadForm,
@@ -45,6 +46,7 @@ from casehub.dossier.forms import (
 from casehub.dossier.limits import limit
 from casehub.dossier.models import AssemblyJob, ChunkedUpload, Document, IngestJob, Part, VolumeStatus
 from casehub.dossier.selectors import get_visible_document, get_visible_volume, readable_versions
+from casehub.forms import add_service_errors
 from casehub.objectstore.responses import object_response
 from casehub.objectstore.views import corrupt_object_response
 from storage import IntegrityError, StorageUnavailable
@@ -73,7 +75,11 @@ def _current_documents(user: Any, case: Case) -> Any:
 @login_required
 @require_GET
 def case_dossier(request: HttpRequest, case_pk: int) -> HttpResponse:
-    case = _case_for_reader(request, case_pk)
+    return _dossier_page(request, _case_for_reader(request, case_pk))
+
+
+def _dossier_page(request: HttpRequest, case: Case, form: Any = None, status: int = 200) -> HttpResponse:
+    """The case dossier page; ``form``: the upload form as posted, when it failed (its input kept)."""
     user = request.user
     volumes = list(
         services.visible_volumes(user, case).select_related("agency").order_by("part", "agency_id", "number")
@@ -107,13 +113,14 @@ def case_dossier(request: HttpRequest, case_pk: int) -> HttpResponse:
             entry["predicted_volumes"] = len(groups)
         sections.append(entry)
     allow_work = user.agency is not None and user.agency.kind == AgencyKind.POLICE
-    form = DocumentMetadataForm(documents=_current_documents(user, case), allow_work_part=allow_work)
+    if form is None:
+        form = DocumentMetadataForm(documents=_current_documents(user, case), allow_work_part=allow_work)
     return render(request, "dossier/case.html", {
         "case": case, "sections": sections, "history": history, "withdrawn": withdrawn, "can_upload": can_upload,
         "can_assemble": can_assemble, "form": form, "allow_work": allow_work, "max_pages": max_pages,
         "chunk_bytes": CHUNK_BYTES, "max_bytes": limit("CASEHUB_UPLOAD_MAX_BYTES"),
         "jobs": _recent_jobs(user, case),
-    })
+    }, status=status)
 
 
 def _recent_jobs(user: Any, case: Case) -> dict[str, Any]:
@@ -199,25 +206,27 @@ def _ingest_from_form(request: HttpRequest, case: Case, form: Any, source: Any, 
 @login_required
 @require_POST
 def upload(request: HttpRequest, case_pk: int) -> HttpResponse:
-    """Plain multipart upload of one file (works without JavaScript)."""
+    """Plain multipart upload of one file (works without JavaScript). A refusal — of the form, of the
+    metadata by the service, or of the file by the pipeline (a failed job, also listed in the
+    progress panel) — shows the page again with the form as filled in (only the file must be
+    chosen again: no browser refills a file input) and the error next to its field."""
     case = get_visible_case(request.user, case_pk)
     services.check_can_upload(request.user, case)
     form = _metadata_form(request, case, UploadForm)
     if not form.is_valid():
-        for field, errors in form.errors.items():
-            for error in errors:
-                messages.error(request, f"{form.fields[field].label if field in form.fields else ''} {error}")
-        return redirect("dossier:case", case_pk=case.pk)
+        return _dossier_page(request, case, form, status=400)
     try:
         job = _ingest_from_form(request, case, form, form.cleaned_data["file"], form.cleaned_data["file"].name)
     except ValidationError as exc:
-        for message in exc.messages:
-            messages.error(request, message)
-    else:
-        if job.status == "failed":
-            messages.error(request, f"{job.original_filename}：{job.message}")
-        else:
-            messages.success(request, _("已接收 %(name)s，正在处理。") % {"name": job.original_filename})
+        add_service_errors(form, exc)
+        return _dossier_page(request, case, form, status=400)
+    if job.status == "failed":
+        # The request was carried out (the job is recorded, failed); the form stays for another file.
+        message = f"{job.original_filename}：{job.message}"
+        messages.error(request, message)
+        form.add_error("file", message)
+        return _dossier_page(request, case, form)
+    messages.success(request, _("已接收 %(name)s，正在处理。") % {"name": job.original_filename})
     return redirect("dossier:case", case_pk=case.pk)
 
 
@@ -428,7 +437,15 @@ def _audit_read(request: HttpRequest, action: str, obj: Any, case_id: int, **det
 @login_required
 @require_GET
 def document_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    doc = get_visible_document(request.user, pk)
+    return _document_page(request, get_visible_document(request.user, pk))
+
+
+def _can_mark(user: Any, doc: Document) -> bool:
+    return p.has_capability(user, p.UPLOAD_DOCUMENT) and can_act(user, doc.case)
+
+
+def _document_page(request: HttpRequest, doc: Document, concerns_form: Any = None, status: int = 200) -> HttpResponse:
+    """The document's page; ``concerns_form``: the marking of its persons as posted, when it failed."""
     versions = readable_versions(request.user, doc)
     newer = [v for v in versions if v.supersedes_id == doc.pk]
     signature = services.document_signature_status(doc)
@@ -437,35 +454,43 @@ def document_detail(request: HttpRequest, pk: int) -> HttpResponse:
         volume_signature = services.volume_signature_status(doc.volume)
     _audit_read(request, "document.viewed", doc, doc.case_id, title=doc.title, sha256=doc.sha256)
     concerns = list(doc.concerns.order_by("id"))
-    can_mark = doc.is_current and p.has_capability(request.user, p.UPLOAD_DOCUMENT) and can_act(request.user, doc.case)
+    can_mark = doc.is_current and _can_mark(request.user, doc)
+    if concerns_form is not None and concerns_form.is_bound:
+        checked = {int(v) for v in concerns_form.data.getlist("persons") if v.isdigit()}
+    else:
+        checked = {person.pk for person in concerns}
     return render(request, "dossier/document.html", {
         "doc": doc, "case": doc.case, "versions": versions, "newer": newer,
-        "concerns": concerns, "can_mark": can_mark,
+        "concerns": concerns, "can_mark": can_mark, "concerns_form": concerns_form, "concerns_checked": checked,
         "case_persons": list(doc.case.persons.order_by("id")) if can_mark else [],
         "signature": signature, "volume_signature": volume_signature,
         "file_url": reverse("dossier:document_file", args=[doc.pk]),
-    })
+    }, status=status)
 
 
 @login_required
 @require_POST
 def document_concerns(request: HttpRequest, pk: int) -> HttpResponse:
-    """Mark the persons a document concerns (the holder agency; anyone else: 404)."""
+    """Mark the persons a document concerns (the holder agency; anyone else: 404). Refused (a person
+    no longer of the case, a version superseded meanwhile): the document's page again, with the
+    boxes as the user ticked them and the reason next to them."""
     from django.core.exceptions import PermissionDenied
 
     doc = get_visible_document(request.user, pk)
-    if not (p.has_capability(request.user, p.UPLOAD_DOCUMENT) and can_act(request.user, doc.case)):
+    if not _can_mark(request.user, doc):
         raise Http404
-    try:
-        ids = [int(v) for v in request.POST.getlist("persons")]
-        services.mark_concerns(doc, persons=ids, acting_user=request.user)
-    except PermissionDenied as exc:
-        raise Http404 from exc
-    except (ValueError, ValidationError) as exc:
-        messages.error(request, "；".join(getattr(exc, "messages", None) or [_("人员无效。")]))
-    else:
-        messages.success(request, _("已保存。"))
-    return redirect("dossier:document", doc.pk)
+    form = ConcernsForm(request.POST, persons=doc.case.persons.all())
+    if form.is_valid():
+        try:
+            services.mark_concerns(doc, persons=list(form.cleaned_data["persons"]), acting_user=request.user)
+        except PermissionDenied as exc:
+            raise Http404 from exc
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, _("已保存。"))
+            return redirect("dossier:document", doc.pk)
+    return _document_page(request, doc, concerns_form=form, status=400)
 
 
 def _pdf_response(request: HttpRequest, obj: Any, stored: Any, filename: str, kind: str,

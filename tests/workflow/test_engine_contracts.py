@@ -132,6 +132,17 @@ def test_docs_table_is_generated_from_the_definition():
     assert diagram.decisions_table() in doc
 
 
+def test_docs_workflow_md_is_exactly_what_the_command_writes():
+    """Prose written into docs/workflow.md by hand would be lost at the next regeneration: it
+    belongs in the command's text (or another file under docs/)."""
+    from pathlib import Path
+
+    from workflows.management.commands.workflow_docs import render
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "workflow.md").read_text("utf-8")
+    assert doc == render(), "edit workflows/management/commands/workflow_docs.py, then run: python manage.py workflow_docs"
+
+
 def test_paper_registration_counts_as_an_offline_transfer(district):
     t = register_paper_transfer(
         acting_user=district.prosecutor, from_agency=district.police, kind="review_transfer",

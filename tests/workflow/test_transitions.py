@@ -359,7 +359,8 @@ def test_approval_requirement_is_configurable(case, district, settings, drive):
 
 def test_available_transitions_follow_stage_and_user(case, drive, district):
     names = lambda user: {s.name for s in engine.available_transitions(case, district.users[user])}  # noqa: E731
-    assert names("investigator") == {"request_arrest", "transfer_for_review"}
+    # one suspect: withdrawing the case, not terminating one suspect's investigation (MPS art. 186)
+    assert names("investigator") == {"request_arrest", "transfer_for_review", "record_plea", "withdraw_case"}
     assert names("prosecutor") == set() and names("police_supervisor") == set()
     drive.fire(case, "transfer_for_review", "investigator", **FACTS)
     assert names("investigator") == {"withdraw_review_transfer"}

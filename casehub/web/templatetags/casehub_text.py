@@ -22,8 +22,8 @@ register = template.Library()
 DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 UNITS = {"十": 10, "百": 100, "千": 1000}
 NUMERAL = "[零一二两三四五六七八九十百千]+"
-LAWS = {"刑事诉讼法": "CPL", "刑法": "Criminal Law", "最高人民法院解释": "SPC Interpretation",
-        "社区矫正法": "Community Corrections Law"}
+LAWS = {"人民检察院刑事诉讼规则": "SPP Rules", "公安机关办理刑事案件程序规定": "MPS Provisions", "刑事诉讼法": "CPL",
+        "刑法": "Criminal Law", "最高人民法院解释": "SPC Interpretation", "社区矫正法": "Community Corrections Law"}
 # 第N条 (article), 第N款 (paragraph) and 第N项 (item): "CPL art. 208(3)", "CPL art. 204(2)".
 CITATION = re.compile(rf"(?P<law>{'|'.join(LAWS)})?第(?P<article>{NUMERAL})条(?:第(?P<paragraph>{NUMERAL})款)?"
                       rf"(?:第(?P<item>{NUMERAL})项)?")

@@ -16,6 +16,10 @@ HEADER = """# The workflow engine
 diagram below are the definition the engine runs (`tests/workflow/test_engine_contracts.py` fails
 when this file is stale).*
 
+The paths beside the main line — plea and fast-track review, the kinds of non-prosecution and their
+challenges, the police's withdrawal and termination — are explained with their articles in
+[procedure.md](procedure.md).
+
 A case changes stage and agency only through `workflows.engine.fire(case, name, *, acting_user,
 inputs)`. A transition is a pipeline you can read top to bottom in its spec (`TransitionSpec`): who
 may fire it, its inputs, guards, effects (numbers, generated documents, persons' custody status),
@@ -308,14 +312,18 @@ Targets — **not met**, and why:
 """
 
 
+def render() -> str:
+    """The whole of docs/workflow.md, as the command writes it."""
+    with translation.override("zh-hans"):
+        return (HEADER.replace("{mermaid}", diagram.mermaid()).replace("{table}", diagram.markdown_table())
+                .replace("{participants}", diagram.participants_table())
+                .replace("{decisions}", diagram.decisions_table()).replace("{bench}", BENCH))
+
+
 class Command(BaseCommand):
     help = "Regenerate docs/workflow.md from the process definition."
 
     def handle(self, *args, **options) -> None:
-        with translation.override("zh-hans"):
-            text = (HEADER.replace("{mermaid}", diagram.mermaid()).replace("{table}", diagram.markdown_table())
-                    .replace("{participants}", diagram.participants_table())
-                    .replace("{decisions}", diagram.decisions_table()).replace("{bench}", BENCH))
         path = Path(settings.BASE_DIR) / "docs" / "workflow.md"
-        path.write_text(text, "utf-8")
+        path.write_text(render(), "utf-8")
         self.stdout.write(f"wrote {path}")

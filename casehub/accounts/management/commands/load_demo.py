@@ -33,6 +33,9 @@ class Command(BaseCommand):
             create_demo_cases = None
         if create_demo_cases is not None:
             create_demo_cases(users)
+            from casehub.transfers.demo_procedure import create_procedure_demo_cases
+
+            create_procedure_demo_cases(users)  # a plea case, a non-prosecution and a withdrawal
         self.stdout.write(self.style.SUCCESS(
             f"demo district ready ({created} new records); users: {', '.join(sorted(users))}, admin; "
             f"password: {DEMO_PASSWORD}"

@@ -1,0 +1,390 @@
+"""Non-prosecution of its kinds, conditional non-prosecution for minors, and the police's challenges:
+what the transitions of :data:`workflows.definition.NON_PROSECUTION_TRANSITIONS` and
+``decide_non_prosecution`` check and generate.
+
+- **Kinds** (``decide_non_prosecution``, input ``kind``): statutory (法定不起诉, art. 177(1): no
+  criminal facts or a ground of art. 16), discretionary (酌定, art. 177(2): minor circumstances, no
+  punishment needed), insufficient evidence (存疑, art. 175(4): mandatory after two returns for
+  supplementary investigation, possible after one with the chief procurator's approval — SPP Rules
+  art. 367; returns before and after a change of jurisdiction count together, at most two, SPP Rules
+  art. 350, so the count is the case's). Each 不起诉决定书 names its legal formula and its notices:
+  the victim's 7-day petition (art. 180), the person's 7-day appeal only for 177(2) (art. 181), and
+  the police's reconsideration (art. 179).
+- **Conditional non-prosecution** (附条件不起诉, arts. 282-284): minors, crimes of Criminal Law
+  chapters 4-6 (arts. 232-367), a possible sentence of at most one year; probation of 6-12 months
+  from the decision; an objection of the minor or the legal representative means prosecution
+  (282(3)); revocation on the grounds of 284(1); at the end a final non-prosecution (284(2)).
+- **Challenges** (art. 179): the police ask the deciding procuratorate to reconsider within 7 days of
+  receiving the decision, then the next-higher procuratorate to review within 7 days of the answer
+  (MPS Provisions art. 294); each is decided within 30 days (SPP Rules arts. 379-380). A decision that
+  is revoked sends the case back to review for prosecution.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from casehub.cases.models import PersonRole
+from workflows import documents as docs
+from workflows import effects
+from workflows.guards import GuardContext, guard
+from workflows.models import TransitionLog
+
+CHALLENGE_DAYS = 7  # MPS Provisions 2020 art. 294: within 7 days of receiving the decision / the answer
+CHAPTERS_4_TO_6 = (232, 367)  # Criminal Law, Special Part chapters 4-6: arts. 232 to 367
+PROBATION_MONTHS = (6, 12)  # art. 283(2)
+CLOSINGS = ("decide_non_prosecution", "decide_final_non_prosecution")
+
+KIND_LABELS = {
+    "statutory": gettext_lazy("法定不起诉"), "discretionary": gettext_lazy("酌定不起诉"),
+    "insufficient_evidence": gettext_lazy("证据不足不起诉"), "conditional": gettext_lazy("附条件不起诉考验期满不起诉"),
+}
+
+
+def returns(case: Any) -> int:
+    """Returns for supplementary investigation, counted for the case (SPP Rules art. 350: before and
+    after a change of jurisdiction together)."""
+    return TransitionLog.objects.filter(case=case, transition="return_for_supplementary").count()
+
+
+def kind_of(spec: Any, inputs: dict[str, Any]) -> str:
+    """The kind a decision declares; without one, read from its legal basis (older decisions)."""
+    kind = spec.extra.get("non_prosecution_kind") or inputs.get("kind")
+    if kind:
+        return str(kind)
+    basis = str(inputs.get("legal_basis") or "")
+    if docs._discretionary(basis):
+        return "discretionary"
+    if "第一百七十五条" in basis or "175" in basis:
+        return "insufficient_evidence"
+    return "statutory"
+
+
+def _last(case: Any, names: tuple[str, ...] | str) -> Any:
+    names = (names,) if isinstance(names, str) else names
+    return TransitionLog.objects.filter(case=case, transition__in=names).order_by("-occurred_at", "-id").first()
+
+
+def _days_since(moment: Any) -> int:
+    return (timezone.localdate() - timezone.localtime(moment).date()).days
+
+
+def _active(case: Any, kind: str) -> Any:
+    from casehub.clocks.models import ACTIVE_STATUSES, Clock
+
+    return (Clock.objects.filter(case=case, kind=kind, status__in=ACTIVE_STATUSES)
+            .order_by("-started_at", "-id").first())
+
+
+def age_on(person: Any, day: date) -> int | None:
+    born = person.birth_date
+    if born is None:
+        return None
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
+_ARTICLE = re.compile(r"(\d+)")
+
+
+def offence_article(offence: Any) -> int | None:
+    match = _ARTICLE.search(str(offence.article or ""))
+    return int(match.group(1)) if match else None
+
+
+# --- guards -----------------------------------------------------------------------------------
+
+
+@guard
+def non_prosecution_kind_allowed(ctx: GuardContext) -> str | None:
+    """Art. 175(4), SPP Rules arts. 350, 367: non-prosecution for insufficient evidence needs at least
+    one return for supplementary investigation (after one, the chief procurator approves — the
+    decision's approval; after two it is mandatory), counted for the case across a change of jurisdiction."""
+    if not ctx.inputs:
+        return None
+    if kind_of(ctx.spec, ctx.inputs) == "insufficient_evidence" and returns(ctx.case) < 1:
+        return _("证据不足不起诉须经退回补充侦查（刑事诉讼法第一百七十五条第四款；《人民检察院刑事诉讼规则》第三百六十七条）；"
+                 "本案尚未退回补充侦查。")
+    return None
+
+
+@guard
+def conditional_non_prosecution_fits(ctx: GuardContext) -> str | None:
+    """Art. 282(1): a minor, a crime of Criminal Law chapters 4-6, a possible sentence of at most one
+    year; art. 283(2): probation of six months to one year. Age is taken on the day the case was
+    registered (the platform records no date of the offence)."""
+    case = ctx.case
+    registered = timezone.localtime(case.created_at).date()
+    suspects = list(case.persons.filter(role=PersonRole.SUSPECT))
+    adults = [p.name for p in suspects if (age_on(p, registered) is None or age_on(p, registered) >= 18)]
+    if not suspects or adults:
+        return _("附条件不起诉只适用于未成年犯罪嫌疑人（刑事诉讼法第二百八十二条）：%(names)s不是未成年人或未登记出生日期。") % {
+            "names": "、".join(adults) or _("本案没有犯罪嫌疑人")}
+    offences = list(case.offences.all())
+    low, high = CHAPTERS_4_TO_6
+    outside = [o.name for o in offences if not (low <= (offence_article(o) or 0) <= high)]
+    if not offences or outside:
+        return _("附条件不起诉只适用于刑法分则第四章、第五章、第六章规定的犯罪（刑事诉讼法第二百八十二条）：%(names)s。") % {
+            "names": "、".join(outside) or _("本案没有登记罪名")}
+    if not ctx.inputs:
+        return None
+    if ctx.inputs.get("sentence_up_to_one_year") != "yes":
+        return _("附条件不起诉只适用于可能判处一年有期徒刑以下刑罚的案件（刑事诉讼法第二百八十二条）。")
+    months = ctx.inputs.get("probation_months")
+    if months is None or not PROBATION_MONTHS[0] <= int(months) <= PROBATION_MONTHS[1]:
+        return _("考验期为六个月以上一年以下（刑事诉讼法第二百八十三条第二款）。")
+    return None
+
+
+@guard
+def probation_running(ctx: GuardContext) -> str | None:
+    """Art. 284(1): revocation happens during the probation."""
+    from casehub.clocks.kinds import ClockKind
+
+    clock = _active(ctx.case, ClockKind.CONDITIONAL_PROBATION)
+    if clock is None or clock.due_date < timezone.localdate():
+        return _("考验期已届满，不能撤销附条件不起诉决定。")
+    return None
+
+
+@guard
+def probation_over(ctx: GuardContext) -> str | None:
+    """Art. 284(2): the final non-prosecution comes when the probation has ended."""
+    from casehub.clocks.kinds import ClockKind
+
+    clock = _active(ctx.case, ClockKind.CONDITIONAL_PROBATION)
+    if clock is None or clock.due_date >= timezone.localdate():
+        due = clock.due_date if clock is not None else "—"
+        return _("考验期尚未届满（届满日：%(due)s），不能作出不起诉决定。") % {"due": due}
+    return None
+
+
+@guard
+def non_prosecution_reconsiderable(ctx: GuardContext) -> str | None:
+    """Art. 179, MPS Provisions art. 294(1): the police ask for reconsideration of a non-prosecution of
+    a case they transferred, within 7 days of receiving the decision, once."""
+    closing = _last(ctx.case, CLOSINGS)
+    if closing is None or ctx.case.stage != "closed":
+        return _("本案没有不起诉决定。")
+    if TransitionLog.objects.filter(case=ctx.case, transition="request_np_reconsideration", id__gt=closing.id).exists():
+        return _("已就该不起诉决定要求过复议。")
+    if _days_since(closing.occurred_at) > CHALLENGE_DAYS:
+        return _("要求复议应当在收到不起诉决定书后七日以内提出（公安机关办理刑事案件程序规定第二百九十四条）。")
+    return None
+
+
+@guard
+def np_reconsideration_pending(ctx: GuardContext) -> str | None:
+    """SPP Rules art. 379(2): the procuratorate answers a request for reconsideration it received."""
+    from casehub.clocks.kinds import ClockKind
+
+    if _active(ctx.case, ClockKind.NP_RECONSIDERATION) is None:
+        return _("没有待决定的复议。")
+    return None
+
+
+@guard
+def non_prosecution_reviewable(ctx: GuardContext) -> str | None:
+    """Art. 179, MPS Provisions art. 294(2): when the reconsideration kept the decision, the police may
+    ask the next-higher procuratorate to review it within 7 days of receiving the answer, once."""
+    kept = _last(ctx.case, "keep_non_prosecution")
+    closing = _last(ctx.case, CLOSINGS)
+    if kept is None or closing is None or kept.id < closing.id:
+        return _("只有复议维持不起诉决定的，才能提请复核。")
+    if TransitionLog.objects.filter(case=ctx.case, transition="request_np_review", id__gt=kept.id).exists():
+        return _("已就该决定提请过复核。")
+    if _days_since(kept.occurred_at) > CHALLENGE_DAYS:
+        return _("提请复核应当在收到复议决定书后七日以内提出（公安机关办理刑事案件程序规定第二百九十四条）。")
+    holder = ctx.case.holder_agency
+    if holder is None or holder.parent is None or holder.parent.kind != "procuratorate":
+        return _("没有登记上一级人民检察院，无法提请复核。")
+    return None
+
+
+@guard
+def np_review_pending(ctx: GuardContext) -> str | None:
+    """SPP Rules art. 380: the higher procuratorate answers the review it received."""
+    from casehub.clocks.kinds import ClockKind
+
+    if _active(ctx.case, ClockKind.NP_REVIEW) is None:
+        return _("没有待决定的复核。")
+    return None
+
+
+# --- effects ----------------------------------------------------------------------------------
+
+
+@effects.effect
+def grant_superior(ctx: Any) -> None:
+    """The higher procuratorate reads the case it is asked to review (art. 179)."""
+    from casehub.cases import access
+
+    if not getattr(ctx, "preparing", False):
+        access.grant(ctx.case, ctx.holder_before.parent, act=False)
+
+
+for _name in ("generate_conditional_non_prosecution", "generate_conditional_revocation",
+              "generate_np_reconsideration_request", "generate_np_reconsideration_decision",
+              "generate_np_review_request", "generate_np_review_decision"):
+    effects.EFFECTS[_name] = (lambda name: lambda ctx: effects._generate(ctx, name))(_name)
+
+
+# --- documents --------------------------------------------------------------------------------
+
+
+def _names(case: Any) -> str:
+    return "、".join(p.name for p in docs.suspects(case))
+
+
+def _decision(ctx: Any, effect: str, paragraphs: list[str], *, seal: Any = None) -> list[docs.Draft]:
+    title = str(docs.TITLES[effect][0])
+    number = docs.latest_number(ctx.case, "non_prosecution") if "np_" in effect else ""
+    fields = [(_("案件名称"), ctx.case.title)]
+    if number:
+        fields.append((_("不起诉决定书"), number))
+    issuer = ctx.acting_user.agency  # the police asking, the procuratorate deciding, or the one above
+    footer = [issuer.name, docs._day(ctx.now), str(seal or _("（院印）"))]
+    return [docs.Draft(title, docs._render(ctx, title, fields=fields, paragraphs=paragraphs, footer_lines=footer))]
+
+
+def non_prosecution_paragraphs(ctx: Any) -> list[str]:
+    """The reasoning and notices of a 不起诉决定书 of the decision's kind (arts. 175(4), 177, 179-181, 284)."""
+    case, inp = ctx.case, ctx.inputs
+    kind, names = kind_of(ctx.spec, inp), _names(case)
+    basis = docs._sentence(docs.strip_leading(inp.get("legal_basis"), "本院认为")).rstrip("，")
+    n = returns(case)
+    if kind == "discretionary":
+        reason = _("本院认为，%(names)s实施了《中华人民共和国刑法》规定的犯罪行为，但犯罪情节轻微，依照刑法规定不需要判处刑罚"
+                   "或者免除刑罚。%(basis)s依照《中华人民共和国刑事诉讼法》第一百七十七条第二款的规定，决定对%(names)s不起诉。")
+    elif kind == "insufficient_evidence":
+        reason = (_("本院经二次退回补充侦查，仍然认为%(names)s涉嫌犯罪的事实不清、证据不足，不符合起诉条件。") if n >= 2 else
+                  _("本院经一次退回补充侦查，认为%(names)s涉嫌犯罪的事实不清、证据不足，不符合起诉条件，且没有再次退回补充侦查的必要，"
+                    "经检察长批准。")) + _("%(basis)s依照《中华人民共和国刑事诉讼法》第一百七十五条第四款的规定，决定对%(names)s不起诉。")
+    elif kind == "conditional":
+        started = docs._log_time(case, "decide_conditional_non_prosecution")
+        reason = _("本院于%(date)s对%(names)s作出附条件不起诉决定。%(names)s在考验期内没有《中华人民共和国刑事诉讼法》第二百八十四条"
+                   "第一款规定的情形，考验期满。%(facts)s依照《中华人民共和国刑事诉讼法》第二百八十四条第二款的规定，决定对%(names)s不起诉。")
+        return [reason % {"date": docs._day(started), "names": names,
+                          "facts": docs._sentence(docs.strip_leading(inp.get("facts"))).rstrip("，")},
+                *notices(ctx, "conditional")]
+    else:
+        reason = _("本院认为，%(basis)s依照《中华人民共和国刑事诉讼法》第一百七十七条第一款的规定，决定对%(names)s不起诉。")
+    return [reason % {"names": names, "basis": f"{basis}。" if basis and not basis.endswith("。") else basis},
+            *notices(ctx, kind)]
+
+
+def notices(ctx: Any, kind: str) -> list[str]:
+    """Who may contest the decision, how and by when."""
+    police = ctx.case.origin_agency.name
+    out = [
+        _("被害人如不服本决定，可以自收到本决定书后七日以内向上一级人民检察院申诉，请求提起公诉；也可以不经申诉，"
+          "直接向人民法院起诉。"),  # art. 180
+    ]
+    if kind == "discretionary":  # art. 181: only a 177(2) decision
+        out.append(_("被不起诉人如不服本决定，可以自收到本决定书后七日以内向本院申诉。"))
+    out.append(_("%(police)s认为本决定有错误的，可以自收到本决定书后七日以内要求本院复议；意见不被接受的，可以自收到复议决定书后"
+                 "七日以内向上一级人民检察院提请复核。") % {"police": police})  # art. 179; MPS art. 294
+    return out
+
+
+@docs.builder("generate_conditional_non_prosecution", gettext_lazy("附条件不起诉决定书"))
+def conditional_decision(ctx: Any) -> list[docs.Draft]:
+    """附条件不起诉决定书 (arts. 282-283): the minor, the facts and repentance, the probation from the
+    decision, the rules to keep, the minor's and legal representative's objection (282(3)) and the
+    challenges of the police and the victim (282(2): arts. 179, 180)."""
+    case, inp = ctx.case, ctx.inputs
+    names = _names(case)
+    paragraphs = [docs.person_block(p, case, docs.SUSPECT, custody=False) for p in docs.suspects(case)]
+    paragraphs += [
+        _("经本院依法审查查明：%(facts)s") % {"facts": docs.strip_leading(inp.get("facts"), "经本院依法审查查明", "经审查查明")},
+        _("本院认为，%(names)s涉嫌%(charge)s，可能判处一年有期徒刑以下刑罚，符合起诉条件，但有悔罪表现。本院已听取%(heard)s。"
+          "依照《中华人民共和国刑事诉讼法》第二百八十二条第一款的规定，决定对%(names)s附条件不起诉，考验期为%(months)s个月，"
+          "自本决定作出之日起计算。") % {
+            "names": names, "charge": docs.charge_names(case),
+            "heard": docs.strip_leading(inp.get("heard"), "听取").rstrip("。") or _("公安机关、被害人的意见"),
+            "months": docs.chinese_number(int(inp.get("probation_months") or 6))},
+        _("考验期内，被附条件不起诉人应当遵守法律法规，服从监督；按照考察机关的规定报告自己的活动情况；离开所居住的市、县或者迁居，"
+          "应当报经考察机关批准；按照考察机关的要求接受矫治和教育（刑事诉讼法第二百八十三条第三款）。%(conditions)s") % {
+            "conditions": docs.strip_leading(inp.get("conditions"))},
+        _("被附条件不起诉人及其法定代理人对本决定有异议的，本院将作出起诉的决定（刑事诉讼法第二百八十二条第三款）。"),
+        *notices(ctx, "conditional_decision"),
+    ]
+    return _decision(ctx, "generate_conditional_non_prosecution", paragraphs)
+
+
+GROUNDS = {"new_crime": gettext_lazy("在考验期内实施新的犯罪"),
+           "earlier_crime": gettext_lazy("发现决定附条件不起诉以前还有其他犯罪需要追诉"),
+           "violation": gettext_lazy("违反治安管理规定或者考察机关有关附条件不起诉的监督管理规定，情节严重")}
+
+
+@docs.builder("generate_conditional_revocation", gettext_lazy("撤销附条件不起诉决定书"))
+def conditional_revocation(ctx: Any) -> list[docs.Draft]:
+    """撤销附条件不起诉决定书 (art. 284(1))."""
+    names = _names(ctx.case)
+    started = docs._log_time(ctx.case, "decide_conditional_non_prosecution")
+    text = _("本院于%(date)s对%(names)s作出附条件不起诉决定。%(names)s在考验期内%(ground)s：%(reason)s依照《中华人民共和国刑事诉讼法》"
+             "第二百八十四条第一款的规定，决定撤销附条件不起诉的决定，提起公诉。") % {
+        "date": docs._day(started), "names": names, "ground": GROUNDS.get(str(ctx.inputs.get("ground")), ""),
+        "reason": docs._sentence(str(ctx.inputs.get("reason") or "")).rstrip("，") + "。"}
+    return _decision(ctx, "generate_conditional_revocation", [text])
+
+
+def _closing_date(case: Any) -> str:
+    return docs._day(docs._log_time(case, "decide_non_prosecution") or docs._log_time(case, "decide_final_non_prosecution"))
+
+
+@docs.builder("generate_np_reconsideration_request", gettext_lazy("要求复议意见书"))
+def reconsideration_request(ctx: Any) -> list[docs.Draft]:
+    """要求复议意见书 (art. 179; MPS Provisions art. 294(1)), approved by the police chief."""
+    procuratorate = ctx.case.holder_agency
+    text = _("%(procuratorate)s：\n你院于%(date)s以%(number)s不起诉决定书决定对%(names)s不起诉。我局认为该决定有错误，理由如下：%(reason)s"
+             "根据《中华人民共和国刑事诉讼法》第一百七十九条的规定，要求你院复议。") % {
+        "procuratorate": procuratorate.name, "date": _closing_date(ctx.case), "names": _names(ctx.case),
+        "number": docs.latest_number(ctx.case, "non_prosecution"),
+        "reason": docs._sentence(str(ctx.inputs.get("reason") or "")).rstrip("，") + "。"}
+    return _decision(ctx, "generate_np_reconsideration_request", [text], seal=_("（公章）"))
+
+
+@docs.builder("generate_np_review_request", gettext_lazy("提请复核意见书"))
+def review_request(ctx: Any) -> list[docs.Draft]:
+    """提请复核意见书 (art. 179; MPS Provisions art. 294(2)), with the reconsideration decision."""
+    superior = ctx.case.holder_agency.parent
+    text = _("%(superior)s：\n%(procuratorate)s于%(date)s决定对%(names)s不起诉，我局要求复议后，该院于%(kept)s维持原决定。我局认为"
+             "该决定有错误，理由如下：%(reason)s根据《中华人民共和国刑事诉讼法》第一百七十九条的规定，提请你院复核。"
+             "附：复议决定书。") % {
+        "superior": superior.name if superior else "", "procuratorate": ctx.case.holder_agency.name,
+        "date": _closing_date(ctx.case), "names": _names(ctx.case),
+        "kept": docs._day(docs._log_time(ctx.case, "keep_non_prosecution")),
+        "reason": docs._sentence(str(ctx.inputs.get("reason") or "")).rstrip("，") + "。"}
+    return _decision(ctx, "generate_np_review_request", [text], seal=_("（公章）"))
+
+
+@docs.builder("generate_np_reconsideration_decision", gettext_lazy("复议决定书"))
+def reconsideration_decision(ctx: Any) -> list[docs.Draft]:
+    """复议决定书 (SPP Rules art. 379(2)): kept, or the non-prosecution revoked."""
+    kept = ctx.spec.extra.get("kept", True)
+    outcome = (_("决定维持本院的不起诉决定。%(police)s如不服，可以自收到本决定书后七日以内向上一级人民检察院提请复核。") if kept
+               else _("决定撤销本院的不起诉决定，对本案重新审查起诉。"))
+    text = _("%(police)s：\n你局要求复议的%(names)s不起诉一案，本院另行指派检察官进行了审查。本院认为，%(reason)s") % {
+        "police": ctx.case.origin_agency.name, "names": _names(ctx.case),
+        "reason": docs._sentence(docs.strip_leading(ctx.inputs.get("reason"), "本院认为"))} + outcome % {
+        "police": ctx.case.origin_agency.name}
+    return _decision(ctx, "generate_np_reconsideration_decision", [text])
+
+
+@docs.builder("generate_np_review_decision", gettext_lazy("复核决定书"))
+def review_decision(ctx: Any) -> list[docs.Draft]:
+    """复核决定书 (SPP Rules art. 380), to the police and the procuratorate below."""
+    kept = ctx.spec.extra.get("kept", True)
+    outcome = (_("决定维持%(lower)s的不起诉决定。") if kept
+               else _("决定撤销%(lower)s的不起诉决定，由该院依法重新审查起诉。"))
+    text = _("%(police)s、%(lower)s：\n%(police)s提请复核的%(names)s不起诉一案，本院经复核认为，%(reason)s") % {
+        "police": ctx.case.origin_agency.name, "lower": ctx.case.holder_agency.name, "names": _names(ctx.case),
+        "reason": docs._sentence(docs.strip_leading(ctx.inputs.get("reason"), "本院认为"))} + outcome % {
+        "lower": ctx.case.holder_agency.name}
+    return _decision(ctx, "generate_np_review_decision", [text])

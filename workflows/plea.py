@@ -1,0 +1,308 @@
+"""Plea and leniency (认罪认罚从宽, CPL art. 15): what the transitions of
+:data:`workflows.definition.PLEA_TRANSITIONS` check, record and generate.
+
+Per person (a plea is a person's, not a case's):
+
+- the police record that the suspect pleads and accepts punishment (``record_plea``, art. 120(2));
+  the 起诉意见书 then says so (art. 162(2): 犯罪嫌疑人自愿认罪的，应当记录在案，随案移送，并在起诉意见书中写明有关情况);
+- the procuratorate records the counsel or duty lawyer who was present, the signed 认罪认罚具结书 (an
+  uploaded document of its dossier) — not required in the three cases of art. 174(2), where the plea
+  is still recorded —, the legal representative present for a minor (art. 174(1)), and the
+  sentencing recommendation (``record_plea_statement``, arts. 173-174, 176(2));
+- the indictment writes the recommendation per defendant or the procuratorate issues it as a
+  separate 量刑建议书 (SPP Rules art. 274), and proposes the trial procedure (速裁 only when every
+  defendant's plea is recorded, art. 222).
+
+The review period: 10 days when the case fits the fast-track trial (``adopt_fast_track_review``),
+15 when the possible sentence exceeds one year (``extend_fast_track_review``); a plea case that does
+not fit keeps one month (+15 days) (art. 172(1); SPP Rules art. 273); the choice is reversible
+(``revert_fast_track_review``: back to one month from the original receipt). The guards, effects
+and the document builder below register themselves with :mod:`workflows.guards`,
+:mod:`workflows.effects` and :mod:`workflows.documents` (imported by ``WorkflowsConfig.ready``).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from casehub.cases.models import PersonRole
+from workflows import documents as docs
+from workflows import effects
+from workflows.guards import GuardContext, guard
+from workflows.models import PleaRecord
+
+FAST_TRACK_DAYS = 10  # art. 172(1)
+FAST_TRACK_LONG_DAYS = 15  # art. 172(1): possible sentence of more than one year
+NO_EXEMPTION = "none"
+
+
+def is_minor(person: Any, on: date | None = None) -> bool:
+    """Under 18 (CPL art. 174(1), 281: the legal representative is present). Age on ``on`` (today)."""
+    born = getattr(person, "birth_date", None)
+    if born is None:
+        return False
+    on = on or timezone.localdate()
+    return (on.year - born.year - ((on.month, on.day) < (born.month, born.day))) < 18
+
+
+def pleas(case: Any) -> dict[int, PleaRecord]:
+    return {r.person_id: r for r in PleaRecord.objects.filter(case=case).select_related("statement")}
+
+
+def all_plead(case: Any) -> bool:
+    """Every suspect's plea is recorded by the procuratorate (with statement or an art. 174(2) ground)."""
+    suspects = list(case.persons.filter(role=PersonRole.SUSPECT).values_list("pk", flat=True))
+    recorded = pleas(case)
+    return bool(suspects) and all(pk in recorded and recorded[pk].confirmed for pk in suspects)
+
+
+def review_clock(case: Any) -> Any:
+    from casehub.clocks.kinds import ClockKind
+    from casehub.clocks.models import ACTIVE_STATUSES, Clock
+
+    return (Clock.objects.filter(case=case, kind=ClockKind.REVIEW_PROSECUTION, status__in=ACTIVE_STATUSES)
+            .order_by("-started_at", "-id").first())
+
+
+def fast_track(clock: Any) -> bool:
+    """The running review period is a fast-track one (counted in days, not the month of art. 172)."""
+    return clock is not None and clock.period_months == 0 and clock.period_days in (FAST_TRACK_DAYS,
+                                                                                    FAST_TRACK_LONG_DAYS)
+
+
+# --- guards -----------------------------------------------------------------------------------
+
+
+@guard
+def plea_persons_valid(ctx: GuardContext) -> str | None:
+    """Art. 15: a plea is a suspect's own; each person named is a suspect of the case."""
+    ids = ctx.inputs.get("persons")
+    if ids is None:
+        return None  # listing what the user may do: the persons are chosen in the form
+    if not ids:
+        return _("请选择认罪认罚的犯罪嫌疑人。")
+    allowed = set(ctx.case.persons.filter(role=PersonRole.SUSPECT).values_list("pk", flat=True))
+    if not set(ids) <= allowed:
+        return _("所选人员不是本案的犯罪嫌疑人。")
+    return None
+
+
+@guard
+def plea_statement_complete(ctx: GuardContext) -> str | None:
+    """Art. 174(1): the statement is signed in the presence of counsel or the duty lawyer (named),
+    and for a minor also of the legal representative; it is an uploaded document of this case in the
+    procuratorate's dossier. Art. 174(2): not required for a blind, deaf or mute person or one not
+    fully able to understand or control their conduct, for a minor whose legal representative or
+    counsel objects, or in the other cases the law names — the plea is still recorded."""
+    from casehub.dossier.models import Document
+
+    inputs = ctx.inputs
+    if not inputs or inputs.get("persons") is None:
+        return None
+    exemption = str(inputs.get("exemption") or NO_EXEMPTION)
+    chosen = list(ctx.case.persons.filter(pk__in=inputs["persons"]).order_by("id"))
+    if exemption == "174_2_2" and not all(is_minor(p) for p in chosen):
+        return _("第一百七十四条第二款第二项只适用于未成年犯罪嫌疑人。")
+    if exemption != "174_2_2":
+        minors = [p.name for p in chosen if is_minor(p)]
+        if minors and not str(inputs.get("guardian_name") or "").strip():
+            return _("未成年犯罪嫌疑人%(names)s签署具结书时，其法定代理人应当到场（刑事诉讼法第一百七十四条第一款）。") % {
+                "names": "、".join(minors)}
+    document_id = inputs.get("statement_document")
+    if exemption == NO_EXEMPTION and not document_id:
+        return _("请先上传签署的认罪认罚具结书并填写其材料编号（刑事诉讼法第一百七十四条第一款）。")
+    if document_id:
+        agency_id = getattr(getattr(ctx.user, "agency", None), "pk", None)
+        found = Document.objects.filter(pk=document_id, case=ctx.case, generated=False, is_current=True,
+                                        withdrawn_at__isnull=True, owner_agency_id=agency_id).exists()
+        if not found:
+            return _("找不到本院卷宗中编号为%(id)s的具结书（须为本院上传的现行材料）。") % {"id": document_id}
+    return None
+
+
+@guard
+def all_suspects_plead(ctx: GuardContext) -> str | None:
+    """Art. 172(1), SPP Rules art. 273: the 10-day review applies only when the suspects plead and the
+    case fits the fast-track trial — every suspect's plea recorded by the procuratorate."""
+    if not all_plead(ctx.case):
+        return _("只有每一名犯罪嫌疑人的认罪认罚均已记录，才能适用速裁案件的审查起诉期限（刑事诉讼法第一百七十二条）。")
+    return None
+
+
+@guard
+def review_not_fast_track(ctx: GuardContext) -> str | None:
+    """Art. 172(1): the 10-day review of a fast-track case is extended only to 15 days, never by the
+    fifteen days of the one-month review; a fast-track period is set once."""
+    if fast_track(review_clock(ctx.case)):
+        return _("本案适用速裁案件的审查起诉期限；如需延长，只能延长至十五日，或先不再适用速裁审查期限。")
+    return None
+
+
+@guard
+def fast_track_period_open(ctx: GuardContext) -> str | None:
+    """Art. 172(1): ten days from receipt; when they have passed the fast-track period cannot be chosen."""
+    from casehub.clocks.counting import due_date
+
+    clock = review_clock(ctx.case)
+    if clock is None:
+        return _("没有正在计算的审查起诉期限。")
+    ten = due_date(clock.started_at, days=FAST_TRACK_DAYS + clock.paused_days, custody=clock.custody)
+    if ten.date < timezone.localdate():
+        return _("自受理之日起已超过十日，不能再适用速裁案件的审查起诉期限。")
+    return None
+
+
+@guard
+def fast_track_review_of_ten_days(ctx: GuardContext) -> str | None:
+    """Art. 172(1): a fast-track review of ten days may be extended to fifteen, once."""
+    clock = review_clock(ctx.case)
+    if clock is None or clock.period_months or clock.period_days != FAST_TRACK_DAYS:
+        return _("只有适用十日速裁审查期限的案件可以延长至十五日。")
+    return None
+
+
+@guard
+def fast_track_review_active(ctx: GuardContext) -> str | None:
+    """Art. 172(1), SPP Rules art. 273: only a fast-track review goes back to the one-month period."""
+    if not fast_track(review_clock(ctx.case)):
+        return _("本案没有适用速裁案件的审查起诉期限。")
+    return None
+
+
+@guard
+def procedure_fits_plea(ctx: GuardContext) -> str | None:
+    """Art. 222: the fast-track trial is proposed only when every defendant pleads and accepts
+    punishment (recorded by the procuratorate)."""
+    if ctx.inputs.get("procedure") == "speedy" and not all_plead(ctx.case):
+        return _("建议适用速裁程序的，每一名被告人都应当认罪认罚（刑事诉讼法第二百二十二条）。")
+    return None
+
+
+# --- effects ----------------------------------------------------------------------------------
+
+
+def _chosen(ctx: Any) -> list[Any]:
+    return list(ctx.case.persons.filter(pk__in=ctx.inputs.get("persons") or []).order_by("id"))
+
+
+@effects.effect
+def record_police_plea(ctx: Any) -> None:
+    """Art. 120(2), 162(2): the police record the plea of each named suspect."""
+    for person in _chosen(ctx):
+        PleaRecord.objects.update_or_create(person=person, defaults={
+            "case": ctx.case, "police_statement": str(ctx.inputs.get("statement") or ""),
+            "police_recorded_at": ctx.now, "police_recorded_by": ctx.acting_user})
+
+
+@effects.effect
+def record_procuratorate_plea(ctx: Any) -> None:
+    """Arts. 173-174, 176(2): counsel or duty lawyer, the statement (or the art. 174(2) ground), the
+    legal representative and the sentencing recommendation of each named suspect."""
+    from casehub.dossier.models import Document
+
+    exemption = str(ctx.inputs.get("exemption") or NO_EXEMPTION)
+    document = None
+    if ctx.inputs.get("statement_document"):
+        document = Document.objects.get(pk=ctx.inputs["statement_document"], case=ctx.case)
+    for person in _chosen(ctx):
+        PleaRecord.objects.update_or_create(person=person, defaults={
+            "case": ctx.case, "counsel_role": str(ctx.inputs.get("counsel_role") or ""),
+            "counsel_name": str(ctx.inputs.get("counsel_name") or ""), "statement": document,
+            "exemption": "" if exemption == NO_EXEMPTION else exemption,
+            "guardian_name": str(ctx.inputs.get("guardian_name") or ""),
+            "sentencing": str(ctx.inputs.get("sentencing") or ""),
+            "recorded_at": ctx.now, "recorded_by": ctx.acting_user})
+        if document is not None:
+            document.concerns.add(person)
+
+
+@effects.effect
+def generate_sentencing_recommendation(ctx: Any) -> None:
+    """量刑建议书 (SPP Rules art. 274), when the recommendation is not written into the 起诉书."""
+    effects._generate(ctx, "generate_sentencing_recommendation")
+
+
+# --- wording the other documents take from the plea ---------------------------------------------
+
+PROCEDURES = {"speedy": gettext_lazy("速裁程序"), "summary": gettext_lazy("简易程序"),
+              "ordinary": gettext_lazy("普通程序")}
+
+
+def recommendation_lines(case: Any) -> list[str]:
+    """Art. 162(2): the 起诉意见书 states the plea of each suspect who pleads."""
+    lines = []
+    for person in docs.suspects(case):
+        record = pleas(case).get(person.pk)
+        if record is not None and record.police_recorded_at is not None:
+            lines.append(_("犯罪嫌疑人%(name)s自愿如实供述自己的罪行，承认指控的犯罪事实，愿意接受处罚。%(text)s") % {
+                "name": person.name, "text": docs.strip_leading(record.police_statement, "认罪认罚情况")})
+    return lines
+
+
+def _witnesses(record: PleaRecord) -> str:
+    who = f"{record.get_counsel_role_display()}{record.counsel_name}"
+    if record.guardian_name:
+        who += _("及法定代理人%(name)s") % {"name": record.guardian_name}
+    return who
+
+
+def indictment_lines(case: Any, inputs: dict[str, Any]) -> list[str]:
+    """Art. 176(2): the defendant's plea, the statement and, written into the 起诉书, the sentencing
+    recommendation; then the proposed trial procedure."""
+    lines = []
+    records = pleas(case)
+    in_indictment = (inputs.get("sentencing_form") or "indictment") == "indictment"
+    for person in docs.suspects(case):
+        record = records.get(person.pk)
+        if record is None or not record.confirmed:
+            continue
+        if record.exemption:
+            text = _("被告人%(name)s自愿认罪认罚，在%(who)s在场的情况下表示同意量刑建议；依照《中华人民共和国刑事诉讼法》"
+                     "第一百七十四条第二款的规定，不需要签署认罪认罚具结书。") % {"name": person.name, "who": _witnesses(record)}
+        else:
+            text = _("被告人%(name)s自愿认罪认罚，在%(who)s见证下签署了认罪认罚具结书。") % {
+                "name": person.name, "who": _witnesses(record)}
+        if in_indictment and record.sentencing:
+            text += _("建议对被告人%(name)s%(text)s") % {
+                "name": person.name, "text": docs.strip_leading(record.sentencing, "量刑建议", "建议")}
+        lines.append(text)
+    procedure = inputs.get("procedure")
+    if procedure in PROCEDURES:
+        lines.append(_("建议人民法院适用%(procedure)s审理。") % {"procedure": PROCEDURES[procedure]})
+    return lines
+
+
+@docs.builder("generate_sentencing_recommendation", gettext_lazy("量刑建议书"))
+def sentencing_recommendation(ctx: Any) -> list[docs.Draft]:
+    """量刑建议书 (CPL art. 176(2); SPP Rules arts. 274-275): the procuratorate's recommendation per
+    defendant, issued with the 起诉书 when it is not written into it."""
+    from casehub.cases.models import NumberKind
+
+    if (ctx.inputs.get("sentencing_form") or "indictment") != "separate":
+        return []
+    case, records = ctx.case, pleas(ctx.case)
+    chosen = [(p, records[p.pk]) for p in docs.suspects(case) if p.pk in records and records[p.pk].sentencing]
+    general = docs.strip_leading(ctx.inputs.get("sentencing"), "量刑建议")
+    if not chosen and not general:
+        return []
+    number = docs._number(ctx, NumberKind.INDICTMENT)
+    paragraphs = [_("被告人%(names)s涉嫌%(charge)s一案，经本院审查认为，被告人的行为已触犯%(article)s，"
+                    "本院以%(number)s起诉书提起公诉。根据《中华人民共和国刑事诉讼法》第一百七十六条第二款的规定，"
+                    "提出量刑建议如下：") % {
+        "names": "、".join(p.name for p in docs.suspects(case)), "charge": docs.charge_names(case),
+        "article": docs.charge_articles(case) or _("刑法有关条款"), "number": number}]
+    for person, record in chosen:
+        paragraphs.append(_("对被告人%(name)s：%(text)s（认罪认罚，%(who)s）") % {
+            "name": person.name, "text": docs.strip_leading(record.sentencing, "量刑建议", "建议"),
+            "who": _witnesses(record)})
+    if general:
+        paragraphs.append(general)
+    paragraphs.append(_("此致\n%(to)s") % {"to": docs._to(ctx)})
+    title = str(docs.TITLES["generate_sentencing_recommendation"][0])
+    return [docs.Draft(title, docs._render(ctx, title, fields=[(_("案件名称"), case.title)], paragraphs=paragraphs,
+                                           footer_lines=docs._footer(ctx, _("（院印）"))))]
