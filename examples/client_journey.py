@@ -11,6 +11,7 @@ that agency's administrator, acting as one role). This script plays all of them 
                             supplementary investigation, later indicts
     procuratorate supervisor approves the return and the indictment
     court clerk             accepts and dockets the case (court case number), delivers the judgment
+                            (the appeal window then runs: the script ends there)
     judge                   announces the judgment
 
 Usage::
@@ -226,7 +227,9 @@ def run_journey(base_url: str, tokens: dict[str, str], *, transport: httpx.BaseT
     clerk.fire(case_id, "docket_case", type_code="刑初")
     docketed = clerk.get(f"/api/v1/cases/{case_id}/")
 
-    # 5. Court: judgment announced and delivered (art. 202); the case closes.
+    # 5. Court: judgment announced and delivered (art. 202). Delivery opens each defendant's appeal
+    # window (10 days, art. 230); the case closes only after the judgment takes effect and is handed
+    # over for execution, which an agency system does days later, not in this script.
     judge.fire(case_id, "announce_judgment", announced_on=announced_on or time.strftime("%Y-%m-%d"),
                verdict="被告人张三犯盗窃罪，判处有期徒刑一年。")
     clerk.fire(case_id, "deliver_judgment")

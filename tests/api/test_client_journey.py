@@ -45,7 +45,8 @@ def test_police_to_procuratorate_to_court_over_http(live_server, district, setti
     result = journey.run_journey(live_server.url, tokens, announced_on="2026-01-05")
 
     case = Case.objects.get(pk=result["case"])
-    assert result["final"]["stage"] == "closed" and result["final"]["status"] == "closed"
+    # Delivery opens the appeal window (art. 230): the case is still open, at the court.
+    assert result["final"]["stage"] == "appeal_period" and result["final"]["status"] == "active"
     assert case.holder_agency == district.court
     assert result["court_number"] and "刑初" in result["court_number"]
     assert result["accepted_outgoing_from_police"] == 2  # the first transfer and the re-transfer
