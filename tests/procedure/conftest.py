@@ -21,7 +21,7 @@ from casehub.cases.services import register_case
 from casehub.cases.state import engine_writes
 from casehub.clocks import services as clocks
 from casehub.clocks.kinds import ClockKind
-from workflows import engine
+from tests.workflow.conftest import Driver
 from workflows.definition import Stage
 from workflows.models import Transfer, TransferKind, TransferStatus, TransitionLog
 
@@ -72,30 +72,9 @@ def put_in_review(case, district, *, when: datetime):
     return case
 
 
-class Fire:
-    """Fires a transition as the named district user; the agency's supervisor approves if needed."""
-
-    SUPERVISOR = {"police": "police_supervisor", "procuratorate": "procuratorate_supervisor",
-                  "court": "court_supervisor"}
-
-    def __init__(self, district, capture):
-        self.district, self.capture = district, capture
-
-    def __call__(self, case, name: str, user: str, **inputs):
-        actor = self.district.users[user]
-        with self.capture(execute=True):
-            result = engine.fire(case, name, acting_user=actor, inputs=inputs)
-        if result.awaiting_approval:
-            supervisor = self.district.users[self.SUPERVISOR[actor.agency.kind]]
-            with self.capture(execute=True):
-                result = engine.decide_approval(result.approval, acting_user=supervisor, approve=True, comment="同意")
-        case.refresh_from_db()
-        return result
-
-
 @pytest.fixture
 def fire(district, django_capture_on_commit_callbacks):
-    return Fire(district, django_capture_on_commit_callbacks)
+    return Driver(district, django_capture_on_commit_callbacks).fire
 
 
 @pytest.fixture
