@@ -452,7 +452,10 @@ class Simulation:
             break
 
         if rng.random() < (0.1 if returns < 2 else 0.5):
-            self._fire(i, case, "decide_non_prosecution", "prosecutor", facts="经审查……", legal_basis="刑事诉讼法第一百七十五条第四款")
+            # 存疑不起诉 (art. 175(4)) only after a return for supplementary investigation (SPP Rules
+            # art. 367); before any return the simulated prosecutor decides a discretionary one (177(2)).
+            basis = "刑事诉讼法第一百七十五条第四款" if returns else "刑事诉讼法第一百七十七条第二款"
+            self._fire(i, case, "decide_non_prosecution", "prosecutor", facts="经审查……", legal_basis=basis)
             return
         if rng.random() < self.o.paper_share:
             self._paper(i, "indictment", self.a.procuratorate, "court_clerk", title, rng)
