@@ -117,7 +117,7 @@ class EventFeedView(APIView):
 class EndpointSerializer(StrictModelSerializer):
     event_types = serializers.ListField(child=serializers.ChoiceField(choices=sorted(EVENT_TYPES)),
                                         allow_empty=False, max_length=len(EVENT_TYPES))
-    client = serializers.CharField(source="credential.key_id", read_only=True, default=None)
+    client = serializers.CharField(source="credential.key_id", read_only=True, default=None, allow_null=True)
 
     class Meta:
         model = WebhookEndpoint
