@@ -368,6 +368,9 @@ SPECTACULAR_SETTINGS = {
         "ApprovalStatusEnum": "workflows.models.ApprovalStatus",
         "VolumeStatusEnum": "casehub.dossier.models.VolumeStatus",
         "NoticeKindEnum": "casehub.custody.models.NoticeKind",
+        "YesNoEnum": "casehub.api.schema.yes_no_choices",
+        "RecommendedProcedureEnum": "casehub.api.schema.recommended_procedure_choices",
+        "HigherExtensionGroundEnum": "casehub.api.schema.higher_extension_ground_choices",
     },
 }
 

@@ -103,3 +103,32 @@ class CasehubAutoSchema(AutoSchema):
             if code not in responses:
                 responses[code] = self._get_response_for_code(ERROR_RESPONSES[code], code, direction=direction)
         return responses
+
+
+# --- names for choice sets that several transitions share ----------------------------------------
+# drf-spectacular names an enum after its field; a set used under two field names, or two sets
+# under one field name, needs a name of its own (settings.SPECTACULAR_SETTINGS
+# ["ENUM_NAME_OVERRIDES"] points here). The values come from the workflow definition itself, so a
+# changed choice set cannot leave a stale name behind: the deploy check would warn again.
+
+def _values(choices: Any) -> list[str]:
+    return [str(value) for value, _label in choices]
+
+
+def yes_no_choices() -> list[str]:
+    """Every yes/no choice of a transition input (e.g. 当庭宣判, 一年有期徒刑以下)."""
+    return ["yes", "no"]
+
+
+def recommended_procedure_choices() -> list[str]:
+    """The trial procedure a prosecutor recommends with an indictment (建议适用的审判程序)."""
+    from workflows.definition import PROCEDURE
+
+    return _values(PROCEDURE.choices)
+
+
+def higher_extension_ground_choices() -> list[str]:
+    """Grounds for a trial extension the court above approves (延长审理期限的事由)."""
+    from workflows.trial import HIGHER_GROUNDS
+
+    return _values(HIGHER_GROUNDS)
