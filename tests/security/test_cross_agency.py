@@ -430,7 +430,7 @@ def _state(sc: Any) -> tuple:
 # share it (as one test it ran ~450 s on CI); every group runs against the same world (the module
 # builds it once: tests/security/conftest.py). Groups follow the URL conf's parts; a part with many
 # endpoints is cut into pieces of at most GROUP_SIZE. Every endpoint is in exactly one group.
-GROUP_SIZE = 25
+GROUP_SIZE = 15
 
 
 def _area(ep: Endpoint) -> str:
