@@ -215,12 +215,18 @@ def record_event(
 
 
 def _chain(items: list[tuple[AuditEvent, models.Model | None]]) -> list[AuditEvent]:
-    """Append ``items`` in order: the projections prepare first, then lock the head, number and hash
-    the events, insert them in one statement, move the head, let the projections write theirs —
-    the only part of appending that holds the lock (until the transaction commits)."""
+    """Append ``items`` in order: the projections prepare (their queries) first, then
+    :func:`_locked_append` — the only part of appending that holds the head's lock."""
     prepared = [[projection.prepare(event, obj) for event, obj in items] for projection in _PROJECTIONS]
-    # One statement more than needed would be a savepoint: inside a transaction an error here
-    # fails the caller's transaction anyway, and the caller's atomic block rolls it back.
+    return _locked_append(items, prepared)
+
+
+def _locked_append(items: list[tuple[AuditEvent, models.Model | None]], prepared: list[list[Any]]) -> list[AuditEvent]:
+    """Lock the head, number and hash the events, insert them in one statement, move the head, let
+    the projections write theirs (one statement each). The lock is held until the transaction
+    commits: nothing else should follow in it."""
+    # No savepoint: inside a transaction an error here must fail the caller's transaction anyway
+    # (an action whose audit row was not written cannot commit), and it is a statement less.
     with transaction.atomic(savepoint=False):
         head = AuditHead.objects.select_for_update().filter(pk=1).first()
         if head is None:
