@@ -35,10 +35,17 @@ TARGET_DOCUMENT_MS = 30
 TARGET_APPROVAL_WARM_MS, TARGET_APPROVAL_FIRST_MS = 200, 400
 
 
-def use_stock_libraries() -> None:
-    """Switch this process to the way casehub generated and signed before issue #21."""
+_ORIGINALS: dict = {}
+
+
+def set_mode(mode: str) -> None:
+    """``stock``: switch this process to the way casehub generated and signed before issue #21;
+    ``casehub``: back to the current code."""
     from casehub.pdfgen import fonts
     from signing import pades
+
+    if not _ORIGINALS:
+        _ORIGINALS.update(add_font=fonts._add_cjk_font, stamp=pades._stamp_font_factory)
 
     def stock_add_font(pdf, path):
         pdf.add_font(fonts.FONT_FAMILY, "", str(path))
@@ -48,8 +55,9 @@ def use_stock_libraries() -> None:
 
         return GlyphAccumulatorFactory(path, font_size=font_size)
 
-    fonts._add_cjk_font = stock_add_font
-    pades._stamp_font_factory = stock_stamp_factory
+    stock = mode == "stock"
+    fonts._add_cjk_font = stock_add_font if stock else _ORIGINALS["add_font"]
+    pades._stamp_font_factory = stock_stamp_factory if stock else _ORIGINALS["stamp"]
 
 
 def legal_document(i: int = 0) -> bytes:
@@ -89,8 +97,7 @@ def child(mode: str, what: str) -> None:
     import casehub.pdfgen.forms  # noqa: F401
     import signing.pades  # noqa: F401
 
-    if mode == "stock":
-        use_stock_libraries()
+    set_mode(mode)
     signer = make_signer()
     t0 = time.perf_counter()
     if what == "document":
@@ -119,8 +126,8 @@ def timed(fn, rounds: int) -> float:
     return statistics.median(times)
 
 
-def warm(rounds: int) -> dict:
-    """Warm figures for the current mode of this process."""
+def warm(rounds: int) -> dict[str, dict]:
+    """Warm medians, the two modes interleaved round by round so both see the same load."""
     from fpdf import FPDF
 
     from casehub.pdfgen.fonts import new_document
@@ -128,21 +135,38 @@ def warm(rounds: int) -> dict:
 
     signer = make_signer()
     text = "逮捕决定书深圳市龙岗区人民检察院第页共0123456789 "
-    new_document(text=text)
-    legal_document()
     pdf = legal_document()
-    sign_pdf(pdf, signer, stamp_text=STAMP)
-    approve_three(signer)
-    return {
-        "setup": timed(lambda: new_document(text=text), rounds * 3),
-        "fpdf_alone": timed(lambda: FPDF(), rounds * 3),
-        "document": timed(legal_document, rounds * 2),
-        "size": len(pdf),
-        "sha256": timed(lambda: hashlib.sha256(pdf).digest(), rounds * 3),
-        "sign": timed(lambda: sign_pdf(pdf, signer), rounds * 2),
-        "sign_stamp": timed(lambda: sign_pdf(pdf, signer, stamp_text=STAMP), rounds * 2),
-        "approval": timed(lambda: approve_three(signer), rounds),
+    cases = {
+        "setup": (lambda: new_document(text=text), 3),
+        "fpdf_alone": (FPDF, 3),
+        "document": (legal_document, 2),
+        "sha256": (lambda: hashlib.sha256(pdf).digest(), 3),
+        "sign": (lambda: sign_pdf(pdf, signer), 2),
+        "sign_stamp": (lambda: sign_pdf(pdf, signer, stamp_text=STAMP), 2),
+        "approval": (lambda: approve_three(signer), 1),
     }
+    times: dict[str, dict[str, list[float]]] = {mode: {name: [] for name in cases} for mode in MODES}
+    sizes = {}
+    for mode in MODES:  # warm-up: caches filled, modules imported
+        set_mode(mode)
+        sizes[mode] = len(legal_document())
+        approve_three(signer)
+    for _ in range(rounds):
+        for mode in MODES:
+            set_mode(mode)
+            for name, (fn, repeat) in cases.items():
+                for _ in range(repeat):
+                    t0 = time.perf_counter()
+                    fn()
+                    times[mode][name].append(time.perf_counter() - t0)
+    set_mode("casehub")
+    result = {mode: {name: statistics.median(values) for name, values in times[mode].items()} for mode in MODES}
+    for mode in MODES:
+        result[mode]["size"] = sizes[mode]
+    return result
+
+
+MODES = ("casehub", "stock")
 
 
 def main() -> None:
@@ -153,15 +177,14 @@ def main() -> None:
     if args.child:
         child(*args.child)
         return
-    rounds = 5 if args.quick else 15
+    rounds = 5 if args.quick else 20
 
     from casehub.pdfgen.fonts import common_font_path
 
     common_font_path()  # the on-disk GB 2312 font cache is built once per installation, not timed here
-    first = {mode: first_in_process(mode) for mode in ("casehub", "stock")}
-    ours = warm(rounds)
-    use_stock_libraries()
-    stock = warm(rounds)
+    first = {mode: first_in_process(mode) for mode in MODES}
+    medians = warm(rounds)
+    ours, stock = medians["casehub"], medians["stock"]
 
     def ms(seconds: float) -> str:
         return f"{seconds * 1e3:8.1f} ms"

@@ -192,7 +192,8 @@ class _FontTemplate:
 
     def subset_ttfont(self, glyph_names: list[str], codepoints: dict[int, str]):
         """A fontTools font holding only ``glyph_names`` (and .notdef), named as in the full font,
-        with the raw outlines copied byte for byte (no re-encoding, bounding boxes kept)."""
+        with the raw outlines copied byte for byte (no re-encoding, bounding boxes kept) and a
+        cmap of ``codepoints`` (code point → glyph name; fpdf2 maps codes to glyphs itself)."""
         from fontTools.ttLib import TTFont, newTable
         from fontTools.ttLib.tables._c_m_a_p import CmapSubtable
         from fontTools.ttLib.tables._g_l_y_f import Glyph
@@ -215,7 +216,7 @@ class _FontTemplate:
         tt["hmtx"] = hmtx
         cmap = newTable("cmap")
         cmap.tableVersion = 0
-        mapping = {cp: name for cp, name in codepoints.items() if name in wanted}
+        mapping = {cp: name for cp, name in codepoints.items() if name in wanted and cp}
         subtable = CmapSubtable.newSubtable(12 if any(cp > 0xFFFF for cp in mapping) else 4)
         subtable.platformID, subtable.platEncID, subtable.language = 3, (10 if subtable.format == 12 else 1), 0
         subtable.cmap = mapping
@@ -254,7 +255,9 @@ class _DocumentFont(TTFFont):
         from the glyphs this document used."""
         if self._own_ttfont is None:
             if self.template.fast:
-                self._own_ttfont = self.template.subset_ttfont(self.subset.get_all_glyph_names(), self.cmap)
+                used = [glyph for glyph, _code in self.subset.items() if glyph is not None]
+                codepoints = {cp: glyph.glyph_name for glyph in used for cp in glyph.unicode}
+                self._own_ttfont = self.template.subset_ttfont([glyph.glyph_name for glyph in used], codepoints)
             else:
                 from fontTools import ttLib
 
