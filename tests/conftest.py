@@ -40,6 +40,19 @@ def _worker_cache(caches: dict) -> dict | None:
 
 
 @pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in the default language (Simplified Chinese). The test client's requests
+    activate the language of their cookie or header in the test's own thread (LocaleMiddleware) and
+    leave it active; without this, a test after an English page would read English messages."""
+    from django.conf import settings as django_settings
+    from django.utils import translation
+
+    translation.activate(django_settings.LANGUAGE_CODE)
+    yield
+    translation.activate(django_settings.LANGUAGE_CODE)
+
+
+@pytest.fixture(autouse=True)
 def _isolated_data_dir(settings, tmp_path):
     """Each test gets its own object-store directory unless it asks for S3."""
     per_worker = _worker_cache(settings.CACHES)
