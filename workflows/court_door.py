@@ -110,7 +110,7 @@ def new_grounds_after_withdrawal(ctx: GuardContext) -> str | None:
 
 # --- documents --------------------------------------------------------------------------------
 
-for _name in ("generate_withdrawal_decision", "generate_withdrawal_ruling"):
+for _name in ("generate_prosecution_withdrawal", "generate_prosecution_withdrawal_ruling"):
     effects.EFFECTS[_name] = (lambda name: lambda ctx: effects._generate(ctx, name))(_name)
 
 
@@ -118,11 +118,11 @@ def _names(case: Any) -> str:
     return "、".join(p.name for p in docs.suspects(case))
 
 
-@docs.builder("generate_withdrawal_decision", gettext_lazy("撤回起诉决定书"))
+@docs.builder("generate_prosecution_withdrawal", gettext_lazy("撤回起诉决定书"))
 def withdrawal_decision(ctx: Any) -> list[docs.Draft]:
     """撤回起诉决定书 (SPP Rules arts. 424, 426: in writing, before the judgment is announced)."""
     case, inp = ctx.case, ctx.inputs
-    title = str(docs.TITLES["generate_withdrawal_decision"][0])
+    title = str(docs.TITLES["generate_prosecution_withdrawal"][0])
     court = case.holder_agency
     text = _("%(court)s：\n本院以%(number)s起诉书向你院提起公诉的%(names)s一案，经审查，%(ground)s：%(reason)s"
              "经检察长批准，根据《人民检察院刑事诉讼规则》第四百二十四条第一款的规定，决定撤回起诉。") % {
@@ -134,14 +134,14 @@ def withdrawal_decision(ctx: Any) -> list[docs.Draft]:
                                            footer_lines=footer))]
 
 
-@docs.builder("generate_withdrawal_ruling", gettext_lazy("刑事裁定书（撤回起诉）"))
+@docs.builder("generate_prosecution_withdrawal_ruling", gettext_lazy("刑事裁定书（撤回起诉）"))
 def withdrawal_ruling(ctx: Any) -> list[docs.Draft]:
     """The court's ruling on the withdrawal (SPC Interpretation art. 296), permitting or refusing it."""
     case, inp = ctx.case, ctx.inputs
     request = withdrawal_request(case)
     asked = request.inputs if request is not None else {}
     permitted = ctx.spec.name == "permit_prosecution_withdrawal"
-    title = str(docs.TITLES["generate_withdrawal_ruling"][0])
+    title = str(docs.TITLES["generate_prosecution_withdrawal_ruling"][0])
     paragraphs = [
         _("%(prosecutor)s以%(number)s起诉书指控被告人%(names)s犯%(charge)s，向本院提起公诉。在本院宣告判决前，"
           "%(prosecutor)s以%(ground)s为由，要求撤回起诉。") % {

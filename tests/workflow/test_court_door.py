@@ -120,3 +120,14 @@ def test_only_the_prosecuting_procuratorate_withdraws_and_only_before_judgment(c
         drive.fire(case, "request_prosecution_withdrawal", "investigator", ground="other", reason="公安机关无权撤回")
     assert "request_prosecution_withdrawal" not in {s.name for s in engine.available_transitions(case, district.judge)}
     assert "request_prosecution_withdrawal" in {s.name for s in engine.available_transitions(case, district.prosecutor)}
+
+
+def test_two_documents_cannot_share_an_effect_name():
+    """The withdrawal of a prosecution (撤回起诉决定书) and the police's withdrawal of a case
+    (撤销案件决定书) are different documents: a second builder under a taken name is refused, not
+    silently swapped in for the first."""
+    from workflows import documents
+
+    with pytest.raises(ValueError, match="already built"):
+        documents.builder("generate_withdrawal_decision", "另一份文书")(lambda ctx: [])
+    assert documents.TITLES["generate_withdrawal_decision"][0] == "撤销案件决定书"
