@@ -219,6 +219,18 @@ def _stamp_font_factory(path: str, font_size: int):
     return _Factory(path, font_size=font_size)
 
 
+def warm_up() -> None:
+    """Import what signing a PDF imports on first use (pyHanko and its dependencies: a quarter of
+    a second or more), so a process that calls this at start signs its first document as fast as
+    its later ones."""
+    import pyhanko.pdf_utils.font.opentype  # noqa: F401
+    import pyhanko.pdf_utils.incremental_writer  # noqa: F401
+    import pyhanko.sign.fields  # noqa: F401
+    import pyhanko.sign.signers  # noqa: F401
+    import pyhanko.stamp  # noqa: F401
+    import pyhanko_certvalidator  # noqa: F401
+
+
 def _page_size(writer, page_ix: int) -> tuple[float, float]:
     page_ref = writer.find_page_for_modification(page_ix)[0]
     node = page_ref.get_object()
