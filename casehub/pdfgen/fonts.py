@@ -276,6 +276,7 @@ class _DocumentFont(TTFFont):
 
     def __deepcopy__(self, memo):  # FPDFRecorder (unbreakable sections) copies the document's fonts
         clone = _DocumentFont(self.template, self.i)
+        memo[id(self)] = clone  # the used-glyph map refers back to its font
         clone.cw = copy.deepcopy(self.cw, memo)
         clone.missing_glyphs = list(self.missing_glyphs)
         clone.subset = copy.deepcopy(self.subset, memo)
