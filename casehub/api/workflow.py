@@ -34,11 +34,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from casehub.agencies import permissions as p
 from casehub.agencies.models import AgencyKind
 from casehub.agencies.permissions import has_capability
 from casehub.api import tasks
-from casehub.api.base import accepted, require_any
+from casehub.api.base import accepted
 from casehub.api.doors import DOOR_PERMISSIONS
 from casehub.api.errors import Conflict, InternalError
 from casehub.api.idempotency import idempotent
@@ -50,7 +49,7 @@ from casehub.cases.doors import CASES
 from casehub.cases.identity import manifest_for, require_id_numbers
 from casehub.cases.models import Case
 from casehub.cases.selectors import actionable_cases
-from casehub.transfers.doors import APPROVAL_LIST, APPROVALS, TRANSFER_LIST, TRANSFERS
+from casehub.transfers.doors import APPROVAL_LIST, APPROVALS, PAPER_REGISTER, TRANSFER_LIST, TRANSFERS
 from casehub.transfers.selectors import pending_transfer_to
 from workflows import definition as d
 from workflows import engine
@@ -573,7 +572,7 @@ class TransferViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         from casehub.agencies.models import Agency
         from workflows.engine import register_paper_transfer
 
-        require_any(request.user, p.REGISTER_PAPER_TRANSFER, message=_("您的角色不能登记纸质移送。"))
+        PAPER_REGISTER.check(request.user)
         serializer = PaperTransferSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)

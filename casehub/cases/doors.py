@@ -44,7 +44,7 @@ def _separate(user: Any, case: Case) -> str | None:
     if not p.has_capability(user, p.PREPARE_OUTGOING):
         return _("您的角色不能分案或并案。")
     if not can_act(user, case):
-        return _("只有案件的承办机关可以分案或并案。")
+        return _("只有本案的承办机关可以分案或并案。")
     return None
 
 

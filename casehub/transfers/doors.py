@@ -75,3 +75,6 @@ APPROVALS = Door("approval", _visible_approvals, {"decide": _decide})
 # The lists: the inbox page (packages and approvals) and the API's transfer list; the API's approval list.
 TRANSFER_LIST = ListDoor("transfer.list", any_capability(*TRANSFER_READERS), lambda: _("您的角色无权查看移送。"))
 APPROVAL_LIST = ListDoor("approval.list", any_capability(*TRANSFER_READERS), lambda: _("您的角色无权查看内部审批。"))
+# Registering a hand-over done on paper outside the platform (page and API): the roles that do it, in an agency.
+PAPER_REGISTER = ListDoor("transfer.paper", lambda user: bool(user.agency_id) and p.has_capability(
+    user, p.REGISTER_PAPER_TRANSFER), lambda: _("您的角色不能登记纸质移送。"))
