@@ -338,7 +338,7 @@ def test_dossier_writes_are_404_outside_the_case_and_403_to_who_sees_it_but_may_
     document = wf_case.documents.first()
     concerns, api_concerns = (reverse("dossier:document_concerns", args=[document.pk]),
                               f"/api/v1/documents/{document.pk}/concerns/")
-    uploads, package = f"/api/v1/cases/{wf_case.pk}/uploads/", f"/api/v1/cases/{wf_case.pk}/packages/"
+    uploads, package = f"/api/v1/cases/{wf_case.pk}/documents/uploads/", f"/api/v1/cases/{wf_case.pk}/packages/"
     for outsider in (other_district.investigator, district.police_admin):
         assert _page(client, outsider, "post", concerns) == 404
         assert _api(api_as, outsider, "post", api_concerns, persons=[]) == 404
@@ -445,3 +445,19 @@ def test_system_clients_are_403_as_a_list_to_other_roles_and_one_client_404_outs
         assert _api(api_as, outsider, "delete", detail) == 404  # the investigator used to get 403
     assert ApiCredential.objects.get(pk=credential.pk).revoked_at is None
     assert _api(api_as, district.police_admin, "get", "/api/v1/clients/") == 200
+
+
+@pytest.mark.django_db
+def test_firing_a_transition_is_404_outside_the_case_and_403_to_a_role_that_may_not_fire_it(
+        wf_case, district, other_district, client, api_as):
+    page = reverse("transfers:fire", args=[wf_case.pk, "transfer_for_review"])
+    api = f"/api/v1/cases/{wf_case.pk}/actions/transfer_for_review/"
+    for outsider in (other_district.investigator, district.police_admin, district.court_clerk):
+        assert _page(client, outsider, "get", page) == 404
+        assert _api(api_as, outsider, "post", api, facts="越权", evidence="越权") == 404  # the admin used to get 403
+    # The supervisor sees the case; sending it is the investigator's: 403, page (it used to answer 404) and API.
+    assert _page(client, district.police_supervisor, "get", page) == 403
+    assert _api(api_as, district.police_supervisor, "post", api, facts="越权", evidence="越权") == 403
+    wf_case.refresh_from_db()
+    assert wf_case.stage == "investigation" and not Transfer.objects.filter(case=wf_case).exists()
+    assert _page(client, district.investigator, "get", page) == 200
