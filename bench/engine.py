@@ -117,6 +117,8 @@ def setup_django(url: str, workdir: Path, *, migrate: bool = True) -> None:
 
 holds: list[float] = []
 appends: list[float] = []  # time inside the appending step itself (lock wait + inserts)
+batch_sizes: list[int] = []  # events appended by each step
+locked_statements: list[int] = []  # SQL statements run while the audit lock was held (per transaction)
 case_holds: list[float] = []  # the case row's lock: SELECT … FOR UPDATE in the engine → end of COMMIT
 rehearsal_holds: list[float] = []  # the same lock in the engine's rehearsal (SELECT … FOR UPDATE → ROLLBACK)
 send_cpu: list[float] = []  # CPU seconds of the sending process per timed transition (load-independent)
@@ -134,27 +136,37 @@ def instrument_audit_lock() -> None:
 
     from casehub.audit import services as audit
 
-    original_chain = audit._chain
+    original_append = audit._locked_append
     wrapper_class = type(connections["default"])
     original_commit = wrapper_class.commit
 
-    def _chain(events):
+    def count_statements(execute, sql, params, many, context):
+        if getattr(connection, "_bench_lock_at", None):
+            connection._bench_statements += 1
+        return execute(sql, params, many, context)
+
+    connection.execute_wrappers.append(count_statements)
+
+    def _locked_append(items, prepared):
         inside = connection.in_atomic_block
         if inside and not getattr(connection, "_bench_lock_at", None):
             connection._bench_lock_at = time.perf_counter()
             connection._bench_lock_cpu = time.process_time()
+            connection._bench_statements = 0
         started = time.perf_counter()
         try:
-            return original_chain(events)
+            return original_append(items, prepared)
         finally:
             if inside:  # appends of the measured transaction (not those of after-commit work)
                 appends.append(time.perf_counter() - started)
+                batch_sizes.append(len(items))
 
     def commit(self):
         original_commit(self)
         started = getattr(self, "_bench_lock_at", None)
         if started:
             holds.append(time.perf_counter() - started)
+            locked_statements.append(self._bench_statements)
             audit_cpu.append(time.process_time() - self._bench_lock_cpu)
             self._bench_lock_at = None
         case_locked = getattr(self, "_bench_case_lock_at", None)
@@ -182,7 +194,7 @@ def instrument_audit_lock() -> None:
             connection._bench_case_lock_cpu = time.process_time()
         return original_lock(case)
 
-    audit._chain = _chain
+    audit._locked_append = _locked_append
     wrapper_class.commit = commit
     wrapper_class.rollback = rollback
     engine._lock = _lock
@@ -231,6 +243,8 @@ def send(case, district, *, approvals: bool = False) -> float:
         asked = engine.fire(case, "transfer_for_review", acting_user=district.investigator, inputs=inputs)
         holds.clear()
         appends.clear()
+        batch_sizes.clear()
+        locked_statements.clear()
         case_holds.clear()
         rehearsal_holds.clear()
         for cpu_list in (audit_cpu, case_cpu, rehearsal_cpu):
@@ -244,6 +258,8 @@ def send(case, district, *, approvals: bool = False) -> float:
         return took
     holds.clear()
     appends.clear()
+    batch_sizes.clear()
+    locked_statements.clear()
     case_holds.clear()
     rehearsal_holds.clear()
     for cpu_list in (audit_cpu, case_cpu, rehearsal_cpu):
@@ -346,7 +362,8 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
         took = send(first, district, approvals=args.approvals)
     print(f"\n1. one {what} of a {args.pages}-page dossier, no other load on the chain: {took * 1000:.0f} ms in "
           f"total; audit lock held {max(holds, default=0) * 1000:.1f} ms (target ≤ 20 ms): {len(appends)} append "
-          f"step(s) taking {sum(appends) * 1000:.1f} ms, the rest until the end of COMMIT; case row locked "
+          f"step(s) of {batch_sizes} events taking {sum(appends) * 1000:.1f} ms, the rest until the end of COMMIT; "
+          f"{max(locked_statements, default=0)} SQL statements under the lock; case row locked "
           f"{max(case_holds, default=0) * 1000:.1f} ms (and {max(rehearsal_holds, default=0) * 1000:.1f} ms by the "
           f"rehearsal); {send_cpu[-1]:.2f} s CPU in all. CPU of this process while it held the audit lock "
           f"{max(audit_cpu, default=0) * 1000:.1f} ms, the case row {max(case_cpu, default=0) * 1000:.1f} ms "

@@ -141,13 +141,13 @@ def _subset_font(font_path: str, chars: str) -> str:
     restart). The file name is a hash of the font (path, size, modification time), the characters
     and the options, and is written atomically, so a stale or half-written subset is never read.
     """
-    from fontTools import subset
-
     stat = os.stat(font_path)
     key = f"{_STAMP_CACHE_VERSION}:{font_path}:{stat.st_size}:{stat.st_mtime_ns}:{chars}"
     out = os.path.join(_stamp_cache_dir(), f"stamp-{hashlib.sha256(key.encode()).hexdigest()[:32]}.ttf")
     if os.path.isfile(out):
         return out
+    from fontTools import subset  # imported only to build a file: the import alone costs ≈0.3 s
+
     options = subset.Options()
     options.layout_features = ["*"]
     options.notdef_outline = True
@@ -160,6 +160,75 @@ def _subset_font(font_path: str, chars: str) -> str:
     font.close()
     os.replace(tmp, out)  # atomic: concurrent builders each write a complete file
     return out
+
+
+@lru_cache(maxsize=64)
+def _stamp_font_program(path: str) -> tuple[bytes, str, bytes]:
+    """The stamp font file's bytes, and its font program as embedded in a PDF (``/FontFile3``
+    compiled CFF or ``/FontFile2`` TrueType) already Flate-compressed: built once per process.
+
+    pyHanko would subset the font again on every signature and compile it (≈70 ms); the file from
+    :func:`_subset_font` holds only the characters a stamp can show, so it is embedded whole."""
+    import zlib
+
+    from fontTools import ttLib
+
+    with open(path, "rb") as fh:
+        data = fh.read()
+    tt = ttLib.TTFont(BytesIO(data))
+    buf = BytesIO()
+    if "CFF " in tt:
+        tt["CFF "].cff.compile(buf, tt)
+        key = "/FontFile3"
+    else:
+        tt.save(buf)
+        key = "/FontFile2"
+    tt.close()
+    return data, key, zlib.compress(buf.getvalue())
+
+
+def _stamp_font_factory(path: str, font_size: int):
+    """A pyHanko font engine factory for a pre-subset stamp font (see _stamp_font_program)."""
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.font.opentype import GlyphAccumulator, GlyphAccumulatorFactory
+
+    class _PresubsetAccumulator(GlyphAccumulator):
+        def _extract_subset(self, options=None):  # the file is the subset already
+            pass
+
+    class _Factory(GlyphAccumulatorFactory):
+        def create_font_engine(self, writer, obj_stream=None):
+            data, key, program = _stamp_font_program(self.font_file)
+            if obj_stream is None and writer.stream_xrefs and self.create_objstream_if_needed:
+                obj_stream = writer.prepare_object_stream()
+            engine = _PresubsetAccumulator(writer=writer, font_handle=BytesIO(data), font_size=self.font_size,
+                                           obj_stream=obj_stream)
+            cidfont = engine.cidfont_obj
+
+            def set_font_file(writer):
+                entries = {generic.pdf_name("/Filter"): generic.pdf_name("/FlateDecode")}
+                if key == "/FontFile3":
+                    entries[generic.pdf_name("/Subtype")] = generic.pdf_name("/CIDFontType0C")
+                ref = writer.add_object(generic.StreamObject(entries, encoded_data=program))
+                cidfont._font_descriptor[generic.pdf_name(key)] = ref
+                return ref
+
+            cidfont.set_font_file = set_font_file
+            return engine
+
+    return _Factory(path, font_size=font_size)
+
+
+def warm_up() -> None:
+    """Import what signing a PDF imports on first use (pyHanko and its dependencies: a quarter of
+    a second or more), so a process that calls this at start signs its first document as fast as
+    its later ones."""
+    import pyhanko.pdf_utils.font.opentype  # noqa: F401
+    import pyhanko.pdf_utils.incremental_writer  # noqa: F401
+    import pyhanko.sign.fields  # noqa: F401
+    import pyhanko.sign.signers  # noqa: F401
+    import pyhanko.stamp  # noqa: F401
+    import pyhanko_certvalidator  # noqa: F401
 
 
 def _page_size(writer, page_ix: int) -> tuple[float, float]:
@@ -235,8 +304,12 @@ def _sign_pdf(
     from pyhanko.sign.fields import SigSeedSubFilter
     from pyhanko_certvalidator.errors import PathError, ValidationError
 
+    # The signature is appended to this stream in place ("in_place" below): pyHanko otherwise copies
+    # the whole original into a new buffer in 4 KB chunks, which for a 40 MB volume cost more than
+    # hashing it. BytesIO shares the caller's bytes until the first write, then copies them once.
+    source = BytesIO(bytes(pdf))
     try:
-        writer = IncrementalPdfFileWriter(BytesIO(bytes(pdf)), strict=False)
+        writer = IncrementalPdfFileWriter(source, strict=False)
     except Exception as exc:  # noqa: BLE001 - pyHanko's parser fails on damaged input in many ways
         raise BadPdf(f"the PDF cannot be read (damaged or truncated): {_brief(exc)}", reason="damaged") from None
     if writer.prev.encrypted:
@@ -271,7 +344,6 @@ def _sign_pdf(
             meta, signer=signer.pyhanko_signer(), timestamper=timestamper,
             stamp_style=stamp_style, new_field_spec=new_field_spec,
         )
-        out = BytesIO()
         reserved = None
         if timestamper is None:
             # pyHanko otherwise signs a dry-run CMS just to learn its size, which doubles the
@@ -282,7 +354,7 @@ def _sign_pdf(
 
             certs = sum(len(c.public_bytes(Encoding.DER)) for c in (signer.certificate, *signer.chain))
             reserved = 2 * (certs + 3072)
-        pdf_signer.sign_pdf(writer, output=out, bytes_reserved=reserved)
+        pdf_signer.sign_pdf(writer, in_place=True, bytes_reserved=reserved)
     except SigningError:
         raise
     except (PathError, ValidationError) as exc:
@@ -298,7 +370,7 @@ def _sign_pdf(
         if isinstance(exc, PdfError | KeyError | IndexError | TypeError | ValueError | AttributeError):
             raise BadPdf(f"the PDF cannot be signed (damaged structure): {_brief(exc)}", reason="damaged") from None
         raise
-    return out.getvalue()
+    return source.getvalue()
 
 
 def _ltv_context(trust: TrustStore, signer: Signer):
@@ -328,7 +400,6 @@ def _brief(exc: BaseException) -> str:
 
 
 def _stamp(writer, field_name: str, text: str, page: int, font: str | None, tz: tzinfo):
-    from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
     from pyhanko.pdf_utils.text import TextBoxStyle
     from pyhanko.sign import fields
     from pyhanko.stamp import TextStampStyle
@@ -345,7 +416,7 @@ def _stamp(writer, field_name: str, text: str, page: int, font: str | None, tz: 
     if font:
         chars = "".join(sorted(set(text + _STAMP_FIXED_CHARS)))
         small = _subset_font(font, chars)
-        text_style = TextBoxStyle(font=GlyphAccumulatorFactory(small, font_size=9), font_size=9)
+        text_style = TextBoxStyle(font=_stamp_font_factory(small, font_size=9), font_size=9)
     elif not text.isascii():
         raise SigningError("no CJK font for the signature stamp: install pylopdf-fonts-zh-cn or pass stamp_font")
     style = TextStampStyle(stamp_text=stamp_text, text_box_style=text_style, border_width=1)

@@ -104,7 +104,6 @@ class Signer:
         # Built once per Signer: converting key and certificates to asn1crypto is not free.
         from asn1crypto import keys as asn1_keys
         from asn1crypto import x509 as asn1_x509
-        from pyhanko.sign.signers import SimpleSigner
         from pyhanko_certvalidator.registry import SimpleCertificateStore
 
         der = self._key.private_bytes(
@@ -112,7 +111,7 @@ class Signer:
         )
         cert = asn1_x509.Certificate.load(self.certificate.public_bytes(serialization.Encoding.DER))
         chain = [asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER)) for c in self.chain]
-        return SimpleSigner(
+        return _CachedAttributesSigner(
             signing_cert=cert,
             signing_key=asn1_keys.PrivateKeyInfo.load(der),
             cert_registry=SimpleCertificateStore.from_certs(chain),  # pyHanko adds the signer itself
@@ -121,3 +120,55 @@ class Signer:
     def pyhanko_signer(self) -> Any:
         with self._lock:
             return self._pyhanko_signer
+
+
+def _cached_attributes_signer_class():
+    from asn1crypto import cms
+    from pyhanko.sign.signers import SimpleSigner
+
+    # Signed attributes that are the same for every signature of one certificate, but for the
+    # digest of the signed bytes.
+    constant = {"content_type", "message_digest", "signing_certificate_v2", "cms_algorithm_protection"}
+
+    class CachedAttributesSigner(SimpleSigner):
+        """pyHanko's SimpleSigner, assembling the signed attributes of a PAdES signature once.
+
+        asn1crypto encodes a freshly built attribute set by re-encoding every nested value at
+        every level (≈10 ms for 200 bytes, the largest cost of a small signature). For PAdES they
+        are the content type, the message digest and the signer's certificate identifier: all
+        fixed for a certificate but the digest, which has a fixed length and does not decide the
+        DER order of the set. So the encoding of the first signature is kept, and later ones
+        substitute their digest into it. Anything else (signing time, CAdES attributes, Adobe
+        revocation info) takes pyHanko's own path every time.
+        """
+
+        async def signed_attrs(self, data_digest, digest_algorithm, attr_settings=None, content_type="data",
+                               use_pades=False, timestamper=None, dry_run=False, is_pdf_sig=True):
+            cacheable = (use_pades and is_pdf_sig and not dry_run and content_type == "data"
+                         and (attr_settings is None or (attr_settings.cades_signed_attrs is None
+                                                        and attr_settings.adobe_revinfo_attr is None)))
+            key = (digest_algorithm, len(data_digest))
+            cache = self.__dict__.setdefault("_casehub_attrs", {})
+            if cacheable and key in cache:
+                template_digest, template = cache[key]
+                return cms.CMSAttributes.load(template.replace(template_digest, data_digest))
+            attrs = await super().signed_attrs(data_digest, digest_algorithm, attr_settings=attr_settings,
+                                               content_type=content_type, use_pades=use_pades,
+                                               timestamper=timestamper, dry_run=dry_run, is_pdf_sig=is_pdf_sig)
+            if cacheable and attrs is not None and {a["type"].native for a in attrs} <= constant:
+                der = attrs.dump()
+                if der.count(data_digest) == 1:
+                    cache[key] = (data_digest, der)
+            return attrs
+
+    return CachedAttributesSigner
+
+
+_signer_class = None
+
+
+def _CachedAttributesSigner(**kwargs):  # noqa: N802 - builds the class on first use (pyHanko loads lazily)
+    global _signer_class
+    if _signer_class is None:
+        _signer_class = _cached_attributes_signer_class()
+    return _signer_class(**kwargs)

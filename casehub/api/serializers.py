@@ -85,18 +85,44 @@ class OffenceSerializer(StrictModelSerializer):
         fields = ("code", "name")
 
 
+class PositionSerializer(StrictSerializer):
+    """Where one suspect stands in the procedure (workflows.positions): the case's stage unless
+    something recorded for this person alone (termination, judgment, non-prosecution) says otherwise."""
+
+    code = serializers.CharField(help_text="Stable code: a stage name, or terminated, judged, "
+                                           "judgment_effective, executed, non_prosecuted, case_withdrawn, "
+                                           "conditional_non_prosecution, closed.")
+    label = serializers.CharField(help_text="For people, in the language of Accept-Language.")
+    detail = serializers.CharField(help_text="Ground, kind or operative line of the decision, or empty.")
+    since = serializers.DateTimeField(allow_null=True, help_text="When the person's own position began, if it differs from the case's stage.")
+    plea = serializers.BooleanField(help_text="The person pleads guilty and accepts punishment (认罪认罚, CPL art. 15).")
+    plea_detail = serializers.CharField(help_text="How the plea was recorded, or empty.")
+
+
 class PersonSerializer(StrictModelSerializer):
     """A person; the ID number is masked unless the caller's role may see it in full."""
 
     id_number = serializers.SerializerMethodField()
     detention_centre = AgencyRefSerializer(read_only=True, allow_null=True)
+    position = serializers.SerializerMethodField()
 
     class Meta:
         model = Person
         fields = (
             "id", "role", "name", "sex", "id_number", "birth_date", "address", "record",
-            "custody_status", "custody_since", "detention_centre",
+            "custody_status", "custody_since", "detention_centre", "position",
         )
+
+    @extend_schema_field(PositionSerializer(allow_null=True))
+    def get_position(self, person: Person) -> dict[str, Any] | None:
+        """Null for a victim. Computed once per case and serializer (a case's persons share it)."""
+        from workflows import positions
+
+        cache = self.context.setdefault("_positions", {}) if isinstance(self.context, dict) else {}
+        if person.case_id not in cache:
+            cache[person.case_id] = positions.positions(person.case)
+        where = cache[person.case_id].get(person.pk)
+        return PositionSerializer(where.as_dict()).data if where is not None else None
 
     @extend_schema_field(serializers.CharField(help_text="Full, or masked like 440307********1234."))
     def get_id_number(self, person: Person) -> str:

@@ -168,7 +168,7 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
     # imports are at run time.
     from casehub.custody import timeline
     from casehub.legalaid.selectors import case_requests
-    from workflows import engine, separation
+    from workflows import engine, positions, separation
     from workflows.definition import BY_NAME
     from workflows.models import ApprovalRequest, ApprovalStatus, TransitionLog
 
@@ -198,7 +198,9 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
         entry.transition_display = spec.label if spec else entry.transition
     # Each person's own procedural state: the measure, who decided it since when, and their clocks.
     persons = list(case.persons.select_related("detention_centre", "measure_authority").prefetch_related("clocks"))
+    where = positions.positions(case)
     for person in persons:
+        person.position = where.get(person.pk)
         person.running_clocks = sorted((c for c in person.clocks.all() if c.status != "stopped"),
                                        key=lambda c: (c.due_date, c.pk))
     return render(request, "cases/detail.html", {

@@ -12,9 +12,9 @@ class IntegrationConfig(AppConfig):
         # The feed is a projection of the audit trail, written in the audit event's transaction:
         # registering it here keeps the audit app free of any import of this one.
         from casehub.audit.services import register_projection
-        from casehub.integration.projection import project
+        from casehub.integration.projection import prepare, write
 
-        register_projection(project)
+        register_projection(prepare, write)
 
         from casehub.integration.webhooks import rewrap_secrets
         from casehub.pki.services import REWRAP_HOOKS

@@ -1,7 +1,8 @@
 """From an audit event to the public events of the catalogue, one row per agency that may see it.
 
-Called by :func:`casehub.audit.services.record_event` inside its transaction, after the audit row
-is written and while the audit head is locked (see :mod:`casehub.integration.models` for why
+Called by :func:`casehub.audit.services.record_event` inside its transaction: :func:`prepare` before
+the audit head is locked (the queries), :func:`write` after the audit rows are written and while
+the head is locked (see :mod:`casehub.integration.models` for why
 that makes the cursor durable). The audience of each event comes from immutable facts of the
 object (a transfer's sender and receiver, a clock's agency, a certificate's parties), never from
 who happens to hold the case later. The entries are also the webhooks' outbox: nothing else is
@@ -182,14 +183,16 @@ def projector_for(action: str) -> Callable[[Any, Any], list[Public]] | None:
     return _PROJECTORS.get(action)
 
 
-def project(event: Any, obj: Any) -> None:
-    """Write the feed rows (and webhook deliveries) of one audit event; a no-op for the rest."""
+def prepare(event: Any, obj: Any) -> list[FeedEntry]:
+    """The feed rows of one audit event, not yet numbered: run before the audit head is locked (the
+    event has everything but its sequence). Asks for the webhook worker's wake-up if the agencies
+    have endpoints. An empty list for the rest."""
     projector = projector_for(event.action)
     if projector is None:
-        return
+        return []
     publics = [p for p in projector(event, obj) if p.audience]
     if not publics:
-        return
+        return []
     case = _case(event.case_id)
     entries = []
     positions: dict[int, int] = {}
@@ -198,13 +201,25 @@ def project(event: Any, obj: Any) -> None:
         for agency_id in sorted(public.audience):
             position = positions[agency_id] = positions.get(agency_id, -1) + 1
             entries.append(FeedEntry(
-                agency_id=agency_id, sequence=event.sequence, position=position, type=public.type,
+                agency_id=agency_id, position=position, type=public.type,
                 occurred_at=event.occurred_at, case_id=event.case_id, data={"case": case, **public.data},
             ))
-    FeedEntry.objects.bulk_create(entries)
     agencies = {e.agency_id for e in entries}
     if WebhookEndpoint.objects.filter(agency_id__in=agencies, active=True).exists():
         _wake_after_commit()
+    return entries
+
+
+def write(pairs: list[tuple[Any, list[FeedEntry]]]) -> None:
+    """Insert the feed rows of a batch of audit events, now numbered: under the audit head's lock,
+    one statement for the whole batch."""
+    entries = []
+    for event, rows in pairs:
+        for entry in rows:
+            entry.sequence = event.sequence
+            entries.append(entry)
+    if entries:
+        FeedEntry.objects.bulk_create(entries)
 
 
 def _wake_after_commit() -> None:

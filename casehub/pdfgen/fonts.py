@@ -6,21 +6,31 @@ document, so for everyday text we derive once, and cache on disk, a TrueType cop
 GB 2312 characters (the 7,500 characters of ordinary Chinese text plus ASCII): fpdf2 handles it in
 about 0.1 s. Text with any character outside that set (rare characters in names, 生僻字) is set in
 the full font instead, so nothing ever renders as a missing glyph.
+
+Even the small font cost fpdf2 about 0.13 s per document to parse (``add_font``: cmap, metrics,
+glyph names of 7,500 glyphs) and 0.08 s to subset at output. So each font file is parsed once per
+process (:class:`_FontTemplate`); every document gets its own light font object sharing the
+read-only tables, with its own record of the glyphs it uses. For the TrueType GB 2312 font the
+file embedded at output is assembled from the raw glyph bytes of just those glyphs, instead of
+fontTools loading and pruning the whole font again (see docs/performance.md).
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
 import os
 import tempfile
 import threading
+from collections import defaultdict
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
 import pylopdf_fonts_zh_cn
 from fpdf import FPDF
+from fpdf.fonts import SubsetMap, TTFFont
 
 logger = logging.getLogger(__name__)
 
@@ -65,12 +75,17 @@ def _cache_dir() -> Path:
     return fallback
 
 
-def common_font_path() -> Path:
-    """The cached TrueType GB 2312 subset of the CJK font, built on first use (≈20 s, once)."""
+def _common_font_target() -> Path:
     source = cjk_font_path()
     stat = source.stat()
     key = hashlib.sha256(f"{_CACHE_VERSION}:{source.name}:{stat.st_size}".encode()).hexdigest()[:16]
-    target = _cache_dir() / f"NotoSerifSC-GB2312-{key}.ttf"
+    return _cache_dir() / f"NotoSerifSC-GB2312-{key}.ttf"
+
+
+def common_font_path() -> Path:
+    """The cached TrueType GB 2312 subset of the CJK font, built on first use (≈20 s, once)."""
+    source = cjk_font_path()
+    target = _common_font_target()
     if target.is_file():
         return target
     with _build_lock:
@@ -140,6 +155,163 @@ def font_path_for(text: str) -> Path:
     return cjk_font_path()
 
 
+class _FontTemplate:
+    """One font file as fpdf2 sees it, parsed once: read-only after construction, shared by all
+    documents and threads of the process."""
+
+    # Tables copied (re-decompiled from their bytes, a few µs each) into each document's subset.
+    _SMALL_TABLES = ("head", "hhea", "maxp", "OS/2", "name", "post")
+
+    def __init__(self, path: Path):
+        probe = FPDF()
+        probe.add_font(FONT_FAMILY, "", str(path))
+        font = probe.fonts[FONT_FAMILY]
+        assert isinstance(font, TTFFont)
+        self.path = path
+        self.font = font  # the parsed fpdf2 font; its per-document state is never used
+        self.default_width = font.cw.default_factory() if font.cw.default_factory else 0
+        self.widths = dict(font.cw)
+        ttfont = font.ttfont
+        self.glyph_order: list[str] = list(ttfont.getGlyphOrder())
+        self.raw_tables: dict[str, bytes] = {}
+        self.glyph_data: dict[str, bytes] = {}
+        self.metrics: dict[str, tuple[int, int]] = {}
+        self.fast = self._can_assemble(ttfont)
+        if self.fast:
+            reader = ttfont.reader
+            self.raw_tables = {tag: bytes(reader[tag]) for tag in self._SMALL_TABLES}
+            glyf = bytes(reader["glyf"])
+            loca = ttfont["loca"]
+            self.glyph_data = {name: glyf[int(loca[i]):int(loca[i + 1])] for i, name in enumerate(self.glyph_order)}
+            self.metrics = dict(ttfont["hmtx"].metrics)
+            # Composite glyphs would need their components too: not assembled here, fall back.
+            self.fast = all(len(data) < 2 or data[0] < 0x80 for data in self.glyph_data.values())
+        if not self.fast:
+            self.raw_tables, self.glyph_data, self.metrics = {}, {}, {}
+        ttfont.close()  # everything needed later has been read; each document opens its own
+
+    @staticmethod
+    def _can_assemble(ttfont) -> bool:
+        needed = {"glyf", "loca", "hmtx", "cmap", *_FontTemplate._SMALL_TABLES}
+        return needed <= set(ttfont.keys()) and ttfont["post"].formatType == 3.0
+
+    def subset_ttfont(self, glyph_names: list[str], codepoints: dict[int, str]):
+        """A fontTools font holding only ``glyph_names`` (and .notdef), named as in the full font,
+        with the raw outlines copied byte for byte (no re-encoding, bounding boxes kept) and a
+        cmap of ``codepoints`` (code point → glyph name; fpdf2 maps codes to glyphs itself)."""
+        from fontTools.ttLib import TTFont, newTable
+        from fontTools.ttLib.tables._c_m_a_p import CmapSubtable
+        from fontTools.ttLib.tables._g_l_y_f import Glyph
+
+        wanted = {".notdef", *glyph_names}
+        order = [name for name in self.glyph_order if name in wanted]
+        tt = TTFont(recalcBBoxes=False, recalcTimestamp=False)
+        tt.setGlyphOrder(order)
+        for tag, data in self.raw_tables.items():
+            table = newTable(tag)
+            table.decompile(data, tt)
+            tt[tag] = table
+        glyf = newTable("glyf")
+        glyf.glyphOrder = order
+        glyf.glyphs = {name: Glyph(self.glyph_data[name]) for name in order}
+        tt["glyf"] = glyf
+        tt["loca"] = newTable("loca")
+        hmtx = newTable("hmtx")
+        hmtx.metrics = {name: self.metrics[name] for name in order}
+        tt["hmtx"] = hmtx
+        cmap = newTable("cmap")
+        cmap.tableVersion = 0
+        mapping = {cp: name for cp, name in codepoints.items() if name in wanted and cp}
+        subtable = CmapSubtable.newSubtable(12 if any(cp > 0xFFFF for cp in mapping) else 4)
+        subtable.platformID, subtable.platEncID, subtable.language = 3, (10 if subtable.format == 12 else 1), 0
+        subtable.cmap = mapping
+        cmap.tables = [subtable]
+        tt["cmap"] = cmap
+        return tt
+
+
+class _DocumentFont(TTFFont):
+    """fpdf2's font object for one document: shares the template's parsed, read-only data and
+    keeps its own used-glyph map, missing glyphs, descriptor and fontTools font for output."""
+
+    __slots__ = ("template", "_own_ttfont")
+
+    def __init__(self, template: _FontTemplate, index: int):  # noqa: PLW0231 - TTFFont.__init__ parses the file
+        src = template.font
+        self.template = template
+        self._own_ttfont = None
+        self.i = index
+        self.type = "TTF"
+        for attr in ("ttffile", "fontkey", "scale", "name", "up", "ut", "sp", "ss", "emphasis", "is_compressed",
+                     "is_cff", "is_cid_keyed", "is_symbol", "cff_ros", "collection_font_number", "palette_index",
+                     "color_font", "cmap", "glyph_ids"):
+            setattr(self, attr, getattr(src, attr))  # immutable, or dicts nobody writes to
+        self.desc = copy.copy(src.desc)  # output sets its name and object id
+        default = template.default_width
+        self.cw = defaultdict(lambda: default, template.widths)  # looking up a missing char inserts
+        self.missing_glyphs = []
+        self.biggest_size_pt = 0
+        self._hbfont = None
+        self.subset = SubsetMap(self)
+
+    @property
+    def ttfont(self):  # type: ignore[override]
+        """Read only when the PDF is written (fpdf2 subsets it in place, then saves it): built then,
+        from the glyphs this document used."""
+        if self._own_ttfont is None:
+            if self.template.fast:
+                used = [glyph for glyph, _code in self.subset.items() if glyph is not None]
+                codepoints = {cp: glyph.glyph_name for glyph in used for cp in glyph.unicode}
+                self._own_ttfont = self.template.subset_ttfont([glyph.glyph_name for glyph in used], codepoints)
+            else:
+                from fontTools import ttLib
+
+                self._own_ttfont = ttLib.TTFont(self.ttffile, recalcTimestamp=False,
+                                                fontNumber=self.collection_font_number, lazy=True)
+        return self._own_ttfont
+
+    @ttfont.setter
+    def ttfont(self, value) -> None:
+        self._own_ttfont = value
+
+    def __deepcopy__(self, memo):  # FPDFRecorder (unbreakable sections) copies the document's fonts
+        clone = _DocumentFont(self.template, self.i)
+        memo[id(self)] = clone  # the used-glyph map refers back to its font
+        clone.cw = copy.deepcopy(self.cw, memo)
+        clone.missing_glyphs = list(self.missing_glyphs)
+        clone.subset = copy.deepcopy(self.subset, memo)
+        clone.biggest_size_pt = self.biggest_size_pt
+        clone.desc = self.desc
+        return clone
+
+    def close(self) -> None:
+        if self._own_ttfont is not None:
+            self._own_ttfont.close()
+        self._hbfont = None
+
+
+_templates: dict[Path, _FontTemplate] = {}
+_templates_lock = threading.Lock()
+
+
+def _template(path: Path) -> _FontTemplate:
+    template = _templates.get(path)
+    if template is None:
+        with _templates_lock:
+            template = _templates.get(path)
+            if template is None:
+                template = _templates[path] = _FontTemplate(path)
+    return template
+
+
+def _add_cjk_font(pdf: FPDF, path: Path) -> None:
+    """``pdf.add_font(FONT_FAMILY, "", path)`` without parsing the font file again."""
+    font = _DocumentFont(_template(path), len(pdf.fonts) + 1)
+    pdf.fonts[FONT_FAMILY] = font
+    if font.is_cff and font.is_cid_keyed:
+        pdf._set_min_pdf_version("1.6")  # what FPDF.add_font does for such a font
+
+
 def new_document(
     *, title: str = "", creation_date: datetime | None = None, cls: type[FPDF] = FPDF, text: str | None = None
 ) -> FPDF:
@@ -151,7 +323,7 @@ def new_document(
     """
     pdf = cls(orientation="P", unit="mm", format="A4")
     font = font_path_for(text + title) if text is not None else cjk_font_path()
-    pdf.add_font(FONT_FAMILY, "", str(font))
+    _add_cjk_font(pdf, font)
     pdf.set_font(FONT_FAMILY, size=12)
     pdf.set_creator("casehub")
     pdf.set_producer("casehub pdfgen")
@@ -161,3 +333,18 @@ def new_document(
     pdf.set_auto_page_break(auto=True, margin=20)
     pdf.set_margins(left=25, top=25, right=25)
     return pdf
+
+
+def warm_up() -> None:
+    """Do the one-time work of the first document now: parse the cached GB 2312 font file (about
+    0.1 s). Web and worker processes call this at start (casehub.warmup), so their first request
+    does not pay it. The file itself is not built here (``migrate`` builds it; building takes
+    20 s, too long for a process start). Never raises: a failure only costs that speed later."""
+    try:
+        target = _common_font_target()
+        if target.is_file():
+            _template(target)
+        else:
+            logger.info("CJK font cache %s not built yet (manage.py migrate builds it)", target)
+    except Exception:
+        logger.exception("could not prepare the CJK font for documents")

@@ -47,3 +47,39 @@ def test_rare_characters_fall_back_to_the_full_font():
     assert font_path_for("王小明") != cjk_font_path()
     pdf = render_form("送达回证", fields=[("受送达人", f"王{rare}")])
     assert f"王{rare}" in text_of(pdf).replace("\x00", "")
+
+
+def embedded_font(data: bytes):
+    """The fontTools font embedded for the CJK text of the first page."""
+    from fontTools.ttLib import TTFont
+
+    page = pypdf.PdfReader(io.BytesIO(data)).pages[0]
+    for font in page["/Resources"]["/Font"].values():
+        descendant = font.get_object()["/DescendantFonts"][0].get_object()
+        return TTFont(io.BytesIO(descendant["/FontDescriptor"]["/FontFile2"].get_data()))
+    raise AssertionError("no font")
+
+
+def test_documents_rendered_at_once_in_threads_each_embed_only_their_own_characters():
+    # The font file is parsed once per process and shared; what each document used must not be.
+    from concurrent.futures import ThreadPoolExecutor
+
+    names = ["甲", "乙", "丙", "丁", "戊", "己", "庚", "辛"]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        pdfs = list(pool.map(lambda name: render_form("决定书", fields=[("姓名", name * 3)]), names))
+    for name, pdf in zip(names, pdfs, strict=True):
+        assert name * 3 in text_of(pdf)
+        codepoints = set(embedded_font(pdf).getBestCmap())
+        assert ord(name) in codepoints
+        assert not {ord(other) for other in names if other != name} & codepoints
+        assert len(codepoints) < 40, "only the characters this document draws are embedded"
+
+
+def test_a_warmed_up_process_has_the_font_parsed_before_its_first_document():
+    from casehub import warmup
+    from casehub.pdfgen import fonts
+
+    fonts._templates.clear()
+    warmup.run()
+    assert fonts.common_font_path() in fonts._templates
+    assert "第九十一条" in text_of(render_form("决定书", paragraphs=["第九十一条"]))

@@ -309,3 +309,22 @@ def test_a_stamp_font_subset_is_built_once_and_found_again_by_the_next_process(t
         pades._subset_font(font, "人民法院")
     assert not [p for p in os.listdir(os.path.dirname(first)) if p.endswith(".tmp")]
     pades._subset_font.cache_clear()
+
+
+def test_later_signatures_carry_the_signed_attributes_pyhanko_itself_would_encode(test_pki):
+    # The signer keeps the encoding of its first PAdES signed attributes and substitutes each later
+    # signature's digest into it: the result must be byte for byte pyHanko's own.
+    import asyncio
+
+    from pyhanko.sign.signers import SimpleSigner
+    from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
+
+    ours = test_pki.procuratorate.pyhanko_signer()
+    stock = SimpleSigner(signing_cert=ours.signing_cert, signing_key=ours.signing_key,
+                         cert_registry=ours.cert_registry)
+    for n in range(3):
+        digest = hashlib.sha256(f"document {n}".encode()).digest()
+        mine = asyncio.run(ours.signed_attrs(digest, "sha256", PdfCMSSignedAttributes(), use_pades=True))
+        theirs = asyncio.run(stock.signed_attrs(digest, "sha256", PdfCMSSignedAttributes(), use_pades=True))
+        assert mine.dump() == theirs.dump()
+        assert mine.native == theirs.native

@@ -85,11 +85,22 @@ outside the engine raises `EngineOwnedState`, and so does a queryset `update()` 
 
 **The audit lock.** Every audited action appends to one hash chain whose head row stays locked until
 the appending transaction commits — page views and downloads too. A transition therefore collects
-its audit events (`casehub.audit.services.deferred`) and appends them, in order and in one batch, at
-the very end of its transaction: the chain is locked only for those inserts and the commit, not
-during assembly, PDF generation and signing. With the prepare phase the *case row* is locked only
-for the writes too: while a send is being prepared, other writers of the same case and every audited
-action go on (tested: `test_while_a_send_is_prepared_other_writers_of_the_case_and_the_audit_chain_are_not_blocked`).
+its audit events (`casehub.audit.services.deferred`; nested blocks join the outermost one) and
+appends them, in order and in one batch, as the last statement of its transaction: the chain is
+locked only for that append and the commit, not during assembly, PDF generation and signing
+(`on_commit` would be too late: the events must commit with the change). The batch is appended in
+as few statements as possible: the projections (the integration feed) run their queries *before*
+the head is locked; under the lock, on PostgreSQL, one statement checks that the batch's sequence
+numbers are free, inserts every event and moves the head, and one more inserts the feed rows (on
+SQLite: a probe, one INSERT, the head's update). Just before, on PostgreSQL, `SET CONSTRAINTS ALL
+IMMEDIATE` runs the transaction's deferred foreign-key checks, which would otherwise run in the
+COMMIT, under the lock. An event recorded in a savepoint that was rolled back is dropped, as it
+would have been had it been appended at once; a transaction that fails appends nothing. Tested by
+`tests/audit/test_batching.py` (including four concurrent batches on PostgreSQL, each one unbroken
+run of the chain) and `tests/workflow/test_audit_batching.py` (what a send runs under the lock). With
+the prepare phase the *case row* is locked only for the writes too: while a send is being prepared,
+other writers of the same case and every audited action go on (tested:
+`test_while_a_send_is_prepared_other_writers_of_the_case_and_the_audit_chain_are_not_blocked`).
 What still runs under the case lock: the writes themselves and, on PostgreSQL, the manifest's CMS
 signature (see *Rehearsal*). Measured below (`bench/engine.py`).
 
