@@ -161,9 +161,11 @@ def _flush(buffer: list[tuple[AuditEvent, models.Model | None, _Kept | None]]) -
     items = [(event, obj) for event, obj, kept in buffer if kept is None or id(kept) in live]
     if not items:
         return
-    if connection.in_atomic_block and connection.vendor == "postgresql":
+    if connection.vendor == "postgresql" and len(connection.atomic_blocks) == 1:
         # Django's foreign keys are DEFERRABLE INITIALLY DEFERRED on PostgreSQL: the checks of
         # every row this transaction wrote would run at COMMIT, under the head lock. Run them now.
+        # Only when the transaction ends after this block (the outermost one): a caller's longer
+        # transaction keeps its deferred checks for whatever it does next.
         with connection.cursor() as cursor:
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
     _chain(items)
