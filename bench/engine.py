@@ -118,6 +118,9 @@ def setup_django(url: str, workdir: Path, *, migrate: bool = True) -> None:
 holds: list[float] = []
 appends: list[float] = []  # time inside the appending step itself (lock wait + inserts)
 batch_sizes: list[int] = []  # events appended by each step
+# Each case page's own append (``case.viewed``, in its own short transaction): waiting for the head's
+# lock, the statements and the COMMIT — what a view can lose to a sender holding the lock.
+view_appends: list[float] = []
 locked_statements: list[int] = []  # SQL statements run while the audit lock was held (per transaction)
 case_holds: list[float] = []  # the case row's lock: SELECT … FOR UPDATE in the engine → end of COMMIT
 rehearsal_holds: list[float] = []  # the same lock in the engine's rehearsal (SELECT … FOR UPDATE → ROLLBACK)
@@ -160,6 +163,8 @@ def instrument_audit_lock() -> None:
             if inside:  # appends of the measured transaction (not those of after-commit work)
                 appends.append(time.perf_counter() - started)
                 batch_sizes.append(len(items))
+            else:  # a transaction of its own: a page view's (the lock wait, the append and the COMMIT)
+                view_appends.append(time.perf_counter() - started)
 
     def commit(self):
         original_commit(self)
@@ -375,8 +380,10 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
     for batch in batches:
         load_before = os.getloadavg()[0]
         cpu = time.process_time()
+        view_appends.clear()
         idle = views(url, users, args.seconds)
         idle_cpu = (time.process_time() - cpu) / max(len(idle), 1)
+        idle_appends = list(view_appends)
         command = [sys.executable, __file__, "--database-url", args.database_url, "--workdir", str(workdir),
                    "--sender", *[str(c.pk) for c in batch]] + (["--no-defer"] if args.no_defer else []) + (
                    ["--approvals"] if args.approvals else [])
@@ -387,7 +394,9 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
         sender.stdin.write("go\n")
         sender.stdin.flush()
         started, cpu = time.perf_counter(), time.process_time()
+        view_appends.clear()
         busy = views(url, users, args.seconds, until=lambda s=sender: s.poll() is not None)
+        busy_appends = list(view_appends)
         busy_seconds = time.perf_counter() - started
         busy_cpu = (time.process_time() - cpu) / max(len(busy), 1)
         out, _err = sender.communicate(timeout=120)
@@ -412,6 +421,12 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
             "audit_cpu": statistics.median([float(x[6]) for x in sends]) if sends else 0.0,
             "case_cpu": statistics.median([float(x[7]) for x in sends]) if sends else 0.0,
             "rehearsal_cpu": statistics.median([float(x[8]) for x in sends]) if sends else 0.0,
+            "idle_append": statistics.median(idle_appends) if idle_appends else 0.0,
+            "busy_append": statistics.median(busy_appends) if busy_appends else 0.0,
+            "idle_append_p99": p99(idle_appends), "busy_append_p99": p99(busy_appends),
+            # the share of the views' time spent in their own append (lock wait included)
+            "idle_append_share": sum(idle_appends) / max(sum(idle), 1e-9),
+            "busy_append_share": sum(busy_appends) / max(sum(busy), 1e-9),
         })
         r = rounds[-1]
         print(f"   round {len(rounds)}: idle {r['idle']:.1f} req/s p99 {r['idle_p99'] * 1000:.0f} ms; busy "
@@ -419,7 +434,11 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
               f"{r['send_s']:.2f} s), audit lock median/max {r['audit_med'] * 1000:.1f}/{r['audit_max'] * 1000:.1f} "
               f"ms, case lock median/max {r['case_med'] * 1000:.0f}/{r['case_max'] * 1000:.0f} ms (rehearsal max "
               f"{r['rehearsal_max'] * 1000:.0f} ms), {r['send_cpu']:.2f} s CPU per send; view CPU per request idle/"
-              f"busy {r['idle_cpu'] * 1000:.0f}/{r['busy_cpu'] * 1000:.0f} ms; load {r['load']:.1f}", flush=True)
+              f"busy {r['idle_cpu'] * 1000:.0f}/{r['busy_cpu'] * 1000:.0f} ms; the views' own audit append (lock wait + "
+              f"COMMIT) median idle/busy {r['idle_append'] * 1000:.1f}/{r['busy_append'] * 1000:.1f} ms, p99 "
+              f"{r['idle_append_p99'] * 1000:.1f}/{r['busy_append_p99'] * 1000:.1f} ms, "
+              f"{100 * r['idle_append_share']:.1f}/{100 * r['busy_append_share']:.1f} % of the views' time; "
+              f"load {r['load']:.1f}", flush=True)
 
     def med(key: str) -> float:
         return statistics.median(r[key] for r in rounds)
@@ -433,6 +452,10 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
     print(f"   their audit-lock holds: median {med('audit_med') * 1000:.1f} ms, max {med('audit_max') * 1000:.1f} ms "
           f"(target ≤ 20 ms); case-row lock: median {med('case_med') * 1000:.0f} ms, max "
           f"{med('case_max') * 1000:.0f} ms")
+    print(f"   the views' own audit append (waiting for the lock, appending, COMMIT): median "
+          f"{med('idle_append') * 1000:.1f} ms idle, {med('busy_append') * 1000:.1f} ms during sends (p99 "
+          f"{med('idle_append_p99') * 1000:.1f} / {med('busy_append_p99') * 1000:.1f} ms); "
+          f"{100 * med('idle_append_share'):.1f} % / {100 * med('busy_append_share'):.1f} % of the views' time")
     print(f"   views lose {100 * (1 - med('busy') / med('idle')):.1f} % (target ≤ 10 %); p99 "
           f"{med('busy_p99') / med('idle_p99'):.2f} × idle (target ≤ 1.2 ×)")
     best = max(rounds, key=lambda r: r["busy"] / r["idle"] if r["idle"] else 0)

@@ -141,13 +141,13 @@ def _subset_font(font_path: str, chars: str) -> str:
     restart). The file name is a hash of the font (path, size, modification time), the characters
     and the options, and is written atomically, so a stale or half-written subset is never read.
     """
-    from fontTools import subset
-
     stat = os.stat(font_path)
     key = f"{_STAMP_CACHE_VERSION}:{font_path}:{stat.st_size}:{stat.st_mtime_ns}:{chars}"
     out = os.path.join(_stamp_cache_dir(), f"stamp-{hashlib.sha256(key.encode()).hexdigest()[:32]}.ttf")
     if os.path.isfile(out):
         return out
+    from fontTools import subset  # imported only to build a file: the import alone costs ≈0.3 s
+
     options = subset.Options()
     options.layout_features = ["*"]
     options.notdef_outline = True
@@ -217,6 +217,18 @@ def _stamp_font_factory(path: str, font_size: int):
             return engine
 
     return _Factory(path, font_size=font_size)
+
+
+def warm_up() -> None:
+    """Import what signing a PDF imports on first use (pyHanko and its dependencies: a quarter of
+    a second or more), so a process that calls this at start signs its first document as fast as
+    its later ones."""
+    import pyhanko.pdf_utils.font.opentype  # noqa: F401
+    import pyhanko.pdf_utils.incremental_writer  # noqa: F401
+    import pyhanko.sign.fields  # noqa: F401
+    import pyhanko.sign.signers  # noqa: F401
+    import pyhanko.stamp  # noqa: F401
+    import pyhanko_certvalidator  # noqa: F401
 
 
 def _page_size(writer, page_ix: int) -> tuple[float, float]:

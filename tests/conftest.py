@@ -61,6 +61,19 @@ def per_test_settings(objects: Path) -> dict:
 
 
 @pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in the default language (Simplified Chinese). The test client's requests
+    activate the language of their cookie or header in the test's own thread (LocaleMiddleware) and
+    leave it active; without this, a test after an English page would read English messages."""
+    from django.conf import settings as django_settings
+    from django.utils import translation
+
+    translation.activate(django_settings.LANGUAGE_CODE)
+    yield
+    translation.activate(django_settings.LANGUAGE_CODE)
+
+
+@pytest.fixture(autouse=True)
 def _isolated_data_dir(settings, tmp_path):
     """Each test gets its own object-store directory unless it asks for S3."""
     for name, value in per_test_settings(tmp_path / "objects").items():

@@ -26,6 +26,7 @@ from casehub.audit.chain import GENESIS_HASH, event_hash
 from casehub.audit.checkpoints import schedule_if_due
 from casehub.audit.models import AuditEvent, AuditHead
 
+
 # Read-only projections of the trail (the integration feed) registered by the apps that own them.
 # A projection has two steps: ``prepare(event, obj)`` runs *before* the head is locked (the event
 # has everything but its place in the chain; the queries a projection needs run here) and returns
@@ -160,9 +161,11 @@ def _flush(buffer: list[tuple[AuditEvent, models.Model | None, _Kept | None]]) -
     items = [(event, obj) for event, obj, kept in buffer if kept is None or id(kept) in live]
     if not items:
         return
-    if connection.in_atomic_block and connection.vendor == "postgresql":
+    if connection.vendor == "postgresql" and len(connection.atomic_blocks) == 1:
         # Django's foreign keys are DEFERRABLE INITIALLY DEFERRED on PostgreSQL: the checks of
         # every row this transaction wrote would run at COMMIT, under the head lock. Run them now.
+        # Only when the transaction ends after this block (the outermost one): a caller's longer
+        # transaction keeps its deferred checks for whatever it does next.
         with connection.cursor() as cursor:
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
     _chain(items)
@@ -222,9 +225,9 @@ def _chain(items: list[tuple[AuditEvent, models.Model | None]]) -> list[AuditEve
 
 
 def _locked_append(items: list[tuple[AuditEvent, models.Model | None]], prepared: list[list[Any]]) -> list[AuditEvent]:
-    """Lock the head, number and hash the events, insert them in one statement, move the head, let
-    the projections write theirs (one statement each). The lock is held until the transaction
-    commits: nothing else should follow in it."""
+    """Lock the head, number and hash the events, insert them and move the head (on PostgreSQL one
+    statement, :func:`_append_in_one_statement`), let the projections write theirs (one statement
+    each). The lock is held until the transaction commits: nothing else should follow in it."""
     # No savepoint: inside a transaction an error here must fail the caller's transaction anyway
     # (an action whose audit row was not written cannot commit), and it is a statement less.
     with transaction.atomic(savepoint=False):
@@ -232,21 +235,78 @@ def _locked_append(items: list[tuple[AuditEvent, models.Model | None]], prepared
         if head is None:
             AuditHead.objects.get_or_create(pk=1, defaults={"sequence": 0, "hash": GENESIS_HASH})
             head = AuditHead.objects.select_for_update().get(pk=1)
-        free = _FreeSequences(head.sequence, len(items))
-        previous = head.hash
-        rows: list[AuditEvent] = []
-        for event, _obj in items:
-            sequence, skipped = free.next()
-            if skipped:
-                rows.append(_numbered(_foreign_rows_warning(skipped), sequence, previous))
-                previous = rows[-1].hash
-                sequence, _again = free.next()  # a row right after the warning's: stepped over silently
-            rows.append(_numbered(event, sequence, previous))
-            previous = event.hash
-        AuditEvent.objects.bulk_create(rows)
-        AuditHead.objects.filter(pk=1).update(sequence=rows[-1].sequence, hash=rows[-1].hash)
+        rows = _append_in_one_statement(head, items) if connection.vendor == "postgresql" else None
+        if rows is None:
+            rows = _append_stepping_over(head, items)
         events = [event for event, _obj in items]
         for projection, results in zip(_PROJECTIONS, prepared, strict=True):
             projection.write(list(zip(events, results, strict=True)))
         schedule_if_due(rows[-1].sequence)
     return events
+
+
+def _append_stepping_over(head: AuditHead, items: list[tuple[AuditEvent, models.Model | None]]) -> list[AuditEvent]:
+    """Number the events after the head, stepping over rows casehub did not write (each run of them
+    announced by an ``audit.foreign_rows`` event), insert them and move the head."""
+    free = _FreeSequences(head.sequence, len(items))
+    previous = head.hash
+    rows: list[AuditEvent] = []
+    for event, _obj in items:
+        sequence, skipped = free.next()
+        if skipped:
+            rows.append(_numbered(_foreign_rows_warning(skipped), sequence, previous))
+            previous = rows[-1].hash
+            sequence, _again = free.next()  # a row right after the warning's: stepped over silently
+        rows.append(_numbered(event, sequence, previous))
+        previous = event.hash
+    AuditEvent.objects.bulk_create(rows)
+    AuditHead.objects.filter(pk=1).update(sequence=rows[-1].sequence, hash=rows[-1].hash)
+    return rows
+
+
+_COLUMNS = ("sequence", "occurred_at", "actor", "actor_label", "agency", "action", "object_type", "object_id",
+            "case_id", "details", "previous_hash", "hash")
+
+
+def _append_in_one_statement(head: AuditHead, items: list[tuple[AuditEvent, models.Model | None]]) -> list[AuditEvent] | None:
+    """PostgreSQL, the usual case: the events take ``head + 1 … head + n``. One statement checks that
+    no row occupies those numbers, inserts the events and moves the head — one round trip under the
+    lock instead of three. None (and nothing written) if a row is in the way: the caller then steps
+    over it. The statement starts after the head's lock was granted, so (READ COMMITTED) it sees
+    every row the previous holder committed."""
+    previous = head.hash
+    rows = []
+    for offset, (event, _obj) in enumerate(items, start=1):
+        rows.append(_numbered(event, head.sequence + offset, previous))
+        previous = event.hash
+    fields = [AuditEvent._meta.get_field(name) for name in _COLUMNS]
+    quote = connection.ops.quote_name
+    casts = [f"%s::{field.db_type(connection)}" for field in fields]
+    values = ", ".join(f"({', '.join(casts)})" for _row in rows)
+    params: list[Any] = [head.sequence + 1, rows[-1].sequence]
+    for row in rows:
+        params.extend(field.get_db_prep_save(getattr(row, field.attname), connection) for field in fields)
+    params.extend([rows[-1].sequence, rows[-1].hash])
+    columns = ", ".join(quote(field.column) for field in fields)
+    table, head_table = quote(AuditEvent._meta.db_table), quote(AuditHead._meta.db_table)
+    # Only identifiers of this app's models and placeholders are interpolated; every value is a parameter.
+    free = f"SELECT NOT EXISTS (SELECT 1 FROM {table} WHERE {quote('sequence')} BETWEEN %s AND %s) AS ok"  # noqa: S608
+    sql = (
+        f"WITH free AS ({free}), "  # noqa: S608
+        f"inserted AS (INSERT INTO {table} ({columns}) SELECT * FROM (VALUES {values}) AS v "
+        f"WHERE (SELECT ok FROM free) RETURNING {quote('id')}, {quote('sequence')}), "
+        f"moved AS (UPDATE {head_table} SET {quote('sequence')} = %s, {quote('hash')} = %s "
+        f"WHERE {quote('id')} = 1 AND (SELECT ok FROM free) RETURNING 1) "
+        f"SELECT {quote('id')}, {quote('sequence')} FROM inserted ORDER BY {quote('sequence')}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        inserted = cursor.fetchall()
+    if not inserted:
+        return None
+    assert [seq for _pk, seq in inserted] == [row.sequence for row in rows], inserted
+    for row, (pk, _seq) in zip(rows, inserted, strict=True):
+        row.pk = pk
+        row._state.adding = False
+        row._state.db = connection.alias
+    return rows

@@ -73,3 +73,13 @@ def test_documents_rendered_at_once_in_threads_each_embed_only_their_own_charact
         assert ord(name) in codepoints
         assert not {ord(other) for other in names if other != name} & codepoints
         assert len(codepoints) < 40, "only the characters this document draws are embedded"
+
+
+def test_a_warmed_up_process_has_the_font_parsed_before_its_first_document():
+    from casehub import warmup
+    from casehub.pdfgen import fonts
+
+    fonts._templates.clear()
+    warmup.run()
+    assert fonts.common_font_path() in fonts._templates
+    assert "第九十一条" in text_of(render_form("决定书", paragraphs=["第九十一条"]))
