@@ -26,8 +26,10 @@ from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
 import pytest
+from django.conf import settings
 from django.db import transaction
 from django.test import TestCase, override_settings
+from django.utils import translation
 
 from casehub.pki.services import invalidate_cache
 from tests.conftest import per_test_settings
@@ -52,7 +54,9 @@ def _build_world(django_db_blocker, tmp_path_factory, *, hostile: bool) -> Itera
         atomic._from_testcase = True
         atomic.__enter__()
         try:
-            with override_settings(**per_test_settings(objects)), pytest.MonkeyPatch.context() as mp:
+            # In the default language, as every test starts (tests/conftest.py: _default_language).
+            with override_settings(**per_test_settings(objects)), pytest.MonkeyPatch.context() as mp, \
+                    translation.override(settings.LANGUAGE_CODE):
                 if importlib.util.find_spec("signing.pades") is None:  # as tests/workflow until PAdES lands
                     from casehub.dossier import services as dossier
 
