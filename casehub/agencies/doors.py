@@ -13,7 +13,8 @@ the reason the user may not do it (or None). Views call :meth:`Door.get` (``Http
 ``PermissionDenied``); the API uses the same door through
 :class:`casehub.api.doors.DoorPermission` (DRF answers ``get_object`` outside ``visible`` with 404
 and a refused object permission with 403). The doors themselves live with their objects
-(:mod:`casehub.transfers.doors`, :mod:`casehub.custody.doors`).
+(:mod:`casehub.cases.doors`, :mod:`casehub.dossier.doors`, :mod:`casehub.transfers.doors`,
+:mod:`casehub.custody.doors`, :mod:`casehub.legalaid.doors`, ...).
 
 A list (a page or an endpoint that shows "the objects of this kind you may see") has a
 :class:`ListDoor`: a role that can never read such objects gets **403** there, with the reason —

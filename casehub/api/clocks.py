@@ -26,7 +26,7 @@ from rest_framework.response import Response
 from casehub.api.doors import DOOR_PERMISSIONS
 from casehub.api.serializers import ID_MAX, AgencyRefSerializer
 from casehub.api.strict import QueryFilter, StrictModelSerializer, StrictSerializer
-from casehub.cases.selectors import get_visible_case
+from casehub.cases.doors import CASES
 from casehub.clocks.doors import CLOCK_LIST
 from casehub.clocks.models import Clock, ClockStatus
 from casehub.clocks.selectors import agency_clocks, case_clocks
@@ -92,7 +92,7 @@ class CaseClockViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     ordering = "-id"
 
     def get_queryset(self) -> Any:
-        case = get_visible_case(self.request.user, self.kwargs["case_pk"])  # 404 first, then 403 as on the page
+        case = CASES.get(self.request.user, self.kwargs["case_pk"])  # 404 first, then 403 as on the page
         CLOCK_LIST.check(self.request.user)
         return case_clocks(case)
 

@@ -39,7 +39,7 @@ from casehub.api.models import ApiTask
 from casehub.api.serializers import ID_MAX, AgencyRefSerializer, TaskSerializer
 from casehub.api.strict import QueryFilter, StrictModelSerializer, StrictSerializer
 from casehub.audit.services import record_event
-from casehub.cases.selectors import get_visible_case
+from casehub.cases.doors import CASES
 from casehub.dossier import ingest
 from casehub.dossier import services as dossier
 from casehub.dossier.doors import DOSSIERS
@@ -246,8 +246,7 @@ class CaseDocumentViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     )
     @idempotent
     def create(self, request: Request, case_pk: str) -> Response:
-        case = get_visible_case(request.user, case_pk)
-        dossier.check_can_upload(request.user, case)  # 403 before the body is even looked at
+        case = DOSSIERS.get(request.user, case_pk, "upload")  # 404, then 403 before the body is looked at
         serializer = FileUploadSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         meta = dict(serializer.validated_data)
@@ -262,8 +261,7 @@ class CaseDocumentViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     @action(detail=False, methods=["post"], url_path="uploads", parser_classes=[parsers.JSONParser])
     @idempotent
     def start_upload(self, request: Request, case_pk: str) -> Response:
-        case = get_visible_case(request.user, case_pk)
-        dossier.check_can_upload(request.user, case)
+        case = DOSSIERS.get(request.user, case_pk, "upload")  # 404, then 403 before the body is looked at
         serializer = ChunkedStartSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
@@ -285,7 +283,7 @@ def _own_upload(request: Request, pk: Any) -> ChunkedUpload:
         chunked = ChunkedUpload.objects.select_related("case").get(pk=pk, created_by=request.user, completed=False)
     except (ChunkedUpload.DoesNotExist, ValueError, TypeError) as exc:
         raise exceptions.NotFound() from exc
-    get_visible_case(request.user, chunked.case_id)
+    CASES.get(request.user, chunked.case_id)
     return chunked
 
 

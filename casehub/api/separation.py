@@ -10,21 +10,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import Http404
-from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from casehub.agencies import permissions as p
-from casehub.api.base import require_any
 from casehub.api.idempotency import idempotent
 from casehub.api.serializers import ID_MAX
 from casehub.api.strict import StrictSerializer
+from casehub.cases.doors import CASES
 from casehub.cases.models import Case
-from casehub.cases.selectors import actionable_cases
+from casehub.dossier.doors import DOSSIERS
 from casehub.dossier.selectors import get_visible_document
 from casehub.dossier.services import mark_concerns
 from workflows import separation
@@ -60,12 +57,9 @@ class ConcernsResultSerializer(StrictSerializer):
 
 
 def _held_case(request: Request, case_pk: Any) -> Case:
-    try:
-        case = actionable_cases(request.user).get(pk=case_pk)
-    except (Case.DoesNotExist, ValueError, TypeError) as exc:
-        raise Http404 from exc
-    require_any(request.user, p.PREPARE_OUTGOING, message=_("您的角色不能分案或并案。"))
-    return case
+    # The one rule (casehub.cases.doors): a case the caller may not see is 404; one they see but
+    # may not separate or join (their role, or their agency no longer holds it) 403 with the reason.
+    return CASES.get(request.user, case_pk, "separate")
 
 
 def _result(case: Case) -> dict[str, Any]:
@@ -104,10 +98,8 @@ class DocumentConcernsView(APIView):
     @extend_schema(summary="Mark the persons a document concerns (the agency holding the case)", tags=["dossier"],
                    request=ConcernsSerializer, responses={200: ConcernsResultSerializer})
     def post(self, request: Request, pk: int) -> Response:
-        doc = get_visible_document(request.user, pk)
-        if not actionable_cases(request.user).filter(pk=doc.case_id).exists():
-            raise Http404
-        require_any(request.user, p.UPLOAD_DOCUMENT)
+        doc = get_visible_document(request.user, pk)  # 404 to who may not see it
+        DOSSIERS.check(request.user, doc.case, "mark_concerns")  # 403 with the reason, as on the page
         data = ConcernsSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         mark_concerns(doc, persons=data.validated_data["persons"], acting_user=request.user)

@@ -13,8 +13,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 from django.views.decorators.http import require_POST
 
-from casehub.agencies.permissions import VIEW_AUDIT, require_capability
 from casehub.audit import export
+from casehub.audit.doors import AUDIT_TRAIL
 from casehub.audit.labels import label_for
 from casehub.audit.models import AuditCheckpoint, AuditEvent
 from casehub.audit.selectors import (
@@ -57,7 +57,7 @@ def _querystring(request: HttpRequest, **overrides: Any) -> str:
 @login_required
 def event_list(request: HttpRequest) -> HttpResponse:
     """Newest first, keyset-paginated on the sequence number (no COUNT over millions of rows)."""
-    require_capability(request.user, VIEW_AUDIT)
+    AUDIT_TRAIL.check(request.user)
     form, events, applied = _filtered(request)
     before = form.cleaned_data.get("before") if form.is_bound and form.is_valid() else None
     page_qs = events.select_related("agency").order_by("-sequence")
@@ -117,7 +117,7 @@ def export_events(request: HttpRequest, fmt: str) -> HttpResponse:
 
     The export itself is recorded: who took which part of the trail away.
     """
-    require_capability(request.user, VIEW_AUDIT)
+    AUDIT_TRAIL.check(request.user)
     if fmt not in ("csv", "xlsx"):
         raise Http404
     form, events, _applied = _filtered(request)
@@ -136,7 +136,7 @@ def export_events(request: HttpRequest, fmt: str) -> HttpResponse:
 @require_POST
 def verify_now(request: HttpRequest) -> HttpResponse:
     """Run the same check as ``manage.py verify_audit``; the run is itself an audit event."""
-    require_capability(request.user, VIEW_AUDIT)
+    AUDIT_TRAIL.check(request.user)
     from django.conf import settings
 
     from casehub.audit.models import AuditHead

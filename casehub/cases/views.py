@@ -10,10 +10,9 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Prefetch
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -22,11 +21,12 @@ from django.views.decorators.http import require_http_methods
 from casehub.agencies import permissions as p
 from casehub.audit.services import record_event
 from casehub.cases.display import stage_choices, stage_label
+from casehub.cases.doors import CASE_LIST, CASE_REGISTER, CASES
 from casehub.cases.forms import CaseForm, CaseSearchForm, PersonForm, PersonFormSet
 from casehub.cases.identity import may_see_id_numbers
 from casehub.cases.models import CaseNumber, Person
 from casehub.cases.persons import add_person
-from casehub.cases.selectors import CASE_READERS, can_act, get_visible_case, search_cases, visible_cases
+from casehub.cases.selectors import can_act, search_cases, visible_cases
 from casehub.cases.services import register_case
 
 PAGE_SIZE = 25
@@ -34,7 +34,7 @@ PAGE_SIZE = 25
 
 @login_required
 def case_list(request: HttpRequest) -> HttpResponse:
-    p.require_capability(request.user, *CASE_READERS, message=_("您的角色无权访问此页面。"))
+    CASE_LIST.check(request.user)  # the one rule (casehub.cases.doors): 403 to a role that reads no cases
     form = CaseSearchForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
     qs = search_cases(visible_cases(request.user), **{k: filters.get(k) or "" for k in ("q", "stage", "status")},
@@ -172,8 +172,7 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
     from workflows.definition import BY_NAME
     from workflows.models import ApprovalRequest, ApprovalStatus, TransitionLog
 
-    p.require_capability(request.user, *CASE_READERS, message=_("您的角色无权访问此页面。"))
-    case = get_visible_case(request.user, pk)
+    case = CASES.get(request.user, pk)  # 404 to who may not see it (a role that reads no cases included)
     # What waits on this case inside the user's own agency (another agency's approvals are not ours to see).
     pending_approval = (ApprovalRequest.objects.filter(case=case, agency_id=request.user.agency_id,
                                                        status=ApprovalStatus.PENDING)
@@ -243,8 +242,7 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def case_register(request: HttpRequest) -> HttpResponse:
-    if not p.has_capability(request.user, p.REGISTER_CASE):
-        raise PermissionDenied(_("只有公安机关的侦查员可以立案登记。"))
+    CASE_REGISTER.check(request.user)
     form = CaseForm(request.POST or None)
     persons = PersonFormSet(request.POST or None, prefix="persons")
     if request.method == "POST" and form.is_valid() and persons.is_valid():
@@ -266,9 +264,9 @@ def case_register(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def person_add(request: HttpRequest, pk: int) -> HttpResponse:
-    case = get_visible_case(request.user, pk)
-    if not (p.has_capability(request.user, p.EDIT_CASE) and can_act(request.user, case)):
-        raise Http404  # not the holder: behave as if the action did not exist
+    # The case first (404 to who may not see it), then the action (403 with the reason: a
+    # supervisor, or an agency that no longer holds the case).
+    case = CASES.get(request.user, pk, "add_person")
     form = PersonForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         add_person(case, acting_user=request.user, data=form.cleaned_data)

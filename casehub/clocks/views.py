@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from casehub.cases.selectors import get_visible_case
+from casehub.cases.doors import CASES
 from casehub.clocks.doors import CLOCK_LIST
 from casehub.clocks.selectors import agency_clocks, case_clocks
 
@@ -35,7 +35,7 @@ def clock_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def case_clock_list(request: HttpRequest, case_id: int) -> HttpResponse:
-    case = get_visible_case(request.user, case_id)  # a case the user may not see: 404
+    case = CASES.get(request.user, case_id)  # a case the user may not see: 404 (casehub.cases.doors)
     CLOCK_LIST.check(request.user)
     today = timezone.localdate()
     return render(request, "clocks/case.html", {

@@ -4,7 +4,7 @@ Detention officers: the inbox of transfers/notices to acknowledge, the detainees
 centre with holder and deadline, the certificates — never the dossier (every lookup goes through
 :mod:`casehub.custody.selectors`, so another centre's detainee is a 404).
 Agency officers: the custody page of a case they may see (register custody, notices, paper
-transfers), through :func:`casehub.cases.selectors.get_visible_case`.
+transfers), through the case door :data:`casehub.cases.doors.CASES` (404, then 403).
 """
 
 from __future__ import annotations
@@ -25,14 +25,13 @@ from django.views.decorators.http import require_POST
 from casehub.agencies.permissions import (
     ACKNOWLEDGE_CUSTODY,
     MANAGE_CUSTODY,
-    READ_DOSSIER,
     REGISTER_PAPER_TRANSFER,
     has_capability,
 )
 from casehub.audit.services import record_event
+from casehub.cases.doors import CASES
 from casehub.cases.identity import require_id_numbers
 from casehub.cases.models import PersonRole
-from casehub.cases.selectors import get_visible_case
 from casehub.custody import services, timeline
 from casehub.custody.doors import CENTRE_LIST, DOORS
 from casehub.custody.forms import NoticeForm, PaperTransferForm, RegisterCustodyForm
@@ -159,9 +158,9 @@ CASE_FORMS: dict[str, tuple[type, str]] = {
 
 @login_required
 def case_custody(request: HttpRequest, case_id: int) -> HttpResponse:
-    if not (has_capability(request.user, MANAGE_CUSTODY) or has_capability(request.user, READ_DOSSIER)):
-        raise Http404
-    case = get_visible_case(request.user, case_id)
+    # The case first (casehub.cases.doors): 404 to who may not see it, a role that reads no cases
+    # included; a register or notice form the user's role or agency may not submit is then 403.
+    case = CASES.get(request.user, case_id)
     user = request.user
     can_manage = has_capability(user, MANAGE_CUSTODY) and case.holder_agency_id == user.agency_id
     # Paper hand-overs of this case the user's agency received (registered through the engine):
@@ -178,8 +177,10 @@ def case_custody(request: HttpRequest, case_id: int) -> HttpResponse:
     if request.method != "POST":
         return HttpResponse(status=405)
     action = request.POST.get("action", "")
-    if action not in CASE_FORMS or not {"register": can_manage, "notice": can_manage, "paper": can_paper}[action]:
+    if action not in CASE_FORMS:
         raise Http404
+    if not {"register": can_manage, "notice": can_manage, "paper": can_paper}[action]:
+        raise PermissionDenied(_("您的角色无权进行此操作。"))
     form = page.form(action, request.POST.get(CASE_FORMS[action][1], ""), data=request.POST)
     status = 400
     if form.is_valid():

@@ -1,7 +1,8 @@
 """Who sees a case's dossier (404 otherwise) and who may read or add to it (403): the one rule of
 :mod:`casehub.agencies.doors`, used by the dossier pages and the API alike.
 
-Seeing: the cases the user's agency may see (:func:`casehub.cases.selectors.visible_cases`).
+Seeing: the cases the user may see (:data:`casehub.cases.doors.CASES`: the agency's cases, through a
+role that works with cases — a role that reads none gets 404, not 403).
 Acting: reading the dossier needs a role that reads dossiers, assembling volumes one that assembles
 them (whether the agency may assemble this case now is the service's check); adding documents is the handling
 agency's uploaders' (:func:`casehub.dossier.services.check_can_upload`, which the services check
@@ -17,8 +18,9 @@ from django.utils.translation import gettext as _
 
 from casehub.agencies import permissions as p
 from casehub.agencies.doors import Door
+from casehub.cases.doors import CASES
 from casehub.cases.models import Case
-from casehub.cases.selectors import visible_cases
+from casehub.cases.selectors import can_act
 
 
 def _read(user: Any, case: Case) -> str | None:
@@ -39,4 +41,11 @@ def _upload(user: Any, case: Case) -> str | None:
     return None
 
 
-DOSSIERS = Door("dossier", visible_cases, {"read": _read, "assemble": _assemble, "upload": _upload})
+def _mark_concerns(user: Any, case: Case) -> str | None:
+    if not p.has_capability(user, p.UPLOAD_DOCUMENT) or not can_act(user, case):
+        return _("您所在机关当前不承办此案件，不能标注材料。")
+    return None
+
+
+DOSSIERS = Door("dossier", CASES.visible, {"read": _read, "assemble": _assemble, "upload": _upload,
+                                           "mark_concerns": _mark_concerns})

@@ -31,8 +31,9 @@ from django.views.decorators.http import require_GET, require_POST
 from casehub.agencies import permissions as p
 from casehub.agencies.models import AgencyKind
 from casehub.audit.services import record_event
+from casehub.cases.doors import CASES
 from casehub.cases.models import Case
-from casehub.cases.selectors import can_act, get_visible_case
+from casehub.cases.selectors import can_act
 from casehub.dossier import ingest, services
 from casehub.dossier.doors import DOSSIERS
 from casehub.dossier.forms import (
@@ -174,7 +175,7 @@ def retry_job(request: HttpRequest, kind: str, pk: str) -> HttpResponse:
     job = model.objects.filter(pk=pk, agency_id=request.user.agency_id).select_related("case").first() if model else None
     if job is None:
         raise Http404
-    get_visible_case(request.user, job.case_id)
+    CASES.get(request.user, job.case_id)
     try:
         services.retry_job(job, acting_user=request.user)  # PermissionDenied: 403
     except ValidationError as exc:
@@ -210,8 +211,7 @@ def upload(request: HttpRequest, case_pk: int) -> HttpResponse:
     metadata by the service, or of the file by the pipeline (a failed job, also listed in the
     progress panel) — shows the page again with the form as filled in (only the file must be
     chosen again: no browser refills a file input) and the error next to its field."""
-    case = get_visible_case(request.user, case_pk)
-    services.check_can_upload(request.user, case)
+    case = DOSSIERS.get(request.user, case_pk, "upload")  # 404, then 403 with the reason
     form = _metadata_form(request, case, UploadForm)
     if not form.is_valid():
         return _dossier_page(request, case, form, status=400)
@@ -238,8 +238,7 @@ def _json_error(message: str, status: int = 400, **extra: Any) -> JsonResponse:
 @require_POST
 def chunked_start(request: HttpRequest, case_pk: int) -> JsonResponse:
     """Begin a chunked upload: checks permission and size before a single byte is sent."""
-    case = get_visible_case(request.user, case_pk)
-    services.check_can_upload(request.user, case)
+    case = DOSSIERS.get(request.user, case_pk, "upload")  # 404, then 403 with the reason
     form = ChunkedStartForm(request.POST)
     if not form.is_valid():
         return _json_error(_("上传参数无效。"))
@@ -267,7 +266,7 @@ def _own_chunked(request: HttpRequest, pk: Any) -> ChunkedUpload:
         chunked = ChunkedUpload.objects.select_related("case").get(pk=pk, created_by=request.user, completed=False)
     except (ChunkedUpload.DoesNotExist, ValueError, ValidationError) as exc:
         raise Http404 from exc
-    get_visible_case(request.user, chunked.case_id)  # still visible (404 otherwise)
+    CASES.get(request.user, chunked.case_id)  # still visible (404 otherwise)
     return chunked
 
 
@@ -441,7 +440,7 @@ def document_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _can_mark(user: Any, doc: Document) -> bool:
-    return p.has_capability(user, p.UPLOAD_DOCUMENT) and can_act(user, doc.case)
+    return DOSSIERS.can(user, doc.case, "mark_concerns")
 
 
 def _document_page(request: HttpRequest, doc: Document, concerns_form: Any = None, status: int = 200) -> HttpResponse:
@@ -474,17 +473,12 @@ def document_concerns(request: HttpRequest, pk: int) -> HttpResponse:
     """Mark the persons a document concerns (the holder agency; anyone else: 404). Refused (a person
     no longer of the case, a version superseded meanwhile): the document's page again, with the
     boxes as the user ticked them and the reason next to them."""
-    from django.core.exceptions import PermissionDenied
-
-    doc = get_visible_document(request.user, pk)
-    if not _can_mark(request.user, doc):
-        raise Http404
+    doc = get_visible_document(request.user, pk)  # 404 to who may not see it
+    DOSSIERS.check(request.user, doc.case, "mark_concerns")  # 403 with the reason: not the holder's uploader
     form = ConcernsForm(request.POST, persons=doc.case.persons.all())
     if form.is_valid():
         try:
             services.mark_concerns(doc, persons=list(form.cleaned_data["persons"]), acting_user=request.user)
-        except PermissionDenied as exc:
-            raise Http404 from exc
         except ValidationError as exc:
             add_service_errors(form, exc)
         else:

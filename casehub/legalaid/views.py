@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -16,22 +16,19 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from casehub.agencies import permissions as p
 from casehub.audit.services import record_event
-from casehub.cases.selectors import CASE_READERS, can_act, get_visible_case
+from casehub.cases.doors import CASES
 from casehub.dossier.views import _pdf_response
 from casehub.legalaid import selectors, services
+from casehub.legalaid.doors import ASSIGNMENTS, INBOX, REQUESTS
 from casehub.legalaid.forms import AssignForm, RequestForm
-from casehub.legalaid.models import RequestStatus
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def request_form(request: HttpRequest, case_pk: int) -> HttpResponse:
     """The holder's notice to the bureau (CPL arts. 35, 36, 278; Legal Aid Law art. 36)."""
-    p.require_capability(request.user, *CASE_READERS, message=_("您的角色无权访问此页面。"))
-    case = get_visible_case(request.user, case_pk)
-    p.require_capability(request.user, p.NOTIFY_LEGAL_AID, message=_("您的角色无权通知法律援助机构。"))
-    if not can_act(request.user, case):
-        raise PermissionDenied(_("只有案件的承办机关可以通知法律援助机构。"))
+    # The case first (404 to who may not see it), then the action (403 with the reason).
+    case = CASES.get(request.user, case_pk, "notify_legal_aid")
     form = RequestForm(request.POST or None, case=case)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -52,7 +49,7 @@ def request_form(request: HttpRequest, case_pk: int) -> HttpResponse:
 @require_GET
 def inbox(request: HttpRequest) -> HttpResponse:
     """The bureau's notices, or the lawyer's assignments."""
-    p.require_capability(request.user, p.ASSIGN_COUNSEL, p.READ_AS_COUNSEL, message=_("您的角色无权访问此页面。"))
+    INBOX.check(request.user)
     today = timezone.localdate()
     rows = list(selectors.bureau_requests(request.user)[:500])
     for row in rows:
@@ -67,11 +64,10 @@ def inbox(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
     """One notice as the bureau sees it, with the assignment form while it waits."""
-    aid = selectors.get_bureau_request(request.user, pk)
+    # 404 to anyone but the bureau it is addressed to; assigning once it is assigned: 403.
+    aid = REQUESTS.get(request.user, pk, "assign" if request.method == "POST" else None)
     form = AssignForm(request.POST or None, lawyers=services.lawyers_for(aid.bureau))
     if request.method == "POST":
-        if aid.status != RequestStatus.SENT:
-            raise PermissionDenied(_("该通知已经指派律师。"))
         if form.is_valid():
             data = form.cleaned_data
             try:
@@ -97,7 +93,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def counsel(request: HttpRequest, pk: int) -> HttpResponse:
     """The assigned lawyer's case file (CPL art. 40)."""
-    assignment = selectors.get_assignment(request.user, pk)
+    assignment = ASSIGNMENTS.get(request.user, pk)
     documents = list(selectors.counsel_documents(assignment))
     started = selectors.review_started(assignment.case_id)
     with transaction.atomic():

@@ -12,14 +12,13 @@ import logging
 
 from django.contrib.auth.decorators import login_required
 from django.core import signing
-from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from casehub.agencies import permissions as p
 from casehub.audit.services import record_event
+from casehub.objectstore.doors import SWEEP_LOG
 from casehub.objectstore.models import StorageSweep
 from casehub.objectstore.services import LinkExpired, open_for_delivery, read_download_token
 from storage import IntegrityError, ObjectNotFound, StorageUnavailable
@@ -92,8 +91,7 @@ def download(request: HttpRequest, token: str) -> HttpResponse:
 @login_required
 def sweeps(request: HttpRequest) -> HttpResponse:
     """The integrity-sweep log for auditors (CASEHUB_STORAGE_SWEEP_INTERVAL drives the schedule)."""
-    if not p.has_capability(request.user, p.VIEW_AUDIT):
-        raise PermissionDenied(_("您的角色无权访问此页面。"))
+    SWEEP_LOG.check(request.user)
     recent = list(StorageSweep.objects.all()[:SWEEPS_SHOWN])
     latest = recent[0] if recent else None
     labels = _problem_labels()

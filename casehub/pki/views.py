@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from casehub.agencies import permissions as p
 from casehub.pki import services
+from casehub.pki.doors import CERTIFICATE_LIST, VERIFY
 from casehub.pki.messages import describe_error, describe_pdf
 from casehub.pki.models import CertificateAuthority, SigningCertificate
 from signing import SigningError
@@ -24,15 +25,13 @@ from signing.pades import verify_pdf
 
 # A PDF checked here is held in memory once; a dossier volume is at most a few hundred MB.
 VERIFY_MAX_BYTES = 256 * 1024 * 1024
-CERTIFICATE_VIEWERS = (p.MANAGE_AGENCY_USERS, p.VIEW_AUDIT)
-VERIFIERS = (p.READ_DOSSIER, p.REVIEW_INCOMING, p.VIEW_AUDIT, p.ACKNOWLEDGE_CUSTODY)
 
 
 @require_GET
 @login_required
 def certificates(request: HttpRequest) -> HttpResponse:
     """Agency administrators see their own agency's certificates; auditors see every agency's."""
-    p.require_capability(request.user, *CERTIFICATE_VIEWERS, message=_("您的角色无权访问此页面。"))
+    CERTIFICATE_LIST.check(request.user)
     certs = SigningCertificate.objects.select_related("agency", "issuer").order_by("holder", "-created_at")
     if not p.has_capability(request.user, p.VIEW_AUDIT):
         agency = request.user.agency
@@ -90,7 +89,7 @@ class VerifyForm(forms.Form):
 @login_required
 def verify(request: HttpRequest) -> HttpResponse:
     """Check the signatures of a PDF someone received (e.g. by mail) against the platform's trust."""
-    p.require_capability(request.user, *VERIFIERS, message=_("您的角色无权访问此页面。"))
+    VERIFY.check(request.user)
     form = VerifyForm(request.POST or None, request.FILES or None)
     context: dict = {"form": form}
     if request.method == "POST" and form.is_valid():

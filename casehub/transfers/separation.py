@@ -12,14 +12,14 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
-from casehub.agencies import permissions as p
+from casehub.cases.doors import CASES
 from casehub.cases.models import Case, CaseStatus, PersonRole
 from casehub.cases.selectors import actionable_cases
 from workflows import separation
@@ -48,13 +48,9 @@ class JoinForm(forms.Form):
 
 
 def _held_case(request: HttpRequest, case_pk: int) -> Case:
-    """The case, if the user's agency holds it and the user's role prepares cases; else 404."""
-    if not p.has_capability(request.user, p.PREPARE_OUTGOING):
-        raise Http404
-    try:
-        return actionable_cases(request.user).get(pk=case_pk)
-    except (Case.DoesNotExist, ValueError, TypeError) as exc:
-        raise Http404 from exc
+    """The case (404 if the user may not see it), if the user's agency holds it and the user's role
+    prepares cases (403 with the reason otherwise): the one rule of casehub.cases.doors."""
+    return CASES.get(request.user, case_pk, "separate")
 
 
 def join_candidates(user: Any, case: Case) -> Any:
@@ -81,8 +77,6 @@ def split(request: HttpRequest, case_pk: int) -> HttpResponse:
         try:
             new = separation.split_case(case, persons=form.cleaned_data["persons"], acting_user=request.user,
                                         reason=form.cleaned_data["reason"], title=form.cleaned_data["title"])
-        except PermissionDenied as exc:
-            raise Http404 from exc
         except ValidationError as exc:
             _errors(form, exc)
         else:
@@ -104,8 +98,6 @@ def join(request: HttpRequest, case_pk: int) -> HttpResponse:
         other = next(c for c in candidates if c.pk == form.cleaned_data["other"])
         try:
             separation.join_cases(case, other, acting_user=request.user, reason=form.cleaned_data["reason"])
-        except PermissionDenied as exc:
-            raise Http404 from exc
         except ValidationError as exc:
             _errors(form, exc)
         else:

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
@@ -21,11 +21,12 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from casehub.agencies import permissions as p
 from casehub.audit.services import record_event
+from casehub.cases.doors import CASES
 from casehub.cases.identity import manifest_for, require_id_numbers
-from casehub.cases.selectors import get_visible_case, visible_cases
+from casehub.cases.selectors import visible_cases
 from casehub.transfers import selectors, services
 from casehub.transfers.changes import mark_changes, package_changes
-from casehub.transfers.doors import APPROVALS, TRANSFER_LIST, TRANSFERS
+from casehub.transfers.doors import APPROVALS, PAPER_REGISTER, TRANSFER_LIST, TRANSFERS
 from casehub.transfers.forms import PaperTransferForm, TransitionForm
 from workflows import definition as d
 from workflows import diagram, engine
@@ -66,13 +67,21 @@ def inbox(request: HttpRequest) -> HttpResponse:
 
 
 def _case_for(user: Any, case_pk: Any, spec: d.TransitionSpec) -> Any:
-    # The receiver has no right on the case before it accepts; it reaches it through the
-    # package addressed to it, and only for the receiver's transitions.
-    if spec.party == d.RECEIVER:
+    """The case a transition is fired on, through the one rule (casehub.cases.doors): 404 to who
+    may not see it, whatever their role; then 403 with the reason to a role that may not fire
+    ``spec`` (the same answer as the API's). The receiver has no right on the case before it
+    accepts; it reaches it through the package addressed to it (seen through the package door),
+    and only for the receiver's transitions."""
+    case = None
+    if spec.party == d.RECEIVER and TRANSFER_LIST.can(user):
         pending = selectors.pending_transfer_to(user, case_pk)
         if pending is not None:
-            return pending.case
-    return get_visible_case(user, case_pk)
+            case = pending.case
+    if case is None:
+        case = CASES.get(user, case_pk)
+    if not p.has_capability(user, spec.capability):
+        raise PermissionDenied(_("您的角色不能办理“%(label)s”。") % {"label": spec.label})
+    return case
 
 
 @login_required
@@ -80,8 +89,8 @@ def _case_for(user: Any, case_pk: Any, spec: d.TransitionSpec) -> Any:
 def fire(request: HttpRequest, case_pk: int, transition_name: str) -> HttpResponse:
     user = request.user
     spec = d.BY_NAME.get(transition_name)
-    if spec is None or spec.name == d.REGISTER or not p.has_capability(user, spec.capability):
-        raise Http404
+    if spec is None or spec.name == d.REGISTER:
+        raise Http404  # no such transition
     case = _case_for(user, case_pk, spec)
     # ``blocked``: the transition cannot run now, whatever is typed (the submit button is
     # disabled). ``problems``: what stopped this submission; a refused submission (a guard on
@@ -206,8 +215,8 @@ def fire_preview(request: HttpRequest, case_pk: int, transition_name: str) -> Ht
 
     user = request.user
     spec = d.BY_NAME.get(transition_name)
-    if spec is None or spec.name == d.REGISTER or not p.has_capability(user, spec.capability):
-        raise Http404
+    if spec is None or spec.name == d.REGISTER:
+        raise Http404  # no such transition
     case = _case_for(user, case_pk, spec)
     if spec not in engine.available_transitions(case, user):
         raise Http404
@@ -383,11 +392,9 @@ def judgment(request: HttpRequest, case_pk: int) -> HttpResponse:
     from workflows.models import JudgmentDecision, Outcome, Penalty
 
     user = request.user
-    if not p.has_capability(user, p.DELIVER_JUDGMENT):
-        raise Http404
-    case = get_visible_case(user, case_pk)
+    case = CASES.get(user, case_pk)  # 404 to who may not see the case
     if not judgments.may_record(user, case):
-        raise Http404
+        raise PermissionDenied(_("只有审理本案的人民法院可以在宣判前记录判决结果。"))
     persons = list(case.persons.filter(role=PersonRole.SUSPECT).order_by("id"))
     errors: dict[int, list[str]] = {}
     if request.method == "POST":
@@ -424,8 +431,7 @@ def judgment(request: HttpRequest, case_pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def register_paper(request: HttpRequest) -> HttpResponse:
     user = request.user
-    if not p.has_capability(user, p.REGISTER_PAPER_TRANSFER) or user.agency is None:
-        raise Http404
+    PAPER_REGISTER.check(user)  # a page with no object to hide: 403 to a role that registers none
     form = PaperTransferForm(user.agency, request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:

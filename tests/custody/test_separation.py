@@ -139,11 +139,13 @@ def test_split_refuses_what_it_cannot_do(gang_case, district, other_district, cl
         separation.split_case(case, persons=[zhang, li, wang], acting_user=district.investigator, reason="全部")
     with pytest.raises(ValidationError):  # a reason is needed
         separation.split_case(case, persons=[li], acting_user=district.investigator, reason=" ")
-    # Not the holder (the procuratorate has not received it), another district, a supervisor: 404 / 403.
-    for user in (district.prosecutor, other_district.investigator, district.police_supervisor):
+    # Not the holder (the procuratorate has not received it) and another district do not see the
+    # case: 404. The supervisor sees it but does not prepare cases: 403 (the one rule, casehub.cases.doors).
+    for user, status in ((district.prosecutor, 404), (other_district.investigator, 404),
+                         (district.police_supervisor, 403)):
         client.force_login(user)
         assert client.post(reverse("transfers:split", args=[case.pk]),
-                           {"persons": [li.pk], "reason": "越权"}).status_code == 404
+                           {"persons": [li.pk], "reason": "越权"}).status_code == status
     assert Case.objects.count() == 1
     # Through the API: the same doors, then the holder's investigator splits 李四 off.
     url = f"/api/v1/cases/{case.pk}/split/"
@@ -214,7 +216,8 @@ def test_join_refuses_cases_at_different_stages(gang_case, district, drive, api_
     drive.to_review(gang_case)  # now held by the procuratorate
     r = api_client_for(district.investigator).post(f"/api/v1/cases/{other.pk}/join/",
                                                    {"other": gang_case.pk, "reason": "并案"}, format="json")
-    assert r.status_code == 404  # the police no longer hold it
+    # The police still see the case they sent, but no longer hold it: 403 with the reason.
+    assert r.status_code == 403 and "承办机关" in r.json()["message"]
     assert other.persons.count() == 1
 
 

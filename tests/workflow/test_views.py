@@ -116,8 +116,10 @@ def test_paper_registration_page(district, client):
     assert response.status_code == 302
     t = Transfer.objects.get()
     assert (t.mode, t.to_agency, t.from_agency) == ("paper", district.court, district.procuratorate)
+    # A page with no object to hide: 403 to a role that registers no paper hand-overs (the one rule,
+    # casehub.agencies.doors; as the API's POST /transfers/paper/).
     client.force_login(district.auditor)
-    assert client.get(reverse("transfers:paper_register")).status_code == 404
+    assert client.get(reverse("transfers:paper_register")).status_code == 403
 
 
 def test_process_page_shows_every_transition(district, client):
