@@ -1,6 +1,7 @@
 """Shared test set-up. Fixture modules live in tests/fixtures/ and are loaded as plugins."""
 
 import os
+from pathlib import Path
 
 import hypothesis
 import pytest
@@ -39,19 +40,44 @@ def _worker_cache(caches: dict) -> dict | None:
     return {**caches, "default": {**default, "LOCATION": urlunsplit(parts._replace(path=f"/{db}"))}}
 
 
+def per_test_settings(objects: Path) -> dict:
+    """The settings every test runs with (and a module-scoped fixture that builds data for several
+    tests, e.g. tests/security/conftest.py), ``objects`` being the object-store directory."""
+    from django.conf import settings
+
+    overrides = {
+        "CASEHUB_STORAGE_URL": objects.as_uri(),
+        "CELERY_TASK_ALWAYS_EAGER": True,
+        # Eager webhook deliveries run in the test's thread: a background thread would race the test's
+        # transaction on SQLite (the thread path itself is tested in tests/api/test_webhooks.py).
+        "CASEHUB_WEBHOOK_SYNC_FOR_TESTS": True,
+        # Tests create many users; production keeps Django's slow default hasher (a test checks it).
+        "PASSWORD_HASHERS": ["django.contrib.auth.hashers.MD5PasswordHasher"],
+    }
+    per_worker = _worker_cache(settings.CACHES)
+    if per_worker is not None:
+        overrides["CACHES"] = per_worker
+    return overrides
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in the default language (Simplified Chinese). The test client's requests
+    activate the language of their cookie or header in the test's own thread (LocaleMiddleware) and
+    leave it active; without this, a test after an English page would read English messages."""
+    from django.conf import settings as django_settings
+    from django.utils import translation
+
+    translation.activate(django_settings.LANGUAGE_CODE)
+    yield
+    translation.activate(django_settings.LANGUAGE_CODE)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_data_dir(settings, tmp_path):
     """Each test gets its own object-store directory unless it asks for S3."""
-    per_worker = _worker_cache(settings.CACHES)
-    if per_worker is not None:
-        settings.CACHES = per_worker
-    settings.CASEHUB_STORAGE_URL = (tmp_path / "objects").as_uri()
-    settings.CELERY_TASK_ALWAYS_EAGER = True
-    # Eager webhook deliveries run in the test's thread: a background thread would race the test's
-    # transaction on SQLite (the thread path itself is tested in tests/api/test_webhooks.py).
-    settings.CASEHUB_WEBHOOK_SYNC_FOR_TESTS = True
-    # Tests create many users; production keeps Django's slow default hasher (a test checks it).
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    for name, value in per_test_settings(tmp_path / "objects").items():
+        setattr(settings, name, value)
     # Each test rolls its PKI back; a signer cached by the previous test must not outlive it.
     invalidate_cache()
     yield

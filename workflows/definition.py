@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from casehub.agencies import permissions as p
 from casehub.agencies.models import AgencyKind
 from casehub.clocks.kinds import ClockKind
-from workflows import trial
+from workflows import court_door, trial
 from workflows.appeal import EXECUTORS, SECOND_INSTANCE_RESULTS
 from workflows.models import TransferKind
 
@@ -718,9 +718,13 @@ TRANSITIONS: tuple[TransitionSpec, ...] = (
                           help_text=_("写入起诉书（《人民检察院刑事诉讼规则》第二百七十四条）。已记录认罪认罚的，"
                                       "各被告人的量刑建议取自认罪认罚记录。")),
                 SENTENCING_FORM, PROCEDURE,
+                InputSpec("new_grounds", _("撤回起诉后再行起诉的新的事实或者新的证据"), "textarea", required=False,
+                          help_text=_("仅在本案曾撤回起诉时填写：没有新的事实或者新的证据，不得再行起诉"
+                                      "（《人民检察院刑事诉讼规则》第四百二十四条）。")),
                 _forward_to(AgencyKind.COURT)),
-        guards=("no_pending_approval", "has_suspect", "has_main_documents", "procedure_fits_plea"),
-        clocks=(ClockOp("stop", ClockKind.REVIEW_PROSECUTION),
+        guards=("no_pending_approval", "has_suspect", "has_main_documents", "procedure_fits_plea",
+                "new_grounds_after_withdrawal"),
+        clocks=(ClockOp("stop", ClockKind.REVIEW_PROSECUTION), ClockOp("stop", ClockKind.WITHDRAWN_PROSECUTION),
                 ClockOp("open", ClockKind.COURT_ACCEPTANCE, agency="recipient")),
         effects=("issue_indictment_number", "generate_indictment", "generate_sentencing_recommendation"),
         needs_approval=True, article="刑事诉讼法第一百七十六条",
@@ -893,6 +897,68 @@ TRIAL_TRANSITIONS: tuple[TransitionSpec, ...] = (
 )
 
 TRANSITIONS = TRANSITIONS + TRIAL_TRANSITIONS
+
+
+# --- at the court's door and before judgment: material, withdrawal of the prosecution ------------
+# workflows.court_door says what they check and generate.
+
+COURT_DOOR_TRANSITIONS: tuple[TransitionSpec, ...] = (
+    TransitionSpec(
+        "request_court_material", _("通知补送材料"), (Stage.COURT_FILING,), SAME_STAGE,
+        AgencyKind.COURT, p.DOCKET_CASE, party=RECEIVER,
+        inputs=(InputSpec("material", _("需要补送的材料"), "textarea"),),
+        guards=("no_material_requested",),
+        clocks=(ClockOp("open", ClockKind.COURT_MATERIAL, agency="holder_before"),),
+        article="最高人民法院解释第二百一十八条、第二百一十九条第一款第四项",
+        description=_("起诉材料不全的，通知人民检察院在三日以内补送；案件仍在人民法院受理审查，受理审查期限不重新计算。"),
+        style="secondary", custody=("notices",),
+    ),
+    TransitionSpec(
+        "supply_court_material", _("补送材料"), (Stage.COURT_FILING,), SAME_STAGE,
+        AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION, party=SENDER,
+        inputs=(InputSpec("supplied", _("补送的材料"), "textarea",
+                          help_text=_("补送的文书请先上传至本案卷宗。")),),
+        guards=("material_requested",),
+        clocks=(ClockOp("stop", ClockKind.COURT_MATERIAL),),
+        article="最高人民法院解释第二百一十九条第一款第四项",
+        description=_("人民检察院在三日以内补送人民法院要求的材料。"), custody=("notices",),
+    ),
+    TransitionSpec(
+        "request_prosecution_withdrawal", _("撤回起诉"), (Stage.TRIAL, Stage.TRIAL_SUSPENDED), SAME_STAGE,
+        AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION, party=PROSECUTING,
+        inputs=(InputSpec("ground", _("撤回起诉的情形"), "choice", choices=court_door.WITHDRAWAL_GROUNDS), REASON),
+        guards=("no_pending_approval", "no_withdrawal_pending"),
+        effects=("generate_prosecution_withdrawal",),
+        needs_approval=True, article="人民检察院刑事诉讼规则第四百二十四条、第四百二十六条",
+        description=_("人民法院宣告判决前，有第四百二十四条第一款情形之一的，经检察长批准，以书面方式撤回起诉，"
+                      "由人民法院裁定是否准许。"),
+        style="danger",
+    ),
+    TransitionSpec(
+        "permit_prosecution_withdrawal", _("裁定准许撤回起诉"), (Stage.TRIAL, Stage.TRIAL_SUSPENDED),
+        Stage.PROSECUTION_REVIEW, AgencyKind.COURT, p.DELIVER_JUDGMENT, handover=DELIVER, recipient=BACK_TO_SENDER,
+        transfer_kind=TransferKind.PROSECUTION_WITHDRAWAL, inputs=(OPTIONAL_REASON,),
+        guards=("no_pending_approval", "withdrawal_requested"),
+        effects=("generate_prosecution_withdrawal_ruling",),
+        clocks=(ClockOp("stop", trial.TRIAL_PERIOD),
+                ClockOp("open", ClockKind.WITHDRAWN_PROSECUTION, agency="recipient")),
+        article="最高人民法院解释第二百九十六条；人民检察院刑事诉讼规则第四百二十四条第二款",
+        description=_("准许撤回起诉的，案件连同在押被告人退回人民检察院；人民检察院应当在撤回起诉后三十日以内作出不起诉决定，"
+                      "没有新的事实或者新的证据不得再行起诉。审查起诉期限不重新计算。"),
+        style="warning", custody=("issue_certificates", "take_over_at_once", "notices"),
+    ),
+    TransitionSpec(
+        "refuse_prosecution_withdrawal", _("裁定不准许撤回起诉"), (Stage.TRIAL, Stage.TRIAL_SUSPENDED), SAME_STAGE,
+        AgencyKind.COURT, p.DELIVER_JUDGMENT, inputs=(REASON,),
+        guards=("withdrawal_requested",),
+        effects=("generate_prosecution_withdrawal_ruling",),
+        article="最高人民法院解释第二百九十六条",
+        description=_("撤回起诉的理由不成立的，裁定不准许撤回起诉，本案继续审理，审理期限继续计算。"),
+        style="secondary",
+    ),
+)
+
+TRANSITIONS = TRANSITIONS + COURT_DOOR_TRANSITIONS
 
 
 # --- appeal, second instance, effect and execution (arts. 230-244, 259-264, 269) --------------
@@ -1119,6 +1185,7 @@ TRANSFER_DIRECTIONS: dict[str, frozenset[tuple[str, str]]] = {
     TransferKind.SUPPLEMENTARY_EVIDENCE: frozenset({(AgencyKind.PROCURATORATE, AgencyKind.COURT)}),
     TransferKind.APPEAL: frozenset({(AgencyKind.COURT, AgencyKind.COURT)}),
     TransferKind.REMAND: frozenset({(AgencyKind.COURT, AgencyKind.COURT)}),
+    TransferKind.PROSECUTION_WITHDRAWAL: frozenset({(AgencyKind.COURT, AgencyKind.PROCURATORATE)}),
     TransferKind.EXECUTION: frozenset({(AgencyKind.COURT, AgencyKind.POLICE),
                                        (AgencyKind.COURT, AgencyKind.DETENTION_CENTRE),
                                        (AgencyKind.COURT, AgencyKind.JUSTICE_BUREAU)}),

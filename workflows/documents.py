@@ -68,6 +68,10 @@ TITLES: dict[str, tuple[Any, ...]] = {}
 
 def builder(effect_name: str, *titles: Any) -> Callable[[Builder], Builder]:
     def register(fn: Builder) -> Builder:
+        if effect_name in BUILDERS and BUILDERS[effect_name].__qualname__ != fn.__qualname__:
+            # Two modules naming their documents' effect alike: the later would silently replace the
+            # earlier's documents (a reload of the same module re-registers the same function).
+            raise ValueError(f"document effect {effect_name} is already built by {BUILDERS[effect_name].__module__}")
         BUILDERS[effect_name] = fn
         TITLES[effect_name] = titles
         return fn

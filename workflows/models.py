@@ -36,6 +36,7 @@ class TransferKind(models.TextChoices):
     APPEAL = "appeal", _("上诉、抗诉案件移送")
     REMAND = "remand", _("发回重审")
     EXECUTION = "execution", _("交付执行")
+    PROSECUTION_WITHDRAWAL = "prosecution_withdrawal", _("准许撤回起诉退卷")
 
 
 class TransferMode(models.TextChoices):

@@ -53,6 +53,8 @@ class ClockKind(models.TextChoices):
     REVIEW_PROSECUTION = "review_prosecution", _("审查起诉期限")
     SUPPLEMENTARY_INVESTIGATION = "supplementary_investigation", _("补充侦查期限")
     COURT_ACCEPTANCE = "court_acceptance", _("受理审查期限")
+    COURT_MATERIAL = "court_material", _("补送材料期限")
+    WITHDRAWN_PROSECUTION = "withdrawn_prosecution", _("撤回起诉后作出不起诉决定期限")
     TRIAL = "trial", _("审理期限")
     TRIAL_SPEEDY = "trial_speedy", _("审理期限（速裁程序）")
     TRIAL_SUMMARY = "trial_summary", _("审理期限（简易程序）")
@@ -122,6 +124,12 @@ SPECS: dict[str, ClockSpec] = {
     ClockKind.SUPPLEMENTARY_INVESTIGATION: ClockSpec(Period(months=1), custody=False, article="175"),
     # SPC Interpretation 2021 art. 219: the court reviews an indictment for acceptance within 7 days.
     ClockKind.COURT_ACCEPTANCE: ClockSpec(Period(days=7), custody=False, article="186; SPC Interpretation 219"),
+    # SPC Interpretation 2021 art. 219(1)(4): material the court lacks, supplied within 3 days.
+    ClockKind.COURT_MATERIAL: ClockSpec(Period(days=3), custody=False, article="219",
+                                       law="最高人民法院关于适用《中华人民共和国刑事诉讼法》的解释"),
+    # SPP Rules 2019 art. 424(2): a non-prosecution decision within 30 days of the withdrawal.
+    ClockKind.WITHDRAWN_PROSECUTION: ClockSpec(Period(days=30), custody=False, article="424",
+                                              law="人民检察院刑事诉讼规则"),
     # Art. 208: judgment within 2 months of acceptance, at most 3 (+3 with the higher court's approval).
     ClockKind.TRIAL: ClockSpec(Period(months=2), custody=False, article="208",
                                max_extension=Period(months=4)),

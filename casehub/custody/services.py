@@ -56,6 +56,9 @@ CUSTODY_TRANSFER_KINDS: dict[str, str] = {
     "supplementary_evidence": "审判",
     "appeal": "第二审",  # arts. 231-232: the case goes up with the defendants' custody
     "remand": "重新审判",  # art. 236: back to the first-instance court
+    # SPP Rules art. 424: the court permits the withdrawal; the procuratorate holds the defendants
+    # until it decides not to prosecute (or prosecutes again on new grounds).
+    "prosecution_withdrawal": "审查起诉",
 }
 # The stage (workflows.definition.Stage) a person's custody is in after a paper hand-over of that kind.
 PAPER_STAGES: dict[str, str] = {
@@ -66,10 +69,11 @@ PAPER_STAGES: dict[str, str] = {
     "supplementary_evidence": "trial",
     "appeal": "second_instance",
     "remand": "trial",
+    "prosecution_withdrawal": "prosecution_review",
 }
 # Clocks that bound the custody of a person in a stage, most specific first.
-STAGE_CLOCKS = (ClockKind.SUPPLEMENTARY_INVESTIGATION, ClockKind.REVIEW_PROSECUTION, ClockKind.TRIAL_SUPPLEMENTARY,
-                ClockKind.TRIAL_SPEEDY, ClockKind.TRIAL_SUMMARY, ClockKind.TRIAL, ClockKind.SECOND_INSTANCE)
+STAGE_CLOCKS = (ClockKind.WITHDRAWN_PROSECUTION, ClockKind.SUPPLEMENTARY_INVESTIGATION, ClockKind.REVIEW_PROSECUTION,
+                ClockKind.TRIAL_SUPPLEMENTARY, ClockKind.TRIAL_SPEEDY, ClockKind.TRIAL_SUMMARY, ClockKind.TRIAL, ClockKind.SECOND_INSTANCE)
 # A person's own clocks, whoever runs them (the police's request period, the procuratorate's decision
 # period, custody after arrest), most specific first.
 PERSON_CLOCKS = (ClockKind.INVESTIGATION_CUSTODY, ClockKind.ARREST_DECISION, ClockKind.ARREST_DECISION_NOT_DETAINED,

@@ -22,7 +22,6 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from tests.security import scenario as scenario_module
 from tests.security.urlmap import Endpoint, endpoints
 
 pytestmark = pytest.mark.django_db
@@ -427,29 +426,62 @@ def _state(sc: Any) -> tuple:
     return repr(rows), sorted(a for a in actions if not a.endswith(reads))
 
 
-@pytest.fixture
-def sc(district, other_district, django_capture_on_commit_callbacks, monkeypatch):
-    # district and other_district lie in different regions (tests/fixtures/district.py).
-    assert other_district.committee.region != district.committee.region
-    import importlib.util
-
-    if importlib.util.find_spec("signing.pades") is None:  # same stop-gap as tests/workflow until PAdES lands
-        from casehub.dossier import services as dossier
-
-        monkeypatch.setattr(dossier, "sign_volume", lambda pdf_bytes, volume: pdf_bytes)
-    built = scenario_module.build(district, django_capture_on_commit_callbacks)
-    assert not built.problems, built.problems
-    return built
+# The walk below is split into groups of endpoints, one test each, so that the two xdist workers
+# share it (as one test it ran ~450 s on CI); every group runs against the same world (the module
+# builds it once: tests/security/conftest.py). Groups follow the URL conf's parts; a part with many
+# endpoints is cut into pieces of at most GROUP_SIZE. Every endpoint is in exactly one group.
+GROUP_SIZE = 15
 
 
-def test_no_endpoint_leaks_district_a_to_anyone_without_the_right(sc, other_district):
+def _area(ep: Endpoint) -> str:
+    route = ep.route
+    if route.startswith("api/"):
+        if "/actions/" in route:
+            return "api-case-actions"
+        resource = route.removeprefix("api/v1/").lstrip("^").split("/")[0]
+        return "api-cases" if resource == "cases" else "api-other"
+    first = route.split("/")[0]
+    if first in ("transfers", "custody"):
+        return "ui-transfers-custody"
+    if first in ("cases", "dossier", "legalaid"):
+        return "ui-cases-dossier-legalaid"
+    return "ui-other"
+
+
+def endpoint_groups() -> dict[str, list[Endpoint]]:
+    """Every endpoint the walk covers, by group (``api-other-1``, ``api-other-2``, ...)."""
+    areas: dict[str, list[Endpoint]] = {}
+    for ep in sorted((ep for ep in endpoints() if not _covered(ep)), key=lambda ep: ep.label):
+        areas.setdefault(_area(ep), []).append(ep)
+    groups: dict[str, list[Endpoint]] = {}
+    for area, members in sorted(areas.items()):
+        pieces = -(-len(members) // GROUP_SIZE)
+        size = -(-len(members) // pieces)
+        for i in range(pieces):
+            groups[area if pieces == 1 else f"{area}-{i + 1}"] = members[i * size:(i + 1) * size]
+    return groups
+
+
+GROUPS = sorted(endpoint_groups())  # at collection: one test per group
+
+
+def test_the_groups_cover_every_endpoint_once():
+    groups = endpoint_groups()
+    assert sorted(groups) == GROUPS, "the URL conf changed between collection and the run"
+    walked = [ep.label for members in groups.values() for ep in members]
+    assert sorted(walked) == sorted(ep.label for ep in endpoints() if not _covered(ep))
+    assert len(walked) == len(set(walked)) >= 10, "the URL walk found almost nothing: is the URL conf loading?"
+
+
+@pytest.mark.parametrize("group", GROUPS)
+def test_no_endpoint_leaks_district_a_to_anyone_without_the_right(sc, other_district, group):
     d = sc.district
     failures: list[str] = []
     positive: dict[str, bool] = {}
     users: list[tuple[str, str, Any]] = [("A", key, user) for key, user in d.users.items()]
     users += [("X", key, user) for key, user in other_district.users.items()]
-    targets = [ep for ep in endpoints() if not _covered(ep)]
-    assert len(targets) >= 10, "the URL walk found almost nothing: is the URL conf loading?"
+    targets = endpoint_groups()[group]
+    assert targets, f"no endpoint in the group {group}"
     clients: dict[str, Client] = {}
     for side, key, user in users:
         client = Client(raise_request_exception=False)  # a crash is a finding, reported with the rest

@@ -16,7 +16,6 @@ from django.http import HttpResponseForbidden
 from django.test import Client
 
 from tests.security.test_cross_agency import ALL, EXEMPT, _covered, _is_api_catch_all, _url, rule_for
-from tests.security.test_cross_agency import sc as sc  # noqa: F401  (fixture)
 from tests.security.urlmap import endpoints
 
 pytestmark = pytest.mark.django_db
@@ -48,7 +47,7 @@ def test_only_api_views_are_csrf_exempt():
     assert not exempt, f"csrf_exempt outside the API: {exempt}"
 
 
-def test_every_post_without_a_token_is_refused(sc, csrf_settings):  # noqa: F811
+def test_every_post_without_a_token_is_refused(sc, csrf_settings):
     failures = []
     checked = 0
     for ep in endpoints():
@@ -85,7 +84,7 @@ def test_every_post_without_a_token_is_refused(sc, csrf_settings):  # noqa: F811
     assert not failures, "\n".join(failures)
 
 
-def test_every_post_form_on_every_page_carries_the_token(sc):  # noqa: F811
+def test_every_post_form_on_every_page_carries_the_token(sc):
     """Pages rendered to users with the right: each <form method="post"> has a csrf token."""
     failures = []
     for ep in endpoints():

@@ -17,7 +17,7 @@ import zipfile
 import pytest
 from django.test import Client
 
-from tests.security.test_cross_agency import ID_READERS, _covered, _url, rule_for, sc  # noqa: F401  (fixture)
+from tests.security.test_cross_agency import ID_READERS, _covered, _url, rule_for
 from tests.security.urlmap import endpoints
 
 pytestmark = pytest.mark.django_db
@@ -40,13 +40,13 @@ def _text(response) -> str:
     return body.decode("utf-8", errors="replace")
 
 
-def _masked_users(sc) -> list[str]:  # noqa: F811
+def _masked_users(sc) -> list[str]:
     keys = sorted(k for k in sc.district.users if k not in ID_READERS)
     assert {"police_supervisor", "procuratorate_supervisor", "auditor", "police_admin"} <= set(keys)
     return keys
 
 
-def test_no_output_shows_a_full_id_number_to_a_role_without_view_person_id(sc):  # noqa: F811
+def test_no_output_shows_a_full_id_number_to_a_role_without_view_person_id(sc):
     d = sc.district
     assert len(sc.id_numbers) >= 3, sc.id_numbers
     clients = {}
@@ -75,7 +75,7 @@ def test_no_output_shows_a_full_id_number_to_a_role_without_view_person_id(sc): 
     assert not failures, "\n".join(failures)
 
 
-def test_the_roles_with_the_right_do_see_the_numbers(sc):  # noqa: F811
+def test_the_roles_with_the_right_do_see_the_numbers(sc):
     """Positive control: the same extraction finds the numbers where they belong (so the test
     above cannot pass because a PDF's text was unreadable)."""
     d = sc.district
@@ -93,7 +93,7 @@ def test_the_roles_with_the_right_do_see_the_numbers(sc):  # noqa: F811
     assert sc.person.id_number in _text(client.get(f"/cases/{sc.case.pk}/"))
 
 
-def test_supervisors_see_the_manifest_masked_and_are_refused_its_signed_bytes(sc):  # noqa: F811
+def test_supervisors_see_the_manifest_masked_and_are_refused_its_signed_bytes(sc):
     d = sc.district
     client = Client()
     client.force_login(d.police_supervisor)
@@ -114,7 +114,7 @@ def _case_links(response) -> set[str]:
     return set(re.findall(r"/cases/(\d+)/", response.content.decode()))
 
 
-def test_search_by_a_full_id_number_is_no_oracle(sc):  # noqa: F811
+def test_search_by_a_full_id_number_is_no_oracle(sc):
     """A supervisor who may see the case (masked) learns nothing by searching a guessed number:
     the answer equals the answer for a number that belongs to nobody."""
     d = sc.district

@@ -14,7 +14,7 @@ import re
 import pytest
 from django.test import Client
 
-from tests.security.test_cross_agency import ALL, _covered, _url, rule_for, sc  # noqa: F401  (fixture)
+from tests.security.test_cross_agency import ALL, _covered, _url, rule_for
 from tests.security.urlmap import endpoints
 
 pytestmark = pytest.mark.django_db
@@ -52,7 +52,7 @@ def _check(response, url: str) -> list[str]:
     return problems
 
 
-def test_every_answer_is_no_store_and_every_page_has_a_strict_script_policy(sc):  # noqa: F811
+def test_every_answer_is_no_store_and_every_page_has_a_strict_script_policy(sc):
     d = sc.district
     problems, checked = [], 0
     for ep in endpoints():

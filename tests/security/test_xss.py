@@ -19,25 +19,11 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from tests.security import scenario as scenario_module
 from tests.security.scenario import PAYLOADS
 from tests.security.test_cross_agency import ALL, _covered, _url, rule_for
 from tests.security.urlmap import endpoints
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def hostile(district, django_capture_on_commit_callbacks, monkeypatch):
-    import importlib.util
-
-    if importlib.util.find_spec("signing.pades") is None:
-        from casehub.dossier import services as dossier
-
-        monkeypatch.setattr(dossier, "sign_volume", lambda pdf_bytes, volume: pdf_bytes)
-    built = scenario_module.build(district, django_capture_on_commit_callbacks, hostile=True)
-    assert not built.problems, built.problems
-    return built
 
 
 def _body(response) -> str:

@@ -42,8 +42,8 @@ def _two_defendants(case, district):
     return case
 
 
+@pytest.mark.time_machine("2026-03-02T10:00:00+08:00")
 def test_each_defendant_has_ten_days_from_the_day_after_receipt(case, drive, district, time_machine):
-    time_machine.move_to("2026-03-02T10:00:00+08:00")
     _two_defendants(case, district)
     _judged(drive, district, case)
     assert case.stage == "appeal_period" and case.status == CaseStatus.ACTIVE
@@ -55,9 +55,9 @@ def test_each_defendant_has_ten_days_from_the_day_after_receipt(case, drive, dis
     assert "期满后" in blocked["judgment_effective"][0]
 
 
+@pytest.mark.time_machine("2026-03-02T10:00:00+08:00")
 def test_one_defendants_appeal_sends_the_whole_joint_case_up_with_custody(case, drive, district, city,
                                                                          time_machine, django_capture_on_commit_callbacks):
-    time_machine.move_to("2026-03-02T10:00:00+08:00")
     _two_defendants(case, district)
     _judged(drive, district, case)
     zhang = case.persons.get(name="张三")
@@ -105,6 +105,7 @@ def _to_second_instance(case, drive, district, city, time_machine, capture, *, p
     return case
 
 
+@pytest.mark.time_machine("2026-03-02T10:00:00+08:00")
 def test_file_review_is_not_counted_and_the_final_judgment_goes_to_execution(
         case, drive, district, city, time_machine, django_capture_on_commit_callbacks):
     _to_second_instance(case, drive, district, city, time_machine, django_capture_on_commit_callbacks)
@@ -127,6 +128,7 @@ def test_file_review_is_not_counted_and_the_final_judgment_goes_to_execution(
     assert handover.agency == district.court and handover.period_days == 10
 
 
+@pytest.mark.time_machine("2026-03-02T10:00:00+08:00")
 def test_a_remand_restarts_the_first_instance_period_and_a_speedy_case_is_retried_as_ordinary(
         case, drive, district, city, time_machine, django_capture_on_commit_callbacks):
     _to_second_instance(case, drive, district, city, time_machine, django_capture_on_commit_callbacks,
@@ -142,9 +144,9 @@ def test_a_remand_restarts_the_first_instance_period_and_a_speedy_case_is_retrie
     assert CustodyRecord.objects.get(person=case.persons.get()).responsible_agency == district.court
 
 
+@pytest.mark.time_machine("2026-03-02T10:00:00+08:00")
 def test_without_appeal_the_judgment_takes_effect_and_execution_ends_custody_and_closes_the_case(
         case, drive, district, time_machine, django_capture_on_commit_callbacks):
-    time_machine.move_to("2026-03-02T10:00:00+08:00")
     _judged(drive, district, case)
     time_machine.move_to("2026-03-13T10:00:00+08:00")
     drive.fire(case, "judgment_effective", "court_clerk")
@@ -165,8 +167,8 @@ def test_without_appeal_the_judgment_takes_effect_and_execution_ends_custody_and
     assert CustodyRecord.objects.get(person=person).status == RecordStatus.EXECUTED
 
 
+@pytest.mark.time_machine("2026-03-02T10:00:00+08:00")
 def test_probation_goes_to_community_correction(case, drive, district, time_machine):
-    time_machine.move_to("2026-03-02T10:00:00+08:00")
     _judged(drive, district, case, decisions={"张三": {"outcome": "guilty", "charge": "盗窃罪",
                                                      "penalty": "fixed_term", "term": "一年", "probation": True}})
     time_machine.move_to("2026-03-13T10:00:00+08:00")
@@ -177,9 +179,9 @@ def test_probation_goes_to_community_correction(case, drive, district, time_mach
     assert case.status == CaseStatus.CLOSED
 
 
+@pytest.mark.time_machine("2026-03-02T10:00:00+08:00")
 def test_an_acquittal_closes_once_effective_without_execution(case, drive, district, time_machine):
     """Arts. 259-260: nothing to execute — the effective acquittal closes the case; no hand-over."""
-    time_machine.move_to("2026-03-02T10:00:00+08:00")
     _judged(drive, district, case, decisions={"张三": {"outcome": "acquitted"}})
     assert case.persons.get().custody_status == CustodyStatus.RELEASED  # released on announcement
     time_machine.move_to("2026-03-13T10:00:00+08:00")

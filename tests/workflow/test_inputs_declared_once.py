@@ -10,6 +10,7 @@ import pytest
 from casehub.agencies.models import Agency
 from casehub.api.workflow import input_serializer
 from casehub.transfers.forms import TransitionForm
+from tests.fixtures.district import build_agencies
 from workflows import definition as d
 from workflows.engine import InvalidInputs, clean_inputs
 
@@ -69,9 +70,14 @@ def test_form_and_serializer_declare_the_same_field(pair):
         assert [str(c[0]) for c in form_field.choices] == list(api_field.choices) == [str(c[0]) for c in inp.choices]
 
 
-@pytest.mark.django_db
+@pytest.fixture
+def agencies(db):
+    """An agency of every kind for the agency inputs to name (no users: nobody acts here)."""
+    return build_agencies()
+
+
 @pytest.mark.parametrize("pair", INPUTS, ids=_id)
-def test_form_serializer_and_engine_agree_on_required_and_limits(pair, district):
+def test_form_serializer_and_engine_agree_on_required_and_limits(pair, agencies):
     spec, inp = pair
     valid = {i.name: _valid(i) for i in spec.inputs}
     assert _errors(spec, valid) == {"form": set(), "api": set(), "engine": set()}

@@ -56,10 +56,10 @@ def test_docketing_offers_only_the_first_instance_code_and_records_the_speedy_pr
         engine.fire(case, "extend_trial", acting_user=district.judge, inputs={"decision": "再次延长"})
 
 
+@pytest.mark.time_machine("2026-03-02T10:00:00+08:00")
 def test_converting_summary_to_ordinary_counts_the_new_period_from_the_decision(case, drive, district, time_machine):
     """Art. 220: 简易 within 20 days (extended to 1.5 months within the court); art. 221 and SPC
     Interpretation art. 368: converted to the ordinary procedure, the 2 months run from the decision."""
-    time_machine.move_to("2026-03-02T10:00:00+08:00")
     _docket(drive, case, procedure="summary")
     summary = _trial_clock(case)
     assert summary.kind == "trial_summary" and (summary.period_months, summary.period_days) == (0, 20)
@@ -124,9 +124,9 @@ def test_ordinary_extensions_own_court_higher_court_once_then_supreme_court(case
     assert clock.period_months == 8
 
 
+@pytest.mark.time_machine("2026-03-02T10:00:00+08:00")
 def test_the_higher_court_is_asked_at_least_fifteen_days_before_expiry(case, drive, district, city, time_machine):
     """SPC Interpretation art. 210: a request filed later than 15 days before the period ends is refused."""
-    time_machine.move_to("2026-03-02T10:00:00+08:00")
     _docket(drive, case)
     due = _trial_clock(case).due_date
     time_machine.move_to(f"{due - timedelta(days=14)}T10:00:00+08:00")
@@ -141,10 +141,10 @@ def test_a_summary_case_cannot_go_to_the_higher_court(case, drive, district, cit
                     inputs={"ground": "civil", "reason": "附带民事诉讼"})
 
 
+@pytest.mark.time_machine("2026-03-02T10:00:00+08:00")
 def test_postponement_for_supplementary_investigation_recounts_the_trial_period(case, drive, district, time_machine):
     """Arts. 204(2), 205: at the procuratorate's proposal the court postpones; the procuratorate has one
     month; on return the trial period is counted afresh (art. 208(3)). At most twice (SPC Interp. 274)."""
-    time_machine.move_to("2026-03-02T10:00:00+08:00")
     _docket(drive, case)
     first = _trial_clock(case)
     time_machine.move_to("2026-03-20T10:00:00+08:00")
@@ -172,10 +172,10 @@ def test_postponement_for_supplementary_investigation_recounts_the_trial_period(
     assert "不得超过两次" in reasons["postpone_for_supplementary"][0]
 
 
+@pytest.mark.time_machine("2026-03-02T10:00:00+08:00")
 def test_suspension_pauses_the_period_and_resumption_continues_with_the_days_left(case, drive, district,
                                                                                   time_machine):
     """Art. 206: the suspended time is not counted; resumed, the period continues with what was left."""
-    time_machine.move_to("2026-03-02T10:00:00+08:00")
     _docket(drive, case, procedure="summary")
     clock = _trial_clock(case)
     left = (clock.due_date - timezone.localdate()).days
