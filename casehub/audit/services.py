@@ -157,8 +157,11 @@ def deferred() -> Iterator[None]:
 
 
 def _flush(buffer: list[tuple[AuditEvent, models.Model | None, _Kept | None]]) -> None:
-    live = {id(func) for _sids, func, _robust in connection.run_on_commit} if connection.in_atomic_block else set()
-    items = [(event, obj) for event, obj, kept in buffer if kept is None or id(kept) in live]
+    if connection.in_atomic_block:
+        live = {id(func) for _sids, func, _robust in connection.run_on_commit}
+        items = [(event, obj) for event, obj, kept in buffer if kept is None or id(kept) in live]
+    else:  # a block outside any transaction (the engine never does that): what committed stays committed
+        items = [(event, obj) for event, obj, _kept in buffer]
     if not items:
         return
     if connection.vendor == "postgresql" and len(connection.atomic_blocks) == 1:

@@ -318,8 +318,8 @@ def chunk_complete(request: HttpRequest, pk: uuid.UUID) -> JsonResponse:
 @login_required
 @require_POST
 def reorder(request: HttpRequest, volume_pk: int) -> HttpResponse:
-    volume = get_visible_volume(request.user, volume_pk)
-    services.check_can_upload(request.user, volume.case)
+    volume = get_visible_volume(request.user, volume_pk)  # 404 to who may not see it
+    DOSSIERS.check(request.user, volume.case, "upload")  # 403 with the reason: not the holder's uploader
     focus = ""
     try:
         ordered = [int(x) for x in request.POST.getlist("order")]

@@ -5,16 +5,21 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from casehub.agencies.doors import ListDoor
 from casehub.agencies.models import Agency
 from casehub.agencies.permissions import MANAGE_AGENCY_USERS, has_capability
 from casehub.audit.services import record_event
+
+# The one rule (casehub.agencies.doors): the settings page of one's own agency has no object to hide.
+AGENCY_SETTINGS = ListDoor("agency.settings",
+                           lambda user: user.agency_id is not None and has_capability(user, MANAGE_AGENCY_USERS),
+                           lambda: _("只有机构管理员可以修改本机构设置。"))
 
 
 class AgencySettingsForm(forms.ModelForm):
@@ -26,8 +31,7 @@ class AgencySettingsForm(forms.ModelForm):
 
 @login_required
 def agency_settings(request: HttpRequest) -> HttpResponse:
-    if not has_capability(request.user, MANAGE_AGENCY_USERS) or request.user.agency is None:
-        raise PermissionDenied(_("只有机构管理员可以修改本机构设置。"))
+    AGENCY_SETTINGS.check(request.user)  # a page of one's own agency, nothing to hide: 403 to other roles
     agency = request.user.agency
     form = AgencySettingsForm(request.POST or None, instance=agency)
     if request.method == "POST" and form.is_valid():

@@ -417,15 +417,17 @@ def test_the_audit_trail_is_403_to_other_roles_and_one_event_404_outside_the_aud
 
 
 @pytest.mark.django_db
-def test_metrics_pki_and_sweep_pages_are_403_to_a_role_that_may_not_open_them(district, client, api_as):
+def test_metrics_pki_sweep_and_settings_pages_are_403_to_a_role_that_may_not_open_them(district, client, api_as):
     investigator = district.investigator
-    for url in (reverse("metrics:dashboard"), reverse("objectstore:sweeps"), reverse("pki:certificates")):
+    for url in (reverse("metrics:dashboard"), reverse("objectstore:sweeps"), reverse("pki:certificates"),
+                reverse("agency-settings")):
         assert _page(client, investigator, "get", url) == 403
     assert _api(api_as, investigator, "get", "/api/v1/metrics/") == 403
     assert _page(client, district.police_admin, "get", reverse("pki:verify")) == 403
     assert _page(client, district.auditor, "get", reverse("metrics:dashboard")) == 200
     assert _page(client, district.auditor, "get", reverse("pki:verify")) == 200
     assert _page(client, district.police_admin, "get", reverse("pki:certificates")) == 200
+    assert _page(client, district.police_admin, "get", reverse("agency-settings")) == 200
 
 
 @pytest.mark.django_db
