@@ -16,7 +16,9 @@ RGW_TESTS = "tests/storage/test_rgw.py"
 
 
 def _collect(**env: str) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("CASEHUB_TEST_RGW_") and k != "CI"}
+    # PYTEST_ADDOPTS of the outer run (e.g. -v) would change what collection prints.
+    environ = {k: v for k, v in os.environ.items()
+               if not k.startswith("CASEHUB_TEST_RGW_") and k not in ("CI", "PYTEST_ADDOPTS")}
     environ.update(env)
     return subprocess.run([sys.executable, "-m", "pytest", RGW_TESTS, "--collect-only", "-n", "0",
                            "-p", "no:cacheprovider"], cwd=ROOT, env=environ, capture_output=True, text=True,
