@@ -18,7 +18,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 from casehub.cases.models import Case
 from tests.dossier import files
 from tests.fixtures.axe import describe, run_axe
-from tests.fixtures.browser import login, screenshot
+from tests.fixtures.browser import find_now, login, screenshot
 from tests.fixtures.district import PASSWORD, build_district
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -67,7 +67,7 @@ def submit_transition(browser, **inputs):
     for name, value in inputs.items():
         fill(browser, name, value)
     click(browser, browser.find_element(By.ID, "transition-submit"))
-    WebDriverWait(browser, 30).until(lambda b: not b.find_elements(By.ID, "transition-form"))
+    WebDriverWait(browser, 30).until(lambda b: not find_now(b, By.ID, "transition-form"))
 
 
 def approve_pending(browser, live_server, supervisor, shot):
@@ -110,7 +110,7 @@ def home(browser, live_server, user, step, **panels):
     browser.get(f"{live_server.url}/")
     screenshot(browser, f"journey-home-{step}-{user}")
     for key, texts in panels.items():
-        cards = browser.find_elements(By.CSS_SELECTOR, f'[data-inbox="{key.replace("_", "-")}"]')
+        cards = find_now(browser, By.CSS_SELECTOR, f'[data-inbox="{key.replace("_", "-")}"]')
         if texts is None:
             assert not cards, f"step {step}: {user} has a {key} panel"
             continue
@@ -121,7 +121,7 @@ def home(browser, live_server, user, step, **panels):
 
 
 def lacks(browser, key, text):
-    cards = browser.find_elements(By.CSS_SELECTOR, f'[data-inbox="{key}"]')
+    cards = find_now(browser, By.CSS_SELECTOR, f'[data-inbox="{key}"]')
     return not cards or text not in cards[0].text
 
 
@@ -145,7 +145,7 @@ def test_case_journey_police_procuratorate_court(browser, live_server, tmp_path)
     fill(browser, "persons-0-custody_since", since.strftime("%Y-%m-%dT%H:%M"))
     click(browser, browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]"))
     time.sleep(2)
-    errors = [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".text-danger, .errorlist")]
+    errors = [e.text for e in find_now(browser, By.CSS_SELECTOR, ".text-danger, .errorlist")]
     WebDriverWait(browser, 15).until(lambda b: Case.objects.filter(title="钱九涉嫌盗窃案").exists(), errors)
     case = Case.objects.get(title="钱九涉嫌盗窃案")
     assert case.persons.filter(name="钱九").exists()
@@ -263,7 +263,7 @@ def test_case_journey_police_procuratorate_court(browser, live_server, tmp_path)
         as_user(browser, live_server, user)
         open_case(browser, live_server, case)
         assert "结案" in browser.find_element(By.ID, "case-stage").text
-        assert not browser.find_elements(By.CSS_SELECTOR, "#case-actions a[data-transition]")
+        assert not find_now(browser, By.CSS_SELECTOR, "#case-actions a[data-transition]")
     screenshot(browser, "journey-11-closed")
     home(browser, live_server, "judge", "11")
     assert lacks(browser, "my-cases", "钱九涉嫌盗窃案") and lacks(browser, "clocks", "钱九涉嫌盗窃案")
