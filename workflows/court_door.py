@@ -114,10 +114,6 @@ for _name in ("generate_prosecution_withdrawal", "generate_prosecution_withdrawa
     effects.EFFECTS[_name] = (lambda name: lambda ctx: effects._generate(ctx, name))(_name)
 
 
-def _names(case: Any) -> str:
-    return "、".join(p.name for p in docs.suspects(case))
-
-
 @docs.builder("generate_prosecution_withdrawal", gettext_lazy("撤回起诉决定书"))
 def withdrawal_decision(ctx: Any) -> list[docs.Draft]:
     """撤回起诉决定书 (SPP Rules arts. 424, 426: in writing, before the judgment is announced)."""
@@ -127,7 +123,7 @@ def withdrawal_decision(ctx: Any) -> list[docs.Draft]:
     text = _("%(court)s：\n本院以%(number)s起诉书向你院提起公诉的%(names)s一案，经审查，%(ground)s：%(reason)s"
              "经检察长批准，根据《人民检察院刑事诉讼规则》第四百二十四条第一款的规定，决定撤回起诉。") % {
         "court": court.name if court else "", "number": docs.latest_number(case, "indictment"),
-        "names": _names(case), "ground": GROUND_LABELS.get(str(inp.get("ground")), ""),
+        "names": docs.suspect_names(case), "ground": GROUND_LABELS.get(str(inp.get("ground")), ""),
         "reason": docs._sentence(str(inp.get("reason") or "")).rstrip("，") + "。"}
     footer = [ctx.acting_user.agency.name, docs._day(ctx.now), _("（院印）")]
     return [docs.Draft(title, docs._render(ctx, title, fields=[(_("案件名称"), case.title)], paragraphs=[text],
@@ -146,7 +142,7 @@ def withdrawal_ruling(ctx: Any) -> list[docs.Draft]:
         _("%(prosecutor)s以%(number)s起诉书指控被告人%(names)s犯%(charge)s，向本院提起公诉。在本院宣告判决前，"
           "%(prosecutor)s以%(ground)s为由，要求撤回起诉。") % {
             "prosecutor": request.actor_agency.name if request is not None and request.actor_agency else "",
-            "number": docs.latest_number(case, "indictment"), "names": _names(case),
+            "number": docs.latest_number(case, "indictment"), "names": docs.suspect_names(case),
             "charge": docs.charge_names(case), "ground": GROUND_LABELS.get(str(asked.get("ground")), "")},
         (_("本院认为，人民检察院要求撤回起诉的理由成立。依照《最高人民法院关于适用〈中华人民共和国刑事诉讼法〉的解释》"
            "第二百九十六条的规定，裁定如下：\n准许%(prosecutor)s撤回起诉。") if permitted else

@@ -162,6 +162,11 @@ def suspects(case: Any) -> list[Any]:
                 .select_related("detention_centre").order_by("id"))
 
 
+def suspect_names(case: Any) -> str:
+    """The suspects of the case's documents, as a decision names them: 张三、李四."""
+    return "、".join(p.name for p in suspects(case))
+
+
 def offences(case: Any) -> list[Any]:
     return list(case.offences.order_by("code"))
 

@@ -237,8 +237,7 @@ for _name in ("generate_conditional_non_prosecution", "generate_conditional_revo
 # --- documents --------------------------------------------------------------------------------
 
 
-def _names(case: Any) -> str:
-    return "、".join(p.name for p in docs.suspects(case))
+_names = docs.suspect_names
 
 
 def _decision(ctx: Any, effect: str, paragraphs: list[str], *, seal: Any = None) -> list[docs.Draft]:

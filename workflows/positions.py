@@ -19,7 +19,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from workflows import closing, nonprosecution
-from workflows.definition import STAGES, Stage
+from workflows.definition import BY_NAME, STAGES, Stage
 from workflows.models import InvestigationTermination, JudgmentDecision, PleaRecord, TransitionLog
 
 # Before the indictment reaches the court the person is a suspect (犯罪嫌疑人), from then on a
@@ -120,7 +120,7 @@ def positions(case: Any) -> dict[int, Position]:
         elif closed_by in nonprosecution.CLOSINGS:
             code, label = "non_prosecuted", _("不起诉")
             detail = str(nonprosecution.KIND_LABELS.get(
-                nonprosecution.kind_of(_spec(closed_by), closed.inputs or {}), ""))
+                nonprosecution.kind_of(BY_NAME[closed_by], closed.inputs or {}), ""))
         elif closed_by == "withdraw_case":
             code, label = "case_withdrawn", _("已撤销案件")
             detail = str(closing.GROUNDS.get(str((closed.inputs or {}).get("ground")), ""))
@@ -133,9 +133,3 @@ def positions(case: Any) -> dict[int, Position]:
             since = None
         result[person.pk] = Position(code, label, detail, since, plea, plea_detail)
     return result
-
-
-def _spec(name: str) -> Any:
-    from workflows.definition import BY_NAME
-
-    return BY_NAME[name]

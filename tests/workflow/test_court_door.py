@@ -131,3 +131,25 @@ def test_two_documents_cannot_share_an_effect_name():
     with pytest.raises(ValueError, match="already built"):
         documents.builder("generate_withdrawal_decision", "另一份文书")(lambda ctx: [])
     assert documents.TITLES["generate_withdrawal_decision"][0] == "撤销案件决定书"
+
+
+def test_a_permitted_withdrawal_moves_only_the_detained_defendants_custody(case, drive, district):
+    """SPP Rules art. 424; SPC Interpretation art. 296: with 张三 detained and 李四 not detained, the
+    withdrawal moves 张三's custody to the procuratorate (one certificate) and leaves 李四's measure
+    as it was; the 30-day clock bounds only 张三's custody term."""
+    from casehub.cases.models import CustodyStatus, PersonRole
+    from casehub.cases.persons import add_person
+    from casehub.custody.models import CustodyCertificate
+
+    li = add_person(case, acting_user=district.investigator,
+                    data={"role": PersonRole.SUSPECT, "name": "李四", "custody_status": CustodyStatus.NOT_DETAINED})
+    drive.to_court(case)
+    zhang = case.persons.get(name="张三")
+    drive.fire(case, "request_prosecution_withdrawal", "prosecutor", ground="evidence", reason="证据发生变化")
+    drive.fire(case, "permit_prosecution_withdrawal", "judge")
+    package = Transfer.objects.get(case=case, kind=TransferKind.PROSECUTION_WITHDRAWAL)
+    assert CustodyRecord.objects.get(person=zhang).responsible_agency == district.procuratorate
+    assert list(CustodyCertificate.objects.filter(transfer=package).values_list("person__name", flat=True)) == ["张三"]
+    li.refresh_from_db()
+    assert li.custody_status == CustodyStatus.NOT_DETAINED and not CustodyRecord.objects.filter(person=li).exists()
+    assert running(case, ClockKind.WITHDRAWN_PROSECUTION).due_date == date(2026, 12, 2)
