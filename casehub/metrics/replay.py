@@ -128,7 +128,6 @@ def issue_certificates(district: District, first: datetime) -> None:
     day before the first planned step."""
     from casehub.pki.services import signer_for
 
-    check_pki(district, first)
     clock = SimulatedClock()
     clock.now = first - timedelta(days=1)
     with replay_time(clock, first):
@@ -370,6 +369,8 @@ def run(profile: Profile, districts: District | list[District], plans: list[Case
     if not plans:
         return Outcome()
     first = min(p.steps[0].at for p in plans)
+    for district in districts:  # all checked before any certificate (or the platform root) is issued
+        check_pki(district, first)
     for district in districts:
         issue_certificates(district, first)
     started = time.perf_counter()
