@@ -88,6 +88,19 @@ def ensure_district(profile: Profile, k: int = 0) -> District:
     return District(agencies, users)
 
 
+def ensure_districts(profile: Profile, plans: list[CasePlan]) -> list[District]:
+    """Every district of the profile, created on the simulated calendar two days before the first
+    planned step: creating agencies and users can issue certificates (the platform root among
+    them), which must not postdate the replay."""
+    if not plans:
+        return [ensure_district(profile, k) for k in range(profile.districts)]
+    first = min(p.steps[0].at for p in plans)
+    clock = SimulatedClock()
+    clock.now = first - timedelta(days=2)
+    with replay_time(clock, first):
+        return [ensure_district(profile, k) for k in range(profile.districts)]
+
+
 # --- time and certificates ------------------------------------------------------------------------------
 
 @contextlib.contextmanager
