@@ -334,6 +334,19 @@ PLEA_TRANSITIONS: tuple[TransitionSpec, ...] = (
         style="secondary",
         custody=("notices",),
     ),
+    TransitionSpec(
+        "withdraw_plea", _("撤回认罪认罚"), (Stage.PROSECUTION_REVIEW,), Stage.PROSECUTION_REVIEW,
+        AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION,
+        inputs=(_persons("persons", _("撤回认罪认罚的犯罪嫌疑人"), "suspects", _("留空则为本案全部犯罪嫌疑人。")),
+                InputSpec("reason", _("撤回认罪认罚的情况"), "textarea")),
+        guards=("pleas_withdrawable",),
+        effects=("withdraw_pleas",),
+        article="刑事诉讼法第十五条；人民检察院刑事诉讼规则第二百七十三条",
+        description=_("犯罪嫌疑人在提起公诉前撤回认罪认罚的，记录在案，不再作为认罪认罚处理；已适用速裁审查期限的，"
+                      "审查起诉期限恢复为一个月，仍自受理之日起计算。"),
+        style="secondary",
+        custody=("notices",),
+    ),
 )
 
 
