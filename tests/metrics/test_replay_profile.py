@@ -43,6 +43,7 @@ def test_the_period_starts_with_a_backlog_in_every_stage():
         assert at_start[stage] > 0, stage
 
 
+@pytest.mark.own_clock  # plans on the profile's calendar only; the run's instants cannot change it
 def test_the_solver_drives_the_parameters_from_the_targets():
     """Double the reported indictments: the solver indicts more, not by editing the count."""
     profile = pr.load_profile(PROFILE).scaled(0.2)
