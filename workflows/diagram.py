@@ -124,6 +124,7 @@ _RECIPIENT_TEXT = {
     d.EARLIER_AGENCIES: "to every agency that held the case before",
     d.UP: "to the court above the holder (an appeal or protest)",
     d.EXECUTOR: "to the executing authority the input names (police, detention centre, community correction)",
+    d.JURISDICTION: "to another procuratorate, the one with jurisdiction the input names (SPP Rules art. 328)",
 }
 
 

@@ -37,6 +37,7 @@ class TransferKind(models.TextChoices):
     REMAND = "remand", _("发回重审")
     EXECUTION = "execution", _("交付执行")
     PROSECUTION_WITHDRAWAL = "prosecution_withdrawal", _("准许撤回起诉退卷")
+    JURISDICTION_TRANSFER = "jurisdiction_transfer", _("移送管辖")
 
 
 class TransferMode(models.TextChoices):
