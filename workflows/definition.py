@@ -92,6 +92,7 @@ INVESTIGATOR = "investigator"  # the police agency that registered the case (art
 SUPERIOR = "superior"  # the next-higher agency of the holder (art. 179: review by the higher procuratorate)
 HIGHER = "higher"  # the agency above the holder (agency.parent): approvals the law gives it (art. 208)
 PROSECUTING = "prosecuting"  # the procuratorate whose indictment the court accepted (protest, art. 228)
+TRIAL_COURT = "trial_court"  # the court that postponed the trial for supplementary investigation (SPP Rules art. 421)
 
 # How the case changes hands.
 SEND = "send"  # a package goes out; the receiver must verify and accept it
@@ -958,6 +959,45 @@ COURT_DOOR_TRANSITIONS: tuple[TransitionSpec, ...] = (
         effects=("generate_prosecution_withdrawal_ruling",),
         article="最高人民法院解释第二百九十六条",
         description=_("撤回起诉的理由不成立的，裁定不准许撤回起诉，本案继续审理，审理期限继续计算。"),
+        style="secondary",
+    ),
+)
+
+
+# SPP Rules 2019 art. 421: during a postponement for supplementary investigation the procuratorate,
+# which holds the case, asks to resume the trial (return_after_supplementary) or withdraws the
+# prosecution; the court that postponed the trial rules on it (SPC Interpretation art. 296).
+COURT_DOOR_TRANSITIONS = COURT_DOOR_TRANSITIONS + (
+    TransitionSpec(
+        "request_withdrawal_in_supplementary", _("撤回起诉（补充侦查期间）"), (Stage.TRIAL_SUPPLEMENTARY,), SAME_STAGE,
+        AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION,
+        inputs=(InputSpec("ground", _("撤回起诉的情形"), "choice", choices=court_door.WITHDRAWAL_GROUNDS), REASON),
+        guards=("no_pending_approval", "no_withdrawal_pending"),
+        effects=("generate_prosecution_withdrawal",),
+        needs_approval=True, article="人民检察院刑事诉讼规则第四百二十一条、第四百二十四条、第四百二十六条",
+        description=_("法庭宣布延期审理后，人民检察院在补充侦查期限内提请恢复法庭审理或者撤回起诉；"
+                      "撤回起诉经检察长批准，由决定延期审理的人民法院裁定是否准许。"),
+        style="danger",
+    ),
+    TransitionSpec(
+        "permit_withdrawal_in_supplementary", _("裁定准许撤回起诉（补充侦查期间）"), (Stage.TRIAL_SUPPLEMENTARY,),
+        Stage.PROSECUTION_REVIEW, AgencyKind.COURT, p.DELIVER_JUDGMENT, party=TRIAL_COURT, inputs=(OPTIONAL_REASON,),
+        guards=("withdrawal_requested",),
+        effects=("generate_prosecution_withdrawal_ruling",),
+        clocks=(ClockOp("stop", ClockKind.TRIAL_SUPPLEMENTARY),
+                ClockOp("open", ClockKind.WITHDRAWN_PROSECUTION, agency="holder_before")),
+        article="最高人民法院解释第二百九十六条；人民检察院刑事诉讼规则第四百二十一条、第四百二十四条第二款",
+        description=_("准许撤回起诉的，补充侦查期限停止计算；案件和在押被告人已在人民检察院，人民检察院应当在三十日以内"
+                      "作出不起诉决定，羁押期限变更通知由人民检察院发出。"),
+        style="warning", custody=("notices",), extra={"notices_by_holder": True},
+    ),
+    TransitionSpec(
+        "refuse_withdrawal_in_supplementary", _("裁定不准许撤回起诉（补充侦查期间）"), (Stage.TRIAL_SUPPLEMENTARY,),
+        SAME_STAGE, AgencyKind.COURT, p.DELIVER_JUDGMENT, party=TRIAL_COURT, inputs=(REASON,),
+        guards=("withdrawal_requested",),
+        effects=("generate_prosecution_withdrawal_ruling",),
+        article="最高人民法院解释第二百九十六条",
+        description=_("不准许撤回起诉的，补充侦查继续，人民检察院在补充侦查期限内提请恢复法庭审理。"),
         style="secondary",
     ),
 )

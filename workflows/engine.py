@@ -269,6 +269,12 @@ def _actor_problem(case: Case, spec: d.TransitionSpec, user: Any, pending: Trans
         holder = case.holder_agency
         if holder is None or holder.parent_id != user.agency_id:
             return _("只有上一级机关可以办理“%(label)s”。") % {"label": spec.label}
+    elif spec.party == d.TRIAL_COURT:
+        from workflows import court_door
+
+        court = court_door.postponing_court(case)
+        if court is None or court.pk != user.agency_id:
+            return _("只有决定延期审理的人民法院可以办理“%(label)s”。") % {"label": spec.label}
     elif spec.party == d.PROSECUTING:
         if prosecuting_agency(case) != user.agency_id:
             return _("只有提起公诉的人民检察院可以办理“%(label)s”。") % {"label": spec.label}
