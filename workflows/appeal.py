@@ -39,7 +39,7 @@ DEFENDANTS = "@defendants"  # ClockOp.persons: every defendant of the case
 EXECUTORS: tuple[tuple[str, Any], ...] = (
     ("police", gettext_lazy("公安机关（送交监狱执行；拘役由公安机关执行）")),
     ("detention", gettext_lazy("看守所（剩余刑期三个月以下，代为执行）")),
-    ("justice", gettext_lazy("司法行政机关社区矫正机构（管制、缓刑）")),
+    ("justice", gettext_lazy("司法行政机关社区矫正机构（管制、缓刑、暂予监外执行）")),
 )
 SECOND_INSTANCE_RESULTS: tuple[tuple[str, Any], ...] = (
     ("upheld", gettext_lazy("驳回上诉、抗诉，维持原判（第二百三十六条第一款第一项）")),
@@ -196,8 +196,8 @@ def executor_for(decision: Any) -> str:
 
     if decision is None or decision.outcome != Outcome.GUILTY or decision.penalty == Penalty.FINE_ONLY:
         return ""
-    if decision.probation or decision.penalty == Penalty.PUBLIC_SURVEILLANCE:
-        return "justice"
+    if decision.probation or decision.outside_prison or decision.penalty == Penalty.PUBLIC_SURVEILLANCE:
+        return "justice"  # arts. 265, 269: execution outside prison is community correction too
     return "police"
 
 

@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from casehub.agencies import permissions as p
 from casehub.agencies.models import AgencyKind
 from casehub.clocks.kinds import ClockKind
-from workflows import court_door, jurisdiction, measures, trial
+from workflows import court_documents, court_door, execution, jurisdiction, measures, trial  # noqa: F401 - builders, effects, guards
 from workflows.appeal import EXECUTORS, SECOND_INSTANCE_RESULTS
 from workflows.models import TransferKind
 
@@ -815,6 +815,7 @@ TRIAL_TRANSITIONS: tuple[TransitionSpec, ...] = (
         "extend_trial", _("延长审理期限（本院）"), (Stage.TRIAL,), Stage.TRIAL, AgencyKind.COURT, p.DELIVER_JUDGMENT,
         inputs=(InputSpec("decision", _("延长的理由（可能判处的刑罚）"), "textarea"),),
         guards=("no_pending_approval", "trial_extension_allowed"),
+        effects=("generate_trial_extension",),
         clocks=(ClockOp("extend", trial.TRIAL_PERIOD),),
         needs_approval=True, article="刑事诉讼法第二百零八条、第二百二十条、第二百二十五条",
         description=_("由本院决定：速裁程序延长至十五日（可能判处的有期徒刑超过一年），简易程序延长至一个半月"
@@ -837,6 +838,7 @@ TRIAL_TRANSITIONS: tuple[TransitionSpec, ...] = (
         AgencyKind.COURT, p.DELIVER_JUDGMENT, party=HIGHER,
         inputs=(InputSpec("decision", _("批准决定（文号）"), "text"),),
         guards=("higher_extension_pending",),
+        effects=("generate_higher_extension",),
         clocks=(ClockOp("extend", trial.TRIAL_PERIOD),),
         article="刑事诉讼法第二百零八条；最高人民法院解释第二百一十条",
         description=_("上一级人民法院批准延长审理期限三个月。"), custody=("notices",),
@@ -1115,6 +1117,7 @@ APPEAL_TRANSITIONS: tuple[TransitionSpec, ...] = (
         AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION, party=PROSECUTING,
         inputs=(PERSONS_CHALLENGED, InputSpec("reason", _("抗诉书（抗诉理由）"), "textarea")),
         guards=("no_pending_approval", "appeal_persons_in_window"),
+        effects=("generate_protest",),
         clocks=(ClockOp("open", ClockKind.APPEAL_FORWARD),),
         needs_approval=True, article="刑事诉讼法第二百二十八条、第二百三十条；最高人民法院解释第三百八十四条",
         description=_("人民检察院认为第一审判决确有错误的，通过原审人民法院提出抗诉。"),
@@ -1173,6 +1176,7 @@ APPEAL_TRANSITIONS: tuple[TransitionSpec, ...] = (
         inputs=(InputSpec("result", _("第二审结果"), "choice", choices=SECOND_INSTANCE_RESULTS),
                 InputSpec("verdict", _("判决、裁定主文"), "textarea")),
         guards=("no_pending_approval",),
+        effects=("generate_second_instance_decision", "open_execution_clocks"),
         clocks=(ClockOp("stop", ClockKind.SECOND_INSTANCE),
                 ClockOp("open", ClockKind.EXECUTION_HANDOVER, agency="recipient")),
         article="刑事诉讼法第二百三十三条、第二百三十六条、第二百四十四条、第二百五十九条",
@@ -1184,7 +1188,7 @@ APPEAL_TRANSITIONS: tuple[TransitionSpec, ...] = (
         AgencyKind.COURT, p.DELIVER_JUDGMENT, handover=DELIVER, recipient=BACK_TO_SENDER,
         transfer_kind=TransferKind.REMAND, inputs=(REASON,),
         guards=("no_pending_approval",),
-        effects=("set_retrial_procedure",),
+        effects=("set_retrial_procedure", "generate_remand_ruling"),
         clocks=(ClockOp("stop", ClockKind.SECOND_INSTANCE), ClockOp("open", trial.TRIAL_PERIOD, agency="recipient")),
         article="刑事诉讼法第二百三十六条、第二百三十八条、第二百四十一条；最高人民法院解释第三百七十七条",
         description=_("原审人民法院从收到发回的案件之日起，重新计算审理期限；速裁程序案件发回的，适用第一审普通程序重新审判。"),
@@ -1194,6 +1198,7 @@ APPEAL_TRANSITIONS: tuple[TransitionSpec, ...] = (
         "judgment_effective", _("判决发生法律效力"), (Stage.APPEAL_PERIOD,), Stage.EXECUTION,
         AgencyKind.COURT, p.DELIVER_JUDGMENT, inputs=(OPTIONAL_REASON,),
         guards=("no_pending_approval", "no_appeal_lodged", "appeal_windows_expired"),
+        effects=("open_execution_clocks",),
         clocks=(ClockOp("stop", ClockKind.APPEAL_PERIOD), ClockOp("open", ClockKind.EXECUTION_HANDOVER)),
         article="刑事诉讼法第二百五十九条、第二百六十四条",
         description=_("已过法定期限没有上诉、抗诉的判决是发生法律效力的判决；应当在十日以内交付执行。"),
@@ -1206,11 +1211,26 @@ APPEAL_TRANSITIONS: tuple[TransitionSpec, ...] = (
         inputs=(InputSpec("executor", _("执行机关"), "choice", choices=EXECUTORS, default="police"),
                 OPTIONAL_REASON),
         guards=("no_pending_approval", "something_to_execute", "executor_fits"),
+        effects=("generate_execution_notices", "correction_documents_sent"),
         clocks=(ClockOp("stop", ClockKind.EXECUTION_HANDOVER),),
         article="刑事诉讼法第二百六十四条、第二百六十九条；社区矫正法第二十条；最高人民法院解释第五百一十一条、第五百一十九条",
         description=_("判决生效后十日以内将判决书、执行通知书等法律文书送达执行机关；判处管制、宣告缓刑的，"
                       "送达社区矫正机构。执行机关签收后羁押记录终结，案件结案。"),
         custody=("notices",),
+    ),
+    TransitionSpec(
+        "notify_community_correction", _("通知社区矫正机构"), (Stage.EXECUTION,), SAME_STAGE,
+        AgencyKind.COURT, p.DELIVER_JUDGMENT, handover=NOTIFY, recipient=EXECUTOR,
+        transfer_kind=TransferKind.CORRECTION_NOTICE,
+        inputs=(InputSpec("executor", _("社区矫正机构"), "choice", required=False,
+                          choices=(("justice", _("执行地司法行政机关社区矫正机构")),), default="justice"),
+                OPTIONAL_REASON),
+        guards=("no_pending_approval", "community_sentence", "correction_not_notified"),
+        clocks=(ClockOp("stop", ClockKind.CORRECTION_NOTICE),),
+        article="社区矫正法第二十条；最高人民法院解释第五百一十九条",
+        description=_("判处管制、宣告缓刑、决定暂予监外执行的，判决生效后五日以内通知执行地社区矫正机构，"
+                      "十日以内送达有关法律文书。"),
+        style="secondary", custody=("notices",),
     ),
     TransitionSpec(
         "close_without_execution", _("结案（无须交付执行）"), (Stage.EXECUTION,), Stage.CLOSED,
@@ -1224,7 +1244,9 @@ APPEAL_TRANSITIONS: tuple[TransitionSpec, ...] = (
 ) + tuple(
     TransitionSpec(
         name, _("接收交付执行"), (Stage.EXECUTION_SENT,), Stage.CLOSED, kind, capability, party=RECEIVER,
-        handover=ACCEPT, guards=("package_verified",), effects=("end_custody_for_execution",),
+        handover=ACCEPT, guards=("package_verified",),
+        effects=("end_custody_for_execution", *(("stop_outside_prison_clocks",) if kind == AgencyKind.JUSTICE_BUREAU
+                                                else ())),
         article="刑事诉讼法第二百六十四条、第二百六十九条",
         description=_("执行机关核验并签收法律文书，罪犯交付执行，羁押记录终结，案件结案。"),
         custody=("notices",),
@@ -1319,6 +1341,7 @@ TRANSFER_DIRECTIONS: dict[str, frozenset[tuple[str, str]]] = {
     TransferKind.REMAND: frozenset({(AgencyKind.COURT, AgencyKind.COURT)}),
     TransferKind.PROSECUTION_WITHDRAWAL: frozenset({(AgencyKind.COURT, AgencyKind.PROCURATORATE)}),
     TransferKind.JURISDICTION_TRANSFER: frozenset({(AgencyKind.PROCURATORATE, AgencyKind.PROCURATORATE)}),
+    TransferKind.CORRECTION_NOTICE: frozenset({(AgencyKind.COURT, AgencyKind.JUSTICE_BUREAU)}),
     TransferKind.EXECUTION: frozenset({(AgencyKind.COURT, AgencyKind.POLICE),
                                        (AgencyKind.COURT, AgencyKind.DETENTION_CENTRE),
                                        (AgencyKind.COURT, AgencyKind.JUSTICE_BUREAU)}),

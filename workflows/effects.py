@@ -177,15 +177,33 @@ def release_on_announcement(ctx: Any) -> None:
     """CPL art. 260; SPC Interpretation art. 170: a defendant in custody is released as soon as the
     judgment is announced when acquitted, not criminally responsible or exempted from punishment;
     sentenced to public surveillance, probation or a supplementary penalty alone (even before the
-    judgment takes effect); or when the time in custody has reached the sentence. The custody
-    step ``notices`` then sends the detention centre a signed release notice, which ends the record."""
+    judgment takes effect); or when the time in custody up to the announcement has reached the
+    sentence — computed from the custody record (:mod:`workflows.sentence`). The detention centre
+    receives a signed release notice that states the ground, which ends the record."""
+    from datetime import date
+
+    from django.utils.translation import gettext as _
+
+    from casehub.custody import services as custody
+    from casehub.custody.models import CustodyRecord, NoticeKind, RecordStatus
     from workflows.models import JudgmentDecision
 
+    announced = ctx.inputs.get("announced_on")
+    if isinstance(announced, str):
+        announced = date.fromisoformat(announced)
+    on = announced or ctx.now.date()
     held = [CustodyStatus.DETAINED, CustodyStatus.ARRESTED]
-    ids = [d.person_id for d in JudgmentDecision.objects.filter(case=ctx.case).select_related("person")
-           if d.release_ground]
-    chosen = ctx.case.persons.filter(pk__in=ids, custody_status__in=held).order_by("id")
-    _change_measure(chosen, CustodyStatus.RELEASED, authority=ctx.holder_before, at=ctx.now)
+    for decision in (JudgmentDecision.objects.filter(case=ctx.case, person__custody_status__in=held)
+                     .select_related("person").order_by("person_id")):
+        ground = decision.release_ground(on)
+        if not ground:
+            continue
+        _change_measure([decision.person], CustodyStatus.RELEASED, authority=ctx.holder_before, at=ctx.now)
+        record = CustodyRecord.objects.filter(person=decision.person, status=RecordStatus.IN_CUSTODY).first()
+        if record is not None:
+            custody.issue_notice(record, kind=NoticeKind.RELEASE, agency=ctx.holder_before, acting_user=ctx.acting_user,
+                                 reason=_("%(line)s宣判后立即释放（%(ground)s）。") % {
+                                     "line": decision.main_text, "ground": ground}, at=ctx.now)
 
 
 # --- generated documents ----------------------------------------------------------------------

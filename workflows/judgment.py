@@ -1,7 +1,9 @@
 """Recording the trial court's decision per defendant before the judgment is announced.
 
 The judge records, for each defendant, guilty with the sentence and its kind, exemption from
-punishment or acquittal (CPL arts. 200-201). The ``announce_judgment`` transition then needs a
+punishment or acquittal (CPL arts. 200-201). Whether the time in custody has already reached the
+sentence (SPC Interpretation art. 170(3)) is not recorded: it is computed from the custody record at
+the announcement (:mod:`workflows.sentence`). The ``announce_judgment`` transition then needs a
 decision for every defendant (guard ``judgment_recorded``) and generates the signed 刑事判决书 from
 them (:mod:`workflows.documents`), which the ``deliver_judgment`` packages carry (art. 202).
 """
@@ -33,7 +35,7 @@ def may_record(user: Any, case: Case) -> bool:
 
 
 def record_decision(case: Case, person: Any, *, outcome: str, acting_user: Any, charge: str = "", penalty: str = "",
-                    term: str = "", probation: bool = False, custody_reached_term: bool = False) -> JudgmentDecision:
+                    term: str = "", probation: bool = False, outside_prison: bool = False) -> JudgmentDecision:
     """Record (or correct, until announcement) the decision for ``person``."""
     if not may_record(acting_user, case):
         raise PermissionDenied(_("只有审理本案的人民法院可以在宣判前记录判决结果。"))
@@ -49,8 +51,13 @@ def record_decision(case: Case, person: Any, *, outcome: str, acting_user: Any, 
             raise ValidationError({"term": _("请填写刑期或罚金数额。")})
         if probation and penalty not in (Penalty.FIXED_TERM, Penalty.CRIMINAL_DETENTION):
             raise ValidationError({"probation": _("缓刑只适用于被判处拘役、三年以下有期徒刑的犯罪分子（刑法第七十二条）。")})
+        if outside_prison and (probation or penalty not in (Penalty.FIXED_TERM, Penalty.CRIMINAL_DETENTION,
+                                                              Penalty.LIFE)):
+            raise ValidationError({"outside_prison": _(
+                "暂予监外执行只适用于被判处有期徒刑、拘役（怀孕或者正在哺乳自己婴儿的妇女也可以是无期徒刑）且未宣告缓刑的罪犯"
+                "（刑事诉讼法第二百六十五条）。")})
     else:
-        penalty, term, probation, custody_reached_term = "", "", False, False
+        penalty, term, probation, outside_prison = "", "", False, False
     if outcome != Outcome.ACQUITTED and not charge:
         raise ValidationError({"charge": _("请填写罪名。")})
     with transaction.atomic():
@@ -58,10 +65,10 @@ def record_decision(case: Case, person: Any, *, outcome: str, acting_user: Any, 
         decision, _created = JudgmentDecision.objects.update_or_create(
             person=person, defaults={"case": case, "outcome": outcome, "charge": charge, "penalty": penalty,
                                      "term": term, "probation": bool(probation),
-                                     "custody_reached_term": bool(custody_reached_term),
+                                     "outside_prison": bool(outside_prison),
                                      "recorded_by": acting_user, "recorded_at": timezone.now()})
         record_event("judgment.decision_recorded", actor=acting_user, obj=decision, case=case,
                      details={"person": person.pk, "outcome": outcome, "charge": charge, "penalty": penalty,
                               "term": term, "probation": bool(probation),
-                              "custody_reached_term": bool(custody_reached_term)})
+                              "outside_prison": bool(outside_prison)})
     return decision

@@ -13,6 +13,8 @@ tables keep the old names (``db_table``) so existing databases keep their rows u
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -38,6 +40,7 @@ class TransferKind(models.TextChoices):
     EXECUTION = "execution", _("交付执行")
     PROSECUTION_WITHDRAWAL = "prosecution_withdrawal", _("准许撤回起诉退卷")
     JURISDICTION_TRANSFER = "jurisdiction_transfer", _("移送管辖")
+    CORRECTION_NOTICE = "correction_notice", _("社区矫正通知")
 
 
 class TransferMode(models.TextChoices):
@@ -263,9 +266,9 @@ class JudgmentDecision(models.Model):
     penalty = models.CharField(_("主刑"), max_length=24, choices=Penalty.choices, blank=True)
     term = models.CharField(_("刑期"), max_length=100, blank=True, help_text=_("如“一年六个月”；缓刑、附加刑写在此处。"))
     probation = models.BooleanField(_("宣告缓刑"), default=False)
-    custody_reached_term = models.BooleanField(
-        _("羁押时间已到判处的刑期"), default=False,
-        help_text=_("被告人被羁押的时间已到判处的刑期的，宣判后立即释放（最高人民法院解释第一百七十条第三项）。"))
+    outside_prison = models.BooleanField(
+        _("暂予监外执行"), default=False,
+        help_text=_("判处有期徒刑、拘役，符合刑事诉讼法第二百六十五条条件的，人民法院在判决时决定暂予监外执行。"))
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     recorded_at = models.DateTimeField(default=timezone.now)
 
@@ -277,18 +280,21 @@ class JudgmentDecision(models.Model):
     def __str__(self) -> str:
         return f"{self.person}: {self.get_outcome_display()}"
 
-    @property
-    def release_ground(self) -> str:
-        """Why a defendant held in custody is released on the announcement, or "" (CPL art. 260;
-        SPC Interpretation art. 170: acquittal, no criminal responsibility or exemption; public
-        surveillance, probation or a supplementary penalty alone even before the judgment takes
-        effect; time in custody reaching the sentence)."""
+    def release_ground(self, on: Any = None) -> str:
+        """Why a defendant held in custody is released on the announcement made on ``on``, or "" (CPL
+        art. 260; SPC Interpretation art. 170: acquittal, no criminal responsibility or exemption;
+        public surveillance, probation or a supplementary penalty alone even before the judgment takes
+        effect; time in custody reaching the sentence — computed from the custody record,
+        :mod:`workflows.sentence`)."""
+        from workflows import sentence
+
         if self.outcome in (Outcome.ACQUITTED, Outcome.EXEMPTED):
             return "刑事诉讼法第二百六十条；最高人民法院解释第一百七十条第一项"
         if self.probation or self.penalty in (Penalty.PUBLIC_SURVEILLANCE, Penalty.FINE_ONLY):
             return "最高人民法院解释第一百七十条第二项"
-        if self.custody_reached_term:
-            return "最高人民法院解释第一百七十条第三项"
+        served = sentence.served(self, on or timezone.localdate())
+        if served is not None and served.reached:
+            return f"最高人民法院解释第一百七十条第三项：{served.text}"
         return ""
 
     @property
@@ -306,6 +312,8 @@ class JudgmentDecision(models.Model):
             "name": name, "charge": self.charge, "penalty": self.get_penalty_display(), "term": self.term}
         if self.probation and "缓刑" not in self.term:
             text += _("，宣告缓刑")
+        if self.outside_prison:
+            text += _("，暂予监外执行")
         return text + "。"
 
 
@@ -383,3 +391,56 @@ class InvestigationTermination(models.Model):
 
     def __str__(self) -> str:
         return f"{self.person}: {self.ground}"
+
+
+class ServiceRecipient(models.TextChoices):
+    """Whom a judgment or ruling is served on (CPL art. 202; SPC Interpretation art. 303)."""
+
+    DEFENDANT = "defendant", _("被告人")
+    VICTIM = "victim", _("被害人")
+    LEGAL_REPRESENTATIVE = "legal_representative", _("法定代理人")
+    COUNSEL = "counsel", _("辩护人")
+    AGENT = "agent", _("诉讼代理人")
+    OTHER_PARTY = "other_party", _("其他当事人")
+    WORK_UNIT = "work_unit", _("被告人所在单位")
+    RESIDENCE_POLICE = "residence_police", _("被告人户籍地公安派出所")
+
+
+class ServiceMethod(models.TextChoices):
+    """How a document was served (CPL art. 107; SPC Interpretation arts. 204-208)."""
+
+    DIRECT = "direct", _("直接送达")
+    LEFT = "left", _("留置送达")
+    ENTRUSTED = "entrusted", _("委托送达")
+    POST = "post", _("邮寄送达")
+    ELECTRONIC = "electronic", _("电子送达")
+
+
+class ServiceRecord(models.Model):
+    """One service of a court document on one person or body, with its signed 送达回证 (CPL arts. 107,
+    202; SPC Interpretation art. 303). Written only by :func:`workflows.service.record_service`."""
+
+    case = models.ForeignKey("cases.Case", on_delete=models.PROTECT, related_name="service_records")
+    document = models.ForeignKey("dossier.Document", verbose_name=_("送达文书"), on_delete=models.PROTECT,
+                                 related_name="service_records")
+    recipient = models.CharField(_("受送达人身份"), max_length=24, choices=ServiceRecipient.choices)
+    recipient_name = models.CharField(_("受送达人"), max_length=120)
+    person = models.ForeignKey("cases.Person", verbose_name=_("涉及人员"), null=True, blank=True,
+                               on_delete=models.PROTECT, related_name="service_records")
+    method = models.CharField(_("送达方式"), max_length=12, choices=ServiceMethod.choices)
+    served_on = models.DateField(_("送达日期"))
+    signed_by = models.CharField(_("签收人"), max_length=120, blank=True)
+    receipt = models.ForeignKey("dossier.Document", verbose_name=_("送达回证"), on_delete=models.PROTECT,
+                                related_name="+")
+    agency = models.ForeignKey("agencies.Agency", verbose_name=_("送达机关"), on_delete=models.PROTECT,
+                               related_name="+")
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["served_on", "id"]
+        verbose_name = _("送达回证")
+        verbose_name_plural = _("送达回证")
+
+    def __str__(self) -> str:
+        return f"{self.document.title} → {self.recipient_name}"

@@ -95,6 +95,7 @@ class AuditAction(StrEnum):
     WORKFLOW_FAILED = "workflow.failed"
     WORKFLOW_PERSON_DECISION = "workflow.person_decision"
     JUDGMENT_DECISION_RECORDED = "judgment.decision_recorded"  # the judge's decision per defendant
+    JUDGMENT_SERVED = "judgment.served"  # a judgment or ruling served on a person, with its 送达回证
     WORKFLOW_DOCUMENTS_PREVIEWED = "workflow.documents_previewed"  # a draft of the documents a transition generates
     # custody
     CUSTODY_REGISTERED = "custody.registered"

@@ -71,6 +71,7 @@ def _judgment(user: Any, case: Any) -> dict[str, Any]:
     刑事判决书 (for readers of the dossier who may read it)."""
     from casehub.dossier.services import visible_documents
     from workflows import judgment as judgments
+    from workflows import service
     from workflows.models import JudgmentDecision, TransitionLog
 
     log = TransitionLog.objects.filter(case=case, transition="announce_judgment").order_by("-occurred_at").first()
@@ -83,6 +84,7 @@ def _judgment(user: Any, case: Any) -> dict[str, Any]:
         "documents": list(visible_documents(user, case).filter(generated=True, title="刑事判决书", is_current=True)),
         "announced": announced,
         "record_url": reverse("transfers:judgment", args=[case.pk]) if judgments.may_record(user, case) else "",
+        "service_url": reverse("transfers:service", args=[case.pk]) if service.may_serve(user, case) else "",
     }
 
 # Whose acts make a person the case's handler (承办人) at their agency: the investigator, the

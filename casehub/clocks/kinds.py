@@ -63,6 +63,8 @@ class ClockKind(models.TextChoices):
     APPEAL_FORWARD = "appeal_forward", _("上诉、抗诉案件移送期限")
     SECOND_INSTANCE = "second_instance", _("第二审审理期限")
     EXECUTION_HANDOVER = "execution_handover", _("交付执行期限")
+    CORRECTION_NOTICE = "correction_notice", _("通知社区矫正机构期限")
+    OUTSIDE_PRISON_HANDOVER = "outside_prison_handover", _("暂予监外执行罪犯移送期限")
     JUDGMENT_DELIVERY = "judgment_delivery", _("判决书送达期限")
     JUDGMENT_DELIVERY_IMMEDIATE = "judgment_delivery_immediate", _("判决书送达期限（定期宣判，立即送达）")
     APPEAL_WINDOW = "appeal_window", _("申诉期限")
@@ -160,6 +162,14 @@ SPECS: dict[str, ClockSpec] = {
     # Art. 264; SPC Interpretation art. 511: the documents go to the executing authority within 10 days
     # of the judgment taking effect.
     ClockKind.EXECUTION_HANDOVER: ClockSpec(Period(days=10), custody=False, article="264"),
+    # Community Correction Law art. 20; SPC Interpretation 2021 art. 519: the court notifies the
+    # community correction institution within 5 days of a judgment to 管制 or probation (or of a
+    # decision to execute outside prison) taking effect; the documents follow within 10 days.
+    ClockKind.CORRECTION_NOTICE: ClockSpec(Period(days=5), custody=False, article="20", law="社区矫正法"),
+    # SPC Interpretation 2021 art. 515: where the court decides execution outside prison for a convict
+    # in custody, the detention centre hands the person to community correction within 10 days.
+    ClockKind.OUTSIDE_PRISON_HANDOVER: ClockSpec(Period(days=10), custody=False, article="515",
+                                                 law="最高人民法院关于适用《中华人民共和国刑事诉讼法》的解释"),
     # Art. 202 para. 2: judgment announced in court is served within 5 days.
     ClockKind.JUDGMENT_DELIVERY: ClockSpec(Period(days=5), custody=False, article="202"),
     # Art. 202 para. 2: a judgment announced on a later date is served immediately — casehub counts

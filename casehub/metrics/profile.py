@@ -101,6 +101,7 @@ class Profile:
     incomplete_paper: float  # share of paper dossiers registered as incomplete (never counts as e-dossier)
     scale: float = 1.0
     solved: Params | None = None  # the [solved] table: parameters :func:`calibrate` found for the targets
+    districts: int = 1  # identical districts side by side (a city), each with its own agencies and cases
 
     @property
     def end(self) -> date:
@@ -185,6 +186,7 @@ def parse_profile(raw: dict[str, Any]) -> Profile:
         durations={k: _dist(durations[k], f"cases.durations.{k}") for k in DURATIONS},
         incomplete_paper=_share(shape.get("incomplete_paper", 0.3), "cases.incomplete_paper"),
         solved=_solved(raw.get("solved")),
+        districts=int(period.get("districts", 1)),
     )
 
 
@@ -231,6 +233,7 @@ class CasePlan:
     detained: bool
     plea: bool
     steps: list[Step]
+    district: int = 0
 
 
 def _tri(rng: random.Random, d: Dist) -> float:
@@ -238,9 +241,13 @@ def _tri(rng: random.Random, d: Dist) -> float:
     return rng.triangular(low, high, mode) if high > low else low
 
 
-def arrivals(profile: Profile, params: Params, start_at: datetime) -> list[datetime]:
+def _stream(profile: Profile, district: int) -> str:
+    return str(profile.seed) if district == 0 else f"{profile.seed}/{district}"
+
+
+def arrivals(profile: Profile, params: Params, start_at: datetime, district: int = 0) -> list[datetime]:
     """Registration moments: a Poisson stream from ``warmup_days`` before the period to its end."""
-    rng = random.Random(f"{profile.seed}:arrivals")  # noqa: S311 - simulation, not security
+    rng = random.Random(f"{_stream(profile, district)}:arrivals")  # noqa: S311 - simulation, not security
     out, t = [], start_at - timedelta(days=profile.warmup_days)
     end = start_at + timedelta(days=profile.days)
     rate = max(params.arrivals, 1e-6)
@@ -251,9 +258,9 @@ def arrivals(profile: Profile, params: Params, start_at: datetime) -> list[datet
         out.append(t)
 
 
-def plan_case(n: int, at: datetime, profile: Profile, params: Params) -> CasePlan:
+def plan_case(n: int, at: datetime, profile: Profile, params: Params, district: int = 0) -> CasePlan:
     """One case's life from its registration at ``at`` (the decisions do not depend on the engine)."""
-    rng = random.Random(f"{profile.seed}:{n}")  # noqa: S311 - simulation, not security
+    rng = random.Random(f"{_stream(profile, district)}:{n}")  # noqa: S311 - simulation, not security
     dur = profile.durations
     pick = rng.random()
     sender = profile.senders[-1]
@@ -360,11 +367,13 @@ def period_start(profile: Profile, tz: str = "Asia/Shanghai") -> datetime:
 def plans(profile: Profile, params: Params, start_at: datetime) -> list[CasePlan]:
     end_at = start_at + timedelta(days=profile.days)
     out = []
-    for n, at in enumerate(arrivals(profile, params, start_at)):
-        p = plan_case(n, at, profile, params)
-        p.steps = [s for s in p.steps if s.at < end_at]
-        if p.steps and p.steps[-1].at >= start_at:
-            out.append(p)
+    for k in range(profile.districts):
+        for i, at in enumerate(arrivals(profile, params, start_at, k)):
+            p = plan_case(i, at, profile, params, k)
+            p.n, p.district = k * 1_000_000 + i, k
+            p.steps = [s for s in p.steps if s.at < end_at]
+            if p.steps and p.steps[-1].at >= start_at:
+                out.append(p)
     return out
 
 
@@ -505,7 +514,7 @@ def _solve(a: list[list[float]], b: list[float]) -> list[float]:
 class Calibration:
     params: Params
     figures: dict[str, float]
-    iterations: int  # dry runs of the whole period
+    iterations: int  # dry runs of the whole period (for a scaled replay: the stream's number)
     plans: list[CasePlan]
     score: float  # the largest residual: <= 1 when every figure lands
     seed: int = 0  # the random stream the plans were drawn from

@@ -46,13 +46,16 @@ class District:
         return [a.pk for a in self.agencies.values()]
 
 
-def ensure_district(profile: Profile) -> District:
+def ensure_district(profile: Profile, k: int = 0) -> District:
     """The profile's agencies (two police senders, procuratorate, court, detention centre, justice
-    bureau, committee) and one user per role, created once and reused."""
+    bureau, committee) and one user per role, created once and reused; district ``k`` of a
+    city profile has its own prefix and region."""
     from casehub.accounts.services import create_user
     from casehub.agencies.models import User
 
     prefix, region = profile.prefix, profile.region
+    if profile.districts > 1:
+        prefix, region = f"{prefix}{k}", f"{region[:-2]}{k:02d}"
 
     def agency(key: str, kind: str, code: str, name: str, **extra: Any) -> Agency:
         found, _created = Agency.objects.get_or_create(
@@ -83,6 +86,19 @@ def ensure_district(profile: Profile) -> District:
         users[key] = User.objects.filter(username=username).first() or create_user(
             username=username, agency=agencies[where], roles=[role], password=None, display_name=f"模拟{key}")
     return District(agencies, users)
+
+
+def ensure_districts(profile: Profile, plans: list[CasePlan]) -> list[District]:
+    """Every district of the profile, created on the simulated calendar two days before the first
+    planned step: creating agencies and users can issue certificates (the platform root among
+    them), which must not postdate the replay."""
+    if not plans:
+        return [ensure_district(profile, k) for k in range(profile.districts)]
+    first = min(p.steps[0].at for p in plans)
+    clock = SimulatedClock()
+    clock.now = first - timedelta(days=2)
+    with replay_time(clock, first):
+        return [ensure_district(profile, k) for k in range(profile.districts)]
 
 
 # --- time and certificates ------------------------------------------------------------------------------
@@ -125,7 +141,6 @@ def issue_certificates(district: District, first: datetime) -> None:
     day before the first planned step."""
     from casehub.pki.services import signer_for
 
-    check_pki(district, first)
     clock = SimulatedClock()
     clock.now = first - timedelta(days=1)
     with replay_time(clock, first):
@@ -144,12 +159,40 @@ class Outcome:
     steps: int = 0
     retries: int = 0
     seconds: float = 0.0
+    cpu: float = 0.0  # CPU seconds of the Python processes that ran the steps
+    db_cpu: float = 0.0  # CPU seconds of their PostgreSQL backends (0 elsewhere)
     errors: list[str] = field(default_factory=list)
 
     def add(self, other: Outcome) -> None:
         self.steps += other.steps
         self.retries += other.retries
+        self.cpu += other.cpu
+        self.db_cpu += other.db_cpu
         self.errors += other.errors
+
+
+def _backend_cpu() -> Callable[[], float]:
+    """CPU seconds used so far by this connection's PostgreSQL backend (read from /proc: the
+    server runs on this machine in the bench); a function answering 0 where that cannot be read."""
+    import os
+
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return lambda: 0.0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def read() -> float:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / tick
+
+    return read
 
 
 class Runner:
@@ -166,7 +209,9 @@ class Runner:
         self.outcome = Outcome()
 
     def run(self, plans: list[CasePlan]) -> Outcome:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
+        backend = _backend_cpu()
+        db_cpu = backend()
         heap: list[tuple[datetime, int, int]] = []
         by_n = {p.n: p for p in plans}
         for p in plans:
@@ -188,23 +233,28 @@ class Runner:
                 if k + 1 < len(p.steps):
                     heapq.heappush(heap, (p.steps[k + 1].at, n, k + 1))
         self.outcome.seconds = time.perf_counter() - started
+        self.outcome.cpu = time.process_time() - cpu
+        self.outcome.db_cpu = max(0.0, backend() - db_cpu)
         return self.outcome
 
     def _step(self, p: CasePlan, step: Step) -> None:
-        from django.db import OperationalError
+        with self.commit_runner():
+            self._do(p, step)
+
+    def _retry(self, call: Callable[[], Any]) -> Any:
+        """One engine call (one transaction). Parallel workers can deadlock, or race to create the
+        same numbering row; the transaction was rolled back, so the call is simply made again."""
+        from django.db import IntegrityError, OperationalError
 
         for attempt in range(6):
             try:
-                with self.commit_runner():
-                    self._do(p, step)
-                return
-            except OperationalError:
-                # Parallel workers can deadlock on shared counters; each step is one transaction
-                # (rolled back), so it is simply run again.
+                return call()
+            except (OperationalError, IntegrityError):
                 if attempt == 5:
                     raise
                 self.outcome.retries += 1
                 time.sleep(0.05 * (attempt + 1))
+        return None
 
     def _do(self, p: CasePlan, step: Step) -> None:
         if step.action == "register":
@@ -224,13 +274,14 @@ class Runner:
             detained = step.inputs["detained"]
             persons.append({
                 "role": PersonRole.SUSPECT, "name": f"模拟{p.n}-{k}", "sex": "MF"[(p.n + k) % 2],
-                "id_number": f"99002{p.n % 1000000:06d}{k:02d}1234"[:18],
+                "id_number": f"99{p.n % 100_000_000:08d}{k:02d}123456"[:18],
                 "custody_status": CustodyStatus.DETAINED if detained else CustodyStatus.NOT_DETAINED,
                 "custody_since": self.clock.now - timedelta(hours=20) if detained else None,
                 "detention_centre": self.d.agencies["detention"] if detained else None,
             })
         user = self.d.users[step.user]
-        case = register_case(acting_user=user, title=f"模拟案件{p.n}", summary="模拟数据", persons=persons)
+        case = self._retry(lambda: register_case(acting_user=user, title=f"模拟案件{p.n}", summary="模拟数据",
+                                                 persons=persons))
         if step.inputs["detained"]:
             from casehub.custody.models import Measure
             from casehub.custody.services import register_custody
@@ -238,15 +289,22 @@ class Runner:
             # 登记羁押: the police record each detention on the platform (it opens the 3-day
             # arrest-request clock, art. 91); custody transfers, online or on paper, start from it.
             for person in case.persons.order_by("id"):
-                register_custody(person, detention_centre=self.d.agencies["detention"], measure=Measure.DETENTION,
-                                 since=person.custody_since, acting_user=user)
+                self._retry(lambda person=person: register_custody(
+                    person, detention_centre=self.d.agencies["detention"], measure=Measure.DETENTION,
+                    since=person.custody_since, acting_user=user))
         path = self.workdir / f"case{p.n}.pdf"
         path.write_bytes(small_pdf(f"replayed case {p.n} evidence"))
-        job = dossier.ingest_upload(case=case, acting_user=user, uploaded_file_or_path=path,
-                                    title="证据材料", category="evidence")
+        for attempt in range(3):
+            job = self._retry(lambda: dossier.ingest_upload(case=case, acting_user=user, uploaded_file_or_path=path,
+                                                            title="证据材料", category="evidence"))
+            if job.status == "done":
+                break
+            # Seen once in 530 steps with two workers: the ingest job ended in an internal error
+            # ("请重试"); the upload is made again, as the clerk would (reported by the replay).
+            self.outcome.retries += 1
+            if attempt == 2:
+                raise RuntimeError(f"upload failed: {job.message}")
         path.unlink(missing_ok=True)
-        if job.status != "done":
-            raise RuntimeError(f"upload failed: {job.message}")
         self.cases[p.n] = case
 
     def _fire(self, p: CasePlan, step: Step) -> None:
@@ -262,11 +320,12 @@ class Runner:
         elif step.name == "announce_judgment":
             inputs["announced_on"] = timezone.localdate().isoformat()
         actor = self.d.users[step.user]
-        result = engine.fire(case, step.name, acting_user=actor, inputs=inputs)
+        result = self._retry(lambda: engine.fire(case, step.name, acting_user=actor, inputs=inputs))
         if result.awaiting_approval:
             kind = actor.agency.kind
             supervisor = self.d.users[SUPERVISOR.get(kind) or step.user.replace("investigator", "supervisor")]
-            engine.decide_approval(result.approval, acting_user=supervisor, approve=True, comment="同意")
+            self._retry(lambda: engine.decide_approval(result.approval, acting_user=supervisor, approve=True,
+                                                       comment="同意"))
 
     def _paper(self, p: CasePlan, step: Step) -> None:
         from casehub.custody.services import register_paper_transfer as register_paper_custody
@@ -276,16 +335,16 @@ class Runner:
         receiver = self.d.users[step.user]
         sender = self.d.agencies[step.inputs["from"]]
         case = self.cases[p.n]
-        transfer = register_paper_transfer(
+        transfer = self._retry(lambda: register_paper_transfer(
             acting_user=receiver, from_agency=sender, kind=step.name, received_on=timezone.localdate(),
             volumes=1 + p.n % 5, pages=40 + (p.n * 37) % 800, reason="未通过平台移送（纸质卷宗）",
-            external_reference=f"模拟案件{p.n}", case=case if emit.with_case else None, complete=emit.complete)
+            external_reference=f"模拟案件{p.n}", case=case if emit.with_case else None, complete=emit.complete))
         if emit.custody:
             persons = list(case.persons.order_by("id"))
             for k in emit.custody:
-                register_paper_custody(persons[k], from_agency=sender, to_agency=receiver.agency,
-                                       transferred_at=timezone.now(), reference=f"纸质换押证{p.n}-{k}",
-                                       acting_user=receiver, paper_transfer=transfer)
+                self._retry(lambda k=k: register_paper_custody(
+                    persons[k], from_agency=sender, to_agency=receiver.agency, transferred_at=timezone.now(),
+                    reference=f"纸质换押证{p.n}-{k}", acting_user=receiver, paper_transfer=transfer))
 
 
 def _worker(args: tuple[Profile, dict[str, int], dict[str, int], list[CasePlan], str]) -> Outcome:
@@ -312,58 +371,71 @@ def split(plans: list[CasePlan], workers: int) -> list[list[CasePlan]]:
         i = loads.index(min(loads))
         parts[i].append(p)
         loads[i] += len(p.steps)
-    return parts
+    return [part for part in parts if part]
 
 
-def run(profile: Profile, district: District, plans: list[CasePlan], *, workers: int = 1,
+def run(profile: Profile, districts: District | list[District], plans: list[CasePlan], *, workers: int = 1,
         commit_runner: Callable[[], Any] | None = None, workdir: Path | None = None) -> Outcome:
-    """Run the plans through the engine, in this process (``workers=1``) or in forked workers."""
+    """Run the plans through the engine, in this process (``workers=1``) or in forked workers
+    (each district's cases split over them)."""
+    districts = districts if isinstance(districts, list) else [districts]
     if not plans:
         return Outcome()
     first = min(p.steps[0].at for p in plans)
-    issue_certificates(district, first)
+    for district in districts:  # all checked before any certificate (or the platform root) is issued
+        check_pki(district, first)
+    for district in districts:
+        issue_certificates(district, first)
     started = time.perf_counter()
+    by_district: dict[int, list[CasePlan]] = {}
+    for p in plans:
+        by_district.setdefault(p.district, []).append(p)
+    outcome = Outcome()
     if workers <= 1:
-        outcome = Runner(profile, district, commit_runner=commit_runner, workdir=workdir).run(plans)
+        for k, part in sorted(by_district.items()):
+            outcome.add(Runner(profile, districts[k], commit_runner=commit_runner, workdir=workdir).run(part))
         outcome.seconds = time.perf_counter() - started
         return outcome
     from django.db import connections
 
     connections.close_all()  # the children must not share the parent's connection
     workdir = workdir or Path(tempfile.mkdtemp(prefix="casehub-replay-"))
-    agency_ids = {k: a.pk for k, a in district.agencies.items()}
-    user_ids = {k: u.pk for k, u in district.users.items()}
-    jobs = [(profile, agency_ids, user_ids, part, str(workdir)) for part in split(plans, workers)]
-    outcome = Outcome()
+    jobs = []
+    for k, part in sorted(by_district.items()):
+        agency_ids = {key: a.pk for key, a in districts[k].agencies.items()}
+        user_ids = {key: u.pk for key, u in districts[k].users.items()}
+        jobs += [(profile, agency_ids, user_ids, chunk, str(workdir)) for chunk in split(part, workers)]
     with multiprocessing.get_context("fork").Pool(workers) as pool:
-        for part in pool.imap_unordered(_worker, jobs):
-            outcome.add(part)
+        for part_outcome in pool.imap_unordered(_worker, jobs):
+            outcome.add(part_outcome)
     outcome.seconds = time.perf_counter() - started
     return outcome
 
 
 # --- the period's figures, from the database ---------------------------------------------------------
 
-def figures(profile: Profile, district: District) -> dict[str, float]:
+def figures(profile: Profile, districts: District | list[District]) -> dict[str, float]:
     """The figures the profile targets, counted in the database by the dashboard's queries (the
-    district's agencies; the period in the platform's calendar days)."""
+    districts' agencies; the period in the platform's calendar days)."""
     from django.db.models import Q
 
     from casehub.custody.models import CustodyCertificate
     from casehub.metrics import queries as q
     from workflows.models import Transfer
 
+    districts = districts if isinstance(districts, list) else [districts]
+    ids = [pk for d in districts for pk in d.agency_ids]
     period = q.Period(profile.start, profile.end - timedelta(days=1))
-    scope = q.Scope(district.agency_ids)
+    scope = q.Scope(ids)
     cases = q.cases_by_direction(period, scope)
     rates = q.total_rates(q.circulation_rates(period, scope))
     custody = q.custody_total(period, scope)
     certs = CustodyCertificate.objects.filter(
         issued_at__gte=period.start_at, issued_at__lt=period.end_before, channel="online",
-        from_agency__in=district.agency_ids).exclude(status="cancelled")
+        from_agency__in=ids).exclude(status="cancelled")
     judgments = Transfer.objects.filter(
         Q(sent_at__gte=period.start_at) & Q(sent_at__lt=period.end_before), kind="judgment", mode="online",
-        from_agency__in=district.agency_ids).exclude(status="withdrawn")
+        from_agency__in=ids).exclude(status="withdrawn")
     assert set(DOSSIER_KINDS) == set(q.DOSSIER_KINDS)
     return {
         "police_to_procuratorate": cases.get("police>procuratorate", 0),

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from casehub.transfers import separation, views
+from casehub.transfers import separation, service, views
 
 app_name = "transfers"
 
@@ -17,6 +17,7 @@ urlpatterns = [
     path("<int:pk>/download/<str:name>", views.download, name="download"),
     path("approval/<int:pk>/", views.approval, name="approval"),
     path("case/<int:case_pk>/judgment/", views.judgment, name="judgment"),
+    path("case/<int:case_pk>/service/", service.serve, name="service"),
     path("approval/<int:pk>/preview.pdf", views.approval_preview, name="approval_preview"),
     path("paper/new/", views.register_paper, name="paper_register"),
     path("case/<int:case_pk>/split/", separation.split, name="split"),

@@ -409,7 +409,7 @@ def judgment(request: HttpRequest, case_pk: int) -> HttpResponse:
                                           penalty=request.POST.get(prefix + "penalty", ""),
                                           term=request.POST.get(prefix + "term", ""),
                                           probation=bool(request.POST.get(prefix + "probation")),
-                                          custody_reached_term=bool(request.POST.get(prefix + "custody_reached_term")))
+                                          outside_prison=bool(request.POST.get(prefix + "outside_prison")))
             except ValidationError as exc:
                 errors[person.pk] = [m for ms in exc.message_dict.values() for m in ms] if hasattr(
                     exc, "error_dict") else list(exc.messages)
@@ -418,8 +418,13 @@ def judgment(request: HttpRequest, case_pk: int) -> HttpResponse:
             return redirect("transfers:judgment", case_pk=case.pk)
     decisions = {d.person_id: d for d in JudgmentDecision.objects.filter(case=case)}
     default_charge = "、".join(o.name for o in case.offences.all())
+    from workflows import sentence
+
+    today = timezone.localdate()
     rows = [{"person": person, "decision": decisions.get(person.pk), "errors": errors.get(person.pk, []),
-             "charge": decisions[person.pk].charge if person.pk in decisions else default_charge}
+             "charge": decisions[person.pk].charge if person.pk in decisions else default_charge,
+             "custody_start": sentence.custody_start(person),
+             "served": sentence.served(decisions[person.pk], today) if person.pk in decisions else None}
             for person in persons]
     return render(request, "transfers/judgment.html", {
         "case": case, "rows": rows, "outcomes": Outcome.choices, "penalties": Penalty.choices,

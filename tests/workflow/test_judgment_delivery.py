@@ -67,10 +67,8 @@ def test_an_acquittal_releases_the_detainee_and_the_detention_centre_sees_it(cas
     {"outcome": "guilty", "charge": "盗窃罪", "penalty": "fixed_term", "term": "一年", "probation": True},
     {"outcome": "guilty", "charge": "盗窃罪", "penalty": "public_surveillance", "term": "六个月"},
     {"outcome": "guilty", "charge": "盗窃罪", "penalty": "fine_only", "term": "人民币五千元"},
-    {"outcome": "guilty", "charge": "盗窃罪", "penalty": "criminal_detention", "term": "三个月",
-     "custody_reached_term": True},
     {"outcome": "exempted", "charge": "盗窃罪"},
-], ids=["probation", "public_surveillance", "fine_only", "custody_reached_term", "exempted"])
+], ids=["probation", "public_surveillance", "fine_only", "exempted"])
 def test_release_on_announcement_per_spc_interpretation_art_170(decision, case, drive, district):
     drive.to_court(case)
     person = case.persons.get()

@@ -134,15 +134,18 @@ class Command(BaseCommand):
         app.conf.task_always_eager = True
         try:
             with override_settings(CELERY_TASK_ALWAYS_EAGER=True):
-                district = replay.ensure_district(profile)
+                district = replay.ensure_districts(profile, cal.plans)
                 outcome = replay.run(profile, district, cal.plans, workers=o["workers"])
         except SimulationError as exc:
             raise CommandError(str(exc)) from exc
         finally:
             app.conf.task_always_eager = eager
         self.stdout.write(f"ran {outcome.steps} steps in {outcome.seconds:.1f} s with {o['workers']} worker(s): "
-                          f"{outcome.steps / max(outcome.seconds, 1e-9):.1f} steps/s; {outcome.retries} retried, "
+                          f"{outcome.steps / max(outcome.seconds, 1e-9):.2f} steps/s; {outcome.retries} retried, "
                           f"{len(outcome.errors)} failed")
+        cpu = outcome.cpu + outcome.db_cpu
+        self.stdout.write(f"cpu: {outcome.cpu:.1f} s Python + {outcome.db_cpu:.1f} s PostgreSQL = "
+                          f"{cpu / max(outcome.steps, 1) * 1000:.0f} ms per step")
         for error in outcome.errors[:20]:
             self.stderr.write(f"  {error}")
         got = replay.figures(profile, district)
