@@ -338,6 +338,19 @@ PLEA_TRANSITIONS: tuple[TransitionSpec, ...] = (
         style="secondary",
         custody=("notices",),
     ),
+    TransitionSpec(
+        "withdraw_plea", _("撤回认罪认罚"), (Stage.PROSECUTION_REVIEW,), Stage.PROSECUTION_REVIEW,
+        AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION,
+        inputs=(_persons("persons", _("撤回认罪认罚的犯罪嫌疑人"), "suspects", _("留空则为本案全部犯罪嫌疑人。")),
+                InputSpec("reason", _("撤回认罪认罚的情况"), "textarea")),
+        guards=("pleas_withdrawable",),
+        effects=("withdraw_pleas",),
+        article="刑事诉讼法第十五条；人民检察院刑事诉讼规则第二百七十三条",
+        description=_("犯罪嫌疑人在提起公诉前撤回认罪认罚的，记录在案，不再作为认罪认罚处理；已适用速裁审查期限的，"
+                      "审查起诉期限恢复为一个月，仍自受理之日起计算。"),
+        style="secondary",
+        custody=("notices",),
+    ),
 )
 
 
@@ -367,7 +380,8 @@ NON_PROSECUTION_TRANSITIONS: tuple[TransitionSpec, ...] = (
         clocks=(ClockOp("stop", ClockKind.REVIEW_PROSECUTION),
                 ClockOp("open", ClockKind.CONDITIONAL_PROBATION),
                 ClockOp("period", ClockKind.CONDITIONAL_PROBATION, months_input="probation_months")),
-        effects=("generate_conditional_non_prosecution", "release_detained"),
+        effects=("issue_conditional_non_prosecution_number", "generate_conditional_non_prosecution",
+                 "release_detained"),
         needs_approval=True, article="刑事诉讼法第二百八十二条、第二百八十三条",
         description=_("未成年人涉嫌刑法分则第四章、第五章、第六章规定的犯罪，可能判处一年有期徒刑以下刑罚，符合起诉条件，"
                       "但有悔罪表现的，可以作出附条件不起诉的决定；考验期六个月以上一年以下，从决定之日起计算。"),
@@ -507,7 +521,8 @@ POLICE_CLOSING_TRANSITIONS: tuple[TransitionSpec, ...] = (
         inputs=(CLOSING_GROUND, InputSpec("reason", _("撤销案件的事实和理由"), "textarea")),
         guards=("no_pending_approval",),
         clocks=(ClockOp("stop", "*"), ClockOp("open", ClockKind.CLOSING_NOTICE)),
-        effects=("generate_withdrawal_decision", "generate_release_certificates", "release_detained"),
+        effects=("issue_withdrawal_number", "generate_withdrawal_decision", "generate_release_certificates",
+                 "release_detained"),
         needs_approval=True,
         article="刑事诉讼法第一百六十三条；公安机关办理刑事案件程序规定第一百八十六条、第一百八十七条、第一百八十九条、第二百九十六条",
         description=_("发现不应对犯罪嫌疑人追究刑事责任的，经县级以上公安机关负责人批准撤销案件；在押的立即释放，发给释放证明书；"
@@ -531,7 +546,8 @@ POLICE_CLOSING_TRANSITIONS: tuple[TransitionSpec, ...] = (
                 ClockOp("stop", ClockKind.DETENTION, per_person=True, persons="persons"),
                 ClockOp("stop", ClockKind.INVESTIGATION_CUSTODY, per_person=True, persons="persons"),
                 ClockOp("open", ClockKind.CLOSING_NOTICE)),
-        effects=("generate_termination_decision", "generate_release_certificates", "terminate_persons"),
+        effects=("issue_termination_numbers", "generate_termination_decision", "generate_release_certificates",
+                 "terminate_persons"),
         needs_approval=True,
         article="公安机关办理刑事案件程序规定第一百八十六条第二款、第一百八十七条、第一百八十九条第二款",
         description=_("犯罪不是该犯罪嫌疑人实施的，或者共同犯罪中部分犯罪嫌疑人不够刑事处罚的，对其终止侦查，案件继续侦查；"
@@ -693,7 +709,7 @@ TRANSITIONS: tuple[TransitionSpec, ...] = (
         guards=("no_pending_approval", "fewer_than_two_returns"),
         clocks=(ClockOp("stop", ClockKind.REVIEW_PROSECUTION),
                 ClockOp("open", ClockKind.SUPPLEMENTARY_INVESTIGATION, agency="recipient")),
-        effects=("generate_supplementary_return",),
+        effects=("issue_supplementary_return_number", "generate_supplementary_return"),
         needs_approval=True, article="刑事诉讼法第一百七十五条", style="warning",
         custody=("issue_certificates", "take_over_at_once", "notices"),
     ),
