@@ -107,14 +107,16 @@ def test_consecutive_tests_share_one_build_until_one_needs_something_else(django
         shared.prepare(first)
         police = shared.copy_for(first, "district").police
         assert shared.copy_for(second, "district") is None  # only for the test it was prepared for
+        Agency.objects.filter(pk=police.pk).update(name="第一个测试写的名字")  # (no savepoint here)
         shared.prepare(second)
         again = shared.copy_for(second, "district").police
         assert (again.pk, fixtures._COUNTS["builds"]) == (police.pk, builds + 1)  # the same rows, one build
         assert again is not police  # but objects of its own
+        assert Agency.objects.get(pk=police.pk).name == "第一个测试写的名字"  # the same transaction
 
         shared.prepare(other)  # other districts: rolled back and built again, with both
         assert fixtures._COUNTS["builds"] == builds + 2 and User.objects.count() == 26
-        assert not Agency.objects.filter(pk=police.pk).exists()
+        assert not Agency.objects.filter(name="第一个测试写的名字").exists()
 
         shared.prepare(plain)  # no district: rolled back, nothing left
         assert shared.copy_for(plain, "district") is None
