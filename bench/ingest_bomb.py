@@ -49,7 +49,7 @@ def _child(path: str, overrides: str) -> None:
     django.setup()
     from django.conf import settings
 
-    from casehub.dossier import ingest
+    from casehub.dossier import ingest, probe
 
     for name, value in json.loads(overrides).items():
         setattr(settings, name, value)
@@ -63,9 +63,13 @@ def _child(path: str, overrides: str) -> None:
         outcome = f"accepted, {ctx.page_count} page(s)"
     except ingest.IngestRejected as rejected:
         outcome = f"refused ({rejected.code})"
+    seconds = time.monotonic() - started
+    # The examination child is the examiner's child: it counts in RUSAGE_CHILDREN once the examiner
+    # (which waited for it) has ended and been waited for here.
+    probe._examiners.close()
     print(json.dumps({
         "outcome": outcome,
-        "seconds": time.monotonic() - started,
+        "seconds": seconds,
         "baseline_mb": baseline,
         "web_peak_mb": hwm_mb(),
         "child_peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,

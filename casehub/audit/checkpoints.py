@@ -259,7 +259,7 @@ def _scan_store_for_checkpoints() -> set[str]:
     return found
 
 
-def verify_with_checkpoints(*, scan_store: bool = True) -> VerificationReport:
+def verify_with_checkpoints(*, scan_store: bool = True, workers: int = 1) -> VerificationReport:
     """Verify the chain, then every checkpoint against the chain, the signature and each other."""
     from casehub.objectstore.services import read_bytes
 
@@ -298,7 +298,7 @@ def verify_with_checkpoints(*, scan_store: bool = True) -> VerificationReport:
     # The "checkpoint made" event right after each signed head: cutting the newest rows of a quiet
     # trail (and moving the head back) removes it, which the signed document then shows.
     watch.update({d.sequence + 1: None for d in documents})
-    verify_chain(watch=watch, report=report)
+    verify_chain(watch=watch, report=report, workers=workers)
     good_before = 0  # the last checkpoint the chain still matches: a rewrite starts after it
     for doc in documents:
         stored = watch.get(doc.sequence)

@@ -1,13 +1,16 @@
 """The examination of an untrusted upload, run in a child process with bounded memory and time.
 
 Every parser that reads the bytes of an upload (pypdf, qpdf through pikepdf, poppler's
-``pdfinfo``, Pillow, img2pdf) runs here, in ``python -m casehub.dossier.probe``, never in the web
-or worker process that handles the upload. The child lowers its own address-space limit
-(``RLIMIT_AS``) and CPU-time limit (``RLIMIT_CPU``) before it imports a parser, and the parent
-kills it after a wall-clock timeout. A decompression bomb that slips past the explicit checks
-(an object stream or cross-reference stream that a parser inflates before anything can measure
-it) therefore exhausts the child's budget, not the server's memory: the child dies or reports
-``MemoryError`` and the upload is refused as a bomb (THREAT_MODEL.md F18.18).
+``pdfinfo``, Pillow, img2pdf) runs in a child process of its own, never in the web or worker
+process that handles the upload. The child is forked for that one file from an *examiner*
+(``python -I probe.py --serve``, started on first use and kept by the web or worker process), which
+has the parsers imported but never reads an upload itself. The child lowers its own address-space
+limit (``RLIMIT_AS``) and CPU-time limit (``RLIMIT_CPU``) before it opens the file, and the web
+or worker process kills examiner and child after a wall-clock timeout. A decompression bomb that
+slips past the explicit checks (an object stream or cross-reference stream that a parser inflates
+before anything can measure it) therefore exhausts the child's budget, not the server's memory:
+the child dies or reports ``MemoryError`` and the upload is refused as a bomb (THREAT_MODEL.md
+F18.18).
 
 The explicit checks still run first and give the uploader a precise reason: every object stream
 (``/Type /ObjStm``) is measured by inflating at most its limit plus one byte, 1 MiB at a time,
@@ -17,7 +20,7 @@ Page counts must agree between every reader we have (F18.19): pypdf's walk of th
 qpdf's walk, the ``/Count`` the root declares, and poppler's count where ``pdfinfo`` is installed.
 A file that different readers count differently shows different documents to different people.
 
-This module imports nothing from Django: the child starts fast and cannot touch the database.
+This module imports nothing from Django: the examiner starts fast and cannot touch the database.
 Refusals carry a reason key and parameters; :mod:`casehub.dossier.ingest` turns them into the
 uploader's message in the request's language.
 """
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import shutil
 import signal
@@ -335,7 +339,18 @@ def examine(kind: str, source: Path, workdir: Path, limits: dict[str, int], *, s
     return {"page_count": frames, "converted": str(out)}
 
 
-# --- the child process -------------------------------------------------------------------------
+# --- the examiner: a clean process that forks one child per examination ------------------------
+#
+# Starting a fresh interpreter for every upload cost 0.3-0.5 s of imports (pikepdf, pypdf, Pillow)
+# per file, more than the examination of a typical document. Each web or worker process therefore
+# keeps one or more *examiners*: ``python -I probe.py --serve``, a process that imports the parsers
+# once, never reads an upload itself, and forks one child per request. The child is what the
+# parsers run in: it lowers its own address-space and CPU-time limits, examines one file, writes
+# its result and exits. A file therefore still never shares a process with another file, with
+# Django or with the database connection; a bomb or a parser crash kills only its child, and the
+# examiner reports how the child ended.
+
+_PRELOAD = ("pikepdf", "pypdf", "PIL.Image", "img2pdf")
 
 
 def _limit_self(budget: Budget) -> None:
@@ -347,7 +362,8 @@ def _limit_self(budget: Budget) -> None:
 
 
 def main(argv: list[str]) -> int:
-    """``python -m casehub.dossier.probe <request.json>``: examine, write the result next to it."""
+    """``python probe.py <request.json>``: examine one file within the request's budget and write
+    the result next to it (what an examiner's child does, in a process of its own)."""
     request_path = Path(argv[0])
     request = json.loads(request_path.read_text())
     workdir = Path(request["workdir"])
@@ -362,8 +378,143 @@ def main(argv: list[str]) -> int:
         result = {"ok": False, "reason": "resources", "params": {}}
     except Exception as exc:  # noqa: BLE001 - a parser failing in an unforeseen way: refuse, say why in the log
         result = {"ok": False, "reason": "unreadable", "params": {"detail": repr(exc)[:200]}}
+    result["examined_in"] = os.getpid()  # the process that read the file: one per file
     (workdir / RESULT_FILE).write_text(json.dumps(result, ensure_ascii=False, default=str))
     return 0
+
+
+def serve() -> int:
+    """``python -I probe.py --serve``: read request paths from stdin, one per line; for each, fork a
+    child that runs :func:`main` on it, wait for the child and answer with its exit code (negative:
+    the signal that killed it) on stdout. Ends when stdin closes (its owner has gone)."""
+    import importlib
+
+    for name in _PRELOAD:  # the reason this process exists: the child finds them imported
+        try:
+            importlib.import_module(name)
+        except ImportError:  # the child fails on it with a clear "unreadable" then
+            pass
+    requests, answers = sys.stdin.buffer, sys.stdout.buffer
+    for line in requests:
+        request_path = line.decode().strip()
+        pid = os.fork()
+        if pid == 0:  # the child: never returns into this loop
+            code = 70
+            try:
+                devnull = os.open(os.devnull, os.O_RDWR)
+                for fd in (0, 1, 2):  # parsers' warnings must not reach the examiner's answers
+                    os.dup2(devnull, fd)
+                os.chdir(Path(request_path).parent)
+                code = main([request_path])
+            finally:
+                os._exit(code)
+        _pid, status = os.waitpid(pid, 0)
+        answers.write(f"{os.waitstatus_to_exitcode(status)}\n".encode())
+        answers.flush()
+    return 0
+
+
+class _Examiner:
+    """One examiner process, used by one thread at a time."""
+
+    def __init__(self) -> None:
+        # A session of its own, so a timeout kills the examiner, its child and the child's pdfinfo.
+        self.process = subprocess.Popen(  # noqa: S603 - our interpreter and this file
+            [sys.executable, "-I", __file__, "--serve"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            cwd="/", start_new_session=True,
+        )
+
+    def examine(self, request_path: Path, timeout: float) -> int | None:
+        """The exit code of the child that examined ``request_path``; None when it did not finish
+        within ``timeout`` seconds (the examiner is then killed and must not be used again)."""
+        import select
+
+        assert self.process.stdin is not None and self.process.stdout is not None
+        try:
+            self.process.stdin.write(f"{request_path}\n".encode())
+            self.process.stdin.flush()
+        except BrokenPipeError:
+            return _EXAMINER_LOST
+        ready, _w, _x = select.select([self.process.stdout], [], [], timeout)
+        if not ready:
+            self.kill()
+            return None
+        answer = self.process.stdout.readline()
+        if not answer:
+            return _EXAMINER_LOST
+        return int(answer)
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def kill(self) -> None:
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait()
+
+    def close(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        self.process.wait()
+
+
+# The examiner died between requests (killed from outside): the request is tried once more on a new one.
+_EXAMINER_LOST = -1000
+# Wall-clock time an examination may take beyond its CPU budget (waiting for disk, a slow pdfinfo,
+# the examiner's own start on its first request) before examiner and child are killed.
+WALL_CLOCK_SLACK = 10.0
+
+
+class _Examiners:
+    """The idle examiners of this process. A process forked from this one (a Celery worker child)
+    starts its own: the pipes of the parent's examiners are not its to use."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self._lock = threading.Lock()
+        self._idle: list[_Examiner] = []
+        self._owner = os.getpid()
+
+    def take(self) -> _Examiner:
+        with self._lock:
+            if self._owner != os.getpid():
+                self._idle, self._owner = [], os.getpid()
+            while self._idle:
+                examiner = self._idle.pop()
+                if examiner.alive():
+                    return examiner
+        return _Examiner()
+
+    def give_back(self, examiner: _Examiner) -> None:
+        with self._lock:
+            self._idle.append(examiner)
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for examiner in idle:
+            examiner.close()
+
+
+_examiners = _Examiners()
+
+
+def _examine_in_child(request_path: Path, timeout: float) -> int | None:
+    for _attempt in range(2):
+        examiner = _examiners.take()
+        code = examiner.examine(request_path, timeout)
+        if code is None:
+            return None
+        if code == _EXAMINER_LOST:
+            examiner.kill()
+            continue
+        _examiners.give_back(examiner)
+        return code
+    return _EXAMINER_LOST
 
 
 def run(kind: str, source: Path, workdir: Path, limits: dict[str, int], budget: Budget) -> dict[str, Any]:
@@ -378,19 +529,13 @@ def run(kind: str, source: Path, workdir: Path, limits: dict[str, int], budget: 
         "kind": kind, "source": str(source), "workdir": str(workdir), "limits": limits,
         "memory": budget.memory, "seconds": budget.seconds,
     }))
-    # Run by path in isolated mode: the child imports this file and the parsers, nothing of
-    # casehub or Django. Parsers print warnings about damaged files by the thousand: never
-    # buffer them here.
     try:
-        done = subprocess.run(  # noqa: S603 - our interpreter and this file; the paths are ours
-            [sys.executable, "-I", __file__, str(request_path)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            timeout=budget.seconds + 10, check=False, cwd=str(workdir),
-        )
-    except subprocess.TimeoutExpired:
-        raise Refusal("timeout", seconds=budget.seconds) from None
+        # The examiner's first request also waits for its start (imports): within the slack.
+        returncode = _examine_in_child(request_path.resolve(), budget.seconds + WALL_CLOCK_SLACK)
     finally:
         request_path.unlink(missing_ok=True)
+    if returncode is None:
+        raise Refusal("timeout", seconds=budget.seconds)
     try:
         result = json.loads(result_path.read_text())
     except (OSError, ValueError):
@@ -398,14 +543,14 @@ def run(kind: str, source: Path, workdir: Path, limits: dict[str, int], budget: 
     finally:
         result_path.unlink(missing_ok=True)
     if result is None:
-        if done.returncode == -signal.SIGXCPU:
+        if returncode == -signal.SIGXCPU:
             raise Refusal("timeout", seconds=budget.seconds)
         # A parser that aborts (or is killed) when the address space runs out leaves no result.
-        raise Refusal("resources", returncode=done.returncode)
+        raise Refusal("resources", returncode=returncode)
     if not result["ok"]:
         raise Refusal(result["reason"], **result["params"])
     return result
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(serve() if sys.argv[1:] == ["--serve"] else main(sys.argv[1:]))

@@ -3,7 +3,8 @@
 Exit status 0 when everything matches; 1 when something does not, after printing the first bad
 sequence number and every finding (at most 100). It says how far back the newest signed checkpoint
 is (the events after it are protected by the hash chain alone) and, when the trail verified and the
-run is recorded, signs a new one. ``--json`` prints the report as JSON for monitoring.
+run is recorded, signs a new one. On PostgreSQL the hashes are recomputed by one process per core
+(``--workers``). ``--json`` prints the report as JSON for monitoring.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from casehub.audit.verify import verify_audit_trail
+from casehub.audit.verify import default_workers, verify_audit_trail
 
 
 class Command(BaseCommand):
@@ -23,9 +24,12 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print the report as JSON")
         parser.add_argument("--no-record", action="store_true",
                             help="do not append an audit.verified event for this run")
+        parser.add_argument("--workers", type=int, default=None,
+                            help="processes that recompute hashes (PostgreSQL; default: one per core)")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        report = verify_audit_trail(record=not options["no_record"])
+        workers = options["workers"] or default_workers()
+        report = verify_audit_trail(record=not options["no_record"], workers=workers)
         if options["json"]:
             self.stdout.write(json.dumps(report.as_dict(), ensure_ascii=False))
         else:
