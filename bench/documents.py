@@ -16,6 +16,9 @@ at output; pyHanko subsetting the stamp font on every signature.
   or worker process does at start (casehub.warmup: parse the font, import pyHanko). No database,
   no workflow.
 
+Warm figures are given as wall time and as the CPU time of the working thread: on the shared
+development machine the wall time mostly measures the other agents' load.
+
 Prints tables; not a timed test. ``--quick`` runs fewer rounds.
 """
 
@@ -24,6 +27,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -176,6 +180,7 @@ def warm(rounds: int) -> dict[str, dict]:
         "approval": (lambda: approve_three(current()), 1),
     }
     times: dict[str, dict[str, list[float]]] = {mode: {name: [] for name in cases} for mode in MODES}
+    cpu: dict[str, dict[str, list[float]]] = {mode: {name: [] for name in cases} for mode in MODES}
     sizes = {}
     for mode in MODES:  # warm-up: caches filled, modules imported
         set_mode(mode)
@@ -188,11 +193,14 @@ def warm(rounds: int) -> dict[str, dict]:
             signer = signers[mode]
             for name, (fn, repeat) in cases.items():
                 for _ in range(repeat):
-                    t0 = time.perf_counter()
+                    t0, c0 = time.perf_counter(), time.thread_time()
                     fn()
                     times[mode][name].append(time.perf_counter() - t0)
+                    cpu[mode][name].append(time.thread_time() - c0)
     set_mode("casehub")
     result = {mode: {name: statistics.median(values) for name, values in times[mode].items()} for mode in MODES}
+    for mode in MODES:  # CPU time of this (the only working) thread: what the work costs whatever the load
+        result[mode].update({f"{name}_cpu": statistics.median(values) for name, values in cpu[mode].items()})
     for mode in MODES:
         result[mode]["size"] = sizes[mode]
     return result
@@ -227,16 +235,24 @@ def main() -> None:
     print(f"{'measurement':<44}{'casehub':>11}{'stock':>11}{'stock/':>9}  target")
     row("font setup of a new document", ours["setup"] - ours["fpdf_alone"], stock["setup"] - stock["fpdf_alone"])
     row("one legal document, warm", ours["document"], stock["document"], f"≤ {TARGET_DOCUMENT_MS} ms")
+    row("one legal document, warm, CPU time", ours["document_cpu"], stock["document_cpu"],
+        f"≤ {TARGET_DOCUMENT_MS} ms")
     row("one legal document, first in process", first["casehub"]["document"], first["stock"]["document"])
     row("PAdES B-B signature, no stamp", ours["sign"], stock["sign"])
     row("PAdES B-B signature, visible stamp", ours["sign_stamp"], stock["sign_stamp"])
     row("3 documents rendered + signed, warm", ours["approval"], stock["approval"], f"≤ {TARGET_APPROVAL_WARM_MS} ms")
+    row("3 documents rendered + signed, warm, CPU", ours["approval_cpu"], stock["approval_cpu"],
+        f"≤ {TARGET_APPROVAL_WARM_MS} ms")
     row("3 documents rendered + signed, first", first["casehub"]["approval"], first["stock"]["approval"],
         f"≤ {TARGET_APPROVAL_FIRST_MS} ms")
     row("3 documents rendered + signed, first, warmed", first["casehub"]["approval_warmed"],
         first["stock"]["approval_warmed"], f"≤ {TARGET_APPROVAL_FIRST_MS} ms")
     print(f"\ndocument size {ours['size'] / 1e3:.1f} KB (stock {stock['size'] / 1e3:.1f} KB); one SHA-256 of it "
           f"{ours['sha256'] * 1e6:.0f} µs. First-in-process figures exclude imports and key generation.")
+    load = os.getloadavg()
+    print(f"load average during the run: {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} (1 / 5 / 15 min) on "
+          f"{os.cpu_count()} cores. Wall times are medians under that load; CPU time is the thread's own "
+          "(time.thread_time), which the load does not inflate (a busy machine still costs some cache misses).")
 
 
 if __name__ == "__main__":

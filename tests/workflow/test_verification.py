@@ -101,3 +101,26 @@ def test_verification_passes_again_once_storage_is_repaired(sent, district):
     assert transfer.verification_status == VerificationStatus.PASSED and transfer.verification_progress == 100
     assert transfer.verification_report["objects_checked"] == len(sent.manifest["documents"]) + len(
         sent.manifest["volumes"])
+
+
+def test_objects_read_on_several_threads_are_reported_as_one_thread_reports_them(sent, monkeypatch):
+    """Issue #21: every object is re-read and hashed on one thread per core; the findings are the
+    same, in the same order, and worded in the caller's language (translation is per thread)."""
+    from django.utils import translation
+
+    from workflows import packaging
+
+    entries = sent.manifest["documents"] + sent.manifest["volumes"]
+    assert len(entries) >= 3
+    for victim in (entries[0], entries[-1]):
+        original = objects.read_bytes(victim["sha256"])
+        _overwrite(victim["sha256"], original[:100] + bytes([original[100] ^ 0x01]) + original[101:])
+    reports = {}
+    for threads in (1, 3):
+        monkeypatch.setattr(packaging, "_hashing_threads", lambda n=threads: n)
+        with translation.override("en"):
+            reports[threads] = packaging.verify_package(sent)
+    assert reports[3]["errors"] == reports[1]["errors"]
+    assert sorted(e["id"] for e in reports[3]["errors"]) == sorted({entries[0]["id"], entries[-1]["id"]})
+    assert all("(altered)" in e["message"] for e in reports[3]["errors"]), reports[3]["errors"]
+    assert reports[3]["objects_checked"] == len(entries)
