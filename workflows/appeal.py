@@ -328,7 +328,11 @@ def end_custody_for_execution(ctx: Any) -> None:
     from workflows.models import JudgmentDecision
 
     executor = _executor_of_agency(ctx.pending.to_agency if ctx.pending is not None else ctx.holder_after)
-    mine = [d.person_id for d in JudgmentDecision.objects.filter(case=ctx.case) if executor_for(d) == executor]
+    decisions = {d.person_id: d for d in JudgmentDecision.objects.filter(case=ctx.case)}
+    # A defendant without a recorded decision (the verdict only typed at the announcement) goes with
+    # whichever authority takes the case over: nothing says otherwise.
+    mine = [p.pk for p in defendants(ctx.case)
+            if p.pk not in decisions or executor_for(decisions[p.pk]) == executor]
     for record in CustodyRecord.objects.filter(case=ctx.case, status=RecordStatus.IN_CUSTODY, person_id__in=mine):
         custody.issue_notice(record, kind=NoticeKind.EXECUTION, agency=ctx.holder_before,
                              acting_user=ctx.acting_user, reason=_("判决已生效，交付执行（刑事诉讼法第二百六十四条）。"),
