@@ -253,7 +253,7 @@ def last_execution(ctx: GuardContext) -> str | None:
 
 @guard
 def more_executions(ctx: GuardContext) -> str | None:
-    """CPL arts. 264, 269: convicts executed by different authorities (prison and community correction)
+    """CPL art. 264, art. 269: convicts executed by different authorities (prison and community correction)
     are handed over to each, once; after the first the case waits for the next hand-over."""
     if not executions_left_after_pending(ctx.case):
         return _("这是本案最后一项交付执行，接收后结案。")
@@ -388,8 +388,8 @@ def co_defendants_ruled(ctx: GuardContext) -> str | None:
 
 @guard
 def co_defendants_to_rule_on(ctx: GuardContext) -> str | None:
-    """SPC Interpretation arts. 389-390: a ruling on the co-defendants is needed only where some of them
-    did not appeal and were not protested against."""
+    """SPC Interpretation art. 389, art. 390: a ruling on the co-defendants is needed only where some of
+    them did not appeal and were not protested against."""
     if not unchallenged_co_defendants(ctx.case):
         return _("全部被告人均已上诉或者被抗诉，无须认定。")
     return None
