@@ -18,7 +18,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from casehub.cases.models import CustodyStatus, PersonRole
+from casehub.cases.models import CustodyStatus, NumberKind, PersonRole
 from workflows import documents as docs
 from workflows import effects
 from workflows.guards import GuardContext, guard
@@ -125,7 +125,8 @@ def withdrawal_decision(ctx: Any) -> list[docs.Draft]:
     paragraphs.append(_("本决定作出后三日以内告知原犯罪嫌疑人%(names)s、被害人或者其近亲属、法定代理人以及案件移送机关"
                         "（《公安机关办理刑事案件程序规定》第一百八十九条）。") % {"names": names})
     title = str(docs.TITLES["generate_withdrawal_decision"][0])
-    return [docs.Draft(title, docs._render(ctx, title, fields=[(_("案件名称"), case.title)], paragraphs=paragraphs,
+    return [docs.Draft(title, docs._render(ctx, title, number=docs._number(ctx, NumberKind.CASE_WITHDRAWAL),
+                                           fields=[(_("案件名称"), case.title)], paragraphs=paragraphs,
                                            footer_lines=_police_footer(ctx)))]
 
 
@@ -135,7 +136,9 @@ def termination_decision(ctx: Any) -> list[docs.Draft]:
     case, drafts = ctx.case, []
     title = str(docs.TITLES["generate_termination_decision"][0])
     persons = _named(ctx)
-    for person in persons:
+    # One number per person, in the order of the persons (workflows.effects.issue_termination_numbers).
+    numbers = docs._number(ctx, NumberKind.INVESTIGATION_TERMINATION).split("、")
+    for index, person in enumerate(persons):
         paragraphs = [docs.person_block(person, case, docs.SUSPECT), _(
             "我局侦查的%(title)s，经侦查，发现%(ground)s：%(reason)s根据《公安机关办理刑事案件程序规定》第一百八十六条第二款、"
             "第一百八十七条的规定，经本局负责人批准，决定对犯罪嫌疑人%(name)s终止侦查，本案继续侦查。") % {
@@ -147,8 +150,10 @@ def termination_decision(ctx: Any) -> list[docs.Draft]:
             paragraphs.append(note)
         paragraphs.append(_("本决定作出后三日以内告知%(name)s（《公安机关办理刑事案件程序规定》第一百八十九条第二款）。") % {
             "name": person.name})
+        number = numbers[index] if index < len(numbers) else numbers[-1]
         drafts.append(docs.Draft(f"{title}（{person.name}）" if len(persons) > 1 else title, docs._render(
-            ctx, title, fields=[(_("案件名称"), case.title)], paragraphs=paragraphs, footer_lines=_police_footer(ctx))))
+            ctx, title, number=number, fields=[(_("案件名称"), case.title)], paragraphs=paragraphs,
+            footer_lines=_police_footer(ctx))))
     return drafts
 
 

@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from casehub.agencies import permissions as p
 from casehub.agencies.models import AgencyKind
 from casehub.clocks.kinds import ClockKind
-from workflows import court_documents, court_door, execution, trial  # noqa: F401 - builders, effects, guards
+from workflows import court_documents, court_door, execution, jurisdiction, measures, trial  # noqa: F401 - builders, effects, guards
 from workflows.appeal import EXECUTORS, JOINT_CRIME_RULINGS, SECOND_INSTANCE_RESULTS
 from workflows.models import TransferKind
 
@@ -35,6 +35,7 @@ class Stage:
     SUPPLEMENTARY_INVESTIGATION = "supplementary_investigation"
     COURT_FILING = "court_filing"
     CONDITIONAL_NON_PROSECUTION = "conditional_non_prosecution"
+    JURISDICTION_TRANSFER = "jurisdiction_transfer"
     TRIAL = "trial"
     TRIAL_SUSPENDED = "trial_suspended"
     TRIAL_SUPPLEMENTARY = "trial_supplementary"
@@ -68,6 +69,7 @@ STAGES: dict[str, StageSpec] = {
         StageSpec(Stage.SUPPLEMENTARY_INVESTIGATION, _("补充侦查"), AgencyKind.POLICE),
         StageSpec(Stage.COURT_FILING, _("提起公诉（待立案）"), AgencyKind.PROCURATORATE, pending=True),
         StageSpec(Stage.CONDITIONAL_NON_PROSECUTION, _("附条件不起诉考验期"), AgencyKind.PROCURATORATE),
+        StageSpec(Stage.JURISDICTION_TRANSFER, _("移送管辖（待接收）"), AgencyKind.PROCURATORATE, pending=True),
         StageSpec(Stage.TRIAL, _("审理"), AgencyKind.COURT),
         StageSpec(Stage.TRIAL_SUSPENDED, _("中止审理"), AgencyKind.COURT),
         StageSpec(Stage.TRIAL_SUPPLEMENTARY, _("延期审理（补充侦查）"), AgencyKind.PROCURATORATE),
@@ -90,6 +92,7 @@ INVESTIGATOR = "investigator"  # the police agency that registered the case (art
 SUPERIOR = "superior"  # the next-higher agency of the holder (art. 179: review by the higher procuratorate)
 HIGHER = "higher"  # the agency above the holder (agency.parent): approvals the law gives it (art. 208)
 PROSECUTING = "prosecuting"  # the procuratorate whose indictment the court accepted (protest, art. 228)
+TRIAL_COURT = "trial_court"  # the court that postponed the trial for supplementary investigation (SPP Rules art. 421)
 
 # How the case changes hands.
 SEND = "send"  # a package goes out; the receiver must verify and accept it
@@ -111,6 +114,7 @@ BACK_TO_SENDER = "back"  # the agency that sent the case to the current holder
 EARLIER_AGENCIES = "earlier"  # every agency that held the case before (judgment, non-prosecution)
 UP = "up"  # the court above the holder (agency.parent): an appealed or protested case (art. 231)
 EXECUTOR = "executor"  # the executing authority the input ``executor`` names (arts. 264, 269)
+JURISDICTION = "jurisdiction"  # another procuratorate, named by ``to_agency`` (SPP Rules art. 328)
 
 
 # The limits of the inputs, one set for the engine, the UI form and the API serializer (all three are
@@ -334,6 +338,19 @@ PLEA_TRANSITIONS: tuple[TransitionSpec, ...] = (
         style="secondary",
         custody=("notices",),
     ),
+    TransitionSpec(
+        "withdraw_plea", _("撤回认罪认罚"), (Stage.PROSECUTION_REVIEW,), Stage.PROSECUTION_REVIEW,
+        AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION,
+        inputs=(_persons("persons", _("撤回认罪认罚的犯罪嫌疑人"), "suspects", _("留空则为本案全部犯罪嫌疑人。")),
+                InputSpec("reason", _("撤回认罪认罚的情况"), "textarea")),
+        guards=("pleas_withdrawable",),
+        effects=("withdraw_pleas",),
+        article="刑事诉讼法第十五条；人民检察院刑事诉讼规则第二百七十三条",
+        description=_("犯罪嫌疑人在提起公诉前撤回认罪认罚的，记录在案，不再作为认罪认罚处理；已适用速裁审查期限的，"
+                      "审查起诉期限恢复为一个月，仍自受理之日起计算。"),
+        style="secondary",
+        custody=("notices",),
+    ),
 )
 
 
@@ -363,7 +380,8 @@ NON_PROSECUTION_TRANSITIONS: tuple[TransitionSpec, ...] = (
         clocks=(ClockOp("stop", ClockKind.REVIEW_PROSECUTION),
                 ClockOp("open", ClockKind.CONDITIONAL_PROBATION),
                 ClockOp("period", ClockKind.CONDITIONAL_PROBATION, months_input="probation_months")),
-        effects=("generate_conditional_non_prosecution", "release_detained"),
+        effects=("issue_conditional_non_prosecution_number", "generate_conditional_non_prosecution",
+                 "release_detained"),
         needs_approval=True, article="刑事诉讼法第二百八十二条、第二百八十三条",
         description=_("未成年人涉嫌刑法分则第四章、第五章、第六章规定的犯罪，可能判处一年有期徒刑以下刑罚，符合起诉条件，"
                       "但有悔罪表现的，可以作出附条件不起诉的决定；考验期六个月以上一年以下，从决定之日起计算。"),
@@ -503,7 +521,8 @@ POLICE_CLOSING_TRANSITIONS: tuple[TransitionSpec, ...] = (
         inputs=(CLOSING_GROUND, InputSpec("reason", _("撤销案件的事实和理由"), "textarea")),
         guards=("no_pending_approval",),
         clocks=(ClockOp("stop", "*"), ClockOp("open", ClockKind.CLOSING_NOTICE)),
-        effects=("generate_withdrawal_decision", "generate_release_certificates", "release_detained"),
+        effects=("issue_withdrawal_number", "generate_withdrawal_decision", "generate_release_certificates",
+                 "release_detained"),
         needs_approval=True,
         article="刑事诉讼法第一百六十三条；公安机关办理刑事案件程序规定第一百八十六条、第一百八十七条、第一百八十九条、第二百九十六条",
         description=_("发现不应对犯罪嫌疑人追究刑事责任的，经县级以上公安机关负责人批准撤销案件；在押的立即释放，发给释放证明书；"
@@ -527,7 +546,8 @@ POLICE_CLOSING_TRANSITIONS: tuple[TransitionSpec, ...] = (
                 ClockOp("stop", ClockKind.DETENTION, per_person=True, persons="persons"),
                 ClockOp("stop", ClockKind.INVESTIGATION_CUSTODY, per_person=True, persons="persons"),
                 ClockOp("open", ClockKind.CLOSING_NOTICE)),
-        effects=("generate_termination_decision", "generate_release_certificates", "terminate_persons"),
+        effects=("issue_termination_numbers", "generate_termination_decision", "generate_release_certificates",
+                 "terminate_persons"),
         needs_approval=True,
         article="公安机关办理刑事案件程序规定第一百八十六条第二款、第一百八十七条、第一百八十九条第二款",
         description=_("犯罪不是该犯罪嫌疑人实施的，或者共同犯罪中部分犯罪嫌疑人不够刑事处罚的，对其终止侦查，案件继续侦查；"
@@ -689,7 +709,7 @@ TRANSITIONS: tuple[TransitionSpec, ...] = (
         guards=("no_pending_approval", "fewer_than_two_returns"),
         clocks=(ClockOp("stop", ClockKind.REVIEW_PROSECUTION),
                 ClockOp("open", ClockKind.SUPPLEMENTARY_INVESTIGATION, agency="recipient")),
-        effects=("generate_supplementary_return",),
+        effects=("issue_supplementary_return_number", "generate_supplementary_return"),
         needs_approval=True, article="刑事诉讼法第一百七十五条", style="warning",
         custody=("issue_certificates", "take_over_at_once", "notices"),
     ),
@@ -723,7 +743,7 @@ TRANSITIONS: tuple[TransitionSpec, ...] = (
                                       "（《人民检察院刑事诉讼规则》第四百二十四条）。")),
                 _forward_to(AgencyKind.COURT)),
         guards=("no_pending_approval", "has_suspect", "has_main_documents", "procedure_fits_plea",
-                "new_grounds_after_withdrawal"),
+                "new_grounds_after_withdrawal", "not_to_the_court_that_declined"),
         clocks=(ClockOp("stop", ClockKind.REVIEW_PROSECUTION), ClockOp("stop", ClockKind.WITHDRAWN_PROSECUTION),
                 ClockOp("open", ClockKind.COURT_ACCEPTANCE, agency="recipient")),
         effects=("issue_indictment_number", "generate_indictment", "generate_sentencing_recommendation"),
@@ -739,7 +759,8 @@ TRANSITIONS: tuple[TransitionSpec, ...] = (
                 PROCEDURE),
         guards=("package_verified", "custody_ready"),
         clocks=(ClockOp("stop", "*", agency="sender"), ClockOp("stop", ClockKind.COURT_ACCEPTANCE),
-                ClockOp("open", trial.TRIAL_PERIOD)),
+                ClockOp("open", trial.TRIAL_PERIOD),
+                ClockOp("open", ClockKind.COURT_MEASURE_DECISION, per_person=True, persons="@on_measure")),
         effects=("issue_docket_number",),
         article="刑事诉讼法第一百八十六条、第二百零八条、第二百二十条、第二百二十五条",
         description=_("审理期限按审判程序计算：速裁程序十日、简易程序二十日、普通程序二个月，自受理之日起计算。"),
@@ -960,7 +981,134 @@ COURT_DOOR_TRANSITIONS: tuple[TransitionSpec, ...] = (
     ),
 )
 
+
+# SPP Rules 2019 art. 421: during a postponement for supplementary investigation the procuratorate,
+# which holds the case, asks to resume the trial (return_after_supplementary) or withdraws the
+# prosecution; the court that postponed the trial rules on it (SPC Interpretation art. 296).
+COURT_DOOR_TRANSITIONS = COURT_DOOR_TRANSITIONS + (
+    TransitionSpec(
+        "request_withdrawal_in_supplementary", _("撤回起诉（补充侦查期间）"), (Stage.TRIAL_SUPPLEMENTARY,), SAME_STAGE,
+        AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION,
+        inputs=(InputSpec("ground", _("撤回起诉的情形"), "choice", choices=court_door.WITHDRAWAL_GROUNDS), REASON),
+        guards=("no_pending_approval", "no_withdrawal_pending"),
+        effects=("generate_prosecution_withdrawal",),
+        needs_approval=True, article="人民检察院刑事诉讼规则第四百二十一条、第四百二十四条、第四百二十六条",
+        description=_("法庭宣布延期审理后，人民检察院在补充侦查期限内提请恢复法庭审理或者撤回起诉；"
+                      "撤回起诉经检察长批准，由决定延期审理的人民法院裁定是否准许。"),
+        style="danger",
+    ),
+    TransitionSpec(
+        "permit_withdrawal_in_supplementary", _("裁定准许撤回起诉（补充侦查期间）"), (Stage.TRIAL_SUPPLEMENTARY,),
+        Stage.PROSECUTION_REVIEW, AgencyKind.COURT, p.DELIVER_JUDGMENT, party=TRIAL_COURT, inputs=(OPTIONAL_REASON,),
+        guards=("withdrawal_requested",),
+        effects=("generate_prosecution_withdrawal_ruling",),
+        clocks=(ClockOp("stop", ClockKind.TRIAL_SUPPLEMENTARY),
+                ClockOp("open", ClockKind.WITHDRAWN_PROSECUTION, agency="holder_before")),
+        article="最高人民法院解释第二百九十六条；人民检察院刑事诉讼规则第四百二十一条、第四百二十四条第二款",
+        description=_("准许撤回起诉的，补充侦查期限停止计算；案件和在押被告人已在人民检察院，人民检察院应当在三十日以内"
+                      "作出不起诉决定，羁押期限变更通知由人民检察院发出。"),
+        style="warning", custody=("notices",), extra={"notices_by_holder": True},
+    ),
+    TransitionSpec(
+        "refuse_withdrawal_in_supplementary", _("裁定不准许撤回起诉（补充侦查期间）"), (Stage.TRIAL_SUPPLEMENTARY,),
+        SAME_STAGE, AgencyKind.COURT, p.DELIVER_JUDGMENT, party=TRIAL_COURT, inputs=(REASON,),
+        guards=("withdrawal_requested",),
+        effects=("generate_prosecution_withdrawal_ruling",),
+        article="最高人民法院解释第二百九十六条",
+        description=_("不准许撤回起诉的，补充侦查继续，人民检察院在补充侦查期限内提请恢复法庭审理。"),
+        style="secondary",
+    ),
+)
+
 TRANSITIONS = TRANSITIONS + COURT_DOOR_TRANSITIONS
+
+
+# --- change of jurisdiction: the court's return for lack of jurisdiction, procuratorate to procuratorate --
+# workflows.jurisdiction says what they check.
+
+JURISDICTION_TRANSITIONS: tuple[TransitionSpec, ...] = (
+    TransitionSpec(
+        jurisdiction.RETURN, _("退回起诉（不属于本院管辖）"), (Stage.COURT_FILING,), SENDER_STAGE,
+        AgencyKind.COURT, p.DOCKET_CASE, party=RECEIVER, handover=REJECT,
+        inputs=(InputSpec("competent_court", _("有管辖权的人民法院"), "agency", required=False,
+                          agency_kind=AgencyKind.COURT),
+                InputSpec("reason", _("不属于本院管辖的理由"), "textarea")),
+        clocks=(ClockOp("stop", ClockKind.COURT_ACCEPTANCE), ClockOp("reopen", ClockKind.REVIEW_PROSECUTION),
+                ClockOp("open", ClockKind.JURISDICTION_HANDOVER, agency="holder_before")),
+        article="最高人民法院解释第二百一十九条第一款第一项；人民检察院刑事诉讼规则第三百二十八条、第三百九十一条",
+        description=_("不属于本院管辖的，退回人民检察院；提起公诉的人民检察院在五日以内将案件移送与审判管辖相对应的人民检察院。"
+                      "审查起诉期限不重新计算，羁押权属未转移，人民法院不发羁押期限变更通知。"),
+        style="danger", custody=("cancel_certificates",),
+    ),
+    TransitionSpec(
+        "transfer_jurisdiction", _("移送管辖"), (Stage.PROSECUTION_REVIEW,), Stage.JURISDICTION_TRANSFER,
+        AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION, handover=SEND, recipient=JURISDICTION,
+        transfer_kind=TransferKind.JURISDICTION_TRANSFER,
+        inputs=(InputSpec("to_agency", _("有管辖权的人民检察院"), "agency", agency_kind=AgencyKind.PROCURATORATE),
+                InputSpec("reason", _("不属于本院管辖的理由"), "textarea")),
+        guards=("no_pending_approval", "jurisdiction_recipient_valid"),
+        clocks=(ClockOp("stop", ClockKind.JURISDICTION_HANDOVER),),
+        article="刑事诉讼法第一百七十二条第二款；人民检察院刑事诉讼规则第三百二十八条、第三百九十一条",
+        description=_("经审查认为不属于本院管辖的，移送有管辖权的人民检察院，犯罪嫌疑人随案换押；"
+                      "审查起诉期限从改变后的人民检察院收到案件之日起计算。"),
+        style="warning", custody=("issue_certificates",),
+    ),
+    TransitionSpec(
+        "accept_jurisdiction_transfer", _("受理移送管辖的案件"), (Stage.JURISDICTION_TRANSFER,),
+        Stage.PROSECUTION_REVIEW, AgencyKind.PROCURATORATE, p.REVIEW_INCOMING, party=RECEIVER, handover=ACCEPT,
+        guards=("package_verified", "custody_ready"),
+        clocks=(ClockOp("stop", "*", agency="sender"), ClockOp("restart", ClockKind.REVIEW_PROSECUTION)),
+        effects=("issue_review_number",),
+        article="刑事诉讼法第一百七十二条第二款；人民检察院刑事诉讼规则第三百二十八条",
+        description=_("改变管辖的，从改变后的人民检察院收到案件之日起计算审查起诉期限；移送的人民检察院的期限停止计算。"),
+        custody=("take_over", "notices"),
+    ),
+    TransitionSpec(
+        "reject_jurisdiction_transfer", _("不接受移送管辖"), (Stage.JURISDICTION_TRANSFER,), SENDER_STAGE,
+        AgencyKind.PROCURATORATE, p.REVIEW_INCOMING, party=RECEIVER, handover=REJECT, inputs=(REASON,),
+        article="人民检察院刑事诉讼规则第三百二十八条", style="danger",
+        description=_("退回的案件由移送的人民检察院继续审查，其审查起诉期限继续计算。"),
+        custody=("cancel_certificates",),
+    ),
+    TransitionSpec(
+        "withdraw_jurisdiction_transfer", _("撤回移送管辖"), (Stage.JURISDICTION_TRANSFER,), SENDER_STAGE,
+        AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION, party=SENDER, handover=WITHDRAW, inputs=(REASON,),
+        style="secondary", custody=("cancel_certificates",),
+    ),
+)
+
+TRANSITIONS = TRANSITIONS + JURISDICTION_TRANSITIONS
+
+
+# --- bail and residential surveillance, decided anew by each authority (art. 79) ------------------
+# workflows.measures keeps one period per decision.
+
+MEASURE_PERSONS = _persons("persons", _("被取保候审、监视居住的人员"), "on_measure", _("留空则为全部被取保候审、监视居住的人员。"))
+MEASURE = InputSpec("measure", _("决定"), "choice", choices=measures.MEASURE_CHOICES)
+
+MEASURE_TRANSITIONS: tuple[TransitionSpec, ...] = (
+    TransitionSpec(
+        "redecide_measure", _("重新作出取保候审、监视居住决定"), (Stage.PROSECUTION_REVIEW,), SAME_STAGE,
+        AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION, inputs=(MEASURE_PERSONS, MEASURE, REASON),
+        guards=("measure_persons_valid",), effects=("redecide_measure",),
+        article="刑事诉讼法第七十九条；人民检察院刑事诉讼规则第一百零三条、第一百一十三条",
+        description=_("公安机关决定取保候审、监视居住的案件移送审查起诉后，需要继续的，人民检察院重新作出决定，"
+                      "期限重新计算（取保候审最长十二个月，监视居住最长六个月）。"),
+        style="secondary",
+    ),
+    TransitionSpec(
+        "decide_measure_at_court", _("决定是否继续取保候审、监视居住"), (Stage.TRIAL, Stage.TRIAL_SUSPENDED), SAME_STAGE,
+        AgencyKind.COURT, p.DELIVER_JUDGMENT, inputs=(MEASURE_PERSONS, MEASURE, REASON),
+        guards=("measure_persons_valid",), effects=("redecide_measure",),
+        clocks=(ClockOp("stop", ClockKind.COURT_MEASURE_DECISION, per_person=True, persons="persons"),),
+        article="刑事诉讼法第七十九条；最高人民法院解释第一百六十二条",
+        description=_("人民检察院、公安机关已经取保候审、监视居住的，案件起诉至人民法院后，人民法院在七日以内决定是否继续；"
+                      "继续的，期限重新计算。"),
+        style="secondary",
+    ),
+)
+
+TRANSITIONS = TRANSITIONS + MEASURE_TRANSITIONS
 
 
 # --- appeal, second instance, effect and execution (arts. 230-244, 259-264, 269) --------------
@@ -1227,6 +1375,7 @@ TRANSFER_DIRECTIONS: dict[str, frozenset[tuple[str, str]]] = {
     TransferKind.APPEAL: frozenset({(AgencyKind.COURT, AgencyKind.COURT)}),
     TransferKind.REMAND: frozenset({(AgencyKind.COURT, AgencyKind.COURT)}),
     TransferKind.PROSECUTION_WITHDRAWAL: frozenset({(AgencyKind.COURT, AgencyKind.PROCURATORATE)}),
+    TransferKind.JURISDICTION_TRANSFER: frozenset({(AgencyKind.PROCURATORATE, AgencyKind.PROCURATORATE)}),
     TransferKind.CORRECTION_NOTICE: frozenset({(AgencyKind.COURT, AgencyKind.JUSTICE_BUREAU)}),
     TransferKind.EXECUTION: frozenset({(AgencyKind.COURT, AgencyKind.POLICE),
                                        (AgencyKind.COURT, AgencyKind.DETENTION_CENTRE),
@@ -1300,7 +1449,8 @@ def kinds_arriving_in(stage: str) -> set[str]:
 
 
 # Clocks that never bound a person's custody: stopping them changes no detention centre's date.
-CLOCKS_NOT_BOUNDING_CUSTODY = frozenset({ClockKind.COURT_ACCEPTANCE})
+CLOCKS_NOT_BOUNDING_CUSTODY = frozenset({ClockKind.COURT_ACCEPTANCE, ClockKind.JURISDICTION_HANDOVER,
+                                         ClockKind.COURT_MEASURE_DECISION})
 
 
 def _custody_problems(t: TransitionSpec) -> list[str]:
@@ -1322,7 +1472,7 @@ def _custody_problems(t: TransitionSpec) -> list[str]:
             problems.append(f"{t.name}: accepting custody needs the custody_ready guard")
     if t.handover in (REJECT, WITHDRAW) and arriving:
         need.add(handlers.CANCEL_CERTIFICATES)
-    if any(op.op != "reopen" and not (op.op == "stop" and op.kind in CLOCKS_NOT_BOUNDING_CUSTODY)
+    if any(op.op != "reopen" and not (op.op in ("open", "stop") and op.kind in CLOCKS_NOT_BOUNDING_CUSTODY)
            for op in t.clocks) or (
             {"mark_suspects_arrested", "release_detained", "release_refused", "release_on_announcement"}
             & set(t.effects)):

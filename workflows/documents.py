@@ -426,7 +426,8 @@ def supplementary_return(ctx: Any) -> list[Draft]:
     outline = [strip_leading(line, "补充侦查提纲") for line in _lines(ctx.inputs.get("reason"))]
     t_decision, t_outline = (str(t) for t in TITLES["generate_supplementary_return"])
     return [
-        Draft(t_decision, _render(ctx, t_decision, fields=[(_("案件名称"), case.title)], paragraphs=[decision],
+        Draft(t_decision, _render(ctx, t_decision, number=_number(ctx, NumberKind.SUPPLEMENTARY_RETURN),
+                                  fields=[(_("案件名称"), case.title)], paragraphs=[decision],
                                   footer_lines=_footer(ctx, _("（院印）")))),
         Draft(t_outline, _render(ctx, t_outline, fields=[(_("案件名称"), case.title),
                                                          (_("犯罪嫌疑人"), names)],

@@ -107,6 +107,33 @@ def issue_non_prosecution_number(ctx: Any) -> None:
 
 
 @effect
+def issue_withdrawal_number(ctx: Any) -> None:
+    """撤销案件决定书 number of the police agency (art. 163; MPS Provisions art. 186), e.g.
+    深龙公（刑）撤案字〔2026〕001号."""
+    _number(ctx, ctx.holder_before, NumberKind.CASE_WITHDRAWAL)
+
+
+@effect
+def issue_termination_numbers(ctx: Any) -> None:
+    """One 终止侦查决定书 number per named person (MPS Provisions art. 186(2)), in the order of the persons."""
+    # The persons workflows.closing names in the decision (each gets one document).
+    for person in ctx.case.persons.filter(pk__in=ctx.inputs.get("persons") or []).order_by("id"):
+        _number(ctx, ctx.holder_before, NumberKind.INVESTIGATION_TERMINATION, person=person)
+
+
+@effect
+def issue_supplementary_return_number(ctx: Any) -> None:
+    """退回补充侦查决定书 number of the procuratorate (art. 175(2)), e.g. 深龙检刑退查〔2026〕1号."""
+    _number(ctx, ctx.holder_before, NumberKind.SUPPLEMENTARY_RETURN)
+
+
+@effect
+def issue_conditional_non_prosecution_number(ctx: Any) -> None:
+    """附条件不起诉决定书 number of the procuratorate (art. 282)."""
+    _number(ctx, ctx.holder_before, NumberKind.CONDITIONAL_NON_PROSECUTION)
+
+
+@effect
 def issue_docket_number(ctx: Any) -> None:
     """The court case number (SPC rules, in force 2016-01-01): （2026）粤0307刑初1号 (format per court)."""
     _number(ctx, ctx.holder_after, NumberKind.COURT_DOCKET, type_code=ctx.inputs.get("type_code") or "刑初")
@@ -117,6 +144,8 @@ def issue_docket_number(ctx: Any) -> None:
 PREPARED = frozenset({
     "issue_arrest_decision_number", "issue_recommendation_number", "issue_review_number",
     "issue_indictment_number", "issue_non_prosecution_number", "issue_docket_number",
+    "issue_withdrawal_number", "issue_termination_numbers", "issue_supplementary_return_number",
+    "issue_conditional_non_prosecution_number",
 })
 
 

@@ -39,6 +39,7 @@ class TransferKind(models.TextChoices):
     REMAND = "remand", _("发回重审")
     EXECUTION = "execution", _("交付执行")
     PROSECUTION_WITHDRAWAL = "prosecution_withdrawal", _("准许撤回起诉退卷")
+    JURISDICTION_TRANSFER = "jurisdiction_transfer", _("移送管辖")
     CORRECTION_NOTICE = "correction_notice", _("社区矫正通知")
 
 
@@ -356,6 +357,11 @@ class PleaRecord(models.Model):
     recorded_at = models.DateTimeField(_("检察院记录时间"), null=True, blank=True)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                                     related_name="+")
+    # The suspect withdrew the plea before the indictment (反悔): kept, not deleted, and no longer counted.
+    withdrawn_at = models.DateTimeField(_("撤回认罪认罚时间"), null=True, blank=True)
+    withdrawn_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="+")
+    withdrawal_reason = models.TextField(_("撤回认罪认罚情况"), blank=True)
 
     class Meta:
         ordering = ["person_id"]
@@ -367,8 +373,9 @@ class PleaRecord(models.Model):
 
     @property
     def confirmed(self) -> bool:
-        """The procuratorate recorded the plea (art. 173-174): with a statement or an art. 174(2) ground."""
-        return self.recorded_at is not None
+        """The procuratorate recorded the plea (art. 173-174): with a statement or an art. 174(2) ground,
+        and the suspect has not withdrawn it."""
+        return self.recorded_at is not None and self.withdrawn_at is None
 
 
 class InvestigationTermination(models.Model):

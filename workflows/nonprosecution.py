@@ -240,15 +240,21 @@ for _name in ("generate_conditional_non_prosecution", "generate_conditional_revo
 _names = docs.suspect_names
 
 
+# The decisions numbered from a series of their own (casehub.cases.numbering).
+OWN_NUMBER = {"generate_conditional_non_prosecution": "conditional_non_prosecution"}
+
+
 def _decision(ctx: Any, effect: str, paragraphs: list[str], *, seal: Any = None) -> list[docs.Draft]:
     title = str(docs.TITLES[effect][0])
+    own = docs._number(ctx, OWN_NUMBER[effect]) if effect in OWN_NUMBER else ""
     number = docs.latest_number(ctx.case, "non_prosecution") if "np_" in effect else ""
     fields = [(_("案件名称"), ctx.case.title)]
     if number:
         fields.append((_("不起诉决定书"), number))
     issuer = ctx.acting_user.agency  # the police asking, the procuratorate deciding, or the one above
     footer = [issuer.name, docs._day(ctx.now), str(seal or _("（院印）"))]
-    return [docs.Draft(title, docs._render(ctx, title, fields=fields, paragraphs=paragraphs, footer_lines=footer))]
+    return [docs.Draft(title, docs._render(ctx, title, number=own, fields=fields, paragraphs=paragraphs,
+                                           footer_lines=footer))]
 
 
 def non_prosecution_paragraphs(ctx: Any) -> list[str]:

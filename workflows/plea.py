@@ -175,6 +175,23 @@ def fast_track_review_active(ctx: GuardContext) -> str | None:
 
 
 @guard
+def pleas_withdrawable(ctx: GuardContext) -> str | None:
+    """Art. 15; SPP Rules art. 273: only a plea that is recorded and not yet withdrawn can be
+    withdrawn, by each suspect named."""
+    ids = ctx.inputs.get("persons")
+    if ids is None:
+        return None  # listing what the user may do: the persons are chosen in the form
+    if not ids:
+        return _("请选择撤回认罪认罚的犯罪嫌疑人。")
+    records = pleas(ctx.case)
+    missing = [p.name for p in ctx.case.persons.filter(pk__in=ids).order_by("id")
+               if p.pk not in records or records[p.pk].withdrawn_at is not None]
+    if missing or len(set(ids)) != ctx.case.persons.filter(pk__in=ids).count():
+        return _("%(names)s没有可撤回的认罪认罚记录。") % {"names": "、".join(missing) or _("所选人员")}
+    return None
+
+
+@guard
 def procedure_fits_plea(ctx: GuardContext) -> str | None:
     """Art. 222: the fast-track trial is proposed only when every defendant pleads and accepts
     punishment (recorded by the procuratorate)."""
@@ -222,6 +239,24 @@ def record_procuratorate_plea(ctx: Any) -> None:
 
 
 @effects.effect
+def withdraw_pleas(ctx: Any) -> None:
+    """Art. 15; SPP Rules art. 273: the named suspects withdraw their plea before the indictment. The
+    record is kept and marked withdrawn; a fast-track review period, which needs every suspect's plea,
+    goes back to one month counted from the original receipt of the case."""
+    from casehub.clocks.services import set_period
+
+    reason = str(ctx.inputs.get("reason") or "")
+    for person in _chosen(ctx):
+        PleaRecord.objects.filter(person=person, withdrawn_at__isnull=True).update(
+            withdrawn_at=ctx.now, withdrawn_by=ctx.acting_user, withdrawal_reason=reason)
+    clock = review_clock(ctx.case)
+    if fast_track(clock) and not all_plead(ctx.case):
+        set_period(clock, months=1, acting_user=ctx.acting_user,
+                   decision=_("犯罪嫌疑人撤回认罪认罚，审查起诉期限恢复为一个月（人民检察院刑事诉讼规则第二百七十三条）：%(r)s") % {
+                       "r": reason})
+
+
+@effects.effect
 def generate_sentencing_recommendation(ctx: Any) -> None:
     """量刑建议书 (SPP Rules art. 274), when the recommendation is not written into the 起诉书."""
     effects._generate(ctx, "generate_sentencing_recommendation")
@@ -238,7 +273,7 @@ def recommendation_lines(case: Any) -> list[str]:
     lines = []
     for person in docs.suspects(case):
         record = pleas(case).get(person.pk)
-        if record is not None and record.police_recorded_at is not None:
+        if record is not None and record.police_recorded_at is not None and record.withdrawn_at is None:
             lines.append(_("犯罪嫌疑人%(name)s自愿如实供述自己的罪行，承认指控的犯罪事实，愿意接受处罚。%(text)s") % {
                 "name": person.name, "text": docs.strip_leading(record.police_statement, "认罪认罚情况")})
     return lines

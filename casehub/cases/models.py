@@ -89,6 +89,10 @@ class NumberKind(models.TextChoices):
     ARREST_REFUSAL = "arrest_refusal", _("不批准逮捕决定书")
     INDICTMENT = "indictment", _("起诉书")
     NON_PROSECUTION = "non_prosecution", _("不起诉决定书")
+    CASE_WITHDRAWAL = "case_withdrawal", _("撤销案件决定书")
+    INVESTIGATION_TERMINATION = "investigation_termination", _("终止侦查决定书")
+    SUPPLEMENTARY_RETURN = "supplementary_return", _("退回补充侦查决定书")
+    CONDITIONAL_NON_PROSECUTION = "conditional_non_prosecution", _("附条件不起诉决定书")
     COURT_DOCKET = "court_docket", _("法院案号")
 
 

@@ -22,6 +22,10 @@ DEFAULT_PATTERNS: dict[str, str] = {
     NumberKind.ARREST_REFUSAL: "{abbr}检刑不批〔{year}〕{seq}号",
     NumberKind.INDICTMENT: "{abbr}检刑诉〔{year}〕{seq}号",
     NumberKind.NON_PROSECUTION: "{abbr}检刑不诉〔{year}〕{seq}号",
+    NumberKind.CASE_WITHDRAWAL: "{abbr}公（刑）撤案字〔{year}〕{seq:03d}号",
+    NumberKind.INVESTIGATION_TERMINATION: "{abbr}公（刑）终止侦查字〔{year}〕{seq:03d}号",
+    NumberKind.SUPPLEMENTARY_RETURN: "{abbr}检刑退查〔{year}〕{seq}号",
+    NumberKind.CONDITIONAL_NON_PROSECUTION: "{abbr}检刑附条件不诉〔{year}〕{seq}号",
     NumberKind.COURT_DOCKET: "（{year}）{court_code}{type_code}{seq}号",
 }
 

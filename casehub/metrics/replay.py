@@ -88,6 +88,19 @@ def ensure_district(profile: Profile, k: int = 0) -> District:
     return District(agencies, users)
 
 
+def ensure_districts(profile: Profile, plans: list[CasePlan]) -> list[District]:
+    """Every district of the profile, created on the simulated calendar two days before the first
+    planned step: creating agencies and users can issue certificates (the platform root among
+    them), which must not postdate the replay."""
+    if not plans:
+        return [ensure_district(profile, k) for k in range(profile.districts)]
+    first = min(p.steps[0].at for p in plans)
+    clock = SimulatedClock()
+    clock.now = first - timedelta(days=2)
+    with replay_time(clock, first):
+        return [ensure_district(profile, k) for k in range(profile.districts)]
+
+
 # --- time and certificates ------------------------------------------------------------------------------
 
 @contextlib.contextmanager
@@ -128,7 +141,6 @@ def issue_certificates(district: District, first: datetime) -> None:
     day before the first planned step."""
     from casehub.pki.services import signer_for
 
-    check_pki(district, first)
     clock = SimulatedClock()
     clock.now = first - timedelta(days=1)
     with replay_time(clock, first):
@@ -226,20 +238,23 @@ class Runner:
         return self.outcome
 
     def _step(self, p: CasePlan, step: Step) -> None:
-        from django.db import OperationalError
+        with self.commit_runner():
+            self._do(p, step)
+
+    def _retry(self, call: Callable[[], Any]) -> Any:
+        """One engine call (one transaction). Parallel workers can deadlock, or race to create the
+        same numbering row; the transaction was rolled back, so the call is simply made again."""
+        from django.db import IntegrityError, OperationalError
 
         for attempt in range(6):
             try:
-                with self.commit_runner():
-                    self._do(p, step)
-                return
-            except OperationalError:
-                # Parallel workers can deadlock on shared counters; each step is one transaction
-                # (rolled back), so it is simply run again.
+                return call()
+            except (OperationalError, IntegrityError):
                 if attempt == 5:
                     raise
                 self.outcome.retries += 1
                 time.sleep(0.05 * (attempt + 1))
+        return None
 
     def _do(self, p: CasePlan, step: Step) -> None:
         if step.action == "register":
@@ -265,7 +280,8 @@ class Runner:
                 "detention_centre": self.d.agencies["detention"] if detained else None,
             })
         user = self.d.users[step.user]
-        case = register_case(acting_user=user, title=f"模拟案件{p.n}", summary="模拟数据", persons=persons)
+        case = self._retry(lambda: register_case(acting_user=user, title=f"模拟案件{p.n}", summary="模拟数据",
+                                                 persons=persons))
         if step.inputs["detained"]:
             from casehub.custody.models import Measure
             from casehub.custody.services import register_custody
@@ -273,15 +289,22 @@ class Runner:
             # 登记羁押: the police record each detention on the platform (it opens the 3-day
             # arrest-request clock, art. 91); custody transfers, online or on paper, start from it.
             for person in case.persons.order_by("id"):
-                register_custody(person, detention_centre=self.d.agencies["detention"], measure=Measure.DETENTION,
-                                 since=person.custody_since, acting_user=user)
+                self._retry(lambda person=person: register_custody(
+                    person, detention_centre=self.d.agencies["detention"], measure=Measure.DETENTION,
+                    since=person.custody_since, acting_user=user))
         path = self.workdir / f"case{p.n}.pdf"
         path.write_bytes(small_pdf(f"replayed case {p.n} evidence"))
-        job = dossier.ingest_upload(case=case, acting_user=user, uploaded_file_or_path=path,
-                                    title="证据材料", category="evidence")
+        for attempt in range(3):
+            job = self._retry(lambda: dossier.ingest_upload(case=case, acting_user=user, uploaded_file_or_path=path,
+                                                            title="证据材料", category="evidence"))
+            if job.status == "done":
+                break
+            # Seen once in 530 steps with two workers: the ingest job ended in an internal error
+            # ("请重试"); the upload is made again, as the clerk would (reported by the replay).
+            self.outcome.retries += 1
+            if attempt == 2:
+                raise RuntimeError(f"upload failed: {job.message}")
         path.unlink(missing_ok=True)
-        if job.status != "done":
-            raise RuntimeError(f"upload failed: {job.message}")
         self.cases[p.n] = case
 
     def _fire(self, p: CasePlan, step: Step) -> None:
@@ -297,11 +320,12 @@ class Runner:
         elif step.name == "announce_judgment":
             inputs["announced_on"] = timezone.localdate().isoformat()
         actor = self.d.users[step.user]
-        result = engine.fire(case, step.name, acting_user=actor, inputs=inputs)
+        result = self._retry(lambda: engine.fire(case, step.name, acting_user=actor, inputs=inputs))
         if result.awaiting_approval:
             kind = actor.agency.kind
             supervisor = self.d.users[SUPERVISOR.get(kind) or step.user.replace("investigator", "supervisor")]
-            engine.decide_approval(result.approval, acting_user=supervisor, approve=True, comment="同意")
+            self._retry(lambda: engine.decide_approval(result.approval, acting_user=supervisor, approve=True,
+                                                       comment="同意"))
 
     def _paper(self, p: CasePlan, step: Step) -> None:
         from casehub.custody.services import register_paper_transfer as register_paper_custody
@@ -311,16 +335,16 @@ class Runner:
         receiver = self.d.users[step.user]
         sender = self.d.agencies[step.inputs["from"]]
         case = self.cases[p.n]
-        transfer = register_paper_transfer(
+        transfer = self._retry(lambda: register_paper_transfer(
             acting_user=receiver, from_agency=sender, kind=step.name, received_on=timezone.localdate(),
             volumes=1 + p.n % 5, pages=40 + (p.n * 37) % 800, reason="未通过平台移送（纸质卷宗）",
-            external_reference=f"模拟案件{p.n}", case=case if emit.with_case else None, complete=emit.complete)
+            external_reference=f"模拟案件{p.n}", case=case if emit.with_case else None, complete=emit.complete))
         if emit.custody:
             persons = list(case.persons.order_by("id"))
             for k in emit.custody:
-                register_paper_custody(persons[k], from_agency=sender, to_agency=receiver.agency,
-                                       transferred_at=timezone.now(), reference=f"纸质换押证{p.n}-{k}",
-                                       acting_user=receiver, paper_transfer=transfer)
+                self._retry(lambda k=k: register_paper_custody(
+                    persons[k], from_agency=sender, to_agency=receiver.agency, transferred_at=timezone.now(),
+                    reference=f"纸质换押证{p.n}-{k}", acting_user=receiver, paper_transfer=transfer))
 
 
 def _worker(args: tuple[Profile, dict[str, int], dict[str, int], list[CasePlan], str]) -> Outcome:
@@ -358,6 +382,8 @@ def run(profile: Profile, districts: District | list[District], plans: list[Case
     if not plans:
         return Outcome()
     first = min(p.steps[0].at for p in plans)
+    for district in districts:  # all checked before any certificate (or the platform root) is issued
+        check_pki(district, first)
     for district in districts:
         issue_certificates(district, first)
     started = time.perf_counter()

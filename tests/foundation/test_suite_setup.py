@@ -164,8 +164,53 @@ def test_several_instants_run_each_test_at_each_in_one_session(tmp_path):
                     "--rootdir", str(tmp_path), str(tmp_path / "test_probe.py")], env)
     out = done.stdout + done.stderr
     assert done.returncode == 0, out[-3000:]
-    assert "each test runs at 2 pinned instants" in out and "7 passed" in out, out[-3000:]
+    assert "each test runs at 2 instants" in out and "7 passed" in out, out[-3000:]
     assert "test_first[2028-02-28T23:59:00+08:00] PASSED" in out
+
+
+SCOPE_PROBE = '''
+from datetime import date
+
+import pytest
+
+SEEN = []
+
+
+def test_dated():
+    SEEN.append(("dated", date.today()))
+
+
+@pytest.mark.slow
+def test_dated_but_slow():
+    SEEN.append(("slow", date.today()))
+'''
+
+UNDATED_PROBE = '''
+def test_undated(casehub_now):
+    assert casehub_now is None  # outside CASEHUB_TEST_NOW_PATHS: once, at the first instant (real)
+'''
+
+
+def test_the_real_clock_first_and_pinned_instants_only_for_the_date_sensitive_paths(tmp_path):
+    """As .ci/run runs the suite: everything once on the machine's clock, and the tests under
+    CASEHUB_TEST_NOW_PATHS again at each pinned instant (slow ones once), in one session."""
+    (tmp_path / "dated").mkdir()
+    (tmp_path / "dated" / "test_probe.py").write_text(SCOPE_PROBE)
+    (tmp_path / "dated" / "test_left_out.py").write_text(UNDATED_PROBE)
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "test_other.py").write_text(UNDATED_PROBE)
+    env = {**os.environ, "CASEHUB_TEST_NOW": "real, 2026-11-28T23:30:00+08:00, 2028-02-28T23:59:00+08:00",
+           "CASEHUB_TEST_NOW_PATHS": "dated, -dated/test_left_out.py", "PYTHONPATH": str(ROOT)}
+    done = _pytest(["-n", "0", "-p", "tests.fixtures.clock", "-p", "no:django", "-c", os.devnull, "-v",
+                    "--rootdir", str(tmp_path), str(tmp_path)], env)
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out[-3000:]
+    assert "6 passed" in out, out[-3000:]  # dated x3, slow x1, left-out x1, other x1
+    for instant in ("real", "2026-11-28T23:30:00+08:00", "2028-02-28T23:59:00+08:00"):
+        assert f"dated/test_probe.py::test_dated[{instant}] PASSED" in out
+    assert "dated/test_probe.py::test_dated_but_slow PASSED" in out
+    assert "other/test_other.py::test_undated PASSED" in out and "test_left_out.py::test_undated PASSED" in out
+    assert "the real clock, 2026-11-28T23:30:00+08:00 (Saturday)" in out
 
 
 def test_a_malformed_casehub_test_now_stops_the_run_with_one_line(tmp_path):

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.urls import reverse
+from django.utils import timezone
 
 from casehub.dossier import services as dossier
 from casehub.dossier.models import Document
@@ -76,7 +77,7 @@ def test_a_resent_package_marks_what_is_new_since_the_previous_one_and_the_outli
     client.force_login(district.prosecutor)
     package = client.get(reverse("transfers:detail", args=[second.pk])).content.decode()
     summary = _section(package, f'data-package-changes="{first.pk}"', "</ul>")
-    assert f"较 {first.sent_at:%Y-%m-%d} 的移送" in summary and reverse("transfers:detail", args=[first.pk]) in summary
+    assert f"较 {timezone.localdate(first.sent_at):%Y-%m-%d} 的移送" in summary and reverse("transfers:detail", args=[first.pk]) in summary
     # New since then: the documents of the return (its decision and outline) and the added record.
     assert "新增 3 份" in summary and "更正 1 份" in summary and "撤回或未再随案 0 份" in summary
     rows = _section(package, 'id="manifest-documents"', "</table>")

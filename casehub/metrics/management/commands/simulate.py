@@ -134,7 +134,7 @@ class Command(BaseCommand):
         app.conf.task_always_eager = True
         try:
             with override_settings(CELERY_TASK_ALWAYS_EAGER=True):
-                district = [replay.ensure_district(profile, k) for k in range(profile.districts)]
+                district = replay.ensure_districts(profile, cal.plans)
                 outcome = replay.run(profile, district, cal.plans, workers=o["workers"])
         except SimulationError as exc:
             raise CommandError(str(exc)) from exc
