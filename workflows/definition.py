@@ -22,7 +22,7 @@ from casehub.agencies import permissions as p
 from casehub.agencies.models import AgencyKind
 from casehub.clocks.kinds import ClockKind
 from workflows import court_documents, court_door, execution, jurisdiction, measures, trial  # noqa: F401 - builders, effects, guards
-from workflows.appeal import EXECUTORS, SECOND_INSTANCE_RESULTS
+from workflows.appeal import EXECUTORS, JOINT_CRIME_RULINGS, SECOND_INSTANCE_RESULTS
 from workflows.models import TransferKind
 
 
@@ -1191,7 +1191,7 @@ APPEAL_TRANSITIONS: tuple[TransitionSpec, ...] = (
         transfer_kind=TransferKind.JUDGMENT,
         inputs=(InputSpec("result", _("第二审结果"), "choice", choices=SECOND_INSTANCE_RESULTS),
                 InputSpec("verdict", _("判决、裁定主文"), "textarea")),
-        guards=("no_pending_approval",),
+        guards=("no_pending_approval", "co_defendants_ruled"),
         effects=("generate_second_instance_decision", "open_execution_clocks"),
         clocks=(ClockOp("stop", ClockKind.SECOND_INSTANCE),
                 ClockOp("open", ClockKind.EXECUTION_HANDOVER, agency="recipient")),
@@ -1200,11 +1200,21 @@ APPEAL_TRANSITIONS: tuple[TransitionSpec, ...] = (
         custody=("notices",),
     ),
     TransitionSpec(
+        "rule_on_joint_crime", _("认定是否共同犯罪"), (Stage.SECOND_INSTANCE,), SAME_STAGE,
+        AgencyKind.COURT, p.DELIVER_JUDGMENT,
+        inputs=(InputSpec("ruling", _("认定"), "choice", choices=JOINT_CRIME_RULINGS), REASON),
+        guards=("no_pending_approval", "co_defendants_to_rule_on"),
+        article="刑事诉讼法第二百三十三条第二款；最高人民法院解释第三百八十九条、第三百九十条",
+        description=_("部分被告人上诉或者被抗诉、其他被告人没有的，第二审人民法院先认定是否共同犯罪：共同犯罪的全案审查，"
+                      "一并处理；仅合并审理的，其他被告人的判决已经生效。"),
+        style="secondary",
+    ),
+    TransitionSpec(
         "remand", _("发回重新审判"), (Stage.SECOND_INSTANCE,), Stage.TRIAL,
         AgencyKind.COURT, p.DELIVER_JUDGMENT, handover=DELIVER, recipient=BACK_TO_SENDER,
         transfer_kind=TransferKind.REMAND, inputs=(REASON,),
-        guards=("no_pending_approval",),
-        effects=("set_retrial_procedure", "generate_remand_ruling"),
+        guards=("no_pending_approval", "co_defendants_ruled"),
+        effects=("set_retrial_procedure", "generate_remand_ruling", "issue_docket_number"),
         clocks=(ClockOp("stop", ClockKind.SECOND_INSTANCE), ClockOp("open", trial.TRIAL_PERIOD, agency="recipient")),
         article="刑事诉讼法第二百三十六条、第二百三十八条、第二百四十一条；最高人民法院解释第三百七十七条",
         description=_("原审人民法院从收到发回的案件之日起，重新计算审理期限；速裁程序案件发回的，适用第一审普通程序重新审判。"),
@@ -1259,18 +1269,27 @@ APPEAL_TRANSITIONS: tuple[TransitionSpec, ...] = (
     ),
 ) + tuple(
     TransitionSpec(
-        name, _("接收交付执行"), (Stage.EXECUTION_SENT,), Stage.CLOSED, kind, capability, party=RECEIVER,
-        handover=ACCEPT, guards=("package_verified",),
+        name + suffix, _("接收交付执行"), (Stage.EXECUTION_SENT,), target, kind, capability, party=RECEIVER,
+        handover=ACCEPT, guards=("package_verified", guard),
+        clocks=clocks,
         effects=("end_custody_for_execution", *(("stop_outside_prison_clocks",) if kind == AgencyKind.JUSTICE_BUREAU
                                                 else ())),
         article="刑事诉讼法第二百六十四条、第二百六十九条",
-        description=_("执行机关核验并签收法律文书，罪犯交付执行，羁押记录终结，案件结案。"),
-        custody=("notices",),
+        description=description,
+        custody=("notices",), extra={"holder_stays": True} if suffix else {},
     )
     for name, kind, capability in (
         ("accept_execution", AgencyKind.POLICE, p.MANAGE_CUSTODY),
         ("accept_execution_detention", AgencyKind.DETENTION_CENTRE, p.ACKNOWLEDGE_CUSTODY),
         ("accept_execution_correction", AgencyKind.JUSTICE_BUREAU, p.COMMUNITY_CORRECTION),
+    )
+    for suffix, target, guard, clocks, description in (
+        ("", Stage.CLOSED, "last_execution", (),
+         _("执行机关核验并签收法律文书，罪犯交付执行，羁押记录终结，案件结案。")),
+        # Convicts for another authority remain (art. 269): the case waits for their hand-over, within
+        # the same ten days (the hand-over clock counts on).
+        ("_part", Stage.EXECUTION, "more_executions", (ClockOp("reopen", ClockKind.EXECUTION_HANDOVER),),
+         _("执行机关签收本机关执行的罪犯的法律文书，其羁押记录终结；其他罪犯仍待交付其他执行机关，案件回到待交付执行。")),
     )
 )
 
@@ -1385,6 +1404,12 @@ PAPER_REGISTRATION = RegistrationSpec(
     guards=("paper_from_own_region", "paper_kind_fits_direction"),
     description=_("接收机关登记在平台外以纸质方式完成的移送，计入网上流转率的分母；不改变案件的承办机关。"),
 )
+
+
+def holder_stays(spec: TransitionSpec) -> bool:
+    """Whether accepting ``spec``'s package leaves the case with its sender (an executing authority that
+    takes over only its own convicts while others wait for another authority, arts. 264, 269)."""
+    return bool(spec.extra.get("holder_stays"))
 
 
 def after_closing(spec: TransitionSpec) -> bool:

@@ -744,7 +744,7 @@ def _context(case: Case, spec: d.TransitionSpec, *, actor: Any, acting_user: Any
         now=now, holder_before=holder_before, holder_after=holder_before, pending=pending, approval=approval,
     )
     ctx.recipients = _recipients(ctx)
-    if spec.handover == d.ACCEPT:
+    if spec.handover == d.ACCEPT and not d.holder_stays(spec):
         ctx.holder_after = pending.to_agency
     elif spec.handover == d.DELIVER:
         ctx.holder_after = ctx.recipient
@@ -908,8 +908,11 @@ def _handover(ctx: Context, packaging: Any) -> None:
     elif spec.handover == d.ACCEPT:
         packaging.answer_package(ctx, ctx.pending, accepted=True)
         ctx.transfers.append(ctx.pending)
-        access.grant(case, ctx.pending.to_agency, act=True)
-        access.grant(case, ctx.pending.from_agency, act=False)
+        # A receiver that takes only its part (one executing authority of several, arts. 264, 269)
+        # reads the case; the sender keeps it.
+        stays = d.holder_stays(spec)
+        access.grant(case, ctx.pending.to_agency, act=not stays)
+        access.grant(case, ctx.pending.from_agency, act=stays)
     elif spec.handover == d.REJECT:
         packaging.answer_package(ctx, ctx.pending, accepted=False)
         ctx.transfers.append(ctx.pending)
