@@ -371,6 +371,8 @@ SPECTACULAR_SETTINGS = {
         "YesNoEnum": "casehub.api.schema.yes_no_choices",
         "RecommendedProcedureEnum": "casehub.api.schema.recommended_procedure_choices",
         "HigherExtensionGroundEnum": "casehub.api.schema.higher_extension_ground_choices",
+        "WithdrawalGroundEnum": "casehub.api.schema.withdrawal_ground_choices",
+        "MeasureDecisionEnum": "casehub.api.schema.measure_decision_choices",
     },
 }
 

@@ -214,6 +214,49 @@ def executor_fits(ctx: GuardContext) -> str | None:
         chosen = "police"
     if needed and chosen not in needed:
         return _("所选执行机关与判处的刑罚不符：管制、缓刑交付社区矫正机构，监禁刑交付公安机关或者看守所。")
+    if chosen in handed_over(ctx.case):
+        return _("已向该执行机关交付执行，不重复交付。")
+    return None
+
+
+def _executor_of_agency(agency: Any) -> str:
+    """Which kind of execution an executing agency takes (the detention centre executes a custodial
+    sentence in the police's place, art. 264(2))."""
+    return "justice" if agency.kind == "justice" else "police"
+
+
+def handed_over(case: Any) -> set[str]:
+    """The executions an executing authority has taken over for this case (art. 264): one hand-over
+    per authority, never two."""
+    from workflows.models import Transfer, TransferKind, TransferStatus
+
+    return {_executor_of_agency(t.to_agency) for t in Transfer.objects.filter(
+        case=case, kind=TransferKind.EXECUTION, status=TransferStatus.ACCEPTED).select_related("to_agency")}
+
+
+def executions_left_after_pending(case: Any) -> set[str]:
+    """What still needs a hand-over once the package waiting for its executing authority is taken."""
+    from workflows.engine import pending_transfer
+
+    pending = pending_transfer(case)
+    taking = {_executor_of_agency(pending.to_agency)} if pending is not None else set()
+    return sentences_to_execute(case) - handed_over(case) - taking
+
+
+@guard
+def last_execution(ctx: GuardContext) -> str | None:
+    """CPL art. 264: the case closes when the last executing authority took its convicts over."""
+    if executions_left_after_pending(ctx.case):
+        return _("本案还有罪犯需要交付其他执行机关，接收后案件回到待交付执行。")
+    return None
+
+
+@guard
+def more_executions(ctx: GuardContext) -> str | None:
+    """CPL art. 264, art. 269: convicts executed by different authorities (prison and community correction)
+    are handed over to each, once; after the first the case waits for the next hand-over."""
+    if not executions_left_after_pending(ctx.case):
+        return _("这是本案最后一项交付执行，接收后结案。")
     return None
 
 
@@ -231,6 +274,8 @@ def something_to_execute(ctx: GuardContext) -> str | None:
 
     if JudgmentDecision.objects.filter(case=ctx.case).exists() and not sentences_to_execute(ctx.case):
         return _("本案没有需要交付执行的刑罚（无罪、免予刑事处罚或者单处罚金）。")
+    if sentences_to_execute(ctx.case) and not sentences_to_execute(ctx.case) - handed_over(ctx.case):
+        return _("已向全部执行机关交付执行。")
     return None
 
 
@@ -275,17 +320,76 @@ def retrial_procedure(case: Any) -> str:
 
 
 def end_custody_for_execution(ctx: Any) -> None:
-    """The executing authority took the convicts over (art. 264): each custody record ends with a
-    signed notice to the detention centre, and the defendants are no longer held for the case."""
+    """The executing authority took its convicts over (art. 264): their custody records end with a
+    signed notice to the detention centre, and they are no longer held for the case. Only the convicts
+    this authority executes: a co-defendant waiting for another authority stays as he is."""
     from casehub.custody import services as custody
     from casehub.custody.models import CustodyRecord, NoticeKind, RecordStatus
+    from workflows.models import JudgmentDecision
 
-    for record in CustodyRecord.objects.filter(case=ctx.case, status=RecordStatus.IN_CUSTODY):
+    executor = _executor_of_agency(ctx.pending.to_agency if ctx.pending is not None else ctx.holder_after)
+    decisions = {d.person_id: d for d in JudgmentDecision.objects.filter(case=ctx.case)}
+    # A defendant without a recorded decision (the verdict only typed at the announcement) goes with
+    # whichever authority takes the case over: nothing says otherwise.
+    mine = [p.pk for p in defendants(ctx.case)
+            if p.pk not in decisions or executor_for(decisions[p.pk]) == executor]
+    for record in CustodyRecord.objects.filter(case=ctx.case, status=RecordStatus.IN_CUSTODY, person_id__in=mine):
         custody.issue_notice(record, kind=NoticeKind.EXECUTION, agency=ctx.holder_before,
                              acting_user=ctx.acting_user, reason=_("判决已生效，交付执行（刑事诉讼法第二百六十四条）。"),
                              at=ctx.now)
     held = [CustodyStatus.DETAINED, CustodyStatus.ARRESTED]
-    for person in defendants(ctx.case).filter(custody_status__in=held):
+    for person in defendants(ctx.case).filter(custody_status__in=held, pk__in=mine):
         person.custody_status, person.measure_since, person.measure_authority = (
             CustodyStatus.EXECUTED, ctx.now, ctx.holder_before)
         person.save(update_fields=["custody_status", "measure_since", "measure_authority"])
+
+
+# --- co-defendants at the second instance (art. 233(2); SPC Interpretation arts. 389-390) ---------
+
+JOINT_CRIME_RULINGS: tuple[tuple[str, Any], ...] = (
+    ("joint", gettext_lazy("共同犯罪：全案审查，第二审裁判对全部被告人发生法律效力")),
+    ("separate", gettext_lazy("非共同犯罪（合并审理）：未上诉、未被抗诉的被告人的判决在上诉期满后已生效，另行交付执行")),
+)
+
+
+def unchallenged_co_defendants(case: Any) -> list[Any]:
+    """Defendants tried together with an appellant who neither appealed nor were protested against."""
+    challenged = appeals(case)
+    people = list(defendants(case))
+    if len(people) < 2 or not challenged:
+        return []
+    return [p for p in people if p.pk not in challenged]
+
+
+def joint_crime_ruling(case: Any) -> str:
+    """What the second-instance court recorded about the co-defendants ("" before it did)."""
+    from workflows.models import TransitionLog
+
+    docketed = (TransitionLog.objects.filter(case=case, transition="docket_appeal")
+                .order_by("-occurred_at", "-id").first())
+    logs = TransitionLog.objects.filter(case=case, transition="rule_on_joint_crime")
+    if docketed is not None:
+        logs = logs.filter(occurred_at__gte=docketed.occurred_at)
+    log = logs.order_by("-occurred_at", "-id").first()
+    return str((log.inputs or {}).get("ruling") or "") if log is not None else ""
+
+
+@guard
+def co_defendants_ruled(ctx: GuardContext) -> str | None:
+    """CPL art. 233(2); SPC Interpretation arts. 389-390: in a joint crime the second instance reviews
+    every defendant; defendants merely tried together are not a joint crime. Where some co-defendants did
+    not appeal and were not protested against, the court records which it is before deciding."""
+    others = unchallenged_co_defendants(ctx.case)
+    if others and not joint_crime_ruling(ctx.case):
+        return _("被告人%(names)s未上诉、未被抗诉：请先认定本案是否共同犯罪（最高人民法院解释第三百八十九条、"
+                 "第三百九十条）。") % {"names": "、".join(p.name for p in others)}
+    return None
+
+
+@guard
+def co_defendants_to_rule_on(ctx: GuardContext) -> str | None:
+    """SPC Interpretation art. 389, art. 390: a ruling on the co-defendants is needed only where some of
+    them did not appeal and were not protested against."""
+    if not unchallenged_co_defendants(ctx.case):
+        return _("全部被告人均已上诉或者被抗诉，无须认定。")
+    return None

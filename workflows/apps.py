@@ -16,7 +16,7 @@ class WorkflowsConfig(AppConfig):
 
     def ready(self) -> None:
         from casehub.audit.actions import declare
-        from workflows import closing, court_door, nonprosecution, plea  # noqa: F401 - register guards, effects, documents
+        from workflows import closing, court_door, measures, nonprosecution, plea  # noqa: F401 - register guards, effects, documents
         from workflows.definition import TRANSITIONS
 
         # Each transition is recorded as workflow.<name> (workflows.engine); the definition declares them.

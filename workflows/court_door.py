@@ -27,7 +27,11 @@ from workflows.guards import GuardContext, guard
 from workflows.models import TransitionLog
 
 MATERIAL = ("request_court_material", "supply_court_material")
-WITHDRAWAL = ("request_prosecution_withdrawal", "permit_prosecution_withdrawal", "refuse_prosecution_withdrawal")
+WITHDRAWAL = ("request_prosecution_withdrawal", "permit_prosecution_withdrawal", "refuse_prosecution_withdrawal",
+              "request_withdrawal_in_supplementary", "permit_withdrawal_in_supplementary",
+              "refuse_withdrawal_in_supplementary")
+REQUESTS = ("request_prosecution_withdrawal", "request_withdrawal_in_supplementary")
+PERMITS = ("permit_prosecution_withdrawal", "permit_withdrawal_in_supplementary")
 
 # SPP Rules 2019 art. 424(1).
 WITHDRAWAL_GROUNDS: tuple[tuple[str, Any], ...] = (
@@ -49,13 +53,31 @@ def _latest(case: Any, names: tuple[str, ...]) -> TransitionLog | None:
 def withdrawal_request(case: Any) -> TransitionLog | None:
     """The procuratorate's withdrawal the court has not ruled on yet, if any."""
     latest = _latest(case, WITHDRAWAL)
-    return latest if latest is not None and latest.transition == "request_prosecution_withdrawal" else None
+    return latest if latest is not None and latest.transition in REQUESTS else None
 
 
 def withdrawn_since_indictment(case: Any) -> bool:
     """The court permitted a withdrawal after the case's latest indictment."""
-    latest = _latest(case, ("indict", "permit_prosecution_withdrawal"))
-    return latest is not None and latest.transition == "permit_prosecution_withdrawal"
+    latest = _latest(case, ("indict", *PERMITS))
+    return latest is not None and latest.transition in PERMITS
+
+
+def postponing_court(case: Any) -> Any:
+    """The court that postponed the trial for supplementary investigation and delivered the case to
+    the procuratorate (arts. 204(2), 205): during the postponement it rules on a withdrawal (SPP Rules
+    2019 art. 421; SPC Interpretation 2021 art. 296)."""
+    from workflows.models import Transfer, TransferKind
+
+    transfer = (Transfer.objects.filter(case=case, kind=TransferKind.TRIAL_SUPPLEMENTARY, to_agency=case.holder_agency)
+                .select_related("from_agency").order_by("-sent_at", "-id").first())
+    return transfer.from_agency if transfer is not None else None
+
+
+def _court(case: Any) -> Any:
+    """The court the withdrawal is addressed to: the one holding the case, or during a postponement
+    for supplementary investigation the court that postponed it."""
+    holder = case.holder_agency
+    return holder if holder is not None and holder.kind == "court" else postponing_court(case)
 
 
 # --- guards -----------------------------------------------------------------------------------
@@ -119,7 +141,7 @@ def withdrawal_decision(ctx: Any) -> list[docs.Draft]:
     """撤回起诉决定书 (SPP Rules arts. 424, 426: in writing, before the judgment is announced)."""
     case, inp = ctx.case, ctx.inputs
     title = str(docs.TITLES["generate_prosecution_withdrawal"][0])
-    court = case.holder_agency
+    court = _court(case)
     text = _("%(court)s：\n本院以%(number)s起诉书向你院提起公诉的%(names)s一案，经审查，%(ground)s：%(reason)s"
              "经检察长批准，根据《人民检察院刑事诉讼规则》第四百二十四条第一款的规定，决定撤回起诉。") % {
         "court": court.name if court else "", "number": docs.latest_number(case, "indictment"),
@@ -136,7 +158,7 @@ def withdrawal_ruling(ctx: Any) -> list[docs.Draft]:
     case, inp = ctx.case, ctx.inputs
     request = withdrawal_request(case)
     asked = request.inputs if request is not None else {}
-    permitted = ctx.spec.name == "permit_prosecution_withdrawal"
+    permitted = ctx.spec.name in PERMITS
     title = str(docs.TITLES["generate_prosecution_withdrawal_ruling"][0])
     paragraphs = [
         _("%(prosecutor)s以%(number)s起诉书指控被告人%(names)s犯%(charge)s，向本院提起公诉。在本院宣告判决前，"
@@ -152,7 +174,8 @@ def withdrawal_ruling(ctx: Any) -> list[docs.Draft]:
             "reason": docs._sentence(str(inp.get("reason") or "")).rstrip("，") + "。"},
     ]
     judge = (ctx.actor.get_full_name() or ctx.actor.get_username()) if ctx.actor is not None else ""
-    footer = [_("审判员　%(name)s") % {"name": judge}, docs._day(ctx.now), _("（院印）"), ctx.holder_before.name]
+    court = _court(case)
+    footer = [_("审判员　%(name)s") % {"name": judge}, docs._day(ctx.now), _("（院印）"), court.name if court else ""]
     return [docs.Draft(title, docs._render(ctx, title, number=docs.latest_number(case, "court_docket"),
                                            fields=[(_("案件名称"), case.title)], paragraphs=paragraphs,
                                            footer_lines=footer))]

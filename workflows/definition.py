@@ -21,8 +21,8 @@ from django.utils.translation import gettext_lazy as _
 from casehub.agencies import permissions as p
 from casehub.agencies.models import AgencyKind
 from casehub.clocks.kinds import ClockKind
-from workflows import court_documents, court_door, execution, trial  # noqa: F401 - builders, effects, guards
-from workflows.appeal import EXECUTORS, SECOND_INSTANCE_RESULTS
+from workflows import court_documents, court_door, execution, jurisdiction, measures, trial  # noqa: F401 - builders, effects, guards
+from workflows.appeal import EXECUTORS, JOINT_CRIME_RULINGS, SECOND_INSTANCE_RESULTS
 from workflows.models import TransferKind
 
 
@@ -35,6 +35,7 @@ class Stage:
     SUPPLEMENTARY_INVESTIGATION = "supplementary_investigation"
     COURT_FILING = "court_filing"
     CONDITIONAL_NON_PROSECUTION = "conditional_non_prosecution"
+    JURISDICTION_TRANSFER = "jurisdiction_transfer"
     TRIAL = "trial"
     TRIAL_SUSPENDED = "trial_suspended"
     TRIAL_SUPPLEMENTARY = "trial_supplementary"
@@ -68,6 +69,7 @@ STAGES: dict[str, StageSpec] = {
         StageSpec(Stage.SUPPLEMENTARY_INVESTIGATION, _("补充侦查"), AgencyKind.POLICE),
         StageSpec(Stage.COURT_FILING, _("提起公诉（待立案）"), AgencyKind.PROCURATORATE, pending=True),
         StageSpec(Stage.CONDITIONAL_NON_PROSECUTION, _("附条件不起诉考验期"), AgencyKind.PROCURATORATE),
+        StageSpec(Stage.JURISDICTION_TRANSFER, _("移送管辖（待接收）"), AgencyKind.PROCURATORATE, pending=True),
         StageSpec(Stage.TRIAL, _("审理"), AgencyKind.COURT),
         StageSpec(Stage.TRIAL_SUSPENDED, _("中止审理"), AgencyKind.COURT),
         StageSpec(Stage.TRIAL_SUPPLEMENTARY, _("延期审理（补充侦查）"), AgencyKind.PROCURATORATE),
@@ -90,6 +92,7 @@ INVESTIGATOR = "investigator"  # the police agency that registered the case (art
 SUPERIOR = "superior"  # the next-higher agency of the holder (art. 179: review by the higher procuratorate)
 HIGHER = "higher"  # the agency above the holder (agency.parent): approvals the law gives it (art. 208)
 PROSECUTING = "prosecuting"  # the procuratorate whose indictment the court accepted (protest, art. 228)
+TRIAL_COURT = "trial_court"  # the court that postponed the trial for supplementary investigation (SPP Rules art. 421)
 
 # How the case changes hands.
 SEND = "send"  # a package goes out; the receiver must verify and accept it
@@ -111,6 +114,7 @@ BACK_TO_SENDER = "back"  # the agency that sent the case to the current holder
 EARLIER_AGENCIES = "earlier"  # every agency that held the case before (judgment, non-prosecution)
 UP = "up"  # the court above the holder (agency.parent): an appealed or protested case (art. 231)
 EXECUTOR = "executor"  # the executing authority the input ``executor`` names (arts. 264, 269)
+JURISDICTION = "jurisdiction"  # another procuratorate, named by ``to_agency`` (SPP Rules art. 328)
 
 
 # The limits of the inputs, one set for the engine, the UI form and the API serializer (all three are
@@ -406,7 +410,7 @@ NON_PROSECUTION_TRANSITIONS: tuple[TransitionSpec, ...] = (
         guards=("no_pending_approval", "probation_running"),
         clocks=(ClockOp("stop", ClockKind.CONDITIONAL_PROBATION),
                 ClockOp("reopen", ClockKind.REVIEW_PROSECUTION)),
-        effects=("generate_conditional_revocation",),
+        effects=("issue_issuer_number", "generate_conditional_revocation"),
         needs_approval=True, article="刑事诉讼法第二百八十四条第一款", style="danger",
         description=_("考验期内有第二百八十四条第一款情形之一的，撤销附条件不起诉的决定，提起公诉。"),
         custody=("notices",),
@@ -433,7 +437,7 @@ NON_PROSECUTION_TRANSITIONS: tuple[TransitionSpec, ...] = (
         inputs=(InputSpec("reason", _("认为不起诉决定有错误的理由"), "textarea"),),
         guards=("no_pending_approval", "non_prosecution_reconsiderable"),
         clocks=(ClockOp("open", ClockKind.NP_RECONSIDERATION),),
-        effects=("generate_np_reconsideration_request",),
+        effects=("issue_issuer_number", "generate_np_reconsideration_request"),
         needs_approval=True, article="刑事诉讼法第一百七十九条；公安机关办理刑事案件程序规定第二百九十四条第一款",
         description=_("公安机关认为不起诉决定有错误的，应当在收到不起诉决定书后七日以内制作要求复议意见书，"
                       "经县级以上公安机关负责人批准后，移送人民检察院复议；人民检察院在三十日以内作出复议决定。"),
@@ -445,7 +449,7 @@ NON_PROSECUTION_TRANSITIONS: tuple[TransitionSpec, ...] = (
         inputs=(REASON,),
         guards=("no_pending_approval", "np_reconsideration_pending"),
         clocks=(ClockOp("stop", ClockKind.NP_RECONSIDERATION),),
-        effects=("generate_np_reconsideration_decision",),
+        effects=("issue_issuer_number", "generate_np_reconsideration_decision"),
         needs_approval=True, article="刑事诉讼法第一百七十九条；人民检察院刑事诉讼规则第三百七十九条第二款",
         style="secondary", custody=("notices",), extra={**AFTER_CLOSING, "kept": True},
     ),
@@ -456,7 +460,7 @@ NON_PROSECUTION_TRANSITIONS: tuple[TransitionSpec, ...] = (
         guards=("no_pending_approval", "np_reconsideration_pending"),
         clocks=(ClockOp("stop", ClockKind.NP_RECONSIDERATION),
                 ClockOp("restart", ClockKind.REVIEW_PROSECUTION)),
-        effects=("generate_np_reconsideration_decision",),
+        effects=("issue_issuer_number", "generate_np_reconsideration_decision"),
         needs_approval=True, article="刑事诉讼法第一百七十九条；人民检察院刑事诉讼规则第三百七十九条第二款",
         description=_("复议认为不起诉决定错误的，撤销不起诉决定，案件回到审查起诉，重新计算审查起诉期限；"
                       "已解除的强制措施需要时另行决定。"),
@@ -468,7 +472,7 @@ NON_PROSECUTION_TRANSITIONS: tuple[TransitionSpec, ...] = (
         inputs=(InputSpec("reason", _("提请复核的理由"), "textarea"),),
         guards=("no_pending_approval", "non_prosecution_reviewable"),
         clocks=(ClockOp("open", ClockKind.NP_REVIEW, agency="superior"),),
-        effects=("grant_superior", "generate_np_review_request"),
+        effects=("grant_superior", "issue_issuer_number", "generate_np_review_request"),
         needs_approval=True, article="刑事诉讼法第一百七十九条；公安机关办理刑事案件程序规定第二百九十四条第二款",
         description=_("要求复议的意见不被接受的，可以在收到复议决定书后七日以内提请上一级人民检察院复核；"
                       "上一级人民检察院在三十日以内作出复核决定。"),
@@ -480,7 +484,7 @@ NON_PROSECUTION_TRANSITIONS: tuple[TransitionSpec, ...] = (
         inputs=(REASON,),
         guards=("np_review_pending",),
         clocks=(ClockOp("stop", ClockKind.NP_REVIEW),),
-        effects=("generate_np_review_decision",),
+        effects=("issue_issuer_number", "generate_np_review_decision"),
         article="刑事诉讼法第一百七十九条；人民检察院刑事诉讼规则第三百八十条",
         style="secondary", custody=("notices",), extra={**AFTER_CLOSING, "kept": True},
     ),
@@ -491,7 +495,7 @@ NON_PROSECUTION_TRANSITIONS: tuple[TransitionSpec, ...] = (
         guards=("np_review_pending",),
         clocks=(ClockOp("stop", ClockKind.NP_REVIEW),
                 ClockOp("restart", ClockKind.REVIEW_PROSECUTION, agency="holder_before")),
-        effects=("generate_np_review_decision",),
+        effects=("issue_issuer_number", "generate_np_review_decision"),
         article="刑事诉讼法第一百七十九条；人民检察院刑事诉讼规则第三百八十条",
         description=_("上一级人民检察院复核认为不起诉决定错误的，撤销下级人民检察院的不起诉决定，由其重新审查起诉。"),
         style="danger", custody=("notices",), extra={**AFTER_CLOSING, "kept": False},
@@ -739,7 +743,7 @@ TRANSITIONS: tuple[TransitionSpec, ...] = (
                                       "（《人民检察院刑事诉讼规则》第四百二十四条）。")),
                 _forward_to(AgencyKind.COURT)),
         guards=("no_pending_approval", "has_suspect", "has_main_documents", "procedure_fits_plea",
-                "new_grounds_after_withdrawal"),
+                "new_grounds_after_withdrawal", "not_to_the_court_that_declined"),
         clocks=(ClockOp("stop", ClockKind.REVIEW_PROSECUTION), ClockOp("stop", ClockKind.WITHDRAWN_PROSECUTION),
                 ClockOp("open", ClockKind.COURT_ACCEPTANCE, agency="recipient")),
         effects=("issue_indictment_number", "generate_indictment", "generate_sentencing_recommendation"),
@@ -755,7 +759,8 @@ TRANSITIONS: tuple[TransitionSpec, ...] = (
                 PROCEDURE),
         guards=("package_verified", "custody_ready"),
         clocks=(ClockOp("stop", "*", agency="sender"), ClockOp("stop", ClockKind.COURT_ACCEPTANCE),
-                ClockOp("open", trial.TRIAL_PERIOD)),
+                ClockOp("open", trial.TRIAL_PERIOD),
+                ClockOp("open", ClockKind.COURT_MEASURE_DECISION, per_person=True, persons="@on_measure")),
         effects=("issue_docket_number",),
         article="刑事诉讼法第一百八十六条、第二百零八条、第二百二十条、第二百二十五条",
         description=_("审理期限按审判程序计算：速裁程序十日、简易程序二十日、普通程序二个月，自受理之日起计算。"),
@@ -976,7 +981,134 @@ COURT_DOOR_TRANSITIONS: tuple[TransitionSpec, ...] = (
     ),
 )
 
+
+# SPP Rules 2019 art. 421: during a postponement for supplementary investigation the procuratorate,
+# which holds the case, asks to resume the trial (return_after_supplementary) or withdraws the
+# prosecution; the court that postponed the trial rules on it (SPC Interpretation art. 296).
+COURT_DOOR_TRANSITIONS = COURT_DOOR_TRANSITIONS + (
+    TransitionSpec(
+        "request_withdrawal_in_supplementary", _("撤回起诉（补充侦查期间）"), (Stage.TRIAL_SUPPLEMENTARY,), SAME_STAGE,
+        AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION,
+        inputs=(InputSpec("ground", _("撤回起诉的情形"), "choice", choices=court_door.WITHDRAWAL_GROUNDS), REASON),
+        guards=("no_pending_approval", "no_withdrawal_pending"),
+        effects=("generate_prosecution_withdrawal",),
+        needs_approval=True, article="人民检察院刑事诉讼规则第四百二十一条、第四百二十四条、第四百二十六条",
+        description=_("法庭宣布延期审理后，人民检察院在补充侦查期限内提请恢复法庭审理或者撤回起诉；"
+                      "撤回起诉经检察长批准，由决定延期审理的人民法院裁定是否准许。"),
+        style="danger",
+    ),
+    TransitionSpec(
+        "permit_withdrawal_in_supplementary", _("裁定准许撤回起诉（补充侦查期间）"), (Stage.TRIAL_SUPPLEMENTARY,),
+        Stage.PROSECUTION_REVIEW, AgencyKind.COURT, p.DELIVER_JUDGMENT, party=TRIAL_COURT, inputs=(OPTIONAL_REASON,),
+        guards=("withdrawal_requested",),
+        effects=("generate_prosecution_withdrawal_ruling",),
+        clocks=(ClockOp("stop", ClockKind.TRIAL_SUPPLEMENTARY),
+                ClockOp("open", ClockKind.WITHDRAWN_PROSECUTION, agency="holder_before")),
+        article="最高人民法院解释第二百九十六条；人民检察院刑事诉讼规则第四百二十一条、第四百二十四条第二款",
+        description=_("准许撤回起诉的，补充侦查期限停止计算；案件和在押被告人已在人民检察院，人民检察院应当在三十日以内"
+                      "作出不起诉决定，羁押期限变更通知由人民检察院发出。"),
+        style="warning", custody=("notices",), extra={"notices_by_holder": True},
+    ),
+    TransitionSpec(
+        "refuse_withdrawal_in_supplementary", _("裁定不准许撤回起诉（补充侦查期间）"), (Stage.TRIAL_SUPPLEMENTARY,),
+        SAME_STAGE, AgencyKind.COURT, p.DELIVER_JUDGMENT, party=TRIAL_COURT, inputs=(REASON,),
+        guards=("withdrawal_requested",),
+        effects=("generate_prosecution_withdrawal_ruling",),
+        article="最高人民法院解释第二百九十六条",
+        description=_("不准许撤回起诉的，补充侦查继续，人民检察院在补充侦查期限内提请恢复法庭审理。"),
+        style="secondary",
+    ),
+)
+
 TRANSITIONS = TRANSITIONS + COURT_DOOR_TRANSITIONS
+
+
+# --- change of jurisdiction: the court's return for lack of jurisdiction, procuratorate to procuratorate --
+# workflows.jurisdiction says what they check.
+
+JURISDICTION_TRANSITIONS: tuple[TransitionSpec, ...] = (
+    TransitionSpec(
+        jurisdiction.RETURN, _("退回起诉（不属于本院管辖）"), (Stage.COURT_FILING,), SENDER_STAGE,
+        AgencyKind.COURT, p.DOCKET_CASE, party=RECEIVER, handover=REJECT,
+        inputs=(InputSpec("competent_court", _("有管辖权的人民法院"), "agency", required=False,
+                          agency_kind=AgencyKind.COURT),
+                InputSpec("reason", _("不属于本院管辖的理由"), "textarea")),
+        clocks=(ClockOp("stop", ClockKind.COURT_ACCEPTANCE), ClockOp("reopen", ClockKind.REVIEW_PROSECUTION),
+                ClockOp("open", ClockKind.JURISDICTION_HANDOVER, agency="holder_before")),
+        article="最高人民法院解释第二百一十九条第一款第一项；人民检察院刑事诉讼规则第三百二十八条、第三百九十一条",
+        description=_("不属于本院管辖的，退回人民检察院；提起公诉的人民检察院在五日以内将案件移送与审判管辖相对应的人民检察院。"
+                      "审查起诉期限不重新计算，羁押权属未转移，人民法院不发羁押期限变更通知。"),
+        style="danger", custody=("cancel_certificates",),
+    ),
+    TransitionSpec(
+        "transfer_jurisdiction", _("移送管辖"), (Stage.PROSECUTION_REVIEW,), Stage.JURISDICTION_TRANSFER,
+        AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION, handover=SEND, recipient=JURISDICTION,
+        transfer_kind=TransferKind.JURISDICTION_TRANSFER,
+        inputs=(InputSpec("to_agency", _("有管辖权的人民检察院"), "agency", agency_kind=AgencyKind.PROCURATORATE),
+                InputSpec("reason", _("不属于本院管辖的理由"), "textarea")),
+        guards=("no_pending_approval", "jurisdiction_recipient_valid"),
+        clocks=(ClockOp("stop", ClockKind.JURISDICTION_HANDOVER),),
+        article="刑事诉讼法第一百七十二条第二款；人民检察院刑事诉讼规则第三百二十八条、第三百九十一条",
+        description=_("经审查认为不属于本院管辖的，移送有管辖权的人民检察院，犯罪嫌疑人随案换押；"
+                      "审查起诉期限从改变后的人民检察院收到案件之日起计算。"),
+        style="warning", custody=("issue_certificates",),
+    ),
+    TransitionSpec(
+        "accept_jurisdiction_transfer", _("受理移送管辖的案件"), (Stage.JURISDICTION_TRANSFER,),
+        Stage.PROSECUTION_REVIEW, AgencyKind.PROCURATORATE, p.REVIEW_INCOMING, party=RECEIVER, handover=ACCEPT,
+        guards=("package_verified", "custody_ready"),
+        clocks=(ClockOp("stop", "*", agency="sender"), ClockOp("restart", ClockKind.REVIEW_PROSECUTION)),
+        effects=("issue_review_number",),
+        article="刑事诉讼法第一百七十二条第二款；人民检察院刑事诉讼规则第三百二十八条",
+        description=_("改变管辖的，从改变后的人民检察院收到案件之日起计算审查起诉期限；移送的人民检察院的期限停止计算。"),
+        custody=("take_over", "notices"),
+    ),
+    TransitionSpec(
+        "reject_jurisdiction_transfer", _("不接受移送管辖"), (Stage.JURISDICTION_TRANSFER,), SENDER_STAGE,
+        AgencyKind.PROCURATORATE, p.REVIEW_INCOMING, party=RECEIVER, handover=REJECT, inputs=(REASON,),
+        article="人民检察院刑事诉讼规则第三百二十八条", style="danger",
+        description=_("退回的案件由移送的人民检察院继续审查，其审查起诉期限继续计算。"),
+        custody=("cancel_certificates",),
+    ),
+    TransitionSpec(
+        "withdraw_jurisdiction_transfer", _("撤回移送管辖"), (Stage.JURISDICTION_TRANSFER,), SENDER_STAGE,
+        AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION, party=SENDER, handover=WITHDRAW, inputs=(REASON,),
+        style="secondary", custody=("cancel_certificates",),
+    ),
+)
+
+TRANSITIONS = TRANSITIONS + JURISDICTION_TRANSITIONS
+
+
+# --- bail and residential surveillance, decided anew by each authority (art. 79) ------------------
+# workflows.measures keeps one period per decision.
+
+MEASURE_PERSONS = _persons("persons", _("被取保候审、监视居住的人员"), "on_measure", _("留空则为全部被取保候审、监视居住的人员。"))
+MEASURE = InputSpec("measure", _("决定"), "choice", choices=measures.MEASURE_CHOICES)
+
+MEASURE_TRANSITIONS: tuple[TransitionSpec, ...] = (
+    TransitionSpec(
+        "redecide_measure", _("重新作出取保候审、监视居住决定"), (Stage.PROSECUTION_REVIEW,), SAME_STAGE,
+        AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION, inputs=(MEASURE_PERSONS, MEASURE, REASON),
+        guards=("measure_persons_valid",), effects=("redecide_measure",),
+        article="刑事诉讼法第七十九条；人民检察院刑事诉讼规则第一百零三条、第一百一十三条",
+        description=_("公安机关决定取保候审、监视居住的案件移送审查起诉后，需要继续的，人民检察院重新作出决定，"
+                      "期限重新计算（取保候审最长十二个月，监视居住最长六个月）。"),
+        style="secondary",
+    ),
+    TransitionSpec(
+        "decide_measure_at_court", _("决定是否继续取保候审、监视居住"), (Stage.TRIAL, Stage.TRIAL_SUSPENDED), SAME_STAGE,
+        AgencyKind.COURT, p.DELIVER_JUDGMENT, inputs=(MEASURE_PERSONS, MEASURE, REASON),
+        guards=("measure_persons_valid",), effects=("redecide_measure",),
+        clocks=(ClockOp("stop", ClockKind.COURT_MEASURE_DECISION, per_person=True, persons="persons"),),
+        article="刑事诉讼法第七十九条；最高人民法院解释第一百六十二条",
+        description=_("人民检察院、公安机关已经取保候审、监视居住的，案件起诉至人民法院后，人民法院在七日以内决定是否继续；"
+                      "继续的，期限重新计算。"),
+        style="secondary",
+    ),
+)
+
+TRANSITIONS = TRANSITIONS + MEASURE_TRANSITIONS
 
 
 # --- appeal, second instance, effect and execution (arts. 230-244, 259-264, 269) --------------
@@ -1059,7 +1191,7 @@ APPEAL_TRANSITIONS: tuple[TransitionSpec, ...] = (
         transfer_kind=TransferKind.JUDGMENT,
         inputs=(InputSpec("result", _("第二审结果"), "choice", choices=SECOND_INSTANCE_RESULTS),
                 InputSpec("verdict", _("判决、裁定主文"), "textarea")),
-        guards=("no_pending_approval",),
+        guards=("no_pending_approval", "co_defendants_ruled"),
         effects=("generate_second_instance_decision", "open_execution_clocks"),
         clocks=(ClockOp("stop", ClockKind.SECOND_INSTANCE),
                 ClockOp("open", ClockKind.EXECUTION_HANDOVER, agency="recipient")),
@@ -1068,11 +1200,21 @@ APPEAL_TRANSITIONS: tuple[TransitionSpec, ...] = (
         custody=("notices",),
     ),
     TransitionSpec(
+        "rule_on_joint_crime", _("认定是否共同犯罪"), (Stage.SECOND_INSTANCE,), SAME_STAGE,
+        AgencyKind.COURT, p.DELIVER_JUDGMENT,
+        inputs=(InputSpec("ruling", _("认定"), "choice", choices=JOINT_CRIME_RULINGS), REASON),
+        guards=("no_pending_approval", "co_defendants_to_rule_on"),
+        article="刑事诉讼法第二百三十三条第二款；最高人民法院解释第三百八十九条、第三百九十条",
+        description=_("部分被告人上诉或者被抗诉、其他被告人没有的，第二审人民法院先认定是否共同犯罪：共同犯罪的全案审查，"
+                      "一并处理；仅合并审理的，其他被告人的判决已经生效。"),
+        style="secondary",
+    ),
+    TransitionSpec(
         "remand", _("发回重新审判"), (Stage.SECOND_INSTANCE,), Stage.TRIAL,
         AgencyKind.COURT, p.DELIVER_JUDGMENT, handover=DELIVER, recipient=BACK_TO_SENDER,
         transfer_kind=TransferKind.REMAND, inputs=(REASON,),
-        guards=("no_pending_approval",),
-        effects=("set_retrial_procedure", "generate_remand_ruling"),
+        guards=("no_pending_approval", "co_defendants_ruled"),
+        effects=("set_retrial_procedure", "generate_remand_ruling", "issue_docket_number"),
         clocks=(ClockOp("stop", ClockKind.SECOND_INSTANCE), ClockOp("open", trial.TRIAL_PERIOD, agency="recipient")),
         article="刑事诉讼法第二百三十六条、第二百三十八条、第二百四十一条；最高人民法院解释第三百七十七条",
         description=_("原审人民法院从收到发回的案件之日起，重新计算审理期限；速裁程序案件发回的，适用第一审普通程序重新审判。"),
@@ -1127,18 +1269,27 @@ APPEAL_TRANSITIONS: tuple[TransitionSpec, ...] = (
     ),
 ) + tuple(
     TransitionSpec(
-        name, _("接收交付执行"), (Stage.EXECUTION_SENT,), Stage.CLOSED, kind, capability, party=RECEIVER,
-        handover=ACCEPT, guards=("package_verified",),
+        name + suffix, _("接收交付执行"), (Stage.EXECUTION_SENT,), target, kind, capability, party=RECEIVER,
+        handover=ACCEPT, guards=("package_verified", guard),
+        clocks=clocks,
         effects=("end_custody_for_execution", *(("stop_outside_prison_clocks",) if kind == AgencyKind.JUSTICE_BUREAU
                                                 else ())),
         article="刑事诉讼法第二百六十四条、第二百六十九条",
-        description=_("执行机关核验并签收法律文书，罪犯交付执行，羁押记录终结，案件结案。"),
-        custody=("notices",),
+        description=description,
+        custody=("notices",), extra={"holder_stays": True} if suffix else {},
     )
     for name, kind, capability in (
         ("accept_execution", AgencyKind.POLICE, p.MANAGE_CUSTODY),
         ("accept_execution_detention", AgencyKind.DETENTION_CENTRE, p.ACKNOWLEDGE_CUSTODY),
         ("accept_execution_correction", AgencyKind.JUSTICE_BUREAU, p.COMMUNITY_CORRECTION),
+    )
+    for suffix, target, guard, clocks, description in (
+        ("", Stage.CLOSED, "last_execution", (),
+         _("执行机关核验并签收法律文书，罪犯交付执行，羁押记录终结，案件结案。")),
+        # Convicts for another authority remain (art. 269): the case waits for their hand-over, within
+        # the same ten days (the hand-over clock counts on).
+        ("_part", Stage.EXECUTION, "more_executions", (ClockOp("reopen", ClockKind.EXECUTION_HANDOVER),),
+         _("执行机关签收本机关执行的罪犯的法律文书，其羁押记录终结；其他罪犯仍待交付其他执行机关，案件回到待交付执行。")),
     )
 )
 
@@ -1224,6 +1375,7 @@ TRANSFER_DIRECTIONS: dict[str, frozenset[tuple[str, str]]] = {
     TransferKind.APPEAL: frozenset({(AgencyKind.COURT, AgencyKind.COURT)}),
     TransferKind.REMAND: frozenset({(AgencyKind.COURT, AgencyKind.COURT)}),
     TransferKind.PROSECUTION_WITHDRAWAL: frozenset({(AgencyKind.COURT, AgencyKind.PROCURATORATE)}),
+    TransferKind.JURISDICTION_TRANSFER: frozenset({(AgencyKind.PROCURATORATE, AgencyKind.PROCURATORATE)}),
     TransferKind.CORRECTION_NOTICE: frozenset({(AgencyKind.COURT, AgencyKind.JUSTICE_BUREAU)}),
     TransferKind.EXECUTION: frozenset({(AgencyKind.COURT, AgencyKind.POLICE),
                                        (AgencyKind.COURT, AgencyKind.DETENTION_CENTRE),
@@ -1252,6 +1404,12 @@ PAPER_REGISTRATION = RegistrationSpec(
     guards=("paper_from_own_region", "paper_kind_fits_direction"),
     description=_("接收机关登记在平台外以纸质方式完成的移送，计入网上流转率的分母；不改变案件的承办机关。"),
 )
+
+
+def holder_stays(spec: TransitionSpec) -> bool:
+    """Whether accepting ``spec``'s package leaves the case with its sender (an executing authority that
+    takes over only its own convicts while others wait for another authority, arts. 264, 269)."""
+    return bool(spec.extra.get("holder_stays"))
 
 
 def after_closing(spec: TransitionSpec) -> bool:
@@ -1291,7 +1449,8 @@ def kinds_arriving_in(stage: str) -> set[str]:
 
 
 # Clocks that never bound a person's custody: stopping them changes no detention centre's date.
-CLOCKS_NOT_BOUNDING_CUSTODY = frozenset({ClockKind.COURT_ACCEPTANCE})
+CLOCKS_NOT_BOUNDING_CUSTODY = frozenset({ClockKind.COURT_ACCEPTANCE, ClockKind.JURISDICTION_HANDOVER,
+                                         ClockKind.COURT_MEASURE_DECISION})
 
 
 def _custody_problems(t: TransitionSpec) -> list[str]:
@@ -1313,7 +1472,7 @@ def _custody_problems(t: TransitionSpec) -> list[str]:
             problems.append(f"{t.name}: accepting custody needs the custody_ready guard")
     if t.handover in (REJECT, WITHDRAW) and arriving:
         need.add(handlers.CANCEL_CERTIFICATES)
-    if any(op.op != "reopen" and not (op.op == "stop" and op.kind in CLOCKS_NOT_BOUNDING_CUSTODY)
+    if any(op.op != "reopen" and not (op.op in ("open", "stop") and op.kind in CLOCKS_NOT_BOUNDING_CUSTODY)
            for op in t.clocks) or (
             {"mark_suspects_arrested", "release_detained", "release_refused", "release_on_announcement"}
             & set(t.effects)):

@@ -88,7 +88,8 @@ def table_rows() -> list[dict[str, Any]]:
             "who": f"{_kind_label(t.agency_kind)} · {caps.get(t.capability, t.capability)}"
                    + {"holder": "", "receiver": _("（接收机关）"), "sender": _("（移送机关）"),
                  "investigator": _("（侦查机关）"), "superior": _("（上一级人民检察院）"),
-                 "higher": _("（上一级机关）"), "prosecuting": _("（提起公诉的检察院）")}[t.party],
+                 "higher": _("（上一级机关）"), "prosecuting": _("（提起公诉的检察院）"),
+                 "trial_court": _("（决定延期审理的人民法院）")}[t.party],
             "approval": t.requires_approval, "guards": list(t.guards),
             "clocks": [f"{c.op} {c.kind}" + (" of the sender" if c.agency == "sender" else "") for c in t.clocks], "package": t.transfer_kind, "article": t.article,
             "inputs": [i.name + ("" if i.required else "?") for i in t.inputs],
@@ -124,6 +125,7 @@ _RECIPIENT_TEXT = {
     d.EARLIER_AGENCIES: "to every agency that held the case before",
     d.UP: "to the court above the holder (an appeal or protest)",
     d.EXECUTOR: "to the executing authority the input names (police, detention centre, community correction)",
+    d.JURISDICTION: "to another procuratorate, the one with jurisdiction the input names (SPP Rules art. 328)",
 }
 
 

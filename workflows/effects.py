@@ -133,6 +133,26 @@ def issue_conditional_non_prosecution_number(ctx: Any) -> None:
     _number(ctx, ctx.holder_before, NumberKind.CONDITIONAL_NON_PROSECUTION)
 
 
+# The documents numbered by ``issue_issuer_number``: the series of the agency that issues them — the
+# police asking for reconsideration or review, the procuratorate deciding, or the one above it (art. 179).
+ISSUER_NUMBERED = {
+    "generate_conditional_revocation": NumberKind.CONDITIONAL_REVOCATION,
+    "generate_np_reconsideration_request": NumberKind.NP_RECONSIDERATION_REQUEST,
+    "generate_np_reconsideration_decision": NumberKind.NP_RECONSIDERATION_DECISION,
+    "generate_np_review_request": NumberKind.NP_REVIEW_REQUEST,
+    "generate_np_review_decision": NumberKind.NP_REVIEW_DECISION,
+}
+
+
+@effect
+def issue_issuer_number(ctx: Any) -> None:
+    """The number of each document of :data:`ISSUER_NUMBERED` the transition generates, from the
+    series of the issuing agency (CPL arts. 179, 284; MPS Provisions art. 294; SPP Rules arts. 379-380)."""
+    for name in ctx.spec.effects:
+        if name in ISSUER_NUMBERED:
+            _number(ctx, ctx.acting_user.agency, ISSUER_NUMBERED[name])
+
+
 @effect
 def issue_docket_number(ctx: Any) -> None:
     """The court case number (SPC rules, in force 2016-01-01): （2026）粤0307刑初1号 (format per court)."""
@@ -145,7 +165,7 @@ PREPARED = frozenset({
     "issue_arrest_decision_number", "issue_recommendation_number", "issue_review_number",
     "issue_indictment_number", "issue_non_prosecution_number", "issue_docket_number",
     "issue_withdrawal_number", "issue_termination_numbers", "issue_supplementary_return_number",
-    "issue_conditional_non_prosecution_number",
+    "issue_conditional_non_prosecution_number", "issue_issuer_number",
 })
 
 

@@ -269,6 +269,12 @@ def _actor_problem(case: Case, spec: d.TransitionSpec, user: Any, pending: Trans
         holder = case.holder_agency
         if holder is None or holder.parent_id != user.agency_id:
             return _("只有上一级机关可以办理“%(label)s”。") % {"label": spec.label}
+    elif spec.party == d.TRIAL_COURT:
+        from workflows import court_door
+
+        court = court_door.postponing_court(case)
+        if court is None or court.pk != user.agency_id:
+            return _("只有决定延期审理的人民法院可以办理“%(label)s”。") % {"label": spec.label}
     elif spec.party == d.PROSECUTING:
         if prosecuting_agency(case) != user.agency_id:
             return _("只有提起公诉的人民检察院可以办理“%(label)s”。") % {"label": spec.label}
@@ -738,7 +744,7 @@ def _context(case: Case, spec: d.TransitionSpec, *, actor: Any, acting_user: Any
         now=now, holder_before=holder_before, holder_after=holder_before, pending=pending, approval=approval,
     )
     ctx.recipients = _recipients(ctx)
-    if spec.handover == d.ACCEPT:
+    if spec.handover == d.ACCEPT and not d.holder_stays(spec):
         ctx.holder_after = pending.to_agency
     elif spec.handover == d.DELIVER:
         ctx.holder_after = ctx.recipient
@@ -841,6 +847,10 @@ def _recipients(ctx: Context) -> list[Agency]:
             message = _("接收机关必须是本行政区划的同级机关。")
             raise InvalidInputs(message, errors={inp.name: [message]})
         return [chosen]
+    if spec.recipient == d.JURISDICTION:
+        from workflows import jurisdiction
+
+        return [jurisdiction.recipient(ctx)]
     if spec.recipient == d.BACK_TO_SENDER:
         last = (
             Transfer.objects.filter(case=ctx.case, to_agency=ctx.holder_before, mode=TransferMode.ONLINE,
@@ -898,8 +908,11 @@ def _handover(ctx: Context, packaging: Any) -> None:
     elif spec.handover == d.ACCEPT:
         packaging.answer_package(ctx, ctx.pending, accepted=True)
         ctx.transfers.append(ctx.pending)
-        access.grant(case, ctx.pending.to_agency, act=True)
-        access.grant(case, ctx.pending.from_agency, act=False)
+        # A receiver that takes only its part (one executing authority of several, arts. 264, 269)
+        # reads the case; the sender keeps it.
+        stays = d.holder_stays(spec)
+        access.grant(case, ctx.pending.to_agency, act=not stays)
+        access.grant(case, ctx.pending.from_agency, act=stays)
     elif spec.handover == d.REJECT:
         packaging.answer_package(ctx, ctx.pending, accepted=False)
         ctx.transfers.append(ctx.pending)
@@ -1036,6 +1049,9 @@ def _decide_custody_once(record: Any, *, kind: str, reason: str, acting_user: An
             person.save(update_fields=["custody_status", "measure_since", "measure_authority"])
             from casehub.clocks.services import refresh_custody
 
+            from workflows import measures
+
+            measures.sync_clocks(case, acting_user=acting_user)  # art. 79: the bail runs its own period
             refresh_custody(case, acting_user=acting_user)  # art. 105(4) follows the person's custody
         case.version += 1
         case.save(update_fields=["version", "updated_at"])
@@ -1070,6 +1086,9 @@ def record_registration(case: Case, *, acting_user: Any) -> TransitionLog:
         case_version=case.version,
     )
     stays.record(log)
+    from workflows import measures
+
+    measures.sync_clocks(case, acting_user=acting_user)  # art. 79: a bail decided at registration runs
     return log
 
 
@@ -1156,16 +1175,24 @@ def _extend_arrest_request_once(person: Any, *, days: int, category: str, reason
     return clock
 
 
-def extend_investigation_custody(person: Any, *, requested_on: date, decision: str, acting_user: Any) -> Any:
+def extend_investigation_custody(person: Any, *, requested_on: date, decision: str, acting_user: Any,
+                                 ground: str = "", sentence_ten_years: bool = False) -> Any:
     """The decision on an extension of custody after arrest (arts. 156, 158, 159, in that order) is
     recorded by the police agency responsible for the person's custody, with the day it filed the
     request. A request filed less than 7 days before the period ends is refused (SPP Rules 2019
-    art. 309). The detention centre receives a notice of the new end."""
+    art. 309). Art. 156 is decided one level above the procuratorate that received the request, arts.
+    158-159 by the provincial procuratorate — art. 158 for one of its four kinds of case (``ground``),
+    art. 159 only where the possible sentence is ten years or more (``sentence_ten_years``); the
+    decision records who received and who decided (:func:`workflows.custody_terms.extension_route`).
+    The detention centre receives a notice of the new end."""
     return _prepared_apply(
-        lambda: _extend_investigation_custody_once(person, requested_on=requested_on, decision=decision, acting_user=acting_user))
+        lambda: _extend_investigation_custody_once(person, requested_on=requested_on, decision=decision,
+                                                   acting_user=acting_user, ground=ground,
+                                                   sentence_ten_years=sentence_ten_years))
 
 
-def _extend_investigation_custody_once(person: Any, *, requested_on: date, decision: str, acting_user: Any) -> Any:
+def _extend_investigation_custody_once(person: Any, *, requested_on: date, decision: str, acting_user: Any,
+                                       ground: str = "", sentence_ten_years: bool = False) -> Any:
     from django.core.exceptions import ValidationError
 
     from casehub.clocks import services as clocks
@@ -1191,14 +1218,25 @@ def _extend_investigation_custody_once(person: Any, *, requested_on: date, decis
             raise ValidationError({"requested_on": [
                 _("延长侦查羁押期限应当在期限届满七日前提出（人民检察院刑事诉讼规则第三百零九条）；本期限届满日为%(due)s，"
                   "最迟应于%(latest)s提出。") % {"due": clock.due_date, "latest": latest}]})
-        text = f"{label}；{decision}；{requested_on.isoformat()}提请"
+        from workflows import custody_terms
+
+        problem = custody_terms.extension_problem(article, ground=ground, sentence_ten_years=sentence_ten_years)
+        if problem:
+            raise ValidationError({"ground" if article == "158" else "sentence_ten_years": [problem]})
+        route = custody_terms.extension_route(person, article)
+        received = route.received_by.name if route.received_by is not None else _("同级人民检察院")
+        grounds = f"；{custody_terms.ART_158_GROUNDS[ground]}" if article == "158" else ""
+        text = (f"{label}；{route.decided_by_name}批准；{requested_on.isoformat()}向{received}提请；"
+                f"{decision}{grounds}")
         clock = clocks.extend_clock(clock, months=months, decision=text[:200], acting_user=acting_user)
         notice = _notify_new_end(person, agency=agency, reason=text, acting_user=acting_user)
         case.version += 1
         case.save(update_fields=["version", "updated_at"])
         record_event("workflow.person_decision", actor=acting_user, agency=agency, obj=clock, case=case,
                      details={"decision": "custody_extension", "persons": [person.pk], "article": article,
-                              "requested_on": requested_on, "due_date": clock.due_date,
+                              "requested_on": requested_on, "due_date": clock.due_date, "ground": ground,
+                              "received_by": getattr(route.received_by, "code", ""),
+                              "decided_by": getattr(route.decided_by, "code", "") or route.decided_by_name,
                               "notice": getattr(notice, "number", "")})
         _end_of_rehearsal()
     return clock

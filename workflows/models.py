@@ -39,6 +39,7 @@ class TransferKind(models.TextChoices):
     REMAND = "remand", _("发回重审")
     EXECUTION = "execution", _("交付执行")
     PROSECUTION_WITHDRAWAL = "prosecution_withdrawal", _("准许撤回起诉退卷")
+    JURISDICTION_TRANSFER = "jurisdiction_transfer", _("移送管辖")
     CORRECTION_NOTICE = "correction_notice", _("社区矫正通知")
 
 

@@ -241,7 +241,7 @@ _names = docs.suspect_names
 
 
 # The decisions numbered from a series of their own (casehub.cases.numbering).
-OWN_NUMBER = {"generate_conditional_non_prosecution": "conditional_non_prosecution"}
+OWN_NUMBER = {"generate_conditional_non_prosecution": "conditional_non_prosecution", **effects.ISSUER_NUMBERED}
 
 
 def _decision(ctx: Any, effect: str, paragraphs: list[str], *, seal: Any = None) -> list[docs.Draft]:

@@ -10,6 +10,7 @@ the guards, the effects, the clocks and the transition log all see the same pers
 | ``arrest_candidates`` | suspects not arrested and not released (CPL arts. 80, 87) | the detained ones; if none is detained, all of them |
 | ``arrest_pending`` | the persons named in the pending arrest request (art. 90: a decision per person) | those of them not named by the transition's other ``persons`` inputs |
 | ``suspects`` | any suspect of the case (a plea, a termination of investigation: per person) | all of them |
+| ``on_measure`` | suspects on bail or under residential surveillance (art. 79: the holder decides anew) | all of them |
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from casehub.cases.models import Case, CustodyStatus, Person, PersonRole
 
 ARREST_REQUEST = "request_arrest"
 NOT_CANDIDATES = (CustodyStatus.ARRESTED, CustodyStatus.RELEASED)
+ON_MEASURE = (CustodyStatus.BAIL, CustodyStatus.RESIDENTIAL_SURVEILLANCE)
 
 
 def arrest_candidates(case: Case) -> list[Person]:
@@ -56,6 +58,9 @@ def _default(case: Case, select: str, taken: set[int]) -> list[int]:
         return [pk for pk in pending_arrest_request(case) if pk not in taken]
     if select == "suspects":
         return [p.pk for p in case.persons.filter(role=PersonRole.SUSPECT).order_by("id")]
+    if select == "on_measure":
+        return [p.pk for p in case.persons.filter(role=PersonRole.SUSPECT, custody_status__in=ON_MEASURE)
+                .order_by("id")]
     if select == "defendants":  # an appeal or a protest names its defendants: no default
         return []
     raise ValueError(f"unknown persons selection {select!r}")
@@ -90,6 +95,9 @@ def named(case: Case, inputs: dict[str, Any], source: str) -> list[Person]:
     """The persons a clock operation or an effect concerns: an input's list, or ``@arrest_request``."""
     if source == "@arrest_request":
         ids = pending_arrest_request(case)
+    elif source == "@on_measure":
+        ids = list(case.persons.filter(role=PersonRole.SUSPECT, custody_status__in=ON_MEASURE)
+                   .values_list("pk", flat=True))
     elif source == "@defendants":
         ids = list(case.persons.filter(role=PersonRole.SUSPECT).values_list("pk", flat=True))
     else:

@@ -65,6 +65,8 @@ def _closing_log(case: Any) -> TransitionLog | None:
 def _plea_detail(plea: PleaRecord) -> tuple[bool, str]:
     if plea.recorded_at is None and plea.police_recorded_at is None:
         return False, ""
+    if plea.withdrawn_at is not None:  # withdrawn before the indictment (workflows.plea.withdraw_pleas)
+        return False, _("已撤回认罪认罚")
     if plea.recorded_at is None:
         return True, _("侦查阶段认罪认罚")
     if plea.statement_id:

@@ -118,6 +118,10 @@ def apply(ctx: Any) -> None:
                                   acting_user=ctx.acting_user)
         else:  # pragma: no cover - check_definition() keeps this unreachable
             raise ValueError(f"unknown clock operation {op.op}")
+    # Art. 79: a bail or surveillance decision runs its own period for its deciding authority.
+    from workflows import measures
+
+    measures.sync_clocks(ctx.case, acting_user=ctx.acting_user)
     # Art. 105(4) per person: the transition may have arrested or released someone.
     services.refresh_custody(ctx.case, acting_user=ctx.acting_user)
 

@@ -132,3 +132,17 @@ def higher_extension_ground_choices() -> list[str]:
     from workflows.trial import HIGHER_GROUNDS
 
     return _values(HIGHER_GROUNDS)
+
+
+def withdrawal_ground_choices() -> list[str]:
+    """Grounds for withdrawing a prosecution (撤回起诉的情形, SPP Rules 2019 art. 424(1))."""
+    from workflows.court_door import WITHDRAWAL_GROUNDS
+
+    return _values(WITHDRAWAL_GROUNDS)
+
+
+def measure_decision_choices() -> list[str]:
+    """A bail or surveillance decided anew, or lifted (CPL art. 79; SPC Interpretation art. 162)."""
+    from workflows.measures import MEASURE_CHOICES
+
+    return _values(MEASURE_CHOICES)

@@ -93,6 +93,11 @@ class NumberKind(models.TextChoices):
     INVESTIGATION_TERMINATION = "investigation_termination", _("终止侦查决定书")
     SUPPLEMENTARY_RETURN = "supplementary_return", _("退回补充侦查决定书")
     CONDITIONAL_NON_PROSECUTION = "conditional_non_prosecution", _("附条件不起诉决定书")
+    CONDITIONAL_REVOCATION = "conditional_revocation", _("撤销附条件不起诉决定书")
+    NP_RECONSIDERATION_REQUEST = "np_reconsideration_request", _("要求复议意见书")
+    NP_RECONSIDERATION_DECISION = "np_reconsideration_decision", _("复议决定书")
+    NP_REVIEW_REQUEST = "np_review_request", _("提请复核意见书")
+    NP_REVIEW_DECISION = "np_review_decision", _("复核决定书")
     COURT_DOCKET = "court_docket", _("法院案号")
 
 

@@ -26,6 +26,11 @@ DEFAULT_PATTERNS: dict[str, str] = {
     NumberKind.INVESTIGATION_TERMINATION: "{abbr}公（刑）终止侦查字〔{year}〕{seq:03d}号",
     NumberKind.SUPPLEMENTARY_RETURN: "{abbr}检刑退查〔{year}〕{seq}号",
     NumberKind.CONDITIONAL_NON_PROSECUTION: "{abbr}检刑附条件不诉〔{year}〕{seq}号",
+    NumberKind.CONDITIONAL_REVOCATION: "{abbr}检刑撤附条件不诉〔{year}〕{seq}号",
+    NumberKind.NP_RECONSIDERATION_REQUEST: "{abbr}公（刑）要复字〔{year}〕{seq:03d}号",
+    NumberKind.NP_RECONSIDERATION_DECISION: "{abbr}检刑复议〔{year}〕{seq}号",
+    NumberKind.NP_REVIEW_REQUEST: "{abbr}公（刑）提复字〔{year}〕{seq:03d}号",
+    NumberKind.NP_REVIEW_DECISION: "{abbr}检刑复核〔{year}〕{seq}号",
     NumberKind.COURT_DOCKET: "（{year}）{court_code}{type_code}{seq}号",
 }
 

@@ -74,6 +74,10 @@ class ClockKind(models.TextChoices):
     NP_REVIEW = "np_review", _("不起诉复核期限")
     CONDITIONAL_PROBATION = "conditional_probation", _("附条件不起诉考验期")
     CLOSING_NOTICE = "closing_notice", _("撤销案件、终止侦查告知期限")
+    JURISDICTION_HANDOVER = "jurisdiction_handover", _("移送管辖期限")
+    BAIL = "bail", _("取保候审期限")
+    RESIDENTIAL_SURVEILLANCE = "residential_surveillance", _("监视居住期限")
+    COURT_MEASURE_DECISION = "court_measure_decision", _("决定是否继续取保候审、监视居住期限")
 
     @property
     def spec(self) -> ClockSpec:
@@ -195,6 +199,23 @@ SPECS.update({
     # of terminating a suspect's investigation, that person.
     ClockKind.CLOSING_NOTICE: ClockSpec(Period(days=3), custody=False, article="189",
                                         law="公安机关办理刑事案件程序规定"),
+})
+
+SPECS.update({
+    # SPP Rules 2019 arts. 328, 391: a procuratorate that finds the case is not its own — or whose
+    # indictment the court returned for lack of jurisdiction — sends it within 5 days of finding it to
+    # the procuratorate with jurisdiction.
+    ClockKind.JURISDICTION_HANDOVER: ClockSpec(Period(days=5), custody=False, article="328",
+                                               law="人民检察院刑事诉讼规则"),
+    # Art. 79: bail at most 12 months, residential surveillance at most 6 — per deciding authority:
+    # the procuratorate and the court each decide the measure anew and the period is counted again
+    # (SPP Rules 2019 arts. 103, 113; SPC Interpretation 2021 art. 162). Per person.
+    ClockKind.BAIL: ClockSpec(Period(months=12), custody=False, article="79"),
+    ClockKind.RESIDENTIAL_SURVEILLANCE: ClockSpec(Period(months=6), custody=False, article="79"),
+    # SPC Interpretation 2021 art. 162: the court decides within 7 days whether a defendant on bail or
+    # under residential surveillance stays so. Per person.
+    ClockKind.COURT_MEASURE_DECISION: ClockSpec(Period(days=7), custody=False, article="162",
+                                                law="最高人民法院关于适用《中华人民共和国刑事诉讼法》的解释"),
 })
 
 assert set(SPECS) == set(ClockKind.values), "every clock kind declares its period"

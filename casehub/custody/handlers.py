@@ -91,7 +91,10 @@ def _cancel(s: CustodyStep) -> None:
 
 @step(NOTICES)
 def _notices(s: CustodyStep) -> None:
-    deciding = getattr(s.acting_user, "agency", None) or s.to_agency
+    # The agency whose decision it is signs; a transition that says so has the holder sign (a court's
+    # ruling that leaves the case and its custody with the procuratorate, SPP Rules art. 421).
+    by_holder = bool(getattr(s.transition, "extra", {}).get("notices_by_holder"))
+    deciding = s.to_agency if by_holder else (getattr(s.acting_user, "agency", None) or s.to_agency)
     services.sync_with_case(s.case, agency=deciding, acting_user=s.acting_user, at=s.at)
 
 

@@ -59,6 +59,9 @@ CUSTODY_TRANSFER_KINDS: dict[str, str] = {
     # SPP Rules art. 424: the court permits the withdrawal; the procuratorate holds the defendants
     # until it decides not to prosecute (or prosecutes again on new grounds).
     "prosecution_withdrawal": "审查起诉",
+    # SPP Rules arts. 328, 391: a change of jurisdiction; the procuratorate that receives the case
+    # takes the suspects' custody over with it (its review period then bounds it, art. 172(2)).
+    "jurisdiction_transfer": "审查起诉",
 }
 # The stage (workflows.definition.Stage) a person's custody is in after a paper hand-over of that kind.
 PAPER_STAGES: dict[str, str] = {
@@ -70,6 +73,7 @@ PAPER_STAGES: dict[str, str] = {
     "appeal": "second_instance",
     "remand": "trial",
     "prosecution_withdrawal": "prosecution_review",
+    "jurisdiction_transfer": "prosecution_review",
 }
 # Clocks that bound the custody of a person in a stage, most specific first.
 STAGE_CLOCKS = (ClockKind.WITHDRAWN_PROSECUTION, ClockKind.SUPPLEMENTARY_INVESTIGATION, ClockKind.REVIEW_PROSECUTION,

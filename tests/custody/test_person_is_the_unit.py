@@ -29,8 +29,13 @@ def _people(case):
     return {p.name: p for p in case.persons.all()}
 
 
+# Bail and residential surveillance run their own per-authority periods (art. 79, tests/custody/
+# test_measures.py); the scenarios here are about arrest and custody clocks.
+MEASURE_KINDS = (ClockKind.BAIL, ClockKind.RESIDENTIAL_SURVEILLANCE)
+
+
 def _running(case, **filters):
-    return Clock.objects.filter(case=case, status__in=ACTIVE_STATUSES, **filters)
+    return Clock.objects.filter(case=case, status__in=ACTIVE_STATUSES, **filters).exclude(kind__in=MEASURE_KINDS)
 
 
 def _request_and_accept(drive, case, **inputs):
@@ -127,6 +132,10 @@ def test_refusal_with_bail_changes_the_measure_and_ends_custody(gang_case, drive
         assert people[name].measure_authority == district.police  # the police decide the bail
         assert CustodyRecord.objects.get(person=people[name]).status == RecordStatus.BAIL
     assert not _running(gang_case).exists()
+    # Art. 79: each bail is the police's own decision and runs its own 12 months.
+    bail = Clock.objects.filter(case=gang_case, kind=ClockKind.BAIL, status__in=ACTIVE_STATUSES)
+    assert sorted(bail.values_list("person__name", flat=True)) == ["张三", "李四", "王五"]
+    assert {c.agency for c in bail} == {district.police}
     assert sorted(CustodyNotice.objects.filter(case=gang_case).exclude(kind=NoticeKind.RECALCULATION)
                   .values_list("kind", flat=True)) == [NoticeKind.BAIL, NoticeKind.BAIL]
 
@@ -153,7 +162,7 @@ def test_a_second_approval_touches_no_one_elses_clock(gang_case, drive, district
     people = _people(gang_case)
     assert people["李四"].custody_status == CustodyStatus.ARRESTED
     assert people["王五"].custody_status == CustodyStatus.BAIL
-    assert not Clock.objects.filter(person=people["王五"]).exists()
+    assert not Clock.objects.filter(person=people["王五"]).exclude(kind=ClockKind.BAIL).exists()
 
 
 def test_detention_opens_the_three_day_request_clock_overdue_on_day_four(district, gang_case):
@@ -406,4 +415,5 @@ def test_case_page_shows_each_persons_measure_authority_and_clocks(client, gang_
     assert 'data-measure="arrested"' in rows["张三"] and district.procuratorate.name in rows["张三"]
     assert 'data-clock="investigation_custody"' in rows["张三"]
     assert 'data-measure="detained"' in rows["李四"] and 'data-clock="arrest_request"' in rows["李四"]
-    assert 'data-measure="bail"' in rows["王五"] and "data-clock=" not in rows["王五"]
+    assert 'data-measure="bail"' in rows["王五"] and 'data-clock="arrest' not in rows["王五"]
+    assert 'data-clock="bail"' in rows["王五"]  # art. 79: the police's own bail period

@@ -1,7 +1,9 @@
 """Decisions that go out of an agency carry a document number (文书编号) of their own series, per
 agency and year, like the 起诉书 and the 不起诉决定书: the police's 撤销案件决定书 (CPL art. 163; MPS
 Provisions art. 186(1)) and 终止侦查决定书 (one per person, MPS Provisions art. 186(2)), the
-procuratorate's 退回补充侦查决定书 (CPL art. 175(2)) and 附条件不起诉决定书 (CPL art. 282). The number is
+procuratorate's 退回补充侦查决定书 (CPL art. 175(2)), 附条件不起诉决定书 (CPL art. 282) and 撤销附条件不起诉
+决定书 (art. 284), and the documents of the police's challenge of a non-prosecution (art. 179; MPS
+Provisions art. 294; SPP Rules arts. 379-380), each from the series of the agency that issues it. The number is
 the one the engine records (``CaseNumber``) and printed on the signed document; the preview reads
 「文号待编」 because nothing is numbered before the decision."""
 
@@ -67,7 +69,7 @@ def test_a_return_for_supplementary_investigation_is_numbered_by_the_procuratora
     assert "深龙检刑退查〔2026〕1号" in texts(case, "退回补充侦查决定书")[0]
 
 
-def test_a_conditional_non_prosecution_is_numbered_and_its_preview_is_not(new_case, district, fire):
+def test_a_conditional_non_prosecution_is_numbered_and_its_preview_is_not(new_case, district, fire, time_machine):
     """CPL art. 282: 附条件不起诉决定书 深龙检刑附条件不诉〔2026〕1号; before the decision the preview shows
     that the number is still to be given."""
     case = new_case("少年乙涉嫌盗窃案", persons=[{
@@ -85,3 +87,33 @@ def test_a_conditional_non_prosecution_is_numbered_and_its_preview_is_not(new_ca
     assert CaseNumber.objects.get(case=case, kind=NumberKind.CONDITIONAL_NON_PROSECUTION).number == \
         "深龙检刑附条件不诉〔2026〕1号"
     assert "深龙检刑附条件不诉〔2026〕1号" in texts(case, "附条件不起诉决定书")[0]
+
+    time_machine.move_to(at("2027-01-10"))  # art. 284(1): revoked within the probation, numbered in 2027
+    fire(case, "revoke_conditional_non_prosecution", "prosecutor", ground="new_crime", reason="2027年1月再次盗窃")
+    assert "深龙检刑撤附条件不诉〔2027〕1号" in texts(case, "撤销附条件不起诉决定书")[0]
+
+
+def test_each_document_of_a_contested_non_prosecution_is_numbered_by_its_issuer(
+        new_case, district, fire, city_procuratorate, time_machine):
+    """Art. 179; MPS Provisions art. 294: the police's 要求复议意见书 and 提请复核意见书 from the police's
+    series; SPP Rules arts. 379-380: the 复议决定书 from the deciding procuratorate's, the 复核决定书 from
+    the next-higher procuratorate's."""
+    case = put_in_review(new_case(), district, when=at("2026-11-02", 9))
+    fire(case, "decide_non_prosecution", "prosecutor", facts="李四于2026年10月拿走他人财物。", legal_basis="依据法律规定",
+         kind="discretionary")
+    time_machine.move_to(at("2026-11-06"))
+    fire(case, "request_np_reconsideration", "investigator", reason="李四系累犯，不属于犯罪情节轻微。")
+    fire(case, "keep_non_prosecution", "prosecutor", reason="累犯情节不影响犯罪情节轻微的认定。")
+    time_machine.move_to(at("2026-11-12"))
+    fire(case, "request_np_review", "investigator", reason="复议决定仍有错误。")
+    fire(case, "keep_non_prosecution_on_review", "city_prosecutor", reason="原决定正确。")
+
+    issued = {(n.kind, n.agency_id): n.number for n in CaseNumber.objects.filter(case=case)}
+    assert issued[(NumberKind.NP_RECONSIDERATION_REQUEST, district.police.pk)] == "深龙公（刑）要复字〔2026〕001号"
+    assert issued[(NumberKind.NP_RECONSIDERATION_DECISION, district.procuratorate.pk)] == "深龙检刑复议〔2026〕1号"
+    assert issued[(NumberKind.NP_REVIEW_REQUEST, district.police.pk)] == "深龙公（刑）提复字〔2026〕001号"
+    assert issued[(NumberKind.NP_REVIEW_DECISION, city_procuratorate.pk)] == "深检刑复核〔2026〕1号"
+    for title, number in (("要求复议意见书", "要复字〔2026〕001号"), ("复议决定书", "深龙检刑复议〔2026〕1号"),
+                          ("提请复核意见书", "提复字〔2026〕001号"), ("复核决定书", "深检刑复核〔2026〕1号")):
+        (text,) = texts(case, title)
+        assert number in text, title

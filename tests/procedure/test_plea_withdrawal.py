@@ -81,3 +81,16 @@ def test_the_indictment_does_not_state_a_withdrawn_plea(two_suspects, district, 
     assert not any("王五" in line for line in lines)
     with pytest.raises(engine.GuardFailed, match="第二百二十二条"):
         fire(case, "indict", "prosecutor", facts="入室盗窃。", charges="盗窃罪", procedure="speedy")
+
+
+def test_the_persons_position_shows_the_withdrawn_plea(two_suspects, district, fire, upload):
+    """Art. 15: after the withdrawal the person is no longer shown as pleading; the other still is."""
+    from workflows.positions import positions
+
+    case = two_suspects
+    li, wang = case.persons.order_by("id")
+    record_statement(fire, case, upload)
+    fire(case, "withdraw_plea", "prosecutor", persons=[wang.pk], reason="王五翻供")
+    shown = positions(case)
+    assert shown[wang.pk].plea is False and shown[wang.pk].plea_detail == "已撤回认罪认罚"
+    assert shown[li.pk].plea is True

@@ -102,3 +102,40 @@ def test_execution_outside_prison_is_only_for_imprisonment_without_probation(cas
     with pytest.raises(ValidationError, match="第二百六十五条"):
         judgments.record_decision(case, case.persons.get(), acting_user=district.judge,
                                   **{**PROBATION, "outside_prison": True})
+
+
+@pytest.mark.time_machine("2026-03-02T10:00:00+08:00")
+def test_each_executing_authority_gets_its_own_hand_over_once_and_the_case_closes_after_the_last(
+        case, drive, district, time_machine):
+    """CPL arts. 264, 269: a prison sentence goes to the police, a probation to community correction —
+    one hand-over each, never twice; custody ends only for the convict the accepting authority executes."""
+    from casehub.cases.models import PersonRole
+    from casehub.cases.persons import add_person
+
+    add_person(case, acting_user=district.investigator,
+               data={"role": PersonRole.SUSPECT, "name": "李四", "custody_status": CustodyStatus.NOT_DETAINED})
+    drive.to_court(case)
+    zhang, li = case.persons.get(name="张三"), case.persons.get(name="李四")
+    judgments.record_decision(case, zhang, acting_user=district.judge, **PRISON)
+    judgments.record_decision(case, li, acting_user=district.judge, **PROBATION)
+    drive.fire(case, "announce_judgment", "judge", announced_on="2026-03-02", in_court="yes", verdict="见判决结果")
+    drive.fire(case, "deliver_judgment", "court_clerk")
+    time_machine.move_to("2026-03-13T10:00:00+08:00")
+    drive.fire(case, "judgment_effective", "court_clerk")
+
+    drive.fire(case, "hand_over_for_execution", "court_clerk", executor="justice")
+    available = {s.name for s in engine.available_transitions(case, district.correction_officer)}
+    assert "accept_execution_correction_part" in available and "accept_execution_correction" not in available
+    drive.fire(case, "accept_execution_correction_part", "correction_officer")
+    assert case.stage == "execution" and case.status == CaseStatus.ACTIVE
+    assert CustodyRecord.objects.get(person=zhang).status == RecordStatus.IN_CUSTODY  # not his authority
+    assert Clock.objects.get(case=case, kind="execution_handover").status != ClockStatus.STOPPED  # counts on
+
+    with pytest.raises(engine.GuardFailed, match="不重复交付"):
+        engine.fire(case, "hand_over_for_execution", acting_user=district.court_clerk, inputs={"executor": "justice"})
+    drive.fire(case, "hand_over_for_execution", "court_clerk", executor="police")
+    drive.fire(case, "accept_execution", "investigator")
+    assert case.status == CaseStatus.CLOSED
+    assert CustodyRecord.objects.get(person=zhang).status == RecordStatus.EXECUTED
+    packages = case.transfers.filter(kind="execution").order_by("id")
+    assert [t.to_agency for t in packages] == [district.justice, district.police]

@@ -98,7 +98,13 @@ def test_the_remand_ruling_sets_the_judgment_aside_and_sends_the_case_back(case,
     text = text_of(data)
     assert "上诉人（原审被告人）张三" in text and "原判事实不清、证据不足" in text
     assert f"撤销{district.court.name}" in text and f"发回{district.court.name}重新审判" in text
-    assert "第二百三十八条" in text
+    assert "第二百三十八条" in text and "粤0307刑初1号" in text
+    # Art. 241: the retrial is a new first-instance case with its own number.
+    from casehub.cases.models import CaseNumber
+
+    numbers = list(CaseNumber.objects.filter(case=case, agency=district.court).order_by("issued_at", "id")
+                   .values_list("number", flat=True))
+    assert [n[-8:] for n in numbers] == ["0307刑初1号", "0307刑初2号"]
 
 
 @pytest.mark.time_machine("2026-03-02T10:00:00+08:00")
