@@ -1048,7 +1048,6 @@ def _decide_custody_once(record: Any, *, kind: str, reason: str, acting_user: An
                 spec.new_status, timezone.now(), agency)
             person.save(update_fields=["custody_status", "measure_since", "measure_authority"])
             from casehub.clocks.services import refresh_custody
-
             from workflows import measures
 
             measures.sync_clocks(case, acting_user=acting_user)  # art. 79: the bail runs its own period

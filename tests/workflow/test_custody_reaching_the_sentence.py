@@ -67,7 +67,7 @@ def test_custody_reaching_the_sentence_releases_only_that_defendant_and_the_dete
     block = page[page.index(f'id="p{zhang.pk}-served"'):]
     assert "羁押90日" in block and "2026年3月30日届满" in block and "第一百七十条第三项" in block.split("</p>")[0]
     assert "第一百七十条第三项" not in page[page.index(f'id="p{li.pk}-served"'):].split("</p>")[0]
-    assert 'name="p%s-custody_reached_term"' % zhang.pk not in page  # nothing to tick: it is computed
+    assert f'name="p{zhang.pk}-custody_reached_term"' not in page  # nothing to tick: it is computed
 
     drive.fire(case, "announce_judgment", "judge", announced_on="2026-03-30", in_court="yes", verdict="见判决结果")
     zhang.refresh_from_db()
