@@ -64,7 +64,7 @@ lint: install-dev
 	$(VENV)/bin/ruff check .
 
 bench: install-dev
-	for b in bench/*.py; do $(PY) $$b || exit 1; done
+	for b in bench/[!_]*.py; do $(PY) $$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -39,30 +39,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-SERVER = os.environ.get("BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
+import _pg  # noqa: E402 - bench/ is the script's directory; after ROOT for Django
+
 TICK = os.sysconf("SC_CLK_TCK")
 ACTIONS = ["workflow.transfer_for_review", "workflow.accept_review_transfer", "dossier.document_viewed",
            "auth.login", "custody.taken_over", "dossier.document_downloaded"]
-
-
-def _admin(sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(sql)
-
-
-def setup(name: str) -> None:
-    _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    _admin(f'CREATE DATABASE "{name}"')
-    os.environ["DATABASE_URL"] = f"{SERVER}/{name}"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "casehub.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0, interactive=False)
 
 
 def generate(events: int) -> list[bytes]:
@@ -200,7 +181,7 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
 
-    setup(args.database)
+    _pg.fresh_database(args.database)
     try:
         started = time.perf_counter()
         bodies = generate(args.events)
@@ -248,7 +229,7 @@ def main() -> None:
 
         connections.close_all()
         if not args.keep:
-            _admin(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
+            _pg.admin(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

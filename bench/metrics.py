@@ -34,30 +34,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-SERVER = os.environ.get("BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
+import _pg  # noqa: E402 - bench/ is the script's directory; after ROOT for Django
+
 START = datetime(2024, 1, 1, tzinfo=UTC)
 YEARS = 2
 WORK_MEM = "64MB"
-
-
-def _admin(sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(sql)
-
-
-def setup_database(name: str) -> None:
-    _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    _admin(f'CREATE DATABASE "{name}"')
-    os.environ["DATABASE_URL"] = f"{SERVER}/{name}"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "casehub.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0, interactive=False)
 
 
 # --- bulk generator ----------------------------------------------------------------------------------
@@ -398,7 +379,7 @@ def main() -> None:
     args = parser.parse_args()
 
     started = time.perf_counter()
-    setup_database(args.database)
+    _pg.fresh_database(args.database)
     result = {"cases": args.cases, "events": args.events, "work_mem": WORK_MEM}
     try:
         result["generated"] = generate(args.cases, args.events, args.seed)
@@ -414,7 +395,7 @@ def main() -> None:
 
         connections.close_all()
         if not args.keep:
-            _admin(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
+            _pg.admin(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
     out = ROOT / "var" / "bench"
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").write_text(json.dumps(result, ensure_ascii=False, indent=1))
