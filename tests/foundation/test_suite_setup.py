@@ -17,6 +17,10 @@ CHECKERS = {"pdfsig_verify": "needs_poppler", "_assert_signed": "needs_poppler",
 
 
 def _pytest(args: list[str], env: dict[str, str], timeout: int = 300) -> subprocess.CompletedProcess:
+    if env.get("CASEHUB_TEST_NOW_PATHS") == os.environ.get("CASEHUB_TEST_NOW_PATHS"):
+        # Inherited from the outer run (.ci/run scopes its instants to the date-sensitive packages):
+        # it is about the outer run's paths, not the probe's.
+        env = {k: v for k, v in env.items() if k != "CASEHUB_TEST_NOW_PATHS"}
     return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args], cwd=ROOT,
                           env=env, capture_output=True, text=True, timeout=timeout, check=False)
 

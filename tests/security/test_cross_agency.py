@@ -181,6 +181,9 @@ RULES: dict[str, Rule] = {
     # The judge's decision per defendant, on the case the court holds at trial.
     "transfers:judgment": Rule(frozenset({"court_clerk", "judge"}), lambda sc: {"case_pk": sc.trial_case.pk},
                                may_see_case=TRIAL_READERS),
+    # Serving the judgment on persons (送达回证): the court that holds or decided the case.
+    "transfers:service": Rule(frozenset({"court_clerk", "judge"}), lambda sc: {"case_pk": sc.trial_case.pk},
+                              may_see_case=TRIAL_READERS),
     "transfers:approval_preview": Rule(frozenset({"investigator", "police_supervisor"}),
                                        lambda sc: {"pk": sc.pending_approval.pk}),
     "clocks:list": Rule(CLOCK_ROLES),
