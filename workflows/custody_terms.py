@@ -21,7 +21,7 @@ time art. 149 excludes — per person, each a recorded decision that notifies th
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -276,3 +276,255 @@ def _assessment_once(person: Any, *, reason: str, acting_user: Any, start: bool)
                               "notice": getattr(notice, "number", ""), "article": "刑事诉讼法第一百四十九条"})
         engine._end_of_rehearsal()
     return changed
+
+
+# --- arts. 156, 158, 159: request → forward → decide ------------------------------------------------
+
+ARTICLE_TEXT = {"156": "《中华人民共和国刑事诉讼法》第一百五十六条", "158": "《中华人民共和国刑事诉讼法》第一百五十八条",
+                "159": "《中华人民共和国刑事诉讼法》第一百五十九条"}
+
+
+def next_extension(clock: Any) -> tuple[str, int, str] | None:
+    """(article, months, label) of the next extension the running period may have, in the order of
+    arts. 156, 158, 159; None when all three were given."""
+    done = clock.extensions.count()
+    extensions = _engine().CUSTODY_EXTENSIONS
+    return extensions[done] if done < len(extensions) else None
+
+
+def pending_extension(person: Any) -> Any:
+    """The person's extension request not decided yet (at most one at a time)."""
+    from casehub.custody.models import CustodyExtension, ExtensionStatus
+
+    return (CustodyExtension.objects.filter(person=person, status__in=(ExtensionStatus.REQUESTED,
+                                                                        ExtensionStatus.FORWARDED))
+            .select_related("received_by", "recorded_by", "decided_by", "police").first())
+
+
+def _recorder(route: Route, article: str) -> Agency | None:
+    """The procuratorate that records the decision: the deciding one when it is on the platform;
+    otherwise (a decision the higher procuratorate made on paper) the procuratorate one level above the
+    one that received the request — for art. 158-159 the city procuratorate, which had forwarded it —
+    or, with none above, the receiving procuratorate itself."""
+    if route.decided_by is not None:
+        return route.decided_by
+    received = route.received_by
+    if received is None:
+        return None
+    return received.parent if received.parent is not None and received.parent.kind == AgencyKind.PROCURATORATE \
+        else received
+
+
+def _officers(agency: Agency) -> Any:
+    from casehub.agencies.models import User
+
+    return User.objects.filter(agency=agency, is_active=True)
+
+
+def _tell_agencies(agencies: list[Agency], case: Any, title: str, *, key: str) -> None:
+    def _send() -> None:
+        from django.urls import reverse
+
+        from casehub.notifications.services import notify
+
+        for agency in agencies:
+            notify(_officers(agency), kind="custody", title=title, url=reverse("cases:detail", args=[case.pk]),
+                   case=case, key=f"{key}-{agency.pk}")
+
+    transaction.on_commit(_send)
+
+
+def request_extension(person: Any, *, reason: str, acting_user: Any, ground: str = "",
+                      sentence_ten_years: bool = False) -> Any:
+    """提请延长侦查羁押期限 (arts. 156, 158, 159): the police responsible for the arrested person's
+    custody file the request with the procuratorate that approved the arrest, at least 7 days before the
+    period ends — a later request is refused (SPP Rules 2019 art. 309). The article is the next of arts.
+    156, 158, 159 the period has not had; art. 158 needs one of its four kinds of case (``ground``),
+    art. 159 a possible sentence of ten years or more. One request per person at a time."""
+    from casehub.agencies.permissions import MANAGE_CUSTODY, has_capability
+    from casehub.audit import services as audit
+    from casehub.audit.services import record_event
+    from casehub.cases import access
+    from casehub.cases.state import engine_writes
+    from casehub.clocks.kinds import ClockKind
+    from casehub.custody.models import CustodyExtension
+
+    engine = _engine()
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": [_("请写明提请延长的理由。")]})
+    agency = getattr(acting_user, "agency", None)
+    with engine_writes(), transaction.atomic(), audit.deferred():
+        case = engine._lock(person.case_id)
+        clock = engine._person_clock(person, ClockKind.INVESTIGATION_CUSTODY)
+        if clock is None:
+            raise ValidationError({"reason": [_("该人员没有正在计算的侦查羁押期限。")]})
+        if agency is None or agency.kind != AgencyKind.POLICE or agency.pk != clock.agency_id \
+                or not has_capability(acting_user, MANAGE_CUSTODY):
+            raise engine.NotAllowed(_("只有负责该人员侦查羁押的公安机关可以提请延长侦查羁押期限。"))
+        if pending_extension(person) is not None:
+            raise ValidationError({"reason": [_("该人员已有尚未决定的延长侦查羁押期限申请。")]})
+        step = next_extension(clock)
+        if step is None:
+            raise ValidationError({"reason": [_("侦查羁押期限已依照第一百五十六条、第一百五十八条、第一百五十九条延长，不能再延长。")]})
+        article = step[0]
+        today = timezone.localdate()
+        latest = clock.due_date - timedelta(days=engine.EXTENSION_REQUEST_LEAD_DAYS)
+        if today > latest:
+            raise ValidationError({"reason": [
+                _("延长侦查羁押期限应当在期限届满七日前提出（人民检察院刑事诉讼规则第三百零九条）；本期限届满日为%(due)s，"
+                  "最迟应于%(latest)s提出。") % {"due": clock.due_date, "latest": latest}]})
+        problem = extension_problem(article, ground=ground, sentence_ten_years=sentence_ten_years)
+        if problem:
+            raise ValidationError({"ground" if article == "158" else "sentence_ten_years": [problem]})
+        route = extension_route(person, article)
+        recorder = _recorder(route, article)
+        if route.received_by is None or recorder is None:
+            raise ValidationError({"reason": [_("没有批准逮捕的人民检察院，无法提请延长侦查羁押期限。")]})
+        ext = CustodyExtension.objects.create(
+            case=case, person=person, clock=clock, article=article, ground=ground if article == "158" else "",
+            sentence_ten_years=bool(sentence_ten_years), reason=reason, police=agency, requested_at=timezone.now(),
+            requested_by=acting_user, period_end=clock.due_date, received_by=route.received_by,
+            decided_by=route.decided_by, decided_by_name=route.decided_by_name, recorded_by=recorder)
+        access.grant(case, route.received_by, act=False)
+        case.version += 1
+        case.save(update_fields=["version", "updated_at"])
+        record_event("workflow.person_decision", actor=acting_user, agency=agency, obj=ext, case=case,
+                     details={"decision": "custody_extension_requested", "persons": [person.pk], "article": article,
+                              "due_date": clock.due_date, "received_by": route.received_by.code,
+                              "decided_by": getattr(route.decided_by, "code", "") or route.decided_by_name,
+                              "reason": reason, "article_cited": "人民检察院刑事诉讼规则第三百零九条"})
+        _tell_agencies([route.received_by], case, _("提请延长侦查羁押期限：%(name)s") % {"name": person.name},
+                       key=f"extension-{ext.pk}-requested")
+    return ext
+
+
+def _locked_extension(extension: Any) -> Any:
+    from casehub.custody.models import CustodyExtension
+
+    return (CustodyExtension.objects.select_for_update(of=("self",))
+            .select_related("person", "case", "clock", "police", "received_by", "recorded_by", "decided_by")
+            .get(pk=extension.pk))
+
+
+def forward_extension(extension: Any, *, opinion: str, acting_user: Any) -> Any:
+    """报送 (SPP Rules 2019 arts. 309-310): the procuratorate that received the police's request reviews
+    it and forwards it with its opinion to the procuratorate that decides — one level up (art. 156) or
+    the provincial procuratorate (arts. 158-159; without one on the platform, to the procuratorate that
+    records its paper decision). Before the period ends."""
+    from casehub.agencies.permissions import DECIDE_ARREST, has_capability
+    from casehub.audit import services as audit
+    from casehub.audit.services import record_event
+    from casehub.cases import access
+    from casehub.cases.state import engine_writes
+    from casehub.custody.models import ExtensionStatus
+
+    engine = _engine()
+    opinion = (opinion or "").strip()
+    if not opinion:
+        raise ValidationError({"opinion": [_("请写明审查意见。")]})
+    agency = getattr(acting_user, "agency", None)
+    with engine_writes(), transaction.atomic(), audit.deferred():
+        case = engine._lock(extension.case_id)
+        ext = _locked_extension(extension)
+        if agency is None or agency.pk != ext.received_by_id or not has_capability(acting_user, DECIDE_ARREST):
+            raise engine.NotAllowed(_("只有受理该申请的人民检察院可以审查报送。"))
+        if ext.status != ExtensionStatus.REQUESTED:
+            raise ValidationError({"opinion": [_("该申请已报送或已决定。")]})
+        if timezone.localdate() > ext.clock.due_date:
+            raise ValidationError({"opinion": [_("侦查羁押期限已届满，不能再报送延长申请。")]})
+        if ext.recorded_by_id == ext.received_by_id:
+            raise ValidationError({"opinion": [_("没有登记上一级人民检察院，请直接登记上级人民检察院的纸质决定。")]})
+        ext.status, ext.forwarded_at, ext.forwarded_by, ext.opinion = (
+            ExtensionStatus.FORWARDED, timezone.now(), acting_user, opinion)
+        ext.save(update_fields=["status", "forwarded_at", "forwarded_by", "opinion"])
+        access.grant(case, ext.recorded_by, act=False)
+        case.version += 1
+        case.save(update_fields=["version", "updated_at"])
+        record_event("workflow.person_decision", actor=acting_user, agency=agency, obj=ext, case=case,
+                     details={"decision": "custody_extension_forwarded", "persons": [ext.person_id],
+                              "article": ext.article, "to": ext.recorded_by.code, "opinion": opinion,
+                              "article_cited": "人民检察院刑事诉讼规则第三百零九条"})
+        _tell_agencies([ext.recorded_by], case, _("报请延长侦查羁押期限：%(name)s") % {"name": ext.person.name},
+                       key=f"extension-{ext.pk}-forwarded")
+    return ext
+
+
+def decide_extension(extension: Any, *, approve: bool, reason: str, acting_user: Any,
+                     paper_reference: str = "") -> Any:
+    """批准 / 不批准延长侦查羁押期限 (arts. 156, 158, 159): the procuratorate that decides — or, for a
+    decision its higher procuratorate made on paper, the procuratorate that records it (then with the
+    paper decision's number) — decides before the period ends. The decision goes back through the
+    procuratorate that received the request to the police; a signed 延长侦查羁押期限决定书 (or 不批准…)
+    is issued; an approval extends this person's custody clock only and the detention centre receives a
+    变更羁押期限通知书 of the new end."""
+    return _engine()._prepared_apply(lambda: _decide_extension_once(
+        extension, approve=approve, reason=reason, acting_user=acting_user, paper_reference=paper_reference))
+
+
+def _decide_extension_once(extension: Any, *, approve: bool, reason: str, acting_user: Any,
+                           paper_reference: str) -> Any:
+    from casehub.agencies.permissions import DECIDE_ARREST, has_capability
+    from casehub.audit import services as audit
+    from casehub.audit.services import record_event
+    from casehub.cases.state import engine_writes
+    from casehub.clocks import services as clocks
+    from casehub.custody import documents
+    from casehub.custody import services as custody
+    from casehub.custody.models import ExtensionStatus
+
+    engine = _engine()
+    reason, paper_reference = (reason or "").strip(), (paper_reference or "").strip()
+    if not reason:
+        raise ValidationError({"reason": [_("请写明决定的理由。")]})
+    agency = getattr(acting_user, "agency", None)
+    with engine_writes(), transaction.atomic(), audit.deferred():
+        case = engine._lock(extension.case_id)
+        ext = _locked_extension(extension)
+        if agency is None or agency.pk != ext.recorded_by_id or not has_capability(acting_user, DECIDE_ARREST):
+            raise engine.NotAllowed(_("只有有权决定的人民检察院可以作出延长侦查羁押期限的决定（刑事诉讼法第一百五十六条、第一百五十八条、第一百五十九条）。"))
+        paper = ext.decided_by_id != ext.recorded_by_id
+        waiting = ExtensionStatus.REQUESTED if paper and ext.recorded_by_id == ext.received_by_id \
+            else ExtensionStatus.FORWARDED
+        if ext.status != waiting:
+            raise ValidationError({"reason": [_("该申请尚未报送或已决定。")]})
+        if paper and not paper_reference:
+            raise ValidationError({"paper_reference": [
+                _("%(decider)s不在本平台，请填写其纸质决定书的文号。") % {"decider": ext.decided_by_name}]})
+        clock = ext.clock
+        if not clock.is_active or timezone.localdate() > clock.due_date:
+            raise ValidationError({"reason": [_("侦查羁押期限已届满，不能再作出延长的决定。")]})
+        article, months, label = next(e for e in engine.CUSTODY_EXTENSIONS if e[0] == ext.article)
+        now = timezone.now()
+        ext.status = ExtensionStatus.APPROVED if approve else ExtensionStatus.REFUSED
+        ext.decided_at, ext.decider, ext.decision_reason, ext.paper_reference = now, acting_user, reason, paper_reference
+        ext.number = custody._number(agency, "custody_extension", "延押" if approve else "不延押", now)
+        notice = None
+        if approve:
+            text = (f"{label}；{ext.decided_by_name}批准（{paper_reference or ext.number}）；"
+                    f"{timezone.localdate(ext.requested_at).isoformat()}向{ext.received_by.name}提请")
+            clock = clocks.extend_clock(clock, months=months, decision=text[:200], acting_user=acting_user)
+            ext.new_end = clock.due_date
+        ext.pdf = documents.sign_and_store_form(
+            documents.extension_decision_form(ext, article_text=ARTICLE_TEXT[article], months=months), agency,
+            reason=f"{ext.number}", stamp=f"{agency.name} {ext.number}")
+        if approve:
+            notice = engine._notify_new_end(ext.person, agency=agency, reason=f"{text}；{ext.number}",
+                                            acting_user=acting_user)
+        ext.notice = notice
+        ext.save()
+        case.version += 1
+        case.save(update_fields=["version", "updated_at"])
+        record_event("workflow.person_decision", actor=acting_user, agency=agency, obj=ext, case=case,
+                     details={"decision": "custody_extension" if approve else "custody_extension_refused",
+                              "persons": [ext.person_id], "article": article, "number": ext.number,
+                              "requested_on": timezone.localdate(ext.requested_at), "due_date": clock.due_date,
+                              "received_by": ext.received_by.code,
+                              "decided_by": getattr(ext.decided_by, "code", "") or ext.decided_by_name,
+                              "paper_reference": paper_reference, "pdf_sha256": ext.pdf.sha256,
+                              "notice": getattr(notice, "number", "")})
+        title = (_("批准延长侦查羁押期限：%(name)s") if approve else _("不批准延长侦查羁押期限：%(name)s")) % {
+            "name": ext.person.name}
+        _tell_agencies([ext.received_by, ext.police], case, title, key=f"extension-{ext.pk}-decided")
+        engine._end_of_rehearsal()
+    return ext

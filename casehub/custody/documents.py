@@ -155,3 +155,40 @@ def notice_form(notice: Any) -> dict[str, Any]:
         paragraphs=[_("%(centre)s：\n%(reason)s") % {"centre": notice.detention_centre.name, "reason": notice.reason}],
         footer_lines=[notice.agency.name, _when(notice.issued_at), _("（电子签章）")],
     )
+
+
+def extension_decision_form(ext: Any, *, article_text: str, months: int) -> dict[str, Any]:
+    """延长侦查羁押期限决定书 (CPL arts. 156, 158, 159; SPP Rules 2019 arts. 309-313) — or, refused, the
+    不批准延长侦查羁押期限决定书 — addressed to the police through the procuratorate that received their
+    request, signed by the procuratorate that recorded the decision (the deciding one, or the one that
+    registers a decision the deciding procuratorate made on paper)."""
+    approved = ext.status == "approved"
+    title = _("延长侦查羁押期限决定书") if approved else _("不批准延长侦查羁押期限决定书")
+    person = ext.person
+    fields = _person_fields(person) + [
+        (_("案件名称"), ext.case.title),
+        (_("提请机关"), ext.police.name),
+        (_("提请时间"), _when(ext.requested_at)),
+        (_("受理机关"), ext.received_by.name),
+        (_("法律依据"), article_text),
+        (_("原届满日期"), _day(ext.period_end)),
+        (_("延长后届满日期"), _day(ext.new_end) if approved else "—"),
+        (_("决定机关"), ext.decided_by_name),
+    ]
+    values = {"police": ext.police.name, "received": ext.received_by.name, "name": person.name,
+              "day": _when(ext.requested_at), "article": article_text, "months": months,
+              "end": _day(ext.new_end), "reason": ext.decision_reason}
+    if approved:
+        body = _("%(police)s：\n你单位于%(day)s经%(received)s提请延长犯罪嫌疑人%(name)s的侦查羁押期限。经审查，"
+                 "依照%(article)s的规定，决定批准延长犯罪嫌疑人%(name)s的侦查羁押期限%(months)d个月，至%(end)s止。"
+                 "\n%(reason)s") % values
+    else:
+        body = _("%(police)s：\n你单位于%(day)s经%(received)s提请延长犯罪嫌疑人%(name)s的侦查羁押期限。经审查，"
+                 "决定不批准延长。理由：%(reason)s") % values
+    paragraphs = [body]
+    if ext.recorded_by_id != getattr(ext.decided_by, "pk", None):
+        paragraphs.append(_("本决定由%(decider)s以纸质决定书作出（文号：%(ref)s），由%(recorder)s登记并经%(received)s送达。")
+                          % {"decider": ext.decided_by_name, "ref": ext.paper_reference,
+                             "recorder": ext.recorded_by.name, "received": ext.received_by.name})
+    return _form(title, number=ext.number, fields=fields, paragraphs=paragraphs,
+                 footer_lines=[ext.recorded_by.name, _when(ext.decided_at), _("（电子签章）")])

@@ -217,5 +217,69 @@ class CustodyEvent(models.Model):
         return f"{self.get_kind_display()} {self.at:%Y-%m-%d %H:%M}"
 
 
+class ExtensionStatus(models.TextChoices):
+    REQUESTED = "requested", _("已提请，待检察院报送")
+    FORWARDED = "forwarded", _("已报送，待决定")
+    APPROVED = "approved", _("批准延长")
+    REFUSED = "refused", _("不批准延长")
+
+
+class CustodyExtension(models.Model):
+    """A request to extend one arrested person's investigation custody (CPL arts. 156, 158, 159) and
+    its route: the police file it with the procuratorate that approved the arrest at least 7 days
+    before the period ends (SPP Rules 2019 art. 309), that procuratorate forwards it with its opinion,
+    the procuratorate one level up (art. 156) or the provincial one (arts. 158-159) decides, and the
+    decision — a signed 延长侦查羁押期限决定书 — comes back through the procuratorate that received it.
+    Written only by :mod:`workflows.custody_terms`."""
+
+    case = models.ForeignKey("cases.Case", on_delete=models.PROTECT, related_name="custody_extensions")
+    person = models.ForeignKey("cases.Person", on_delete=models.PROTECT, related_name="custody_extensions")
+    clock = models.ForeignKey("clocks.Clock", on_delete=models.PROTECT, related_name="+")
+    article = models.CharField(_("法律依据"), max_length=3)
+    ground = models.CharField(_("延长情形"), max_length=20, blank=True)
+    sentence_ten_years = models.BooleanField(_("可能判处十年有期徒刑以上刑罚"), default=False)
+    reason = models.TextField(_("提请理由"))
+    police = models.ForeignKey("agencies.Agency", verbose_name=_("提请机关"), on_delete=models.PROTECT,
+                               related_name="+")
+    requested_at = models.DateTimeField(_("提请时间"))
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    period_end = models.DateField(_("提请时羁押期限届满日期"))
+    received_by = models.ForeignKey("agencies.Agency", verbose_name=_("受理机关"), on_delete=models.PROTECT,
+                                    related_name="+")
+    forwarded_at = models.DateTimeField(_("报送时间"), null=True, blank=True)
+    forwarded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="+")
+    opinion = models.TextField(_("受理机关意见"), blank=True)
+    decided_by = models.ForeignKey("agencies.Agency", verbose_name=_("决定机关"), null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="+")
+    decided_by_name = models.CharField(_("决定机关名称"), max_length=200)
+    recorded_by = models.ForeignKey("agencies.Agency", verbose_name=_("登记决定的机关"), on_delete=models.PROTECT,
+                                    related_name="+")
+    status = models.CharField(_("状态"), max_length=12, choices=ExtensionStatus.choices,
+                              default=ExtensionStatus.REQUESTED, db_index=True)
+    decided_at = models.DateTimeField(_("决定时间"), null=True, blank=True)
+    decider = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="+")
+    decision_reason = models.TextField(_("决定理由"), blank=True)
+    paper_reference = models.CharField(_("纸质决定书文号"), max_length=100, blank=True)
+    number = models.CharField(_("决定书文号"), max_length=80, blank=True)
+    new_end = models.DateField(_("延长后届满日期"), null=True, blank=True)
+    pdf = models.ForeignKey("objectstore.StoredObject", null=True, blank=True, on_delete=models.PROTECT,
+                            related_name="+")
+    notice = models.ForeignKey(CustodyNotice, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        verbose_name = _("延长侦查羁押期限")
+        verbose_name_plural = _("延长侦查羁押期限")
+
+    def __str__(self) -> str:
+        return f"{self.person} {self.article} {self.get_status_display()}"
+
+    @property
+    def pending(self) -> bool:
+        return self.status in (ExtensionStatus.REQUESTED, ExtensionStatus.FORWARDED)
+
+
 # A custody measure changes only by a decision the engine records (arrest, bail, release).
 protect(CustodyRecord, "measure")

@@ -107,3 +107,24 @@ def test_every_generated_document_kind_is_signed_by_its_issuer(effect_name, plea
     for document in ctx.documents:
         assert document.generated and document.author_agency == user.agency, document.title
         assert_signed_by(read_bytes(document.stored), user.agency)
+
+
+def test_the_custody_extension_decision_is_signed_by_the_deciding_procuratorate(plea_case, district, city):
+    """延长侦查羁押期限决定书 (CPL art. 156) — not a transition's document but a per-person decision
+    (workflows.custody_terms.decide_extension): PAdES-signed by the city procuratorate that decided."""
+    from casehub.clocks import services as clocks
+    from casehub.clocks.kinds import ClockKind
+    from workflows import custody_terms
+
+    person = plea_case.persons.order_by("id").first()
+    from casehub.cases.state import engine_writes
+
+    with engine_writes():
+        person.custody_status, person.measure_authority = CustodyStatus.ARRESTED, district.procuratorate
+        person.save(update_fields=["custody_status", "measure_authority"])
+    clocks.open_clock(plea_case, ClockKind.INVESTIGATION_CUSTODY, agency=district.police, start=timezone.now(),
+                      person=person, decision="批准逮捕")
+    ext = custody_terms.request_extension(person, reason="案情复杂", acting_user=district.investigator)
+    custody_terms.forward_extension(ext, opinion="建议批准", acting_user=district.prosecutor)
+    ext = custody_terms.decide_extension(ext, approve=True, reason="同意延长一个月", acting_user=city.city_prosecutor)
+    assert_signed_by(read_bytes(ext.pdf), city.procuratorate)
