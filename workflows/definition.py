@@ -1016,7 +1016,7 @@ TRIAL_TRANSITIONS: tuple[TransitionSpec, ...] = (
         AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION, handover=DELIVER, recipient=BACK_TO_SENDER,
         transfer_kind=TransferKind.SUPPLEMENTARY_EVIDENCE,
         inputs=(InputSpec("reason", _("补充侦查情况"), "textarea"),),
-        guards=("no_pending_approval",),
+        guards=("no_pending_approval", "no_withdrawal_pending_to_resume"),
         clocks=(ClockOp("stop", ClockKind.TRIAL_SUPPLEMENTARY), ClockOp("open", trial.TRIAL_PERIOD)),
         article="刑事诉讼法第二百零五条、第二百零八条第三款",
         description=_("人民法院收到补充侦查的案件后重新计算审理期限。"),
