@@ -299,6 +299,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "api-purge-expired": {"task": "casehub.api.purge_expired", "schedule": timedelta(hours=1)},
     # Mark overdue statutory clocks and warn supervisors (idempotent; hourly is plenty).
     "clocks-check": {"task": "casehub.clocks.tasks.check_clocks_task", "schedule": timedelta(hours=1)},
+    # Bail and residential surveillance whose period ran out without a new decision end (CPL art. 79).
+    "measures-lapse": {"task": "workflows.tasks.lapse_expired_measures_task", "schedule": timedelta(hours=1)},
     # Sign the audit chain head into the write-once object store (casehub/audit/checkpoints.py).
     "audit-checkpoint": {"task": "casehub.audit.tasks.sign_checkpoint_task", "schedule": timedelta(minutes=15)},
 }

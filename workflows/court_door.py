@@ -111,6 +111,17 @@ def no_withdrawal_pending(ctx: GuardContext) -> str | None:
 
 
 @guard
+def no_withdrawal_pending_to_resume(ctx: GuardContext) -> str | None:
+    """SPP Rules 2019 art. 421; SPC Interpretation 2021 art. 296: during a postponement for
+    supplementary investigation the procuratorate either asks to resume the trial or withdraws the
+    prosecution; while the court has not ruled on its withdrawal it cannot also send the case back for
+    trial — the court rules on the withdrawal first (a permitted withdrawal ends the trial)."""
+    if withdrawal_request(ctx.case) is not None:
+        return _("撤回起诉的要求尚待人民法院裁定，裁定前不能提请恢复法庭审理（《人民检察院刑事诉讼规则》第四百二十一条）。")
+    return None
+
+
+@guard
 def withdrawal_requested(ctx: GuardContext) -> str | None:
     """SPC Interpretation art. 296: the court rules on a withdrawal the procuratorate asked for."""
     if withdrawal_request(ctx.case) is None:

@@ -278,6 +278,17 @@ PLEA_TRANSITIONS: tuple[TransitionSpec, ...] = (
         style="secondary",
     ),
     TransitionSpec(
+        "withdraw_police_plea", _("撤回认罪认罚（侦查阶段）"), (Stage.INVESTIGATION, Stage.SUPPLEMENTARY_INVESTIGATION),
+        SAME_STAGE, AgencyKind.POLICE, p.PREPARE_OUTGOING,
+        inputs=(_persons("persons", _("撤回认罪认罚的犯罪嫌疑人"), "suspects", _("留空则为本案全部犯罪嫌疑人。")),
+                InputSpec("reason", _("撤回认罪认罚的情况"), "textarea")),
+        guards=("police_pleas_withdrawable",),
+        effects=("withdraw_police_pleas",),
+        article="刑事诉讼法第十五条、第一百六十二条第二款",
+        description=_("犯罪嫌疑人在侦查阶段撤回认罪认罚的，记录在案；起诉意见书不再写明其认罪认罚。"),
+        style="secondary",
+    ),
+    TransitionSpec(
         "record_plea_statement", _("记录认罪认罚具结"), (Stage.PROSECUTION_REVIEW,), Stage.PROSECUTION_REVIEW,
         AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION,
         inputs=(
@@ -365,6 +376,11 @@ NON_PROSECUTION_KIND = InputSpec(
                 "可以不起诉（《人民检察院刑事诉讼规则》第三百六十七条）。留空则按法律依据判断。"),
 )
 AFTER_CLOSING = {"after_closing": True}
+PETITIONER = InputSpec("petitioner", _("申诉人"), "text", max_length=60,
+                       help_text=_("被害人或者其近亲属、诉讼代理人的姓名。"))
+RECEIVED_ON = InputSpec("received_on", _("申诉人收到不起诉决定书的日期"), "date",
+                        help_text=_("七日的申诉期限自收到决定书的次日起计算（刑事诉讼法第一百八十条、第一百八十一条）。"))
+FILED_ON = InputSpec("filed_on", _("提出申诉的日期"), "date", required=False, help_text=_("留空则为今天。"))
 
 NON_PROSECUTION_TRANSITIONS: tuple[TransitionSpec, ...] = (
     TransitionSpec(
@@ -500,6 +516,110 @@ NON_PROSECUTION_TRANSITIONS: tuple[TransitionSpec, ...] = (
         description=_("上一级人民检察院复核认为不起诉决定错误的，撤销下级人民检察院的不起诉决定，由其重新审查起诉。"),
         style="danger", custody=("notices",), extra={**AFTER_CLOSING, "kept": False},
     ),
+    # Arts. 180-181: the victim's petition (reviewed by the next-higher procuratorate) and the appeal of the
+    # person not prosecuted under art. 177(2) (reviewed by the deciding one), each within 7 days of
+    # receiving the decision; a late one is examined as a complaint (SPP Rules arts. 381-388).
+    TransitionSpec(
+        "forward_victim_petition", _("报送被害人申诉"), (Stage.CLOSED,), SAME_STAGE,
+        AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION,
+        inputs=(PETITIONER, RECEIVED_ON, FILED_ON, InputSpec("reason", _("申诉理由"), "textarea")),
+        guards=("no_pending_approval", "victim_petition_timely"),
+        clocks=(ClockOp("open", ClockKind.NP_PETITION_REVIEW, agency="superior"),),
+        effects=("grant_superior",),
+        article="刑事诉讼法第一百八十条；人民检察院刑事诉讼规则第三百八十一条、第三百八十七条",
+        description=_("被害人不服不起诉决定，在收到不起诉决定书后七日以内申诉的，由上一级人民检察院复查；向本院提出的，"
+                      "本院将申诉材料连同案卷报送上一级人民检察院。上一级人民检察院在三个月以内作出复查决定。"),
+        style="warning", extra=AFTER_CLOSING,
+    ),
+    TransitionSpec(
+        "keep_non_prosecution_on_petition", _("复查维持不起诉决定（被害人申诉）"), (Stage.CLOSED,), SAME_STAGE,
+        AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION, party=SUPERIOR,
+        inputs=(InputSpec("reason", _("复查意见"), "textarea"),),
+        guards=("no_pending_approval", "np_petition_pending"),
+        clocks=(ClockOp("stop", ClockKind.NP_PETITION_REVIEW),),
+        effects=("issue_issuer_number", "generate_np_petition_decision"),
+        needs_approval=True,
+        article="刑事诉讼法第一百八十条；人民检察院刑事诉讼规则第三百八十一条、第三百八十三条、第三百八十六条",
+        description=_("上一级人民检察院经复查维持不起诉决定的，将复查决定书送达被害人、被不起诉人和作出不起诉决定的人民检察院；"
+                      "被害人可以向人民法院起诉。"),
+        style="secondary", extra={**AFTER_CLOSING, "kept": True},
+    ),
+    TransitionSpec(
+        "revoke_non_prosecution_on_petition", _("复查撤销不起诉决定（被害人申诉）"), (Stage.CLOSED,),
+        Stage.PROSECUTION_REVIEW, AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION, party=SUPERIOR,
+        inputs=(InputSpec("reason", _("复查意见"), "textarea"),),
+        guards=("no_pending_approval", "np_petition_pending"),
+        clocks=(ClockOp("stop", ClockKind.NP_PETITION_REVIEW),
+                ClockOp("restart", ClockKind.REVIEW_PROSECUTION, agency="holder_before")),
+        effects=("issue_issuer_number", "generate_np_petition_decision"),
+        needs_approval=True,
+        article="刑事诉讼法第一百八十条；人民检察院刑事诉讼规则第三百八十三条第二款、第三百八十六条、第三百八十八条",
+        description=_("上一级人民检察院经复查作出起诉决定的，撤销下级人民检察院的不起诉决定，交由其提起公诉，"
+                      "并将复查决定抄送移送起诉的公安机关。"),
+        style="danger", custody=("notices",), extra={**AFTER_CLOSING, "kept": False},
+    ),
+    TransitionSpec(
+        "receive_np_appeal", _("受理被不起诉人申诉"), (Stage.CLOSED,), SAME_STAGE,
+        AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION,
+        inputs=(_persons("persons", _("申诉的被不起诉人"), "suspects", _("留空则为本案全部被不起诉人。")),
+                RECEIVED_ON, FILED_ON, InputSpec("reason", _("申诉理由"), "textarea")),
+        guards=("no_pending_approval", "np_appeal_timely"),
+        clocks=(ClockOp("open", ClockKind.NP_APPEAL_REVIEW),),
+        article="刑事诉讼法第一百八十一条；人民检察院刑事诉讼规则第三百八十五条、第三百八十七条",
+        description=_("依照刑事诉讼法第一百七十七条第二款被不起诉的人不服，在收到不起诉决定书后七日以内申诉的，"
+                      "由本院负责捕诉的部门复查，三个月以内作出复查决定。"),
+        style="warning", extra=AFTER_CLOSING,
+    ),
+    TransitionSpec(
+        "receive_late_np_complaint", _("受理逾期申诉"), (Stage.CLOSED,), SAME_STAGE,
+        AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION,
+        inputs=(InputSpec("petitioner_role", _("申诉人身份"), "choice",
+                          choices=(("victim", _("被害人")), ("non_prosecuted", _("被不起诉人")))),
+                InputSpec("petitioner", _("申诉人"), "text", max_length=60,
+                          help_text=_("被害人或者其近亲属、诉讼代理人，或者被不起诉人的姓名。")),
+                RECEIVED_ON, FILED_ON, InputSpec("reason", _("申诉理由"), "textarea")),
+        guards=("no_pending_approval", "late_np_complaint"),
+        clocks=(ClockOp("open", ClockKind.NP_APPEAL_REVIEW),),
+        article="人民检察院刑事诉讼规则第三百八十二条、第三百八十五条第一款",
+        description=_("被害人、被不起诉人在收到不起诉决定书七日以后提出申诉的，由本院负责控告申诉检察的部门审查："
+                      "认为不起诉决定正确的，出具审查结论直接答复申诉人；认为可能存在错误的，移送负责捕诉的部门复查。"),
+        style="secondary", extra=AFTER_CLOSING,
+    ),
+    TransitionSpec(
+        "answer_np_complaint", _("出具申诉审查结论"), (Stage.CLOSED,), SAME_STAGE,
+        AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION,
+        inputs=(InputSpec("reason", _("审查意见"), "textarea"),),
+        guards=("no_pending_approval", "late_np_complaint_pending"),
+        clocks=(ClockOp("stop", ClockKind.NP_APPEAL_REVIEW),),
+        effects=("generate_np_complaint_answer",),
+        article="人民检察院刑事诉讼规则第三百八十二条、第三百八十五条第一款",
+        description=_("经审查认为不起诉决定正确的，出具审查结论直接答复申诉人，并做好释法说理工作。"),
+        style="secondary", extra=AFTER_CLOSING,
+    ),
+    TransitionSpec(
+        "keep_non_prosecution_on_appeal", _("复查维持不起诉决定"), (Stage.CLOSED,), SAME_STAGE,
+        AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION,
+        inputs=(InputSpec("reason", _("复查意见"), "textarea"),),
+        guards=("no_pending_approval", "np_appeal_pending"),
+        clocks=(ClockOp("stop", ClockKind.NP_APPEAL_REVIEW),),
+        effects=("issue_issuer_number", "generate_np_appeal_decision"),
+        needs_approval=True,
+        article="刑事诉讼法第一百八十一条；人民检察院刑事诉讼规则第三百八十五条、第三百八十六条",
+        style="secondary", extra={**AFTER_CLOSING, "kept": True},
+    ),
+    TransitionSpec(
+        "revoke_non_prosecution_on_appeal", _("复查撤销不起诉决定"), (Stage.CLOSED,), Stage.PROSECUTION_REVIEW,
+        AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION,
+        inputs=(InputSpec("reason", _("复查意见"), "textarea"),),
+        guards=("no_pending_approval", "np_appeal_pending"),
+        clocks=(ClockOp("stop", ClockKind.NP_APPEAL_REVIEW),
+                ClockOp("restart", ClockKind.REVIEW_PROSECUTION)),
+        effects=("issue_issuer_number", "generate_np_appeal_decision"),
+        needs_approval=True,
+        article="刑事诉讼法第一百八十一条；人民检察院刑事诉讼规则第三百八十五条第二款、第三百八十六条、第三百八十八条",
+        description=_("经复查发现不起诉决定确有错误、符合起诉条件的，撤销不起诉决定，提起公诉；复查决定书抄送公安机关。"),
+        style="danger", custody=("notices",), extra={**AFTER_CLOSING, "kept": False},
+    ),
 )
 
 
@@ -521,8 +641,8 @@ POLICE_CLOSING_TRANSITIONS: tuple[TransitionSpec, ...] = (
         inputs=(CLOSING_GROUND, InputSpec("reason", _("撤销案件的事实和理由"), "textarea")),
         guards=("no_pending_approval",),
         clocks=(ClockOp("stop", "*"), ClockOp("open", ClockKind.CLOSING_NOTICE)),
-        effects=("issue_withdrawal_number", "generate_withdrawal_decision", "generate_release_certificates",
-                 "release_detained"),
+        effects=("issue_withdrawal_number", "issue_release_certificate_numbers", "generate_withdrawal_decision",
+                 "generate_release_certificates", "release_detained"),
         needs_approval=True,
         article="刑事诉讼法第一百六十三条；公安机关办理刑事案件程序规定第一百八十六条、第一百八十七条、第一百八十九条、第二百九十六条",
         description=_("发现不应对犯罪嫌疑人追究刑事责任的，经县级以上公安机关负责人批准撤销案件；在押的立即释放，发给释放证明书；"
@@ -546,8 +666,8 @@ POLICE_CLOSING_TRANSITIONS: tuple[TransitionSpec, ...] = (
                 ClockOp("stop", ClockKind.DETENTION, per_person=True, persons="persons"),
                 ClockOp("stop", ClockKind.INVESTIGATION_CUSTODY, per_person=True, persons="persons"),
                 ClockOp("open", ClockKind.CLOSING_NOTICE)),
-        effects=("issue_termination_numbers", "generate_termination_decision", "generate_release_certificates",
-                 "terminate_persons"),
+        effects=("issue_termination_numbers", "issue_release_certificate_numbers", "generate_termination_decision",
+                 "generate_release_certificates", "terminate_persons"),
         needs_approval=True,
         article="公安机关办理刑事案件程序规定第一百八十六条第二款、第一百八十七条、第一百八十九条第二款",
         description=_("犯罪不是该犯罪嫌疑人实施的，或者共同犯罪中部分犯罪嫌疑人不够刑事处罚的，对其终止侦查，案件继续侦查；"
@@ -694,10 +814,11 @@ TRANSITIONS: tuple[TransitionSpec, ...] = (
     TransitionSpec(
         "extend_review", _("延长审查起诉期限"), (Stage.PROSECUTION_REVIEW,), Stage.PROSECUTION_REVIEW,
         AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION,
-        inputs=(InputSpec("decision", _("延长决定（文号及理由）"), "textarea"),),
+        inputs=(InputSpec("decision", _("延长的理由"), "textarea",
+                          help_text=_("重大、复杂案件的理由；决定书文号由系统编号。")),),
         guards=("no_pending_approval", "review_not_extended", "review_not_fast_track"),
         clocks=(ClockOp("extend", ClockKind.REVIEW_PROSECUTION, days=15),),
-        effects=("generate_review_extension",),
+        effects=("issue_review_extension_number", "generate_review_extension"),
         needs_approval=True, article="刑事诉讼法第一百七十二条", style="secondary",
         custody=("notices",),
     ),
@@ -895,7 +1016,7 @@ TRIAL_TRANSITIONS: tuple[TransitionSpec, ...] = (
         AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION, handover=DELIVER, recipient=BACK_TO_SENDER,
         transfer_kind=TransferKind.SUPPLEMENTARY_EVIDENCE,
         inputs=(InputSpec("reason", _("补充侦查情况"), "textarea"),),
-        guards=("no_pending_approval",),
+        guards=("no_pending_approval", "no_withdrawal_pending_to_resume"),
         clocks=(ClockOp("stop", ClockKind.TRIAL_SUPPLEMENTARY), ClockOp("open", trial.TRIAL_PERIOD)),
         article="刑事诉讼法第二百零五条、第二百零八条第三款",
         description=_("人民法院收到补充侦查的案件后重新计算审理期限。"),
@@ -1450,7 +1571,9 @@ def kinds_arriving_in(stage: str) -> set[str]:
 
 # Clocks that never bound a person's custody: stopping them changes no detention centre's date.
 CLOCKS_NOT_BOUNDING_CUSTODY = frozenset({ClockKind.COURT_ACCEPTANCE, ClockKind.JURISDICTION_HANDOVER,
-                                         ClockKind.COURT_MEASURE_DECISION})
+                                         ClockKind.COURT_MEASURE_DECISION,
+                                         # The review of a petition against a closed case (arts. 180-181).
+                                         ClockKind.NP_PETITION_REVIEW, ClockKind.NP_APPEAL_REVIEW})
 
 
 def _custody_problems(t: TransitionSpec) -> list[str]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from casehub.cases.models import CustodyStatus, PersonRole
 from casehub.clocks.kinds import ClockKind
@@ -93,3 +93,94 @@ def redecide_measure(ctx: Any) -> None:
     status = str(ctx.inputs.get("measure") or CustodyStatus.BAIL)
     chosen = [p for p in persons.named(ctx.case, ctx.inputs, "persons") if p.custody_status in ON_MEASURE]
     effects._change_measure(chosen, status, authority=ctx.holder_before, at=ctx.now)
+
+
+# --- art. 79: a measure ends when its period runs out ------------------------------------------
+
+
+def lapsed_on(clock: Any) -> Any:
+    """The day a bail or surveillance period ran out without a new decision (the day after its due
+    date), or None: its clock was stopped after its due date (by :func:`lapse_expired`, or by a
+    decision that came too late)."""
+    from casehub.clocks.counting import local_day
+    from casehub.clocks.models import ClockStatus
+
+    if clock.kind not in CLOCK_OF.values() or clock.status != ClockStatus.STOPPED or clock.stopped_at is None:
+        return None
+    from datetime import timedelta
+
+    return clock.due_date + timedelta(days=1) if local_day(clock.stopped_at) > clock.due_date else None
+
+
+def lapse_expired(today: Any = None) -> int:
+    """取保候审、监视居住期限届满 (CPL art. 79): a bail (12 months) or residential surveillance (6 months)
+    whose period for its deciding authority ran out without a new decision ends — the measure is
+    recorded as lifted on the day after its last day (not silently "still on bail"), its clock stops,
+    the deciding authority's officers are told and the person's timeline shows the lapse. Art. 79(2)
+    requires the authority to lift it in time; a measure cannot outlive its period. Run by Celery
+    beat (``workflows.tasks.lapse_expired_measures_task``) like the clocks' own check; idempotent.
+    Returns how many measures lapsed."""
+    from datetime import datetime, time, timedelta
+
+    from django.db import transaction
+    from django.utils import timezone
+
+    from casehub.audit import services as audit
+    from casehub.cases.models import Person
+    from casehub.cases.state import engine_writes
+    from casehub.clocks import services as clocks
+    from casehub.clocks.models import ACTIVE_STATUSES, Clock
+    from workflows import engine
+
+    today = today or timezone.localdate()
+    expired = list(Clock.objects.filter(kind__in=list(CLOCK_OF.values()), status__in=ACTIVE_STATUSES,
+                                        due_date__lt=today, person__isnull=False)
+                   .values_list("pk", "case_id", "person_id"))
+    lapsed = 0
+    for clock_pk, case_pk, person_pk in expired:
+        with engine_writes(), transaction.atomic(), audit.deferred():
+            case = engine._lock(case_pk)
+            clock = Clock.objects.select_for_update().filter(pk=clock_pk, status__in=ACTIVE_STATUSES).first()
+            if clock is None or clock.due_date >= today:  # decided anew or extended meanwhile
+                continue
+            person = Person.objects.select_for_update().get(pk=person_pk)
+            end = timezone.make_aware(datetime.combine(clock.due_date + timedelta(days=1), time(0, 0)))
+            measure = person.custody_status
+            clocks.stop_clocks(case, [clock.kind], at=end, person=person, reason="lapsed")
+            if CLOCK_OF.get(measure) == clock.kind and person.measure_authority_id == clock.agency_id:
+                person.custody_status, person.measure_since = CustodyStatus.RELEASED, end
+                person.save(update_fields=["custody_status", "measure_since"])
+            case.version += 1
+            case.save(update_fields=["version", "updated_at"])
+            audit.record_event("custody.measure_lapsed", agency=clock.agency_id, obj=person, case=case,
+                               details={"person": person.pk, "measure": clock.kind, "clock": clock.pk,
+                                        "due_date": clock.due_date, "lapsed_on": clock.due_date + timedelta(days=1),
+                                        "status": person.custody_status, "article": "刑事诉讼法第七十九条"})
+            _tell_lapse(clock, person)
+            lapsed += 1
+    return lapsed
+
+
+def _tell_lapse(clock: Any, person: Any) -> None:
+    """The deciding authority's officers learn that the measure ran out (after commit)."""
+    from django.db import transaction
+
+    def _send() -> None:
+        from django.urls import reverse
+
+        from casehub.agencies.models import User
+        from casehub.notifications.messages import message
+        from casehub.notifications.services import notify
+
+        kind = CLOCK_OF_LABEL.get(clock.kind, clock.kind)  # lazy: each reader's language
+        title = message(gettext_noop("%(kind)s期限届满，已解除：%(name)s"), kind=kind, name=person.name)
+        body = message(gettext_noop("%(kind)s期限已于%(due)s届满，未重新作出决定，依照刑事诉讼法第七十九条解除。"),
+                       kind=kind, due=clock.due_date)
+        notify(User.objects.filter(agency_id=clock.agency_id, is_active=True), kind="custody", title=title,
+               body=body, case=clock.case, url=reverse("cases:detail", args=[clock.case_id]),
+               key=f"measure-lapsed:{clock.pk}")
+
+    transaction.on_commit(_send)
+
+
+CLOCK_OF_LABEL = {ClockKind.BAIL: gettext_lazy("取保候审"), ClockKind.RESIDENTIAL_SURVEILLANCE: gettext_lazy("监视居住")}

@@ -107,6 +107,7 @@ class AuditAction(StrEnum):
     CUSTODY_PAPER_REGISTERED = "custody.paper_registered"
     CUSTODY_DOCUMENT_VIEWED = "custody.document_viewed"
     CUSTODY_VIEWED = "custody.viewed"
+    CUSTODY_MEASURE_LAPSED = "custody.measure_lapsed"
     # legal aid (casehub.legalaid)
     LEGAL_AID_REQUESTED = "legal_aid.requested"
     LEGAL_AID_VIEWED = "legal_aid.viewed"

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from casehub.agencies import permissions as p
 from casehub.agencies.doors import Door, ListDoor, any_capability, nothing_for
 from casehub.cases.selectors import CASE_READERS, visible_cases
-from casehub.custody.models import CustodyCertificate, CustodyNotice
+from casehub.custody.models import CustodyCertificate, CustodyExtension, CustodyNotice
 from casehub.custody.selectors import is_detention_officer
 
 # Roles of an agency that read custody items of the cases they work on.
@@ -49,7 +49,21 @@ def _acknowledge(user: Any, item: Any) -> str | None:
 CERTIFICATES = Door("custody.certificate", lambda user: _visible(CustodyCertificate, user),
                     {"acknowledge": _acknowledge})
 NOTICES = Door("custody.notice", lambda user: _visible(CustodyNotice, user), {"acknowledge": _acknowledge})
-DOORS = {"certificate": CERTIFICATES, "notice": NOTICES}
+
+
+def _visible_extensions(user: Any) -> QuerySet[Any]:
+    """A custody-term extension (its signed decision): the police that asked, the procuratorate that
+    received it and the one that recorded the decision, or an agency that may see its case — through
+    a role that reads cases or manages custody. The detention centre learns the new end by a notice."""
+    if nothing_for(user) or is_detention_officer(user) or not any(p.has_capability(user, c) for c in CUSTODY_READERS):
+        return CustodyExtension.objects.none()
+    own = Q(police_id=user.agency_id) | Q(received_by_id=user.agency_id) | Q(recorded_by_id=user.agency_id)
+    return CustodyExtension.objects.filter(own | Q(case__in=visible_cases(user)))
+
+
+EXTENSIONS = Door("custody.extension", _visible_extensions,
+                  {"acknowledge": lambda user, item: _("延长侦查羁押期限决定书由看守所经变更羁押期限通知书获知，无需在此确认。")})
+DOORS = {"certificate": CERTIFICATES, "notice": NOTICES, "extension": EXTENSIONS}
 
 CENTRE_LIST = ListDoor("custody.centre", is_detention_officer, lambda: _("只有看守所民警可以查看在押人员。"))
 ITEM_LIST = ListDoor("custody.items", lambda user: is_detention_officer(user) or any_capability(*CUSTODY_READERS)(user),

@@ -192,6 +192,33 @@ def _record_bands(record: CustodyRecord, events: list[CustodyEvent], today: date
     return _merge(holders, end), _merge(measures, today)
 
 
+MEASURE_OF_CLOCK = {"bail": CustodyStatus.BAIL, "residential_surveillance": CustodyStatus.RESIDENTIAL_SURVEILLANCE}
+LAPSED = "lapsed"
+
+
+def _measure_bands(person: Person, clocks: list[Clock], since: date, today: date) -> list[Span]:
+    """A person without a custody record: each bail or surveillance decision from its own period
+    (CPL art. 79: one per deciding authority), a period that ran out without a new decision as
+    "期满解除" from the day after its last day, and the current measure since it was decided."""
+    points: list[tuple[date, Any, str, str]] = []
+    for c in clocks:
+        measure = MEASURE_OF_CLOCK.get(c.kind)
+        if measure is None:
+            continue
+        points.append((_day(c.started_at), f"{measure}-{c.pk}", _status_label(measure), MEASURE_CLASS[measure]))
+        if c.status == ClockStatus.STOPPED and c.stopped_at is not None and _day(c.stopped_at) > c.due_date:
+            points.append((c.due_date + timedelta(days=1), f"{LAPSED}-{c.pk}",
+                           _("%(measure)s期满解除（刑事诉讼法第七十九条）") % {"measure": _status_label(measure)},
+                           "tl-released"))
+    current = person.custody_status
+    current_since = _day(person.measure_since) or since
+    if not points or (current not in MEASURE_OF_CLOCK.values() and current_since > max(p[0] for p in points)):
+        points.append((current_since if points else since, current, _status_label(current),
+                       MEASURE_CLASS.get(current, "tl-none")))
+    points.sort(key=lambda p: p[0])
+    return _merge(points, today)
+
+
 def _case_holders(case_start: date, logs: list[Any], today: date) -> tuple[list[Span], list[Mark]]:
     points: list[tuple[date, Any, str, str]] = []
     marks: list[Mark] = []
@@ -261,8 +288,7 @@ def build(case: Any, persons: Sequence[Person] | None = None, *, today: date | N
         else:
             tl.holders, tl.handovers = _case_holders(case_start, logs, today)
             since = _day(person.custody_since) or case_start
-            tl.measures = [Span(since, today, _status_label(person.custody_status),
-                                MEASURE_CLASS.get(person.custody_status, "tl-none"))]
+            tl.measures = _measure_bands(person, [c for c in clocks if c.person_id == person.pk], since, today)
         tl.clocks = _clock_rows((c for c in clocks if c.person_id in (None, person.pk)), today)
         result.append(tl)
     return _layout(result, today)

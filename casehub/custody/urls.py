@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from casehub.custody import views
+from casehub.custody import terms, views
 
 app_name = "custody"
 
@@ -14,4 +14,5 @@ urlpatterns = [
     path("<str:kind>/<int:pk>/pdf/<str:part>/", views.document_pdf, name="pdf_part"),
     path("<str:kind>/<int:pk>/acknowledge/", views.acknowledge, name="acknowledge"),
     path("case/<int:case_id>/", views.case_custody, name="case"),
+    path("case/<int:case_id>/person/<int:person_id>/terms/", terms.person_terms, name="terms"),
 ]

@@ -46,7 +46,8 @@ from casehub.forms import add_service_errors
 from storage.base import content_disposition
 
 # The documents of each custody item: the signed certificate/notice, and the certificate's receipt.
-PDF_PARTS: dict[str, tuple[str, ...]] = {"certificate": ("main", "receipt"), "notice": ("main",)}
+PDF_PARTS: dict[str, tuple[str, ...]] = {"certificate": ("main", "receipt"), "notice": ("main",),
+                                         "extension": ("main",)}
 
 
 def _chosen_day(request: HttpRequest) -> date:

@@ -71,6 +71,9 @@ def test_a_refused_withdrawal_leaves_the_supplementary_investigation_running(pos
     case = postponed
     supplementary = _running(case, ClockKind.TRIAL_SUPPLEMENTARY).get()
     drive.fire(case, "request_withdrawal_in_supplementary", "prosecutor", ground="evidence", reason="证据不足。")
+    # SPP Rules art. 421: while the withdrawal waits for the court's ruling, the trial is not resumed.
+    with pytest.raises(engine.GuardFailed, match="第四百二十一条"):
+        drive.fire(case, "return_after_supplementary", "prosecutor", reason="补充侦查完毕")
     drive.fire(case, "refuse_withdrawal_in_supplementary", "judge", reason="现有证据足以认定犯罪事实。")
     assert case.stage == "trial_supplementary"
     still = _running(case, ClockKind.TRIAL_SUPPLEMENTARY).get()

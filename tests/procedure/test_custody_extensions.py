@@ -14,6 +14,7 @@ import time_machine
 from django.core.exceptions import ValidationError
 
 from casehub.audit.models import AuditEvent
+from casehub.cases import access
 from casehub.cases.models import CustodyStatus, PersonRole
 from casehub.clocks import services as clocks
 from casehub.clocks.kinds import ClockKind
@@ -46,6 +47,7 @@ def gang(new_case, district):
         clocks.open_clock(case, ClockKind.INVESTIGATION_CUSTODY, agency=district.police, start=at("2026-03-02"),
                           person=person, decision="批准逮捕")
         assert _clock(person).due_date == date(2026, 5, 2)
+    access.grant(case, district.procuratorate, act=False)  # it read the case to approve the arrests
     return {p.name: p for p in case.persons.all()}
 
 

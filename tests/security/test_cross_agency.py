@@ -203,6 +203,10 @@ RULES: dict[str, Rule] = {
     "custody:acknowledge": Rule(DETENTION, lambda sc: {"kind": "certificate", "pk": sc.certificate.pk},
                                 get=False, may_see_case=DETENTION),
     "custody:case": Rule(POLICE_READERS, _case("case_id"), payload=_register_custody),
+    # One suspect's custody terms (extension request/forward/decide, recount, assessment; issue #15):
+    # whoever sees the case reads it; each form only for the agency and role the law names (403).
+    "custody:terms": Rule(POLICE_READERS, lambda sc: {"case_id": sc.case.pk, "person_id": sc.person.pk},
+                          payload=lambda sc: {"action": "assessment_start", "reason": "越权登记鉴定"}),
     # --- pki ----------------------------------------------------------------------------------------
     "pki:certificates": Rule(ADMINS | AUDITORS),
     "pki:trust-bundle": Rule(ALL, static=True),  # public certificates and CRLs
