@@ -31,6 +31,11 @@ GENERATING = [spec for spec in definition.TRANSITIONS if effects.generated_title
 SUPERVISOR = {AgencyKind.POLICE: "police_supervisor", AgencyKind.PROCURATORATE: "procuratorate_supervisor",
               AgencyKind.COURT: "court_supervisor"}
 SENDS = (definition.SEND, definition.DELIVER, definition.NOTIFY)
+# Documents about persons the sample case has none of: their preview is empty here (the view answers 404,
+# nothing to preview), and each is previewed in the scenario of its own.
+NOTHING_TO_PREVIEW_HERE = {
+    "hand_over_separately": "only the defendants separated at the second instance (SPC Interpretation art. 390)",
+}
 
 
 def test_the_definition_has_generating_transitions_of_every_agency():
@@ -66,7 +71,8 @@ def test_every_generated_document_is_previewed_by_the_officer_and_by_the_approve
 
         # The draft, from the inputs as the approval stores them (the officer's and the approver's preview).
         drafts = documents.preview(case, spec, user=user, inputs=engine._inputs_from_json(spec, inputs))
-        assert drafts and all(d.pdf.startswith(b"%PDF") for d in drafts), spec.name
+        assert drafts or spec.name in NOTHING_TO_PREVIEW_HERE, spec.name
+        assert all(d.pdf.startswith(b"%PDF") for d in drafts), spec.name
 
         if not spec.requires_approval:
             continue
