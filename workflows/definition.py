@@ -1186,9 +1186,10 @@ JURISDICTION_TRANSITIONS: tuple[TransitionSpec, ...] = (
                 InputSpec("reason", _("不属于本院管辖的理由"), "textarea")),
         guards=("no_pending_approval", "jurisdiction_recipient_valid"),
         clocks=(ClockOp("stop", ClockKind.JURISDICTION_HANDOVER),),
+        effects=("notify_transferring_police",),
         article="刑事诉讼法第一百七十二条第二款；人民检察院刑事诉讼规则第三百二十八条、第三百九十一条",
-        description=_("经审查认为不属于本院管辖的，移送有管辖权的人民检察院，犯罪嫌疑人随案换押；"
-                      "审查起诉期限从改变后的人民检察院收到案件之日起计算。"),
+        description=_("经审查认为不属于本院管辖的，移送有管辖权的人民检察院（属于上级人民法院管辖的第一审案件，报送上级人民检察院），"
+                      "同时通知移送起诉的公安机关；犯罪嫌疑人随案换押；审查起诉期限从改变后的人民检察院收到案件之日起计算。"),
         style="warning", custody=("issue_certificates",),
     ),
     TransitionSpec(
