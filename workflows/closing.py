@@ -163,13 +163,18 @@ def release_certificates(ctx: Any) -> list[docs.Draft]:
     case, drafts = ctx.case, []
     title = str(docs.TITLES["generate_release_certificates"][0])
     decision = _("撤销案件") if ctx.spec.name == "withdraw_case" else _("终止侦查")
-    for person in (p for p in _named(ctx) if p.custody_status in HELD and p.role == PersonRole.SUSPECT):
+    # One number per person, in the order of the persons (workflows.effects.issue_release_certificate_numbers).
+    numbers = docs._number(ctx, NumberKind.RELEASE_CERTIFICATE).split("、")
+    released = [p for p in _named(ctx) if p.custody_status in HELD and p.role == PersonRole.SUSPECT]
+    for index, person in enumerate(released):
         centre = docs.custody_facts(person, case)["centre"]
         text = _("兹有%(name)s，因涉嫌%(charge)s于%(since)s被%(measure)s，羁押于%(centre)s。现因本局决定%(decision)s，"
                  "根据《中华人民共和国刑事诉讼法》第一百六十三条的规定，于%(today)s释放。特此证明。") % {
             "name": person.name, "charge": docs.charge_names(case), "since": docs._day(person.custody_since),
             "measure": person.get_custody_status_display(), "centre": centre.name if centre else "",
             "decision": decision, "today": docs._day(ctx.now)}
+        number = numbers[index] if index < len(numbers) else numbers[-1]
         drafts.append(docs.Draft(f"{title}（{person.name}）", docs._render(
-            ctx, title, fields=[(_("案件名称"), case.title)], paragraphs=[text], footer_lines=_police_footer(ctx))))
+            ctx, title, number=number, fields=[(_("案件名称"), case.title)], paragraphs=[text],
+            footer_lines=_police_footer(ctx))))
     return drafts

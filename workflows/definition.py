@@ -93,6 +93,8 @@ SUPERIOR = "superior"  # the next-higher agency of the holder (art. 179: review 
 HIGHER = "higher"  # the agency above the holder (agency.parent): approvals the law gives it (art. 208)
 PROSECUTING = "prosecuting"  # the procuratorate whose indictment the court accepted (protest, art. 228)
 TRIAL_COURT = "trial_court"  # the court that postponed the trial for supplementary investigation (SPP Rules art. 421)
+DETENTION = "detention"  # a detention centre keeping a convict it must hand over for execution outside prison
+FIRST_INSTANCE = "first_instance"  # the first-instance court while the court above holds the case (art. 233(2))
 
 # How the case changes hands.
 SEND = "send"  # a package goes out; the receiver must verify and accept it
@@ -221,6 +223,8 @@ PROCEDURE = InputSpec(
                 "简易程序：二十日以内，可能判处有期徒刑超过三年的可延长至一个半月（第二百二十条）；"
                 "普通程序：二个月以内，至迟不超过三个月（第二百零八条）。"))
 OPTIONAL_REASON = InputSpec("reason", _("说明"), "textarea", required=False)
+APPROVED_ON = InputSpec("approved_on", _("批准日期"), "date",
+                        help_text=_("上级人民法院纸质批复的日期；本院据此作出延长审理期限决定书。"))
 
 
 def _persons(name: str, label: Any, select: str, help_text: Any = "") -> InputSpec:
@@ -275,6 +279,17 @@ PLEA_TRANSITIONS: tuple[TransitionSpec, ...] = (
         effects=("record_police_plea",),
         article="刑事诉讼法第十五条、第一百二十条第二款、第一百六十二条第二款",
         description=_("犯罪嫌疑人自愿认罪的，应当记录在案，随案移送，并在起诉意见书中写明有关情况。"),
+        style="secondary",
+    ),
+    TransitionSpec(
+        "withdraw_police_plea", _("撤回认罪认罚（侦查阶段）"), (Stage.INVESTIGATION, Stage.SUPPLEMENTARY_INVESTIGATION),
+        SAME_STAGE, AgencyKind.POLICE, p.PREPARE_OUTGOING,
+        inputs=(_persons("persons", _("撤回认罪认罚的犯罪嫌疑人"), "suspects", _("留空则为本案全部犯罪嫌疑人。")),
+                InputSpec("reason", _("撤回认罪认罚的情况"), "textarea")),
+        guards=("police_pleas_withdrawable",),
+        effects=("withdraw_police_pleas",),
+        article="刑事诉讼法第十五条、第一百六十二条第二款",
+        description=_("犯罪嫌疑人在侦查阶段撤回认罪认罚的，记录在案；起诉意见书不再写明其认罪认罚。"),
         style="secondary",
     ),
     TransitionSpec(
@@ -365,6 +380,11 @@ NON_PROSECUTION_KIND = InputSpec(
                 "可以不起诉（《人民检察院刑事诉讼规则》第三百六十七条）。留空则按法律依据判断。"),
 )
 AFTER_CLOSING = {"after_closing": True}
+PETITIONER = InputSpec("petitioner", _("申诉人"), "text", max_length=60,
+                       help_text=_("被害人或者其近亲属、诉讼代理人的姓名。"))
+RECEIVED_ON = InputSpec("received_on", _("申诉人收到不起诉决定书的日期"), "date",
+                        help_text=_("七日的申诉期限自收到决定书的次日起计算（刑事诉讼法第一百八十条、第一百八十一条）。"))
+FILED_ON = InputSpec("filed_on", _("提出申诉的日期"), "date", required=False, help_text=_("留空则为今天。"))
 
 NON_PROSECUTION_TRANSITIONS: tuple[TransitionSpec, ...] = (
     TransitionSpec(
@@ -500,6 +520,110 @@ NON_PROSECUTION_TRANSITIONS: tuple[TransitionSpec, ...] = (
         description=_("上一级人民检察院复核认为不起诉决定错误的，撤销下级人民检察院的不起诉决定，由其重新审查起诉。"),
         style="danger", custody=("notices",), extra={**AFTER_CLOSING, "kept": False},
     ),
+    # Arts. 180-181: the victim's petition (reviewed by the next-higher procuratorate) and the appeal of the
+    # person not prosecuted under art. 177(2) (reviewed by the deciding one), each within 7 days of
+    # receiving the decision; a late one is examined as a complaint (SPP Rules arts. 381-388).
+    TransitionSpec(
+        "forward_victim_petition", _("报送被害人申诉"), (Stage.CLOSED,), SAME_STAGE,
+        AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION,
+        inputs=(PETITIONER, RECEIVED_ON, FILED_ON, InputSpec("reason", _("申诉理由"), "textarea")),
+        guards=("no_pending_approval", "victim_petition_timely"),
+        clocks=(ClockOp("open", ClockKind.NP_PETITION_REVIEW, agency="superior"),),
+        effects=("grant_superior",),
+        article="刑事诉讼法第一百八十条；人民检察院刑事诉讼规则第三百八十一条、第三百八十七条",
+        description=_("被害人不服不起诉决定，在收到不起诉决定书后七日以内申诉的，由上一级人民检察院复查；向本院提出的，"
+                      "本院将申诉材料连同案卷报送上一级人民检察院。上一级人民检察院在三个月以内作出复查决定。"),
+        style="warning", extra=AFTER_CLOSING,
+    ),
+    TransitionSpec(
+        "keep_non_prosecution_on_petition", _("复查维持不起诉决定（被害人申诉）"), (Stage.CLOSED,), SAME_STAGE,
+        AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION, party=SUPERIOR,
+        inputs=(InputSpec("reason", _("复查意见"), "textarea"),),
+        guards=("no_pending_approval", "np_petition_pending"),
+        clocks=(ClockOp("stop", ClockKind.NP_PETITION_REVIEW),),
+        effects=("issue_issuer_number", "generate_np_petition_decision"),
+        needs_approval=True,
+        article="刑事诉讼法第一百八十条；人民检察院刑事诉讼规则第三百八十一条、第三百八十三条、第三百八十六条",
+        description=_("上一级人民检察院经复查维持不起诉决定的，将复查决定书送达被害人、被不起诉人和作出不起诉决定的人民检察院；"
+                      "被害人可以向人民法院起诉。"),
+        style="secondary", extra={**AFTER_CLOSING, "kept": True},
+    ),
+    TransitionSpec(
+        "revoke_non_prosecution_on_petition", _("复查撤销不起诉决定（被害人申诉）"), (Stage.CLOSED,),
+        Stage.PROSECUTION_REVIEW, AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION, party=SUPERIOR,
+        inputs=(InputSpec("reason", _("复查意见"), "textarea"),),
+        guards=("no_pending_approval", "np_petition_pending"),
+        clocks=(ClockOp("stop", ClockKind.NP_PETITION_REVIEW),
+                ClockOp("restart", ClockKind.REVIEW_PROSECUTION, agency="holder_before")),
+        effects=("issue_issuer_number", "generate_np_petition_decision"),
+        needs_approval=True,
+        article="刑事诉讼法第一百八十条；人民检察院刑事诉讼规则第三百八十三条第二款、第三百八十六条、第三百八十八条",
+        description=_("上一级人民检察院经复查作出起诉决定的，撤销下级人民检察院的不起诉决定，交由其提起公诉，"
+                      "并将复查决定抄送移送起诉的公安机关。"),
+        style="danger", custody=("notices",), extra={**AFTER_CLOSING, "kept": False},
+    ),
+    TransitionSpec(
+        "receive_np_appeal", _("受理被不起诉人申诉"), (Stage.CLOSED,), SAME_STAGE,
+        AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION,
+        inputs=(_persons("persons", _("申诉的被不起诉人"), "suspects", _("留空则为本案全部被不起诉人。")),
+                RECEIVED_ON, FILED_ON, InputSpec("reason", _("申诉理由"), "textarea")),
+        guards=("no_pending_approval", "np_appeal_timely"),
+        clocks=(ClockOp("open", ClockKind.NP_APPEAL_REVIEW),),
+        article="刑事诉讼法第一百八十一条；人民检察院刑事诉讼规则第三百八十五条、第三百八十七条",
+        description=_("依照刑事诉讼法第一百七十七条第二款被不起诉的人不服，在收到不起诉决定书后七日以内申诉的，"
+                      "由本院负责捕诉的部门复查，三个月以内作出复查决定。"),
+        style="warning", extra=AFTER_CLOSING,
+    ),
+    TransitionSpec(
+        "receive_late_np_complaint", _("受理逾期申诉"), (Stage.CLOSED,), SAME_STAGE,
+        AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION,
+        inputs=(InputSpec("petitioner_role", _("申诉人身份"), "choice",
+                          choices=(("victim", _("被害人")), ("non_prosecuted", _("被不起诉人")))),
+                InputSpec("petitioner", _("申诉人"), "text", max_length=60,
+                          help_text=_("被害人或者其近亲属、诉讼代理人，或者被不起诉人的姓名。")),
+                RECEIVED_ON, FILED_ON, InputSpec("reason", _("申诉理由"), "textarea")),
+        guards=("no_pending_approval", "late_np_complaint"),
+        clocks=(ClockOp("open", ClockKind.NP_APPEAL_REVIEW),),
+        article="人民检察院刑事诉讼规则第三百八十二条、第三百八十五条第一款",
+        description=_("被害人、被不起诉人在收到不起诉决定书七日以后提出申诉的，由本院负责控告申诉检察的部门审查："
+                      "认为不起诉决定正确的，出具审查结论直接答复申诉人；认为可能存在错误的，移送负责捕诉的部门复查。"),
+        style="secondary", extra=AFTER_CLOSING,
+    ),
+    TransitionSpec(
+        "answer_np_complaint", _("出具申诉审查结论"), (Stage.CLOSED,), SAME_STAGE,
+        AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION,
+        inputs=(InputSpec("reason", _("审查意见"), "textarea"),),
+        guards=("no_pending_approval", "late_np_complaint_pending"),
+        clocks=(ClockOp("stop", ClockKind.NP_APPEAL_REVIEW),),
+        effects=("generate_np_complaint_answer",),
+        article="人民检察院刑事诉讼规则第三百八十二条、第三百八十五条第一款",
+        description=_("经审查认为不起诉决定正确的，出具审查结论直接答复申诉人，并做好释法说理工作。"),
+        style="secondary", extra=AFTER_CLOSING,
+    ),
+    TransitionSpec(
+        "keep_non_prosecution_on_appeal", _("复查维持不起诉决定"), (Stage.CLOSED,), SAME_STAGE,
+        AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION,
+        inputs=(InputSpec("reason", _("复查意见"), "textarea"),),
+        guards=("no_pending_approval", "np_appeal_pending"),
+        clocks=(ClockOp("stop", ClockKind.NP_APPEAL_REVIEW),),
+        effects=("issue_issuer_number", "generate_np_appeal_decision"),
+        needs_approval=True,
+        article="刑事诉讼法第一百八十一条；人民检察院刑事诉讼规则第三百八十五条、第三百八十六条",
+        style="secondary", extra={**AFTER_CLOSING, "kept": True},
+    ),
+    TransitionSpec(
+        "revoke_non_prosecution_on_appeal", _("复查撤销不起诉决定"), (Stage.CLOSED,), Stage.PROSECUTION_REVIEW,
+        AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION,
+        inputs=(InputSpec("reason", _("复查意见"), "textarea"),),
+        guards=("no_pending_approval", "np_appeal_pending"),
+        clocks=(ClockOp("stop", ClockKind.NP_APPEAL_REVIEW),
+                ClockOp("restart", ClockKind.REVIEW_PROSECUTION)),
+        effects=("issue_issuer_number", "generate_np_appeal_decision"),
+        needs_approval=True,
+        article="刑事诉讼法第一百八十一条；人民检察院刑事诉讼规则第三百八十五条第二款、第三百八十六条、第三百八十八条",
+        description=_("经复查发现不起诉决定确有错误、符合起诉条件的，撤销不起诉决定，提起公诉；复查决定书抄送公安机关。"),
+        style="danger", custody=("notices",), extra={**AFTER_CLOSING, "kept": False},
+    ),
 )
 
 
@@ -521,8 +645,8 @@ POLICE_CLOSING_TRANSITIONS: tuple[TransitionSpec, ...] = (
         inputs=(CLOSING_GROUND, InputSpec("reason", _("撤销案件的事实和理由"), "textarea")),
         guards=("no_pending_approval",),
         clocks=(ClockOp("stop", "*"), ClockOp("open", ClockKind.CLOSING_NOTICE)),
-        effects=("issue_withdrawal_number", "generate_withdrawal_decision", "generate_release_certificates",
-                 "release_detained"),
+        effects=("issue_withdrawal_number", "issue_release_certificate_numbers", "generate_withdrawal_decision",
+                 "generate_release_certificates", "release_detained"),
         needs_approval=True,
         article="刑事诉讼法第一百六十三条；公安机关办理刑事案件程序规定第一百八十六条、第一百八十七条、第一百八十九条、第二百九十六条",
         description=_("发现不应对犯罪嫌疑人追究刑事责任的，经县级以上公安机关负责人批准撤销案件；在押的立即释放，发给释放证明书；"
@@ -546,8 +670,8 @@ POLICE_CLOSING_TRANSITIONS: tuple[TransitionSpec, ...] = (
                 ClockOp("stop", ClockKind.DETENTION, per_person=True, persons="persons"),
                 ClockOp("stop", ClockKind.INVESTIGATION_CUSTODY, per_person=True, persons="persons"),
                 ClockOp("open", ClockKind.CLOSING_NOTICE)),
-        effects=("issue_termination_numbers", "generate_termination_decision", "generate_release_certificates",
-                 "terminate_persons"),
+        effects=("issue_termination_numbers", "issue_release_certificate_numbers", "generate_termination_decision",
+                 "generate_release_certificates", "terminate_persons"),
         needs_approval=True,
         article="公安机关办理刑事案件程序规定第一百八十六条第二款、第一百八十七条、第一百八十九条第二款",
         description=_("犯罪不是该犯罪嫌疑人实施的，或者共同犯罪中部分犯罪嫌疑人不够刑事处罚的，对其终止侦查，案件继续侦查；"
@@ -694,10 +818,11 @@ TRANSITIONS: tuple[TransitionSpec, ...] = (
     TransitionSpec(
         "extend_review", _("延长审查起诉期限"), (Stage.PROSECUTION_REVIEW,), Stage.PROSECUTION_REVIEW,
         AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION,
-        inputs=(InputSpec("decision", _("延长决定（文号及理由）"), "textarea"),),
+        inputs=(InputSpec("decision", _("延长的理由"), "textarea",
+                          help_text=_("重大、复杂案件的理由；决定书文号由系统编号。")),),
         guards=("no_pending_approval", "review_not_extended", "review_not_fast_track"),
         clocks=(ClockOp("extend", ClockKind.REVIEW_PROSECUTION, days=15),),
-        effects=("generate_review_extension",),
+        effects=("issue_review_extension_number", "generate_review_extension"),
         needs_approval=True, article="刑事诉讼法第一百七十二条", style="secondary",
         custody=("notices",),
     ),
@@ -867,11 +992,24 @@ TRIAL_TRANSITIONS: tuple[TransitionSpec, ...] = (
         description=_("不同意延长的，应当在审理期限届满五日以前作出决定。"),
     ),
     TransitionSpec(
+        "record_higher_extension", _("登记上一级人民法院批准延长审理期限（纸质批复）"), (Stage.TRIAL,), Stage.TRIAL,
+        AgencyKind.COURT, p.DELIVER_JUDGMENT,
+        inputs=(InputSpec("ground", _("延长的事由"), "choice", choices=trial.HIGHER_GROUNDS),
+                InputSpec("decision", _("上一级人民法院批准文号"), "text"), APPROVED_ON),
+        guards=("no_pending_approval", "higher_approval_on_paper", "approval_date_valid"),
+        effects=("generate_approved_extension",),
+        clocks=(ClockOp("extend", trial.TRIAL_PERIOD),),
+        article="刑事诉讼法第二百零八条；最高人民法院解释第二百一十条",
+        description=_("上一级人民法院不在本平台的，本院登记收到的纸质批复（文号、日期），并作出延长审理期限决定书（三个月，限一次）。"),
+        style="secondary", custody=("notices",),
+    ),
+    TransitionSpec(
         "record_spc_extension", _("登记最高人民法院批准延长审理期限"), (Stage.TRIAL,), Stage.TRIAL,
         AgencyKind.COURT, p.DELIVER_JUDGMENT,
         inputs=(InputSpec("months", _("延长月数（一至三个月）"), "int"),
-                InputSpec("decision", _("最高人民法院批准文号"), "text")),
-        guards=("no_pending_approval", "spc_extension_allowed"),
+                InputSpec("decision", _("最高人民法院批准文号"), "text"), APPROVED_ON),
+        guards=("no_pending_approval", "spc_extension_allowed", "approval_date_valid"),
+        effects=("generate_approved_extension",),
         clocks=(ClockOp("extend", trial.TRIAL_PERIOD),),
         article="刑事诉讼法第二百零八条；最高人民法院解释第二百一十条",
         description=_("上一级人民法院批准延长后因特殊情况还需要延长的，经最高人民法院批准，每次延长一至三个月。"),
@@ -1048,9 +1186,10 @@ JURISDICTION_TRANSITIONS: tuple[TransitionSpec, ...] = (
                 InputSpec("reason", _("不属于本院管辖的理由"), "textarea")),
         guards=("no_pending_approval", "jurisdiction_recipient_valid"),
         clocks=(ClockOp("stop", ClockKind.JURISDICTION_HANDOVER),),
+        effects=("notify_transferring_police",),
         article="刑事诉讼法第一百七十二条第二款；人民检察院刑事诉讼规则第三百二十八条、第三百九十一条",
-        description=_("经审查认为不属于本院管辖的，移送有管辖权的人民检察院，犯罪嫌疑人随案换押；"
-                      "审查起诉期限从改变后的人民检察院收到案件之日起计算。"),
+        description=_("经审查认为不属于本院管辖的，移送有管辖权的人民检察院（属于上级人民法院管辖的第一审案件，报送上级人民检察院），"
+                      "同时通知移送起诉的公安机关；犯罪嫌疑人随案换押；审查起诉期限从改变后的人民检察院收到案件之日起计算。"),
         style="warning", custody=("issue_certificates",),
     ),
     TransitionSpec(
@@ -1178,8 +1317,9 @@ APPEAL_TRANSITIONS: tuple[TransitionSpec, ...] = (
         "extend_second_instance", _("延长第二审审理期限"), (Stage.SECOND_INSTANCE,), Stage.SECOND_INSTANCE,
         AgencyKind.COURT, p.DELIVER_JUDGMENT,
         inputs=(InputSpec("ground", _("延长的事由"), "choice", choices=trial.HIGHER_GROUNDS),
-                InputSpec("decision", _("高级人民法院批准文号"), "text")),
-        guards=("no_pending_approval", "second_instance_not_extended"),
+                InputSpec("decision", _("高级人民法院批准文号"), "text"), APPROVED_ON),
+        guards=("no_pending_approval", "second_instance_not_extended", "approval_date_valid"),
+        effects=("generate_approved_extension",),
         clocks=(ClockOp("extend", ClockKind.SECOND_INSTANCE, months=2),),
         article="刑事诉讼法第二百四十三条", style="secondary",
         description=_("可能判处死刑、附带民事诉讼或者有第一百五十八条情形之一的，经省、自治区、直辖市高级人民法院批准，可以延长二个月。"),
@@ -1204,6 +1344,7 @@ APPEAL_TRANSITIONS: tuple[TransitionSpec, ...] = (
         AgencyKind.COURT, p.DELIVER_JUDGMENT,
         inputs=(InputSpec("ruling", _("认定"), "choice", choices=JOINT_CRIME_RULINGS), REASON),
         guards=("no_pending_approval", "co_defendants_to_rule_on"),
+        effects=("separate_unchallenged",),
         article="刑事诉讼法第二百三十三条第二款；最高人民法院解释第三百八十九条、第三百九十条",
         description=_("部分被告人上诉或者被抗诉、其他被告人没有的，第二审人民法院先认定是否共同犯罪：共同犯罪的全案审查，"
                       "一并处理；仅合并审理的，其他被告人的判决已经生效。"),
@@ -1241,8 +1382,29 @@ APPEAL_TRANSITIONS: tuple[TransitionSpec, ...] = (
         clocks=(ClockOp("stop", ClockKind.EXECUTION_HANDOVER),),
         article="刑事诉讼法第二百六十四条、第二百六十九条；社区矫正法第二十条；最高人民法院解释第五百一十一条、第五百一十九条",
         description=_("判决生效后十日以内将判决书、执行通知书等法律文书送达执行机关；判处管制、宣告缓刑的，"
-                      "送达社区矫正机构。执行机关签收后羁押记录终结，案件结案。"),
-        custody=("notices",),
+                      "送达社区矫正机构，同时抄送人民检察院和公安机关。执行机关签收后羁押记录终结，案件结案。"),
+        custody=("notices",), extra={"copies": "correction_copies"},
+    ),
+    TransitionSpec(
+        "hand_over_outside_prison", _("移送社区矫正（暂予监外执行）"), (Stage.EXECUTION, Stage.EXECUTION_SENT),
+        SAME_STAGE, AgencyKind.DETENTION_CENTRE, p.ACKNOWLEDGE_CUSTODY, party=DETENTION, inputs=(OPTIONAL_REASON,),
+        guards=("outside_prison_to_hand_over",),
+        effects=("outside_prison_handed_over",),
+        article="刑事诉讼法第二百六十五条；最高人民法院解释第五百一十五条",
+        description=_("人民法院决定暂予监外执行的罪犯在押的，看守所在十日以内将其移送社区矫正机构；移送后羁押记录终结。"),
+        style="secondary",
+    ),
+    TransitionSpec(
+        "hand_over_separately", _("交付执行（不属共同犯罪、未上诉的被告人）"), (Stage.SECOND_INSTANCE, Stage.FILE_REVIEW),
+        SAME_STAGE, AgencyKind.COURT, p.DELIVER_JUDGMENT, party=FIRST_INSTANCE, handover=NOTIFY, recipient=EXECUTOR,
+        transfer_kind=TransferKind.EXECUTION,
+        inputs=(InputSpec("executor", _("执行机关"), "choice", choices=EXECUTORS, default="police"), OPTIONAL_REASON),
+        guards=("separated_to_hand_over",),
+        effects=("generate_execution_notices", "execute_separately"),
+        article="刑事诉讼法第二百三十三条第二款、第二百五十九条、第二百六十四条；最高人民法院解释第三百八十九条、第三百九十条",
+        description=_("第二审人民法院认定不属于共同犯罪的，未上诉、未被抗诉的被告人的第一审判决在上诉期满后已经生效，"
+                      "由第一审人民法院在十日以内另行交付执行；其羁押记录终结，其余被告人仍由第二审审理。"),
+        extra={"sent_by_actor": True},
     ),
     TransitionSpec(
         "notify_community_correction", _("通知社区矫正机构"), (Stage.EXECUTION,), SAME_STAGE,
@@ -1450,7 +1612,9 @@ def kinds_arriving_in(stage: str) -> set[str]:
 
 # Clocks that never bound a person's custody: stopping them changes no detention centre's date.
 CLOCKS_NOT_BOUNDING_CUSTODY = frozenset({ClockKind.COURT_ACCEPTANCE, ClockKind.JURISDICTION_HANDOVER,
-                                         ClockKind.COURT_MEASURE_DECISION})
+                                         ClockKind.COURT_MEASURE_DECISION,
+                                         # The review of a petition against a closed case (arts. 180-181).
+                                         ClockKind.NP_PETITION_REVIEW, ClockKind.NP_APPEAL_REVIEW})
 
 
 def _custody_problems(t: TransitionSpec) -> list[str]:

@@ -449,7 +449,8 @@ def review_extension(ctx: Any) -> list[Draft]:
              "根据《中华人民共和国刑事诉讼法》第一百七十二条第一款的规定，决定将审查起诉期限延长十五日。") % {
         "names": names, "charge": charge_names(case), "date": _day(accepted), "reason": f"{reason}。" if reason else ""}
     title = str(TITLES["generate_review_extension"][0])
-    return [Draft(title, _render(ctx, title, fields=[(_("案件名称"), case.title)], paragraphs=[text],
+    return [Draft(title, _render(ctx, title, number=_number(ctx, NumberKind.REVIEW_EXTENSION),
+                                 fields=[(_("案件名称"), case.title)], paragraphs=[text],
                                  footer_lines=_footer(ctx, _("（院印）"))))]
 
 

@@ -128,6 +128,31 @@ def issue_supplementary_return_number(ctx: Any) -> None:
 
 
 @effect
+def issue_review_extension_number(ctx: Any) -> None:
+    """延长审查起诉期限决定书 number of the procuratorate (art. 172(1)), e.g. 深龙检刑延〔2026〕1号."""
+    _number(ctx, ctx.holder_before, NumberKind.REVIEW_EXTENSION)
+
+
+def released_persons(ctx: Any) -> list[Any]:
+    """The suspects a police closing releases from custody, each with a 释放证明书 (CPL art. 163; MPS
+    Provisions art. 187(2)): the named ones of a termination, every one of a withdrawal."""
+    if ctx.spec.name == "terminate_investigation":
+        persons = ctx.case.persons.filter(pk__in=ctx.inputs.get("persons") or [])
+    else:
+        persons = ctx.case.persons.filter(termination__isnull=True)
+    return list(persons.filter(role=PersonRole.SUSPECT, custody_status__in=(
+        CustodyStatus.DETAINED, CustodyStatus.ARRESTED)).order_by("id"))
+
+
+@effect
+def issue_release_certificate_numbers(ctx: Any) -> None:
+    """One 释放证明书 number per person released by a police closing, from the police agency's own
+    series (MPS Provisions art. 187(2)), e.g. 深龙公（刑）释字〔2026〕001号."""
+    for person in released_persons(ctx):
+        _number(ctx, ctx.holder_before, NumberKind.RELEASE_CERTIFICATE, person=person)
+
+
+@effect
 def issue_conditional_non_prosecution_number(ctx: Any) -> None:
     """附条件不起诉决定书 number of the procuratorate (art. 282)."""
     _number(ctx, ctx.holder_before, NumberKind.CONDITIONAL_NON_PROSECUTION)
@@ -165,7 +190,8 @@ PREPARED = frozenset({
     "issue_arrest_decision_number", "issue_recommendation_number", "issue_review_number",
     "issue_indictment_number", "issue_non_prosecution_number", "issue_docket_number",
     "issue_withdrawal_number", "issue_termination_numbers", "issue_supplementary_return_number",
-    "issue_conditional_non_prosecution_number", "issue_issuer_number",
+    "issue_conditional_non_prosecution_number", "issue_issuer_number", "issue_review_extension_number",
+    "issue_release_certificate_numbers",
 })
 
 

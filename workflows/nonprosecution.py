@@ -393,3 +393,274 @@ def review_decision(ctx: Any) -> list[docs.Draft]:
         "reason": docs._sentence(docs.strip_leading(ctx.inputs.get("reason"), "本院认为"))} + outcome % {
         "lower": ctx.case.holder_agency.name}
     return _decision(ctx, "generate_np_review_decision", [text])
+
+
+# --- the victim's petition and the non-prosecuted person's appeal (arts. 180-181) -------------------
+#
+# CPL art. 180; SPP Rules 2019 art. 381: a victim who receives the 不起诉决定书 may petition within 7 days;
+# the next-higher procuratorate reviews (复查) — a petition lodged with the deciding procuratorate is sent
+# up with the file (art. 381(2)). CPL art. 181; SPP Rules art. 385: the person not prosecuted under
+# art. 177(2) may appeal to the deciding procuratorate within 7 days; it reviews. A petition or appeal
+# made after the 7 days is not refused: the deciding procuratorate's complaints department examines it,
+# answers with a conclusion when the decision is right, or passes it on for review (SPP Rules arts.
+# 382, 385(1)). Each review is decided within three months of filing (SPP Rules art. 386, the chief
+# procurator approving) by a 复查决定书, served on the victim, the person and the deciding procuratorate
+# (art. 383(1)); a revocation sends the case back to be prosecuted (arts. 383(2), 388).
+
+PETITION_DAYS = 7  # CPL arts. 180, 181: within 7 days of receiving the decision
+PETITIONERS = {"victim": gettext_lazy("被害人"), "non_prosecuted": gettext_lazy("被不起诉人")}
+PETITIONS = ("forward_victim_petition", "receive_np_appeal", "receive_late_np_complaint")
+
+
+class _NoSpec:
+    extra: dict[str, Any] = {}
+
+
+def closing_kind(case: Any) -> str | None:
+    """The kind of the non-prosecution that closed the case (None: no such closing)."""
+    log = _last(case, CLOSINGS)
+    if log is None:
+        return None
+    if log.transition == "decide_final_non_prosecution":
+        return "conditional"
+    return kind_of(_NoSpec, log.inputs or {})
+
+
+def window_end(received: date) -> date:
+    """The last day of the 7 days of arts. 180-181, counted from the day after receipt (art. 105); a
+    last day off moves to the next working day."""
+    from casehub.clocks.counting import due_date
+
+    return due_date(received, days=PETITION_DAYS).date
+
+
+def _as_date(value: Any) -> date | None:
+    if value in (None, ""):
+        return None
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def _filed(inputs: dict[str, Any]) -> date:
+    return _as_date(inputs.get("filed_on")) or timezone.localdate()
+
+
+def _closed_by_non_prosecution(case: Any) -> Any:
+    closing = _last(case, CLOSINGS)
+    return closing if closing is not None and case.stage == "closed" else None
+
+
+def _dates_problem(ctx: GuardContext, closing: Any) -> str | None:
+    received, filed = _as_date(ctx.inputs.get("received_on")), _filed(ctx.inputs)
+    decided = timezone.localtime(closing.occurred_at).date()
+    if received is None:
+        return _("请填写收到不起诉决定书的日期。")
+    if received < decided or received > timezone.localdate():
+        return _("收到不起诉决定书的日期应在不起诉决定作出之日（%(day)s）和今天之间。") % {"day": decided}
+    if filed < received or filed > timezone.localdate():
+        return _("提出申诉的日期应在收到不起诉决定书之日和今天之间。")
+    return None
+
+
+def _timely(inputs: dict[str, Any]) -> bool:
+    return _filed(inputs) <= window_end(_as_date(inputs["received_on"]))
+
+
+LATE = gettext_lazy("收到不起诉决定书七日以后提出的申诉，由本院负责控告申诉检察的部门审查（《人民检察院刑事诉讼规则》"
+                    "第三百八十二条、第三百八十五条第一款），请办理“受理逾期申诉”。")
+
+
+@guard
+def victim_petition_timely(ctx: GuardContext) -> str | None:
+    """Art. 180; SPP Rules art. 381: a victim's petition within 7 days of receiving the decision goes to
+    the next-higher procuratorate for review, one at a time. A late one is examined by the deciding
+    procuratorate (SPP Rules art. 382): the guard names that path instead of refusing silently."""
+    from casehub.clocks.kinds import ClockKind
+
+    closing = _closed_by_non_prosecution(ctx.case)
+    if closing is None:
+        return _("本案没有不起诉决定。")
+    if _active(ctx.case, ClockKind.NP_PETITION_REVIEW) is not None:
+        return _("被害人的申诉正在上一级人民检察院复查。")
+    holder = ctx.case.holder_agency
+    if holder is None or holder.parent is None or holder.parent.kind != "procuratorate":
+        return _("没有登记上一级人民检察院，无法报送复查。")
+    if not ctx.inputs:
+        return None
+    problem = _dates_problem(ctx, closing)
+    if problem:
+        return problem
+    if not _timely(ctx.inputs):
+        return str(LATE)
+    return None
+
+
+@guard
+def np_appeal_timely(ctx: GuardContext) -> str | None:
+    """Art. 181; SPP Rules art. 385: only a person not prosecuted under art. 177(2) appeals, to the
+    deciding procuratorate, within 7 days of receiving the decision; one review at a time. A late
+    appeal is examined by the complaints department (SPP Rules art. 385(1))."""
+    from casehub.clocks.kinds import ClockKind
+    from workflows import persons
+
+    closing = _closed_by_non_prosecution(ctx.case)
+    if closing is None:
+        return _("本案没有不起诉决定。")
+    if closing_kind(ctx.case) != "discretionary":
+        return _("只有依照刑事诉讼法第一百七十七条第二款作出的不起诉决定，被不起诉人才可以向本院申诉（刑事诉讼法第一百八十一条）。")
+    if _active(ctx.case, ClockKind.NP_APPEAL_REVIEW) is not None:
+        return _("本院正在复查对该不起诉决定的申诉。")
+    if not ctx.inputs:
+        return None
+    ids = persons.resolve(ctx.case, ctx.spec, ctx.inputs).get("persons") or []
+    if not ids or ctx.case.persons.filter(pk__in=ids, role=PersonRole.SUSPECT).count() != len(ids):
+        return _("申诉人应是本案的被不起诉人。")
+    problem = _dates_problem(ctx, closing)
+    if problem:
+        return problem
+    if not _timely(ctx.inputs):
+        return str(LATE)
+    return None
+
+
+@guard
+def late_np_complaint(ctx: GuardContext) -> str | None:
+    """SPP Rules arts. 382, 385(1): a petition of the victim, or an appeal of the person not prosecuted
+    under art. 177(2), made after the 7 days is examined by the deciding procuratorate's complaints
+    department; one made within them takes its own path (arts. 381, 385)."""
+    from casehub.clocks.kinds import ClockKind
+
+    closing = _closed_by_non_prosecution(ctx.case)
+    if closing is None:
+        return _("本案没有不起诉决定。")
+    if _active(ctx.case, ClockKind.NP_APPEAL_REVIEW) is not None:
+        return _("本院正在审查对该不起诉决定的申诉。")
+    if not ctx.inputs:
+        return None
+    if ctx.inputs.get("petitioner_role") == "non_prosecuted" and closing_kind(ctx.case) != "discretionary":
+        return _("只有依照刑事诉讼法第一百七十七条第二款作出的不起诉决定，被不起诉人才可以向本院申诉（刑事诉讼法第一百八十一条）。")
+    problem = _dates_problem(ctx, closing)
+    if problem:
+        return problem
+    if _timely(ctx.inputs):
+        return _("申诉在收到不起诉决定书后七日以内提出：被害人的申诉报送上一级人民检察院复查（《人民检察院刑事诉讼规则》"
+                 "第三百八十一条），被不起诉人的申诉由本院复查（第三百八十五条）。")
+    return None
+
+
+@guard
+def np_petition_pending(ctx: GuardContext) -> str | None:
+    """CPL art. 180; SPP Rules arts. 381, 386: the higher procuratorate decides the petition it reviews."""
+    from casehub.clocks.kinds import ClockKind
+
+    if _active(ctx.case, ClockKind.NP_PETITION_REVIEW) is None:
+        return _("没有待复查的被害人申诉。")
+    return None
+
+
+@guard
+def np_appeal_pending(ctx: GuardContext) -> str | None:
+    """CPL art. 181; SPP Rules arts. 382, 385, 386: the deciding procuratorate decides the appeal or
+    complaint it reviews."""
+    from casehub.clocks.kinds import ClockKind
+
+    if _active(ctx.case, ClockKind.NP_APPEAL_REVIEW) is None:
+        return _("没有待复查的申诉。")
+    return None
+
+
+@guard
+def late_np_complaint_pending(ctx: GuardContext) -> str | None:
+    """SPP Rules art. 382, art. 385(1): the complaints department answers a late petition or appeal it
+    found right with a conclusion; a timely appeal is decided by a 复查决定书."""
+    problem = np_appeal_pending(ctx)
+    if problem:
+        return problem
+    if _petition(ctx.case).transition != "receive_late_np_complaint":
+        return _("在七日以内提出的申诉应当复查并作出复查决定。")
+    return None
+
+
+def _petition(case: Any) -> Any:
+    return _last(case, PETITIONS)
+
+
+effects.ISSUER_NUMBERED.update({"generate_np_petition_decision": "np_petition_decision",
+                                "generate_np_appeal_decision": "np_petition_decision"})
+OWN_NUMBER.update(effects.ISSUER_NUMBERED)
+for _name in ("generate_np_petition_decision", "generate_np_appeal_decision", "generate_np_complaint_answer"):
+    effects.EFFECTS[_name] = (lambda name: lambda ctx: effects._generate(ctx, name))(_name)
+
+
+def _petitioner(case: Any, log: Any) -> str:
+    """Who petitioned, as the decision addresses them: the named victim or the persons appealing."""
+    inputs = log.inputs or {}
+    if inputs.get("petitioner"):
+        return str(inputs["petitioner"])
+    names = case.persons.filter(pk__in=inputs.get("persons") or []).order_by("id").values_list("name", flat=True)
+    return "、".join(names) or _names(case)
+
+
+def _petition_facts(ctx: Any) -> dict[str, Any]:
+    case = ctx.case
+    log = _petition(case)
+    inputs = (log.inputs or {}) if log else {}
+    return {"petitioner": _petitioner(case, log) if log else "", "names": _names(case),
+            "lower": case.holder_agency.name, "police": case.origin_agency.name, "date": _closing_date(case),
+            "number": docs.latest_number(case, "non_prosecution"),
+            "filed": docs._day(_as_date(inputs.get("filed_on")) or (log.occurred_at if log else None)),
+            "received": docs._day(_as_date(inputs.get("received_on"))),
+            "reason": docs._sentence(docs.strip_leading(ctx.inputs.get("reason"), "本院认为", "经复查", "经审查")),
+            "late": bool(log and log.transition == "receive_late_np_complaint"),
+            "victim": bool(log and (log.transition == "forward_victim_petition"
+                                    or inputs.get("petitioner_role") == "victim"))}
+
+
+@docs.builder("generate_np_petition_decision", gettext_lazy("复查决定书"))
+def petition_decision(ctx: Any) -> list[docs.Draft]:
+    """复查决定书 of the next-higher procuratorate on a victim's petition (CPL art. 180; SPP Rules arts.
+    381, 383, 386): kept — the victim may sue in court; revoked — the procuratorate below prosecutes, the
+    police receive a copy (art. 383(2))."""
+    f = _petition_facts(ctx)
+    text = _("%(petitioner)s：\n你不服%(lower)s于%(date)s作出的%(number)s不起诉决定，于%(filed)s提出申诉。本院依照《中华人民共和国"
+             "刑事诉讼法》第一百八十条和《人民检察院刑事诉讼规则》第三百八十一条的规定进行了复查。本院经复查认为，%(reason)s") % f
+    if ctx.spec.extra.get("kept", True):
+        text += _("决定维持%(lower)s的不起诉决定。你如不服，可以向人民法院起诉（刑事诉讼法第一百八十条）。") % f
+        served = _("本决定书送达申诉人、被不起诉人%(names)s和%(lower)s（《人民检察院刑事诉讼规则》第三百八十三条第一款）。") % f
+    else:
+        text += _("决定撤销%(lower)s的不起诉决定，交由该院对%(names)s提起公诉（《人民检察院刑事诉讼规则》第三百八十三条第二款）。") % f
+        served = _("本决定书送达申诉人、被不起诉人%(names)s和%(lower)s，抄送%(police)s（《人民检察院刑事诉讼规则》第三百八十三条）。") % f
+    return _decision(ctx, "generate_np_petition_decision", [text, served])
+
+
+@docs.builder("generate_np_appeal_decision", gettext_lazy("复查决定书"))
+def appeal_decision(ctx: Any) -> list[docs.Draft]:
+    """复查决定书 of the deciding procuratorate on the appeal of the person not prosecuted under art.
+    177(2) (CPL art. 181; SPP Rules arts. 385, 386, 388), or on a late petition or appeal it passed on
+    for review (art. 382): served on the person and the victim, a copy to the police (art. 181)."""
+    f = _petition_facts(ctx)
+    basis = (_("《人民检察院刑事诉讼规则》第三百八十二条") if f["late"] and f["victim"] else
+             _("《人民检察院刑事诉讼规则》第三百八十五条") if f["late"] else
+             _("《中华人民共和国刑事诉讼法》第一百八十一条和《人民检察院刑事诉讼规则》第三百八十五条"))
+    text = _("%(petitioner)s：\n你不服本院于%(date)s作出的%(number)s不起诉决定，于%(filed)s提出申诉。") % f
+    text += _("本院依照%(basis)s的规定进行了复查。本院经复查认为，%(reason)s") % {**f, "basis": basis}
+    if ctx.spec.extra.get("kept", True):
+        text += _("决定维持本院的不起诉决定。")
+    else:
+        text += _("决定撤销本院的不起诉决定，对%(names)s依法提起公诉（《人民检察院刑事诉讼规则》第三百八十八条）。") % f
+    served = _("本决定书送达被不起诉人%(names)s、被害人，抄送%(police)s（刑事诉讼法第一百八十一条；《人民检察院刑事诉讼规则》"
+               "第三百八十五条第二款）。") % f
+    return _decision(ctx, "generate_np_appeal_decision", [text, served])
+
+
+@docs.builder("generate_np_complaint_answer", gettext_lazy("申诉审查结论"))
+def complaint_answer(ctx: Any) -> list[docs.Draft]:
+    """The conclusion by which the complaints department answers a petition or appeal made after the 7
+    days when it finds the non-prosecution right (SPP Rules arts. 382, 385(1))."""
+    f = _petition_facts(ctx)
+    article = _("第三百八十二条") if f["victim"] else _("第三百八十五条第一款")
+    text = _("%(petitioner)s：\n你于%(filed)s对本院于%(date)s作出的%(number)s不起诉决定提出申诉。你于%(received)s收到不起诉决定书，"
+             "申诉已超过七日，本院依照《人民检察院刑事诉讼规则》%(article)s的规定，由负责控告申诉检察的部门进行了审查。经审查认为，"
+             "%(reason)s本院作出的不起诉决定正确。") % {**f, "article": article}
+    if f["victim"]:
+        text += _("你如不服，可以向人民法院起诉（刑事诉讼法第一百八十条）。")
+    return _decision(ctx, "generate_np_complaint_answer", [text])

@@ -192,6 +192,24 @@ def pleas_withdrawable(ctx: GuardContext) -> str | None:
 
 
 @guard
+def police_pleas_withdrawable(ctx: GuardContext) -> str | None:
+    """CPL art. 15, arts. 120(2), 162(2): a suspect whose plea the police recorded may withdraw it before the
+    case is transferred for review; each named suspect has a police record not yet withdrawn."""
+    ids = ctx.inputs.get("persons")
+    if ids is None:
+        return None  # listing what the user may do: the persons are chosen in the form
+    if not ids:
+        return _("请选择撤回认罪认罚的犯罪嫌疑人。")
+    records = pleas(ctx.case)
+    chosen = list(ctx.case.persons.filter(pk__in=ids).order_by("id"))
+    missing = [p.name for p in chosen if p.pk not in records or records[p.pk].police_recorded_at is None
+               or records[p.pk].withdrawn_at is not None]
+    if missing or len(set(ids)) != len(chosen):
+        return _("%(names)s没有公安机关记录的、可撤回的认罪认罚。") % {"names": "、".join(missing) or _("所选人员")}
+    return None
+
+
+@guard
 def procedure_fits_plea(ctx: GuardContext) -> str | None:
     """Art. 222: the fast-track trial is proposed only when every defendant pleads and accepts
     punishment (recorded by the procuratorate)."""
@@ -209,11 +227,23 @@ def _chosen(ctx: Any) -> list[Any]:
 
 @effects.effect
 def record_police_plea(ctx: Any) -> None:
-    """Art. 120(2), 162(2): the police record the plea of each named suspect."""
+    """Art. 120(2), 162(2): the police record the plea of each named suspect. A suspect who withdrew a
+    plea and pleads again has it counted again (the withdrawal stays in the transition log)."""
     for person in _chosen(ctx):
         PleaRecord.objects.update_or_create(person=person, defaults={
             "case": ctx.case, "police_statement": str(ctx.inputs.get("statement") or ""),
-            "police_recorded_at": ctx.now, "police_recorded_by": ctx.acting_user})
+            "police_recorded_at": ctx.now, "police_recorded_by": ctx.acting_user,
+            "withdrawn_at": None, "withdrawn_by": None, "withdrawal_reason": ""})
+
+
+@effects.effect
+def withdraw_police_pleas(ctx: Any) -> None:
+    """Art. 15, 162(2): the named suspects withdraw, during investigation, the plea the police recorded.
+    The record is kept and marked withdrawn; the 起诉意见书 no longer states it."""
+    reason = str(ctx.inputs.get("reason") or "")
+    for person in _chosen(ctx):
+        PleaRecord.objects.filter(person=person, withdrawn_at__isnull=True).update(
+            withdrawn_at=ctx.now, withdrawn_by=ctx.acting_user, withdrawal_reason=reason)
 
 
 @effects.effect

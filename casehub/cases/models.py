@@ -98,6 +98,9 @@ class NumberKind(models.TextChoices):
     NP_RECONSIDERATION_DECISION = "np_reconsideration_decision", _("复议决定书")
     NP_REVIEW_REQUEST = "np_review_request", _("提请复核意见书")
     NP_REVIEW_DECISION = "np_review_decision", _("复核决定书")
+    NP_PETITION_DECISION = "np_petition_decision", _("复查决定书")
+    REVIEW_EXTENSION = "review_extension", _("延长审查起诉期限决定书")
+    RELEASE_CERTIFICATE = "release_certificate", _("释放证明书")
     COURT_DOCKET = "court_docket", _("法院案号")
 
 

@@ -31,6 +31,9 @@ DEFAULT_PATTERNS: dict[str, str] = {
     NumberKind.NP_RECONSIDERATION_DECISION: "{abbr}检刑复议〔{year}〕{seq}号",
     NumberKind.NP_REVIEW_REQUEST: "{abbr}公（刑）提复字〔{year}〕{seq:03d}号",
     NumberKind.NP_REVIEW_DECISION: "{abbr}检刑复核〔{year}〕{seq}号",
+    NumberKind.NP_PETITION_DECISION: "{abbr}检刑复查〔{year}〕{seq}号",
+    NumberKind.REVIEW_EXTENSION: "{abbr}检刑延〔{year}〕{seq}号",
+    NumberKind.RELEASE_CERTIFICATE: "{abbr}公（刑）释字〔{year}〕{seq:03d}号",
     NumberKind.COURT_DOCKET: "（{year}）{court_code}{type_code}{seq}号",
 }
 

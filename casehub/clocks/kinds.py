@@ -78,6 +78,8 @@ class ClockKind(models.TextChoices):
     BAIL = "bail", _("取保候审期限")
     RESIDENTIAL_SURVEILLANCE = "residential_surveillance", _("监视居住期限")
     COURT_MEASURE_DECISION = "court_measure_decision", _("决定是否继续取保候审、监视居住期限")
+    NP_PETITION_REVIEW = "np_petition_review", _("被害人申诉复查期限")
+    NP_APPEAL_REVIEW = "np_appeal_review", _("不服不起诉申诉复查期限")
 
     @property
     def spec(self) -> ClockSpec:
@@ -216,6 +218,19 @@ SPECS.update({
     # under residential surveillance stays so. Per person.
     ClockKind.COURT_MEASURE_DECISION: ClockSpec(Period(days=7), custody=False, article="162",
                                                 law="最高人民法院关于适用《中华人民共和国刑事诉讼法》的解释"),
+})
+
+SPECS.update({
+    # CPL art. 180; SPP Rules 2019 arts. 381, 386: the next-higher procuratorate reviews (复查) a victim's
+    # petition against a non-prosecution made within 7 days of receiving it, and decides within three
+    # months of filing it, six at most for a complex case (with the chief procurator's approval).
+    ClockKind.NP_PETITION_REVIEW: ClockSpec(Period(months=3), custody=False, article="386",
+                                            max_extension=Period(months=3), law="人民检察院刑事诉讼规则"),
+    # CPL art. 181; SPP Rules 2019 arts. 382, 385, 386: the deciding procuratorate reviews the appeal of
+    # the person not prosecuted under art. 177(2), and a petition or appeal made after the 7 days — the
+    # same three months (six at most).
+    ClockKind.NP_APPEAL_REVIEW: ClockSpec(Period(months=3), custody=False, article="386",
+                                          max_extension=Period(months=3), law="人民检察院刑事诉讼规则"),
 })
 
 assert set(SPECS) == set(ClockKind.values), "every clock kind declares its period"

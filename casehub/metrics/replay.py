@@ -50,12 +50,10 @@ def ensure_district(profile: Profile, k: int = 0) -> District:
     """The profile's agencies (two police senders, procuratorate, court, detention centre, justice
     bureau, committee) and one user per role, created once and reused; district ``k`` of a
     city profile has its own prefix and region."""
-    from casehub.accounts.services import create_user
-    from casehub.agencies.models import User
-
     prefix, region = profile.prefix, profile.region
     if profile.districts > 1:
-        prefix, region = f"{prefix}{k}", f"{region[:-2]}{k:02d}"
+        # District k's region is the city's with its own last two digits (01, 02, ...: "00" is the city).
+        prefix, region = f"{prefix}{k}", f"{region[:-2]}{k + 1:02d}"
 
     def agency(key: str, kind: str, code: str, name: str, **extra: Any) -> Agency:
         found, _created = Agency.objects.get_or_create(
@@ -63,29 +61,72 @@ def ensure_district(profile: Profile, k: int = 0) -> District:
         return found
 
     agencies = {}
+    users = {}
+    parents: dict[str, Agency] = {}
+    if profile.city is not None:
+        city_agencies, city_users = _ensure_city(profile)
+        agencies.update(city_agencies)
+        users.update(city_users)
+        parents = {"procuratorate": city_agencies["city:procuratorate"], "court": city_agencies["city:court"],
+                   "committee": city_agencies["city:committee"]}
     for n, s in enumerate(profile.senders):
         # The abbreviation is part of every number the agency issues: unique per sender and prefix.
         agencies[s.key] = agency(s.key, AgencyKind.POLICE, f"GA{n}", s.name, abbreviation=f"{s.abbreviation}{prefix}")
     names = profile.names
     agencies["procuratorate"] = agency("procuratorate", AgencyKind.PROCURATORATE, "JC", names["procuratorate"],
-                                       abbreviation=f"检{prefix}")
+                                       abbreviation=f"检{prefix}", parent=parents.get("procuratorate"))
     agencies["court"] = agency("court", AgencyKind.COURT, "FY", names["court"], abbreviation=f"法{prefix}",
-                               court_code=f"模{prefix}01")
+                               court_code=f"模{prefix}01", parent=parents.get("court"))
     agencies["detention"] = agency("detention", AgencyKind.DETENTION_CENTRE, "KSS", names["detention"])
     agencies["justice"] = agency("justice", AgencyKind.JUSTICE_BUREAU, "SFJ", names["justice"])
-    agencies["committee"] = agency("committee", AgencyKind.COMMITTEE, "ZFW", names["committee"])
+    agencies["committee"] = agency("committee", AgencyKind.COMMITTEE, "ZFW", names["committee"],
+                                   parent=parents.get("committee"))
     plan: list[tuple[str, str, str]] = []
     for s in profile.senders:
         plan += [(f"{s.key}:investigator", s.key, Role.INVESTIGATOR), (f"{s.key}:supervisor", s.key, Role.SUPERVISOR)]
     plan += [("prosecutor", "procuratorate", Role.PROSECUTOR), ("procuratorate:supervisor", "procuratorate", Role.SUPERVISOR),
              ("court_clerk", "court", Role.COURT_CLERK), ("judge", "court", Role.JUDGE),
-             ("court:supervisor", "court", Role.SUPERVISOR)]
-    users = {}
+             ("court:supervisor", "court", Role.SUPERVISOR), ("auditor", "committee", Role.AUDITOR)]
     for key, where, role in plan:
-        username = f"{prefix.lower()}_{key.replace(':', '_')}"
-        users[key] = User.objects.filter(username=username).first() or create_user(
-            username=username, agency=agencies[where], roles=[role], password=None, display_name=f"模拟{key}")
+        users[key] = _user(f"{prefix.lower()}_{key.replace(':', '_')}", agencies[where], role, key)
     return District(agencies, users)
+
+
+def _user(username: str, agency: Agency, role: str, key: str) -> Any:
+    from casehub.accounts.services import create_user
+    from casehub.agencies.models import User
+
+    return User.objects.filter(username=username).first() or create_user(
+        username=username, agency=agency, roles=[role], password=None, display_name=f"模拟{key}")
+
+
+def _ensure_city(profile: Profile) -> tuple[dict[str, Agency], dict[str, Any]]:
+    """The city procuratorate, the intermediate court and the city's committee (its auditor sees
+    every district), shared by the districts; keys ``city:...``."""
+    from casehub.agencies.models import AgencyLevel
+
+    city, prefix = profile.city, profile.prefix
+    region = f"{profile.region[:4]}00"
+
+    def agency(code: str, kind: str, name: str, **extra: Any) -> Agency:
+        found, _created = Agency.objects.get_or_create(
+            code=f"{prefix}C{code}", defaults={"kind": kind, "name": f"{name}（模拟）", "region": region,
+                                               "level": AgencyLevel.CITY, **extra})
+        return found
+
+    agencies = {
+        "city:procuratorate": agency("JC", AgencyKind.PROCURATORATE, city.procuratorate, abbreviation=f"检{prefix}C"),
+        "city:court": agency("FY", AgencyKind.COURT, city.court, abbreviation=f"法{prefix}C",
+                             court_code=f"模{prefix}C1"),
+        "city:committee": agency("ZFW", AgencyKind.COMMITTEE, city.committee),
+    }
+    plan = [("city:prosecutor", "city:procuratorate", Role.PROSECUTOR),
+            ("city:procuratorate:supervisor", "city:procuratorate", Role.SUPERVISOR),
+            ("city:court_clerk", "city:court", Role.COURT_CLERK), ("city:judge", "city:court", Role.JUDGE),
+            ("city:court:supervisor", "city:court", Role.SUPERVISOR), ("city:auditor", "city:committee", Role.AUDITOR)]
+    users = {key: _user(f"{prefix.lower()}c_{key[5:].replace(':', '_')}", agencies[where], role, key)
+             for key, where, role in plan}
+    return agencies, users
 
 
 def ensure_districts(profile: Profile, plans: list[CasePlan]) -> list[District]:
@@ -313,17 +354,24 @@ class Runner:
         case = self.cases[p.n]
         case.refresh_from_db()
         inputs = dict(step.inputs)
-        if step.name in ("request_arrest", "transfer_for_review"):
+        to = inputs.pop("_to", None)
+        if to is not None:
+            inputs["to_agency"] = self.d.agencies[to].pk
+        elif step.name in ("request_arrest", "transfer_for_review"):
             inputs["to_agency"] = self.d.agencies["procuratorate"].pk
         elif step.name == "indict":
             inputs["to_agency"] = self.d.agencies["court"].pk
         elif step.name == "announce_judgment":
             inputs["announced_on"] = timezone.localdate().isoformat()
+        if inputs.get("persons") == "@defendants":
+            inputs["persons"] = [str(pk) for pk in case.persons.order_by("id").values_list("pk", flat=True)]
         actor = self.d.users[step.user]
         result = self._retry(lambda: engine.fire(case, step.name, acting_user=actor, inputs=inputs))
         if result.awaiting_approval:
             kind = actor.agency.kind
-            supervisor = self.d.users[SUPERVISOR.get(kind) or step.user.replace("investigator", "supervisor")]
+            level = "city:" if step.user.startswith("city:") else ""
+            supervisor = self.d.users[level + SUPERVISOR[kind] if kind in SUPERVISOR
+                                      else step.user.replace("investigator", "supervisor")]
             self._retry(lambda: engine.decide_approval(result.approval, acting_user=supervisor, approve=True,
                                                        comment="同意"))
 
@@ -424,7 +472,7 @@ def figures(profile: Profile, districts: District | list[District]) -> dict[str,
     from workflows.models import Transfer
 
     districts = districts if isinstance(districts, list) else [districts]
-    ids = [pk for d in districts for pk in d.agency_ids]
+    ids = sorted({pk for d in districts for pk in d.agency_ids})
     period = q.Period(profile.start, profile.end - timedelta(days=1))
     scope = q.Scope(ids)
     cases = q.cases_by_direction(period, scope)

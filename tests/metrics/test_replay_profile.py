@@ -113,3 +113,66 @@ def test_simulate_dry_run_prints_the_plan_beside_the_targets(capsys):
     out = capsys.readouterr().out
     assert "profile longgang-2020 at scale 1" in out
     assert "police_to_procuratorate: target 647, planned 6" in out
+
+
+CITY = PROFILE.parent / "city-2021.toml"
+
+
+def _city_profile() -> pr.Profile:
+    """The city profile, shortened to two districts and forty days, where every review may go up and
+    every judgment delivered on the platform is appealed: the paths to exercise, not the volumes."""
+    import tomllib
+
+    raw = tomllib.loads(CITY.read_text("utf-8"))
+    raw["period"].update(days=40, warmup_days=90, districts=2)
+    raw["agencies"]["city"].update(serious=0.5, appeal=1.0)
+    raw["solved"].update(arrivals=0.15, judgment_online=1.0)
+    return pr.parse_profile(raw)
+
+
+def test_the_city_profile_sends_serious_cases_up_and_appeals_to_the_intermediate_court():
+    profile = pr.load_profile(CITY)
+    assert profile.city is not None and profile.districts == 10
+    short = _city_profile()
+    plans = pr.plans(short, short.solved, pr.period_start(short))
+    names = Counter(s.name for p in plans for s in p.steps)
+    assert names["transfer_jurisdiction"] == names["accept_jurisdiction_transfer"] > 0
+    assert names["forward_appeal"] == names["docket_appeal"] > 0
+    users = {s.user for p in plans for s in p.steps if s.name in ("indict", "docket_appeal", "decide_second_instance")}
+    assert {"city:prosecutor", "city:court_clerk", "city:judge"} <= users
+
+
+@pytest.mark.django_db
+@pytest.mark.own_clock
+def test_a_serious_case_and_an_appeal_run_through_the_city_level(django_capture_on_commit_callbacks, tmp_path):
+    """SPP Rules art. 328 and CPL art. 21: a district procuratorate sends a serious case to the city
+    procuratorate, which indicts at the intermediate court (刑初); CPL arts. 227, 231: an appeal
+    against a district judgment goes to the intermediate court (刑终), which decides it (art. 244)."""
+    from casehub.cases.models import Case
+    from casehub.metrics import replay
+
+    profile = _city_profile()
+    start_at = pr.period_start(profile)
+    plans = pr.plans(profile, profile.solved, start_at)
+
+    def smallest(step: str, user: str) -> pr.CasePlan:
+        return min((p for p in plans if any(s.name == step and s.user == user for s in p.steps)),
+                   key=lambda p: len(p.steps))
+
+    chosen = [smallest("docket_case", "city:court_clerk"), smallest("decide_second_instance", "city:judge")]
+    districts = replay.ensure_districts(profile, chosen)
+    outcome = replay.run(profile, districts, chosen, workdir=tmp_path,
+                         commit_runner=lambda: django_capture_on_commit_callbacks(execute=True))
+    assert outcome.errors == [] and outcome.steps == sum(len(p.steps) for p in chosen)
+
+    city_court = districts[0].agencies["city:court"]
+    assert districts[1].agencies["city:court"] == city_court  # one intermediate court above both districts
+    assert districts[0].agencies["court"].parent == city_court
+    serious, appealed = (Case.objects.get(title=f"模拟案件{p.n}") for p in chosen)
+    numbers = {case: set(case.numbers.filter(agency=city_court).values_list("type_code", flat=True))
+               for case in (serious, appealed)}
+    assert numbers == {serious: {"刑初"}, appealed: {"刑终"}}
+    assert serious.holder_agency == city_court and serious.stage == pr.stage_after(chosen[0])
+    assert appealed.stage == pr.stage_after(chosen[1])
+    assert replay.figures(profile, districts) == pytest.approx(
+        pr.count(chosen, start_at, start_at + pr.timedelta(days=profile.days)))

@@ -117,3 +117,29 @@ def test_each_document_of_a_contested_non_prosecution_is_numbered_by_its_issuer(
                           ("提请复核意见书", "提复字〔2026〕001号"), ("复核决定书", "深检刑复核〔2026〕1号")):
         (text,) = texts(case, title)
         assert number in text, title
+
+
+def test_the_review_extension_and_each_release_certificate_carry_their_own_number(new_case, district, fire):
+    """Art. 172(1): the 延长审查起诉期限决定书 is numbered from the procuratorate's own series (深龙检刑延),
+    no longer typed in; art. 163, MPS Provisions art. 187(2): each 释放证明书 of a police closing from the
+    police's series (深龙公（刑）释字), one per released person."""
+    from tests.procedure.conftest import arrested
+
+    case = put_in_review(new_case(), district, when=at("2026-11-02", 9))
+    fire(case, "extend_review", "prosecutor", decision="案情重大、复杂，需要核实多名证人证言")
+    number = CaseNumber.objects.get(case=case, kind=NumberKind.REVIEW_EXTENSION)
+    assert number.number == "深龙检刑延〔2026〕1号" and number.agency == district.procuratorate
+    assert "深龙检刑延〔2026〕1号" in texts(case, "延长审查起诉期限决定书")[0]
+
+    other = new_case("二人盗窃案", persons=[
+        {"role": PersonRole.SUSPECT, "name": name, "custody_status": CustodyStatus.NOT_DETAINED}
+        for name in ("王五", "赵六")])
+    for person in other.persons.order_by("id"):
+        arrested(person, district, since=at("2026-10-20"))
+    fire(other, "withdraw_case", "investigator", ground="no_crime", reason="查明财物系二人所有")
+    numbers = dict(CaseNumber.objects.filter(case=other, kind=NumberKind.RELEASE_CERTIFICATE)
+                   .values_list("person__name", "number"))
+    assert numbers == {"王五": "深龙公（刑）释字〔2026〕001号", "赵六": "深龙公（刑）释字〔2026〕002号"}
+    wang, zhao = texts(other, "释放证明书")
+    assert "释字〔2026〕001号" in wang and "兹有王五" in wang
+    assert "释字〔2026〕002号" in zhao and "兹有赵六" in zhao

@@ -94,3 +94,36 @@ def test_the_persons_position_shows_the_withdrawn_plea(two_suspects, district, f
     shown = positions(case)
     assert shown[wang.pk].plea is False and shown[wang.pk].plea_detail == "已撤回认罪认罚"
     assert shown[li.pk].plea is True
+
+
+def test_a_plea_withdrawn_during_investigation_leaves_the_recommendation_per_person(new_case, district, fire):
+    """Arts. 15, 162(2): the police recorded both suspects' pleas; one withdraws before the transfer for
+    review. The record is kept and marked withdrawn, and the 起诉意见书 states only the other's plea."""
+    from tests.workflow.test_generated_documents import text_of
+    from workflows import documents
+    from workflows.definition import get
+
+    case = new_case(persons=[
+        {"role": PersonRole.SUSPECT, "name": "李四", "custody_status": CustodyStatus.NOT_DETAINED},
+        {"role": PersonRole.SUSPECT, "name": "王五", "custody_status": CustodyStatus.NOT_DETAINED}])
+    li, wang = case.persons.order_by("id")
+    fire(case, "record_plea", "investigator", statement="二人均表示愿意接受处罚。")
+    with pytest.raises(engine.GuardFailed, match="没有公安机关记录的"):
+        fire(case, "withdraw_police_plea", "investigator", persons=[li.pk, 999999], reason="x")
+    fire(case, "withdraw_police_plea", "investigator", persons=[wang.pk], reason="王五翻供，否认参与盗窃。")
+    record = PleaRecord.objects.get(person=wang)
+    assert record.withdrawn_at is not None and record.withdrawn_by == district.investigator
+    assert PleaRecord.objects.get(person=li).withdrawn_at is None
+    log = TransitionLog.objects.get(case=case, transition="withdraw_police_plea")
+    assert log.inputs["persons"] == [wang.pk] and log.actor == district.investigator
+    with pytest.raises(engine.GuardFailed, match="王五没有公安机关记录的"):  # once per plea
+        fire(case, "withdraw_police_plea", "investigator", persons=[wang.pk], reason="再次")
+
+    drafts = documents.preview(case, get("transfer_for_review"), user=district.investigator,
+                               inputs={"facts": "入室盗窃。", "evidence": "证人证言"})
+    text = text_of(drafts[0].pdf)
+    assert "犯罪嫌疑人李四自愿如实供述自己的罪行" in text
+    assert "犯罪嫌疑人王五自愿如实供述" not in text
+
+    fire(case, "record_plea", "investigator", persons=[wang.pk], statement="王五再次表示认罪认罚。")
+    assert PleaRecord.objects.get(person=wang).withdrawn_at is None  # pleads again: counted again

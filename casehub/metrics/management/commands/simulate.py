@@ -123,6 +123,9 @@ class Command(BaseCommand):
                           f"({cal.iterations} dry runs, seed {cal.seed}); {shape['cases']} cases ({shape['backlog_cases']} "
                           f"registered before the period), {shape['steps']} steps ({shape['steps_before']} "
                           f"before the period)")
+        if profile.city is not None:
+            self.stdout.write(f"  city level: {shape['sent_up']} cases sent up to the city procuratorate, "
+                              f"{shape['appeals']} appeals to the intermediate court")
         self.stdout.write("  parameters: " + ", ".join(f"{k}={v:.4g}" for k, v in vars(cal.params).items()))
         if o["solve"]:
             self.stdout.write(pr.solved_table(cal.params))
