@@ -29,6 +29,7 @@ from django.utils.translation import gettext_lazy
 
 from casehub.cases.models import CustodyStatus, PersonRole
 from casehub.clocks.kinds import ClockKind
+from workflows import effects
 from workflows.guards import GuardContext, guard
 
 DEFENDANTS = "@defendants"  # ClockOp.persons: every defendant of the case
@@ -263,7 +264,8 @@ def more_executions(ctx: GuardContext) -> str | None:
 def sentences_to_execute(case: Any) -> set[str]:
     from workflows.models import JudgmentDecision
 
-    return {executor_for(d) for d in JudgmentDecision.objects.filter(case=case)} - {""}
+    apart = separately_executed(case)  # handed over on their own (art. 233(2); SPC Interp. art. 390)
+    return {executor_for(d) for d in JudgmentDecision.objects.filter(case=case).exclude(person_id__in=apart)} - {""}
 
 
 @guard
@@ -393,3 +395,123 @@ def co_defendants_to_rule_on(ctx: GuardContext) -> str | None:
     if not unchallenged_co_defendants(ctx.case):
         return _("全部被告人均已上诉或者被抗诉，无须认定。")
     return None
+
+
+# --- separate execution after a "not a joint crime" ruling (art. 233(2); SPC Interp. arts. 389-390) --
+
+
+def first_instance_court(case: Any) -> Any:
+    """The court that docketed the case at first instance (the last ``docket_case``)."""
+    from workflows.models import TransitionLog
+
+    log = (TransitionLog.objects.filter(case=case, transition="docket_case").select_related("actor_agency")
+           .order_by("-occurred_at", "-id").first())
+    return log.actor_agency if log is not None else None
+
+
+def separately_executed(case: Any) -> set[int]:
+    """Defendants already handed over for execution on their own (``hand_over_separately``)."""
+    from workflows.models import TransitionLog
+
+    done: set[int] = set()
+    for inputs in TransitionLog.objects.filter(case=case, transition="hand_over_separately").values_list(
+            "inputs", flat=True):
+        done.update(int(pk) for pk in (inputs or {}).get("handed_over") or [])
+    return done
+
+
+def split_off(case: Any) -> list[Any]:
+    """The defendants the second-instance court split off (ruled "not a joint crime"): their first-instance
+    judgment took effect when their own window expired (art. 259) and they are executed separately."""
+    if joint_crime_ruling(case) != "separate":
+        return []
+    return unchallenged_co_defendants(case)
+
+
+def separated_decisions(case: Any, executor: str = "") -> list[Any]:
+    """The recorded decisions of the split-off defendants still to hand over (for ``executor`` if given;
+    the detention centre executes what the police would)."""
+    from workflows.models import JudgmentDecision
+
+    wanted = "police" if executor == "detention" else executor
+    done = separately_executed(case)
+    ids = [p.pk for p in split_off(case) if p.pk not in done]
+    return [d for d in JudgmentDecision.objects.filter(case=case, person_id__in=ids).select_related("person")
+            .order_by("person_id") if executor_for(d) and (not wanted or executor_for(d) == wanted)]
+
+
+def effective_on(case: Any, person: Any) -> Any:
+    """The day a split-off defendant's first-instance judgment took effect: the day after the last day of
+    the defendant's own appeal window (arts. 230, 259)."""
+    from datetime import timedelta
+
+    from casehub.clocks.models import Clock
+
+    window = (Clock.objects.filter(case=case, kind=ClockKind.APPEAL_PERIOD, person=person)
+              .order_by("-started_at", "-id").first())
+    return window.due_date + timedelta(days=1) if window is not None and window.due_date else None
+
+
+@guard
+def separated_to_hand_over(ctx: GuardContext) -> str | None:
+    """CPL art. 233(2), arts. 259, 264; SPC Interpretation arts. 389-390: after a ruling that the case is not a
+    joint crime, the first-instance court hands the defendants who did not appeal and were not protested
+    against over for execution on their own — each executing authority once."""
+    if not split_off(ctx.case):
+        return _("第二审人民法院没有认定本案不属于共同犯罪，未上诉、未被抗诉的被告人随第二审裁判交付执行。")
+    if not separated_decisions(ctx.case):
+        return _("未上诉、未被抗诉的被告人已经全部交付执行，或者没有需要交付执行的刑罚。")
+    executor = ctx.inputs.get("executor")
+    if executor is not None and not separated_decisions(ctx.case, str(executor)):
+        return _("所选执行机关与未上诉的被告人被判处的刑罚不符，或者已向该执行机关交付执行。")
+    return None
+
+
+@effects.effect
+def separate_unchallenged(ctx: Any) -> None:
+    """CPL arts. 259, 264; SPC Interpretation art. 390: the court above ruled that the defendants were merely
+    tried together — the judgment of those who did not appeal and were not protested against has taken
+    effect, and the first-instance court has 10 days to hand each of them over for execution."""
+    from casehub.clocks.services import open_clock
+
+    if str(ctx.inputs.get("ruling") or "") != "separate":
+        return
+    court = first_instance_court(ctx.case)
+    ids = {d.person_id for d in separated_decisions_for(ctx.case, unchallenged_co_defendants(ctx.case))}
+    for person in unchallenged_co_defendants(ctx.case):
+        if person.pk in ids and court is not None:
+            open_clock(ctx.case, ClockKind.EXECUTION_HANDOVER, agency=court, start=ctx.now, person=person,
+                       acting_user=ctx.acting_user,
+                       decision=_("不属于共同犯罪，未上诉、未被抗诉的被告人的第一审判决已生效，另行交付执行"))
+
+
+def separated_decisions_for(case: Any, persons: list[Any]) -> list[Any]:
+    from workflows.models import JudgmentDecision
+
+    return [d for d in JudgmentDecision.objects.filter(case=case, person__in=persons) if executor_for(d)]
+
+
+@effects.effect
+def execute_separately(ctx: Any) -> None:
+    """CPL art. 264: the split-off defendants this executing authority executes are handed over — their
+    custody records end with the first-instance court's execution notice, their hand-over clocks stop and
+    the log names them (``handed_over``); the others stay before the court above."""
+    from casehub.clocks.services import stop_clocks
+    from casehub.custody import services as custody
+    from casehub.custody.models import CustodyRecord, NoticeKind, RecordStatus
+
+    court = ctx.acting_user.agency
+    decisions = separated_decisions(ctx.case, str(ctx.inputs.get("executor") or "police"))
+    for decision in decisions:
+        person = decision.person
+        for record in CustodyRecord.objects.filter(case=ctx.case, person=person, status=RecordStatus.IN_CUSTODY):
+            custody.issue_notice(record, kind=NoticeKind.EXECUTION, agency=court, acting_user=ctx.acting_user,
+                                 at=ctx.now, reason=_("不属于共同犯罪，第一审判决已生效，另行交付执行（刑事诉讼法第二百三十三条"
+                                                      "第二款、第二百六十四条；最高人民法院解释第三百九十条）。"))
+        stop_clocks(ctx.case, [ClockKind.EXECUTION_HANDOVER], at=ctx.now, person=person,
+                    acting_user=ctx.acting_user, reason=ctx.spec.name)
+        if person.custody_status in (CustodyStatus.DETAINED, CustodyStatus.ARRESTED):
+            person.custody_status, person.measure_since, person.measure_authority = (
+                CustodyStatus.EXECUTED, ctx.now, court)
+            person.save(update_fields=["custody_status", "measure_since", "measure_authority"])
+    ctx.inputs["handed_over"] = [d.person_id for d in decisions]

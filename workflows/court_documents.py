@@ -5,6 +5,7 @@ into the issuing agency's dossier and PAdES-signed by it like every generated do
 | --- | --- | --- | --- |
 | ``generate_trial_extension`` | 延长审理期限决定书 | the trial court | CPL arts. 208, 220, 225 |
 | ``generate_higher_extension`` | 批准延长审理期限决定书 | the next-higher court | CPL art. 208; SPC Interpretation art. 210 |
+| ``generate_approved_extension`` | 延长审理期限决定书, on an approval received on paper | the court trying the case | CPL arts. 208, 243; SPC Interpretation art. 210 |
 | ``generate_protest`` | 刑事抗诉书 | the prosecuting procuratorate | CPL arts. 228, 230; SPP Rules art. 584 |
 | ``generate_second_instance_decision`` | 刑事裁定书 (upheld) or 刑事判决书 (revised), second instance | the second-instance court | CPL arts. 236, 244 |
 | ``generate_remand_ruling`` | 刑事裁定书 (发回重审) | the second-instance court | CPL arts. 236(1)(3), 238 |
@@ -26,7 +27,7 @@ from workflows import documents as docs
 from workflows import effects
 from workflows.models import TransitionLog
 
-NAMES = ("generate_trial_extension", "generate_higher_extension", "generate_protest",
+NAMES = ("generate_trial_extension", "generate_higher_extension", "generate_approved_extension", "generate_protest",
          "generate_second_instance_decision", "generate_remand_ruling", "generate_execution_notices")
 for _name in NAMES:
     effects.EFFECTS[_name] = (lambda name: lambda ctx: effects._generate(ctx, name))(_name)
@@ -121,6 +122,61 @@ def higher_extension(ctx: Any) -> list[docs.Draft]:
         "ground": ground or _("有法定延长情形"), "cpl": CPL}
     title = str(docs.TITLES["generate_higher_extension"][0])
     return [docs.Draft(title, docs._render(ctx, title, number=str(ctx.inputs.get("decision") or ""),
+                                           fields=[(_("案件名称"), case.title)], paragraphs=[text],
+                                           footer_lines=[_issuer(ctx).name, docs._day(ctx.now), _("（院印）")]))]
+
+
+# Approvals by a court that is not on the platform (the provincial high court, the Supreme People's
+# Court, a next-higher court not registered): the court trying the case records the approval it received
+# on paper — its number and date — and issues its own signed decision extending the period.
+_APPROVED = {
+    # transition: (who approved, by how long, the law)
+    "record_higher_extension": (gettext_lazy("上一级人民法院"), gettext_lazy("三个月"),
+                                "第二百零八条第一款和《最高人民法院关于适用〈中华人民共和国刑事诉讼法〉的解释》第二百一十条"),
+    "record_spc_extension": (gettext_lazy("最高人民法院"), "",
+                             "第二百零八条第一款和《最高人民法院关于适用〈中华人民共和国刑事诉讼法〉的解释》第二百一十条"),
+    "extend_second_instance": (gettext_lazy("高级人民法院"), gettext_lazy("二个月"), "第二百四十三条"),
+}
+
+
+def approving_court(ctx: Any) -> str:
+    """The approving court's name: the registered next-higher court where there is one, else its level."""
+    holder = ctx.holder_before
+    if ctx.spec.name == "record_higher_extension" and holder.parent_id is not None:
+        return holder.parent.name
+    return str(_APPROVED[ctx.spec.name][0])
+
+
+@docs.builder("generate_approved_extension", gettext_lazy("延长审理期限决定书"))
+def approved_extension(ctx: Any) -> list[docs.Draft]:
+    """The court's own 延长审理期限决定书 on the approval of a court above that is not on the platform,
+    received on paper (CPL art. 208 and SPC Interpretation art. 210 at first instance; art. 243 at the
+    second): it names the approving court, the approval's number and date and the months added."""
+    from datetime import date
+
+    from workflows import trial
+
+    case, inp = ctx.case, ctx.inputs
+    _who, length, article = _APPROVED[ctx.spec.name]
+    if ctx.spec.name == "record_spc_extension":
+        length = _("%(n)s个月") % {"n": inp.get("months") or ""}
+    approved_on = inp.get("approved_on")
+    if isinstance(approved_on, str) and approved_on:
+        approved_on = date.fromisoformat(approved_on)
+    second = ctx.spec.name == "extend_second_instance"
+    ground = dict(trial.HIGHER_GROUNDS).get(str(inp.get("ground") or ""), "")
+    prosecutor = docs._prosecutor(case)
+    opening = (_("本院受理的上诉、抗诉的被告人%(names)s%(charge)s一案，") if second else
+               _("本院受理的%(prosecutor)s提起公诉的被告人%(names)s%(charge)s一案，适用普通程序审理。")) % {
+        "prosecutor": prosecutor.name if prosecutor else "", "names": docs.suspect_names(case),
+        "charge": docs.charge_names(case)}
+    text = opening + _("因本案%(ground)s，本院报请%(court)s批准延长审理期限。%(court)s于%(date)s以%(number)s批准。"
+                       "依照%(cpl)s%(article)s的规定，决定将本案的审理期限延长%(length)s。") % {
+        "ground": ground or _("有法定延长情形"), "court": approving_court(ctx),
+        "date": docs._day(approved_on) if approved_on else "", "number": str(inp.get("decision") or ""),
+        "cpl": CPL, "article": article, "length": length}
+    title = str(docs.TITLES["generate_approved_extension"][0])
+    return [docs.Draft(title, docs._render(ctx, title, number=docs.latest_number(case, NumberKind.COURT_DOCKET),
                                            fields=[(_("案件名称"), case.title)], paragraphs=[text],
                                            footer_lines=[_issuer(ctx).name, docs._day(ctx.now), _("（院印）")]))]
 
@@ -255,8 +311,9 @@ def executed_by(case: Any, executor: str) -> list[Any]:
     from workflows.models import JudgmentDecision
 
     wanted = "police" if executor == "detention" else executor
+    apart = appeal.separately_executed(case)  # handed over on their own (art. 233(2); SPC Interp. art. 390)
     return [d for d in JudgmentDecision.objects.filter(case=case).select_related("person").order_by("person_id")
-            if appeal.executor_for(d) == wanted]
+            if appeal.executor_for(d) == wanted and d.person_id not in apart]
 
 
 @docs.builder("generate_execution_notices", gettext_lazy("执行通知书"))
@@ -266,11 +323,12 @@ def execution_notices(ctx: Any) -> list[docs.Draft]:
     custody to its end."""
     from django.utils import timezone
 
-    from workflows import sentence
+    from workflows import appeal, sentence
 
     case = ctx.case
     executor = str(ctx.inputs.get("executor") or "police")
-    decisions = executed_by(case, executor)
+    apart = ctx.spec.name == "hand_over_separately"  # a defendant split off at the second instance
+    decisions = appeal.separated_decisions(case, executor) if apart else executed_by(case, executor)
     effective = _effective_day(case)
     on = timezone.localtime(effective).date() if effective is not None else timezone.localdate()
     title = str(docs.TITLES["generate_execution_notices"][0])
@@ -278,6 +336,10 @@ def execution_notices(ctx: Any) -> list[docs.Draft]:
     drafts = []
     for decision in decisions:
         person = decision.person
+        if apart:
+            own = appeal.effective_on(case, person)
+            on = own or timezone.localdate()
+            effective = own
         served = sentence.served(decision, on)
         if executor == "justice":
             term = _("依法实行社区矫正。罪犯应当自判决生效之日起十日内到执行地社区矫正机构报到（《中华人民共和国社区矫正法》"
@@ -289,7 +351,8 @@ def execution_notices(ctx: Any) -> list[docs.Draft]:
             term = _("刑期自交付执行之日起计算。")
         text = _("%(to)s：\n罪犯%(name)s因犯%(charge)s，经%(court)s于%(date)s以%(number)s刑事判决判处：%(line)s"
                  "该判决已于%(effective)s发生法律效力。依照%(cpl)s%(basis)s的规定，现将罪犯%(name)s交付执行。%(term)s") % {
-            "to": docs._to(ctx), "name": person.name, "charge": decision.charge, "court": ctx.holder_before.name,
+            "to": docs._to(ctx), "name": person.name, "charge": decision.charge,
+            "court": (ctx.acting_user.agency if apart else ctx.holder_before).name,
             "date": _judgment_date(case), "number": _first_instance_docket(case), "line": decision.main_text,
             "effective": docs._day(effective) if effective is not None else "", "cpl": CPL, "basis": basis,
             "term": term}
@@ -297,5 +360,5 @@ def execution_notices(ctx: Any) -> list[docs.Draft]:
                       _("附：") + docs._numbered([_("刑事判决书"), _("结案登记表")])]
         drafts.append(docs.Draft(f"{title}（{person.name}）" if len(decisions) > 1 else title, docs._render(
             ctx, title, number=_first_instance_docket(case), fields=[(_("案件名称"), case.title)],
-            paragraphs=paragraphs, footer_lines=[ctx.holder_before.name, docs._day(ctx.now), _("（院印）")])))
+            paragraphs=paragraphs, footer_lines=[_issuer(ctx).name, docs._day(ctx.now), _("（院印）")])))
     return drafts

@@ -93,6 +93,8 @@ SUPERIOR = "superior"  # the next-higher agency of the holder (art. 179: review 
 HIGHER = "higher"  # the agency above the holder (agency.parent): approvals the law gives it (art. 208)
 PROSECUTING = "prosecuting"  # the procuratorate whose indictment the court accepted (protest, art. 228)
 TRIAL_COURT = "trial_court"  # the court that postponed the trial for supplementary investigation (SPP Rules art. 421)
+DETENTION = "detention"  # a detention centre keeping a convict it must hand over for execution outside prison
+FIRST_INSTANCE = "first_instance"  # the first-instance court while the court above holds the case (art. 233(2))
 
 # How the case changes hands.
 SEND = "send"  # a package goes out; the receiver must verify and accept it
@@ -221,6 +223,8 @@ PROCEDURE = InputSpec(
                 "简易程序：二十日以内，可能判处有期徒刑超过三年的可延长至一个半月（第二百二十条）；"
                 "普通程序：二个月以内，至迟不超过三个月（第二百零八条）。"))
 OPTIONAL_REASON = InputSpec("reason", _("说明"), "textarea", required=False)
+APPROVED_ON = InputSpec("approved_on", _("批准日期"), "date",
+                        help_text=_("上级人民法院纸质批复的日期；本院据此作出延长审理期限决定书。"))
 
 
 def _persons(name: str, label: Any, select: str, help_text: Any = "") -> InputSpec:
@@ -988,11 +992,24 @@ TRIAL_TRANSITIONS: tuple[TransitionSpec, ...] = (
         description=_("不同意延长的，应当在审理期限届满五日以前作出决定。"),
     ),
     TransitionSpec(
+        "record_higher_extension", _("登记上一级人民法院批准延长审理期限（纸质批复）"), (Stage.TRIAL,), Stage.TRIAL,
+        AgencyKind.COURT, p.DELIVER_JUDGMENT,
+        inputs=(InputSpec("ground", _("延长的事由"), "choice", choices=trial.HIGHER_GROUNDS),
+                InputSpec("decision", _("上一级人民法院批准文号"), "text"), APPROVED_ON),
+        guards=("no_pending_approval", "higher_approval_on_paper", "approval_date_valid"),
+        effects=("generate_approved_extension",),
+        clocks=(ClockOp("extend", trial.TRIAL_PERIOD),),
+        article="刑事诉讼法第二百零八条；最高人民法院解释第二百一十条",
+        description=_("上一级人民法院不在本平台的，本院登记收到的纸质批复（文号、日期），并作出延长审理期限决定书（三个月，限一次）。"),
+        style="secondary", custody=("notices",),
+    ),
+    TransitionSpec(
         "record_spc_extension", _("登记最高人民法院批准延长审理期限"), (Stage.TRIAL,), Stage.TRIAL,
         AgencyKind.COURT, p.DELIVER_JUDGMENT,
         inputs=(InputSpec("months", _("延长月数（一至三个月）"), "int"),
-                InputSpec("decision", _("最高人民法院批准文号"), "text")),
-        guards=("no_pending_approval", "spc_extension_allowed"),
+                InputSpec("decision", _("最高人民法院批准文号"), "text"), APPROVED_ON),
+        guards=("no_pending_approval", "spc_extension_allowed", "approval_date_valid"),
+        effects=("generate_approved_extension",),
         clocks=(ClockOp("extend", trial.TRIAL_PERIOD),),
         article="刑事诉讼法第二百零八条；最高人民法院解释第二百一十条",
         description=_("上一级人民法院批准延长后因特殊情况还需要延长的，经最高人民法院批准，每次延长一至三个月。"),
@@ -1169,9 +1186,10 @@ JURISDICTION_TRANSITIONS: tuple[TransitionSpec, ...] = (
                 InputSpec("reason", _("不属于本院管辖的理由"), "textarea")),
         guards=("no_pending_approval", "jurisdiction_recipient_valid"),
         clocks=(ClockOp("stop", ClockKind.JURISDICTION_HANDOVER),),
+        effects=("notify_transferring_police",),
         article="刑事诉讼法第一百七十二条第二款；人民检察院刑事诉讼规则第三百二十八条、第三百九十一条",
-        description=_("经审查认为不属于本院管辖的，移送有管辖权的人民检察院，犯罪嫌疑人随案换押；"
-                      "审查起诉期限从改变后的人民检察院收到案件之日起计算。"),
+        description=_("经审查认为不属于本院管辖的，移送有管辖权的人民检察院（属于上级人民法院管辖的第一审案件，报送上级人民检察院），"
+                      "同时通知移送起诉的公安机关；犯罪嫌疑人随案换押；审查起诉期限从改变后的人民检察院收到案件之日起计算。"),
         style="warning", custody=("issue_certificates",),
     ),
     TransitionSpec(
@@ -1299,8 +1317,9 @@ APPEAL_TRANSITIONS: tuple[TransitionSpec, ...] = (
         "extend_second_instance", _("延长第二审审理期限"), (Stage.SECOND_INSTANCE,), Stage.SECOND_INSTANCE,
         AgencyKind.COURT, p.DELIVER_JUDGMENT,
         inputs=(InputSpec("ground", _("延长的事由"), "choice", choices=trial.HIGHER_GROUNDS),
-                InputSpec("decision", _("高级人民法院批准文号"), "text")),
-        guards=("no_pending_approval", "second_instance_not_extended"),
+                InputSpec("decision", _("高级人民法院批准文号"), "text"), APPROVED_ON),
+        guards=("no_pending_approval", "second_instance_not_extended", "approval_date_valid"),
+        effects=("generate_approved_extension",),
         clocks=(ClockOp("extend", ClockKind.SECOND_INSTANCE, months=2),),
         article="刑事诉讼法第二百四十三条", style="secondary",
         description=_("可能判处死刑、附带民事诉讼或者有第一百五十八条情形之一的，经省、自治区、直辖市高级人民法院批准，可以延长二个月。"),
@@ -1325,6 +1344,7 @@ APPEAL_TRANSITIONS: tuple[TransitionSpec, ...] = (
         AgencyKind.COURT, p.DELIVER_JUDGMENT,
         inputs=(InputSpec("ruling", _("认定"), "choice", choices=JOINT_CRIME_RULINGS), REASON),
         guards=("no_pending_approval", "co_defendants_to_rule_on"),
+        effects=("separate_unchallenged",),
         article="刑事诉讼法第二百三十三条第二款；最高人民法院解释第三百八十九条、第三百九十条",
         description=_("部分被告人上诉或者被抗诉、其他被告人没有的，第二审人民法院先认定是否共同犯罪：共同犯罪的全案审查，"
                       "一并处理；仅合并审理的，其他被告人的判决已经生效。"),
@@ -1362,8 +1382,29 @@ APPEAL_TRANSITIONS: tuple[TransitionSpec, ...] = (
         clocks=(ClockOp("stop", ClockKind.EXECUTION_HANDOVER),),
         article="刑事诉讼法第二百六十四条、第二百六十九条；社区矫正法第二十条；最高人民法院解释第五百一十一条、第五百一十九条",
         description=_("判决生效后十日以内将判决书、执行通知书等法律文书送达执行机关；判处管制、宣告缓刑的，"
-                      "送达社区矫正机构。执行机关签收后羁押记录终结，案件结案。"),
-        custody=("notices",),
+                      "送达社区矫正机构，同时抄送人民检察院和公安机关。执行机关签收后羁押记录终结，案件结案。"),
+        custody=("notices",), extra={"copies": "correction_copies"},
+    ),
+    TransitionSpec(
+        "hand_over_outside_prison", _("移送社区矫正（暂予监外执行）"), (Stage.EXECUTION, Stage.EXECUTION_SENT),
+        SAME_STAGE, AgencyKind.DETENTION_CENTRE, p.ACKNOWLEDGE_CUSTODY, party=DETENTION, inputs=(OPTIONAL_REASON,),
+        guards=("outside_prison_to_hand_over",),
+        effects=("outside_prison_handed_over",),
+        article="刑事诉讼法第二百六十五条；最高人民法院解释第五百一十五条",
+        description=_("人民法院决定暂予监外执行的罪犯在押的，看守所在十日以内将其移送社区矫正机构；移送后羁押记录终结。"),
+        style="secondary",
+    ),
+    TransitionSpec(
+        "hand_over_separately", _("交付执行（不属共同犯罪、未上诉的被告人）"), (Stage.SECOND_INSTANCE, Stage.FILE_REVIEW),
+        SAME_STAGE, AgencyKind.COURT, p.DELIVER_JUDGMENT, party=FIRST_INSTANCE, handover=NOTIFY, recipient=EXECUTOR,
+        transfer_kind=TransferKind.EXECUTION,
+        inputs=(InputSpec("executor", _("执行机关"), "choice", choices=EXECUTORS, default="police"), OPTIONAL_REASON),
+        guards=("separated_to_hand_over",),
+        effects=("generate_execution_notices", "execute_separately"),
+        article="刑事诉讼法第二百三十三条第二款、第二百五十九条、第二百六十四条；最高人民法院解释第三百八十九条、第三百九十条",
+        description=_("第二审人民法院认定不属于共同犯罪的，未上诉、未被抗诉的被告人的第一审判决在上诉期满后已经生效，"
+                      "由第一审人民法院在十日以内另行交付执行；其羁押记录终结，其余被告人仍由第二审审理。"),
+        extra={"sent_by_actor": True},
     ),
     TransitionSpec(
         "notify_community_correction", _("通知社区矫正机构"), (Stage.EXECUTION,), SAME_STAGE,

@@ -278,6 +278,17 @@ def _actor_problem(case: Case, spec: d.TransitionSpec, user: Any, pending: Trans
     elif spec.party == d.PROSECUTING:
         if prosecuting_agency(case) != user.agency_id:
             return _("只有提起公诉的人民检察院可以办理“%(label)s”。") % {"label": spec.label}
+    elif spec.party == d.DETENTION:
+        from workflows import execution
+
+        if user.agency_id not in execution.centres_to_hand_over(case):
+            return _("只有羁押被决定暂予监外执行的罪犯的看守所可以办理“%(label)s”。") % {"label": spec.label}
+    elif spec.party == d.FIRST_INSTANCE:
+        from workflows import appeal
+
+        court = appeal.first_instance_court(case)
+        if court is None or court.pk != user.agency_id or case.holder_agency_id == user.agency_id:
+            return _("只有第一审人民法院可以办理“%(label)s”。") % {"label": spec.label}
     return None
 
 
@@ -866,9 +877,10 @@ def _recipients(ctx: Context) -> list[Agency]:
             raise GuardFailed([_("没有登记上一级人民法院。")])
         return [higher]
     if spec.recipient == d.EXECUTOR:
-        from workflows import appeal
+        from workflows import appeal, packaging
 
-        executing = appeal.executing_authority(ctx.case, ctx.holder_before, str(ctx.inputs.get("executor") or ""))
+        executing = appeal.executing_authority(ctx.case, packaging.sender_of(ctx),
+                                               str(ctx.inputs.get("executor") or ""))
         if executing is None:
             raise GuardFailed([_("找不到执行机关。")])
         return [executing]
@@ -905,6 +917,14 @@ def _handover(ctx: Context, packaging: Any) -> None:
     elif spec.handover == d.NOTIFY:
         for recipient in ctx.recipients:
             ctx.transfers.append(packaging.send_package(ctx, recipient, requires_acceptance=False))
+    # Copies of what the package carries, to agencies that read without acting (Community Correction Law
+    # art. 20: the procuratorate and the police receive copies of the documents sent to community correction).
+    copies = spec.extra.get("copies")
+    if copies:
+        from workflows import execution
+
+        for agency, kind in execution.COPIES[copies](ctx):
+            ctx.transfers.append(packaging.send_package(ctx, agency, requires_acceptance=False, kind=kind))
     elif spec.handover == d.ACCEPT:
         packaging.answer_package(ctx, ctx.pending, accepted=True)
         ctx.transfers.append(ctx.pending)

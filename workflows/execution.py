@@ -33,8 +33,9 @@ def community_decisions(case: Any) -> list[Any]:
     from workflows import appeal
     from workflows.models import JudgmentDecision
 
+    apart = appeal.separately_executed(case)  # handed over on their own after a "not a joint crime" ruling
     return [d for d in JudgmentDecision.objects.filter(case=case).select_related("person").order_by("person_id")
-            if appeal.executor_for(d) == "justice"]
+            if appeal.executor_for(d) == "justice" and d.person_id not in apart]
 
 
 def _running(case: Any, kind: str, **kw: Any) -> Any:
@@ -107,3 +108,89 @@ def correction_documents_sent(ctx: Any) -> None:
     if str(ctx.inputs.get("executor") or "") == "justice":
         stop_clocks(ctx.case, [ClockKind.CORRECTION_NOTICE], at=ctx.now, acting_user=ctx.acting_user,
                     reason=ctx.spec.name)
+
+
+# --- copies of the documents to the procuratorate and the police (Community Correction Law art. 20) ---
+
+
+def correction_copies(ctx: Any) -> list[tuple[Any, str]]:
+    """Community Correction Law art. 20; SPC Interpretation art. 519: the documents sent to community
+    correction are copied to the procuratorate and to the police — the procuratorate that prosecuted the
+    case before this court and the police agency that investigated it — each a signed package of its own."""
+    from casehub.agencies.models import Agency
+    from workflows.engine import prosecuting_agency
+    from workflows.models import TransferKind
+
+    if str(ctx.inputs.get("executor") or "") != "justice":
+        return []
+    ids = [prosecuting_agency(ctx.case), ctx.case.origin_agency_id]
+    found = {a.pk: a for a in Agency.objects.filter(pk__in=[i for i in ids if i is not None])}
+    seen: list[Any] = []
+    for pk in ids:
+        agency = found.get(pk)
+        if agency is not None and agency not in seen and agency != ctx.recipient:
+            seen.append(agency)
+    return [(agency, TransferKind.CORRECTION_COPY) for agency in seen]
+
+
+COPIES = {"correction_copies": correction_copies}
+
+
+# --- the detention centre hands a convict over for execution outside prison (SPC Interp. art. 515) ---
+
+
+def outside_prison_in_custody(case: Any) -> list[Any]:
+    """The custody records of convicts whose execution outside prison the court decided and whom a
+    detention centre still keeps (the 10 days of ``outside_prison_handover`` run)."""
+    from casehub.custody.models import CustodyRecord, RecordStatus
+
+    persons = [d.person_id for d in community_decisions(case) if d.outside_prison]
+    if not persons:
+        return []
+    return list(CustodyRecord.objects.filter(case=case, person_id__in=persons, status=RecordStatus.IN_CUSTODY)
+                .select_related("person", "detention_centre").order_by("person_id"))
+
+
+def centres_to_hand_over(case: Any) -> set[int]:
+    """The detention centres that keep such a convict of ``case`` while the hand-over period runs."""
+    running = set(_running(case, ClockKind.OUTSIDE_PRISON_HANDOVER).values_list("person_id", flat=True))
+    return {r.detention_centre_id for r in outside_prison_in_custody(case) if r.person_id in running}
+
+
+def _mine(ctx: Any) -> list[Any]:
+    user = ctx.user if isinstance(ctx, GuardContext) else ctx.acting_user
+    agency_id = getattr(user, "agency_id", None)
+    running = set(_running(ctx.case, ClockKind.OUTSIDE_PRISON_HANDOVER).values_list("person_id", flat=True))
+    return [r for r in outside_prison_in_custody(ctx.case)
+            if r.detention_centre_id == agency_id and r.person_id in running]
+
+
+@guard
+def outside_prison_to_hand_over(ctx: GuardContext) -> str | None:
+    """SPC Interpretation art. 515: the detention centre hands over a convict whose execution outside prison
+    the court decided, once, within the 10 days."""
+    if not _mine(ctx):
+        return _("本看守所没有人民法院决定暂予监外执行、待移送社区矫正机构的罪犯。")
+    return None
+
+
+@effects.effect
+def outside_prison_handed_over(ctx: Any) -> None:
+    """SPC Interpretation art. 515; CPL art. 265: the detention centre handed the convicts over to community
+    correction — their custody records end with the execution notice of the court that decided it (the
+    centre's list no longer shows them), their custody status is "executed" and the 10-day clock stops."""
+    from casehub.clocks.services import stop_clocks
+    from casehub.custody import services as custody
+    from casehub.custody.models import NoticeKind
+
+    court = ctx.case.holder_agency
+    for record in _mine(ctx):
+        person = record.person
+        custody.issue_notice(record, kind=NoticeKind.EXECUTION, agency=court, acting_user=ctx.acting_user,
+                             at=ctx.now, reason=_("人民法院决定暂予监外执行，看守所已将罪犯移送社区矫正机构"
+                                                  "（刑事诉讼法第二百六十五条；最高人民法院解释第五百一十五条）。"))
+        stop_clocks(ctx.case, [ClockKind.OUTSIDE_PRISON_HANDOVER], at=ctx.now, person=person,
+                    acting_user=ctx.acting_user, reason=ctx.spec.name)
+        person.custody_status, person.measure_since, person.measure_authority = (
+            CustodyStatus.EXECUTED, ctx.now, court)
+        person.save(update_fields=["custody_status", "measure_since", "measure_authority"])

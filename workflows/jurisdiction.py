@@ -18,8 +18,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from casehub.agencies.models import Agency, AgencyKind
+from workflows import effects
 from workflows.guards import GuardContext, guard
 from workflows.models import TransitionLog
 
@@ -82,3 +84,28 @@ def not_to_the_court_that_declined(ctx: GuardContext) -> str | None:
         return _("%(court)s已以不属于本院管辖为由退回起诉：应当将案件移送与审判管辖相对应的人民检察院"
                  "（《人民检察院刑事诉讼规则》第三百九十一条）。") % {"court": returned.actor_agency.name}
     return None
+
+
+@effects.effect
+def notify_transferring_police(ctx: Any) -> None:
+    """SPP Rules 2019 art. 328(2): a case sent up to the procuratorate above (a first-instance case of
+    the court above) or to another procuratorate with jurisdiction — 同时通知移送起诉的公安机关. The
+    investigating police (who keep read access to the case) are told which procuratorate now reviews."""
+    if getattr(ctx, "preparing", False):
+        return
+    from django.urls import reverse
+
+    from casehub.agencies.models import Role
+    from casehub.notifications.messages import message
+    from casehub.notifications.services import notify
+    from workflows.notify import _users
+
+    police = ctx.case.origin_agency
+    to_agency = ctx.recipient or ctx.inputs.get("to_agency")
+    if police is None or police.kind != AgencyKind.POLICE or to_agency is None:
+        return
+    notify(_users(police.pk, [Role.INVESTIGATOR, Role.SUPERVISOR]), kind="workflow.transfer", case=ctx.case,
+           title=message(gettext_noop("移送管辖：%(case)s由%(sender)s移送%(receiver)s审查起诉"), case=ctx.case.title,
+                         sender=ctx.holder_before.name, receiver=to_agency.name),
+           url=reverse("cases:detail", args=[ctx.case.pk]),
+           key=f"jurisdiction:{ctx.case.pk}:{to_agency.pk}:{ctx.now.isoformat()}")

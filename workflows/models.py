@@ -41,6 +41,7 @@ class TransferKind(models.TextChoices):
     PROSECUTION_WITHDRAWAL = "prosecution_withdrawal", _("准许撤回起诉退卷")
     JURISDICTION_TRANSFER = "jurisdiction_transfer", _("移送管辖")
     CORRECTION_NOTICE = "correction_notice", _("社区矫正通知")
+    CORRECTION_COPY = "correction_copy", _("社区矫正法律文书抄送")
 
 
 class TransferMode(models.TextChoices):

@@ -127,15 +127,27 @@ def build_manifest(ctx: Any, transfer: Transfer, volumes: list[Any], documents: 
     }
 
 
-def send_package(ctx: Any, recipient: Any, *, requires_acceptance: bool) -> Transfer:
-    """Seal the main file, sign the manifest and record the package as sent (or delivered)."""
+def sender_of(ctx: Any) -> Any:
+    """Who sends the transition's packages: the holder, or the acting agency where the spec says so."""
+    if ctx.spec.extra.get("sent_by_actor") and getattr(ctx.acting_user, "agency", None) is not None:
+        return ctx.acting_user.agency
+    return ctx.holder_before
+
+
+def send_package(ctx: Any, recipient: Any, *, requires_acceptance: bool, kind: str = "") -> Transfer:
+    """Seal the main file, sign the manifest and record the package as sent (or delivered).
+
+    The sender is the agency holding the case, or — for a transition whose spec says
+    ``extra["sent_by_actor"]`` (the first-instance court handing over a defendant split off while the
+    court above holds the case) — the acting user's agency. ``kind`` overrides the spec's transfer kind
+    (the copies a transition sends besides its package, ``extra["copies"]``)."""
     from casehub.dossier import services as dossier
 
     volumes = list(dossier.seal_and_assemble_main_volumes(ctx.case, acting_user=ctx.acting_user, at=ctx.now) or [])
     documents = main_documents(ctx.case)
     transfer = Transfer.objects.create(
-        case=ctx.case, kind=ctx.spec.transfer_kind, transition=ctx.spec.name,
-        requires_acceptance=requires_acceptance, from_agency=ctx.holder_before, to_agency=recipient,
+        case=ctx.case, kind=kind or ctx.spec.transfer_kind, transition=ctx.spec.name,
+        requires_acceptance=requires_acceptance, from_agency=sender_of(ctx), to_agency=recipient,
         sender_stage=ctx.source, sent_by=ctx.actor, sent_at=ctx.now,
         status=TransferStatus.SENT if requires_acceptance else TransferStatus.DELIVERED,
     )

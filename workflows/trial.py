@@ -126,7 +126,8 @@ def own_extension_used(case: Any) -> bool:
 
 
 def higher_extension_granted(case: Any) -> bool:
-    return _since_docketing(case, ("approve_higher_extension",)).exists()
+    """The next-higher court's three months (art. 208), approved on the platform or on paper."""
+    return _since_docketing(case, ("approve_higher_extension", "record_higher_extension")).exists()
 
 
 def higher_request_pending(case: Any) -> bool:
@@ -163,7 +164,7 @@ def extend(ctx: Any) -> None:
     decision = str(ctx.inputs.get("decision") or ctx.inputs.get("reason") or ctx.spec.label)
     if name == "extend_trial":
         months, days, basis = OWN_EXTENSION[procedure(ctx.case)]
-    elif name == "approve_higher_extension":
+    elif name in ("approve_higher_extension", "record_higher_extension"):
         months, days, basis = clock.period_months + HIGHER_EXTENSION_MONTHS, clock.period_days, \
             "刑事诉讼法第二百零八条：经上一级人民法院批准延长三个月"
     else:
@@ -270,4 +271,49 @@ def fewer_than_two_postponements(ctx: GuardContext) -> str | None:
     procuratorate's proposal, at most twice."""
     if postponements(ctx.case) >= MAX_POSTPONEMENTS:
         return _("建议延期审理不得超过两次（最高人民法院解释第二百七十四条）。")
+    return None
+
+
+def higher_court_on_platform(case: Any) -> bool:
+    holder = case.holder_agency
+    return holder is not None and holder.parent_id is not None and holder.parent.kind == "court"
+
+
+@guard
+def higher_approval_on_paper(ctx: GuardContext) -> str | None:
+    """Art. 208; SPC Interpretation art. 210: an ordinary-procedure case, once; where the next-higher court
+    is not on the platform the trial court records the approval it received on paper (otherwise the
+    request and the approval go through the platform)."""
+    if procedure(ctx.case) != ORDINARY:
+        return _("只有适用普通程序的案件可以经上一级人民法院批准延长审理期限。")
+    if higher_court_on_platform(ctx.case):
+        return _("上一级人民法院在本平台办案，应当通过平台报请批准。")
+    if higher_extension_granted(ctx.case):
+        return _("上一级人民法院已批准延长一次；因特殊情况还需要延长的，报请最高人民法院批准。")
+    if trial_clock(ctx.case) is None:
+        return _("没有正在计算的审理期限。")
+    return None
+
+
+@guard
+def approval_date_valid(ctx: GuardContext) -> str | None:
+    """Not a statute: the date of a paper approval is a real day — not in the future, and within the
+    period it extends (an approval after the period expired extends nothing)."""
+    from datetime import date
+
+    from casehub.clocks.models import ACTIVE_STATUSES, Clock
+
+    approved = ctx.inputs.get("approved_on")
+    if not isinstance(approved, date):
+        return None
+    if approved > timezone.localdate():
+        return _("批准日期不能晚于今天。")
+    kind = ClockKind.SECOND_INSTANCE if ctx.spec.name == "extend_second_instance" else None
+    clock = (Clock.objects.filter(case=ctx.case, kind=kind, status__in=ACTIVE_STATUSES).order_by("-started_at").first()
+             if kind else trial_clock(ctx.case))
+    if clock is not None:
+        if approved < timezone.localtime(clock.started_at).date():
+            return _("批准日期不能早于本审理期限的起算日。")
+        if clock.due_date is not None and approved > clock.due_date:
+            return _("批准日期晚于审理期限届满日（%(due)s），不能据此延长。") % {"due": clock.due_date}
     return None

@@ -155,8 +155,13 @@ def _package_changes(user: Any, case: Any, history: list[Any]) -> None:
     from casehub.transfers.selectors import visible_transfers
 
     visible = {t.pk: t for t in visible_transfers(user).filter(case=case, mode="online")}
+    # A transition that sent several packages (a judgment served on every agency, the copies of what goes
+    # to community correction) logs its first; each agency sees the one it received on the same row.
+    sent_with = {(t.transition, t.sent_at): t for t in sorted(visible.values(), key=lambda t: -t.pk)}
     for entry in history:
         transfer = visible.get(entry.transfer_id)
+        if transfer is None and entry.transfer_id is not None:
+            transfer = sent_with.get((entry.transition, entry.occurred_at))
         if transfer is not None and transfer.transition != entry.transition:
             transfer = None  # the acceptance or refusal of a package: shown on the row that sent it
         entry.package = transfer

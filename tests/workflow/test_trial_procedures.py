@@ -118,8 +118,9 @@ def test_ordinary_extensions_own_court_higher_court_once_then_supreme_court(case
 
     with pytest.raises(engine.GuardFailed):
         engine.fire(case, "record_spc_extension", acting_user=district.judge,
-                    inputs={"months": 4, "decision": "最高法批准"})
-    drive.fire(case, "record_spc_extension", "judge", months=2, decision="最高人民法院（2026）最高法刑他1号")
+                    inputs={"months": 4, "decision": "最高法批准", "approved_on": timezone.localdate()})
+    drive.fire(case, "record_spc_extension", "judge", months=2, decision="最高人民法院（2026）最高法刑他1号",
+               approved_on=timezone.localdate())
     clock.refresh_from_db()
     assert clock.period_months == 8
 
