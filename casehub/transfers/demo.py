@@ -1,10 +1,11 @@
 """Demo cases driven through the real engine (``manage.py load_demo``; never in production).
 
-Six cases at different points of the process, each with generated documents in its dossier:
+Seven cases at different points of the process, each with generated documents in its dossier:
 one waiting for the arrest decision, one under review for prosecution, one returned once for
-supplementary investigation, one on trial at court, one on appeal (the defendant appealed within the
-window; the court sends it up once the window has passed), and one executed and closed (the
-judgment took effect, the police signed for its execution, custody ended).
+supplementary investigation, one on trial at court, one in its appeal window (the defendant appealed
+within it; the court sends it up once the window has passed), one on appeal at the intermediate court
+(粤03 刑终; its window is moved back a day, the demo cannot wait for it to pass), and one executed and closed (the judgment took
+effect, the police signed for its execution, custody ended).
 Idempotent: a case whose title already exists at the demo police agency is left alone.
 """
 
@@ -135,6 +136,54 @@ def create_demo_cases(users: dict[str, Any]) -> None:
         person = case.persons.get()
         _fire(users, case, "record_appeal", "court_clerk", persons=[person.pk],
               reason="上诉人吴九认为原判量刑过重，请求二审改判。")
+
+    appeal_at_intermediate_court(users)
+
+
+SECOND_INSTANCE = "钱十二涉嫌抢夺案"
+
+
+def _window_passed(case: Case) -> None:
+    """The demo cannot wait: the appeal window that ends today (and the three days after it to send the
+    case up) are moved back to end yesterday, as if the judgment had been received earlier (CPL art. 230)."""
+    from casehub.cases.state import engine_writes
+    from casehub.clocks.kinds import ClockKind
+    from casehub.clocks.models import ACTIVE_STATUSES, Clock
+
+    clocks = list(Clock.objects.filter(case=case, kind__in=[ClockKind.APPEAL_PERIOD, ClockKind.APPEAL_FORWARD],
+                                       status__in=ACTIVE_STATUSES))
+    windows = [c.due_date for c in clocks if c.kind == ClockKind.APPEAL_PERIOD]
+    # A last day on a holiday was moved after it (art. 105): back to yesterday, whatever the calendar.
+    back = (max(windows) - timezone.localdate() + timedelta(days=1)) if windows else timedelta(days=1)
+    with engine_writes():
+        for clock in clocks:
+            clock.started_at -= back
+            clock.due_date -= back
+            clock.save(update_fields=["started_at", "due_date"])
+
+
+def appeal_at_intermediate_court(users: dict[str, Any]) -> None:
+    """A case on appeal (CPL arts. 227, 230-231, 243): the defendant appealed within the window, the district
+    court sent the case up after it expired and the intermediate court 粤03 docketed it with its own number
+    （…）粤03刑终N号; the two months of the second instance run."""
+    if "intermediate_clerk" not in users:
+        return
+    case = _new_case(users, SECOND_INSTANCE, "钱十二", "440307199012120017", "钱十二趁被害人不备抢夺其挎包一个。")
+    if case is None:
+        return
+    _to_review(users, case, "钱十二趁被害人不备抢夺其挎包一个，内有现金人民币五千元。")
+    _fire(users, case, "indict", "prosecutor", facts="钱十二趁被害人不备抢夺其挎包一个，内有现金人民币五千元。",
+          charges="被告人钱十二的行为触犯《中华人民共和国刑法》第二百六十七条，应当以抢夺罪追究其刑事责任。")
+    _fire(users, case, "docket_case", "court_clerk", type_code="刑初")
+    _judge(users, case, "抢夺罪", "fixed_term", "二年")
+    served = (timezone.localdate() - timedelta(days=10)).isoformat()  # the window ends today (art. 230)
+    _fire(users, case, "announce_judgment", "judge", announced_on=served, verdict="被告人钱十二犯抢夺罪，判处有期徒刑二年。")
+    _fire(users, case, "deliver_judgment", "court_clerk", received_on=served)
+    _fire(users, case, "record_appeal", "court_clerk", persons=[case.persons.get().pk],
+          reason="上诉人钱十二认为其系初犯、已退赔，原判量刑过重，请求从轻改判。")
+    _window_passed(case)
+    _fire(users, case, "forward_appeal", "court_clerk", reason="上诉期满，全案移送深圳市中级人民法院。")
+    _fire(users, case, "docket_appeal", "intermediate_clerk")
 
 
 def _judge(users: dict[str, Any], case: Case, charge: str, penalty: str, term: str) -> None:
