@@ -85,6 +85,9 @@ class VerifiedSessionAuthentication(authentication.SessionAuthentication):
         if result is None:
             return None
         user = result[0]
+        if getattr(user, "password_change_required", False):
+            # The page middleware sends such a user to the password form; the API must not be the way round it.
+            raise exceptions.AuthenticationFailed(_("管理员已要求重置密码：请先在浏览器中修改密码。"))
         agency = getattr(user, "agency", None)
         if agency is not None and agency.require_second_factor:
             if not session_verified(request):

@@ -149,17 +149,30 @@ def revoke(credential: ApiCredential, *, acting_user: User | None) -> ApiCredent
     """Revoke at once; a revoked credential never authenticates again. Revoking twice is a no-op."""
     if acting_user is not None and not can_revoke(acting_user, credential):
         raise PermissionDenied(_("无权吊销该凭据。"))
+    return _revoke(credential, acting_user=acting_user)
+
+
+def _revoke(credential: ApiCredential, *, acting_user: User | None, reason: str = "") -> ApiCredential:
     with transaction.atomic():
         locked = ApiCredential.objects.select_for_update().get(pk=credential.pk)
         if locked.revoked_at is None:
             locked.revoked_at = timezone.now()
             locked.revoked_by = acting_user
             locked.save(update_fields=["revoked_at", "revoked_by"])
-            record_event(
-                "api.credential_revoked", actor=acting_user, agency=locked.agency, obj=locked,
-                details={"key_id": locked.key_id, "name": locked.name, "kind": locked.kind},
-            )
+            details = {"key_id": locked.key_id, "name": locked.name, "kind": locked.kind}
+            if reason:
+                details["reason"] = reason
+            record_event("api.credential_revoked", actor=acting_user, agency=locked.agency, obj=locked,
+                         details=details)
     return locked
+
+
+def revoke_for_forced_reset(user: User, *, acting_user: User) -> int:
+    """An administrator forced ``user`` to reset the password (a suspected compromise): every
+    personal token of the user is revoked — one an intruder made must not outlive the reset.
+    The caller has already checked that ``acting_user`` manages ``user``. Returns how many."""
+    live = ApiCredential.objects.filter(user=user, kind=CredentialKind.PERSONAL, revoked_at__isnull=True)
+    return sum(1 for c in live if _revoke(c, acting_user=acting_user, reason="forced_password_change"))
 
 
 class CredentialRefused(Exception):
@@ -183,6 +196,8 @@ def _creator_gone(credential: ApiCredential, now: Any) -> bool:
 def check_may_act(credential: ApiCredential) -> None:
     """Raise :class:`CredentialRefused` when a live credential may not act at the moment."""
     agency = credential.user.agency
+    if credential.kind == CredentialKind.PERSONAL and credential.user.password_change_required:
+        raise CredentialRefused(_("管理员已要求重置密码：请先在浏览器中修改密码，再申请新的令牌。"))
     if agency is not None and agency.require_second_factor and not credential.second_factor_verified:
         raise CredentialRefused(_("本机构要求双因素认证，而该凭据签发时未经双因素认证：请在完成双因素认证后重新申请。"))
     if credential.kind == CredentialKind.CLIENT and credential.user.roles != {credential.role}:

@@ -9,7 +9,8 @@ from rest_framework.test import APIClient
 from casehub.api.errors import ERROR_CODES
 from casehub.cases.models import Case
 
-pytestmark = pytest.mark.django_db
+# Error shape, pagination, throttling and idempotency do not depend on the day.
+pytestmark = [pytest.mark.django_db, pytest.mark.dateless]
 
 
 def test_messages_follow_accept_language(client):

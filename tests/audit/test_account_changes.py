@@ -122,3 +122,44 @@ def test_a_sign_in_is_not_an_account_change(client, district):
     assert sign_in(client, district.investigator.username, PASSWORD)  # saves last_login
     set_roles(district.investigator, sorted(district.investigator.roles), acting_user=None)  # no change
     assert AuditEvent.objects.filter(action="user.account_changed").count() == before
+
+
+def test_a_forced_reset_revokes_the_users_tokens_and_the_api_waits_for_the_new_password(client, district):
+    """A forced reset is what an administrator does on a suspected compromise: a token an intruder
+    issued under the account must not outlive it, and neither a token nor the browser session may go
+    round the password page through the API."""
+    from rest_framework.test import APIClient
+
+    from casehub.api.credentials import issue_personal_token
+    from casehub.api.models import ApiCredential
+
+    investigator = district.investigator
+    investigator.set_password(PASSWORD)
+    investigator.save()
+    issued = issue_personal_token(acting_user=investigator, name="脚本")
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.token}")
+    assert api.get("/api/v1/me/").status_code == 200
+
+    client.force_login(district.police_admin)
+    client.post(reverse("admin:agencies_user_changelist"), {
+        "action": "force_password_change", "_selected_action": [investigator.pk]})
+    assert ApiCredential.objects.get(pk=issued.credential.pk).revoked_at is not None
+    assert api.get("/api/v1/me/").status_code == 401
+    revoked = AuditEvent.objects.filter(action="api.credential_revoked").latest("sequence")
+    assert revoked.actor_id == district.police_admin.pk and revoked.details["reason"] == "forced_password_change"
+
+    # Signed in but not yet through the password page: the session reaches no API endpoint either.
+    client.logout()
+    assert sign_in(client, investigator.username, PASSWORD)
+    refused = client.get("/api/v1/me/")
+    assert refused.status_code == 401 and "修改密码" in refused.json()["message"]
+
+    # A token still live while the flag is set (set outside the admin action) is refused with the reason.
+    prosecutor = district.prosecutor
+    other = issue_personal_token(acting_user=prosecutor, name="脚本")
+    prosecutor.password_change_required = True
+    prosecutor.save(update_fields=["password_change_required"])
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {other.token}")
+    waiting = api.get("/api/v1/me/")
+    assert waiting.status_code == 401 and "修改密码" in waiting.json()["message"]
