@@ -50,7 +50,9 @@ def extension_inbox(user: Any) -> Inbox | None:
     to_forward = Q(status=ExtensionStatus.REQUESTED, received_by_id=agency) & ~Q(recorded_by_id=F("received_by_id"))
     to_decide = (Q(status=ExtensionStatus.FORWARDED, recorded_by_id=agency)
                  | Q(status=ExtensionStatus.REQUESTED, recorded_by_id=agency, received_by_id=agency))
-    waiting = (CustodyExtension.objects.filter(to_forward | to_decide).select_related("person", "clock", "police")
+    from casehub.clocks.models import ACTIVE_STATUSES
+
+    waiting = (CustodyExtension.objects.filter(to_forward | to_decide, clock__status__in=ACTIVE_STATUSES).select_related("person", "clock", "police")
                .order_by("clock__due_date", "id"))
     items = [InboxItem(title=_("延长侦查羁押期限：%(name)s") % {"name": e.person.name},
                        url=reverse("custody:terms", args=[e.case_id, e.person_id]),
