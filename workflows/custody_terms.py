@@ -293,11 +293,15 @@ def next_extension(clock: Any) -> tuple[str, int, str] | None:
 
 
 def pending_extension(person: Any) -> Any:
-    """The person's extension request not decided yet (at most one at a time)."""
+    """The person's extension request not decided yet (at most one at a time). A request whose custody
+    period no longer runs (recounted under art. 160, ended by a release or a transfer) is moot: it is
+    not pending any more and does not block a request for the new period."""
+    from casehub.clocks.models import ACTIVE_STATUSES
     from casehub.custody.models import CustodyExtension, ExtensionStatus
 
     return (CustodyExtension.objects.filter(person=person, status__in=(ExtensionStatus.REQUESTED,
-                                                                        ExtensionStatus.FORWARDED))
+                                                                        ExtensionStatus.FORWARDED),
+                                            clock__status__in=ACTIVE_STATUSES)
             .select_related("received_by", "recorded_by", "decided_by", "police").first())
 
 
@@ -431,6 +435,8 @@ def forward_extension(extension: Any, *, opinion: str, acting_user: Any) -> Any:
             raise engine.NotAllowed(_("只有受理该申请的人民检察院可以审查报送。"))
         if ext.status != ExtensionStatus.REQUESTED:
             raise ValidationError({"opinion": [_("该申请已报送或已决定。")]})
+        if not ext.clock.is_active:
+            raise ValidationError({"opinion": [_("申请所涉的侦查羁押期限已经结束或已重新计算，该申请不再需要决定。")]})
         if timezone.localdate() > ext.clock.due_date:
             raise ValidationError({"opinion": [_("侦查羁押期限已届满，不能再报送延长申请。")]})
         if ext.recorded_by_id == ext.received_by_id:
@@ -492,7 +498,9 @@ def _decide_extension_once(extension: Any, *, approve: bool, reason: str, acting
             raise ValidationError({"paper_reference": [
                 _("%(decider)s不在本平台，请填写其纸质决定书的文号。") % {"decider": ext.decided_by_name}]})
         clock = ext.clock
-        if not clock.is_active or timezone.localdate() > clock.due_date:
+        if not clock.is_active:
+            raise ValidationError({"reason": [_("申请所涉的侦查羁押期限已经结束或已重新计算，该申请不再需要决定。")]})
+        if timezone.localdate() > clock.due_date:
             raise ValidationError({"reason": [_("侦查羁押期限已届满，不能再作出延长的决定。")]})
         article, months, label = next(e for e in engine.CUSTODY_EXTENSIONS if e[0] == ext.article)
         now = timezone.now()

@@ -563,6 +563,18 @@ NON_PROSECUTION_TRANSITIONS: tuple[TransitionSpec, ...] = (
         style="danger", custody=("notices",), extra={**AFTER_CLOSING, "kept": False},
     ),
     TransitionSpec(
+        "end_petition_review", _("终止复查（人民法院已受理被害人起诉）"), (Stage.CLOSED,), SAME_STAGE,
+        AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION, party=SUPERIOR,
+        inputs=(InputSpec("court_notice", _("人民法院受理被害人起诉的通知"), "textarea",
+                          help_text=_("受理的人民法院、案号和通知日期；有关案卷材料移送该人民法院。")),),
+        guards=("no_pending_approval", "np_petition_pending"),
+        clocks=(ClockOp("stop", ClockKind.NP_PETITION_REVIEW),),
+        article="刑事诉讼法第一百八十条；人民检察院刑事诉讼规则第三百八十四条",
+        description=_("人民检察院收到人民法院受理被害人对被不起诉人起诉的通知后，终止复查，将作出不起诉决定所依据的有关案卷材料"
+                      "移送人民法院。"),
+        style="secondary", extra=AFTER_CLOSING,
+    ),
+    TransitionSpec(
         "receive_np_appeal", _("受理被不起诉人申诉"), (Stage.CLOSED,), SAME_STAGE,
         AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION,
         inputs=(_persons("persons", _("申诉的被不起诉人"), "suspects", _("留空则为本案全部被不起诉人。")),

@@ -408,7 +408,6 @@ def review_decision(ctx: Any) -> list[docs.Draft]:
 # (art. 383(1)); a revocation sends the case back to be prosecuted (arts. 383(2), 388).
 
 PETITION_DAYS = 7  # CPL arts. 180, 181: within 7 days of receiving the decision
-PETITIONERS = {"victim": gettext_lazy("被害人"), "non_prosecuted": gettext_lazy("被不起诉人")}
 PETITIONS = ("forward_victim_petition", "receive_np_appeal", "receive_late_np_complaint")
 
 
@@ -445,8 +444,14 @@ def _filed(inputs: dict[str, Any]) -> date:
 
 
 def _closed_by_non_prosecution(case: Any) -> Any:
+    """The non-prosecution that closed the case and still closes it: not one revoked since (the case
+    went back to review, and was perhaps closed again in another way)."""
     closing = _last(case, CLOSINGS)
-    return closing if closing is not None and case.stage == "closed" else None
+    if closing is None or case.stage != "closed":
+        return None
+    if TransitionLog.objects.filter(case=case, id__gt=closing.id).exclude(target="closed").exists():
+        return None
+    return closing
 
 
 def _dates_problem(ctx: GuardContext, closing: Any) -> str | None:

@@ -18,7 +18,7 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from workflows import closing, nonprosecution
+from workflows import appeal, closing, nonprosecution
 from workflows.definition import BY_NAME, STAGES, Stage
 from workflows.models import InvestigationTermination, JudgmentDecision, PleaRecord, TransitionLog
 
@@ -107,6 +107,7 @@ def positions(case: Any) -> dict[int, Position]:
     closed = _closing_log(case) if case.stage == Stage.CLOSED else None
     closed_by = closed.transition if closed is not None else ""
     announced = TransitionLog.objects.filter(case=case, transition="announce_judgment").exists()
+    apart = appeal.separately_executed(case) if announced else set()  # split off at the second instance
     result: dict[int, Position] = {}
     for person in suspects:
         plea, plea_detail = _plea_detail(pleas[person.pk]) if person.pk in pleas else (False, "")
@@ -116,6 +117,9 @@ def positions(case: Any) -> dict[int, Position]:
         if termination is not None:
             code, label, since = "terminated", _("已终止侦查"), termination.decided_at
             detail = str(closing.GROUNDS.get(termination.ground, termination.ground))
+        elif person.pk in decisions and person.pk in apart:
+            code, label = "executed", _("已交付执行：%(outcome)s") % {"outcome": decisions[person.pk].get_outcome_display()}
+            detail = decisions[person.pk].main_text
         elif person.pk in decisions and announced:
             code, label = _judged(decisions[person.pk], case.stage, closed_by)
             detail = decisions[person.pk].main_text

@@ -4,7 +4,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import SimpleRouter
 
-from casehub.api import clocks, custody, dossier, integration, separation, views, workflow
+from casehub.api import clocks, custody, custody_terms, dossier, integration, separation, views, workflow
 from casehub.api.errors import not_found_view
 
 app_name = "api"
@@ -37,6 +37,7 @@ router.register(r"cases/(?P<case_pk>[0-9]{1,18})/custody", custody.CaseCustodyVi
 router.register("custody/detainees", custody.DetaineeViewSet, basename="custody-detainee")
 router.register("custody/certificates", custody.CertificateViewSet, basename="custody-certificate")
 router.register("custody/notices", custody.NoticeViewSet, basename="custody-notice")
+router.register("custody/extensions", custody_terms.ExtensionViewSet, basename="custody-extension")
 router.register("approvals", workflow.ApprovalViewSet, basename="approval")
 router.register("transfers", workflow.TransferViewSet, basename="transfer")
 router.register("tasks", views.TaskViewSet, basename="task")
@@ -55,6 +56,8 @@ urlpatterns = [
     path("cases/<int:case_pk>/packages/", integration.PackageSubmissionView.as_view(), name="case-package-submit"),
     path("cases/<int:case_pk>/split/", separation.SplitView.as_view(), name="case-split"),
     path("cases/<int:case_pk>/join/", separation.JoinView.as_view(), name="case-join"),
+    path("cases/<int:case_pk>/persons/<int:person_pk>/custody-terms/", custody_terms.PersonCustodyTermsView.as_view(),
+         name="case-person-custody-terms"),
     path("documents/<int:pk>/concerns/", separation.DocumentConcernsView.as_view(), name="document-concerns"),
     *workflow.action_urlpatterns(),
     path("", include(router.urls)),

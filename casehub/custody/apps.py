@@ -10,7 +10,8 @@ class CustodyConfig(AppConfig):
     def ready(self) -> None:
         # Custody takes part in transitions because their specs declare it (TransitionSpec.custody,
         # run by workflows.engine through casehub.custody.handlers.run) — not through a signal.
-        from casehub.custody.inbox import custody_inbox
+        from casehub.custody.inbox import custody_inbox, extension_inbox
         from casehub.web.inboxes import register
 
         register(custody_inbox)
+        register(extension_inbox)

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from casehub.agencies import permissions as p
 from casehub.agencies.doors import Door, ListDoor, any_capability, nothing_for
 from casehub.cases.selectors import CASE_READERS, visible_cases
-from casehub.custody.models import CustodyCertificate, CustodyExtension, CustodyNotice
+from casehub.custody.models import CustodyCertificate, CustodyExtension, CustodyNotice, ExtensionStatus
 from casehub.custody.selectors import is_detention_officer
 
 # Roles of an agency that read custody items of the cases they work on.
@@ -53,16 +53,31 @@ NOTICES = Door("custody.notice", lambda user: _visible(CustodyNotice, user), {"a
 
 def _visible_extensions(user: Any) -> QuerySet[Any]:
     """A custody-term extension (its signed decision): the police that asked, the procuratorate that
-    received it and the one that recorded the decision, or an agency that may see its case — through
+    received it and (once forwarded) the one that decides, or an agency that may see its case — through
     a role that reads cases or manages custody. The detention centre learns the new end by a notice."""
     if nothing_for(user) or is_detention_officer(user) or not any(p.has_capability(user, c) for c in CUSTODY_READERS):
         return CustodyExtension.objects.none()
-    own = Q(police_id=user.agency_id) | Q(received_by_id=user.agency_id) | Q(recorded_by_id=user.agency_id)
+    # The procuratorate that decides sees the request once it was forwarded to it.
+    own = (Q(police_id=user.agency_id) | Q(received_by_id=user.agency_id)
+           | (Q(recorded_by_id=user.agency_id) & ~Q(status=ExtensionStatus.REQUESTED)))
     return CustodyExtension.objects.filter(own | Q(case__in=visible_cases(user)))
 
 
-EXTENSIONS = Door("custody.extension", _visible_extensions,
-                  {"acknowledge": lambda user, item: _("延长侦查羁押期限决定书由看守所经变更羁押期限通知书获知，无需在此确认。")})
+def _forward(user: Any, ext: Any) -> str | None:
+    if user.agency_id != ext.received_by_id or not p.has_capability(user, p.DECIDE_ARREST):
+        return _("只有受理该申请的人民检察院可以审查报送。")
+    return None
+
+
+def _decide(user: Any, ext: Any) -> str | None:
+    if user.agency_id != ext.recorded_by_id or not p.has_capability(user, p.DECIDE_ARREST):
+        return _("只有有权决定的人民检察院可以作出延长侦查羁押期限的决定（刑事诉讼法第一百五十六条、第一百五十八条、第一百五十九条）。")
+    return None
+
+
+EXTENSIONS = Door("custody.extension", _visible_extensions, {
+    "acknowledge": lambda user, item: _("延长侦查羁押期限决定书由看守所经变更羁押期限通知书获知，无需在此确认。"),
+    "forward": _forward, "decide": _decide})
 DOORS = {"certificate": CERTIFICATES, "notice": NOTICES, "extension": EXTENSIONS}
 
 CENTRE_LIST = ListDoor("custody.centre", is_detention_officer, lambda: _("只有看守所民警可以查看在押人员。"))

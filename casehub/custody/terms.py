@@ -164,7 +164,7 @@ def person_terms(request: HttpRequest, case_id: int, person_id: int) -> HttpResp
     return render(request, "custody/terms.html", {
         "case": case, "person": person, "clock": clock, "pending": pending, "panels": panels,
         "extensions": CustodyExtension.objects.filter(person=person).select_related(
-            "police", "received_by", "recorded_by"),
+            "police", "received_by", "recorded_by", "clock"),
         "clocks": Clock.objects.filter(person=person).order_by("started_at", "id"),
         "lead_days": 7, "today": timezone.localdate(),
     }, status=status)

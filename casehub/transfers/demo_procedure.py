@@ -62,13 +62,16 @@ def plea_case(users: dict[str, Any]) -> None:
 
 
 def non_prosecution_case(users: dict[str, Any]) -> None:
-    """A discretionary non-prosecution after a settlement (art. 177(2))."""
+    """A discretionary non-prosecution after a settlement (art. 177(2)); the person appeals within the
+    7 days, maintaining it was self-defence, and the procuratorate's review runs (art. 181)."""
     case = _new_case(users, NON_PROSECUTION, "郑十", "440307199909090017", "郑十与邻居发生纠纷，致邻居轻伤。")
     if case:
         _to_review(users, case, "郑十与邻居发生纠纷，致邻居轻伤。")
         _fire(users, case, "decide_non_prosecution", "prosecutor", kind="discretionary",
               facts="郑十与邻居发生纠纷致其轻伤，案发后主动赔偿并取得被害人谅解，双方达成和解。",
               legal_basis="郑十犯罪情节轻微，具有自首情节，并已赔偿被害人损失、取得谅解。")
+        _fire(users, case, "receive_np_appeal", "prosecutor", received_on=timezone.localdate(),
+              reason="郑十认为其行为属于正当防卫，不构成犯罪，请求撤销不起诉决定、作出法定不起诉的决定。")
 
 
 def withdrawn_case(users: dict[str, Any]) -> None:

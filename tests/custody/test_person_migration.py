@@ -4,6 +4,11 @@ A database from before the per-person state has persons with a custody status on
 whose holiday rule came from their kind. Migrating forward gives each person their measure's
 deciding authority and start, and brings the running clocks of persons in custody back to their
 last day (art. 105(4) per person) — without touching anything else.
+
+The database is a copy of the demo: ``load_demo`` builds the demo district and its living cases
+first; the schema then goes back to before the per-person state and forward again, and every demo
+case keeps its persons, each with the measure it had and one deciding authority for it, and every
+clock (one migration cycle for both checks: each costs ~15 s).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
@@ -33,11 +39,47 @@ def _migrate(targets) -> MigrationExecutor:
     return executor
 
 
+MEASURES = ("detained", "arrested", "bail", "residential_surveillance")
+CLOCK_FIELDS = ("case_id", "kind", "person_id", "agency_id", "status", "started_at", "period_months", "period_days")
+
+
+def _demo_copy() -> tuple[dict, dict, dict]:
+    """The demo database: its persons, the procuratorate that approved each case's arrests, its clocks."""
+    call_command("load_demo", verbosity=0)
+    persons = {p.pk: (p.case_id, p.name, p.custody_status, p.custody_since) for p in Person.objects.all()}
+    approving: dict[int, int] = {}
+    for case_id, agency_id in (TransitionLog.objects.filter(transition="approve_arrest")
+                               .order_by("occurred_at", "id").values_list("case_id", "from_agency_id")):
+        approving[case_id] = agency_id
+    clocks = {c["id"]: c for c in Clock.objects.values("id", *CLOCK_FIELDS)}
+    assert persons and clocks and any(s in MEASURES for _c, _n, s, _t in persons.values())
+    return persons, approving, clocks
+
+
+def _check_demo_carried_over(persons: dict, approving: dict, clocks: dict) -> None:
+    """Each demo person keeps case, name and measure; one deciding authority per measure: an arrest the
+    procuratorate's that approved it, any other measure the registering police agency's; no measure,
+    no authority. Every clock is there with its kind, person, agency, status, start and period."""
+    after = {p.pk: p for p in Person.objects.select_related("case").filter(pk__in=persons)}
+    assert {pk: (p.case_id, p.name, p.custody_status, p.custody_since) for pk, p in after.items()} == persons
+    for person in after.values():
+        if person.custody_status in ("not_detained", "released"):
+            expected = None
+        elif person.custody_status == "arrested":
+            expected = approving.get(person.case_id)
+        else:
+            expected = person.case.origin_agency_id
+        assert person.measure_authority_id == expected, (person.name, person.custody_status)
+        assert (person.measure_since is not None) == (expected is not None), person.name
+    assert {c["id"]: c for c in Clock.objects.filter(pk__in=clocks).values("id", *CLOCK_FIELDS)} == clocks
+
+
 @pytest.mark.django_db(transaction=True)
 def test_existing_persons_and_clocks_are_carried_over(district):
     from casehub.clocks.holidays_source import load_year
 
     load_year(2026)
+    demo = _demo_copy()
     executor = _migrate(BEFORE)
     old = executor.loader.project_state(BEFORE).apps
     OldCase = old.get_model("cases", "Case")
@@ -62,6 +104,7 @@ def test_existing_persons_and_clocks_are_carried_over(district):
                                    period_days=7, due_date=date(2026, 3, 9), custody=False)
 
     _migrate(list(MigrationExecutor(connection).loader.graph.leaf_nodes()))
+    _check_demo_carried_over(*demo)
 
     people = {p.name: p for p in Person.objects.filter(case_id=case.pk)}
     assert (people["甲"].custody_status, people["甲"].measure_authority_id, people["甲"].measure_since) == (

@@ -147,3 +147,37 @@ def test_a_refused_extension_leaves_the_period_as_it_was(gang, district, city):
     assert ext.number.startswith("深检不延押〔2026〕")
     assert _clock(zhang).due_date == date(2026, 5, 2)
     assert not CustodyNotice.objects.filter(person=zhang, kind=NoticeKind.EXTENSION).exists()
+
+
+def test_without_a_procuratorate_above_on_the_platform_the_receiving_one_records_the_paper_decision(gang, district):
+    """Art. 156: the city procuratorate that decides is not on the platform and neither is any
+    procuratorate above the district's: there is nothing to forward to; the district procuratorate that
+    received the request records the decision it received on paper (its number required), and the
+    decision names "上一级人民检察院"."""
+    zhang = gang["张三"]
+    with time_machine.travel(at("2026-04-20"), tick=False):
+        ext = custody_terms.request_extension(zhang, reason="案情复杂", acting_user=district.investigator)
+        assert ext.recorded_by == ext.received_by == district.procuratorate and ext.decided_by is None
+        with pytest.raises(ValidationError, match="纸质决定"):
+            custody_terms.forward_extension(ext, opinion="建议批准", acting_user=district.prosecutor)
+        ext = custody_terms.decide_extension(ext, approve=True, reason="上级院批准", paper_reference="深检延〔2026〕3号",
+                                             acting_user=district.prosecutor)
+    assert ext.decided_by_name == "上一级人民检察院" and ext.new_end == date(2026, 6, 2)
+    assert _clock(zhang).due_date == date(2026, 6, 2)
+
+
+def test_a_recount_makes_a_pending_request_moot(gang, district, city):
+    """Art. 160 (MPS Provisions arts. 151-152): 张三's identity is established on 21 April while his
+    request waits; the period counts again from that day, the old request can no longer be decided, and
+    a request for the new period may be filed."""
+    zhang = gang["张三"]
+    with time_machine.travel(at("2026-04-20"), tick=False):
+        old = custody_terms.request_extension(zhang, reason="案情复杂", acting_user=district.investigator)
+    with time_machine.travel(at("2026-04-22"), tick=False):
+        custody_terms.recount_investigation_custody(zhang, ground="identified", since=date(2026, 4, 21),
+                                                    reason="查清真实身份", acting_user=district.police_supervisor)
+        assert custody_terms.pending_extension(zhang) is None
+        with pytest.raises(ValidationError, match="重新计算"):
+            custody_terms.forward_extension(old, opinion="建议批准", acting_user=district.prosecutor)
+        new = custody_terms.request_extension(zhang, reason="身份查清后继续侦查", acting_user=district.investigator)
+    assert new.article == "156" and new.period_end == date(2026, 6, 21)

@@ -47,9 +47,11 @@ def test_extension_steps_on_the_page_each_for_the_agency_the_law_names(gang, dis
         assert response.status_code == 302
         ext = zhang.custody_extensions.get()
         prosecutor = _client(district.prosecutor)
+        assert url in prosecutor.get(reverse("home")).content.decode()  # its inbox: to forward
         assert 'data-action="forward"' in prosecutor.get(url).content.decode()
         assert prosecutor.post(url, {"action": "forward", "opinion": "建议批准"}).status_code == 302
         decider = _client(city.city_prosecutor)
+        assert url in decider.get(reverse("home")).content.decode()  # its inbox: to decide
         assert 'data-action="decide"' in decider.get(url).content.decode()
         assert prosecutor.post(url, {"action": "decide", "approve": "1", "reason": "越权"}).status_code == 403
         assert decider.post(url, {"action": "decide", "approve": "1", "reason": "同意延长"}).status_code == 302

@@ -23,6 +23,8 @@ def test_the_demo_non_prosecution_is_a_discretionary_one(district):
     case = Case.objects.get(title=demo.NON_PROSECUTION)
     assert case.stage == d.Stage.CLOSED
     assert TransitionLog.objects.get(case=case, transition="decide_non_prosecution").inputs["kind"] == "discretionary"
+    # Art. 181: the person's appeal is under review at the procuratorate that decided.
+    assert case.clocks.get(kind="np_appeal_review").agency.kind == "procuratorate"
 
 
 def test_the_demo_withdrawal_releases_the_suspect_and_loading_twice_changes_nothing(district):

@@ -25,7 +25,7 @@ from casehub.clocks.models import Clock, ClockStatus
 from casehub.custody.models import CustodyNotice, CustodyRecord, RecordStatus
 from casehub.dossier.models import Document
 from tests.workflow.conftest import case, drive, make_case  # noqa: F401 - fixtures
-from workflows import engine
+from workflows import engine, positions
 from workflows import judgment as judgments
 
 PROBATION = {"outcome": "guilty", "charge": "盗窃罪", "penalty": "fixed_term", "term": "一年", "probation": True}
@@ -147,6 +147,8 @@ def test_not_a_joint_crime_the_defendant_who_did_not_appeal_is_executed_separate
     notice = package.documents.get(title__startswith="执行通知书")
     assert notice.author_agency == district.court
     assert CustodyRecord.objects.get(person=zhang).status == RecordStatus.EXECUTED
+    where = positions.positions(case)
+    assert where[zhang.pk].code == "executed" and where[li.pk].code == "judged"  # 李四: not yet final
     clock.refresh_from_db()
     assert clock.status == ClockStatus.STOPPED
     with pytest.raises(engine.GuardFailed, match="全部交付执行"):

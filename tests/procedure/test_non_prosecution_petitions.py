@@ -136,3 +136,20 @@ def test_a_late_appeal_passed_on_for_review_can_revoke_the_decision(closed, dist
     assert closed.status == "active" and closed.stage == "prosecution_review"
     text = decision_text(closed, "复查决定书")
     assert "第三百八十五条" in text and "决定撤销本院的不起诉决定" in text and "第三百八十八条" in text
+
+
+def test_the_review_ends_when_the_court_accepts_the_victims_own_prosecution(closed, district, city, fire,
+                                                                          time_machine):
+    """Art. 180; SPP Rules art. 384: told that the court accepted the victim's prosecution of the person,
+    the higher procuratorate ends its review; the decision stands and nothing reopens."""
+    fire(closed, "forward_victim_petition", "prosecutor", petitioner="张三", received_on="2026-11-02",
+         reason="不服不起诉决定。")
+    time_machine.move_to(at("2026-11-20"))
+    result = engine.fire(closed, "end_petition_review", acting_user=city.city_prosecutor,
+                         inputs={"court_notice": "深圳市龙岗区人民法院2026年11月19日受理张三的自诉。"})
+    closed.refresh_from_db()
+    assert result.log.actor_agency == city.procuratorate and closed.status == "closed"
+    assert Clock.objects.get(case=closed, kind=ClockKind.NP_PETITION_REVIEW).status == "stopped"
+    with pytest.raises(engine.GuardFailed, match="没有待复查的被害人申诉"):
+        engine.fire(closed, "keep_non_prosecution_on_petition", acting_user=city.city_prosecutor,
+                    inputs={"reason": "x"})

@@ -84,7 +84,8 @@ def _build(district: Any) -> Scenario:
     number = case.numbers.first().number
     sc = Scenario(district=district, case=case, person=person, secrets=[title, suspect, number, "44030719900101123X"],
                   id_numbers=["44030719900101123X"])
-    for step in (_api_objects, _dossier_objects, _transfer_objects, _integration_objects, _legal_aid_objects):
+    for step in (_api_objects, _dossier_objects, _transfer_objects, _integration_objects, _legal_aid_objects,
+                 _custody_term_objects):
         try:
             step(sc)
         except Exception as exc:  # noqa: BLE001 - reported by the URL that needed the object, with the cause
@@ -281,3 +282,26 @@ def _legal_aid_objects(sc: Scenario) -> None:
     sc.extra["counsel_document"] = counsel_documents(aid).first()
     # The bureau and the assigned lawyer see this case's title (never its persons' ID numbers).
     sc.extra["legal_aid_visible"] = [accepted.title]
+
+
+def _custody_term_objects(sc: Scenario) -> None:
+    """A request to extend the investigation custody of an arrested suspect of another police case of
+    district A (CPL art. 156), filed with the district procuratorate that approved the arrest."""
+    from casehub.cases import access
+    from casehub.cases.state import engine_writes
+    from casehub.clocks import services as clocks
+    from casehub.clocks.kinds import ClockKind
+    from workflows import custody_terms
+
+    d = sc.district
+    case = register_case(acting_user=d.investigator, title=_text("title", "延长羁押期限案件"), summary="盗窃",
+                         persons=[{"name": _text("name", "被逮捕人"), "sex": "M"}])
+    person = case.persons.get()
+    with engine_writes():
+        person.custody_status, person.measure_authority = "arrested", d.procuratorate
+        person.save(update_fields=["custody_status", "measure_authority"])
+    clocks.open_clock(case, ClockKind.INVESTIGATION_CUSTODY, agency=d.police, start=timezone.now(), person=person,
+                      decision="批准逮捕")
+    access.grant(case, d.procuratorate, act=False)
+    sc.extra["extension"] = custody_terms.request_extension(person, reason=_text("reason", "案情复杂"),
+                                                            acting_user=d.investigator)

@@ -250,9 +250,12 @@ def test_case_journey_police_procuratorate_court(browser, live_server, tmp_path)
     from casehub.dossier.models import Document
 
     judgment = Document.objects.get(case=case, title="刑事判决书")
-    for user in ("investigator", "prosecutor"):
+    for user in ("investigator", "prosecutor"):  # from the case page's judgment block to the signed 判决书
         as_user(browser, live_server, user)
-        browser.get(live_server.url + reverse("dossier:document", args=[judgment.pk]))
+        open_case(browser, live_server, case)
+        click(browser, browser.find_element(By.ID, "case-judgment-document"))
+        WebDriverWait(browser, 15).until(
+            lambda b: b.current_url.endswith(reverse("dossier:document", args=[judgment.pk])))
         assert "刑事判决书" in browser.page_source and "404" not in browser.title
     screenshot(browser, "journey-10b-judgment-delivered")
     _execute(case)
