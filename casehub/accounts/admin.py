@@ -8,7 +8,6 @@ from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
@@ -127,13 +126,9 @@ class UserAdmin(BaseUserAdmin):
 
     @admin.action(description=_("要求下次登录时修改密码"))
     def force_password_change(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
-        from casehub.api.credentials import revoke_for_forced_reset
-
         for user in queryset.filter(password_change_required=False):
-            with transaction.atomic():
-                user.password_change_required = True
-                user.save(update_fields=["password_change_required"])  # audited and notified by the receiver
-                revoke_for_forced_reset(user, acting_user=request.user)
+            user.password_change_required = True
+            user.save(update_fields=["password_change_required"])  # audited and notified by the receiver
         self.message_user(request, _("所选用户下次登录时须先修改密码。"))
 
     actions = ["force_password_change"]

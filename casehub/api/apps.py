@@ -13,3 +13,10 @@ class ApiConfig(AppConfig):
 
         if client_role not in ROLE_LOCKS:
             ROLE_LOCKS.append(client_role)
+
+        from django.db.models.signals import post_save
+
+        from casehub.agencies.models import User
+        from casehub.api.credentials import revoke_on_forced_reset
+
+        post_save.connect(revoke_on_forced_reset, sender=User, dispatch_uid="api-revoke-on-forced-reset")

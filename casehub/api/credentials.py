@@ -167,12 +167,19 @@ def _revoke(credential: ApiCredential, *, acting_user: User | None, reason: str 
     return locked
 
 
-def revoke_for_forced_reset(user: User, *, acting_user: User) -> int:
-    """An administrator forced ``user`` to reset the password (a suspected compromise): every
-    personal token of the user is revoked — one an intruder made must not outlive the reset.
-    The caller has already checked that ``acting_user`` manages ``user``. Returns how many."""
-    live = ApiCredential.objects.filter(user=user, kind=CredentialKind.PERSONAL, revoked_at__isnull=True)
-    return sum(1 for c in live if _revoke(c, acting_user=acting_user, reason="forced_password_change"))
+def revoke_on_forced_reset(sender: Any, instance: User, **kwargs: Any) -> None:
+    """``post_save`` of a user: when an administrator forced a password reset (a suspected
+    compromise), every live personal token of the user is revoked — one an intruder issued must not
+    outlive the reset. The flag stays set until the user has chosen a new password, and no token can
+    be issued meanwhile (:func:`check_may_act`), so revoking whatever is live is idempotent."""
+    if not instance.password_change_required:
+        return
+    from casehub.audit.middleware import acting_user
+
+    actor = acting_user()
+    for credential in ApiCredential.objects.filter(user=instance, kind=CredentialKind.PERSONAL,
+                                                   revoked_at__isnull=True):
+        _revoke(credential, acting_user=actor, reason="forced_password_change")
 
 
 class CredentialRefused(Exception):
