@@ -289,13 +289,17 @@ class _CustodyPage:
 
     def render(self, request: HttpRequest, posted: tuple[str, Any] | None = None, status: int = 200) -> HttpResponse:
         case = self.case
-        persons = case.persons.filter(role=PersonRole.SUSPECT).select_related("detention_centre").order_by("id")
+        from workflows import measures  # same layer (docs/architecture.md): the art. 79 lapse
+
+        persons = (case.persons.filter(role=PersonRole.SUSPECT).select_related("detention_centre")
+                   .prefetch_related("clocks").order_by("id"))
         records = {r.person_id: r for r in CustodyRecord.objects.filter(case=case).select_related(
             "responsible_agency", "detention_centre")}
         rows, placed = [], posted is None
         for person in persons:
             record = records.get(person.pk)
-            row: dict[str, Any] = {"person": person, "record": record, "action": "", "form": None}
+            row: dict[str, Any] = {"person": person, "record": record, "action": "", "form": None,
+                                   "measure": measures.measure_label(person, person.clocks.all())}
             offered = self._row_action(record)
             if offered is not None:
                 action, key = offered

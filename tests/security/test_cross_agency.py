@@ -97,7 +97,7 @@ def _register_custody(sc) -> dict[str, Any]:
 
 
 def _notice(sc) -> dict[str, Any]:
-    return {"kind": "extension", "reason": "越权延长羁押期限", "new_end": _in_days(60)}
+    return {"kind": "extension", "reason": "越权延长羁押期限"}  # the end is the clock's (workflows.engine)
 
 
 def _ingest_job(sc):
