@@ -179,11 +179,13 @@ def pleas_withdrawable(ctx: GuardContext) -> str | None:
     """Art. 15; SPP Rules art. 273: only a plea that is recorded and not yet withdrawn can be
     withdrawn, by each suspect named."""
     ids = ctx.inputs.get("persons")
-    if ids is None:
-        return None  # listing what the user may do: the persons are chosen in the form
+    records = pleas(ctx.case)
+    if ids is None:  # listing what the user may do: offered only where some police-recorded plea stands
+        if not any(r.police_recorded_at is not None and r.withdrawn_at is None for r in records.values()):
+            return _("本案没有公安机关记录的、可撤回的认罪认罚。")
+        return None
     if not ids:
         return _("请选择撤回认罪认罚的犯罪嫌疑人。")
-    records = pleas(ctx.case)
     missing = [p.name for p in ctx.case.persons.filter(pk__in=ids).order_by("id")
                if p.pk not in records or records[p.pk].withdrawn_at is not None]
     if missing or len(set(ids)) != ctx.case.persons.filter(pk__in=ids).count():
@@ -196,11 +198,13 @@ def police_pleas_withdrawable(ctx: GuardContext) -> str | None:
     """CPL art. 15, arts. 120(2), 162(2): a suspect whose plea the police recorded may withdraw it before the
     case is transferred for review; each named suspect has a police record not yet withdrawn."""
     ids = ctx.inputs.get("persons")
-    if ids is None:
-        return None  # listing what the user may do: the persons are chosen in the form
+    records = pleas(ctx.case)
+    if ids is None:  # listing what the user may do: offered only where some police-recorded plea stands
+        if not any(r.police_recorded_at is not None and r.withdrawn_at is None for r in records.values()):
+            return _("本案没有公安机关记录的、可撤回的认罪认罚。")
+        return None
     if not ids:
         return _("请选择撤回认罪认罚的犯罪嫌疑人。")
-    records = pleas(ctx.case)
     chosen = list(ctx.case.persons.filter(pk__in=ids).order_by("id"))
     missing = [p.name for p in chosen if p.pk not in records or records[p.pk].police_recorded_at is None
                or records[p.pk].withdrawn_at is not None]
