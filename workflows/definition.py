@@ -1429,7 +1429,7 @@ APPEAL_TRANSITIONS: tuple[TransitionSpec, ...] = (
         article="刑事诉讼法第二百三十三条第二款、第二百五十九条、第二百六十四条；最高人民法院解释第三百八十九条、第三百九十条",
         description=_("第二审人民法院认定不属于共同犯罪的，未上诉、未被抗诉的被告人的第一审判决在上诉期满后已经生效，"
                       "由第一审人民法院在十日以内另行交付执行；其羁押记录终结，其余被告人仍由第二审审理。"),
-        extra={"sent_by_actor": True},
+        extra={"sent_by_actor": True, "copies": "correction_copies"},
     ),
     TransitionSpec(
         "notify_community_correction", _("通知社区矫正机构"), (Stage.EXECUTION,), SAME_STAGE,

@@ -917,14 +917,6 @@ def _handover(ctx: Context, packaging: Any) -> None:
     elif spec.handover == d.NOTIFY:
         for recipient in ctx.recipients:
             ctx.transfers.append(packaging.send_package(ctx, recipient, requires_acceptance=False))
-    # Copies of what the package carries, to agencies that read without acting (Community Correction Law
-    # art. 20: the procuratorate and the police receive copies of the documents sent to community correction).
-    copies = spec.extra.get("copies")
-    if copies:
-        from workflows import execution
-
-        for agency, kind in execution.COPIES[copies](ctx):
-            ctx.transfers.append(packaging.send_package(ctx, agency, requires_acceptance=False, kind=kind))
     elif spec.handover == d.ACCEPT:
         packaging.answer_package(ctx, ctx.pending, accepted=True)
         ctx.transfers.append(ctx.pending)
@@ -944,6 +936,14 @@ def _handover(ctx: Context, packaging: Any) -> None:
         t.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
         ctx.transfers.append(t)
         access.grant(case, t.from_agency, act=True)
+    # Copies of what the package carries, to agencies that read without acting (Community Correction Law
+    # art. 20: the procuratorate and the police receive copies of the documents sent to community correction).
+    copies = spec.extra.get("copies")
+    if copies and spec.handover in (d.SEND, d.DELIVER, d.NOTIFY):
+        from workflows import execution
+
+        for agency, kind in execution.COPIES[copies](ctx):
+            ctx.transfers.append(packaging.send_package(ctx, agency, requires_acceptance=False, kind=kind))
 
 
 def _notify_after_commit(event: str, **kwargs: Any) -> None:

@@ -118,12 +118,16 @@ def correction_copies(ctx: Any) -> list[tuple[Any, str]]:
     correction are copied to the procuratorate and to the police — the procuratorate that prosecuted the
     case before this court and the police agency that investigated it — each a signed package of its own."""
     from casehub.agencies.models import Agency
-    from workflows.engine import prosecuting_agency
-    from workflows.models import TransferKind
+    from workflows.models import Transfer, TransferKind, TransferStatus
+    from workflows.packaging import sender_of
 
     if str(ctx.inputs.get("executor") or "") != "justice":
         return []
-    ids = [prosecuting_agency(ctx.case), ctx.case.origin_agency_id]
+    # The procuratorate whose indictment the sending (first-instance) court accepted (art. 228's counterpart).
+    prosecuting = (Transfer.objects.filter(case=ctx.case, kind=TransferKind.INDICTMENT, status=TransferStatus.ACCEPTED,
+                                           to_agency=sender_of(ctx))
+                   .order_by("-sent_at", "-id").values_list("from_agency_id", flat=True).first())
+    ids = [prosecuting, ctx.case.origin_agency_id]
     found = {a.pk: a for a in Agency.objects.filter(pk__in=[i for i in ids if i is not None])}
     seen: list[Any] = []
     for pk in ids:
