@@ -1,7 +1,8 @@
 """Investigation custody after arrest: who approves each extension, the recount of art. 160 and the
 time art. 149 excludes — per person, each a recorded decision that notifies the detention centre.
 
-- **Extensions** (arts. 156, 158, 159, in that order; :func:`workflows.engine.extend_investigation_custody`):
+- **Extensions** (arts. 156, 158, 159, in that order; :func:`request_extension` → :func:`forward_extension`
+  → :func:`decide_extension`, the only way a custody period after arrest is extended):
   the police file the request at least 7 days before the period ends (SPP Rules 2019 art. 309) with
   the procuratorate that approved the arrest, which forwards it. Art. 156 (+1 month) is decided by
   the procuratorate one level above it; arts. 158 and 159 (+2, +2) by the provincial procuratorate —

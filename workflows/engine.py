@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import PermissionDenied
@@ -32,7 +32,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from casehub.agencies.models import Agency
-from casehub.agencies.permissions import APPROVE_OUTGOING, MANAGE_CUSTODY, has_capability
+from casehub.agencies.permissions import APPROVE_OUTGOING, has_capability
 from casehub.audit import services as audit
 from casehub.audit.services import record_event
 from casehub.cases import access
@@ -1060,6 +1060,8 @@ def _decide_custody_once(record: Any, *, kind: str, reason: str, acting_user: An
         raise NotAllowed(_("只有羁押权属机关可以发出变更羁押期限通知书。"))
     with engine_writes(), transaction.atomic(), audit.deferred():
         case = _lock(record.case_id)
+        if spec.name in PERIOD_NOTICES and new_end is not None:
+            _check_period_notice(record, new_end)
         person = Person.objects.select_for_update().get(pk=record.person_id)
         notice = custody.issue_notice(record, kind=spec.notice_kind, reason=reason, agency=agency,
                                       acting_user=acting_user, new_end=new_end)
@@ -1079,6 +1081,30 @@ def _decide_custody_once(record: Any, *, kind: str, reason: str, acting_user: An
                               "notice": notice.number, "article": spec.article})
         _end_of_rehearsal()
     return notice
+
+
+# A notice of these kinds reports a period decided elsewhere; it cannot decide one.
+PERIOD_NOTICES = ("extension", "recalculation")
+
+
+def _check_period_notice(record: Any, new_end: date) -> None:
+    """A 变更羁押期限通知书 of an extension or recount reports the end of the person's running period;
+    it does not make one. Where a clock bounds the custody, the notice's end must be that clock's:
+    the period changes only by the decisions the law names — the police chief's extension of the
+    request period (art. 91; MPS Provisions 2020 art. 129), the procuratorate's extension of custody
+    after arrest (arts. 156, 158, 159), the recount (art. 160), the stage periods' own extensions —
+    each of which moves the clock and notifies the detention centre itself. Otherwise the clock, the
+    换押证 and the detention centre's list would disagree (art. 105(4) per person, issue #15)."""
+    from django.core.exceptions import ValidationError
+
+    from casehub.custody.services import custody_period
+
+    _kind, _start, end = custody_period(record)
+    if end is not None and new_end != end:
+        raise ValidationError({"new_end": [_(
+            "羁押期限只能由法律规定的决定延长或重新计算（刑事诉讼法第九十一条、第一百五十六条至第一百六十条），"
+            "延长侦查羁押期限须经人民检察院批准；%(name)s现行期限届满日为%(end)s，变更羁押期限通知书不能另定届满日。")
+            % {"name": record.person.name, "end": end}]})
 
 
 def record_own_detention(person: Any, *, centre: Agency, since: Any, agency: Agency | None = None) -> None:
@@ -1194,71 +1220,11 @@ def _extend_arrest_request_once(person: Any, *, days: int, category: str, reason
     return clock
 
 
-def extend_investigation_custody(person: Any, *, requested_on: date, decision: str, acting_user: Any,
-                                 ground: str = "", sentence_ten_years: bool = False) -> Any:
-    """The decision on an extension of custody after arrest (arts. 156, 158, 159, in that order) is
-    recorded by the police agency responsible for the person's custody, with the day it filed the
-    request. A request filed less than 7 days before the period ends is refused (SPP Rules 2019
-    art. 309). Art. 156 is decided one level above the procuratorate that received the request, arts.
-    158-159 by the provincial procuratorate — art. 158 for one of its four kinds of case (``ground``),
-    art. 159 only where the possible sentence is ten years or more (``sentence_ten_years``); the
-    decision records who received and who decided (:func:`workflows.custody_terms.extension_route`).
-    The detention centre receives a notice of the new end."""
-    return _prepared_apply(
-        lambda: _extend_investigation_custody_once(person, requested_on=requested_on, decision=decision,
-                                                   acting_user=acting_user, ground=ground,
-                                                   sentence_ten_years=sentence_ten_years))
-
-
-def _extend_investigation_custody_once(person: Any, *, requested_on: date, decision: str, acting_user: Any,
-                                       ground: str = "", sentence_ten_years: bool = False) -> Any:
-    from django.core.exceptions import ValidationError
-
-    from casehub.clocks import services as clocks
-    from casehub.clocks.kinds import ClockKind
-
-    decision = (decision or "").strip()
-    if not decision:
-        raise ValidationError({"decision": [_("请填写批准延长的决定（文号）。")]})
-    agency = getattr(acting_user, "agency", None)
-    with engine_writes(), transaction.atomic(), audit.deferred():
-        case = _lock(person.case_id)
-        clock = _person_clock(person, ClockKind.INVESTIGATION_CUSTODY)
-        if clock is None:
-            raise ValidationError({"decision": [_("该人员没有正在计算的侦查羁押期限。")]})
-        if agency is None or agency.pk != clock.agency_id or not has_capability(acting_user, MANAGE_CUSTODY):
-            raise NotAllowed(_("只有羁押权属机关可以登记延长侦查羁押期限的决定。"))
-        done = clock.extensions.count()
-        if done >= len(CUSTODY_EXTENSIONS):
-            raise ValidationError({"decision": [_("侦查羁押期限已依照第一百五十六条、第一百五十八条、第一百五十九条延长，不能再延长。")]})
-        article, months, label = CUSTODY_EXTENSIONS[done]
-        latest = clock.due_date - timedelta(days=EXTENSION_REQUEST_LEAD_DAYS)
-        if requested_on > latest:
-            raise ValidationError({"requested_on": [
-                _("延长侦查羁押期限应当在期限届满七日前提出（人民检察院刑事诉讼规则第三百零九条）；本期限届满日为%(due)s，"
-                  "最迟应于%(latest)s提出。") % {"due": clock.due_date, "latest": latest}]})
-        from workflows import custody_terms
-
-        problem = custody_terms.extension_problem(article, ground=ground, sentence_ten_years=sentence_ten_years)
-        if problem:
-            raise ValidationError({"ground" if article == "158" else "sentence_ten_years": [problem]})
-        route = custody_terms.extension_route(person, article)
-        received = route.received_by.name if route.received_by is not None else _("同级人民检察院")
-        grounds = f"；{custody_terms.ART_158_GROUNDS[ground]}" if article == "158" else ""
-        text = (f"{label}；{route.decided_by_name}批准；{requested_on.isoformat()}向{received}提请；"
-                f"{decision}{grounds}")
-        clock = clocks.extend_clock(clock, months=months, decision=text[:200], acting_user=acting_user)
-        notice = _notify_new_end(person, agency=agency, reason=text, acting_user=acting_user)
-        case.version += 1
-        case.save(update_fields=["version", "updated_at"])
-        record_event("workflow.person_decision", actor=acting_user, agency=agency, obj=clock, case=case,
-                     details={"decision": "custody_extension", "persons": [person.pk], "article": article,
-                              "requested_on": requested_on, "due_date": clock.due_date, "ground": ground,
-                              "received_by": getattr(route.received_by, "code", ""),
-                              "decided_by": getattr(route.decided_by, "code", "") or route.decided_by_name,
-                              "notice": getattr(notice, "number", "")})
-        _end_of_rehearsal()
-    return clock
+# No one-step extension of investigation custody: the police request it and a procuratorate decides
+# (arts. 156, 158, 159; SPP Rules 2019 arts. 309-313), only through
+# workflows.custody_terms.request_extension → forward_extension → decide_extension. A decision made on
+# paper by a procuratorate not on the platform is recorded there too (``paper_reference``), by the
+# procuratorate it came back through — never by the police.
 
 
 # --- reconsideration and review of a refusal (art. 92) ----------------------------------------

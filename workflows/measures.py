@@ -112,6 +112,31 @@ def lapsed_on(clock: Any) -> Any:
     return clock.due_date + timedelta(days=1) if local_day(clock.stopped_at) > clock.due_date else None
 
 
+def lapse_of(person: Any, clocks: Any = None) -> Any:
+    """The bail or surveillance clock whose running out (art. 79) is why ``person`` is now released
+    (期满解除, :func:`lapse_expired`), or None — a release decided by an authority is an ordinary
+    release. ``clocks``: the person's clocks if already loaded (the case page prefetches them)."""
+    from casehub.clocks.models import Clock, ClockStatus
+
+    if person.custody_status != CustodyStatus.RELEASED or person.measure_since is None:
+        return None
+    if clocks is None:
+        clocks = Clock.objects.filter(person=person, kind__in=list(CLOCK_OF.values()), status=ClockStatus.STOPPED)
+    for clock in clocks:
+        if clock.stopped_at == person.measure_since and lapsed_on(clock) is not None:
+            return clock
+    return None
+
+
+def measure_label(person: Any, clocks: Any = None) -> str:
+    """The person's measure for people: "取保候审期满解除" for a measure that lapsed at the end of its
+    period (art. 79), otherwise the measure's own label."""
+    clock = lapse_of(person, clocks)
+    if clock is None:
+        return str(person.get_custody_status_display())
+    return _("%(measure)s期满解除") % {"measure": CLOCK_OF_LABEL.get(clock.kind, clock.kind)}
+
+
 def lapse_expired(today: Any = None) -> int:
     """取保候审、监视居住期限届满 (CPL art. 79): a bail (12 months) or residential surveillance (6 months)
     whose period for its deciding authority ran out without a new decision ends — the measure is

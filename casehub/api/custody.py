@@ -237,7 +237,10 @@ class NoticeCreateSerializer(StrictSerializer):
     kind = serializers.ChoiceField(choices=NoticeKind.choices)
     reason = serializers.CharField(max_length=2000, help_text="Reason or decision number.")
     new_end = serializers.DateField(required=False, allow_null=True, default=None,
-                                    help_text="New end of the period (extension); computed when omitted.")
+                                    help_text="End of the period the notice reports; computed from the running clock when omitted. "
+                                              "Where a clock bounds the custody it must be that clock's end: "
+                                              "an extension is decided by its own route (custody-terms), "
+                                              "not by a notice.")
 
 
 @extend_schema_view(
@@ -259,7 +262,7 @@ class CaseCustodyViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     @extend_schema(summary="Issue a custody change notice (变更羁押期限通知书) for one person (the responsible agency)",
                    tags=["custody"], request=NoticeCreateSerializer, responses={201: NoticeSerializer},
                    examples=[OpenApiExample("extension", request_only=True, value={
-                       "kind": "extension", "reason": "深龙检延〔2026〕3号：延长侦查羁押期限一个月", "new_end": "2027-02-20"})])
+                       "kind": "extension", "reason": "深检延押〔2026〕3号：延长侦查羁押期限一个月"})])
     @action(detail=True, methods=["post"])
     @idempotent
     def notices(self, request: Request, case_pk: str, pk: str) -> Response:

@@ -99,18 +99,28 @@ class PositionSerializer(StrictSerializer):
     plea_detail = serializers.CharField(help_text="How the plea was recorded, or empty.")
 
 
+class MeasureLapseSerializer(StrictSerializer):
+    """A bail or residential surveillance that ended because its period ran out (期满解除, CPL art. 79)."""
+
+    measure = serializers.ChoiceField(choices=("bail", "residential_surveillance"))
+    label = serializers.CharField(help_text="For people, e.g. 取保候审期满解除.")
+    due_date = serializers.DateField(help_text="The last day of the measure's period.")
+    lapsed_on = serializers.DateField(help_text="The day it ended: the day after its last day.")
+
+
 class PersonSerializer(StrictModelSerializer):
     """A person; the ID number is masked unless the caller's role may see it in full."""
 
     id_number = serializers.SerializerMethodField()
     detention_centre = AgencyRefSerializer(read_only=True, allow_null=True)
     position = serializers.SerializerMethodField()
+    measure_lapsed = serializers.SerializerMethodField()
 
     class Meta:
         model = Person
         fields = (
             "id", "role", "name", "sex", "id_number", "birth_date", "address", "record",
-            "custody_status", "custody_since", "detention_centre", "position",
+            "custody_status", "custody_since", "detention_centre", "position", "measure_lapsed",
         )
 
     @extend_schema_field(PositionSerializer(allow_null=True))
@@ -123,6 +133,29 @@ class PersonSerializer(StrictModelSerializer):
             cache[person.case_id] = positions.positions(person.case)
         where = cache[person.case_id].get(person.pk)
         return PositionSerializer(where.as_dict()).data if where is not None else None
+
+    @extend_schema_field(MeasureLapseSerializer(allow_null=True, help_text=(
+        "Set when custody_status is released because the bail or surveillance period ran out (art. 79), "
+        "not by a decision; null otherwise.")))
+    def get_measure_lapsed(self, person: Person) -> dict[str, Any] | None:
+        """One query per case and serializer (the case's stopped bail/surveillance clocks)."""
+        from casehub.clocks.models import Clock, ClockStatus
+        from workflows import measures
+
+        if person.custody_status != "released":
+            return None
+        cache = self.context.setdefault("_measure_clocks", {}) if isinstance(self.context, dict) else {}
+        if person.case_id not in cache:
+            by_person: dict[int, list[Any]] = {}
+            for clock in Clock.objects.filter(case_id=person.case_id, kind__in=list(measures.CLOCK_OF.values()),
+                                              status=ClockStatus.STOPPED, person__isnull=False):
+                by_person.setdefault(clock.person_id, []).append(clock)
+            cache[person.case_id] = by_person
+        clock = measures.lapse_of(person, cache[person.case_id].get(person.pk, []))
+        if clock is None:
+            return None
+        return {"measure": clock.kind, "label": measures.measure_label(person, [clock]),
+                "due_date": clock.due_date, "lapsed_on": measures.lapsed_on(clock)}
 
     @extend_schema_field(serializers.CharField(help_text="Full, or masked like 440307********1234."))
     def get_id_number(self, person: Person) -> str:

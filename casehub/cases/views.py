@@ -175,7 +175,7 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
     # imports are at run time.
     from casehub.custody import timeline
     from casehub.legalaid.selectors import case_requests
-    from workflows import engine, positions, separation
+    from workflows import engine, measures, positions, separation
     from workflows.definition import BY_NAME
     from workflows.models import ApprovalRequest, ApprovalStatus, TransitionLog
 
@@ -210,6 +210,8 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
         person.position = where.get(person.pk)
         person.running_clocks = sorted((c for c in person.clocks.all() if c.status != "stopped"),
                                        key=lambda c: (c.due_date, c.pk))
+        person.lapsed = measures.lapse_of(person, person.clocks.all())  # art. 79: 期满解除, not a release
+        person.measure_label = measures.measure_label(person, person.clocks.all())
     return render(request, "cases/detail.html", {
         "case": case,
         "stage_display": stage_label(case.stage),

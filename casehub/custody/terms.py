@@ -161,8 +161,10 @@ def person_terms(request: HttpRequest, case_id: int, person_id: int) -> HttpResp
         else:
             form = FORMS[action](auto_id=f"{action}-%s")
         panels.append({"action": action, "title": TITLES[action], "form": form})
+    from workflows import measures
+
     return render(request, "custody/terms.html", {
-        "case": case, "person": person, "clock": clock, "pending": pending, "panels": panels,
+        "case": case, "person": person, "measure_label": measures.measure_label(person), "clock": clock, "pending": pending, "panels": panels,
         "extensions": CustodyExtension.objects.filter(person=person).select_related(
             "police", "received_by", "recorded_by", "clock"),
         "clocks": Clock.objects.filter(person=person).order_by("started_at", "id"),

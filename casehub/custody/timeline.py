@@ -219,6 +219,22 @@ def _measure_bands(person: Person, clocks: list[Clock], since: date, today: date
     return _merge(points, today)
 
 
+def _after_record(spans: list[Span], person: Person, record: CustodyRecord, clocks: list[Clock],
+                  today: date) -> list[Span]:
+    """A person released from custody onto bail or residential surveillance: that measure's own
+    periods (art. 79) — and a lapse at the end of one — follow the record's bands."""
+    ended = record.ended_at - timedelta(minutes=1)
+    later = [c for c in clocks if c.person_id == person.pk and c.kind in MEASURE_OF_CLOCK and c.started_at >= ended]
+    if not later:
+        return spans
+    after = _measure_bands(person, later, _day(record.ended_at), today)
+    if spans and after and spans[-1].text == after[0].text:  # the bail notice and the bail's own period
+        spans.pop()
+    if spans and after:
+        spans[-1].end = max(spans[-1].start, after[0].start)
+    return spans + after
+
+
 def _case_holders(case_start: date, logs: list[Any], today: date) -> tuple[list[Span], list[Mark]]:
     points: list[tuple[date, Any, str, str]] = []
     marks: list[Mark] = []
@@ -280,6 +296,8 @@ def build(case: Any, persons: Sequence[Person] | None = None, *, today: date | N
         record = records.get(person.pk)
         if record is not None:
             tl.holders, tl.measures = _record_bands(record, events.get(record.pk, []), today)
+            if record.ended_at is not None:  # out of custody: a bail or surveillance may run (and lapse) after
+                tl.measures = _after_record(tl.measures, person, record, clocks, today)
             for c in certs.get(person.pk, []):
                 channel = str(c.get_channel_display())
                 tl.handovers.append(Mark(_day(c.issued_at), _("%(what)s（%(note)s）") % {"what": f"{c.from_agency} → {c.to_agency}", "note": channel},

@@ -1,5 +1,4 @@
-"""Investigation custody after arrest, per person (issue 15): who approves each extension (arts.
-156, 158, 159; SPP Rules 2019 art. 309), the recount of art. 160 (MPS Provisions 2020 arts.
+"""Investigation custody after arrest, per person (issue 15): the recount of art. 160 (MPS Provisions 2020 arts.
 151-152) and the psychiatric assessment that art. 149 does not count.
 
 张三 is arrested on 2 March 2026; 李四 stays detained and 王五 on bail — neither is touched by a
@@ -15,13 +14,12 @@ import pytest
 import time_machine
 from django.core.exceptions import ValidationError
 
-from casehub.agencies.models import AgencyKind, AgencyLevel
 from casehub.audit.models import AuditEvent
 from casehub.clocks.counting import local_day
 from casehub.clocks.kinds import ClockKind
 from casehub.clocks.models import ACTIVE_STATUSES, Clock, ClockStatus
 from casehub.custody.models import CustodyNotice, CustodyRecord, NoticeKind
-from tests.fixtures.district import make_agency
+from tests.procedure.conftest import extend_custody
 from workflows import custody_terms, engine
 
 pytestmark = pytest.mark.django_db
@@ -42,15 +40,6 @@ def _custody_clock(person):
 
 
 @pytest.fixture
-def province(city):
-    agency = make_agency(AgencyKind.PROCURATORATE, "JC440000", "广东省人民检察院", abbreviation="粤", region="440000",
-                         level=AgencyLevel.PROVINCE)
-    city.procuratorate.parent = agency
-    city.procuratorate.save(update_fields=["parent"])
-    return agency
-
-
-@pytest.fixture
 def arrested(gang_case, drive):
     """张三's arrest is approved on 2 March 2026: two months of investigation custody (art. 156)."""
     zhang = _people(gang_case)["张三"]
@@ -61,47 +50,6 @@ def arrested(gang_case, drive):
     zhang.refresh_from_db()
     assert _custody_clock(zhang).due_date == date(2026, 5, 2)
     return zhang
-
-
-def _extend(person, district, requested_on, **kw):
-    return engine.extend_investigation_custody(person, requested_on=requested_on, decision="延押决定书",
-                                               acting_user=district.investigator, **kw)
-
-
-def test_each_extension_is_decided_by_the_level_the_law_names(arrested, district, city, province):
-    """Art. 156: +1 month approved one level above the procuratorate that received the request
-    (深圳市人民检察院); arts. 158-159: +2 and +2 by the provincial procuratorate. Art. 158 only for
-    its four kinds of case, art. 159 only where the possible sentence is ten years or more; each
-    request at least 7 days before the period ends (SPP Rules 2019 art. 309)."""
-    first = _extend(arrested, district, date(2026, 4, 25))
-    assert first.due_date == date(2026, 6, 2) and "深圳市人民检察院批准" in first.extended_by
-    assert "深圳市龙岗区人民检察院提请" in first.extended_by
-
-    with pytest.raises(ValidationError, match="四类案件"):
-        _extend(arrested, district, date(2026, 5, 20))
-    with pytest.raises(ValidationError, match="七日"):
-        _extend(arrested, district, date(2026, 5, 27), ground="group")  # 6 days before 2 June
-    second = _extend(arrested, district, date(2026, 5, 26), ground="group")
-    assert second.due_date == date(2026, 8, 2) and "广东省人民检察院批准" in second.extended_by
-
-    with pytest.raises(ValidationError, match="十年有期徒刑以上"):
-        _extend(arrested, district, date(2026, 7, 20))
-    third = _extend(arrested, district, date(2026, 7, 20), sentence_ten_years=True)
-    assert third.due_date == date(2026, 10, 2) and "广东省人民检察院批准" in third.extended_by
-    with pytest.raises(ValidationError, match="不能再延长"):
-        _extend(arrested, district, date(2026, 9, 1), sentence_ten_years=True)
-    assert CustodyRecord.objects.get(person=arrested).period_end == third.due_date
-    event = AuditEvent.objects.filter(action="workflow.person_decision", details__decision="custody_extension",
-                                      details__article="159").get()
-    assert event.details["decided_by"] == province.code
-    assert event.details["received_by"] == district.procuratorate.code
-
-
-def test_without_a_registered_higher_procuratorate_the_level_is_named(arrested, district):
-    """Art. 156: the decision names the level that approved it even if that procuratorate has no
-    account on the platform."""
-    first = _extend(arrested, district, date(2026, 4, 25))
-    assert "上一级人民检察院批准" in first.extended_by
 
 
 def test_art_160_recount_is_a_police_chiefs_decision_notified_to_the_detention_centre(arrested, gang_case, district):
@@ -142,8 +90,8 @@ def test_art_160_identification_counts_from_the_day_the_identity_is_established(
             arrested, ground="identified", since=date(2026, 4, 1), reason="查清真实身份",
             acting_user=district.police_supervisor)
     assert new.due_date == date(2026, 6, 1)
-    extended = _extend(arrested, district, date(2026, 5, 20))
-    assert extended.due_date == date(2026, 7, 1)
+    extended = extend_custody(arrested, district, date(2026, 5, 20), district.prosecutor)  # paper: no city
+    assert extended.new_end == date(2026, 7, 1) == _custody_clock(arrested).due_date
 
 
 def test_psychiatric_assessment_time_is_not_counted(arrested, gang_case, district):

@@ -229,28 +229,6 @@ def test_request_period_extended_with_a_reason_is_not_overdue_on_day_four(distri
     assert li_clock.period_days == 30
 
 
-def test_custody_extension_requested_six_days_before_expiry_is_refused(gang_case, drive, district):
-    """SPP Rules 2019 art. 309: a request to extend custody after arrest (art. 156) is filed at
-    least 7 days before the period ends; one filed 6 days before is refused, one 7 days before
-    extends the period by a month and the detention centre is notified."""
-    from django.core.exceptions import ValidationError
-
-    from workflows import engine
-
-    zhang = _people(gang_case)["张三"]
-    _request_and_accept(drive, gang_case, persons=[zhang.pk])
-    drive.fire(gang_case, "approve_arrest", "prosecutor")
-    clock = _running(gang_case, person=zhang).get()
-    with pytest.raises(ValidationError, match="七日"):
-        engine.extend_investigation_custody(zhang, requested_on=clock.due_date - timedelta(days=6),
-                                            decision="深检延押〔2026〕1号", acting_user=district.investigator)
-    assert Clock.objects.get(pk=clock.pk).due_date == clock.due_date
-    extended = engine.extend_investigation_custody(zhang, requested_on=clock.due_date - timedelta(days=7),
-                                                   decision="深检延押〔2026〕1号", acting_user=district.investigator)
-    assert extended.period_months == 3 and "第一百五十六条" in extended.extended_by
-    assert CustodyRecord.objects.get(person=zhang).period_end == extended.due_date
-
-
 def _load_2026():
     from casehub.clocks.holidays_source import load_year
 

@@ -151,12 +151,16 @@ def test_extension_notice_by_the_responsible_agency(gang_case, district):
         services.issue_notice_by_user(record, kind=NoticeKind.EXTENSION, reason="x", acting_user=district.prosecutor)
     with pytest.raises(ValidationError):
         services.issue_notice_by_user(record, kind=NoticeKind.EXTENSION, reason=" ", acting_user=district.investigator)
-    previous = record.period_end
+    # A notice reports the period the clock runs; it cannot make a longer one (arts. 91, 156-160).
+    with pytest.raises(ValidationError, match="不能另定届满日"):
+        services.issue_notice_by_user(record, kind=NoticeKind.EXTENSION, reason="深龙公延〔2026〕1号",
+                                      acting_user=district.investigator, new_end=new_end)
+    previous, end = record.period_end, services.custody_period(record)[2]
     notice = services.issue_notice_by_user(record, kind=NoticeKind.EXTENSION, reason="深龙公延〔2026〕1号",
-                                           acting_user=district.investigator, new_end=new_end)
+                                           acting_user=district.investigator, new_end=end)
     record.refresh_from_db()
-    assert record.period_end == new_end
-    assert (notice.previous_end, notice.new_end, notice.agency) == (previous, new_end, district.police)
+    assert record.period_end == end
+    assert (notice.previous_end, notice.new_end, notice.agency) == (previous, end, district.police)
     assert read_bytes(notice.pdf).startswith(b"%PDF") and notice.number.startswith("深龙公羁变〔")
 
 

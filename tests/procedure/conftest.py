@@ -159,3 +159,22 @@ def arrested(person, district, *, since: datetime) -> None:
         record = CustodyRecord.objects.get(person=person)
         record.measure = "arrested"
         record.save(update_fields=["measure"])
+
+
+def extend_custody(person, district, on: date, decider, **kw: Any):
+    """An extension of custody after arrest as the law routes it, all on ``on`` (arts. 156, 158, 159;
+    SPP Rules 2019 arts. 309-313): the police request it, the procuratorate that approved the arrest
+    forwards it (when there is one above to forward to), ``decider`` — of the deciding procuratorate, or
+    of the one that records its paper decision — approves."""
+    import time_machine
+
+    from workflows import custody_terms
+
+    with time_machine.travel(at(on.isoformat()), tick=False):
+        ext = custody_terms.request_extension(person, reason="案情复杂，需继续侦查", acting_user=district.investigator,
+                                              **kw)
+        if ext.recorded_by_id != ext.received_by_id:
+            ext = custody_terms.forward_extension(ext, opinion="建议批准", acting_user=district.prosecutor)
+        paper = "上级院延〔2026〕1号" if ext.decided_by_id != ext.recorded_by_id else ""
+        return custody_terms.decide_extension(ext, approve=True, reason="同意延长", acting_user=decider,
+                                              paper_reference=paper)

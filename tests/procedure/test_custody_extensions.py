@@ -181,3 +181,55 @@ def test_a_recount_makes_a_pending_request_moot(gang, district, city):
             custody_terms.forward_extension(old, opinion="建议批准", acting_user=district.prosecutor)
         new = custody_terms.request_extension(zhang, reason="身份查清后继续侦查", acting_user=district.investigator)
     assert new.article == "156" and new.period_end == date(2026, 6, 21)
+
+
+def test_arts_158_and_159_are_decided_by_the_registered_provincial_procuratorate(gang, district, city, make_user):
+    """Arts. 158, 159 (SPP Rules 2019 arts. 311-313): after the city's art. 156 month, the provincial
+    procuratorate on the platform decides +2 months for one of art. 158's four kinds of case, and +2 more
+    only where the possible sentence is ten years or more; a fourth extension does not exist."""
+    from casehub.agencies.models import AgencyKind, AgencyLevel, Role
+    from tests.fixtures.district import make_agency
+    from tests.procedure.conftest import extend_custody
+
+    province = make_agency(AgencyKind.PROCURATORATE, "JC440000", "广东省人民检察院", abbreviation="粤",
+                           region="440000", level=AgencyLevel.PROVINCE)
+    city.procuratorate.parent = province
+    city.procuratorate.save(update_fields=["parent"])
+    provincial = make_user(province, [Role.PROSECUTOR])
+    zhang = gang["张三"]
+    assert extend_custody(zhang, district, date(2026, 4, 25), city.users["city_prosecutor"]).new_end == date(2026, 6, 2)
+    second = extend_custody(zhang, district, date(2026, 5, 26), provincial, ground="group")
+    assert (second.article, second.decided_by, second.new_end) == ("158", province, date(2026, 8, 2))
+    with time_machine.travel(at("2026-07-20"), tick=False), pytest.raises(ValidationError, match="十年有期徒刑以上"):
+        custody_terms.request_extension(zhang, reason="可能判处无期徒刑", acting_user=district.investigator)
+    third = extend_custody(zhang, district, date(2026, 7, 20), provincial, sentence_ten_years=True)
+    assert (third.article, third.new_end, _clock(zhang).due_date) == ("159", date(2026, 10, 2), date(2026, 10, 2))
+    assert CustodyRecord.objects.get(person=zhang).period_end == date(2026, 10, 2)
+    with time_machine.travel(at("2026-09-01"), tick=False), pytest.raises(ValidationError, match="不能再延长"):
+        custody_terms.request_extension(zhang, reason="再延长", acting_user=district.investigator)
+
+
+def test_the_police_cannot_extend_custody_after_arrest_themselves(gang, district):
+    """Arts. 156, 158, 159; SPP Rules 2019 art. 309: the extension is a procuratorate's decision. The
+    police may only request it: there is no one-step police extension in the engine, the police cannot
+    forward or decide their own request, and a 变更羁押期限通知书 of the police cannot set a new end for
+    the detention centre — 张三's clock still ends on 2 May and his record did not move."""
+    from casehub.custody.services import issue_notice_by_user
+
+    zhang = gang["张三"]
+    assert not hasattr(engine, "extend_investigation_custody")
+    record = CustodyRecord.objects.get(person=zhang)
+    with time_machine.travel(at("2026-04-20"), tick=False):
+        ext = custody_terms.request_extension(zhang, reason="案情复杂", acting_user=district.investigator)
+        for user in (district.investigator, district.police_supervisor):
+            with pytest.raises(engine.NotAllowed, match="人民检察院"):
+                custody_terms.decide_extension(ext, approve=True, reason="自行延长", acting_user=user,
+                                               paper_reference="深龙公延〔2026〕1号")
+            with pytest.raises(engine.NotAllowed):
+                custody_terms.forward_extension(ext, opinion="自行报送", acting_user=user)
+        with pytest.raises(ValidationError, match="人民检察院批准"):
+            issue_notice_by_user(record, kind=NoticeKind.EXTENSION, reason="深龙公延〔2026〕1号",
+                                 new_end=date(2026, 6, 2), acting_user=district.investigator)
+    assert _clock(zhang).due_date == date(2026, 5, 2) and not zhang.custody_extensions.exclude(pk=ext.pk).exists()
+    assert CustodyRecord.objects.get(person=zhang).period_end == record.period_end
+    assert not CustodyNotice.objects.filter(person=zhang, kind=NoticeKind.EXTENSION).exists()

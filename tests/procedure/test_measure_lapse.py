@@ -77,3 +77,48 @@ def test_the_lapse_runs_hourly_from_celery_beat():
 
     app.loader.import_default_modules()
     assert settings.CELERY_BEAT_SCHEDULE["measures-lapse"]["task"] in app.tasks
+
+
+def test_a_lapsed_measure_shows_as_lapsed_not_as_an_ordinary_release(new_case, district):
+    """Art. 79: 王五's bail (decided at registration) and 李四's bail (detained, then changed to bail
+    by the police's notice, art. 91(3)) run out without a new decision; 张三 was released by a decision.
+    (12 months end on Sunday 10 January 2027, moved to Monday: bail is not custody, art. 105(4) a
+    contrario.) The case page, the custody page, the API and the timeline say "取保候审期满解除" for the first
+    two and "已释放" for 张三."""
+    from django.test import Client
+    from django.urls import reverse
+    from rest_framework.test import APIClient
+
+    from casehub.custody.models import CustodyRecord
+    from casehub.custody.services import issue_notice_by_user, register_custody
+
+    case = new_case("王五等诈骗案", persons=[
+        {"role": PersonRole.SUSPECT, "name": name, "sex": "M", "birth_date": date(1990, 1, 1),
+         "custody_status": CustodyStatus.BAIL if name == "王五" else CustodyStatus.NOT_DETAINED}
+        for name in ("张三", "李四", "王五")])
+    for name in ("张三", "李四"):
+        register_custody(case.persons.get(name=name), detention_centre=district.detention, measure="detained",
+                         since=at("2026-01-09"), acting_user=district.investigator)
+    issue_notice_by_user(CustodyRecord.objects.get(person__name="张三"), kind="release", reason="不需要逮捕，予以释放",
+                         acting_user=district.investigator)
+    issue_notice_by_user(CustodyRecord.objects.get(person__name="李四"), kind="bail", reason="变更为取保候审",
+                         acting_user=district.investigator)
+    with time_machine.travel(at("2027-01-12"), tick=False):
+        assert measures.lapse_expired() == 2
+        page = Client()
+        page.force_login(district.investigator)
+        html = page.get(reverse("cases:detail", args=[case.pk])).content.decode()
+        custody_page = page.get(reverse("custody:case", args=[case.pk])).content.decode()
+        api = APIClient()
+        api.force_authenticate(district.investigator)
+        persons = {p["name"]: p for p in api.get(f"/api/v1/cases/{case.pk}/").json()["persons"]}
+        drawn = {tl.person.name: [s.text for s in tl.measures] for tl in timeline.build(case).persons}
+    assert html.count("data-lapsed=") == 2 and custody_page.count(">取保候审期满解除<") == 2
+    assert ">已释放" in html and ">已释放<" in custody_page
+    assert persons["张三"]["custody_status"] == "released" and persons["张三"]["measure_lapsed"] is None
+    for name in ("李四", "王五"):
+        lapse = persons[name]["measure_lapsed"]
+        assert persons[name]["custody_status"] == "released" and lapse["measure"] == "bail"
+        assert lapse["label"] == "取保候审期满解除" and (lapse["due_date"], lapse["lapsed_on"]) == ("2027-01-11", "2027-01-12")
+        assert drawn[name][-1] == "取保候审期满解除（刑事诉讼法第七十九条）", drawn
+    assert drawn["张三"][-1] == "已释放"
