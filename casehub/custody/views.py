@@ -85,11 +85,44 @@ def detainees(request: HttpRequest) -> HttpResponse:
     })
 
 
+def _may_hand_over_outside_prison(user: Any, record: CustodyRecord) -> bool:
+    """Whether the centre's officer may hand this convict over to community correction now (SPC
+    Interpretation art. 515; the engine's transition ``hand_over_outside_prison`` decides)."""
+    # The engine is a package of this layer that imports custody; reached at run time, not at import.
+    from workflows import engine
+
+    if not record.in_custody or not has_capability(user, ACKNOWLEDGE_CUSTODY):
+        return False
+    return any(s.name == "hand_over_outside_prison" for s in engine.available_transitions(record.case, user))
+
+
+@login_required
+@require_POST
+def hand_over_outside_prison(request: HttpRequest, pk: int) -> HttpResponse:
+    """The detention centre hands a convict whose execution outside prison the court decided over to
+    community correction (SPC Interpretation art. 515): the engine's transition, from the detainee's page
+    (the centre's officers read no case pages)."""
+    from workflows import engine  # run time, as above
+
+    record = get_centre_record(request.user, pk)  # not this officer's centre, or not an officer: 404
+    if not has_capability(request.user, ACKNOWLEDGE_CUSTODY):
+        raise PermissionDenied(_("您的角色不能办理该事项。"))
+    try:
+        engine.fire(record.case, "hand_over_outside_prison", acting_user=request.user,
+                    inputs={"reason": request.POST.get("reason", "")})
+    except engine.TransitionError as exc:
+        messages.error(request, str(exc))
+        return redirect("custody:detainee", record.pk)
+    messages.success(request, _("已将%(name)s移送社区矫正机构，羁押记录终结。") % {"name": record.person.name})
+    return redirect("custody:detainees")
+
+
 @login_required
 def detainee(request: HttpRequest, pk: int) -> HttpResponse:
     record = get_centre_record(request.user, pk)  # not this officer's centre, or not an officer: 404
     return render(request, "custody/detainee.html", {
         "record": record, "today": timezone.localdate(),
+        "can_hand_over": _may_hand_over_outside_prison(request.user, record),
         "certificates": record.certificates.select_related("from_agency", "to_agency").order_by("issued_at", "id"),
         "notices": record.notices.select_related("agency").order_by("issued_at", "id"),
         "events": record.events.select_related("agency", "responsible_agency", "actor"),

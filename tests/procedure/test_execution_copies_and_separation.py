@@ -87,16 +87,21 @@ def test_the_detention_centre_hands_over_for_execution_outside_prison_and_the_cu
         engine.fire(case, "hand_over_outside_prison", acting_user=district.court_clerk, inputs={})
 
     time_machine.move_to("2026-03-18T10:00:00+08:00")
-    drive.fire(case, "hand_over_outside_prison", "detention_officer")
     record = CustodyRecord.objects.get(person=person)
+    client.force_login(district.detention_officer)  # the centre's officers act from the detainee's page
+    page = reverse("custody:detainee", args=[record.pk])
+    assert "hand-over-outside-prison" in client.get(page).content.decode()
+    response = client.post(reverse("custody:hand_over_outside_prison", args=[record.pk]))
+    assert response.status_code == 302 and response.url == reverse("custody:detainees")
+    record.refresh_from_db()
     assert record.status == RecordStatus.EXECUTED
+    assert "hand-over-outside-prison" not in client.get(page).content.decode()
     notice = CustodyNotice.objects.get(record=record, kind="execution")
     assert notice.agency == district.court and "第五百一十五条" in notice.reason
     clock.refresh_from_db()
     assert clock.status == ClockStatus.STOPPED
     person.refresh_from_db()
     assert person.custody_status == CustodyStatus.EXECUTED
-    client.force_login(district.detention_officer)
     assert person.name not in client.get(reverse("custody:detainees")).content.decode()
     with pytest.raises(engine.NotAllowed):  # once: nobody is left to hand over
         engine.fire(case, "hand_over_outside_prison", acting_user=district.detention_officer, inputs={})

@@ -202,6 +202,10 @@ RULES: dict[str, Rule] = {
                              may_see_case=SENDER_AND_RECEIVER | DETENTION),
     "custody:acknowledge": Rule(DETENTION, lambda sc: {"kind": "certificate", "pk": sc.certificate.pk},
                                 get=False, may_see_case=DETENTION),
+    # The centre hands a convict over for execution outside prison (SPC Interpretation art. 515); the
+    # engine's guard then says whether there is anyone to hand over.
+    "custody:hand_over_outside_prison": Rule(DETENTION, lambda sc: {"pk": sc.custody_record.pk}, get=False,
+                                             may_see_case=DETENTION),
     "custody:case": Rule(POLICE_READERS, _case("case_id"), payload=_register_custody),
     # One suspect's custody terms (extension request/forward/decide, recount, assessment; issue #15):
     # whoever sees the case reads it; each form only for the agency and role the law names (403).
