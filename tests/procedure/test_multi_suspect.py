@@ -6,12 +6,14 @@ person's custody and clocks along, and art. 105(4) is decided again for each cas
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from casehub.cases.models import CustodyStatus
+from casehub.clocks.counting import local_day
 from casehub.clocks.kinds import ClockKind
 from casehub.clocks.models import ACTIVE_STATUSES, Clock
 from casehub.custody.models import CustodyNotice, CustodyRecord, RecordStatus
@@ -136,3 +138,36 @@ def test_art_105_4_is_decided_again_for_each_case_after_a_split(gang_case, drive
                           acting_user=district.prosecutor)
     theirs.refresh_from_db()
     assert theirs.due_date == date(2026, 3, 14)
+
+
+def test_a_major_or_complex_case_gives_twenty_days_for_the_suspect_not_detained_only(gang_case, drive, district):  # noqa: F811
+    """SPP Rules 2019 art. 282: the procuratorate decides on 王五 (on bail) within 15 days of receipt,
+    within 20 in a major or complex case — its own finding, once, on the person's custody-terms page;
+    张三 (detained) keeps 7 days (art. 91(3)) and cannot be given more; the police cannot do it."""
+    from django.test import Client
+    from django.urls import reverse
+
+    from workflows import custody_terms
+
+    people = _people(gang_case)
+    zhang, wang = people["张三"], people["王五"]
+    drive.fire(gang_case, "request_arrest", "investigator", reason=REASON, persons=[zhang.pk, wang.pk])
+    drive.fire(gang_case, "accept_arrest_request", "prosecutor")
+    fifteen = _running(wang, ClockKind.ARREST_DECISION_NOT_DETAINED).get()
+    seven = _running(zhang, ClockKind.ARREST_DECISION).get()
+    with pytest.raises(engine.NotAllowed):
+        custody_terms.complex_arrest_decision(wang, reason="涉案人数众多", acting_user=district.investigator)
+    with pytest.raises(ValidationError, match="七日"):
+        custody_terms.complex_arrest_decision(zhang, reason="涉案人数众多", acting_user=district.prosecutor)
+
+    page = Client()
+    page.force_login(district.prosecutor)
+    url = reverse("custody:terms", args=[gang_case.pk, wang.pk])
+    assert 'value="complex"' in page.get(url).content.decode()
+    assert page.post(url, {"action": "complex", "reason": "涉案人数众多，案情复杂"}).status_code == 302
+    twenty = _running(wang, ClockKind.ARREST_DECISION_NOT_DETAINED).get()
+    assert (twenty.pk, twenty.period_days) == (fifteen.pk, 20)
+    assert twenty.due_date >= local_day(twenty.started_at) + timedelta(days=20) > fifteen.due_date
+    assert _running(zhang, ClockKind.ARREST_DECISION).get().due_date == seven.due_date
+    with pytest.raises(ValidationError, match="二十日"):
+        custody_terms.complex_arrest_decision(wang, reason="再次认定", acting_user=district.prosecutor)
