@@ -442,7 +442,8 @@ NON_PROSECUTION_TRANSITIONS: tuple[TransitionSpec, ...] = (
         inputs=(InputSpec("facts", _("考验期内的表现"), "textarea"),),
         guards=("no_pending_approval", "probation_over"),
         clocks=(ClockOp("stop", "*"),),
-        effects=("issue_non_prosecution_number", "generate_non_prosecution_decision", "release_detained"),
+        effects=("issue_non_prosecution_number", "generate_non_prosecution_decision", "release_detained",
+                 "inform_superior"),
         needs_approval=True, article="刑事诉讼法第二百八十四条第二款",
         description=_("被附条件不起诉的未成年犯罪嫌疑人在考验期内没有第二百八十四条第一款情形，考验期满的，作出不起诉的决定。"),
         custody=("notices",),
@@ -533,6 +534,17 @@ NON_PROSECUTION_TRANSITIONS: tuple[TransitionSpec, ...] = (
         article="刑事诉讼法第一百八十条；人民检察院刑事诉讼规则第三百八十一条、第三百八十七条",
         description=_("被害人不服不起诉决定，在收到不起诉决定书后七日以内申诉的，由上一级人民检察院复查；向本院提出的，"
                       "本院将申诉材料连同案卷报送上一级人民检察院。上一级人民检察院在三个月以内作出复查决定。"),
+        style="warning", extra=AFTER_CLOSING,
+    ),
+    TransitionSpec(
+        "register_victim_petition", _("受理被害人申诉（向本院提出）"), (Stage.CLOSED,), SAME_STAGE,
+        AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION, party=SUPERIOR,
+        inputs=(PETITIONER, RECEIVED_ON, FILED_ON, InputSpec("reason", _("申诉理由"), "textarea")),
+        guards=("no_pending_approval", "victim_petition_lodged_above"),
+        clocks=(ClockOp("open", ClockKind.NP_PETITION_REVIEW, agency="superior"),),
+        article="刑事诉讼法第一百八十条；人民检察院刑事诉讼规则第三百八十一条第一款、第三百八十七条",
+        description=_("被害人不服不起诉决定，在收到不起诉决定书后七日以内直接向上一级人民检察院申诉的，由上一级人民检察院"
+                      "受理并复查，在三个月以内作出复查决定。"),
         style="warning", extra=AFTER_CLOSING,
     ),
     TransitionSpec(
@@ -859,7 +871,8 @@ TRANSITIONS: tuple[TransitionSpec, ...] = (
                 NON_PROSECUTION_KIND),
         guards=("no_pending_approval", "non_prosecution_kind_allowed"),
         clocks=(ClockOp("stop", "*"),),
-        effects=("issue_non_prosecution_number", "generate_non_prosecution_decision", "release_detained"),
+        effects=("issue_non_prosecution_number", "generate_non_prosecution_decision", "release_detained",
+                 "inform_superior"),
         needs_approval=True, article="刑事诉讼法第一百七十五条第四款、第一百七十七条、第一百七十八条",
         style="danger",
         custody=("notices",),

@@ -167,10 +167,12 @@ def probation_over(ctx: GuardContext) -> str | None:
 @guard
 def non_prosecution_reconsiderable(ctx: GuardContext) -> str | None:
     """Art. 179, MPS Provisions art. 294(1): the police ask for reconsideration of a non-prosecution of
-    a case they transferred, within 7 days of receiving the decision, once."""
-    closing = _last(ctx.case, CLOSINGS)
-    if closing is None or ctx.case.stage != "closed":
-        return _("本案没有不起诉决定。")
+    a case they transferred, within 7 days of receiving the decision, once. Only the decision in force:
+    one revoked since (on reconsideration, review, petition or appeal) is no longer contested, even if
+    the case was closed again in another way (a police withdrawal)."""
+    closing = _closed_by_non_prosecution(ctx.case)
+    if closing is None:
+        return _("本案没有生效的不起诉决定。")
     if TransitionLog.objects.filter(case=ctx.case, transition="request_np_reconsideration", id__gt=closing.id).exists():
         return _("已就该不起诉决定要求过复议。")
     if _days_since(closing.occurred_at) > CHALLENGE_DAYS:
@@ -191,9 +193,10 @@ def np_reconsideration_pending(ctx: GuardContext) -> str | None:
 @guard
 def non_prosecution_reviewable(ctx: GuardContext) -> str | None:
     """Art. 179, MPS Provisions art. 294(2): when the reconsideration kept the decision, the police may
-    ask the next-higher procuratorate to review it within 7 days of receiving the answer, once."""
+    ask the next-higher procuratorate to review it within 7 days of receiving the answer, once — of the
+    decision in force only."""
     kept = _last(ctx.case, "keep_non_prosecution")
-    closing = _last(ctx.case, CLOSINGS)
+    closing = _closed_by_non_prosecution(ctx.case)
     if kept is None or closing is None or kept.id < closing.id:
         return _("只有复议维持不起诉决定的，才能提请复核。")
     if TransitionLog.objects.filter(case=ctx.case, transition="request_np_review", id__gt=kept.id).exists():
@@ -226,6 +229,20 @@ def grant_superior(ctx: Any) -> None:
 
     if not getattr(ctx, "preparing", False):
         access.grant(ctx.case, ctx.holder_before.parent, act=False)
+
+
+@effects.effect
+def inform_superior(ctx: Any) -> None:
+    """Art. 180; SPP Rules art. 381(1): the victim may petition the next-higher procuratorate directly,
+    which reviews the petition — it reads the non-prosecution it may have to review (read only; an
+    agency that already has access keeps what it has). Not a statute that names the access itself."""
+    from casehub.cases import access
+
+    superior = getattr(ctx.holder_before, "parent", None)
+    if getattr(ctx, "preparing", False) or superior is None or superior.kind != "procuratorate":
+        return
+    if superior.pk not in access.agencies_with(ctx.case, access.VIEW):
+        access.grant(ctx.case, superior, act=False)
 
 
 for _name in ("generate_conditional_non_prosecution", "generate_conditional_revocation",
@@ -408,7 +425,8 @@ def review_decision(ctx: Any) -> list[docs.Draft]:
 # (art. 383(1)); a revocation sends the case back to be prosecuted (arts. 383(2), 388).
 
 PETITION_DAYS = 7  # CPL arts. 180, 181: within 7 days of receiving the decision
-PETITIONS = ("forward_victim_petition", "receive_np_appeal", "receive_late_np_complaint")
+VICTIM_PETITIONS = ("forward_victim_petition", "register_victim_petition")
+PETITIONS = (*VICTIM_PETITIONS, "receive_np_appeal", "receive_late_np_complaint")
 
 
 class _NoSpec:
@@ -497,6 +515,19 @@ def victim_petition_timely(ctx: GuardContext) -> str | None:
     if not _timely(ctx.inputs):
         return str(LATE)
     return None
+
+
+LATE_ABOVE = gettext_lazy("收到不起诉决定书七日以后提出的申诉，由作出不起诉决定的人民检察院负责控告申诉检察的部门审查"
+                          "（《人民检察院刑事诉讼规则》第三百八十二条），请将申诉材料转交该院。")
+
+
+@guard
+def victim_petition_lodged_above(ctx: GuardContext) -> str | None:
+    """Art. 180; SPP Rules art. 381(1): the victim petitions the next-higher procuratorate directly,
+    within 7 days of receiving the decision; it registers the petition and reviews it, one at a time.
+    A late one goes to the deciding procuratorate's complaints department (SPP Rules art. 382)."""
+    problem = victim_petition_timely(ctx)
+    return str(LATE_ABOVE) if problem == str(LATE) else problem
 
 
 @guard
@@ -620,7 +651,7 @@ def _petition_facts(ctx: Any) -> dict[str, Any]:
             "received": docs._day(_as_date(inputs.get("received_on"))),
             "reason": docs._sentence(docs.strip_leading(ctx.inputs.get("reason"), "本院认为", "经复查", "经审查")),
             "late": bool(log and log.transition == "receive_late_np_complaint"),
-            "victim": bool(log and (log.transition == "forward_victim_petition"
+            "victim": bool(log and (log.transition in VICTIM_PETITIONS
                                     or inputs.get("petitioner_role") == "victim"))}
 
 

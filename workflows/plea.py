@@ -177,13 +177,11 @@ def fast_track_review_active(ctx: GuardContext) -> str | None:
 @guard
 def pleas_withdrawable(ctx: GuardContext) -> str | None:
     """Art. 15; SPP Rules art. 273: only a plea that is recorded and not yet withdrawn can be
-    withdrawn, by each suspect named."""
-    ids = ctx.inputs.get("persons")
+    withdrawn, by each suspect named. Not offered at all while no suspect has such a plea."""
     records = pleas(ctx.case)
-    if ids is None:  # listing what the user may do: offered only where some police-recorded plea stands
-        if not any(r.police_recorded_at is not None and r.withdrawn_at is None for r in records.values()):
-            return _("本案没有公安机关记录的、可撤回的认罪认罚。")
-        return None
+    ids = ctx.inputs.get("persons")
+    if ids is None:  # listing what the user may do: the persons are chosen in the form
+        return None if any(r.withdrawn_at is None for r in records.values()) else _("本案没有可撤回的认罪认罚记录。")
     if not ids:
         return _("请选择撤回认罪认罚的犯罪嫌疑人。")
     missing = [p.name for p in ctx.case.persons.filter(pk__in=ids).order_by("id")
@@ -196,13 +194,14 @@ def pleas_withdrawable(ctx: GuardContext) -> str | None:
 @guard
 def police_pleas_withdrawable(ctx: GuardContext) -> str | None:
     """CPL art. 15, arts. 120(2), 162(2): a suspect whose plea the police recorded may withdraw it before the
-    case is transferred for review; each named suspect has a police record not yet withdrawn."""
-    ids = ctx.inputs.get("persons")
+    case is transferred for review; each named suspect has a police record not yet withdrawn. Not
+    offered at all while no suspect has one."""
     records = pleas(ctx.case)
-    if ids is None:  # listing what the user may do: offered only where some police-recorded plea stands
-        if not any(r.police_recorded_at is not None and r.withdrawn_at is None for r in records.values()):
-            return _("本案没有公安机关记录的、可撤回的认罪认罚。")
-        return None
+    ids = ctx.inputs.get("persons")
+    if ids is None:  # listing what the user may do: the persons are chosen in the form
+        if any(r.police_recorded_at is not None and r.withdrawn_at is None for r in records.values()):
+            return None
+        return _("本案没有公安机关记录的、可撤回的认罪认罚。")
     if not ids:
         return _("请选择撤回认罪认罚的犯罪嫌疑人。")
     chosen = list(ctx.case.persons.filter(pk__in=ids).order_by("id"))
@@ -253,7 +252,9 @@ def withdraw_police_pleas(ctx: Any) -> None:
 @effects.effect
 def record_procuratorate_plea(ctx: Any) -> None:
     """Arts. 173-174, 176(2): counsel or duty lawyer, the statement (or the art. 174(2) ground), the
-    legal representative and the sentencing recommendation of each named suspect."""
+    legal representative and the sentencing recommendation of each named suspect. A suspect who withdrew
+    the plea may plead again before the indictment (art. 15): the new statement is the plea in force and
+    the earlier withdrawal stays in the transition log."""
     from casehub.dossier.models import Document
 
     exemption = str(ctx.inputs.get("exemption") or NO_EXEMPTION)
@@ -267,7 +268,8 @@ def record_procuratorate_plea(ctx: Any) -> None:
             "exemption": "" if exemption == NO_EXEMPTION else exemption,
             "guardian_name": str(ctx.inputs.get("guardian_name") or ""),
             "sentencing": str(ctx.inputs.get("sentencing") or ""),
-            "recorded_at": ctx.now, "recorded_by": ctx.acting_user})
+            "recorded_at": ctx.now, "recorded_by": ctx.acting_user,
+            "withdrawn_at": None, "withdrawn_by": None, "withdrawal_reason": ""})
         if document is not None:
             document.concerns.add(person)
 

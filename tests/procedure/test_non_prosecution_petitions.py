@@ -153,3 +153,60 @@ def test_the_review_ends_when_the_court_accepts_the_victims_own_prosecution(clos
     with pytest.raises(engine.GuardFailed, match="没有待复查的被害人申诉"):
         engine.fire(closed, "keep_non_prosecution_on_petition", acting_user=city.city_prosecutor,
                     inputs={"reason": "x"})
+
+
+def test_a_victim_petitions_the_higher_procuratorate_directly(new_case, district, city, other_district, fire, client,
+                                                              time_machine):
+    """Art. 180; SPP Rules art. 381(1): the victim may petition the next-higher procuratorate itself. The
+    non-prosecution opens the case to that procuratorate (read only), which registers the petition and
+    reviews it; nobody else sees the case, and a late petition goes to the deciding procuratorate (art. 382)."""
+    from django.urls import reverse
+
+    case = put_in_review(new_case(), district, when=at("2026-11-02", 9))
+    url = reverse("cases:detail", args=[case.pk])
+    client.force_login(city.city_prosecutor)
+    assert client.get(url).status_code == 404  # before the decision the city procuratorate does not see it
+    decide(fire, case, "discretionary")
+    assert client.get(url).status_code == 200
+    client.force_login(other_district.prosecutor)
+    assert client.get(url).status_code == 404
+    with pytest.raises(engine.NotAllowed):
+        engine.fire(case, "register_victim_petition", acting_user=other_district.prosecutor,
+                    inputs={"petitioner": "张三", "received_on": "2026-11-02", "reason": "不服"})
+    with pytest.raises(engine.NotAllowed):  # lodged with the deciding procuratorate, it forwards instead
+        fire(case, "register_victim_petition", "prosecutor", petitioner="张三", received_on="2026-11-02", reason="x")
+
+    time_machine.move_to(at("2026-11-11"))
+    with pytest.raises(engine.GuardFailed, match="请将申诉材料转交该院"):
+        engine.fire(case, "register_victim_petition", acting_user=city.city_prosecutor,
+                    inputs={"petitioner": "张三", "received_on": "2026-11-03", "reason": "不服"})
+    engine.fire(case, "register_victim_petition", acting_user=city.city_prosecutor,
+                inputs={"petitioner": "张三", "received_on": "2026-11-04", "reason": "李四多次盗窃。"})
+    clock = Clock.objects.get(case=case, kind=ClockKind.NP_PETITION_REVIEW)
+    assert clock.agency == city.procuratorate and clock.due_date == date(2027, 2, 11)
+    fire_city(case, city, "keep_non_prosecution_on_petition", reason="李四系初犯，犯罪情节轻微。")
+    text = decision_text(case, "复查决定书")
+    assert "张三：你不服深圳市龙岗区人民检察院" in text and "可以向人民法院起诉" in text
+
+
+def test_a_revoked_non_prosecution_is_no_longer_contested_by_the_police(closed, district, city, fire):
+    """Art. 179; MPS Provisions art. 294: the police contest the decision in force. Revoked on the victim's
+    petition (SPP Rules art. 383(2)) and the case closed again by a withdrawal (art. 163), the old decision
+    is gone: no reconsideration of it."""
+    from casehub.cases import access
+    from casehub.cases.state import engine_writes
+    from tests.procedure.conftest import _log
+
+    fire(closed, "forward_victim_petition", "prosecutor", petitioner="张三", received_on="2026-11-02", reason="不服")
+    fire_city(closed, city, "revoke_non_prosecution_on_petition", reason="应当追究刑事责任。")
+    with engine_writes():  # returned for supplementary investigation (as return_for_supplementary leaves it)
+        closed.stage, closed.holder_agency = "supplementary_investigation", district.police
+        closed.save(update_fields=["stage", "holder_agency"])
+    access.grant(closed, district.police, act=True)
+    _log(closed, "return_for_supplementary", "prosecution_review", "supplementary_investigation",
+         actor=district.prosecutor, from_agency=district.procuratorate, to_agency=district.police, when=at("2026-11-02"))
+    fire(closed, "withdraw_case", "investigator", ground="no_crime", reason="补充侦查查明财物系李四本人所有")
+    closed.refresh_from_db()
+    assert closed.stage == "closed"
+    with pytest.raises(engine.GuardFailed, match="没有生效的不起诉决定"):
+        fire(closed, "request_np_reconsideration", "investigator", reason="有错误")

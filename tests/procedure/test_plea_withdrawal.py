@@ -127,3 +127,20 @@ def test_a_plea_withdrawn_during_investigation_leaves_the_recommendation_per_per
 
     fire(case, "record_plea", "investigator", persons=[wang.pk], statement="王五再次表示认罪认罚。")
     assert PleaRecord.objects.get(person=wang).withdrawn_at is None  # pleads again: counted again
+
+
+def test_a_suspect_who_withdrew_may_plead_again_before_the_indictment(two_suspects, district, fire, upload):
+    """Art. 15; SPP Rules art. 273: the withdrawal does not bar a new plea — recorded again with a new
+    statement, the plea is in force, every suspect pleads again, and the indictment states it (art. 176(2))."""
+    case = two_suspects
+    li, wang = case.persons.order_by("id")
+    record_statement(fire, case, upload)
+    fire(case, "withdraw_plea", "prosecutor", persons=[wang.pk], reason="王五翻供")
+    assert not plea.all_plead(case)
+    record_statement(fire, case, upload, persons=[wang.pk], counsel_role="counsel", counsel_name="赵律师")
+    again = PleaRecord.objects.get(person=wang)
+    assert again.confirmed and again.withdrawn_at is None and again.counsel_name == "赵律师"
+    assert plea.all_plead(case)
+    fire(case, "adopt_fast_track_review", "prosecutor", reason="符合速裁程序适用条件。")
+    assert review_due(case) == date(2026, 11, 12)  # ten days, still from the receipt on 2 Nov
+    assert any("被告人王五自愿认罪认罚，在辩护人赵律师见证下" in line for line in plea.indictment_lines(case, {}))

@@ -224,7 +224,11 @@ def test_non_prosecution_closes_the_case_releases_and_notifies_police(case, driv
     assert case.numbers.get(kind=NumberKind.NON_PROSECUTION).number.startswith("深龙检刑不诉〔")
     assert Document.objects.filter(case=case, title="不起诉决定书", generated=True).exists()
     assert access.agencies_with(case, access.ACT) == set()
-    assert engine.available_transitions(case, district.prosecutor) == []
+    # Nobody acts on the closed case, except for the petitions the law still allows against a statutory
+    # non-prosecution (art. 180; SPP Rules arts. 381-382 — no person's appeal, art. 181 is for 177(2) only).
+    left = {s.name for s in engine.available_transitions(case, district.prosecutor)}
+    assert "receive_late_np_complaint" in left and left <= {"forward_victim_petition", "receive_late_np_complaint"}
+    assert all(d.after_closing(d.BY_NAME[name]) for name in left)
 
 
 # --- court --------------------------------------------------------------------------------------
