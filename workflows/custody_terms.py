@@ -537,3 +537,47 @@ def _decide_extension_once(extension: Any, *, approve: bool, reason: str, acting
         _tell_agencies([ext.received_by, ext.police], case, title, key=f"extension-{ext.pk}-decided")
         engine._end_of_rehearsal()
     return ext
+
+
+# --- SPP Rules 2019 art. 282: 20 days for a major or complex case of a suspect not detained ----------
+
+COMPLEX_DECISION_DAYS = 5  # 15 days → 20 (SPP Rules 2019 art. 282)
+
+
+def complex_arrest_decision(person: Any, *, reason: str, acting_user: Any) -> Any:
+    """重大、复杂案件 (SPP Rules 2019 art. 282): for a suspect who is not detained the procuratorate
+    decides on the arrest within 15 days of receiving the request — within 20 in a major or complex
+    case. The procuratorate deciding records, before the 15 days run out, that the case is major or
+    complex (with its reason): this person's decision period becomes 20 days, once. Not for a detained
+    suspect (art. 91(3): 7 days, no more), and nobody else's period moves."""
+    from casehub.agencies.permissions import DECIDE_ARREST, has_capability
+    from casehub.audit import services as audit
+    from casehub.audit.services import record_event
+    from casehub.cases.state import engine_writes
+    from casehub.clocks import services as clocks
+    from casehub.clocks.kinds import ClockKind
+
+    engine = _engine()
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": [_("请写明案件重大、复杂的理由。")]})
+    agency = getattr(acting_user, "agency", None)
+    with engine_writes(), transaction.atomic(), audit.deferred():
+        case = engine._lock(person.case_id)
+        clock = engine._person_clock(person, ClockKind.ARREST_DECISION_NOT_DETAINED)
+        if clock is None:
+            raise ValidationError({"reason": [_("该人员没有正在计算的审查批准逮捕期限（未被拘留）；对被拘留的犯罪嫌疑人应当在七日以内作出决定。")]})
+        if agency is None or agency.pk != clock.agency_id or not has_capability(acting_user, DECIDE_ARREST):
+            raise engine.NotAllowed(_("只有审查批准逮捕的人民检察院可以认定案件重大、复杂。"))
+        if clock.period_days > ClockKind.ARREST_DECISION_NOT_DETAINED.period.days:
+            raise ValidationError({"reason": [_("审查批准逮捕期限已延至二十日。")]})
+        if timezone.localdate() > clock.due_date:
+            raise ValidationError({"reason": [_("十五日的审查批准逮捕期限已届满，不能再延长。")]})
+        text = _("重大、复杂案件，审查批准逮捕期限二十日（人民检察院刑事诉讼规则第二百八十二条）：%(reason)s") % {"reason": reason}
+        clock = clocks.extend_clock(clock, days=COMPLEX_DECISION_DAYS, decision=text[:200], acting_user=acting_user)
+        case.version += 1
+        case.save(update_fields=["version", "updated_at"])
+        record_event("workflow.person_decision", actor=acting_user, agency=agency, obj=clock, case=case,
+                     details={"decision": "arrest_decision_complex", "persons": [person.pk], "reason": reason,
+                              "due_date": clock.due_date, "article": "人民检察院刑事诉讼规则第二百八十二条"})
+    return clock

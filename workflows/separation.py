@@ -12,7 +12,8 @@ holder, stage, offences and officers, a new number of the holder (立案/受理/
 person's custody follows the person: custody record, certificates, notices and the person's own
 clocks are re-attached, never restarted; the stage clocks that run for the case (review, trial…)
 are copied to the new case with the same start and due date, so no period restarts (CPL art. 105
-counts from the original event). The documents marked as concerning a moved person
+counts from the original event) — only art. 105(4) is decided again for each case, by whether any
+of *its* persons is in custody (a case left with no detainee may end its period after a holiday). The documents marked as concerning a moved person
 (:attr:`casehub.dossier.models.Document.concerns`) go with them: a document concerning only moved
 persons and not yet bound into a volume is moved; one that also concerns a person who stays, or
 one already bound into a volume (sent, signed), is copied (same stored file). Every agency that
@@ -159,6 +160,16 @@ def _copy_stage_clocks(source: Case, target: Case) -> list[int]:
     return copied
 
 
+def _recount_custody(*cases: Case, acting_user: Any) -> None:
+    """Art. 105(4) per case: a stage period ends on its last day, holiday or not, while any suspect or
+    defendant *of that case* is held. Moving persons changes who that is — the case left with no one
+    in custody may move its period past a holiday again, the case that gained a detainee may not."""
+    from casehub.clocks.services import refresh_custody
+
+    for case in cases:
+        refresh_custody(case, acting_user=acting_user)
+
+
 def _carry_documents(source: Case, target: Case, *, person_ids: set[int] | None, acting_user: Any,
                      staying_ids: set[int]) -> dict[str, list[int]]:
     """Documents of ``source`` that go to ``target``: those marked as concerning one of
@@ -222,6 +233,7 @@ def split_case(case: Case, *, persons: Iterable[Person | int], acting_user: Any,
         _share_readers(case, new)
         moved = _move_persons(chosen, new)
         clocks = _copy_stage_clocks(case, new)
+        _recount_custody(case, new, acting_user=acting_user)
         documents = _carry_documents(case, new, person_ids=wanted, acting_user=acting_user,
                                      staying_ids={p.pk for p in staying})
         details = {"from_case": case.pk, "new_case": new.pk, "number": number.number,
@@ -262,6 +274,7 @@ def join_cases(kept: Case, absorbed: Case, *, acting_user: Any, reason: str) -> 
         documents = _carry_documents(absorbed, kept, person_ids=None, acting_user=acting_user, staying_ids=set())
         moved = _move_persons(persons, kept)
         stopped = stop_clocks(absorbed, at=now, acting_user=acting_user, reason=_("并案处理"))
+        _recount_custody(kept, acting_user=acting_user)
         _share_readers(absorbed, kept)
         source = absorbed.stage
         details = {"kept_case": kept.pk, "absorbed_case": absorbed.pk, "persons": [p.pk for p in persons],

@@ -1,6 +1,7 @@
 """One arrested person's custody terms (issue #15), reached from the case page per person: the
 extension of investigation custody routed as the law says (request → forward → decide, CPL arts. 156,
-158, 159; SPP Rules 2019 art. 309), the recount of art. 160 and the psychiatric assessment art. 149
+158, 159; SPP Rules 2019 art. 309), the 20-day arrest decision period of a major or complex case
+for a suspect not detained (SPP Rules 2019 art. 282), the recount of art. 160 and the psychiatric assessment art. 149
 does not count. Each form is offered only to the agency and role the law names; the services of
 :mod:`workflows.custody_terms` check the same again and record each step.
 
@@ -63,15 +64,22 @@ class AssessmentForm(StyledForm):
     reason = forms.CharField(label=gettext_lazy("鉴定情况"), max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
 
 
+class ComplexDecisionForm(StyledForm):
+    reason = forms.CharField(label=gettext_lazy("案件重大、复杂的理由"), max_length=2000,
+                             widget=forms.Textarea(attrs={"rows": 2}))
+
+
 FORMS: dict[str, type[forms.Form]] = {
     "request": ExtensionRequestForm, "forward": ExtensionForwardForm, "decide": ExtensionDecideForm,
     "recount": RecountForm, "assessment_start": AssessmentForm, "assessment_end": AssessmentForm,
+    "complex": ComplexDecisionForm,
 }
 TITLES = {
     "request": gettext_lazy("提请延长侦查羁押期限"), "forward": gettext_lazy("审查并报送延长申请"),
     "decide": gettext_lazy("作出延长侦查羁押期限的决定"), "recount": gettext_lazy("重新计算侦查羁押期限（第一百六十条）"),
     "assessment_start": gettext_lazy("开始精神病鉴定（第一百四十九条）"),
     "assessment_end": gettext_lazy("精神病鉴定结束（第一百四十九条）"),
+    "complex": gettext_lazy("重大、复杂案件：审查批准逮捕期限延至二十日（人民检察院刑事诉讼规则第二百八十二条）"),
 }
 
 
@@ -92,6 +100,10 @@ def offered(case: Any, person: Any, user: Any, *, clock: Any, pending: Any) -> l
         waiting = ExtensionStatus.REQUESTED if paper_here else ExtensionStatus.FORWARDED
         if pending.status == waiting and agency.pk == pending.recorded_by_id:
             actions.append("decide")
+    if has_capability(user, DECIDE_ARREST) and Clock.objects.filter(
+            person=person, kind=ClockKind.ARREST_DECISION_NOT_DETAINED, status__in=ACTIVE_STATUSES, agency=agency,
+            period_days=ClockKind.ARREST_DECISION_NOT_DETAINED.period.days).exists():
+        actions.append("complex")
     holder = agency.pk == case.holder_agency_id
     if clock is not None and holder and agency.kind == AgencyKind.POLICE and has_capability(user, APPROVE_OUTGOING):
         actions.append("recount")
@@ -113,6 +125,8 @@ def _apply(action: str, data: dict[str, Any], person: Any, pending: Any, user: A
     elif action == "recount":
         custody_terms.recount_investigation_custody(person, ground=data["ground"], since=data["since"],
                                                     reason=data["reason"], acting_user=user)
+    elif action == "complex":
+        custody_terms.complex_arrest_decision(person, reason=data["reason"], acting_user=user)
     elif action == "assessment_start":
         custody_terms.start_psychiatric_assessment(person, reason=data["reason"], acting_user=user)
     else:
