@@ -199,3 +199,21 @@ def test_police_changing_one_arrest_to_bail_tell_the_procuratorate_that_approved
     li.refresh_from_db()
     assert li.custody_status == CustodyStatus.ARRESTED
     assert _running(li, ClockKind.INVESTIGATION_CUSTODY).get().due_date == li_clock.due_date
+
+
+def test_refusing_the_arrest_of_a_suspect_on_bail_leaves_the_bail_running(gang_case, drive, district):  # noqa: F811
+    """Arts. 90, 91(3): a refusal releases a *detained* suspect at once; it does not lift the bail of a
+    suspect who was on bail when the arrest was requested (the bail is the police's own decision, art. 79,
+    and runs its own period). 张三 (detained) and 王五 (bail) are requested and both refused: 张三 is
+    released, 王五 stays on bail with the same period."""
+    people = _people(gang_case)
+    zhang, wang = people["张三"], people["王五"]
+    bail = _running(wang, ClockKind.BAIL).get()
+    drive.fire(gang_case, "request_arrest", "investigator", reason=REASON, persons=[zhang.pk, wang.pk])
+    drive.fire(gang_case, "accept_arrest_request", "prosecutor")
+    drive.fire(gang_case, "refuse_arrest", "prosecutor", reason="不符合逮捕条件")
+    people = _people(gang_case)
+    assert people["张三"].custody_status == CustodyStatus.RELEASED
+    assert (people["王五"].custody_status, people["王五"].measure_authority) == (CustodyStatus.BAIL, district.police)
+    assert _running(wang, ClockKind.BAIL).get().pk == bail.pk
+    assert not _running(wang, ClockKind.ARREST_DECISION_NOT_DETAINED).exists()
