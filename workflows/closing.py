@@ -112,7 +112,7 @@ def withdrawal_decision(ctx: Any) -> list[docs.Draft]:
           "《公安机关办理刑事案件程序规定》第一百八十六条的规定，经本局负责人批准，决定撤销此案。") % {
             "date": docs._day(case.created_at), "title": case.title,
             "ground": GROUNDS.get(str(ctx.inputs.get("ground")), ""),
-            "reason": docs._sentence(str(ctx.inputs.get("reason") or "")).rstrip("，") + "。"},
+            "reason": docs.full_sentence(ctx.inputs.get("reason"), "经侦查查明", "经侦查")},
     ]
     held = [p.name for p in persons if p.custody_status in HELD]
     if held:
@@ -143,7 +143,7 @@ def termination_decision(ctx: Any) -> list[docs.Draft]:
             "我局侦查的%(title)s，经侦查，发现%(ground)s：%(reason)s根据《公安机关办理刑事案件程序规定》第一百八十六条第二款、"
             "第一百八十七条的规定，经本局负责人批准，决定对犯罪嫌疑人%(name)s终止侦查，本案继续侦查。") % {
             "title": case.title, "ground": GROUNDS.get(str(ctx.inputs.get("ground")), ""), "name": person.name,
-            "reason": docs._sentence(str(ctx.inputs.get("reason") or "")).rstrip("，") + "。"}]
+            "reason": docs.full_sentence(ctx.inputs.get("reason"), "经侦查查明", "经侦查")}]
         if person.custody_status in HELD:
             paragraphs.append(_("%(name)s现在押，立即释放，发给释放证明书。") % {"name": person.name})
         if note := _arrest_note(ctx, [person]):

@@ -321,11 +321,14 @@ PLEA_TRANSITIONS: tuple[TransitionSpec, ...] = (
     TransitionSpec(
         "adopt_fast_track_review", _("适用速裁审查期限"), (Stage.PROSECUTION_REVIEW,), Stage.PROSECUTION_REVIEW,
         AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION,
-        inputs=(InputSpec("reason", _("符合速裁程序适用条件的理由"), "textarea"),),
-        guards=("no_pending_approval", "all_suspects_plead", "review_not_extended", "review_not_fast_track",
-                "fast_track_period_open"),
+        inputs=(InputSpec("sentence_up_to_three_years", _("可能判处的刑罚"), "choice",
+                          choices=(("yes", _("三年有期徒刑以下刑罚")), ("no", _("三年有期徒刑以上刑罚"))),
+                          help_text=_("速裁程序只适用于可能判处三年有期徒刑以下刑罚的案件（刑事诉讼法第二百二十二条）。")),
+                InputSpec("reason", _("符合速裁程序适用条件的理由"), "textarea"),),
+        guards=("no_pending_approval", "all_suspects_plead", "fast_track_fits", "review_not_extended",
+                "review_not_fast_track", "fast_track_period_open"),
         clocks=(ClockOp("period", ClockKind.REVIEW_PROSECUTION, days=10),),
-        article="刑事诉讼法第一百七十二条第一款",
+        article="刑事诉讼法第一百七十二条第一款、第二百二十二条、第二百二十三条",
         description=_("犯罪嫌疑人认罪认罚、符合速裁程序适用条件的，审查起诉期限为十日，自受理之日起计算；"
                       "不符合速裁程序适用条件的认罪认罚案件仍为一个月。"),
         style="secondary",

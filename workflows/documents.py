@@ -391,6 +391,13 @@ def _arrest_decision(ctx: Any, *, approved: bool) -> list[Draft]:
     return drafts
 
 
+def full_sentence(text: Any, *phrases: str) -> str:
+    """The user's text as one sentence ending in a single 。: without a leading phrase the template
+    already writes (:func:`strip_leading`), a trailing ，；, replaced, a 。 the user typed not doubled."""
+    value = strip_leading(text, *phrases).rstrip("，,；; \u3000")
+    return value if not value or value.endswith(("。", "！", "？")) else value + "。"
+
+
 def _sentence(text: str) -> str:
     text = text.strip()
     return text if not text or text[-1] in "。；，,;" else text + "，"

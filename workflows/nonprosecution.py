@@ -352,7 +352,7 @@ def conditional_revocation(ctx: Any) -> list[docs.Draft]:
     text = _("本院于%(date)s对%(names)s作出附条件不起诉决定。%(names)s在考验期内%(ground)s：%(reason)s依照《中华人民共和国刑事诉讼法》"
              "第二百八十四条第一款的规定，决定撤销附条件不起诉的决定，提起公诉。") % {
         "date": docs._day(started), "names": names, "ground": GROUNDS.get(str(ctx.inputs.get("ground")), ""),
-        "reason": docs._sentence(str(ctx.inputs.get("reason") or "")).rstrip("，") + "。"}
+        "reason": docs.full_sentence(ctx.inputs.get("reason"), "理由如下")}
     return _decision(ctx, "generate_conditional_revocation", [text])
 
 
@@ -368,7 +368,7 @@ def reconsideration_request(ctx: Any) -> list[docs.Draft]:
              "根据《中华人民共和国刑事诉讼法》第一百七十九条的规定，要求你院复议。") % {
         "procuratorate": procuratorate.name, "date": _closing_date(ctx.case), "names": _names(ctx.case),
         "number": docs.latest_number(ctx.case, "non_prosecution"),
-        "reason": docs._sentence(str(ctx.inputs.get("reason") or "")).rstrip("，") + "。"}
+        "reason": docs.full_sentence(ctx.inputs.get("reason"), "理由如下")}
     return _decision(ctx, "generate_np_reconsideration_request", [text], seal=_("（公章）"))
 
 
@@ -382,7 +382,7 @@ def review_request(ctx: Any) -> list[docs.Draft]:
         "superior": superior.name if superior else "", "procuratorate": ctx.case.holder_agency.name,
         "date": _closing_date(ctx.case), "names": _names(ctx.case),
         "kept": docs._day(docs._log_time(ctx.case, "keep_non_prosecution")),
-        "reason": docs._sentence(str(ctx.inputs.get("reason") or "")).rstrip("，") + "。"}
+        "reason": docs.full_sentence(ctx.inputs.get("reason"), "理由如下")}
     return _decision(ctx, "generate_np_review_request", [text], seal=_("（公章）"))
 
 

@@ -134,6 +134,32 @@ def all_suspects_plead(ctx: GuardContext) -> str | None:
     return None
 
 
+def fast_track_excluded(case: Any) -> str | None:
+    """Art. 223(1)-(2): the fast-track trial is not for a defendant who is blind, deaf or mute or a
+    mentally ill person not fully unable to understand or control their conduct (the plea recorded
+    under art. 174(2)(1)), nor for a minor. The other exclusions of art. 223 (major social impact, a
+    co-defendant objecting, no settlement of the civil claim) are the prosecutor's judgment."""
+    records = pleas(case)
+    minors = [p.name for p in docs.suspects(case) if is_minor(p)]
+    if minors:
+        return _("%(names)s是未成年人，不适用速裁程序（刑事诉讼法第二百二十三条第二项）。") % {"names": "、".join(minors)}
+    impaired = [p.name for p in docs.suspects(case)
+                if p.pk in records and records[p.pk].confirmed and records[p.pk].exemption == "174_2_1"]
+    if impaired:
+        return _("%(names)s是盲、聋、哑人或者尚未完全丧失辨认或者控制自己行为能力的精神病人，不适用速裁程序"
+                 "（刑事诉讼法第二百二十三条第一项）。") % {"names": "、".join(impaired)}
+    return None
+
+
+@guard
+def fast_track_fits(ctx: GuardContext) -> str | None:
+    """Arts. 172(1), 222, 223: the 10-day review is for a case that fits the fast-track trial — a possible
+    sentence of at most three years, and none of the exclusions of art. 223 the platform knows."""
+    if ctx.inputs and ctx.inputs.get("sentence_up_to_three_years") != "yes":
+        return _("速裁程序只适用于可能判处三年有期徒刑以下刑罚的案件（刑事诉讼法第二百二十二条）；本案适用一个月的审查起诉期限。")
+    return fast_track_excluded(ctx.case)
+
+
 @guard
 def review_not_fast_track(ctx: GuardContext) -> str | None:
     """Art. 172(1): the 10-day review of a fast-track case is extended only to 15 days, never by the
@@ -215,9 +241,18 @@ def police_pleas_withdrawable(ctx: GuardContext) -> str | None:
 @guard
 def procedure_fits_plea(ctx: GuardContext) -> str | None:
     """Art. 222: the fast-track trial is proposed only when every defendant pleads and accepts
-    punishment (recorded by the procuratorate)."""
-    if ctx.inputs.get("procedure") == "speedy" and not all_plead(ctx.case):
+    punishment (recorded by the procuratorate), and not for a minor or a defendant of art. 223(1);
+    art. 215(1): nor the summary procedure for a defendant of art. 174(2)(1)."""
+    procedure = ctx.inputs.get("procedure")
+    if procedure == "speedy" and not all_plead(ctx.case):
         return _("建议适用速裁程序的，每一名被告人都应当认罪认罚（刑事诉讼法第二百二十二条）。")
+    if procedure == "speedy":
+        return fast_track_excluded(ctx.case)
+    if procedure == "summary":
+        records = pleas(ctx.case)
+        if any(r.confirmed and r.exemption == "174_2_1" for r in records.values()):
+            return _("被告人是盲、聋、哑人或者尚未完全丧失辨认或者控制自己行为能力的精神病人的，不适用简易程序"
+                     "（刑事诉讼法第二百一十五条第一项）。")
     return None
 
 

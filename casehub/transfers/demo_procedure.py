@@ -54,7 +54,7 @@ def plea_case(users: dict[str, Any]) -> None:
         statement = _upload_statement(users, case)
         _fire(users, case, "record_plea_statement", "prosecutor", counsel_role="duty_lawyer", counsel_name="陈律师",
               statement_document=statement.pk, sentencing="判处拘役三个月，缓刑四个月，并处罚金人民币二千元")
-        _fire(users, case, "adopt_fast_track_review", "prosecutor",
+        _fire(users, case, "adopt_fast_track_review", "prosecutor", sentence_up_to_three_years="yes",
               reason="犯罪嫌疑人认罪认罚，事实清楚，证据确实、充分，可能判处三年有期徒刑以下刑罚，同意适用速裁程序。")
         _fire(users, case, "indict", "prosecutor", facts="吴九在超市盗窃商品，价值人民币二千元。",
               charges="被告人吴九的行为触犯《中华人民共和国刑法》第二百六十四条，应当以盗窃罪追究其刑事责任。",

@@ -186,10 +186,12 @@ def test_reconsideration_kept_then_review_revokes_the_decision(in_review, distri
     """Art. 179; MPS Provisions art. 294: 7 days to ask each; SPP Rules arts. 379-380: 30 days to decide."""
     decide(fire, in_review, "discretionary")
     time_machine.move_to(at("2026-11-06"))
-    fire(in_review, "request_np_reconsideration", "investigator", reason="李四系累犯，不属于犯罪情节轻微。")
+    fire(in_review, "request_np_reconsideration", "investigator", reason="理由如下：李四系累犯，不属于犯罪情节轻微。")
     clock = Clock.objects.get(case=in_review, kind=ClockKind.NP_RECONSIDERATION)
     assert clock.agency == district.procuratorate and clock.due_date == date(2026, 12, 7)  # 30 days (6 Dec a Sunday)
-    assert "要求你院复议" in decision_text(in_review, "要求复议意见书")
+    request = decision_text(in_review, "要求复议意见书")
+    assert "要求你院复议" in request and "理由如下：李四系累犯，不属于犯罪情节轻微。根据" in request
+    assert "。。" not in request  # the user's own full stop and the template's phrase are not doubled
     with pytest.raises(engine.GuardFailed, match="已就该不起诉决定要求过复议"):
         fire(in_review, "request_np_reconsideration", "investigator", reason="再次")
 

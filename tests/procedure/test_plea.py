@@ -100,9 +100,9 @@ def test_fast_track_review_ends_on_day_ten(in_review, district, fire, upload):
     """Art. 172(1): a plea case fitting the fast-track trial is decided within ten days of receipt."""
     assert review_due(in_review) == date(2026, 12, 2)  # one month (art. 172)
     with pytest.raises(engine.GuardFailed, match="认罪认罚均已记录"):
-        fire(in_review, "adopt_fast_track_review", "prosecutor", reason="事实清楚，可能判处三年以下有期徒刑。")
+        fire(in_review, "adopt_fast_track_review", "prosecutor", sentence_up_to_three_years="yes", reason="事实清楚，可能判处三年以下有期徒刑。")
     record_statement(fire, in_review, upload)
-    fire(in_review, "adopt_fast_track_review", "prosecutor", reason="事实清楚，可能判处三年以下有期徒刑。")
+    fire(in_review, "adopt_fast_track_review", "prosecutor", sentence_up_to_three_years="yes", reason="事实清楚，可能判处三年以下有期徒刑。")
     assert review_due(in_review) == date(2026, 11, 12)  # received 2 Nov: day 10 (art. 105: first day not counted)
     with pytest.raises(engine.GuardFailed, match="只能延长至十五日"):  # not the +15 days of the one-month review
         fire(in_review, "extend_review", "prosecutor", decision="案情复杂")
@@ -111,7 +111,7 @@ def test_fast_track_review_ends_on_day_ten(in_review, district, fire, upload):
 def test_fast_track_review_extended_to_day_fifteen(in_review, district, fire, upload):
     """Art. 172(1): ... extended to fifteen days when the possible sentence exceeds one year; once."""
     record_statement(fire, in_review, upload)
-    fire(in_review, "adopt_fast_track_review", "prosecutor", reason="符合速裁程序适用条件。")
+    fire(in_review, "adopt_fast_track_review", "prosecutor", sentence_up_to_three_years="yes", reason="符合速裁程序适用条件。")
     fire(in_review, "extend_fast_track_review", "prosecutor", decision="可能判处一年六个月有期徒刑。")
     assert review_due(in_review) == date(2026, 11, 17)
     assert TransitionLog.objects.filter(case=in_review, transition="extend_fast_track_review").get().approved_by
@@ -124,7 +124,7 @@ def test_a_plea_case_that_does_not_fit_fast_track_keeps_one_month(in_review, dis
     (one month, +15 days); the fast-track choice reverts to one month from the original receipt."""
     record_statement(fire, in_review, upload)
     assert review_due(in_review) == date(2026, 12, 2)  # a plea alone shortens nothing
-    fire(in_review, "adopt_fast_track_review", "prosecutor", reason="符合速裁程序适用条件。")
+    fire(in_review, "adopt_fast_track_review", "prosecutor", sentence_up_to_three_years="yes", reason="符合速裁程序适用条件。")
     fire(in_review, "revert_fast_track_review", "prosecutor", reason="被告人对量刑建议有异议，不再符合速裁条件。")
     assert review_due(in_review) == date(2026, 12, 2)  # from the receipt on 2 Nov, not from the reversal
     fire(in_review, "extend_review", "prosecutor", decision="重大、复杂案件")
@@ -135,7 +135,7 @@ def test_the_fast_track_period_cannot_be_chosen_after_day_ten(in_review, distric
     record_statement(fire, in_review, upload)
     time_machine.move_to(at("2026-11-13"))
     with pytest.raises(engine.GuardFailed, match="已超过十日"):
-        fire(in_review, "adopt_fast_track_review", "prosecutor", reason="符合速裁程序适用条件。")
+        fire(in_review, "adopt_fast_track_review", "prosecutor", sentence_up_to_three_years="yes", reason="符合速裁程序适用条件。")
 
 
 def test_fast_track_trial_is_proposed_only_when_every_defendant_pleads(in_review, district, fire):
@@ -149,3 +149,32 @@ def test_fast_track_trial_is_proposed_only_when_every_defendant_pleads(in_review
     assert reasons and "第二百二十二条" in reasons[0]
     assert not failing(("procedure_fits_plea",), GuardContext(in_review, spec, district.prosecutor,
                                                               {"procedure": "summary"}))
+
+
+def test_fast_track_only_when_the_case_fits_arts_222_223(in_review, new_case, district, fire, upload):
+    """Art. 222: at most three years; art. 223(1)-(2): not for a blind, deaf or mute defendant (the plea of
+    art. 174(2)(1)) nor a minor — such plea cases keep one month (SPP Rules art. 273), and the indictment
+    cannot propose the fast track (nor, art. 215(1), the summary procedure for art. 174(2)(1))."""
+    from workflows.definition import get
+    from workflows.guards import GuardContext, failing
+
+    record_statement(fire, in_review, upload)
+    with pytest.raises(engine.GuardFailed, match="三年有期徒刑以下"):
+        fire(in_review, "adopt_fast_track_review", "prosecutor", sentence_up_to_three_years="no", reason="认罪认罚")
+    fire(in_review, "record_plea_statement", "prosecutor", counsel_role="counsel", counsel_name="赵律师",
+         sentencing="判处拘役四个月", exemption="174_2_1")
+    with pytest.raises(engine.GuardFailed, match="第二百二十三条第一项"):
+        fire(in_review, "adopt_fast_track_review", "prosecutor", sentence_up_to_three_years="yes", reason="认罪认罚")
+    assert review_due(in_review) == date(2026, 12, 2)
+    indict = get("indict")
+    for procedure, article in (("speedy", "第二百二十三条第一项"), ("summary", "第二百一十五条第一项")):
+        reasons = failing(("procedure_fits_plea",), GuardContext(in_review, indict, district.prosecutor,
+                                                                 {"procedure": procedure}))
+        assert reasons and article in reasons[0]
+
+    minor = put_in_review(new_case("少年甲涉嫌盗窃案", persons=[{
+        "role": PersonRole.SUSPECT, "name": "少年甲", "birth_date": date(2010, 5, 1),
+        "custody_status": CustodyStatus.NOT_DETAINED}]), district, when=at("2026-11-02", 9))
+    record_statement(fire, minor, upload, guardian_name="甲父")
+    with pytest.raises(engine.GuardFailed, match="少年甲是未成年人"):
+        fire(minor, "adopt_fast_track_review", "prosecutor", sentence_up_to_three_years="yes", reason="认罪认罚")

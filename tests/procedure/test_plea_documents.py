@@ -37,7 +37,7 @@ def test_the_indictment_and_the_separate_sentencing_recommendation_are_signed(ne
     statement = upload(case, "认罪认罚具结书")
     fire(case, "record_plea_statement", "prosecutor", counsel_role="duty_lawyer", counsel_name="王律师",
          statement_document=statement.pk, sentencing="判处有期徒刑八个月，并处罚金人民币二千元")
-    fire(case, "adopt_fast_track_review", "prosecutor", reason="符合速裁程序适用条件。")
+    fire(case, "adopt_fast_track_review", "prosecutor", sentence_up_to_three_years="yes", reason="符合速裁程序适用条件。")
     fire(case, "indict", "prosecutor", facts="2026年10月入室盗窃。", charges="盗窃罪", sentencing_form="separate",
          procedure="speedy")
 

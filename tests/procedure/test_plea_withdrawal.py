@@ -35,7 +35,7 @@ def test_a_withdrawn_plea_ends_the_fast_track_review_back_to_one_month_from_rece
     case = two_suspects
     li, wang = case.persons.order_by("id")
     record_statement(fire, case, upload)
-    fire(case, "adopt_fast_track_review", "prosecutor", reason="符合速裁程序适用条件。")
+    fire(case, "adopt_fast_track_review", "prosecutor", sentence_up_to_three_years="yes", reason="符合速裁程序适用条件。")
     assert review_due(case) == date(2026, 11, 12)
 
     time_machine.move_to(at("2026-11-06"))
@@ -52,7 +52,7 @@ def test_a_withdrawn_plea_ends_the_fast_track_review_back_to_one_month_from_rece
     fire(case, "extend_review", "prosecutor", decision="重大、复杂案件")
     assert review_due(case) == date(2026, 12, 17)
     with pytest.raises(engine.GuardFailed, match="每一名犯罪嫌疑人的认罪认罚"):
-        fire(case, "adopt_fast_track_review", "prosecutor", reason="再次适用")
+        fire(case, "adopt_fast_track_review", "prosecutor", sentence_up_to_three_years="yes", reason="再次适用")
 
 
 def test_a_withdrawal_without_fast_track_keeps_the_period_and_is_once_per_plea(two_suspects, district, fire, upload):
@@ -141,6 +141,6 @@ def test_a_suspect_who_withdrew_may_plead_again_before_the_indictment(two_suspec
     again = PleaRecord.objects.get(person=wang)
     assert again.confirmed and again.withdrawn_at is None and again.counsel_name == "赵律师"
     assert plea.all_plead(case)
-    fire(case, "adopt_fast_track_review", "prosecutor", reason="符合速裁程序适用条件。")
+    fire(case, "adopt_fast_track_review", "prosecutor", sentence_up_to_three_years="yes", reason="符合速裁程序适用条件。")
     assert review_due(case) == date(2026, 11, 12)  # ten days, still from the receipt on 2 Nov
     assert any("被告人王五自愿认罪认罚，在辩护人赵律师见证下" in line for line in plea.indictment_lines(case, {}))

@@ -34,7 +34,7 @@ def test_withdrawal_during_supplementary_investigation_releases_the_arrested_per
     arrested(person, district, since=at("2026-09-23"))
     put_in_supplementary(case, district, when=at("2026-10-28"))
 
-    result = fire(case, "withdraw_case", "investigator", ground="no_crime", reason="补充侦查查明财物系李四本人所有")
+    result = fire(case, "withdraw_case", "investigator", ground="no_crime", reason="经侦查，补充侦查查明财物系李四本人所有。")
     assert result.log.approved_by == district.police_supervisor  # MPS art. 187: the police chief approves
     case.refresh_from_db()
     person.refresh_from_db()
@@ -45,6 +45,7 @@ def test_withdrawal_during_supplementary_investigation_releases_the_arrested_per
     assert_signed_by(decision, district.police)
     text = text_of(decision)
     assert "第一百六十三条" in text and "决定撤销此案" in text and "没有犯罪事实" in text
+    assert "补充侦查查明财物系李四本人所有。根据" in text and "。。" not in text and "经侦查，补充" not in text
     assert "原批准逮捕的人民检察院" in text and "退查的人民检察院" in text and "三日以内告知" in text
     certificate = read_bytes(generated(case, "释放证明书").stored)
     assert_signed_by(certificate, district.police)
