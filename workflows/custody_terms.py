@@ -197,6 +197,24 @@ def _tell(agency: Agency, case: Any, title: str, *, key: str) -> None:
     transaction.on_commit(_send)
 
 
+# --- art. 96: the approving procuratorate learns of a release or change of an arrest ---------------
+
+
+def tell_approving_procuratorate(case: Any, person: Any, *, procuratorate: Agency | None, agency: Agency,
+                                 status: str) -> str:
+    """Art. 96: the police who release an arrested person or change the arrest to another measure
+    notify the procuratorate that approved the arrest (it may check the change, art. 100). The
+    procuratorate gets read access and its officers a notification; returns its code ('' if none)."""
+    from casehub.cases import access
+
+    if procuratorate is None or agency.kind != AgencyKind.POLICE:
+        return ""
+    access.grant(case, procuratorate, act=False)
+    _tell(procuratorate, case, _("公安机关释放被逮捕的人或者变更逮捕措施（刑事诉讼法第九十六条）：%(name)s") % {
+        "name": person.name}, key=f"art96-{person.pk}-{status}-{timezone.now().timestamp():.0f}")
+    return procuratorate.code
+
+
 # --- art. 149: psychiatric assessment ---------------------------------------------------------------
 
 

@@ -40,6 +40,16 @@ def lawyers_for(bureau: Agency) -> Any:
             .select_related("agency").order_by("agency__name", "display_name", "username").distinct())
 
 
+def _adult_when_registered(person: Person, case: Case) -> bool:
+    """CPL art. 278 is for a minor suspect or defendant; with a recorded birth date, an adult on the day
+    the case was registered is not one (the platform records no date of the offence)."""
+    born = person.birth_date
+    if born is None:
+        return False
+    day = timezone.localtime(case.created_at).date()
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day)) >= 18
+
+
 def send_request(
     case: Case, person: Person, *, kind: str, ground: str, acting_user: User, found_on: date | None = None,
     note: str = "",
@@ -67,6 +77,9 @@ def send_request(
             raise ValidationError(_("请填写发现应当通知辩护情形的日期。"))
         if found_on > today:
             raise ValidationError(_("发现日期不能晚于今天。"))
+        if ground == Ground.MINOR and _adult_when_registered(person, case):
+            raise ValidationError(_("%(name)s在立案时已满十八周岁，不能以未成年人为由通知辩护（刑事诉讼法第二百七十八条）。")
+                                  % {"name": person.name})
     else:
         ground, found_on = Ground.NO_COUNSEL, None
     sender = acting_user.agency
