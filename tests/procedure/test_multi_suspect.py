@@ -217,3 +217,29 @@ def test_refusing_the_arrest_of_a_suspect_on_bail_leaves_the_bail_running(gang_c
     assert (people["王五"].custody_status, people["王五"].measure_authority) == (CustodyStatus.BAIL, district.police)
     assert _running(wang, ClockKind.BAIL).get().pk == bail.pk
     assert not _running(wang, ClockKind.ARREST_DECISION_NOT_DETAINED).exists()
+
+
+def test_an_assessment_in_review_moves_the_stage_period_and_every_detainees_date_with_it(
+        gang_case, drive, district):  # noqa: F811
+    """Art. 149: 张三's psychiatric assessment during the review (10 days) is not counted, so the
+    procuratorate's review period (art. 172) ends 10 days later. 李四 is held under the same review
+    period: the detention centre's date for him follows it (a signed notice), so the clock and the
+    detainee list never disagree; 王五 (bail) has no custody record to change."""
+    import time_machine
+    from django.utils import timezone
+
+    from workflows import custody_terms
+
+    drive.to_review(gang_case)
+    people = _people(gang_case)
+    review = Clock.objects.get(case=gang_case, kind=ClockKind.REVIEW_PROSECUTION, status__in=ACTIVE_STATUSES)
+    li_record = CustodyRecord.objects.get(person=people["李四"])
+    assert li_record.period_end == review.due_date
+    custody_terms.start_psychiatric_assessment(people["张三"], reason="委托司法精神病鉴定", acting_user=district.prosecutor)
+    with time_machine.travel(timezone.now() + timedelta(days=10), tick=False):
+        custody_terms.end_psychiatric_assessment(people["张三"], reason="鉴定意见已出具", acting_user=district.prosecutor)
+    review.refresh_from_db()
+    assert review.paused_days == 10
+    for name in ("张三", "李四"):
+        assert CustodyRecord.objects.get(person__name=name).period_end == review.due_date, name
+    assert CustodyNotice.objects.filter(person=people["李四"], new_end=review.due_date).exists()
