@@ -197,6 +197,24 @@ def _tell(agency: Agency, case: Any, title: str, *, key: str) -> None:
     transaction.on_commit(_send)
 
 
+# --- art. 96: the approving procuratorate learns of a release or change of an arrest ---------------
+
+
+def tell_approving_procuratorate(case: Any, person: Any, *, procuratorate: Agency | None, agency: Agency,
+                                 status: str) -> str:
+    """Art. 96: the police who release an arrested person or change the arrest to another measure
+    notify the procuratorate that approved the arrest (it may check the change, art. 100). The
+    procuratorate gets read access and its officers a notification; returns its code ('' if none)."""
+    from casehub.cases import access
+
+    if procuratorate is None or agency.kind != AgencyKind.POLICE:
+        return ""
+    access.grant(case, procuratorate, act=False)
+    _tell(procuratorate, case, _("公安机关释放被逮捕的人或者变更逮捕措施（刑事诉讼法第九十六条）：%(name)s") % {
+        "name": person.name}, key=f"art96-{person.pk}-{status}-{timezone.now().timestamp():.0f}")
+    return procuratorate.code
+
+
 # --- art. 149: psychiatric assessment ---------------------------------------------------------------
 
 
@@ -269,14 +287,43 @@ def _assessment_once(person: Any, *, reason: str, acting_user: Any, start: bool)
             text = _("精神病鉴定期间不计入办案期限（刑事诉讼法第一百四十九条）：%(reason)s") % {"reason": reason}
             notice = custody.issue_notice(record, kind=NoticeKind.RECALCULATION, reason=text, agency=agency,
                                           acting_user=acting_user)
+        others = []
+        if not start:  # co-defendants held under the same stage period: their date follows it
+            others = _follow_stage_period(case, person, agency=agency, reason=reason, acting_user=acting_user)
         case.version += 1
         case.save(update_fields=["version", "updated_at"])
         record_event("workflow.person_decision", actor=acting_user, agency=agency, obj=person, case=case,
                      details={"decision": "assessment_started" if start else "assessment_ended",
                               "persons": [person.pk], "clocks": [c.pk for c in changed], "reason": reason,
-                              "notice": getattr(notice, "number", ""), "article": "刑事诉讼法第一百四十九条"})
+                              "notice": getattr(notice, "number", ""), "co_defendant_notices": others,
+                              "article": "刑事诉讼法第一百四十九条"})
         engine._end_of_rehearsal()
     return changed
+
+
+def _follow_stage_period(case: Any, person: Any, *, agency: Agency, reason: str, acting_user: Any) -> list[str]:
+    """The other detainees whose custody the holder's stage period bounds (review, trial…) — that period
+    ran on with the assessment's days added (art. 149), so the detention centre's date for them moves
+    with it by a signed notice: the clock and the detainee list must say the same (art. 105(4), issue
+    #15). A co-defendant bounded by their own period (custody after arrest) is not touched."""
+    from casehub.custody import services as custody
+    from casehub.custody.models import CustodyRecord, NoticeKind, RecordStatus
+
+    numbers = []
+    records = (CustodyRecord.objects.filter(case=case, status=RecordStatus.IN_CUSTODY, responsible_agency=agency)
+               .exclude(person=person).select_related("person").order_by("id"))
+    for record in records:
+        clock = custody.governing_clock(record)
+        if clock is None or clock.person_id is not None:
+            continue
+        _kind, _start, end = custody.custody_period(record)
+        if end is None or end == record.period_end:
+            continue
+        text = _("同案犯罪嫌疑人、被告人%(name)s精神病鉴定的期间不计入办案期限（刑事诉讼法第一百四十九条），"
+                 "本阶段期限相应顺延：%(reason)s") % {"name": person.name, "reason": reason}
+        numbers.append(custody.issue_notice(record, kind=NoticeKind.RECALCULATION, reason=text, agency=agency,
+                                            acting_user=acting_user, new_end=end).number)
+    return numbers
 
 
 # --- arts. 156, 158, 159: request → forward → decide ------------------------------------------------

@@ -228,12 +228,14 @@ def mark_suspects_arrested(ctx: Any) -> None:
 def release_refused(ctx: Any) -> None:
     """Art. 91 para. 3: a person whose arrest is not approved is released at once — or, where the
     investigation goes on and the conditions are met, put on bail or under residential surveillance
-    (decided by the police). Only the refused persons; nobody else's measure changes."""
+    (decided by the police). Only the refused persons who are detained: a refused suspect who was on
+    bail or under residential surveillance keeps that measure and its period (art. 79) — a refusal of
+    arrest lifts no measure — and nobody else's measure changes."""
     from workflows import persons
 
     _approved, refused = persons.decided(ctx.spec, ctx.inputs)
     status = str(ctx.inputs.get("refused_measure") or CustodyStatus.RELEASED)
-    chosen = ctx.case.persons.filter(pk__in=refused).order_by("id")
+    chosen = ctx.case.persons.filter(pk__in=refused, custody_status=CustodyStatus.DETAINED).order_by("id")
     _change_measure(chosen, status, authority=ctx.holder_after, at=ctx.now)
 
 

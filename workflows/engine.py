@@ -1065,7 +1065,12 @@ def _decide_custody_once(record: Any, *, kind: str, reason: str, acting_user: An
         person = Person.objects.select_for_update().get(pk=record.person_id)
         notice = custody.issue_notice(record, kind=spec.notice_kind, reason=reason, agency=agency,
                                       acting_user=acting_user, new_end=new_end)
+        told = ""
         if spec.new_status and person.custody_status != spec.new_status:
+            from workflows import custody_terms
+
+            was_arrested = person.custody_status == "arrested"
+            approving = custody_terms.arresting_procuratorate(person) if was_arrested else None
             person.custody_status, person.measure_since, person.measure_authority = (
                 spec.new_status, timezone.now(), agency)
             person.save(update_fields=["custody_status", "measure_since", "measure_authority"])
@@ -1074,11 +1079,14 @@ def _decide_custody_once(record: Any, *, kind: str, reason: str, acting_user: An
 
             measures.sync_clocks(case, acting_user=acting_user)  # art. 79: the bail runs its own period
             refresh_custody(case, acting_user=acting_user)  # art. 105(4) follows the person's custody
+            told = custody_terms.tell_approving_procuratorate(case, person, procuratorate=approving, agency=agency,
+                                                              status=spec.new_status)  # art. 96
         case.version += 1
         case.save(update_fields=["version", "updated_at"])
         record_event("workflow.person_decision", actor=acting_user, agency=agency, obj=notice, case=case,
                      details={"decision": spec.name, "persons": [person.pk], "status": person.custody_status,
-                              "notice": notice.number, "article": spec.article})
+                              "notice": notice.number, "article": spec.article,
+                              **({"notified": told, "notified_article": "刑事诉讼法第九十六条"} if told else {})})
         _end_of_rehearsal()
     return notice
 

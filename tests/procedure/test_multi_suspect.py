@@ -171,3 +171,75 @@ def test_a_major_or_complex_case_gives_twenty_days_for_the_suspect_not_detained_
     assert _running(zhang, ClockKind.ARREST_DECISION).get().due_date == seven.due_date
     with pytest.raises(ValidationError, match="二十日"):
         custody_terms.complex_arrest_decision(wang, reason="再次认定", acting_user=district.prosecutor)
+
+
+def test_police_changing_one_arrest_to_bail_tell_the_procuratorate_that_approved_it(
+        gang_case, drive, district, django_capture_on_commit_callbacks):  # noqa: F811
+    """Art. 96: 张三 and 李四 are arrested; the police change 张三's arrest to bail. The procuratorate that
+    approved the arrest is notified (its officers, the audit names it); 张三's bail runs its own 12 months
+    (art. 79); 李四's arrest and investigation custody are untouched."""
+    from casehub.notifications.models import Notification
+
+    people = _people(gang_case)
+    zhang, li = people["张三"], people["李四"]
+    _arrest(drive, gang_case, zhang, li)
+    li_clock = _running(li, ClockKind.INVESTIGATION_CUSTODY).get()
+    with django_capture_on_commit_callbacks(execute=True):
+        engine.decide_custody(CustodyRecord.objects.get(person=zhang), kind="bail", reason="患有严重疾病，变更为取保候审",
+                              acting_user=district.investigator)
+    zhang.refresh_from_db()
+    assert zhang.custody_status == CustodyStatus.BAIL and _running(zhang, ClockKind.BAIL).get().agency == district.police
+    assert not _running(zhang, ClockKind.INVESTIGATION_CUSTODY).exists()
+    told = Notification.objects.filter(recipient=district.prosecutor, case=gang_case, key__startswith=f"art96-{zhang.pk}-")
+    assert told.count() == 1 and "第九十六条" in told.get().title
+    from casehub.audit.models import AuditEvent
+
+    event = AuditEvent.objects.filter(action="workflow.person_decision", details__decision="bail").get()
+    assert event.details["notified"] == district.procuratorate.code
+    li.refresh_from_db()
+    assert li.custody_status == CustodyStatus.ARRESTED
+    assert _running(li, ClockKind.INVESTIGATION_CUSTODY).get().due_date == li_clock.due_date
+
+
+def test_refusing_the_arrest_of_a_suspect_on_bail_leaves_the_bail_running(gang_case, drive, district):  # noqa: F811
+    """Arts. 90, 91(3): a refusal releases a *detained* suspect at once; it does not lift the bail of a
+    suspect who was on bail when the arrest was requested (the bail is the police's own decision, art. 79,
+    and runs its own period). 张三 (detained) and 王五 (bail) are requested and both refused: 张三 is
+    released, 王五 stays on bail with the same period."""
+    people = _people(gang_case)
+    zhang, wang = people["张三"], people["王五"]
+    bail = _running(wang, ClockKind.BAIL).get()
+    drive.fire(gang_case, "request_arrest", "investigator", reason=REASON, persons=[zhang.pk, wang.pk])
+    drive.fire(gang_case, "accept_arrest_request", "prosecutor")
+    drive.fire(gang_case, "refuse_arrest", "prosecutor", reason="不符合逮捕条件")
+    people = _people(gang_case)
+    assert people["张三"].custody_status == CustodyStatus.RELEASED
+    assert (people["王五"].custody_status, people["王五"].measure_authority) == (CustodyStatus.BAIL, district.police)
+    assert _running(wang, ClockKind.BAIL).get().pk == bail.pk
+    assert not _running(wang, ClockKind.ARREST_DECISION_NOT_DETAINED).exists()
+
+
+def test_an_assessment_in_review_moves_the_stage_period_and_every_detainees_date_with_it(
+        gang_case, drive, district):  # noqa: F811
+    """Art. 149: 张三's psychiatric assessment during the review (10 days) is not counted, so the
+    procuratorate's review period (art. 172) ends 10 days later. 李四 is held under the same review
+    period: the detention centre's date for him follows it (a signed notice), so the clock and the
+    detainee list never disagree; 王五 (bail) has no custody record to change."""
+    import time_machine
+    from django.utils import timezone
+
+    from workflows import custody_terms
+
+    drive.to_review(gang_case)
+    people = _people(gang_case)
+    review = Clock.objects.get(case=gang_case, kind=ClockKind.REVIEW_PROSECUTION, status__in=ACTIVE_STATUSES)
+    li_record = CustodyRecord.objects.get(person=people["李四"])
+    assert li_record.period_end == review.due_date
+    custody_terms.start_psychiatric_assessment(people["张三"], reason="委托司法精神病鉴定", acting_user=district.prosecutor)
+    with time_machine.travel(timezone.now() + timedelta(days=10), tick=False):
+        custody_terms.end_psychiatric_assessment(people["张三"], reason="鉴定意见已出具", acting_user=district.prosecutor)
+    review.refresh_from_db()
+    assert review.paused_days == 10
+    for name in ("张三", "李四"):
+        assert CustodyRecord.objects.get(person__name=name).period_end == review.due_date, name
+    assert CustodyNotice.objects.filter(person=people["李四"], new_end=review.due_date).exists()
