@@ -168,7 +168,8 @@ def approved_extension(ctx: Any) -> list[docs.Draft]:
     prosecutor = docs._prosecutor(case)
     opening = (_("本院受理的上诉、抗诉的被告人%(names)s%(charge)s一案，") if second else
                _("本院受理的%(prosecutor)s提起公诉的被告人%(names)s%(charge)s一案，适用普通程序审理。")) % {
-        "prosecutor": prosecutor.name if prosecutor else "", "names": docs.suspect_names(case),
+        "prosecutor": prosecutor.name if prosecutor else "",
+        "names": "、".join(p.name for p in before_second_instance(case)) if second else docs.suspect_names(case),
         "charge": docs.charge_names(case)}
     text = opening + _("因本案%(ground)s，本院报请%(court)s批准延长审理期限。%(court)s于%(date)s以%(number)s批准。"
                        "依照%(cpl)s%(article)s的规定，决定将本案的审理期限延长%(length)s。") % {
@@ -220,23 +221,35 @@ def protest(ctx: Any) -> list[docs.Draft]:
                                            footer_lines=[_issuer(ctx).name, docs._day(ctx.now), _("（院印）")]))]
 
 
+def before_second_instance(case: Any) -> list[Any]:
+    """The defendants the second-instance court rules on: every defendant (art. 233(2); SPC Interpretation
+    art. 389), except those it split off by ruling the case not a joint crime — their first-instance judgment
+    took effect on its own and the second-instance decision does not name them (SPC Interpretation art. 390)."""
+    from workflows import appeal
+
+    apart = {p.pk for p in appeal.split_off(case)}
+    return [p for p in docs.suspects(case) if p.pk not in apart]
+
+
 def _second_instance_opening(ctx: Any) -> list[str]:
-    """Who is before the second-instance court and how the case came up (CPL arts. 227-228, 233)."""
+    """Who is before the second-instance court and how the case came up (CPL arts. 227-228, 233; a
+    defendant split off after a "not a joint crime" ruling is not before it, SPC Interpretation art. 390)."""
     from workflows import appeal
 
     case = ctx.case
     challenged = appeal.appeals(case)
+    before = before_second_instance(case)
     prosecutor = docs._prosecutor(case)
     lines = []
     if any("protest" in kinds for kinds in challenged.values()) and prosecutor is not None:
         lines.append(_("抗诉机关%(name)s。") % {"name": prosecutor.name})
     elif prosecutor is not None:
         lines.append(_("原公诉机关%(name)s。") % {"name": prosecutor.name})
-    for person in docs.suspects(case):
+    for person in before:
         term = _("上诉人（原审被告人）") if "appeal" in challenged.get(person.pk, []) else _("原审被告人")
         lines.append(docs.person_block(person, case, term))
     first = _first_instance_court(case)
-    appellants = [p.name for p in docs.suspects(case) if "appeal" in challenged.get(p.pk, [])]
+    appellants = [p.name for p in before if "appeal" in challenged.get(p.pk, [])]
     came_up = []
     if appellants:
         came_up.append(_("原审被告人%(names)s不服，提出上诉") % {"names": "、".join(appellants)})
@@ -245,7 +258,7 @@ def _second_instance_opening(ctx: Any) -> list[str]:
     lines.append(_("%(court)s审理%(prosecutor)s指控原审被告人%(names)s犯%(charge)s一案，于%(date)s作出%(number)s刑事判决。"
                    "%(came_up)s。本院依法组成合议庭审理了本案。现已审理终结。") % {
         "court": first.name if first else "", "prosecutor": prosecutor.name if prosecutor else "",
-        "names": docs.suspect_names(case), "charge": docs.charge_names(case), "date": _judgment_date(case),
+        "names": "、".join(p.name for p in before), "charge": docs.charge_names(case), "date": _judgment_date(case),
         "number": _first_instance_docket(case), "came_up": "，".join(came_up) or _("案件移送本院")})
     return lines
 
@@ -278,6 +291,8 @@ def second_instance_decision(ctx: Any) -> list[docs.Draft]:
 def remand_ruling(ctx: Any) -> list[docs.Draft]:
     """The ruling that sets aside the first-instance judgment and sends the case back for retrial (CPL
     arts. 236(1)(3), 238; final, SPC Interpretation art. 377 for a 速裁 case retried as ordinary)."""
+    from workflows import appeal
+
     case = ctx.case
     first = _first_instance_court(case)
     reason = docs.strip_leading(ctx.inputs.get("reason"), "本院认为").rstrip("。，,")
@@ -285,8 +300,11 @@ def remand_ruling(ctx: Any) -> list[docs.Draft]:
     paragraphs += [
         _("本院认为，%(reason)s。依照%(cpl)s第二百三十六条第一款第三项、第二百三十八条的规定，裁定如下：") % {
             "reason": reason, "cpl": CPL},
-        _("一、撤销%(court)s%(number)s刑事判决；") % {"court": first.name if first else "",
-                                               "number": _first_instance_docket(case)},
+        (_("一、撤销%(court)s%(number)s刑事判决；") if not appeal.split_off(case) else
+         # SPC Interpretation art. 390: the split-off defendants' judgment has taken effect and stays
+         _("一、撤销%(court)s%(number)s刑事判决中对原审被告人%(names)s的判决部分；")) % {
+            "court": first.name if first else "", "number": _first_instance_docket(case),
+            "names": "、".join(p.name for p in before_second_instance(case))},
         _("二、本案发回%(court)s重新审判。") % {"court": first.name if first else ""},
         _("本裁定为终审裁定。"),
     ]

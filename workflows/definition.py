@@ -383,6 +383,8 @@ NON_PROSECUTION_KIND = InputSpec(
                 "可以不起诉（《人民检察院刑事诉讼规则》第三百六十七条）。留空则按法律依据判断。"),
 )
 AFTER_CLOSING = {"after_closing": True}
+# Art. 179, and art. 282(2) for a conditional non-prosecution during its probation: the police contest it.
+CONTESTABLE = (Stage.CLOSED, Stage.CONDITIONAL_NON_PROSECUTION)
 PETITIONER = InputSpec("petitioner", _("申诉人"), "text", max_length=60,
                        help_text=_("被害人或者其近亲属、诉讼代理人的姓名。"))
 RECEIVED_ON = InputSpec("received_on", _("申诉人收到不起诉决定书的日期"), "date",
@@ -456,7 +458,7 @@ NON_PROSECUTION_TRANSITIONS: tuple[TransitionSpec, ...] = (
     # then review by the next-higher one (MPS Provisions art. 294: 7 days each; SPP Rules arts. 379-380:
     # 30 days to decide each). The closed case stays closed unless the decision is revoked.
     TransitionSpec(
-        "request_np_reconsideration", _("要求复议不起诉决定"), (Stage.CLOSED,), SAME_STAGE,
+        "request_np_reconsideration", _("要求复议不起诉决定"), CONTESTABLE, SAME_STAGE,
         AgencyKind.POLICE, p.PREPARE_OUTGOING, party=INVESTIGATOR,
         inputs=(InputSpec("reason", _("认为不起诉决定有错误的理由"), "textarea"),),
         guards=("no_pending_approval", "non_prosecution_reconsiderable"),
@@ -468,7 +470,7 @@ NON_PROSECUTION_TRANSITIONS: tuple[TransitionSpec, ...] = (
         style="warning", custody=("notices",), extra=AFTER_CLOSING,
     ),
     TransitionSpec(
-        "keep_non_prosecution", _("复议维持不起诉决定"), (Stage.CLOSED,), SAME_STAGE,
+        "keep_non_prosecution", _("复议维持不起诉决定"), CONTESTABLE, SAME_STAGE,
         AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION,
         inputs=(REASON,),
         guards=("no_pending_approval", "np_reconsideration_pending"),
@@ -478,12 +480,12 @@ NON_PROSECUTION_TRANSITIONS: tuple[TransitionSpec, ...] = (
         style="secondary", custody=("notices",), extra={**AFTER_CLOSING, "kept": True},
     ),
     TransitionSpec(
-        "revoke_non_prosecution", _("复议撤销不起诉决定"), (Stage.CLOSED,), Stage.PROSECUTION_REVIEW,
+        "revoke_non_prosecution", _("复议撤销不起诉决定"), CONTESTABLE, Stage.PROSECUTION_REVIEW,
         AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION,
         inputs=(REASON,),
         guards=("no_pending_approval", "np_reconsideration_pending"),
         clocks=(ClockOp("stop", ClockKind.NP_RECONSIDERATION),
-                ClockOp("restart", ClockKind.REVIEW_PROSECUTION)),
+                ClockOp("stop", ClockKind.CONDITIONAL_PROBATION), ClockOp("restart", ClockKind.REVIEW_PROSECUTION)),
         effects=("issue_issuer_number", "generate_np_reconsideration_decision"),
         needs_approval=True, article="刑事诉讼法第一百七十九条；人民检察院刑事诉讼规则第三百七十九条第二款",
         description=_("复议认为不起诉决定错误的，撤销不起诉决定，案件回到审查起诉，重新计算审查起诉期限；"
@@ -491,7 +493,7 @@ NON_PROSECUTION_TRANSITIONS: tuple[TransitionSpec, ...] = (
         style="danger", custody=("notices",), extra={**AFTER_CLOSING, "kept": False},
     ),
     TransitionSpec(
-        "request_np_review", _("提请复核不起诉决定"), (Stage.CLOSED,), SAME_STAGE,
+        "request_np_review", _("提请复核不起诉决定"), CONTESTABLE, SAME_STAGE,
         AgencyKind.POLICE, p.PREPARE_OUTGOING, party=INVESTIGATOR,
         inputs=(InputSpec("reason", _("提请复核的理由"), "textarea"),),
         guards=("no_pending_approval", "non_prosecution_reviewable"),
@@ -503,7 +505,7 @@ NON_PROSECUTION_TRANSITIONS: tuple[TransitionSpec, ...] = (
         style="warning", custody=("notices",), extra=AFTER_CLOSING,
     ),
     TransitionSpec(
-        "keep_non_prosecution_on_review", _("复核维持不起诉决定"), (Stage.CLOSED,), SAME_STAGE,
+        "keep_non_prosecution_on_review", _("复核维持不起诉决定"), CONTESTABLE, SAME_STAGE,
         AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION, party=SUPERIOR,
         inputs=(REASON,),
         guards=("np_review_pending",),
@@ -513,11 +515,12 @@ NON_PROSECUTION_TRANSITIONS: tuple[TransitionSpec, ...] = (
         style="secondary", custody=("notices",), extra={**AFTER_CLOSING, "kept": True},
     ),
     TransitionSpec(
-        "revoke_non_prosecution_on_review", _("复核撤销不起诉决定"), (Stage.CLOSED,), Stage.PROSECUTION_REVIEW,
+        "revoke_non_prosecution_on_review", _("复核撤销不起诉决定"), CONTESTABLE, Stage.PROSECUTION_REVIEW,
         AgencyKind.PROCURATORATE, p.DECIDE_PROSECUTION, party=SUPERIOR,
         inputs=(REASON,),
         guards=("np_review_pending",),
         clocks=(ClockOp("stop", ClockKind.NP_REVIEW),
+                ClockOp("stop", ClockKind.CONDITIONAL_PROBATION),
                 ClockOp("restart", ClockKind.REVIEW_PROSECUTION, agency="holder_before")),
         effects=("issue_issuer_number", "generate_np_review_decision"),
         article="刑事诉讼法第一百七十九条；人民检察院刑事诉讼规则第三百八十条",
@@ -1023,8 +1026,10 @@ TRIAL_TRANSITIONS: tuple[TransitionSpec, ...] = (
         "record_higher_extension", _("登记上一级人民法院批准延长审理期限（纸质批复）"), (Stage.TRIAL,), Stage.TRIAL,
         AgencyKind.COURT, p.DELIVER_JUDGMENT,
         inputs=(InputSpec("ground", _("延长的事由"), "choice", choices=trial.HIGHER_GROUNDS),
+                InputSpec("requested_on", _("本院报请日期"), "date",
+                          help_text=_("应当在审理期限届满十五日以前报请（最高人民法院解释第二百一十条）。")),
                 InputSpec("decision", _("上一级人民法院批准文号"), "text"), APPROVED_ON),
-        guards=("no_pending_approval", "higher_approval_on_paper", "approval_date_valid"),
+        guards=("no_pending_approval", "higher_approval_on_paper", "approval_date_valid", "paper_request_in_time"),
         effects=("generate_approved_extension",),
         clocks=(ClockOp("extend", trial.TRIAL_PERIOD),),
         article="刑事诉讼法第二百零八条；最高人民法院解释第二百一十条",

@@ -167,10 +167,11 @@ def probation_over(ctx: GuardContext) -> str | None:
 @guard
 def non_prosecution_reconsiderable(ctx: GuardContext) -> str | None:
     """Art. 179, MPS Provisions art. 294(1): the police ask for reconsideration of a non-prosecution of
-    a case they transferred, within 7 days of receiving the decision, once. Only the decision in force:
+    a case they transferred, within 7 days of receiving the decision, once — also of a conditional
+    non-prosecution during its probation (art. 282(2)). Only the decision in force:
     one revoked since (on reconsideration, review, petition or appeal) is no longer contested, even if
     the case was closed again in another way (a police withdrawal)."""
-    closing = _closed_by_non_prosecution(ctx.case)
+    closing = decision_in_force(ctx.case)
     if closing is None:
         return _("本案没有生效的不起诉决定。")
     if TransitionLog.objects.filter(case=ctx.case, transition="request_np_reconsideration", id__gt=closing.id).exists():
@@ -196,7 +197,7 @@ def non_prosecution_reviewable(ctx: GuardContext) -> str | None:
     ask the next-higher procuratorate to review it within 7 days of receiving the answer, once — of the
     decision in force only."""
     kept = _last(ctx.case, "keep_non_prosecution")
-    closing = _closed_by_non_prosecution(ctx.case)
+    closing = decision_in_force(ctx.case)
     if kept is None or closing is None or kept.id < closing.id:
         return _("只有复议维持不起诉决定的，才能提请复核。")
     if TransitionLog.objects.filter(case=ctx.case, transition="request_np_review", id__gt=kept.id).exists():
@@ -264,10 +265,10 @@ OWN_NUMBER = {"generate_conditional_non_prosecution": "conditional_non_prosecuti
 def _decision(ctx: Any, effect: str, paragraphs: list[str], *, seal: Any = None) -> list[docs.Draft]:
     title = str(docs.TITLES[effect][0])
     own = docs._number(ctx, OWN_NUMBER[effect]) if effect in OWN_NUMBER else ""
-    number = docs.latest_number(ctx.case, "non_prosecution") if "np_" in effect else ""
+    kind, _day, number = _contested(ctx.case) if "np_" in effect else ("", "", "")
     fields = [(_("案件名称"), ctx.case.title)]
     if number:
-        fields.append((_("不起诉决定书"), number))
+        fields.append((_("%(kind)s决定书") % {"kind": kind}, number))
     issuer = ctx.acting_user.agency  # the police asking, the procuratorate deciding, or the one above
     footer = [issuer.name, docs._day(ctx.now), str(seal or _("（院印）"))]
     return [docs.Draft(title, docs._render(ctx, title, number=own, fields=fields, paragraphs=paragraphs,
@@ -364,10 +365,10 @@ def _closing_date(case: Any) -> str:
 def reconsideration_request(ctx: Any) -> list[docs.Draft]:
     """要求复议意见书 (art. 179; MPS Provisions art. 294(1)), approved by the police chief."""
     procuratorate = ctx.case.holder_agency
-    text = _("%(procuratorate)s：\n你院于%(date)s以%(number)s不起诉决定书决定对%(names)s不起诉。我局认为该决定有错误，理由如下：%(reason)s"
-             "根据《中华人民共和国刑事诉讼法》第一百七十九条的规定，要求你院复议。") % {
-        "procuratorate": procuratorate.name, "date": _closing_date(ctx.case), "names": _names(ctx.case),
-        "number": docs.latest_number(ctx.case, "non_prosecution"),
+    kind, day, number = _contested(ctx.case)
+    text = _("%(procuratorate)s：\n你院于%(date)s以%(number)s%(kind)s决定书决定对%(names)s%(kind)s。我局认为该决定有错误，理由如下："
+             "%(reason)s根据《中华人民共和国刑事诉讼法》第一百七十九条的规定，要求你院复议。") % {
+        "procuratorate": procuratorate.name, "date": day, "names": _names(ctx.case), "number": number, "kind": kind,
         "reason": docs.full_sentence(ctx.inputs.get("reason"), "理由如下")}
     return _decision(ctx, "generate_np_reconsideration_request", [text], seal=_("（公章）"))
 
@@ -376,11 +377,12 @@ def reconsideration_request(ctx: Any) -> list[docs.Draft]:
 def review_request(ctx: Any) -> list[docs.Draft]:
     """提请复核意见书 (art. 179; MPS Provisions art. 294(2)), with the reconsideration decision."""
     superior = ctx.case.holder_agency.parent
-    text = _("%(superior)s：\n%(procuratorate)s于%(date)s决定对%(names)s不起诉，我局要求复议后，该院于%(kept)s维持原决定。我局认为"
+    kind, day, _number = _contested(ctx.case)
+    text = _("%(superior)s：\n%(procuratorate)s于%(date)s决定对%(names)s%(kind)s，我局要求复议后，该院于%(kept)s维持原决定。我局认为"
              "该决定有错误，理由如下：%(reason)s根据《中华人民共和国刑事诉讼法》第一百七十九条的规定，提请你院复核。"
              "附：复议决定书。") % {
         "superior": superior.name if superior else "", "procuratorate": ctx.case.holder_agency.name,
-        "date": _closing_date(ctx.case), "names": _names(ctx.case),
+        "date": day, "names": _names(ctx.case), "kind": kind,
         "kept": docs._day(docs._log_time(ctx.case, "keep_non_prosecution")),
         "reason": docs.full_sentence(ctx.inputs.get("reason"), "理由如下")}
     return _decision(ctx, "generate_np_review_request", [text], seal=_("（公章）"))
@@ -390,12 +392,13 @@ def review_request(ctx: Any) -> list[docs.Draft]:
 def reconsideration_decision(ctx: Any) -> list[docs.Draft]:
     """复议决定书 (SPP Rules art. 379(2)): kept, or the non-prosecution revoked."""
     kept = ctx.spec.extra.get("kept", True)
-    outcome = (_("决定维持本院的不起诉决定。%(police)s如不服，可以自收到本决定书后七日以内向上一级人民检察院提请复核。") if kept
-               else _("决定撤销本院的不起诉决定，对本案重新审查起诉。"))
-    text = _("%(police)s：\n你局要求复议的%(names)s不起诉一案，本院另行指派检察官进行了审查。本院认为，%(reason)s") % {
-        "police": ctx.case.origin_agency.name, "names": _names(ctx.case),
+    kind = _contested(ctx.case)[0]
+    outcome = (_("决定维持本院的%(kind)s决定。%(police)s如不服，可以自收到本决定书后七日以内向上一级人民检察院提请复核。") if kept
+               else _("决定撤销本院的%(kind)s决定，对本案重新审查起诉。"))
+    text = _("%(police)s：\n你局要求复议的%(names)s%(kind)s一案，本院另行指派检察官进行了审查。本院认为，%(reason)s") % {
+        "police": ctx.case.origin_agency.name, "names": _names(ctx.case), "kind": kind,
         "reason": docs._sentence(docs.strip_leading(ctx.inputs.get("reason"), "本院认为"))} + outcome % {
-        "police": ctx.case.origin_agency.name}
+        "police": ctx.case.origin_agency.name, "kind": kind}
     return _decision(ctx, "generate_np_reconsideration_decision", [text])
 
 
@@ -403,12 +406,13 @@ def reconsideration_decision(ctx: Any) -> list[docs.Draft]:
 def review_decision(ctx: Any) -> list[docs.Draft]:
     """复核决定书 (SPP Rules art. 380), to the police and the procuratorate below."""
     kept = ctx.spec.extra.get("kept", True)
-    outcome = (_("决定维持%(lower)s的不起诉决定。") if kept
-               else _("决定撤销%(lower)s的不起诉决定，由该院依法重新审查起诉。"))
-    text = _("%(police)s、%(lower)s：\n%(police)s提请复核的%(names)s不起诉一案，本院经复核认为，%(reason)s") % {
+    kind = _contested(ctx.case)[0]
+    outcome = (_("决定维持%(lower)s的%(kind)s决定。") if kept
+               else _("决定撤销%(lower)s的%(kind)s决定，由该院依法重新审查起诉。"))
+    text = _("%(police)s、%(lower)s：\n%(police)s提请复核的%(names)s%(kind)s一案，本院经复核认为，%(reason)s") % {
         "police": ctx.case.origin_agency.name, "lower": ctx.case.holder_agency.name, "names": _names(ctx.case),
-        "reason": docs._sentence(docs.strip_leading(ctx.inputs.get("reason"), "本院认为"))} + outcome % {
-        "lower": ctx.case.holder_agency.name}
+        "kind": kind, "reason": docs._sentence(docs.strip_leading(ctx.inputs.get("reason"), "本院认为"))} + outcome % {
+        "lower": ctx.case.holder_agency.name, "kind": kind}
     return _decision(ctx, "generate_np_review_decision", [text])
 
 
@@ -470,6 +474,29 @@ def _closed_by_non_prosecution(case: Any) -> Any:
     if TransitionLog.objects.filter(case=case, id__gt=closing.id).exclude(target="closed").exists():
         return None
     return closing
+
+
+CONDITIONAL_DECISION = "decide_conditional_non_prosecution"
+
+
+def decision_in_force(case: Any) -> Any:
+    """The decision the police may contest (art. 179): the non-prosecution that closes the case, or,
+    during the probation, the conditional non-prosecution (art. 282(2) applies art. 179 to it)."""
+    closing = _closed_by_non_prosecution(case)
+    if closing is not None:
+        return closing
+    if case.stage == "conditional_non_prosecution":
+        return _last(case, CONDITIONAL_DECISION)
+    return None
+
+
+def _contested(case: Any) -> tuple[str, str, str]:
+    """What the challenge documents name: (附条件)不起诉, the decision's date and its number."""
+    log = _last(case, (*CLOSINGS, CONDITIONAL_DECISION))
+    if log is not None and log.transition == CONDITIONAL_DECISION:
+        return (str(_("附条件不起诉")), docs._day(log.occurred_at),
+                docs.latest_number(case, "conditional_non_prosecution"))
+    return str(_("不起诉")), _closing_date(case), docs.latest_number(case, "non_prosecution")
 
 
 def _dates_problem(ctx: GuardContext, closing: Any) -> str | None:

@@ -244,6 +244,34 @@ def higher_extension_requestable(ctx: GuardContext) -> str | None:
 
 
 @guard
+def paper_request_in_time(ctx: GuardContext) -> str | None:
+    """Art. 208; SPC Interpretation art. 210: the request for the next-higher court's approval is filed
+    at least 15 days before the trial period expires — for an approval received on paper the court records
+    the day it filed the request (``requested_on``): not in the future, not before the period began, not
+    after the approval, and no later than 15 days before expiry."""
+    from datetime import date
+
+    requested = ctx.inputs.get("requested_on")
+    if not isinstance(requested, date):
+        return None
+    if requested > timezone.localdate():
+        return _("报请日期不能晚于今天。")
+    approved = ctx.inputs.get("approved_on")
+    if isinstance(approved, date) and approved < requested:
+        return _("批准日期不能早于报请日期。")
+    clock = trial_clock(ctx.case)
+    if clock is None or clock.due_date is None:
+        return None
+    if requested < timezone.localtime(clock.started_at).date():
+        return _("报请日期不能早于本审理期限的起算日。")
+    latest = clock.due_date - timedelta(days=HIGHER_REQUEST_LEAD_DAYS)
+    if requested > latest:
+        return _("申请批准延长审理期限应当在期限届满十五日以前层报（最高人民法院解释第二百一十条）；"
+                 "本期限届满日为%(due)s，最迟应于%(latest)s报请。") % {"due": clock.due_date, "latest": latest}
+    return None
+
+
+@guard
 def higher_extension_pending(ctx: GuardContext) -> str | None:
     """Art. 208: the next-higher court decides a request the trial court filed."""
     if not higher_request_pending(ctx.case):

@@ -225,3 +225,25 @@ def test_reconsideration_revokes_the_decision_and_late_requests_are_refused(in_r
     assert in_review.stage == "prosecution_review" and in_review.status == "active"
     review = Clock.objects.filter(case=in_review, kind=ClockKind.REVIEW_PROSECUTION, status="running").get()
     assert review.due_date == date(2026, 12, 9)  # a new month from the revocation
+
+
+def test_the_police_contest_a_conditional_non_prosecution_during_the_probation(minor_case, district, fire,
+                                                                              city_procuratorate, time_machine):
+    """Art. 282(2): art. 179 applies to the conditional decision — reconsideration within 7 days, kept;
+    review by the higher procuratorate, which revokes it: the probation ends, the case is reviewed again."""
+    fire(minor_case, "decide_conditional_non_prosecution", "prosecutor", **CONDITIONAL)
+    time_machine.move_to(at("2026-11-06"))
+    fire(minor_case, "request_np_reconsideration", "investigator", reason="少年乙多次盗窃，不宜附条件不起诉。")
+    request = decision_text(minor_case, "要求复议意见书")
+    assert "以深龙检刑附条件不诉〔2026〕1号附条件不起诉决定书决定对少年乙附条件不起诉。我局认为该决定有错误" in request
+    fire(minor_case, "keep_non_prosecution", "prosecutor", reason="少年乙系初犯，有悔罪表现。")
+    assert minor_case.stage == "conditional_non_prosecution"
+    assert "决定维持本院的附条件不起诉决定" in decision_text(minor_case, "复议决定书")
+    time_machine.move_to(at("2026-11-10"))
+    fire(minor_case, "request_np_review", "investigator", reason="复议决定仍有错误。")
+    fire(minor_case, "revoke_non_prosecution_on_review", "city_prosecutor", reason="少年乙盗窃三次，不符合条件。")
+    minor_case.refresh_from_db()
+    assert minor_case.stage == "prosecution_review" and minor_case.holder_agency == district.procuratorate
+    assert Clock.objects.get(case=minor_case, kind=ClockKind.CONDITIONAL_PROBATION).status == "stopped"
+    assert Clock.objects.get(case=minor_case, kind=ClockKind.REVIEW_PROSECUTION, status="running")
+    assert "撤销深圳市龙岗区人民检察院的附条件不起诉决定" in decision_text(minor_case, "复核决定书")

@@ -6,7 +6,7 @@ test_execution_copies_and_separation.py."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -37,9 +37,10 @@ def test_the_next_higher_court_off_the_platform_approves_on_paper_then_the_supre
     time_machine.move_to("2026-04-20T10:00:00+08:00")
     with pytest.raises(engine.GuardFailed, match="不能晚于今天"):
         engine.fire(case, "record_higher_extension", acting_user=district.judge,
-                    inputs={"ground": "death", "decision": "（2026）粤高法刑他1号", "approved_on": date(2026, 4, 21)})
-    drive.fire(case, "record_higher_extension", "judge", ground="death", decision="（2026）粤高法刑他1号",
-               approved_on="2026-04-18")
+                    inputs={"ground": "death", "requested_on": date(2026, 4, 10), "decision": "（2026）粤高法刑他1号",
+                            "approved_on": date(2026, 4, 21)})
+    drive.fire(case, "record_higher_extension", "judge", ground="death", requested_on="2026-04-10",
+               decision="（2026）粤高法刑他1号", approved_on="2026-04-18")
     clock.refresh_from_db()
     assert clock.period_months == 6 and "上一级人民法院批准延长三个月" in clock.extended_by
     decision = _extension_decisions(case).last()
@@ -47,13 +48,34 @@ def test_the_next_higher_court_off_the_platform_approves_on_paper_then_the_supre
     assert trial.higher_extension_granted(case)
     with pytest.raises(engine.GuardFailed, match="已批准延长一次"):  # once (SPC Interpretation art. 210)
         engine.fire(case, "record_higher_extension", acting_user=district.judge,
-                    inputs={"ground": "death", "decision": "再次", "approved_on": date(2026, 4, 19)})
+                    inputs={"ground": "death", "requested_on": date(2026, 4, 10), "decision": "再次",
+                            "approved_on": date(2026, 4, 19)})
 
     drive.fire(case, "record_spc_extension", "judge", months=3, decision="（2026）最高法刑他1号",
                approved_on="2026-04-20")
     clock.refresh_from_db()
     assert clock.period_months == 9
     assert _extension_decisions(case).count() == 3  # the court's own, the higher court's, the SPC's
+
+
+@pytest.mark.time_machine("2026-03-02T10:00:00+08:00")
+def test_a_paper_approval_on_a_request_filed_less_than_15_days_before_expiry_is_refused(
+        case, drive, district, time_machine):  # noqa: F811
+    """SPC Interpretation art. 210: the request reaches the next-higher court at least 15 days before the
+    period expires; the court records the day it filed it, and a later request extends nothing."""
+    drive.to_review(case)
+    drive.fire(case, "indict", "prosecutor", facts="经审查查明……", charges="故意杀人罪，刑法第二百三十二条。")
+    drive.fire(case, "docket_case", "court_clerk")
+    drive.fire(case, "extend_trial", "judge", decision="案情复杂")
+    due = trial.trial_clock(case).due_date
+    time_machine.move_to(f"{due - timedelta(days=2)}T10:00:00+08:00")
+    late = {"ground": "death", "requested_on": due - timedelta(days=14), "decision": "（2026）粤高法刑他3号",
+            "approved_on": due - timedelta(days=3)}
+    with pytest.raises(engine.GuardFailed, match="第二百一十条"):
+        engine.fire(case, "record_higher_extension", acting_user=district.judge, inputs=late)
+    assert not trial.higher_extension_granted(case)
+    drive.fire(case, "record_higher_extension", "judge", **{**late, "requested_on": due - timedelta(days=15)})
+    assert trial.higher_extension_granted(case)
 
 
 def test_a_next_higher_court_on_the_platform_is_asked_through_it(case, drive, district):  # noqa: F811
