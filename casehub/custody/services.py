@@ -199,9 +199,15 @@ def register_custody(
     """
     if measure not in Measure.values:
         raise ValidationError({"measure": [_("强制措施无效。")]})
-    if measure != Measure.DETENTION:
-        # Arrest is the procuratorate's decision (arts. 80, 87), recorded by the approve_arrest transition.
-        raise ValidationError({"measure": [_("逮捕须经人民检察院批准（刑事诉讼法第八十条、第八十七条），由“批准逮捕”流程记录，不能直接登记。")]})
+    # Arrest is the procuratorate's decision (arts. 80, 87), recorded by the approve_arrest transition;
+    # a person it approved who was not held (on bail, not detained) is taken to the detention centre
+    # when the police execute the arrest (art. 93) — registered as arrested, nothing else.
+    executing = person.custody_status == CustodyStatus.ARRESTED
+    if measure != (Measure.ARREST if executing else Measure.DETENTION):
+        raise ValidationError({"measure": [
+            _("%(name)s已经人民检察院批准逮捕，执行逮捕后送看守所羁押，应登记为逮捕（刑事诉讼法第九十三条）。") % {"name": person.name}
+            if executing else
+            _("逮捕须经人民检察院批准（刑事诉讼法第八十条、第八十七条），由“批准逮捕”流程记录，不能直接登记。")]})
     _check_centre(detention_centre)
     with transaction.atomic():
         case = Case.objects.select_for_update().get(pk=person.case_id)
@@ -216,10 +222,14 @@ def register_custody(
             raise ValidationError({"since": [_("羁押起始时间不能晚于现在。")]})
         from workflows.engine import record_own_detention
 
-        record_own_detention(person, centre=detention_centre, since=since, agency=agency)
+        if executing:  # the approved arrest executed: the person's state stays the procuratorate's decision
+            person.custody_since, person.detention_centre = since, detention_centre
+            person.save(update_fields=["custody_since", "detention_centre"])
+        else:
+            record_own_detention(person, centre=detention_centre, since=since, agency=agency)
         from casehub.clocks.services import open_clock, refresh_custody
 
-        if agency.kind == AgencyKind.POLICE:
+        if agency.kind == AgencyKind.POLICE and not executing:
             # Art. 91: the police ask for arrest approval within 3 days of the detention (extended
             # only by a recorded decision, MPS Provisions 2020 art. 129).
             kind = ClockKind.ARREST_REQUEST

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from casehub.cases import access
+from casehub.custody import services
 from casehub.custody.models import (
     Channel,
     CustodyCertificate,
@@ -88,11 +89,16 @@ def test_a_refused_change_notice_keeps_the_input_and_then_saves(client, gang_cas
     assert f'<option value="{NoticeKind.ARREST}" selected>' in form and _usable_submit(form)
     assert not CustodyNotice.objects.filter(record=record).exists()
 
+    # A notice names the running period's end; it cannot set another (workflows.engine._check_period_notice).
     response = client.post(url, {"action": "notice", "record": record.pk, "kind": NoticeKind.EXTENSION,
                                  "new_end": new_end, "reason": reason})
+    assert response.status_code == 400 and "不能另定届满日" in _form(response.content.decode(), "notice")
+    end = services.custody_period(record)[2].isoformat()
+    response = client.post(url, {"action": "notice", "record": record.pk, "kind": NoticeKind.EXTENSION,
+                                 "new_end": end, "reason": reason})
     assert response.status_code == 302
     notice = CustodyNotice.objects.get(record=record)
-    assert (notice.kind, notice.reason, notice.new_end.isoformat()) == (NoticeKind.EXTENSION, reason, new_end)
+    assert (notice.kind, notice.reason, notice.new_end.isoformat()) == (NoticeKind.EXTENSION, reason, end)
 
 
 def test_a_refused_paper_custody_transfer_keeps_the_input_and_then_saves(client, gang_case, district):

@@ -243,3 +243,30 @@ def test_an_assessment_in_review_moves_the_stage_period_and_every_detainees_date
     for name in ("张三", "李四"):
         assert CustodyRecord.objects.get(person__name=name).period_end == review.due_date, name
     assert CustodyNotice.objects.filter(person=people["李四"], new_end=review.due_date).exists()
+
+
+def test_an_approved_arrest_of_a_suspect_on_bail_is_registered_as_arrest_when_executed(gang_case, drive, district):  # noqa: F811
+    """Arts. 80, 93: 王五 was on bail when her arrest was approved together with 张三's. She is not in
+    the detention centre yet: when the police execute the arrest they register her custody *as arrest* —
+    not as a police detention, which would undo the procuratorate's decision and open a 3-day request
+    period — and the centre's date is her art. 156 period's."""
+    from django.utils import timezone
+
+    from casehub.custody.services import register_custody
+
+    people = _people(gang_case)
+    zhang, wang = people["张三"], people["王五"]
+    _arrest(drive, gang_case, zhang, wang)
+    wang.refresh_from_db()
+    assert wang.custody_status == CustodyStatus.ARRESTED and not _running(wang, ClockKind.BAIL).exists()
+    with pytest.raises(ValidationError, match="应登记为逮捕"):
+        register_custody(wang, detention_centre=district.detention, measure="detained", since=timezone.now(),
+                         acting_user=district.investigator)
+    record = register_custody(wang, detention_centre=district.detention, measure="arrested", since=timezone.now(),
+                              acting_user=district.investigator)
+    wang.refresh_from_db()
+    assert wang.custody_status == CustodyStatus.ARRESTED and wang.measure_authority == district.procuratorate
+    assert (record.measure, record.status, record.responsible_agency) == ("arrested", RecordStatus.IN_CUSTODY,
+                                                                          district.police)
+    assert record.period_end == _running(wang, ClockKind.INVESTIGATION_CUSTODY).get().due_date
+    assert not _running(wang, ClockKind.ARREST_REQUEST).exists()
