@@ -135,10 +135,38 @@ def record_service(case: Case, *, document: Any, recipient: str, recipient_name:
             case=case, document=document, recipient=recipient, recipient_name=name, person=person, method=method,
             served_on=served_on, signed_by=signed_by, receipt=receipt, agency=acting_user.agency,
             recorded_by=acting_user)
+        if recipient == ServiceRecipient.DEFENDANT and person is not None:
+            appeal_window_from_receipt(case, person, document=document, served_on=served_on, acting_user=acting_user)
         record_event("judgment.served", actor=acting_user, obj=service, case=case, details={
             "document": document.pk, "recipient": recipient, "name": name, "person": getattr(person, "pk", None),
             "method": method, "served_on": served_on.isoformat(), "receipt": receipt.pk})
     return service
+
+
+def appeal_window_from_receipt(case: Case, person: Any, *, document: Any, served_on: date, acting_user: Any) -> None:
+    """CPL art. 230: each defendant's appeal window runs from the day after *he* received the judgment.
+    Co-defendants are often served on different days (one in the detention centre, one at home): the
+    first-instance judgment served on a defendant while the windows run recounts that defendant's window
+    from the day the 送达回证 records; the others' windows stay as they are."""
+    from datetime import datetime, time
+
+    from casehub.clocks import services as clocks
+    from casehub.clocks.kinds import ClockKind
+    from casehub.clocks.models import ACTIVE_STATUSES, Clock
+    from workflows.definition import Stage
+
+    if case.stage != Stage.APPEAL_PERIOD or not document.title.startswith("刑事判决书") or "第二审" in document.title:
+        return
+    window = (Clock.objects.filter(case=case, kind=ClockKind.APPEAL_PERIOD, person=person, status__in=ACTIVE_STATUSES)
+              .order_by("-started_at", "-id").first())
+    if window is None or timezone.localtime(window.started_at).date() == served_on:
+        return
+    clocks.stop_clocks(case, [ClockKind.APPEAL_PERIOD], at=timezone.now(), person=person, acting_user=acting_user,
+                       reason="served")
+    clocks.open_clock(case, ClockKind.APPEAL_PERIOD, agency=window.agency, person=person, acting_user=acting_user,
+                      start=timezone.make_aware(datetime.combine(served_on, time(9, 0))),
+                      decision=_("被告人于%(day)s收到判决书，上诉期限从次日起算（刑事诉讼法第二百三十条）") % {
+                          "day": served_on.isoformat()})
 
 
 def _receipt_pdf(case: Case, *, document: Any, recipient: str, name: str, person: Any, method: str,

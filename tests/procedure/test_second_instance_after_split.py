@@ -45,3 +45,43 @@ def test_the_second_instance_decision_names_only_the_defendants_it_rules_on(
     (text,) = texts(case, "刑事裁定书（第二审）")
     assert "上诉人（原审被告人）李四" in text and "原审被告人李四不服" in text
     assert "张三" not in text.replace(case.title, "")  # split off: his judgment took effect on its own (SPC Interp. art. 390)
+
+
+@pytest.mark.time_machine("2026-03-02T10:00:00+08:00")
+def test_a_split_off_defendant_on_probation_is_sent_to_community_correction_with_copies(
+        case, drive, district, city, time_machine, django_capture_on_commit_callbacks):  # noqa: F811
+    """Community Correction Law art. 20; SPC Interpretation art. 519: 张三 (probation, did not appeal) is split
+    off and handed to community correction by the first-instance court; the documents are copied to the
+    procuratorate and the police, each a signed package, while the second instance goes on for 李四."""
+    add_person(case, acting_user=district.investigator,
+               data={"role": PersonRole.SUSPECT, "name": "李四", "custody_status": CustodyStatus.NOT_DETAINED})
+    drive.to_court(case)
+    zhang, li = case.persons.get(name="张三"), case.persons.get(name="李四")
+    judgments.record_decision(case, zhang, acting_user=district.judge, outcome="guilty", charge="盗窃罪",
+                              penalty="fixed_term", term="一年", probation=True)
+    judgments.record_decision(case, li, acting_user=district.judge, **PRISON)
+    drive.fire(case, "announce_judgment", "judge", announced_on=timezone.localdate().isoformat(), in_court="yes",
+               verdict="见判决结果")
+    drive.fire(case, "deliver_judgment", "court_clerk")
+    drive.fire(case, "record_appeal", "court_clerk", persons=[li.pk], reason="量刑过重")
+    time_machine.move_to("2026-03-13T10:00:00+08:00")
+    drive.fire(case, "forward_appeal", "court_clerk")
+    with django_capture_on_commit_callbacks(execute=True):
+        engine.fire(case, "docket_appeal", acting_user=city.intermediate_clerk, inputs={})
+        engine.fire(case, "rule_on_joint_crime", acting_user=city.intermediate_judge,
+                    inputs={"ruling": "separate", "reason": "二人分别实施盗窃，不属于共同犯罪。"})
+    with pytest.raises(engine.GuardFailed, match="刑罚不符"):  # 张三's sentence is not the police's to execute
+        engine.fire(case, "hand_over_separately", acting_user=district.court_clerk, inputs={"executor": "police"})
+    drive.fire(case, "hand_over_separately", "court_clerk", executor="justice")
+    package = case.transfers.get(transition="hand_over_separately", kind="execution")
+    assert package.to_agency == district.justice and package.from_agency == district.court
+    copies = case.transfers.filter(kind="correction_copy")
+    assert {t.to_agency for t in copies} == {district.procuratorate, district.police}
+    for copy in copies:
+        assert copy.from_agency == district.court and copy.manifest_signature and copy.verification_status == "passed"
+        (notice,) = copy.documents.filter(title__startswith="执行通知书")
+        assert notice.author_agency == district.court
+    (text,) = texts(case, "执行通知书")
+    assert "罪犯张三" in text and "社区矫正" in text and "李四" not in text
+    case.refresh_from_db()
+    assert case.stage == "second_instance" and case.holder_agency == city.court
