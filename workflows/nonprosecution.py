@@ -301,13 +301,23 @@ def non_prosecution_paragraphs(ctx: Any) -> list[str]:
             *notices(ctx, kind)]
 
 
+# The conditional decision and the non-prosecution at the end of its probation: the victim petitions the
+# next-higher procuratorate but cannot sue the minor in court instead (NPCSC Interpretation of CPL art.
+# 271(2), 2014 — today art. 282(2)).
+CONDITIONAL_KINDS = ("conditional", "conditional_decision")
+
+
 def notices(ctx: Any, kind: str) -> list[str]:
     """Who may contest the decision, how and by when."""
     police = ctx.case.origin_agency.name
-    out = [
-        _("被害人如不服本决定，可以自收到本决定书后七日以内向上一级人民检察院申诉，请求提起公诉；也可以不经申诉，"
-          "直接向人民法院起诉。"),  # art. 180
-    ]
+    if kind in CONDITIONAL_KINDS:  # art. 282(2); NPCSC Interpretation of CPL art. 271(2) (2014): no private prosecution
+        out = [_("被害人如不服本决定，可以自收到本决定书后七日以内向上一级人民检察院申诉，请求提起公诉（不适用刑事诉讼法"
+                 "第一百八十条关于被害人可以向人民法院起诉的规定）。")]
+    else:
+        out = [
+            _("被害人如不服本决定，可以自收到本决定书后七日以内向上一级人民检察院申诉，请求提起公诉；也可以不经申诉，"
+              "直接向人民法院起诉。"),  # art. 180
+        ]
     if kind == "discretionary":  # art. 181: only a 177(2) decision
         out.append(_("被不起诉人如不服本决定，可以自收到本决定书后七日以内向本院申诉。"))
     out.append(_("%(police)s认为本决定有错误的，可以自收到本决定书后七日以内要求本院复议；意见不被接受的，可以自收到复议决定书后"
@@ -621,6 +631,17 @@ def np_petition_pending(ctx: GuardContext) -> str | None:
 
 
 @guard
+def victim_may_sue(ctx: GuardContext) -> str | None:
+    """Art. 180; SPP Rules art. 384: the review ends when the court accepts the victim's own prosecution —
+    not after a non-prosecution at the end of a conditional probation, where the victim cannot sue
+    (NPCSC Interpretation of CPL art. 271(2), 2014)."""
+    if closing_kind(ctx.case) == "conditional":
+        return _("对附条件不起诉考验期满作出的不起诉决定，被害人只能申诉，不能向人民法院起诉（全国人民代表大会常务委员会"
+                 "关于《中华人民共和国刑事诉讼法》第二百七十一条第二款的解释）。")
+    return None
+
+
+@guard
 def np_appeal_pending(ctx: GuardContext) -> str | None:
     """CPL art. 181; SPP Rules arts. 382, 385, 386: the deciding procuratorate decides the appeal or
     complaint it reviews."""
@@ -674,6 +695,7 @@ def _petition_facts(ctx: Any) -> dict[str, Any]:
             "received": docs._day(_as_date(inputs.get("received_on"))),
             "reason": docs._sentence(docs.strip_leading(ctx.inputs.get("reason"), "本院认为", "经复查", "经审查")),
             "late": bool(log and log.transition == "receive_late_np_complaint"),
+            "conditional": closing_kind(case) == "conditional",
             "victim": bool(log and (log.transition in VICTIM_PETITIONS
                                     or inputs.get("petitioner_role") == "victim"))}
 
@@ -687,7 +709,8 @@ def petition_decision(ctx: Any) -> list[docs.Draft]:
     text = _("%(petitioner)s：\n你不服%(lower)s于%(date)s作出的%(number)s不起诉决定，于%(filed)s提出申诉。本院依照《中华人民共和国"
              "刑事诉讼法》第一百八十条和《人民检察院刑事诉讼规则》第三百八十一条的规定进行了复查。本院经复查认为，%(reason)s") % f
     if ctx.spec.extra.get("kept", True):
-        text += _("决定维持%(lower)s的不起诉决定。你如不服，可以向人民法院起诉（刑事诉讼法第一百八十条）。") % f
+        text += (_("决定维持%(lower)s的不起诉决定。") if f["conditional"] else
+                 _("决定维持%(lower)s的不起诉决定。你如不服，可以向人民法院起诉（刑事诉讼法第一百八十条）。")) % f
         served = _("本决定书送达申诉人、被不起诉人%(names)s和%(lower)s（《人民检察院刑事诉讼规则》第三百八十三条第一款）。") % f
     else:
         text += _("决定撤销%(lower)s的不起诉决定，交由该院对%(names)s提起公诉（《人民检察院刑事诉讼规则》第三百八十三条第二款）。") % f
@@ -724,6 +747,6 @@ def complaint_answer(ctx: Any) -> list[docs.Draft]:
     text = _("%(petitioner)s：\n你于%(filed)s对本院于%(date)s作出的%(number)s不起诉决定提出申诉。你于%(received)s收到不起诉决定书，"
              "申诉已超过七日，本院依照《人民检察院刑事诉讼规则》%(article)s的规定，由负责控告申诉检察的部门进行了审查。经审查认为，"
              "%(reason)s本院作出的不起诉决定正确。") % {**f, "article": article}
-    if f["victim"]:
+    if f["victim"] and not f["conditional"]:
         text += _("你如不服，可以向人民法院起诉（刑事诉讼法第一百八十条）。")
     return _decision(ctx, "generate_np_complaint_answer", [text])

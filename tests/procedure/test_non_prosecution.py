@@ -166,8 +166,12 @@ def test_revocation_on_an_art_284_ground_during_probation(minor_case, district, 
 
 
 def test_final_non_prosecution_only_when_the_probation_is_over(minor_case, district, fire, time_machine):
-    """Art. 284(2)."""
+    """Art. 284(2). NPCSC Interpretation of CPL art. 271(2) (2014, today 282(2)): against the conditional
+    decision and the final non-prosecution the victim petitions the higher procuratorate but cannot sue."""
     fire(minor_case, "decide_conditional_non_prosecution", "prosecutor", **CONDITIONAL)
+    conditional = decision_text(minor_case, "附条件不起诉决定书")
+    assert VICTIM_PETITION in conditional and "直接向人民法院起诉" not in conditional
+    assert "不适用刑事诉讼法第一百八十条关于被害人可以向人民法院起诉的规定" in conditional
     time_machine.move_to(at("2027-07-02"))
     with pytest.raises(engine.GuardFailed, match="考验期尚未届满"):
         fire(minor_case, "decide_final_non_prosecution", "prosecutor", facts="遵守规定。")
@@ -176,6 +180,12 @@ def test_final_non_prosecution_only_when_the_probation_is_over(minor_case, distr
     assert minor_case.status == "closed"
     text = decision_text(minor_case)
     assert "第二百八十四条第二款" in text and "决定对少年乙不起诉" in text and PERSON_APPEAL not in text
+    assert VICTIM_PETITION in text and "直接向人民法院起诉" not in text
+    from workflows.definition import get
+    from workflows.guards import GuardContext, failing
+
+    assert "不能向人民法院起诉" in failing(("victim_may_sue",), GuardContext(minor_case, get("end_petition_review"),
+                                                                          district.prosecutor, {}))[0]
 
 
 # --- reconsideration and review (art. 179) ------------------------------------------------------
