@@ -334,6 +334,24 @@ def executed_by(case: Any, executor: str) -> list[Any]:
             if appeal.executor_for(d) == wanted and d.person_id not in apart]
 
 
+def _second_instance_line(case: Any) -> str:
+    """Arts. 244, 259: where the judgment took effect with the second-instance decision, the 执行通知书 names
+    that final decision — the court above, its number (刑终) and date, upheld or revised — before the
+    judgment it executes ("" where the first-instance judgment took effect when the window expired)."""
+    from casehub.cases.models import CaseNumber
+
+    log = _latest_log(case, ("judgment_effective", "decide_second_instance"))
+    if log is None or log.transition != "decide_second_instance":
+        return ""
+    number = (CaseNumber.objects.filter(case=case, kind=NumberKind.COURT_DOCKET, number__contains="刑终")
+              .order_by("-issued_at", "-id").values_list("number", flat=True).first() or "")
+    revised = (log.inputs or {}).get("result") == "revised"
+    return (_("（第二审：%(court)s于%(date)s以%(number)s刑事判决改判，为终审判决。）") if revised else
+            _("（第二审：%(court)s于%(date)s以%(number)s刑事裁定驳回上诉、抗诉，维持原判，为终审裁定。）")) % {
+        "court": log.actor_agency.name if log.actor_agency else "", "date": docs._day(log.occurred_at),
+        "number": number}
+
+
 @docs.builder("generate_execution_notices", gettext_lazy("执行通知书"))
 def execution_notices(ctx: Any) -> list[docs.Draft]:
     """执行通知书 (CPL arts. 264, 269; SPC Interpretation arts. 511, 519): one per convict the chosen
@@ -374,7 +392,8 @@ def execution_notices(ctx: Any) -> list[docs.Draft]:
             "date": _judgment_date(case), "number": _first_instance_docket(case), "line": decision.main_text,
             "effective": docs._day(effective) if effective is not None else "", "cpl": CPL, "basis": basis,
             "term": term}
-        paragraphs = [docs.person_block(person, case, _("罪犯"), custody=False), text,
+        final = "" if apart else _second_instance_line(case)
+        paragraphs = [docs.person_block(person, case, _("罪犯"), custody=False), text, *([final] if final else []),
                       _("附：") + docs._numbered([_("刑事判决书"), _("结案登记表")])]
         drafts.append(docs.Draft(f"{title}（{person.name}）" if len(decisions) > 1 else title, docs._render(
             ctx, title, number=_first_instance_docket(case), fields=[(_("案件名称"), case.title)],

@@ -46,6 +46,9 @@ def test_the_second_instance_decision_names_only_the_defendants_it_rules_on(
     (text,) = texts(case, "刑事裁定书（第二审）")
     assert "上诉人（原审被告人）李四" in text and "原审被告人李四不服" in text
     assert "张三" not in text.replace(case.title, "")  # split off: his judgment took effect on its own (SPC Interp. art. 390)
+    drive.fire(case, "hand_over_for_execution", "court_clerk", executor="police")
+    notices = texts(case, "执行通知书")  # 张三's (first instance alone), then 李四's naming the final ruling
+    assert "刑终" not in notices[0] and "（2026）粤03刑终1号刑事裁定驳回上诉" in notices[-1] and "李四" in notices[-1]
 
 
 @pytest.mark.time_machine("2026-03-02T10:00:00+08:00")
