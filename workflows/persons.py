@@ -99,7 +99,12 @@ def named(case: Case, inputs: dict[str, Any], source: str) -> list[Person]:
         ids = list(case.persons.filter(role=PersonRole.SUSPECT, custody_status__in=ON_MEASURE)
                    .values_list("pk", flat=True))
     elif source == "@defendants":
-        ids = list(case.persons.filter(role=PersonRole.SUSPECT).values_list("pk", flat=True))
+        # Not a defendant split off at the second instance and executed on his own: his judgment took
+        # effect (art. 233(2); SPC Interpretation art. 390) — a retrial after a remand is not about him.
+        from workflows.appeal import separately_executed
+
+        ids = list(case.persons.filter(role=PersonRole.SUSPECT).exclude(pk__in=separately_executed(case))
+                   .values_list("pk", flat=True))
     else:
         ids = inputs.get(source) or []
     return list(case.persons.filter(pk__in=ids).order_by("id"))

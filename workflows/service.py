@@ -153,6 +153,7 @@ def appeal_window_from_receipt(case: Case, person: Any, *, document: Any, served
     from casehub.clocks import services as clocks
     from casehub.clocks.kinds import ClockKind
     from casehub.clocks.models import ACTIVE_STATUSES, Clock
+    from workflows import appeal
     from workflows.definition import Stage
 
     if case.stage != Stage.APPEAL_PERIOD or not document.title.startswith("刑事判决书") or "第二审" in document.title:
@@ -167,6 +168,15 @@ def appeal_window_from_receipt(case: Case, person: Any, *, document: Any, served
                       start=timezone.make_aware(datetime.combine(served_on, time(9, 0))),
                       decision=_("被告人于%(day)s收到判决书，上诉期限从次日起算（刑事诉讼法第二百三十条）") % {
                           "day": served_on.isoformat()})
+    # An appeal already lodged: the case goes up within 3 days after the *last* window expired (art. 231;
+    # SPC Interpretation art. 381) — the forwarding clock follows the window that moved.
+    forward = Clock.objects.filter(case=case, kind=ClockKind.APPEAL_FORWARD, status__in=ACTIVE_STATUSES).first()
+    end = appeal.windows_end(case)
+    if forward is not None and end is not None and end != timezone.localtime(forward.started_at).date():
+        clocks.stop_clocks(case, [ClockKind.APPEAL_FORWARD], at=timezone.now(), acting_user=acting_user,
+                           reason="served")
+        clocks.open_clock(case, ClockKind.APPEAL_FORWARD, agency=forward.agency, acting_user=acting_user,
+                          start=timezone.make_aware(datetime.combine(end, time(23, 59))), decision=forward.decision)
 
 
 def _receipt_pdf(case: Case, *, document: Any, recipient: str, name: str, person: Any, method: str,

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from casehub.cases.models import CustodyStatus, PersonRole
 from casehub.cases.persons import add_person
+from casehub.clocks.models import Clock
 from tests.procedure.test_decision_numbers import texts
 from tests.workflow.conftest import case, drive, make_case  # noqa: F401 - fixtures
 from workflows import engine
@@ -85,3 +86,39 @@ def test_a_split_off_defendant_on_probation_is_sent_to_community_correction_with
     assert "罪犯张三" in text and "社区矫正" in text and "李四" not in text
     case.refresh_from_db()
     assert case.stage == "second_instance" and case.holder_agency == city.court
+
+
+@pytest.mark.time_machine("2026-03-02T10:00:00+08:00")
+def test_after_a_remand_only_the_remanded_defendant_is_retried_and_gets_an_appeal_window(
+        case, drive, district, city, time_machine, django_capture_on_commit_callbacks):  # noqa: F811
+    """CPL arts. 236(1)(3), 241; SPC Interpretation art. 390: 张三, split off and executed, is not before the
+    retrial court; the remand ruling sets aside only 李四's part and the retried judgment opens 李四's window
+    alone."""
+    add_person(case, acting_user=district.investigator,
+               data={"role": PersonRole.SUSPECT, "name": "李四", "custody_status": CustodyStatus.NOT_DETAINED})
+    drive.to_court(case)
+    zhang, li = case.persons.get(name="张三"), case.persons.get(name="李四")
+    for person in (zhang, li):
+        judgments.record_decision(case, person, acting_user=district.judge, **PRISON)
+    drive.fire(case, "announce_judgment", "judge", announced_on=timezone.localdate().isoformat(), in_court="yes",
+               verdict="见判决结果")
+    drive.fire(case, "deliver_judgment", "court_clerk")
+    drive.fire(case, "record_appeal", "court_clerk", persons=[li.pk], reason="量刑过重")
+    time_machine.move_to("2026-03-13T10:00:00+08:00")
+    drive.fire(case, "forward_appeal", "court_clerk")
+    with django_capture_on_commit_callbacks(execute=True):
+        engine.fire(case, "docket_appeal", acting_user=city.intermediate_clerk, inputs={})
+        engine.fire(case, "rule_on_joint_crime", acting_user=city.intermediate_judge,
+                    inputs={"ruling": "separate", "reason": "二人分别实施盗窃，不属于共同犯罪。"})
+    drive.fire(case, "hand_over_separately", "court_clerk", executor="police")
+    with django_capture_on_commit_callbacks(execute=True):
+        engine.fire(case, "remand", acting_user=city.intermediate_judge, inputs={"reason": "事实不清、证据不足"})
+    (text,) = texts(case, "刑事裁定书（发回重审）")
+    assert "对原审被告人李四的判决部分" in text and "张三" not in text.replace(case.title, "")
+
+    time_machine.move_to("2026-03-20T10:00:00+08:00")
+    judgments.record_decision(case, li, acting_user=district.judge, **PRISON)
+    drive.fire(case, "announce_judgment", "judge", announced_on="2026-03-20", in_court="yes", verdict="见判决结果")
+    drive.fire(case, "deliver_judgment", "court_clerk")
+    windows = Clock.objects.filter(case=case, kind="appeal_period", started_at__date__gte="2026-03-20")
+    assert list(windows.values_list("person__name", flat=True)) == ["李四"]
