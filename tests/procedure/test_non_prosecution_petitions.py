@@ -167,7 +167,8 @@ def test_a_victim_petitions_the_higher_procuratorate_directly(new_case, district
     client.force_login(city.city_prosecutor)
     assert client.get(url).status_code == 404  # before the decision the city procuratorate does not see it
     decide(fire, case, "discretionary")
-    assert client.get(url).status_code == 200
+    page = client.get(url)
+    assert page.status_code == 200 and "受理被害人申诉（向本院提出）" in page.content.decode()
     client.force_login(other_district.prosecutor)
     assert client.get(url).status_code == 404
     with pytest.raises(engine.NotAllowed):
