@@ -157,7 +157,7 @@ def withdrawal_decision(ctx: Any) -> list[docs.Draft]:
              "经检察长批准，根据《人民检察院刑事诉讼规则》第四百二十四条第一款的规定，决定撤回起诉。") % {
         "court": court.name if court else "", "number": docs.latest_number(case, "indictment"),
         "names": docs.suspect_names(case), "ground": GROUND_LABELS.get(str(inp.get("ground")), ""),
-        "reason": docs._sentence(str(inp.get("reason") or "")).rstrip("，") + "。"}
+        "reason": docs.full_sentence(inp.get("reason") or "")}
     footer = [ctx.acting_user.agency.name, docs._day(ctx.now), _("（院印）")]
     return [docs.Draft(title, docs._render(ctx, title, fields=[(_("案件名称"), case.title)], paragraphs=[text],
                                            footer_lines=footer))]
@@ -182,7 +182,7 @@ def withdrawal_ruling(ctx: Any) -> list[docs.Draft]:
          _("本院认为，%(reason)s依照《最高人民法院关于适用〈中华人民共和国刑事诉讼法〉的解释》第二百九十六条的规定，"
            "裁定如下：\n不准许%(prosecutor)s撤回起诉，本案继续审理。")) % {
             "prosecutor": request.actor_agency.name if request is not None and request.actor_agency else "",
-            "reason": docs._sentence(str(inp.get("reason") or "")).rstrip("，") + "。"},
+            "reason": docs.full_sentence(inp.get("reason") or "")},
     ]
     judge = (ctx.actor.get_full_name() or ctx.actor.get_username()) if ctx.actor is not None else ""
     court = _court(case)

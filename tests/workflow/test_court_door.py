@@ -91,7 +91,9 @@ def test_a_permitted_withdrawal_sends_the_case_and_custody_back_and_prosecuting_
 
 def test_a_permitted_withdrawal_ends_in_non_prosecution_within_thirty_days(case, drive, district):
     drive.to_court(case)
-    drive.fire(case, "request_prosecution_withdrawal", "prosecutor", ground="no_crime", reason="查明财物系张三本人所有")
+    drive.fire(case, "request_prosecution_withdrawal", "prosecutor", ground="no_crime", reason="查明财物系张三本人所有。")
+    text = text_of(read_bytes(generated(case, "撤回起诉决定书").stored))
+    assert "查明财物系张三本人所有。经检察长批准" in text and "。。" not in text  # the user's full stop, once
     drive.fire(case, "permit_prosecution_withdrawal", "judge")
     deadline = running(case, ClockKind.WITHDRAWN_PROSECUTION)
     drive.fire(case, "decide_non_prosecution", "prosecutor", facts="查明财物系张三本人所有。",
