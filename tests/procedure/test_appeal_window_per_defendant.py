@@ -7,14 +7,11 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from django.utils import timezone
 
-from casehub.cases.models import CustodyStatus, PersonRole
-from casehub.cases.persons import add_person
 from casehub.clocks.models import ACTIVE_STATUSES, Clock
 from tests.workflow.conftest import case, drive, make_case  # noqa: F401 - fixtures
+from tests.workflow.judged import two_defendants_judged
 from workflows import appeal, engine, service
-from workflows import judgment as judgments
 
 
 def _window(case, person):  # noqa: F811
@@ -23,16 +20,7 @@ def _window(case, person):  # noqa: F811
 
 @pytest.mark.time_machine("2026-03-02T10:00:00+08:00")
 def test_a_defendant_served_later_appeals_within_his_own_ten_days(case, drive, district, time_machine):  # noqa: F811
-    add_person(case, acting_user=district.investigator,
-               data={"role": PersonRole.SUSPECT, "name": "李四", "custody_status": CustodyStatus.NOT_DETAINED})
-    drive.to_court(case)
-    zhang, li = case.persons.get(name="张三"), case.persons.get(name="李四")
-    for person in (zhang, li):
-        judgments.record_decision(case, person, acting_user=district.judge, outcome="guilty", charge="盗窃罪",
-                                  penalty="fixed_term", term="二年")
-    drive.fire(case, "announce_judgment", "judge", announced_on=timezone.localdate().isoformat(), in_court="yes",
-               verdict="见判决结果")
-    drive.fire(case, "deliver_judgment", "court_clerk")  # 张三 in custody receives it today
+    zhang, li = two_defendants_judged(case, drive, district)  # 张三 in custody receives it today
     assert _window(case, zhang) == _window(case, li) == date(2026, 3, 12)
     drive.fire(case, "record_appeal", "court_clerk", persons=[zhang.pk], reason="量刑过重")
     forward = Clock.objects.get(case=case, kind="appeal_forward", status__in=ACTIVE_STATUSES)

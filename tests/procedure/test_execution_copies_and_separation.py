@@ -17,31 +17,21 @@ from datetime import date
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
 
-from casehub.cases.models import CaseStatus, CustodyStatus, PersonRole
-from casehub.cases.persons import add_person
+from casehub.cases.models import CaseStatus, CustodyStatus
 from casehub.clocks.models import Clock, ClockStatus
 from casehub.custody.models import CustodyNotice, CustodyRecord, RecordStatus
 from casehub.dossier.models import Document
 from tests.workflow.conftest import case, drive, make_case  # noqa: F401 - fixtures
+from tests.workflow.judged import (
+    OUTSIDE,
+    PRISON,
+    PROBATION,
+    appeal_goes_up,
+    judged_and_effective,
+    two_defendants_judged,
+)
 from workflows import engine, positions
-from workflows import judgment as judgments
-
-PROBATION = {"outcome": "guilty", "charge": "盗窃罪", "penalty": "fixed_term", "term": "一年", "probation": True}
-OUTSIDE = {"outcome": "guilty", "charge": "盗窃罪", "penalty": "fixed_term", "term": "二年", "outside_prison": True}
-PRISON = {"outcome": "guilty", "charge": "盗窃罪", "penalty": "fixed_term", "term": "二年"}
-
-
-def _effective(case, drive, district, time_machine, decision):  # noqa: F811
-    drive.to_court(case)
-    judgments.record_decision(case, case.persons.get(), acting_user=district.judge, **decision)
-    drive.fire(case, "announce_judgment", "judge", announced_on=timezone.localdate().isoformat(), in_court="yes",
-               verdict="见判决结果")
-    drive.fire(case, "deliver_judgment", "court_clerk")
-    time_machine.move_to("2026-03-13T10:00:00+08:00")
-    drive.fire(case, "judgment_effective", "court_clerk")
-    return case
 
 
 @pytest.mark.time_machine("2026-03-02T10:00:00+08:00")
@@ -49,7 +39,7 @@ def test_community_correction_documents_are_copied_to_the_procuratorate_and_the_
         case, drive, district, time_machine, client):  # noqa: F811
     """Community Correction Law art. 20: the court sends the documents to community correction within 10
     days and copies them to the procuratorate and the police — a signed delivery each."""
-    _effective(case, drive, district, time_machine, PROBATION)
+    judged_and_effective(case, drive, district, time_machine, PROBATION)
     drive.fire(case, "hand_over_for_execution", "court_clerk", executor="justice")
     copies = case.transfers.filter(kind="correction_copy").order_by("to_agency__kind")
     assert {t.to_agency for t in copies} == {district.procuratorate, district.police}
@@ -68,7 +58,7 @@ def test_community_correction_documents_are_copied_to_the_procuratorate_and_the_
 
 @pytest.mark.time_machine("2026-03-02T10:00:00+08:00")
 def test_a_prison_sentence_is_not_copied(case, drive, district, time_machine):  # noqa: F811
-    _effective(case, drive, district, time_machine, PRISON)
+    judged_and_effective(case, drive, district, time_machine, PRISON)
     drive.fire(case, "hand_over_for_execution", "court_clerk", executor="police")
     assert not case.transfers.filter(kind="correction_copy").exists()
 
@@ -79,7 +69,7 @@ def test_the_detention_centre_hands_over_for_execution_outside_prison_and_the_cu
     """SPC Interpretation art. 515: the detention centre hands a convict whose execution outside prison the
     court decided to community correction within 10 days; the record ends and the centre's list no longer
     shows the person."""
-    _effective(case, drive, district, time_machine, OUTSIDE)
+    judged_and_effective(case, drive, district, time_machine, OUTSIDE)
     person = case.persons.get()
     clock = Clock.objects.get(case=case, kind="outside_prison_handover")
     assert clock.agency == district.detention and clock.due_date == date(2026, 3, 23)
@@ -118,17 +108,8 @@ def test_not_a_joint_crime_the_defendant_who_did_not_appeal_is_executed_separate
     intermediate court rules they were merely tried together. 张三's first-instance judgment took effect when
     his window expired (art. 259): the first-instance court hands him over for execution within 10 days
     (art. 264) while the second instance goes on for 李四, whose execution later covers him alone."""
-    add_person(case, acting_user=district.investigator,
-               data={"role": PersonRole.SUSPECT, "name": "李四", "custody_status": CustodyStatus.NOT_DETAINED})
-    drive.to_court(case)
-    zhang, li = case.persons.get(name="张三"), case.persons.get(name="李四")
-    for person in (zhang, li):
-        judgments.record_decision(case, person, acting_user=district.judge, **PRISON)
-    drive.fire(case, "announce_judgment", "judge", announced_on="2026-03-02", in_court="yes", verdict="见判决结果")
-    drive.fire(case, "deliver_judgment", "court_clerk")
-    drive.fire(case, "record_appeal", "court_clerk", persons=[li.pk], reason="量刑过重")
-    time_machine.move_to("2026-03-13T10:00:00+08:00")
-    drive.fire(case, "forward_appeal", "court_clerk")
+    zhang, li = two_defendants_judged(case, drive, district)
+    appeal_goes_up(case, drive, time_machine, li)
     judge = city.intermediate_judge
     with django_capture_on_commit_callbacks(execute=True):
         engine.fire(case, "docket_appeal", acting_user=city.intermediate_clerk, inputs={})

@@ -6,34 +6,20 @@ decision rules on the appellant alone and names only him (CPL art. 233(2); SPC I
 from __future__ import annotations
 
 import pytest
-from django.utils import timezone
 
-from casehub.cases.models import CustodyStatus, PersonRole
-from casehub.cases.persons import add_person
 from casehub.clocks.models import Clock
 from tests.procedure.test_decision_numbers import texts
 from tests.workflow.conftest import case, drive, make_case  # noqa: F401 - fixtures
+from tests.workflow.judged import PRISON, PROBATION, appeal_goes_up, two_defendants_judged
 from workflows import engine
 from workflows import judgment as judgments
-
-PRISON = {"outcome": "guilty", "charge": "盗窃罪", "penalty": "fixed_term", "term": "二年"}
 
 
 @pytest.mark.time_machine("2026-03-02T10:00:00+08:00")
 def test_the_second_instance_decision_names_only_the_defendants_it_rules_on(
         case, drive, district, city, time_machine, django_capture_on_commit_callbacks):  # noqa: F811
-    add_person(case, acting_user=district.investigator,
-               data={"role": PersonRole.SUSPECT, "name": "李四", "custody_status": CustodyStatus.NOT_DETAINED})
-    drive.to_court(case)
-    zhang, li = case.persons.get(name="张三"), case.persons.get(name="李四")
-    for person in (zhang, li):
-        judgments.record_decision(case, person, acting_user=district.judge, **PRISON)
-    drive.fire(case, "announce_judgment", "judge", announced_on=timezone.localdate().isoformat(), in_court="yes",
-               verdict="见判决结果")
-    drive.fire(case, "deliver_judgment", "court_clerk")
-    drive.fire(case, "record_appeal", "court_clerk", persons=[li.pk], reason="量刑过重")
-    time_machine.move_to("2026-03-13T10:00:00+08:00")
-    drive.fire(case, "forward_appeal", "court_clerk")
+    zhang, li = two_defendants_judged(case, drive, district)
+    appeal_goes_up(case, drive, time_machine, li)
     judge = city.intermediate_judge
     with django_capture_on_commit_callbacks(execute=True):
         engine.fire(case, "docket_appeal", acting_user=city.intermediate_clerk, inputs={})
@@ -57,19 +43,8 @@ def test_a_split_off_defendant_on_probation_is_sent_to_community_correction_with
     """Community Correction Law art. 20; SPC Interpretation art. 519: 张三 (probation, did not appeal) is split
     off and handed to community correction by the first-instance court; the documents are copied to the
     procuratorate and the police, each a signed package, while the second instance goes on for 李四."""
-    add_person(case, acting_user=district.investigator,
-               data={"role": PersonRole.SUSPECT, "name": "李四", "custody_status": CustodyStatus.NOT_DETAINED})
-    drive.to_court(case)
-    zhang, li = case.persons.get(name="张三"), case.persons.get(name="李四")
-    judgments.record_decision(case, zhang, acting_user=district.judge, outcome="guilty", charge="盗窃罪",
-                              penalty="fixed_term", term="一年", probation=True)
-    judgments.record_decision(case, li, acting_user=district.judge, **PRISON)
-    drive.fire(case, "announce_judgment", "judge", announced_on=timezone.localdate().isoformat(), in_court="yes",
-               verdict="见判决结果")
-    drive.fire(case, "deliver_judgment", "court_clerk")
-    drive.fire(case, "record_appeal", "court_clerk", persons=[li.pk], reason="量刑过重")
-    time_machine.move_to("2026-03-13T10:00:00+08:00")
-    drive.fire(case, "forward_appeal", "court_clerk")
+    zhang, li = two_defendants_judged(case, drive, district, 张三=PROBATION)
+    appeal_goes_up(case, drive, time_machine, li)
     with django_capture_on_commit_callbacks(execute=True):
         engine.fire(case, "docket_appeal", acting_user=city.intermediate_clerk, inputs={})
         engine.fire(case, "rule_on_joint_crime", acting_user=city.intermediate_judge,
@@ -97,18 +72,8 @@ def test_after_a_remand_only_the_remanded_defendant_is_retried_and_gets_an_appea
     """CPL arts. 236(1)(3), 241; SPC Interpretation art. 390: 张三, split off and executed, is not before the
     retrial court; the remand ruling sets aside only 李四's part and the retried judgment opens 李四's window
     alone."""
-    add_person(case, acting_user=district.investigator,
-               data={"role": PersonRole.SUSPECT, "name": "李四", "custody_status": CustodyStatus.NOT_DETAINED})
-    drive.to_court(case)
-    zhang, li = case.persons.get(name="张三"), case.persons.get(name="李四")
-    for person in (zhang, li):
-        judgments.record_decision(case, person, acting_user=district.judge, **PRISON)
-    drive.fire(case, "announce_judgment", "judge", announced_on=timezone.localdate().isoformat(), in_court="yes",
-               verdict="见判决结果")
-    drive.fire(case, "deliver_judgment", "court_clerk")
-    drive.fire(case, "record_appeal", "court_clerk", persons=[li.pk], reason="量刑过重")
-    time_machine.move_to("2026-03-13T10:00:00+08:00")
-    drive.fire(case, "forward_appeal", "court_clerk")
+    zhang, li = two_defendants_judged(case, drive, district)
+    appeal_goes_up(case, drive, time_machine, li)
     with django_capture_on_commit_callbacks(execute=True):
         engine.fire(case, "docket_appeal", acting_user=city.intermediate_clerk, inputs={})
         engine.fire(case, "rule_on_joint_crime", acting_user=city.intermediate_judge,

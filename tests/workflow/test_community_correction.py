@@ -9,34 +9,19 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from django.utils import timezone
 
 from casehub.cases.models import CaseStatus, CustodyStatus
 from casehub.clocks.models import Clock, ClockStatus
 from casehub.custody.models import CustodyNotice, CustodyRecord, RecordStatus
+from tests.workflow.judged import OUTSIDE, PRISON, PROBATION, judged_and_effective
 from workflows import engine
 from workflows import judgment as judgments
-
-PROBATION = {"outcome": "guilty", "charge": "盗窃罪", "penalty": "fixed_term", "term": "一年", "probation": True}
-OUTSIDE = {"outcome": "guilty", "charge": "盗窃罪", "penalty": "fixed_term", "term": "二年", "outside_prison": True}
-PRISON = {"outcome": "guilty", "charge": "盗窃罪", "penalty": "fixed_term", "term": "二年"}
-
-
-def _effective(case, drive, district, time_machine, decision):
-    drive.to_court(case)
-    judgments.record_decision(case, case.persons.get(), acting_user=district.judge, **decision)
-    drive.fire(case, "announce_judgment", "judge", announced_on=timezone.localdate().isoformat(), in_court="yes",
-               verdict="见判决结果")
-    drive.fire(case, "deliver_judgment", "court_clerk")
-    time_machine.move_to("2026-03-13T10:00:00+08:00")
-    drive.fire(case, "judgment_effective", "court_clerk")
-    return case
 
 
 @pytest.mark.time_machine("2026-03-02T10:00:00+08:00")
 def test_probation_community_correction_is_notified_within_five_days_by_a_signed_package(
         case, drive, district, time_machine):
-    _effective(case, drive, district, time_machine, PROBATION)
+    judged_and_effective(case, drive, district, time_machine, PROBATION)
     notice = Clock.objects.get(case=case, kind="correction_notice")
     assert notice.agency == district.court and notice.period_days == 5 and notice.due_date == date(2026, 3, 18)
     handover = Clock.objects.get(case=case, kind="execution_handover")
@@ -59,14 +44,14 @@ def test_probation_community_correction_is_notified_within_five_days_by_a_signed
 
 @pytest.mark.time_machine("2026-03-02T10:00:00+08:00")
 def test_sending_the_documents_is_itself_the_notice(case, drive, district, time_machine):
-    _effective(case, drive, district, time_machine, PROBATION)
+    judged_and_effective(case, drive, district, time_machine, PROBATION)
     drive.fire(case, "hand_over_for_execution", "court_clerk", executor="justice")
     assert Clock.objects.get(case=case, kind="correction_notice").status == ClockStatus.STOPPED
 
 
 @pytest.mark.time_machine("2026-03-02T10:00:00+08:00")
 def test_a_prison_sentence_has_no_community_correction_notice(case, drive, district, time_machine):
-    _effective(case, drive, district, time_machine, PRISON)
+    judged_and_effective(case, drive, district, time_machine, PRISON)
     assert not Clock.objects.filter(case=case, kind="correction_notice").exists()
     with pytest.raises(engine.GuardFailed, match="无须通知社区矫正机构"):
         engine.fire(case, "notify_community_correction", acting_user=district.court_clerk, inputs={})
@@ -75,7 +60,7 @@ def test_a_prison_sentence_has_no_community_correction_notice(case, drive, distr
 @pytest.mark.time_machine("2026-03-02T10:00:00+08:00")
 def test_execution_outside_prison_the_detention_centre_hands_over_within_ten_days(
         case, drive, district, time_machine):
-    _effective(case, drive, district, time_machine, OUTSIDE)
+    judged_and_effective(case, drive, district, time_machine, OUTSIDE)
     person = case.persons.get()
     assert person.custody_status in (CustodyStatus.DETAINED, CustodyStatus.ARRESTED)  # not released on announcement
     clock = Clock.objects.get(case=case, kind="outside_prison_handover")

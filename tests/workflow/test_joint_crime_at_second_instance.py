@@ -6,28 +6,14 @@ or defendants merely tried together, before it decides — until then the decisi
 from __future__ import annotations
 
 import pytest
-from django.utils import timezone
 
-from casehub.cases.models import CustodyStatus, PersonRole
-from casehub.cases.persons import add_person
+from tests.workflow.judged import appeal_goes_up, two_defendants_judged
 from workflows import engine
-from workflows import judgment as judgments
 
 
 def _second_instance(case, drive, district, city, time_machine, capture, *, appellants):
-    add_person(case, acting_user=district.investigator,
-               data={"role": PersonRole.SUSPECT, "name": "李四", "custody_status": CustodyStatus.NOT_DETAINED})
-    drive.to_court(case)
-    for person in case.persons.filter(role=PersonRole.SUSPECT):
-        judgments.record_decision(case, person, outcome="guilty", charge="盗窃罪", penalty="fixed_term", term="二年",
-                                  acting_user=district.judge)
-    drive.fire(case, "announce_judgment", "judge", announced_on=timezone.localdate().isoformat(), in_court="yes",
-               verdict="见判决结果")
-    drive.fire(case, "deliver_judgment", "court_clerk")
-    drive.fire(case, "record_appeal", "court_clerk", persons=[case.persons.get(name=n).pk for n in appellants],
-               reason="量刑过重")
-    time_machine.move_to("2026-03-13T10:00:00+08:00")
-    drive.fire(case, "forward_appeal", "court_clerk")
+    two_defendants_judged(case, drive, district)
+    appeal_goes_up(case, drive, time_machine, *(case.persons.get(name=n) for n in appellants))
     with capture(execute=True):
         engine.fire(case, "docket_appeal", acting_user=city.intermediate_clerk, inputs={})
     case.refresh_from_db()
