@@ -608,6 +608,10 @@ def late_np_complaint(ctx: GuardContext) -> str | None:
     if _active(ctx.case, ClockKind.NP_APPEAL_REVIEW) is not None:
         return _("本院正在审查对该不起诉决定的申诉。")
     if not ctx.inputs:
+        # Nobody can be late before seven days have passed since the decision (each petitioner's
+        # seven days run from their own receipt, which is never earlier): not offered before then.
+        if _days_since(closing.occurred_at) <= CHALLENGE_DAYS:
+            return _("不起诉决定作出后七日以内，尚无逾期申诉。")
         return None
     if ctx.inputs.get("petitioner_role") == "non_prosecuted" and closing_kind(ctx.case) != "discretionary":
         return _("只有依照刑事诉讼法第一百七十七条第二款作出的不起诉决定，被不起诉人才可以向本院申诉（刑事诉讼法第一百八十一条）。")

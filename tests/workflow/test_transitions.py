@@ -225,9 +225,10 @@ def test_non_prosecution_closes_the_case_releases_and_notifies_police(case, driv
     assert Document.objects.filter(case=case, title="不起诉决定书", generated=True).exists()
     assert access.agencies_with(case, access.ACT) == set()
     # Nobody acts on the closed case, except for the petitions the law still allows against a statutory
-    # non-prosecution (art. 180; SPP Rules arts. 381-382 — no person's appeal, art. 181 is for 177(2) only).
+    # non-prosecution (art. 180; SPP Rules art. 381 — no person's appeal, art. 181 is for 177(2) only);
+    # a late complaint (SPP Rules art. 382) cannot exist before seven days have passed.
     left = {s.name for s in engine.available_transitions(case, district.prosecutor)}
-    assert "receive_late_np_complaint" in left and left <= {"forward_victim_petition", "receive_late_np_complaint"}
+    assert left <= {"forward_victim_petition"}
     assert all(d.after_closing(d.BY_NAME[name]) for name in left)
 
 
