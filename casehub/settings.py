@@ -375,6 +375,8 @@ SPECTACULAR_SETTINGS = {
         "HigherExtensionGroundEnum": "casehub.api.schema.higher_extension_ground_choices",
         "WithdrawalGroundEnum": "casehub.api.schema.withdrawal_ground_choices",
         "MeasureDecisionEnum": "casehub.api.schema.measure_decision_choices",
+        "ExecutorEnum": "casehub.api.schema.executor_choices",
+        "CorrectionExecutorEnum": "casehub.api.schema.correction_executor_choices",
     },
 }
 

@@ -146,3 +146,18 @@ def measure_decision_choices() -> list[str]:
     from workflows.measures import MEASURE_CHOICES
 
     return _values(MEASURE_CHOICES)
+
+
+def executor_choices() -> list[str]:
+    """The executing authority a court hands a judgment to (执行机关, arts. 264, 269)."""
+    from workflows.appeal import EXECUTORS
+
+    return _values(EXECUTORS)
+
+
+def correction_executor_choices() -> list[str]:
+    """The community-correction body a court notifies (社区矫正机构, Community Correction Law art. 20)."""
+    from workflows.definition import BY_NAME
+
+    spec = BY_NAME["notify_community_correction"]
+    return _values(next(i for i in spec.inputs if i.name == "executor").choices)
